@@ -1,0 +1,228 @@
+/*
+ * anygrad/ops.h — math on tensors, named after their PyTorch counterparts.
+ *
+ * All ops follow PyTorch's broadcasting rules and type promotion (i32 and u8
+ * inputs to float math become f32). Every op returns a new tensor owned by the
+ * innermost scope (or the caller), or NULL on failure with ag_last_error()
+ * naming the op and the shapes; a NULL input gives a NULL output. Ops marked
+ * "differentiable" record an autograd node when an input requires grad.
+ * Inputs of one op must live on the same device.
+ */
+#ifndef ANYGRAD_OPS_H
+#define ANYGRAD_OPS_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Unary (differentiable; f32 result) -------------------------------- */
+
+AG_API ag_tensor *ag_neg(const ag_tensor *x);
+AG_API ag_tensor *ag_abs(const ag_tensor *x);
+AG_API ag_tensor *ag_exp(const ag_tensor *x);
+AG_API ag_tensor *ag_log(const ag_tensor *x);
+AG_API ag_tensor *ag_sqrt(const ag_tensor *x);
+AG_API ag_tensor *ag_rsqrt(const ag_tensor *x);
+AG_API ag_tensor *ag_square(const ag_tensor *x);
+AG_API ag_tensor *ag_reciprocal(const ag_tensor *x);
+AG_API ag_tensor *ag_sin(const ag_tensor *x);
+AG_API ag_tensor *ag_cos(const ag_tensor *x);
+AG_API ag_tensor *ag_tanh(const ag_tensor *x);
+AG_API ag_tensor *ag_sigmoid(const ag_tensor *x);
+AG_API ag_tensor *ag_relu(const ag_tensor *x);
+AG_API ag_tensor *ag_leaky_relu(const ag_tensor *x, double negative_slope);
+/* Exact GELU: x * Phi(x). */
+AG_API ag_tensor *ag_gelu(const ag_tensor *x);
+/* GELU with the tanh approximation (approximate="tanh" in PyTorch). */
+AG_API ag_tensor *ag_gelu_tanh(const ag_tensor *x);
+AG_API ag_tensor *ag_silu(const ag_tensor *x);
+/* log(1 + exp(beta*x)) / beta, linear above `threshold` (PyTorch defaults 1, 20). */
+AG_API ag_tensor *ag_softplus(const ag_tensor *x, double beta, double threshold);
+/* Clamps into [min, max]; pass -INFINITY / INFINITY for a one-sided clamp. */
+AG_API ag_tensor *ag_clamp(const ag_tensor *x, double min, double max);
+/* x ** exponent for a scalar exponent. */
+AG_API ag_tensor *ag_pow_scalar(const ag_tensor *x, double exponent);
+
+/* ---- Binary (broadcasting; differentiable for f32) ---------------------- */
+
+AG_API ag_tensor *ag_add(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_sub(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_mul(const ag_tensor *a, const ag_tensor *b);
+/* True division (integer inputs give f32). */
+AG_API ag_tensor *ag_div(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_pow(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_maximum(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_minimum(const ag_tensor *a, const ag_tensor *b);
+/* Scalar forms: a op s, and s op a for the reversed ones. */
+AG_API ag_tensor *ag_add_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_sub_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_rsub_scalar(const ag_tensor *a, double s); /* s - a */
+AG_API ag_tensor *ag_mul_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_div_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_rdiv_scalar(const ag_tensor *a, double s); /* s / a */
+AG_API ag_tensor *ag_maximum_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_minimum_scalar(const ag_tensor *a, double s);
+
+/* ---- Comparisons (broadcasting; u8 mask of 0/1; not differentiable) ------ */
+
+AG_API ag_tensor *ag_eq(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_ne(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_lt(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_le(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_gt(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_ge(const ag_tensor *a, const ag_tensor *b);
+AG_API ag_tensor *ag_eq_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_ne_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_lt_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_le_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_gt_scalar(const ag_tensor *a, double s);
+AG_API ag_tensor *ag_ge_scalar(const ag_tensor *a, double s);
+/* cond ? a : b elementwise, all three broadcast; cond is a u8 mask.
+ * Differentiable in a and b. */
+AG_API ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *b);
+
+/* ---- Reductions (differentiable where it makes sense) ------------------- */
+/* `dims` lists the dims to reduce (negative counts from the end); ndims == 0
+ * reduces every dim. With keepdim the reduced dims stay with size 1. */
+
+AG_API ag_tensor *ag_sum(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
+AG_API ag_tensor *ag_mean(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
+AG_API ag_tensor *ag_max(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
+AG_API ag_tensor *ag_min(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
+/* Index (i32) of the first maximum / minimum along one dim (dim = -1 for the
+ * last); not differentiable. */
+AG_API ag_tensor *ag_argmax(const ag_tensor *x, int dim, bool keepdim);
+AG_API ag_tensor *ag_argmin(const ag_tensor *x, int dim, bool keepdim);
+/* Variance / standard deviation with `correction` (1 = unbiased, PyTorch's default). */
+AG_API ag_tensor *ag_var(const ag_tensor *x, int ndims, const int *dims, int correction,
+                         bool keepdim);
+AG_API ag_tensor *ag_std(const ag_tensor *x, int ndims, const int *dims, int correction,
+                         bool keepdim);
+AG_API ag_tensor *ag_logsumexp(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
+/* Numerically stable, fused softmax / log-softmax along `dim`. */
+AG_API ag_tensor *ag_softmax(const ag_tensor *x, int dim);
+AG_API ag_tensor *ag_log_softmax(const ag_tensor *x, int dim);
+
+/* ---- Linear algebra ----------------------------------------------------- */
+
+/* torch.matmul: 1-D·1-D dot, 2-D matrix product, batched with broadcasting
+ * batch dims, 1-D operands promoted and the added dim removed. */
+AG_API ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b);
+/* x: [..., in], weight: [out, in], bias: [out] or NULL → [..., out] = x·Wᵀ + b. */
+AG_API ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias);
+
+/* ---- Convolution and pooling (NCHW) ------------------------------------- */
+
+typedef struct ag_conv2d_opts {
+    int stride[2];   /* default {1,1} (0 means 1) */
+    int padding[2];  /* default {0,0} */
+    int dilation[2]; /* default {1,1} (0 means 1) */
+    int groups;      /* default 1 (0 means 1) */
+    int output_padding[2]; /* conv_transpose2d only */
+} ag_conv2d_opts;
+
+/* x: [N, C, H, W], weight: [O, C/groups, kh, kw], bias: [O] or NULL.
+ * `opts` may be NULL for the defaults. */
+AG_API ag_tensor *ag_conv2d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
+                            const ag_conv2d_opts *opts);
+/* x: [N, C, H, W], weight: [C, O/groups, kh, kw], bias: [O] or NULL. */
+AG_API ag_tensor *ag_conv_transpose2d(const ag_tensor *x, const ag_tensor *weight,
+                                      const ag_tensor *bias, const ag_conv2d_opts *opts);
+
+typedef struct ag_pool2d_opts {
+    int kernel[2];
+    int stride[2];   /* 0 means = kernel (PyTorch's default) */
+    int padding[2];
+    int dilation[2]; /* max pool only; 0 means 1 */
+    bool ceil_mode;
+    bool count_include_pad; /* avg pool only; PyTorch's default is true */
+} ag_pool2d_opts;
+
+AG_API ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts);
+AG_API ag_tensor *ag_avg_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts);
+/* Output [N, C, out_h, out_w] with PyTorch's adaptive windows. */
+AG_API ag_tensor *ag_adaptive_avg_pool2d(const ag_tensor *x, int64_t out_h, int64_t out_w);
+
+/* ---- Indexing ----------------------------------------------------------- */
+
+/* out[i][j] = x[index[i][j]][j] (dim 0) etc.; index is i32 with x's rank.
+ * Differentiable in x. */
+AG_API ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index);
+/* A copy of x with src added at index along dim (torch.scatter_add).
+ * Differentiable in x and src. */
+AG_API ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
+                                 const ag_tensor *src);
+/* Selects entries of a 1-D i32 `index` along dim. Differentiable in x. */
+AG_API ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index);
+/* weight: [V, D], index: i32 of any shape → [..., D]. Differentiable in weight. */
+AG_API ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight);
+/* i32 labels [...] → [..., num_classes] of dtype i32 (PyTorch gives int64). */
+AG_API ag_tensor *ag_one_hot(const ag_tensor *labels, int64_t num_classes);
+/* Indices out of range are reported when the index tensor is on the CPU; on
+ * a GPU they read as 0 and are ignored on write (never out-of-bounds). */
+
+/* ---- Normalisation and dropout ----------------------------------------- */
+
+/* Normalises over the last `ndims` dims given by `shape`; weight and bias of
+ * that shape or NULL. */
+AG_API ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
+                                const ag_tensor *weight, const ag_tensor *bias, double eps);
+/* x: [N, C, ...]. In training mode uses batch statistics and, when given,
+ * updates running_mean/running_var in place with `momentum` (unbiased var);
+ * in eval mode uses the running statistics. weight/bias: [C] or NULL. */
+AG_API ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean,
+                                ag_tensor *running_var, const ag_tensor *weight,
+                                const ag_tensor *bias, bool training, double momentum,
+                                double eps);
+/* x / sqrt(mean(x², last ndims) + eps) * weight. */
+AG_API ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
+                              const ag_tensor *weight, double eps);
+/* Zeroes elements with probability p and scales the rest by 1/(1-p) when
+ * training; returns x (new reference) otherwise. Mask from the global Philox
+ * generator: identical on every backend for the same seed. */
+AG_API ag_tensor *ag_dropout(const ag_tensor *x, double p, bool training);
+
+/* ---- Losses ------------------------------------------------------------- */
+
+typedef enum ag_reduction { AG_REDUCTION_MEAN = 0, AG_REDUCTION_SUM = 1, AG_REDUCTION_NONE = 2 } ag_reduction;
+
+typedef struct ag_cross_entropy_opts {
+    ag_reduction reduction; /* default mean */
+    int64_t ignore_index;   /* targets equal to it are skipped; PyTorch uses -100 */
+    double label_smoothing; /* 0 for none */
+} ag_cross_entropy_opts;
+
+/* logits: [N, C] (or [N, C, d...]), target: i32 [N] (or [N, d...]).
+ * `opts` NULL means PyTorch's defaults (mean, ignore_index -100, no smoothing). */
+AG_API ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
+                                   const ag_cross_entropy_opts *opts);
+/* log_probs: [N, C], target: i32 [N]. Same options (label_smoothing unused). */
+AG_API ag_tensor *ag_nll_loss(const ag_tensor *log_probs, const ag_tensor *target,
+                              const ag_cross_entropy_opts *opts);
+AG_API ag_tensor *ag_mse_loss(const ag_tensor *input, const ag_tensor *target,
+                              ag_reduction reduction);
+AG_API ag_tensor *ag_l1_loss(const ag_tensor *input, const ag_tensor *target,
+                             ag_reduction reduction);
+AG_API ag_tensor *ag_smooth_l1_loss(const ag_tensor *input, const ag_tensor *target,
+                                    ag_reduction reduction, double beta);
+/* pos_weight may be NULL. */
+AG_API ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits,
+                                                      const ag_tensor *target,
+                                                      const ag_tensor *pos_weight,
+                                                      ag_reduction reduction);
+
+/* ---- Attention ---------------------------------------------------------- */
+
+/* q: [..., L, E], k: [..., S, E], v: [..., S, Ev] → [..., L, Ev].
+ * attn_mask: NULL, a u8 mask (1 = keep) or an f32 additive mask broadcastable
+ * to [..., L, S]. scale <= 0 means 1/sqrt(E). */
+AG_API ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *k,
+                                                  const ag_tensor *v, const ag_tensor *attn_mask,
+                                                  bool is_causal, double scale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ANYGRAD_OPS_H */

@@ -1,0 +1,310 @@
+/* src/autograd.c — the tape: nodes, grad mode, and the backward walk. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local int no_grad_depth;
+
+void ag_no_grad_begin(void) { no_grad_depth++; }
+void ag_no_grad_end(void)
+{
+    if (no_grad_depth > 0) no_grad_depth--;
+}
+bool ag_is_grad_enabled(void) { return no_grad_depth == 0; }
+
+bool agi_needs_grad(int n, const ag_tensor *const *inputs)
+{
+    if (no_grad_depth) return false;
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && inputs[i]->requires_grad) return true;
+    return false;
+}
+
+/* ---- Nodes --------------------------------------------------------------- */
+
+agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
+                       const ag_tensor *const *inputs)
+{
+    agi_node *node = calloc(1, sizeof *node);
+    if (!node) return NULL;
+    atomic_init(&node->refs, 1);
+    node->name = name;
+    node->backward = backward;
+    node->n_inputs = n;
+    for (int i = 0; i < n && i < AGI_NODE_MAX_INPUTS; i++)
+        node->inputs[i] = ag_retain((ag_tensor *)inputs[i]);
+    return node;
+}
+
+void agi_node_save(agi_node *node, int slot, const ag_tensor *t)
+{
+    ag_release(node->saved[slot]);
+    node->saved[slot] = ag_retain((ag_tensor *)t);
+}
+
+ag_tensor *agi_attach(ag_tensor *out, agi_node *node)
+{
+    if (!out || !node) {
+        agi_node_release(node);
+        return out;
+    }
+    node->out_ndim = out->ndim;
+    memcpy(node->out_shape, out->shape, sizeof out->shape);
+    agi_node_release(out->grad_fn);
+    out->grad_fn = node;
+    out->requires_grad = true;
+    return out;
+}
+
+void agi_node_release(agi_node *node)
+{
+    if (!node || atomic_fetch_sub(&node->refs, 1) != 1) return;
+    for (int i = 0; i < AGI_NODE_MAX_INPUTS; i++) ag_release(node->inputs[i]);
+    for (int i = 0; i < AGI_NODE_MAX_SAVED; i++) ag_release(node->saved[i]);
+    free(node->extra);
+    free(node);
+}
+
+/* ---- Leaf API ------------------------------------------------------------ */
+
+ag_status ag_set_requires_grad(ag_tensor *t, bool requires_grad)
+{
+    const char *op = "ag_set_requires_grad";
+    if (!agi_check_tensor(op, t, "t")) return ag_last_status();
+    if (t->grad_fn) return agi_error(AG_ERR_INVALID, op, "only leaf tensors can change requires_grad");
+    if (requires_grad && !agi_check_dtype(op, t, AG_F32, "t")) return ag_last_status();
+    t->requires_grad = requires_grad;
+    return AG_OK;
+}
+
+bool ag_requires_grad(const ag_tensor *t) { return t && t->requires_grad; }
+bool ag_is_leaf(const ag_tensor *t) { return t && !t->grad_fn; }
+ag_tensor *ag_grad(const ag_tensor *t) { return t ? t->grad : NULL; }
+
+void ag_zero_grad(ag_tensor *t)
+{
+    if (!t) return;
+    ag_release(t->grad);
+    t->grad = NULL;
+}
+
+ag_status ag_set_grad(ag_tensor *t, ag_tensor *grad)
+{
+    const char *op = "ag_set_grad";
+    if (!agi_check_tensor(op, t, "t")) return ag_last_status();
+    if (grad) {
+        if (grad->ndim != t->ndim || memcmp(grad->shape, t->shape, (size_t)t->ndim * 8) != 0) {
+            char a[192], b[192];
+            return agi_error(AG_ERR_INVALID, op, "gradient %s does not match tensor %s",
+                             agi_fmt_shape(a, grad->ndim, grad->shape),
+                             agi_fmt_shape(b, t->ndim, t->shape));
+        }
+        if (!agi_check_same_device(op, t, grad)) return ag_last_status();
+    }
+    ag_retain(grad);
+    ag_release(t->grad);
+    t->grad = grad;
+    return AG_OK;
+}
+
+ag_status ag_retain_grad(ag_tensor *t)
+{
+    if (!agi_check_tensor("ag_retain_grad", t, "t")) return ag_last_status();
+    t->retains_grad = true;
+    return AG_OK;
+}
+
+ag_tensor *ag_detach(const ag_tensor *t)
+{
+    if (!agi_check_tensor("ag_detach", t, "t")) return NULL;
+    return agi_tensor_view(t, t->ndim, t->shape, t->strides, t->offset);
+}
+
+/* ---- The backward walk --------------------------------------------------- */
+
+typedef struct entry {
+    ag_tensor *tensor; /* borrowed: the graph keeps it alive */
+    ag_tensor *grad;   /* accumulated gradient (owned by the walk's scope) */
+    int pending;       /* consumers not yet processed */
+} entry;
+
+typedef struct walk {
+    entry *items;
+    size_t count, cap;
+} walk;
+
+static entry *walk_find(walk *w, const ag_tensor *t)
+{
+    for (size_t i = 0; i < w->count; i++)
+        if (w->items[i].tensor == t) return &w->items[i];
+    return NULL;
+}
+
+static entry *walk_add(walk *w, ag_tensor *t)
+{
+    if (w->count == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        entry *grown = realloc(w->items, cap * sizeof *grown);
+        if (!grown) return NULL;
+        w->items = grown;
+        w->cap = cap;
+    }
+    w->items[w->count] = (entry){.tensor = t};
+    return &w->items[w->count++];
+}
+
+/* Collects every tensor reachable through grad_fn that requires grad and
+ * counts, for each, how many graph edges consume it. Iterative DFS. */
+static ag_status collect(walk *w, ag_tensor *root)
+{
+    if (!walk_add(w, root)) return AG_ERR_OOM;
+    ag_tensor **stack = malloc(64 * sizeof *stack);
+    size_t depth = 0, cap = 64;
+    if (!stack) return AG_ERR_OOM;
+    stack[depth++] = root;
+    while (depth) {
+        ag_tensor *t = stack[--depth];
+        if (!t->grad_fn) continue;
+        for (int i = 0; i < t->grad_fn->n_inputs; i++) {
+            ag_tensor *in = t->grad_fn->inputs[i];
+            if (!in || !in->requires_grad) continue;
+            entry *e = walk_find(w, in);
+            if (!e) {
+                e = walk_add(w, in);
+                if (!e) goto oom;
+                if (depth == cap) {
+                    ag_tensor **grown = realloc(stack, cap * 2 * sizeof *grown);
+                    if (!grown) goto oom;
+                    stack = grown;
+                    cap *= 2;
+                }
+                stack[depth++] = in;
+            }
+            e->pending++;
+        }
+    }
+    free(stack);
+    return AG_OK;
+oom:
+    free(stack);
+    return AG_ERR_OOM;
+}
+
+static ag_status accumulate(entry *e, ag_tensor *g)
+{
+    if (!e->grad) {
+        e->grad = g;
+        return AG_OK;
+    }
+    ag_tensor *sum = ag_add(e->grad, g);
+    if (!sum) return ag_last_status();
+    e->grad = sum;
+    return AG_OK;
+}
+
+/* Stores the walk's gradient into t->grad (adding to any existing one). The
+ * stored tensor must outlive the walk's scope, so it is retained. */
+static ag_status store_grad(ag_tensor *t, ag_tensor *g)
+{
+    ag_tensor *total = g;
+    if (t->grad) {
+        total = ag_add(t->grad, g);
+        if (!total) return ag_last_status();
+    } else if (g->storage == t->storage || !ag_is_contiguous(g) || g->ndim != t->ndim) {
+        total = ag_clone(g); /* never alias the tensor or another grad */
+        if (!total) return ag_last_status();
+    }
+    if (total->ndim != t->ndim) {
+        total = ag_reshape(total, t->ndim, t->shape);
+        if (!total) return ag_last_status();
+    }
+    ag_retain(total);
+    ag_release(t->grad);
+    t->grad = total;
+    return AG_OK;
+}
+
+ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
+{
+    const char *op = "ag_backward";
+    if (!agi_check_tensor(op, root, "root")) return ag_last_status();
+    if (!root->requires_grad)
+        return agi_error(AG_ERR_INVALID, op, "tensor does not require grad (no graph to walk)");
+    if (!grad_output && ag_numel(root) != 1) {
+        char buf[192];
+        return agi_error(AG_ERR_INVALID, op,
+                         "grad_output may be omitted only for one-element tensors, got %s",
+                         agi_fmt_shape(buf, root->ndim, root->shape));
+    }
+    if (grad_output) {
+        if (grad_output->ndim != root->ndim ||
+            memcmp(grad_output->shape, root->shape, (size_t)root->ndim * 8) != 0) {
+            char a[192], b[192];
+            return agi_error(AG_ERR_INVALID, op, "grad_output %s does not match root %s",
+                             agi_fmt_shape(a, grad_output->ndim, grad_output->shape),
+                             agi_fmt_shape(b, root->ndim, root->shape));
+        }
+        if (!agi_check_same_device(op, root, grad_output)) return ag_last_status();
+    }
+
+    walk w = {0};
+    ag_status st = collect(&w, root);
+    if (st != AG_OK) {
+        free(w.items);
+        return agi_error(AG_ERR_OOM, op, "host out of memory");
+    }
+
+    ag_scope_begin();
+    ag_no_grad_begin();
+    w.items[0].grad = grad_output ? (ag_tensor *)grad_output : ag_ones_like(root);
+    if (!w.items[0].grad) st = ag_last_status();
+
+    /* Process in topological order: a tensor is ready when every consumer has
+     * passed its gradient on. Ready tensors are found by scanning (graphs of
+     * a training step are small enough). */
+    size_t done = 0;
+    bool *finished = calloc(w.count, sizeof *finished);
+    if (!finished) st = agi_error(AG_ERR_OOM, op, "host out of memory");
+    while (st == AG_OK && done < w.count) {
+        size_t i;
+        for (i = 0; i < w.count; i++)
+            if (!finished[i] && w.items[i].pending == 0) break;
+        if (i == w.count) break; /* unreachable for a DAG */
+        finished[i] = true;
+        done++;
+        ag_tensor *t = w.items[i].tensor;
+        ag_tensor *g = w.items[i].grad;
+        if (!g) continue; /* no gradient flowed here (e.g. through a non-differentiable path) */
+        if (!t->grad_fn || t->retains_grad) {
+            st = store_grad(t, g);
+            if (st != AG_OK) break;
+        }
+        agi_node *node = t->grad_fn;
+        if (!node) continue;
+        ag_tensor *grads[AGI_NODE_MAX_INPUTS] = {0};
+        st = node->backward(node, g, grads);
+        if (st != AG_OK) {
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            agi_error(st, op, "in backward of %s: %s", node->name, msg);
+            break;
+        }
+        for (int k = 0; k < node->n_inputs; k++) {
+            ag_tensor *in = node->inputs[k];
+            if (!in || !in->requires_grad) continue;
+            entry *e = walk_find(&w, in);
+            e->pending--;
+            if (grads[k]) {
+                st = accumulate(e, grads[k]);
+                if (st != AG_OK) break;
+            }
+        }
+    }
+    free(finished);
+    ag_no_grad_end();
+    ag_scope_end();
+    free(w.items);
+    return st;
+}

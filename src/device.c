@@ -1,0 +1,159 @@
+/* src/device.c — the backend registry: listing, opening and closing devices. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const agi_backend *const backends[] = {
+#ifdef AG_HAVE_VULKAN
+    &agi_backend_vulkan,
+#endif
+#ifdef AG_HAVE_OPENCL
+    &agi_backend_opencl,
+#endif
+    &agi_backend_cpu,
+};
+enum { n_backends = sizeof backends / sizeof backends[0] };
+
+static const agi_backend *backend_by_name(const char *name, size_t len)
+{
+    for (int i = 0; i < n_backends; i++)
+        if (strlen(backends[i]->name) == len && strncmp(backends[i]->name, name, len) == 0)
+            return backends[i];
+    return NULL;
+}
+
+int ag_device_list(ag_device_info *out, int max)
+{
+    int total = 0;
+    for (int b = 0; b < n_backends; b++) {
+        int room = max - total > 0 ? max - total : 0;
+        int n = backends[b]->enumerate(room ? out + total : NULL, room);
+        if (n > 0) total += n;
+    }
+    return total;
+}
+
+static ag_device *open_index(const agi_backend *be, int index, const char *spec)
+{
+    ag_device *dev = calloc(1, sizeof *dev);
+    if (!dev) {
+        agi_error(AG_ERR_OOM, "ag_device_open", "host out of memory");
+        return NULL;
+    }
+    ag_status st = be->open(index, &dev->impl, &dev->info);
+    if (st != AG_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ag_last_error());
+        agi_error(st, "ag_device_open", "cannot open \"%s\": %s", spec, msg);
+        free(dev);
+        return NULL;
+    }
+    dev->be = be;
+    dev->info.backend = be->kind;
+    atomic_init(&dev->refs, 1);
+    return dev;
+}
+
+/* Rank for "auto": discrete GPU first (Vulkan before OpenCL by list order),
+ * then integrated, then other GPU-like devices; CPU-type devices of the GPU
+ * backends (lavapipe, PoCL) never win over the CPU backend. */
+static int auto_rank(const ag_device_info *d)
+{
+    if (d->backend == AG_BACKEND_CPU) return 1;
+    switch (d->type) {
+    case AG_DEVICE_DISCRETE_GPU: return 4;
+    case AG_DEVICE_INTEGRATED_GPU: return 3;
+    case AG_DEVICE_OTHER: return 2;
+    default: return 0;
+    }
+}
+
+static ag_device *open_auto(void)
+{
+    ag_device_info infos[64];
+    int n = ag_device_list(infos, 64);
+    if (n > 64) n = 64;
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (best < 0 || auto_rank(&infos[i]) > auto_rank(&infos[best])) best = i;
+    if (best < 0 || auto_rank(&infos[best]) == 0) return ag_device_open("cpu");
+    return ag_device_open(infos[best].spec);
+}
+
+ag_device *ag_device_open(const char *spec)
+{
+    if (!spec || strcmp(spec, "auto") == 0 || spec[0] == '\0') {
+        const char *env = getenv("AG_DEVICE");
+        if (env && env[0] && strcmp(env, "auto") != 0) return ag_device_open(env);
+        return open_auto();
+    }
+    const char *colon = strchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    const agi_backend *be = backend_by_name(spec, len);
+    if (!be) {
+        agi_error(AG_ERR_NOT_FOUND, "ag_device_open",
+                  "unknown device \"%s\" (use auto, cpu, vulkan[:N] or opencl[:P.D]; "
+                  "backends built: %s%s%s)",
+                  spec,
+#ifdef AG_HAVE_VULKAN
+                  "vulkan ",
+#else
+                  "",
+#endif
+#ifdef AG_HAVE_OPENCL
+                  "opencl ",
+#else
+                  "",
+#endif
+                  "cpu");
+        return NULL;
+    }
+    int count = be->enumerate(NULL, 0);
+    ag_device_info *infos = count > 0 ? calloc((size_t)count, sizeof *infos) : NULL;
+    if (count > 0 && !infos) {
+        agi_error(AG_ERR_OOM, "ag_device_open", "host out of memory");
+        return NULL;
+    }
+    if (count > 0) be->enumerate(infos, count);
+    int index = -1;
+    if (!colon) {
+        index = count > 0 ? 0 : -1;
+    } else {
+        for (int i = 0; i < count; i++)
+            if (strcmp(infos[i].spec, spec) == 0) index = i;
+    }
+    free(infos);
+    if (index < 0) {
+        agi_error(AG_ERR_NOT_FOUND, "ag_device_open", "no device \"%s\" (%d %s device%s found)",
+                  spec, count > 0 ? count : 0, be->name, count == 1 ? "" : "s");
+        return NULL;
+    }
+    return open_index(be, index, spec);
+}
+
+void agi_device_retain(ag_device *dev) { atomic_fetch_add(&dev->refs, 1); }
+
+void agi_device_release(ag_device *dev)
+{
+    if (!dev || atomic_fetch_sub(&dev->refs, 1) != 1) return;
+    dev->be->sync(dev->impl);
+    dev->be->close(dev->impl);
+    free(dev);
+}
+
+void ag_device_close(ag_device *dev) { agi_device_release(dev); }
+
+const ag_device_info *ag_device_get_info(const ag_device *dev) { return dev ? &dev->info : NULL; }
+
+ag_status ag_device_sync(ag_device *dev)
+{
+    if (!dev) return agi_error(AG_ERR_INVALID, "ag_device_sync", "device is NULL");
+    return dev->be->sync(dev->impl);
+}
+
+int64_t ag_device_live_buffers(const ag_device *dev)
+{
+    return dev ? atomic_load(&dev->live_buffers) : -1;
+}

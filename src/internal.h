@@ -1,0 +1,154 @@
+/*
+ * src/internal.h — what the front end's files share: the tensor and device
+ * structs, the autograd node, and helpers for writing ops.
+ *
+ * Writing an op (see the files in src/ops for examples):
+ *   1. validate inputs with the agi_check_* helpers (they set the error);
+ *   2. allocate the output with agi_tensor_new (contiguous, in the scope);
+ *   3. fill an agi_kernel with agi_view_of() views and queue it: agi_exec();
+ *   4. if agi_needs_grad(inputs...), record a node: agi_node_new + agi_attach.
+ * Backward functions are written with front-end ops (they run in no-grad mode
+ * inside a scope managed by the engine).
+ */
+#ifndef AG_INTERNAL_H
+#define AG_INTERNAL_H
+
+#include "anygrad.h"
+#include "backend.h"
+
+#include <stdatomic.h>
+
+/* ---- Devices ------------------------------------------------------------ */
+
+struct ag_device {
+    const agi_backend *be;
+    agi_backend_device *impl;
+    ag_device_info info;
+    atomic_int refs;            /* the user's handle + one per live storage */
+    atomic_llong live_buffers;
+};
+
+void agi_device_retain(ag_device *dev);
+void agi_device_release(ag_device *dev);
+
+/* ---- Tensors ------------------------------------------------------------ */
+
+typedef struct agi_storage {
+    atomic_int refs;
+    ag_device *dev;
+    agi_buffer *buf;
+    size_t nbytes;
+} agi_storage;
+
+typedef struct agi_node agi_node;
+
+struct ag_tensor {
+    atomic_int refs;
+    ag_dtype dtype;
+    int ndim;
+    int64_t shape[AG_MAX_DIMS];
+    int64_t strides[AG_MAX_DIMS]; /* elements */
+    int64_t offset;               /* elements */
+    agi_storage *storage;
+    /* autograd */
+    bool requires_grad;
+    bool retains_grad;
+    ag_tensor *grad;   /* owned reference */
+    agi_node *grad_fn; /* owned reference; NULL for leaves */
+};
+
+/* A new contiguous tensor (uninitialised) registered in the current scope.
+ * Returns NULL (error set) on bad shape or OOM. `op` names the caller for
+ * error messages. */
+ag_tensor *agi_tensor_new(const char *op, ag_device *dev, ag_dtype dtype, int ndim,
+                          const int64_t *shape);
+/* A view of `base`'s storage with the given geometry, in the current scope. */
+ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape,
+                           const int64_t *strides, int64_t offset);
+/* The backend view of a tensor (same geometry). */
+agi_view agi_view_of(const ag_tensor *t);
+/* Registers a new tensor reference in the innermost scope (or leaves it to the
+ * caller). Used by agi_tensor_new / agi_tensor_view. */
+void agi_scope_track(ag_tensor *t);
+/* Drops a tensor made by this call that will not be returned: released now
+ * when no scope is open, else left for the scope to release. NULL is a no-op. */
+void agi_discard(ag_tensor *t);
+/* Queues a kernel on `dev`; on failure sets the error (prefixing `op`). */
+ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k);
+/* Counts live tensors (for ag_live_tensors). */
+extern atomic_llong agi_live_tensor_count;
+
+/* ---- Checks (each sets "op: message" and returns false on failure) ------ */
+
+bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg);
+bool agi_check_dtype(const char *op, const ag_tensor *t, ag_dtype want, const char *arg);
+bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *b);
+/* Normalises a possibly negative dim into [0, ndim); sets the error if out of range. */
+bool agi_norm_dim(const char *op, const ag_tensor *t, int dim, int *out);
+bool agi_check_shape(const char *op, int ndim, const int64_t *shape);
+/* Broadcast shape of a and b into out (ndim in *out_ndim); sets the error. */
+bool agi_broadcast_shapes(const char *op, int andim, const int64_t *ashape, int bndim,
+                          const int64_t *bshape, int *out_ndim, int64_t *out);
+/* "[2,3]" formatting into a caller buffer of at least 192 bytes. */
+char *agi_fmt_shape(char *buf, int ndim, const int64_t *shape);
+/* Sets the error with a prefix: agi_error(AG_ERR_INVALID, "ag_add", "...%s", ...). */
+ag_status agi_error(ag_status status, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- Autograd ------------------------------------------------------------ */
+
+#define AGI_NODE_MAX_INPUTS 4
+#define AGI_NODE_MAX_SAVED 4
+
+/* Computes the gradients of the node's inputs from the gradient of its
+ * output. Writes grad_inputs[i] for each input with requires_grad (leave NULL
+ * otherwise); returned tensors belong to the engine's scope. Returns AG_OK or
+ * a negative status (error set). */
+typedef ag_status (*agi_backward_fn)(agi_node *node, ag_tensor *grad_output,
+                                     ag_tensor **grad_inputs);
+
+struct agi_node {
+    atomic_int refs;
+    const char *name;                       /* op name, for errors */
+    agi_backward_fn backward;
+    int n_inputs;
+    ag_tensor *inputs[AGI_NODE_MAX_INPUTS]; /* owned references (may be NULL) */
+    ag_tensor *saved[AGI_NODE_MAX_SAVED];   /* owned references (may be NULL) */
+    /* Output geometry, for shaping gradients. */
+    int out_ndim;
+    int64_t out_shape[AG_MAX_DIMS];
+    /* Free-form parameters the backward needs. */
+    double f[8];
+    int64_t i[AG_MAX_DIMS * 2];
+    void *extra;                            /* freed with free() if set */
+};
+
+/* True when grad mode is on and any of the (possibly NULL) inputs requires grad. */
+bool agi_needs_grad(int n, const ag_tensor *const *inputs);
+#define AGI_NEEDS_GRAD(...)                                                                       \
+    agi_needs_grad((int)(sizeof((const ag_tensor *[]){__VA_ARGS__}) / sizeof(ag_tensor *)),        \
+                   (const ag_tensor *const[]){__VA_ARGS__})
+/* A node with n inputs (each retained; NULL allowed). */
+agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
+                       const ag_tensor *const *inputs);
+/* Saves a tensor in slot `slot` (retained). */
+void agi_node_save(agi_node *node, int slot, const ag_tensor *t);
+/* Makes `out` the output of `node` (out->grad_fn = node, requires_grad = 1).
+ * Takes over the caller's reference to node. Returns out. */
+ag_tensor *agi_attach(ag_tensor *out, agi_node *node);
+void agi_node_release(agi_node *node);
+/* Reduces a broadcast gradient back to `ndim`/`shape` (sum over broadcast dims). */
+ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape);
+
+/* ---- RNG ----------------------------------------------------------------- */
+
+/* Reserves `n` counters of the global generator; returns the seed and the
+ * first counter for an AGI_K_RNG kernel. */
+void agi_rng_reserve(uint64_t n, uint64_t *seed, uint64_t *offset);
+
+/* ---- Misc ----------------------------------------------------------------- */
+
+int64_t agi_numel(int ndim, const int64_t *shape);
+void agi_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
+
+#endif /* AG_INTERNAL_H */

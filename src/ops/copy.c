@@ -1,0 +1,131 @@
+/* src/ops/copy.c — contiguous, clone, cast, copy_ and moving between devices. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Queues dst = convert(src) where src already has dst's shape. */
+static ag_status copy_kernel(const char *op, ag_tensor *dst, const ag_tensor *src)
+{
+    agi_kernel k = {.op = AGI_K_COPY};
+    k.dst = agi_view_of(dst);
+    k.src[0] = agi_view_of(src);
+    agi_view *views[2] = {&k.dst, &k.src[0]};
+    agi_views_coalesce(views, 2);
+    return agi_exec(op, dst->storage->dev, &k);
+}
+
+static ag_status identity_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
+{
+    (void)node;
+    grads[0] = g;
+    return AG_OK;
+}
+
+/* Makes a contiguous copy of t in `dtype`, recording an identity node when t
+ * requires grad and the copy stays f32. */
+static ag_tensor *copy_as(const char *op, const ag_tensor *t, ag_dtype dtype)
+{
+    ag_tensor *out = agi_tensor_new(op, t->storage->dev, dtype, t->ndim, t->shape);
+    if (!out) return NULL;
+    if (copy_kernel(op, out, t) != AG_OK) {
+        agi_discard(out);
+        return NULL;
+    }
+    if (dtype == AG_F32 && AGI_NEEDS_GRAD(t))
+        agi_attach(out, agi_node_new(op, identity_backward, 1, (const ag_tensor *[]){t}));
+    return out;
+}
+
+ag_tensor *ag_contiguous(const ag_tensor *t)
+{
+    if (!agi_check_tensor("ag_contiguous", t, "t")) return NULL;
+    if (ag_is_contiguous(t)) {
+        ag_tensor *same = ag_retain((ag_tensor *)t);
+        agi_scope_track(same);
+        return same;
+    }
+    return copy_as("ag_contiguous", t, t->dtype);
+}
+
+ag_tensor *ag_clone(const ag_tensor *t)
+{
+    if (!agi_check_tensor("ag_clone", t, "t")) return NULL;
+    return copy_as("ag_clone", t, t->dtype);
+}
+
+ag_tensor *ag_cast(const ag_tensor *t, ag_dtype dtype)
+{
+    if (!agi_check_tensor("ag_cast", t, "t")) return NULL;
+    if (ag_dtype_size(dtype) == 0) {
+        agi_error(AG_ERR_INVALID, "ag_cast", "invalid dtype %d", (int)dtype);
+        return NULL;
+    }
+    return copy_as("ag_cast", t, dtype);
+}
+
+ag_status ag_copy_(ag_tensor *dst, const ag_tensor *src)
+{
+    const char *op = "ag_copy_";
+    if (!agi_check_tensor(op, dst, "dst") || !agi_check_tensor(op, src, "src"))
+        return ag_last_status();
+    if (!agi_check_same_device(op, dst, src)) return ag_last_status();
+    int nd;
+    int64_t shape[AG_MAX_DIMS];
+    if (!agi_broadcast_shapes(op, dst->ndim, dst->shape, src->ndim, src->shape, &nd, shape))
+        return ag_last_status();
+    if (nd != dst->ndim || memcmp(shape, dst->shape, (size_t)nd * sizeof *shape) != 0) {
+        char a[192], b[192];
+        return agi_error(AG_ERR_INVALID, op, "source %s does not broadcast to destination %s",
+                         agi_fmt_shape(a, src->ndim, src->shape),
+                         agi_fmt_shape(b, dst->ndim, dst->shape));
+    }
+    agi_kernel k = {.op = AGI_K_COPY};
+    k.dst = agi_view_of(dst);
+    /* Broadcast src to dst's shape with zero strides. */
+    agi_view s = agi_view_of(src);
+    agi_view b = k.dst;
+    b.buf = s.buf;
+    b.dtype = s.dtype;
+    b.offset = s.offset;
+    for (int d = 0; d < nd; d++) {
+        int sd = d - (nd - src->ndim);
+        b.strides[d] = sd >= 0 && src->shape[sd] != 1 ? src->strides[sd] : 0;
+    }
+    k.src[0] = b;
+    agi_view *views[2] = {&k.dst, &k.src[0]};
+    agi_views_coalesce(views, 2);
+    return agi_exec(op, dst->storage->dev, &k);
+}
+
+/* ---- Across devices ------------------------------------------------------ */
+
+static ag_status to_device_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
+{
+    grads[0] = ag_to_device(g, node->inputs[0]->storage->dev);
+    return grads[0] ? AG_OK : ag_last_status();
+}
+
+ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev)
+{
+    const char *op = "ag_to_device";
+    if (!agi_check_tensor(op, t, "t")) return NULL;
+    if (!dev) {
+        agi_error(AG_ERR_INVALID, op, "device is NULL");
+        return NULL;
+    }
+    if (t->storage->dev == dev) return ag_clone(t);
+    size_t nbytes = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
+    void *host = malloc(nbytes ? nbytes : 1);
+    if (!host) {
+        agi_error(AG_ERR_OOM, op, "host out of memory (%zu bytes)", nbytes);
+        return NULL;
+    }
+    ag_tensor *out = NULL;
+    if (ag_tensor_read(t, host, nbytes) == AG_OK)
+        out = ag_from_data(dev, t->dtype, t->ndim, t->shape, host, nbytes);
+    free(host);
+    if (out && t->dtype == AG_F32 && AGI_NEEDS_GRAD(t))
+        agi_attach(out, agi_node_new(op, to_device_backward, 1, (const ag_tensor *[]){t}));
+    return out;
+}

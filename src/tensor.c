@@ -1,0 +1,549 @@
+/* src/tensor.c — tensor lifetime, properties, creation and host transfer. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+atomic_llong agi_live_tensor_count;
+
+int64_t ag_live_tensors(void) { return atomic_load(&agi_live_tensor_count); }
+
+int64_t agi_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return n;
+}
+
+void agi_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= shape[d] > 0 ? shape[d] : 1;
+    }
+}
+
+bool agi_check_shape(const char *op, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > AG_MAX_DIMS) {
+        agi_error(AG_ERR_INVALID, op, "%d dims requested, at most %d supported", ndim, AG_MAX_DIMS);
+        return false;
+    }
+    if (ndim > 0 && !shape) {
+        agi_error(AG_ERR_INVALID, op, "shape is NULL");
+        return false;
+    }
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        char buf[192];
+        if (shape[d] < 0) {
+            agi_error(AG_ERR_INVALID, op, "negative dim in shape %s", agi_fmt_shape(buf, ndim, shape));
+            return false;
+        }
+        if (shape[d] > 0 && n > (INT64_C(1) << 40) / shape[d]) {
+            agi_error(AG_ERR_INVALID, op, "shape %s has too many elements",
+                      agi_fmt_shape(buf, ndim, shape));
+            return false;
+        }
+        n *= shape[d];
+    }
+    return true;
+}
+
+/* ---- Storage ------------------------------------------------------------ */
+
+static agi_storage *storage_new(const char *op, ag_device *dev, size_t nbytes)
+{
+    agi_storage *s = calloc(1, sizeof *s);
+    if (!s) {
+        agi_error(AG_ERR_OOM, op, "host out of memory");
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->dev = dev;
+    s->nbytes = nbytes;
+    if (nbytes > 0) {
+        ag_status st = dev->be->buffer_alloc(dev->impl, nbytes, &s->buf);
+        if (st != AG_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            agi_error(st, op, "cannot allocate %zu bytes on %s (%s)", nbytes, dev->info.spec, msg);
+            free(s);
+            return NULL;
+        }
+        atomic_fetch_add(&dev->live_buffers, 1);
+    }
+    agi_device_retain(dev);
+    return s;
+}
+
+static void storage_release(agi_storage *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
+    if (s->buf) {
+        s->dev->be->buffer_free(s->dev->impl, s->buf);
+        atomic_fetch_sub(&s->dev->live_buffers, 1);
+    }
+    agi_device_release(s->dev);
+    free(s);
+}
+
+/* ---- Tensors ------------------------------------------------------------ */
+
+static ag_tensor *tensor_alloc(void)
+{
+    ag_tensor *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    atomic_init(&t->refs, 1);
+    atomic_fetch_add(&agi_live_tensor_count, 1);
+    return t;
+}
+
+ag_tensor *agi_tensor_new(const char *op, ag_device *dev, ag_dtype dtype, int ndim,
+                          const int64_t *shape)
+{
+    if (!dev) {
+        agi_error(AG_ERR_INVALID, op, "device is NULL");
+        return NULL;
+    }
+    if (ag_dtype_size(dtype) == 0) {
+        agi_error(AG_ERR_INVALID, op, "invalid dtype %d", (int)dtype);
+        return NULL;
+    }
+    if (!agi_check_shape(op, ndim, shape)) return NULL;
+    int64_t n = agi_numel(ndim, shape);
+    agi_storage *s = storage_new(op, dev, (size_t)n * ag_dtype_size(dtype));
+    if (!s) return NULL;
+    ag_tensor *t = tensor_alloc();
+    if (!t) {
+        storage_release(s);
+        agi_error(AG_ERR_OOM, op, "host out of memory");
+        return NULL;
+    }
+    t->dtype = dtype;
+    t->ndim = ndim;
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    agi_contiguous_strides(ndim, shape, t->strides);
+    t->storage = s;
+    agi_scope_track(t);
+    return t;
+}
+
+ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape,
+                           const int64_t *strides, int64_t offset)
+{
+    ag_tensor *t = tensor_alloc();
+    if (!t) {
+        agi_set_error(AG_ERR_OOM, "host out of memory");
+        return NULL;
+    }
+    t->dtype = base->dtype;
+    t->ndim = ndim;
+    if (ndim) {
+        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+        memcpy(t->strides, strides, (size_t)ndim * sizeof *strides);
+    }
+    t->offset = offset;
+    t->storage = base->storage;
+    atomic_fetch_add(&t->storage->refs, 1);
+    agi_scope_track(t);
+    return t;
+}
+
+ag_tensor *ag_retain(ag_tensor *t)
+{
+    if (t) atomic_fetch_add(&t->refs, 1);
+    return t;
+}
+
+void ag_release(ag_tensor *t)
+{
+    if (!t || atomic_fetch_sub(&t->refs, 1) != 1) return;
+    ag_release(t->grad);
+    agi_node_release(t->grad_fn);
+    storage_release(t->storage);
+    atomic_fetch_sub(&agi_live_tensor_count, 1);
+    free(t);
+}
+
+agi_view agi_view_of(const ag_tensor *t)
+{
+    agi_view v = {0};
+    v.buf = t->storage->buf;
+    v.dtype = t->dtype;
+    v.ndim = t->ndim;
+    v.offset = t->offset;
+    for (int d = 0; d < t->ndim; d++) {
+        v.shape[d] = t->shape[d];
+        v.strides[d] = t->shape[d] == 1 ? 0 : t->strides[d];
+    }
+    return v;
+}
+
+ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k)
+{
+    if (agi_view_numel(&k->dst) == 0) return AG_OK; /* empty tensors: nothing to do */
+    ag_status st = dev->be->exec(dev->impl, k);
+    if (st != AG_OK) {
+        char msg[768];
+        snprintf(msg, sizeof msg, "%s", ag_last_error());
+        agi_error(st, op, "%s", msg);
+    }
+    return st;
+}
+
+/* ---- Properties --------------------------------------------------------- */
+
+int ag_ndim(const ag_tensor *t) { return t ? t->ndim : -1; }
+const int64_t *ag_shape(const ag_tensor *t) { return t ? t->shape : NULL; }
+const int64_t *ag_strides(const ag_tensor *t) { return t ? t->strides : NULL; }
+int64_t ag_numel(const ag_tensor *t) { return t ? agi_numel(t->ndim, t->shape) : -1; }
+ag_dtype ag_tensor_dtype(const ag_tensor *t) { return t ? t->dtype : AG_DTYPE_COUNT; }
+ag_device *ag_tensor_device(const ag_tensor *t) { return t ? t->storage->dev : NULL; }
+
+int64_t ag_size(const ag_tensor *t, int dim)
+{
+    int d;
+    if (!agi_check_tensor("ag_size", t, "t") || !agi_norm_dim("ag_size", t, dim, &d)) return -1;
+    return t->shape[d];
+}
+
+bool ag_is_contiguous(const ag_tensor *t)
+{
+    if (!t) return false;
+    int64_t expect = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] != 1 && t->strides[d] != expect) return false;
+        expect *= t->shape[d];
+    }
+    return true;
+}
+
+char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap)
+{
+    char tmp[192];
+    if (!buf || cap == 0) return buf;
+    snprintf(buf, cap, "%s", t ? agi_fmt_shape(tmp, t->ndim, t->shape) : "(null)");
+    return buf;
+}
+
+/* ---- Checks ------------------------------------------------------------- */
+
+bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg)
+{
+    if (t) return true;
+    /* Keep the message of the failure that produced the NULL, if any. */
+    if (ag_last_status() == AG_OK) agi_error(AG_ERR_INVALID, op, "%s is NULL", arg);
+    return false;
+}
+
+bool agi_check_dtype(const char *op, const ag_tensor *t, ag_dtype want, const char *arg)
+{
+    if (t->dtype == want) return true;
+    char buf[192];
+    agi_error(AG_ERR_INVALID, op, "%s must be %s, got %s %s", arg, ag_dtype_name(want),
+              ag_dtype_name(t->dtype), agi_fmt_shape(buf, t->ndim, t->shape));
+    return false;
+}
+
+bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *b)
+{
+    if (a->storage->dev == b->storage->dev) return true;
+    char sa[192], sb[192];
+    agi_error(AG_ERR_INVALID, op, "tensors on different devices: %s on %s, %s on %s",
+              agi_fmt_shape(sa, a->ndim, a->shape), a->storage->dev->info.spec,
+              agi_fmt_shape(sb, b->ndim, b->shape), b->storage->dev->info.spec);
+    return false;
+}
+
+bool agi_norm_dim(const char *op, const ag_tensor *t, int dim, int *out)
+{
+    int n = t->ndim ? t->ndim : 1;
+    if (dim < -n || dim >= n) {
+        char buf[192];
+        agi_error(AG_ERR_INVALID, op, "dim %d out of range for shape %s", dim,
+                  agi_fmt_shape(buf, t->ndim, t->shape));
+        return false;
+    }
+    *out = dim < 0 ? dim + n : dim;
+    return true;
+}
+
+bool agi_broadcast_shapes(const char *op, int andim, const int64_t *ashape, int bndim,
+                          const int64_t *bshape, int *out_ndim, int64_t *out)
+{
+    int n = andim > bndim ? andim : bndim;
+    for (int i = 0; i < n; i++) {
+        int ai = andim - n + i, bi = bndim - n + i;
+        int64_t a = ai >= 0 ? ashape[ai] : 1, b = bi >= 0 ? bshape[bi] : 1;
+        if (a != b && a != 1 && b != 1) {
+            char sa[192], sb[192];
+            agi_error(AG_ERR_INVALID, op, "shapes %s and %s cannot broadcast",
+                      agi_fmt_shape(sa, andim, ashape), agi_fmt_shape(sb, bndim, bshape));
+            return false;
+        }
+        out[i] = a == 1 ? b : a;
+    }
+    *out_ndim = n;
+    return true;
+}
+
+/* ---- Creation ----------------------------------------------------------- */
+
+ag_status ag_fill_(ag_tensor *dst, double value)
+{
+    if (!agi_check_tensor("ag_fill_", dst, "dst")) return ag_last_status();
+    agi_kernel k = {.op = AGI_K_FILL};
+    k.dst = agi_view_of(dst);
+    k.p.s.f[0] = value;
+    return agi_exec("ag_fill_", dst->storage->dev, &k);
+}
+
+ag_tensor *ag_empty(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape)
+{
+    return agi_tensor_new("ag_empty", dev, dtype, ndim, shape);
+}
+
+ag_tensor *ag_full(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape, double value)
+{
+    ag_tensor *t = agi_tensor_new("ag_full", dev, dtype, ndim, shape);
+    if (t && ag_fill_(t, value) != AG_OK) {
+        agi_discard(t);
+        return NULL;
+    }
+    return t;
+}
+
+ag_tensor *ag_zeros(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape)
+{
+    return ag_full(dev, dtype, ndim, shape, 0.0);
+}
+
+ag_tensor *ag_ones(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape)
+{
+    return ag_full(dev, dtype, ndim, shape, 1.0);
+}
+
+ag_tensor *ag_scalar(ag_device *dev, ag_dtype dtype, double value)
+{
+    return ag_full(dev, dtype, 0, NULL, value);
+}
+
+ag_tensor *ag_full_like(const ag_tensor *t, double value)
+{
+    if (!agi_check_tensor("ag_full_like", t, "t")) return NULL;
+    return ag_full(t->storage->dev, t->dtype, t->ndim, t->shape, value);
+}
+ag_tensor *ag_zeros_like(const ag_tensor *t) { return ag_full_like(t, 0.0); }
+ag_tensor *ag_ones_like(const ag_tensor *t) { return ag_full_like(t, 1.0); }
+
+static void store_element(void *data, ag_dtype dtype, int64_t i, double v)
+{
+    switch (dtype) {
+    case AG_F32: ((float *)data)[i] = (float)v; break;
+    case AG_I32: ((int32_t *)data)[i] = (int32_t)v; break;
+    default: ((uint8_t *)data)[i] = (uint8_t)(int32_t)v; break;
+    }
+}
+
+ag_tensor *ag_from_data(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape,
+                        const void *data, size_t nbytes)
+{
+    const char *op = "ag_from_data";
+    if (!agi_check_shape(op, ndim, shape)) return NULL;
+    size_t need = (size_t)agi_numel(ndim, shape) * ag_dtype_size(dtype);
+    if (need && !data) {
+        agi_error(AG_ERR_INVALID, op, "data is NULL");
+        return NULL;
+    }
+    if (nbytes != need) {
+        char buf[192];
+        agi_error(AG_ERR_INVALID, op, "%zu bytes given, shape %s of %s needs %zu", nbytes,
+                  agi_fmt_shape(buf, ndim, shape), ag_dtype_name(dtype), need);
+        return NULL;
+    }
+    ag_tensor *t = agi_tensor_new(op, dev, dtype, ndim, shape);
+    if (t && need && dev->be->write(dev->impl, t->storage->buf, 0, data, need) != AG_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ag_last_error());
+        agi_error(AG_ERR_DEVICE, op, "upload failed: %s", msg);
+        agi_discard(t);
+        return NULL;
+    }
+    return t;
+}
+
+ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, double step)
+{
+    const char *op = "ag_arange";
+    if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step) ||
+        (end - start) / step < 0) {
+        agi_error(AG_ERR_INVALID, op, "bad range start=%g end=%g step=%g", start, end, step);
+        return NULL;
+    }
+    int64_t n = (int64_t)ceil((end - start) / step);
+    if (n > (INT64_C(1) << 31)) {
+        agi_error(AG_ERR_INVALID, op, "range of %lld elements is too large", (long long)n);
+        return NULL;
+    }
+    size_t bytes = (size_t)n * ag_dtype_size(dtype);
+    void *host = malloc(bytes ? bytes : 1);
+    if (!host) {
+        agi_error(AG_ERR_OOM, op, "host out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++) store_element(host, dtype, i, start + (double)i * step);
+    ag_tensor *t = ag_from_data(dev, dtype, 1, (int64_t[]){n}, host, bytes);
+    free(host);
+    return t;
+}
+
+ag_tensor *ag_eye(ag_device *dev, ag_dtype dtype, int64_t n, int64_t m)
+{
+    ag_tensor *t = ag_zeros(dev, dtype, 2, (int64_t[]){n, m});
+    if (!t) return NULL;
+    int64_t k = n < m ? n : m;
+    if (k == 0) return t;
+    /* The diagonal is a strided view with stride m + 1. */
+    ag_tensor *diag = agi_tensor_view(t, 1, (int64_t[]){k}, (int64_t[]){m + 1}, 0);
+    ag_status st = diag ? ag_fill_(diag, 1.0) : AG_ERR_OOM;
+    agi_discard(diag);
+    if (st != AG_OK) {
+        agi_discard(t);
+        return NULL;
+    }
+    return t;
+}
+
+static ag_tensor *random_fill(const char *op, ag_device *dev, int ndim, const int64_t *shape,
+                              int sub, double a, double b)
+{
+    ag_tensor *t = agi_tensor_new(op, dev, AG_F32, ndim, shape);
+    if (!t) return NULL;
+    agi_kernel k = {.op = AGI_K_RNG, .sub = sub};
+    k.dst = agi_view_of(t);
+    agi_rng_reserve((uint64_t)agi_numel(ndim, shape), &k.p.s.u[0], &k.p.s.u[1]);
+    k.p.s.f[0] = a;
+    k.p.s.f[1] = b;
+    if (agi_exec(op, dev, &k) != AG_OK) {
+        agi_discard(t);
+        return NULL;
+    }
+    return t;
+}
+
+ag_tensor *ag_rand(ag_device *dev, int ndim, const int64_t *shape)
+{
+    return random_fill("ag_rand", dev, ndim, shape, AGI_RNG_UNIFORM, 0.0, 1.0);
+}
+
+ag_tensor *ag_randn(ag_device *dev, int ndim, const int64_t *shape)
+{
+    return random_fill("ag_randn", dev, ndim, shape, AGI_RNG_NORMAL, 0.0, 1.0);
+}
+
+ag_tensor *ag_uniform(ag_device *dev, int ndim, const int64_t *shape, double low, double high)
+{
+    if (!(low <= high)) {
+        agi_error(AG_ERR_INVALID, "ag_uniform", "low %g > high %g", low, high);
+        return NULL;
+    }
+    return random_fill("ag_uniform", dev, ndim, shape, AGI_RNG_UNIFORM, low, high);
+}
+
+/* ---- Host transfer ------------------------------------------------------ */
+
+ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes)
+{
+    const char *op = "ag_tensor_read";
+    if (!agi_check_tensor(op, t, "t")) return ag_last_status();
+    size_t need = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
+    if (nbytes < need || (need && !dst)) {
+        char buf[192];
+        return agi_error(AG_ERR_INVALID, op, "destination holds %zu bytes, %s %s needs %zu",
+                         nbytes, ag_dtype_name(t->dtype), agi_fmt_shape(buf, t->ndim, t->shape),
+                         need);
+    }
+    if (need == 0) return AG_OK;
+    ag_device *dev = t->storage->dev;
+    ag_status st;
+    ag_scope_begin();
+    ag_tensor *c = ag_contiguous(t);
+    if (!c) {
+        st = ag_last_status();
+    } else {
+        st = dev->be->read(dev->impl, c->storage->buf, (size_t)c->offset * ag_dtype_size(c->dtype),
+                           dst, need);
+        if (st != AG_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            agi_error(st, op, "%s", msg);
+        }
+    }
+    ag_scope_end();
+    return st;
+}
+
+ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes)
+{
+    const char *op = "ag_tensor_write";
+    if (!agi_check_tensor(op, t, "t")) return ag_last_status();
+    size_t need = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
+    if (nbytes != need || (need && !src)) {
+        char buf[192];
+        return agi_error(AG_ERR_INVALID, op, "%zu bytes given, %s %s needs %zu", nbytes,
+                         ag_dtype_name(t->dtype), agi_fmt_shape(buf, t->ndim, t->shape), need);
+    }
+    if (need == 0) return AG_OK;
+    ag_device *dev = t->storage->dev;
+    if (ag_is_contiguous(t))
+        return dev->be->write(dev->impl, t->storage->buf, (size_t)t->offset * ag_dtype_size(t->dtype),
+                              src, need);
+    ag_status st;
+    ag_scope_begin();
+    ag_tensor *tmp = ag_from_data(dev, t->dtype, t->ndim, t->shape, src, need);
+    st = tmp ? ag_copy_(t, tmp) : ag_last_status();
+    ag_scope_end();
+    return st;
+}
+
+double ag_item(const ag_tensor *t)
+{
+    if (!agi_check_tensor("ag_item", t, "t")) return NAN;
+    if (ag_numel(t) != 1) {
+        char buf[192];
+        agi_error(AG_ERR_INVALID, "ag_item", "tensor %s has %lld elements, not 1",
+                  agi_fmt_shape(buf, t->ndim, t->shape), (long long)ag_numel(t));
+        return NAN;
+    }
+    union { float f; int32_t i; uint8_t u; } v;
+    if (ag_tensor_read(t, &v, ag_dtype_size(t->dtype)) != AG_OK) return NAN;
+    return t->dtype == AG_F32 ? (double)v.f : t->dtype == AG_I32 ? (double)v.i : (double)v.u;
+}
+
+void ag_print(const ag_tensor *t, const char *label)
+{
+    char buf[192];
+    if (!t) {
+        printf("%s: (null)\n", label ? label : "tensor");
+        return;
+    }
+    int64_t n = ag_numel(t);
+    printf("%s: %s %s [", label ? label : "tensor", ag_dtype_name(t->dtype),
+           agi_fmt_shape(buf, t->ndim, t->shape));
+    int64_t show = n < 16 ? n : 16;
+    void *host = malloc((size_t)n * ag_dtype_size(t->dtype) + 1);
+    if (host && ag_tensor_read(t, host, (size_t)n * ag_dtype_size(t->dtype)) == AG_OK) {
+        for (int64_t i = 0; i < show; i++) {
+            if (t->dtype == AG_F32) printf(i ? " %g" : "%g", ((float *)host)[i]);
+            else if (t->dtype == AG_I32) printf(i ? " %d" : "%d", ((int32_t *)host)[i]);
+            else printf(i ? " %u" : "%u", ((uint8_t *)host)[i]);
+        }
+        if (show < n) printf(" ...");
+    }
+    free(host);
+    printf("]\n");
+}
