@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds anygrad and runs the whole test suite on all
+# three backends: CPU, Vulkan (Mesa lavapipe when no GPU) and OpenCL (PoCL when
+# no GPU). Then repeats the suite in an AddressSanitizer+UBSan build, and the
+# Vulkan tests under the Khronos validation layer.
+# Usage (from the repository root, as root on Debian 12): bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+bash scripts/install-deps.sh
+
+export AG_TEST_BACKENDS="${AG_TEST_BACKENDS:-cpu,vulkan,opencl}"
+# Keep kernel caches inside the build tree so runs do not depend on $HOME.
+export XDG_CACHE_HOME="$PWD/build/cache"
+
+echo "== build (warnings are errors)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAG_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== test suite on: $AG_TEST_BACKENDS"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== Vulkan tests under the Khronos validation layer"
+AG_TEST_BACKENDS=vulkan AG_VULKAN_VALIDATION=1 \
+  ctest --test-dir build --output-on-failure -j"$jobs" -R 'test_(kernels|elementwise|matmul|conv)$'
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAG_SANITIZE=ON -DAG_WERROR=ON \
+  -DAG_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+export XDG_CACHE_HOME="$PWD/build-asan/cache"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+echo "== all tests passed"
