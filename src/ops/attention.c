@@ -1,0 +1,125 @@
+/* src/ops/attention.c — scaled dot-product attention, composed from matmul,
+ * where and softmax (the backward comes from those ops):
+ *
+ *   scores = q @ kᵀ * scale            [..., L, S]
+ *   masked: keep-mask → -inf where 0; additive mask → + mask; causal → j <= i
+ *   out    = softmax(scores, -1) @ v   [..., L, Ev]
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Hands `out` from the op's private scope to the enclosing one. */
+static ag_tensor *finish(const char *op, ag_tensor *out)
+{
+    if (out) {
+        ag_retain(out);
+    } else {
+        ag_status st = ag_last_status();
+        const char *msg = ag_last_error();
+        if (strncmp(msg, op, strlen(op)) != 0) {
+            char copy[768];
+            snprintf(copy, sizeof copy, "%s", msg);
+            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
+        }
+    }
+    ag_scope_end();
+    if (out) agi_scope_track(out);
+    return out;
+}
+
+/* Validates shapes and fills the scores' shape [batch..., L, S]. */
+static bool check_shapes(const char *op, const ag_tensor *q, const ag_tensor *k,
+                         const ag_tensor *v, const ag_tensor *mask, int *snd, int64_t *sshape)
+{
+    char a[192], b[192], c[192];
+    if (!agi_check_same_device(op, q, k) || !agi_check_same_device(op, q, v)) return false;
+    if (mask && !agi_check_same_device(op, q, mask)) return false;
+    if (q->ndim < 2 || k->ndim < 2 || v->ndim < 2) {
+        agi_error(AG_ERR_INVALID, op, "q %s, k %s and v %s need at least 2 dims",
+                  agi_fmt_shape(a, q->ndim, q->shape), agi_fmt_shape(b, k->ndim, k->shape),
+                  agi_fmt_shape(c, v->ndim, v->shape));
+        return false;
+    }
+    int64_t L = q->shape[q->ndim - 2], E = q->shape[q->ndim - 1];
+    int64_t S = k->shape[k->ndim - 2];
+    if (k->shape[k->ndim - 1] != E || v->shape[v->ndim - 2] != S) {
+        agi_error(AG_ERR_INVALID, op,
+                  "shapes do not fit q [..., L, E], k [..., S, E], v [..., S, Ev]: q %s, k %s, v %s",
+                  agi_fmt_shape(a, q->ndim, q->shape), agi_fmt_shape(b, k->ndim, k->shape),
+                  agi_fmt_shape(c, v->ndim, v->shape));
+        return false;
+    }
+    /* Batch dims of q, k and v broadcast together. */
+    int nd;
+    int64_t batch[AG_MAX_DIMS];
+    if (!agi_broadcast_shapes(op, q->ndim - 2, q->shape, k->ndim - 2, k->shape, &nd, batch))
+        return false;
+    if (!agi_broadcast_shapes(op, nd, batch, v->ndim - 2, v->shape, &nd, batch)) return false;
+    if (nd + 2 > AG_MAX_DIMS) {
+        agi_error(AG_ERR_INVALID, op, "too many dims: q %s, k %s",
+                  agi_fmt_shape(a, q->ndim, q->shape), agi_fmt_shape(b, k->ndim, k->shape));
+        return false;
+    }
+    memcpy(sshape, batch, (size_t)nd * sizeof *batch);
+    sshape[nd] = L;
+    sshape[nd + 1] = S;
+    *snd = nd + 2;
+    if (!mask) return true;
+    if (mask->dtype != AG_U8 && mask->dtype != AG_F32) {
+        agi_error(AG_ERR_INVALID, op, "attn_mask must be u8 (keep) or f32 (additive), got %s %s",
+                  ag_dtype_name(mask->dtype), agi_fmt_shape(a, mask->ndim, mask->shape));
+        return false;
+    }
+    int64_t m[AG_MAX_DIMS];
+    int mnd;
+    if (!agi_broadcast_shapes(op, mask->ndim, mask->shape, *snd, sshape, &mnd, m) ||
+        mnd != *snd || memcmp(m, sshape, (size_t)mnd * sizeof *m) != 0) {
+        agi_error(AG_ERR_INVALID, op, "attn_mask %s does not broadcast to attention scores %s",
+                  agi_fmt_shape(a, mask->ndim, mask->shape), agi_fmt_shape(b, *snd, sshape));
+        return false;
+    }
+    return true;
+}
+
+ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *k,
+                                           const ag_tensor *v, const ag_tensor *attn_mask,
+                                           bool is_causal, double scale)
+{
+    const char *op = "ag_scaled_dot_product_attention";
+    if (!agi_check_tensor(op, q, "q") || !agi_check_tensor(op, k, "k") ||
+        !agi_check_tensor(op, v, "v"))
+        return NULL;
+    int snd;
+    int64_t sshape[AG_MAX_DIMS];
+    if (!check_shapes(op, q, k, v, attn_mask, &snd, sshape)) return NULL;
+    if (attn_mask && is_causal) {
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "attn_mask %s must be NULL when is_causal is set",
+                  agi_fmt_shape(a, attn_mask->ndim, attn_mask->shape));
+        return NULL;
+    }
+    int64_t L = sshape[snd - 2], S = sshape[snd - 1], E = q->shape[q->ndim - 1];
+    if (!(scale > 0.0)) scale = 1.0 / sqrt((double)(E > 0 ? E : 1));
+
+    ag_scope_begin();
+    ag_device *dev = q->storage->dev;
+    // scores: [..., L, S]
+    ag_tensor *scores = ag_mul_scalar(ag_matmul(q, ag_transpose(k, -2, -1)), scale);
+    ag_tensor *keep = NULL; // u8, broadcast to [..., L, S]
+    if (is_causal) {
+        /* keep[i, j] = j <= i (top-left aligned, like torch.tril) */
+        ag_tensor *rows = ag_unsqueeze(ag_arange(dev, AG_F32, 0, (double)L, 1), 1); // [L, 1]
+        ag_tensor *cols = ag_arange(dev, AG_F32, 0, (double)S, 1);                 // [S]
+        keep = ag_ge(rows, cols);
+    } else if (attn_mask && attn_mask->dtype == AG_U8) {
+        keep = (ag_tensor *)attn_mask;
+    } else if (attn_mask) {
+        scores = ag_add(scores, attn_mask);
+    }
+    if (keep) scores = ag_where(keep, scores, ag_scalar(dev, AG_F32, -INFINITY));
+    ag_tensor *out = ag_matmul(ag_softmax(scores, -1), v);
+    return finish(op, out);
+}

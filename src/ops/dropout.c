@@ -1,0 +1,59 @@
+/* src/ops/dropout.c — inverted dropout with a Philox mask.
+ *
+ * The mask comes from ag_rand (the global counter-based generator), so a seed
+ * gives the same mask on every backend: keep = uniform >= p, and the kept
+ * elements are scaled by 1/(1-p). The gradient flows through the multiply. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Hands `out` from the op's private scope to the enclosing one. */
+static ag_tensor *finish(const char *op, ag_tensor *out)
+{
+    if (out) {
+        ag_retain(out);
+    } else {
+        ag_status st = ag_last_status();
+        const char *msg = ag_last_error();
+        if (strncmp(msg, op, strlen(op)) != 0) {
+            char copy[768];
+            snprintf(copy, sizeof copy, "%s", msg);
+            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
+        }
+    }
+    ag_scope_end();
+    if (out) agi_scope_track(out);
+    return out;
+}
+
+ag_tensor *ag_dropout(const ag_tensor *x, double p, bool training)
+{
+    const char *op = "ag_dropout";
+    if (!agi_check_tensor(op, x, "x")) return NULL;
+    if (!(p >= 0.0 && p <= 1.0)) {
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "probability %g is not in [0, 1] (input %s)", p,
+                  agi_fmt_shape(a, x->ndim, x->shape));
+        return NULL;
+    }
+    if (!training || p == 0.0) {
+        /* Identity: the same tensor, with a new reference for the caller. */
+        ag_tensor *same = ag_retain((ag_tensor *)x);
+        agi_scope_track(same);
+        return same;
+    }
+    ag_scope_begin();
+    ag_tensor *y;
+    if (p == 1.0) {
+        /* Everything dropped (NaN/inf inputs stay NaN, like PyTorch's x * 0). */
+        y = ag_mul_scalar(x, 0.0);
+    } else {
+        // x: [...]; u, keep, scale: x's shape
+        ag_tensor *u = ag_rand(x->storage->dev, x->ndim, x->shape);
+        ag_tensor *keep = ag_cast(ag_ge_scalar(u, p), AG_F32);
+        ag_tensor *scale = ag_mul_scalar(keep, 1.0 / (1.0 - p));
+        y = ag_mul(x, scale);
+    }
+    return finish(op, y);
+}

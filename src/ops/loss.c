@@ -1,0 +1,277 @@
+/* src/ops/loss.c — loss functions, composed from front-end ops so their
+ * gradients come from autograd: cross entropy / NLL (class-index targets,
+ * ignore_index, label smoothing), MSE, L1, smooth L1 and binary cross entropy
+ * with logits.
+ *
+ * Every loss validates its arguments itself (errors name it and the shapes)
+ * and builds the result inside a private scope, so intermediates the autograd
+ * graph does not need are freed before returning. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Ends the private scope opened by a loss, handing `out` (if any) to the
+ * enclosing scope. A failure inside is reported under the loss's name. */
+static ag_tensor *finish(const char *op, ag_tensor *out)
+{
+    if (out) {
+        ag_retain(out);
+    } else {
+        ag_status st = ag_last_status();
+        const char *msg = ag_last_error();
+        if (strncmp(msg, op, strlen(op)) != 0) {
+            char copy[768];
+            snprintf(copy, sizeof copy, "%s", msg);
+            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
+        }
+    }
+    ag_scope_end();
+    if (out) agi_scope_track(out);
+    return out;
+}
+
+static bool check_reduction(const char *op, ag_reduction r)
+{
+    if (r == AG_REDUCTION_MEAN || r == AG_REDUCTION_SUM || r == AG_REDUCTION_NONE) return true;
+    agi_error(AG_ERR_INVALID, op, "invalid reduction %d", (int)r);
+    return false;
+}
+
+/* Applies the reduction to an elementwise loss. */
+static ag_tensor *reduce(ag_tensor *loss, ag_reduction r)
+{
+    switch (r) {
+    case AG_REDUCTION_MEAN: return ag_mean(loss, 0, NULL, false);
+    case AG_REDUCTION_SUM: return ag_sum(loss, 0, NULL, false);
+    default: return loss;
+    }
+}
+
+/* ---- Cross entropy and NLL ------------------------------------------------ */
+
+/* Checks class-index targets against scores [N, C, d...] (or [C] with a 0-dim
+ * target). On the CPU the targets are also range-checked (index tensors on the
+ * CPU may be read; GPU execution stays asynchronous). */
+static bool check_targets(const char *op, const ag_tensor *scores, const ag_tensor *target,
+                          int64_t ignore_index)
+{
+    char a[192], b[192], c[192];
+    if (!agi_check_same_device(op, scores, target)) return false;
+    if (scores->ndim < 1) {
+        agi_error(AG_ERR_INVALID, op, "input %s must be [N, C, ...] or [C]",
+                  agi_fmt_shape(a, scores->ndim, scores->shape));
+        return false;
+    }
+    if (!agi_check_dtype(op, target, AG_I32, "target")) return false;
+    /* target's shape is scores' shape without the class dim. */
+    int cdim = scores->ndim == 1 ? 0 : 1;
+    int64_t want[AG_MAX_DIMS];
+    int wn = 0;
+    for (int d = 0; d < scores->ndim; d++)
+        if (d != cdim) want[wn++] = scores->shape[d];
+    if (target->ndim != wn || memcmp(target->shape, want, (size_t)wn * sizeof *want) != 0) {
+        agi_error(AG_ERR_INVALID, op, "target %s does not match input %s (expected target %s)",
+                  agi_fmt_shape(a, target->ndim, target->shape),
+                  agi_fmt_shape(b, scores->ndim, scores->shape), agi_fmt_shape(c, wn, want));
+        return false;
+    }
+    if (scores->shape[cdim] < 1) {
+        agi_error(AG_ERR_INVALID, op, "input %s has no classes",
+                  agi_fmt_shape(a, scores->ndim, scores->shape));
+        return false;
+    }
+    if (target->storage->dev->info.backend != AG_BACKEND_CPU) return true;
+    int64_t n = ag_numel(target), classes = scores->shape[cdim];
+    if (n == 0) return true;
+    int32_t *host = malloc((size_t)n * sizeof *host);
+    if (!host) {
+        agi_error(AG_ERR_OOM, op, "host out of memory");
+        return false;
+    }
+    bool ok = ag_tensor_read(target, host, (size_t)n * sizeof *host) == AG_OK;
+    for (int64_t i = 0; ok && i < n; i++) {
+        if (host[i] == ignore_index || (host[i] >= 0 && host[i] < classes)) continue;
+        agi_error(AG_ERR_INVALID, op, "target %d at %lld out of range for %lld classes (input %s)",
+                  (int)host[i], (long long)i, (long long)classes,
+                  agi_fmt_shape(a, scores->ndim, scores->shape));
+        ok = false;
+    }
+    free(host);
+    return ok;
+}
+
+/* The shared core: lp are log-probabilities [N, C, d...] (f32), target i32
+ * [N, d...]. Per element: (1 - eps) * -lp[target] + eps / C * -sum_c lp, zero
+ * for ignored targets; mean divides by the number of non-ignored targets. */
+static ag_tensor *nll_core(ag_tensor *lp, const ag_tensor *target, const ag_cross_entropy_opts *o)
+{
+    ag_device *dev = lp->storage->dev;
+    // valid: u8 [N, d...]; safe: i32 [N, d...] with ignored targets replaced by 0
+    ag_tensor *valid = ag_ne_scalar(target, (double)o->ignore_index);
+    ag_tensor *safe = ag_where(valid, target, ag_scalar(dev, AG_I32, 0));
+    // picked: [N, d...] = lp[n, target[n, ...], ...]
+    ag_tensor *picked = ag_squeeze(ag_gather(lp, 1, ag_unsqueeze(safe, 1)), 1);
+    ag_tensor *loss = ag_neg(picked);
+    double eps = o->label_smoothing;
+    if (eps != 0.0) {
+        double classes = (double)lp->shape[1];
+        ag_tensor *smooth = ag_neg(ag_sum(lp, AG_DIMS(1), false));
+        loss = ag_add(ag_mul_scalar(loss, 1.0 - eps), ag_mul_scalar(smooth, eps / classes));
+    }
+    loss = ag_where(valid, loss, ag_scalar(dev, AG_F32, 0.0));
+    if (o->reduction == AG_REDUCTION_MEAN) {
+        ag_tensor *count = ag_sum(ag_cast(valid, AG_F32), 0, NULL, false);
+        return ag_div(ag_sum(loss, 0, NULL, false), count);
+    }
+    return reduce(loss, o->reduction);
+}
+
+static const ag_cross_entropy_opts default_ce = {AG_REDUCTION_MEAN, -100, 0.0};
+
+/* Shared by both entry points; `log_softmax` says whether x holds logits. */
+static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor *target,
+                             const ag_cross_entropy_opts *opts, bool logits)
+{
+    if (!agi_check_tensor(op, x, logits ? "logits" : "log_probs")) return NULL;
+    if (!agi_check_tensor(op, target, "target")) return NULL;
+    ag_cross_entropy_opts o = opts ? *opts : default_ce;
+    if (!logits) o.label_smoothing = 0.0;
+    if (!check_reduction(op, o.reduction)) return NULL;
+    if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
+        agi_error(AG_ERR_INVALID, op, "label_smoothing %g is not in [0, 1]", o.label_smoothing);
+        return NULL;
+    }
+    if (!check_targets(op, x, target, o.ignore_index)) return NULL;
+
+    ag_scope_begin();
+    ag_tensor *xf = x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
+    ag_tensor *tg = (ag_tensor *)target;
+    bool unbatched = x->ndim == 1;
+    if (unbatched) { /* [C] with a 0-dim target: a batch of one */
+        xf = ag_unsqueeze(xf, 0);
+        tg = ag_unsqueeze(tg, 0);
+    }
+    ag_tensor *lp = logits ? ag_log_softmax(xf, 1) : xf;
+    ag_tensor *loss = lp ? nll_core(lp, tg, &o) : NULL;
+    if (unbatched && o.reduction == AG_REDUCTION_NONE) loss = ag_squeeze(loss, 0);
+    return finish(op, loss);
+}
+
+ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
+                            const ag_cross_entropy_opts *opts)
+{
+    return class_loss("ag_cross_entropy", logits, target, opts, true);
+}
+
+ag_tensor *ag_nll_loss(const ag_tensor *log_probs, const ag_tensor *target,
+                       const ag_cross_entropy_opts *opts)
+{
+    return class_loss("ag_nll_loss", log_probs, target, opts, false);
+}
+
+/* ---- Regression losses ---------------------------------------------------- */
+
+/* Common checks for (input, target) pairs that broadcast against each other. */
+static bool check_pair(const char *op, const ag_tensor *input, const ag_tensor *target,
+                       ag_reduction r)
+{
+    if (!agi_check_tensor(op, input, "input") || !agi_check_tensor(op, target, "target"))
+        return false;
+    if (!agi_check_same_device(op, input, target)) return false;
+    if (!check_reduction(op, r)) return false;
+    int nd;
+    int64_t shape[AG_MAX_DIMS];
+    return agi_broadcast_shapes(op, input->ndim, input->shape, target->ndim, target->shape, &nd,
+                                shape);
+}
+
+ag_tensor *ag_mse_loss(const ag_tensor *input, const ag_tensor *target, ag_reduction reduction)
+{
+    const char *op = "ag_mse_loss";
+    if (!check_pair(op, input, target, reduction)) return NULL;
+    ag_scope_begin();
+    ag_tensor *loss = ag_square(ag_sub(input, target));
+    return finish(op, reduce(loss, reduction));
+}
+
+ag_tensor *ag_l1_loss(const ag_tensor *input, const ag_tensor *target, ag_reduction reduction)
+{
+    const char *op = "ag_l1_loss";
+    if (!check_pair(op, input, target, reduction)) return NULL;
+    ag_scope_begin();
+    ag_tensor *loss = ag_abs(ag_sub(input, target));
+    return finish(op, reduce(loss, reduction));
+}
+
+ag_tensor *ag_smooth_l1_loss(const ag_tensor *input, const ag_tensor *target,
+                             ag_reduction reduction, double beta)
+{
+    const char *op = "ag_smooth_l1_loss";
+    if (!check_pair(op, input, target, reduction)) return NULL;
+    if (!(beta >= 0.0)) {
+        agi_error(AG_ERR_INVALID, op, "beta %g must be >= 0", beta);
+        return NULL;
+    }
+    ag_scope_begin();
+    ag_tensor *d = ag_sub(input, target);
+    ag_tensor *ad = ag_abs(d);
+    ag_tensor *loss;
+    if (beta == 0.0) {
+        loss = ad; /* PyTorch: smooth L1 with beta 0 is L1 */
+    } else {
+        // |d| < beta ? 0.5 d^2 / beta : |d| - 0.5 beta
+        ag_tensor *quad = ag_mul_scalar(ag_square(d), 0.5 / beta);
+        ag_tensor *lin = ag_sub_scalar(ad, 0.5 * beta);
+        loss = ag_where(ag_lt_scalar(ad, beta), quad, lin);
+    }
+    return finish(op, reduce(loss, reduction));
+}
+
+ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits, const ag_tensor *target,
+                                               const ag_tensor *pos_weight,
+                                               ag_reduction reduction)
+{
+    const char *op = "ag_binary_cross_entropy_with_logits";
+    char a[192], b[192];
+    if (!agi_check_tensor(op, logits, "logits") || !agi_check_tensor(op, target, "target"))
+        return NULL;
+    if (!agi_check_same_device(op, logits, target)) return NULL;
+    if (!check_reduction(op, reduction)) return NULL;
+    if (logits->ndim != target->ndim ||
+        memcmp(logits->shape, target->shape, (size_t)logits->ndim * sizeof *logits->shape) != 0) {
+        agi_error(AG_ERR_INVALID, op, "target %s must have the shape of logits %s",
+                  agi_fmt_shape(a, target->ndim, target->shape),
+                  agi_fmt_shape(b, logits->ndim, logits->shape));
+        return NULL;
+    }
+    if (pos_weight) {
+        int nd;
+        int64_t shape[AG_MAX_DIMS];
+        if (!agi_check_same_device(op, logits, pos_weight)) return NULL;
+        if (!agi_broadcast_shapes(op, logits->ndim, logits->shape, pos_weight->ndim,
+                                  pos_weight->shape, &nd, shape))
+            return NULL;
+        if (nd != logits->ndim ||
+            memcmp(shape, logits->shape, (size_t)nd * sizeof *shape) != 0) {
+            agi_error(AG_ERR_INVALID, op, "pos_weight %s does not broadcast to logits %s",
+                      agi_fmt_shape(a, pos_weight->ndim, pos_weight->shape),
+                      agi_fmt_shape(b, logits->ndim, logits->shape));
+            return NULL;
+        }
+    }
+    ag_scope_begin();
+    // x, y: [...]. Stable form: (1 - y) x + w softplus(-x), w = 1 + (pw - 1) y,
+    // since -log(sigmoid(x)) = softplus(-x) = max(-x, 0) + log1p(exp(-|x|)).
+    ag_tensor *x = logits->dtype == AG_F32 ? (ag_tensor *)logits : ag_cast(logits, AG_F32);
+    ag_tensor *y = target->dtype == AG_F32 ? (ag_tensor *)target : ag_cast(target, AG_F32);
+    ag_tensor *nls = ag_softplus(ag_neg(x), 1.0, 20.0);
+    if (pos_weight) {
+        ag_tensor *w = ag_add_scalar(ag_mul(ag_sub_scalar(pos_weight, 1.0), y), 1.0);
+        nls = ag_mul(w, nls);
+    }
+    ag_tensor *loss = ag_add(ag_mul(ag_rsub_scalar(y, 1.0), x), nls);
+    return finish(op, reduce(loss, reduction));
+}
