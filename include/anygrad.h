@@ -9,6 +9,7 @@
  *   anygrad/tensor.h    creating tensors, views, reading and writing data
  *   anygrad/ops.h       math: elementwise, reductions, matmul, conv, losses, ...
  *   anygrad/autograd.h  backward, gradients, no-grad blocks
+ *   anygrad/nn.h        modules: Linear, Conv2d, norms, attention, Sequential
  *
  * Conventions (see docs/ARCHITECTURE.md):
  *   - Functions returning a handle return NULL on failure; functions returning
@@ -25,5 +26,6 @@
 #include "anygrad/tensor.h"
 #include "anygrad/ops.h"
 #include "anygrad/autograd.h"
+#include "anygrad/nn.h"
 
 #endif /* ANYGRAD_H */

@@ -1,0 +1,154 @@
+/* src/nn/attention.c — MultiheadAttention and a pre-norm TransformerEncoderLayer. */
+#include "module.h"
+
+#include <math.h>
+
+/* [N, L, E] → [N, H, L, D] */
+static ag_tensor *split_heads(const ag_tensor *x, int64_t heads)
+{
+    if (!x) return NULL;
+    int64_t n = x->shape[0], l = x->shape[1], e = x->shape[2];
+    return ag_transpose(ag_reshape(x, 4, (int64_t[]){n, l, heads, e / heads}), 1, 2);
+}
+
+/* [N, H, L, D] → [N, L, E] */
+static ag_tensor *merge_heads(const ag_tensor *x)
+{
+    if (!x) return NULL;
+    int64_t n = x->shape[0], h = x->shape[1], l = x->shape[2], d = x->shape[3];
+    return ag_reshape(ag_transpose(x, 1, 2), 3, (int64_t[]){n, l, h * d});
+}
+
+static bool check_qkv(const ag_module *m, const ag_tensor *q, const ag_tensor *k, const ag_tensor *v)
+{
+    const char *op = "ag_nn_multihead_attention_forward";
+    if (!agi_check_tensor(op, q, "query") || !agi_check_tensor(op, k, "key") ||
+        !agi_check_tensor(op, v, "value"))
+        return false;
+    int64_t e = m->i[0];
+    const ag_tensor *all[3] = {q, k, v};
+    for (int i = 0; i < 3; i++) {
+        if (all[i]->ndim != 3 || all[i]->shape[2] != e) {
+            char buf[192];
+            agi_error(AG_ERR_INVALID, op, "expected [N, L, %lld] (batch first), got %s",
+                      (long long)e, agi_fmt_shape(buf, all[i]->ndim, all[i]->shape));
+            return false;
+        }
+    }
+    if (k->shape[1] != v->shape[1] || q->shape[0] != k->shape[0] || k->shape[0] != v->shape[0]) {
+        char a[192], b[192], c[192];
+        agi_error(AG_ERR_INVALID, op, "query %s, key %s and value %s do not agree",
+                  agi_fmt_shape(a, 3, q->shape), agi_fmt_shape(b, 3, k->shape),
+                  agi_fmt_shape(c, 3, v->shape));
+        return false;
+    }
+    return true;
+}
+
+ag_tensor *ag_nn_multihead_attention_forward(ag_module *m, const ag_tensor *query,
+                                             const ag_tensor *key, const ag_tensor *value,
+                                             const ag_tensor *attn_mask, bool is_causal)
+{
+    if (!m || !check_qkv(m, query, key, value)) return NULL;
+    int64_t e = m->i[0], heads = m->i[1];
+    ag_tensor *w = agi_module_tensor(m, "in_proj_weight"); // [3E, E]
+    ag_tensor *b = agi_module_tensor(m, "in_proj_bias");   // [3E]
+    ag_tensor *q = ag_linear(query, ag_narrow(w, 0, 0, e), ag_narrow(b, 0, 0, e));
+    ag_tensor *k = ag_linear(key, ag_narrow(w, 0, e, e), ag_narrow(b, 0, e, e));
+    ag_tensor *v = ag_linear(value, ag_narrow(w, 0, 2 * e, e), ag_narrow(b, 0, 2 * e, e));
+    q = split_heads(q, heads); // [N, H, L, D]
+    k = split_heads(k, heads); // [N, H, S, D]
+    v = split_heads(v, heads); // [N, H, S, D]
+    double p = m->f[0];
+    ag_tensor *attn;
+    if (m->training && p > 0) {
+        /* Dropout on the attention weights needs the explicit form. */
+        double scale = 1.0 / sqrt((double)(e / heads));
+        ag_tensor *scores = ag_mul_scalar(ag_matmul(q, ag_transpose(k, -2, -1)), scale); // [N,H,L,S]
+        if (is_causal && scores) {
+            int64_t l = scores->shape[2], s = scores->shape[3];
+            ag_device *dev = scores->storage->dev;
+            ag_tensor *rows = ag_reshape(ag_arange(dev, AG_I32, 0, (double)l, 1), 2, (int64_t[]){l, 1});
+            ag_tensor *cols = ag_arange(dev, AG_I32, 0, (double)s, 1);
+            scores = ag_where(ag_le(cols, rows), scores, ag_full_like(scores, -INFINITY));
+        }
+        if (attn_mask) {
+            scores = attn_mask->dtype == AG_U8
+                         ? ag_where(attn_mask, scores, ag_full_like(scores, -INFINITY))
+                         : ag_add(scores, attn_mask);
+        }
+        attn = ag_matmul(ag_dropout(ag_softmax(scores, -1), p, true), v);
+    } else {
+        attn = ag_scaled_dot_product_attention(q, k, v, attn_mask, is_causal, 0.0);
+    }
+    return ag_module_forward(agi_module_child(m, "out_proj"), merge_heads(attn));
+}
+
+static ag_tensor *mha_self_forward(ag_module *m, const ag_tensor *x)
+{
+    return ag_nn_multihead_attention_forward(m, x, x, x, NULL, false);
+}
+
+ag_module *ag_nn_multihead_attention(ag_device *dev, int64_t embed_dim, int64_t heads,
+                                     double dropout)
+{
+    const char *op = "ag_nn_multihead_attention";
+    if (embed_dim <= 0 || heads <= 0 || embed_dim % heads) {
+        agi_error(AG_ERR_INVALID, op, "embed_dim %lld must be a positive multiple of heads %lld",
+                  (long long)embed_dim, (long long)heads);
+        return NULL;
+    }
+    ag_module *m = agi_module_new("MultiheadAttention", mha_self_forward);
+    if (!m) return NULL;
+    m->i[0] = embed_dim;
+    m->i[1] = heads;
+    m->f[0] = dropout;
+    /* xavier_uniform over [3E, E]: bound sqrt(6 / (E + 3E)); biases zero. */
+    double bound = sqrt(6.0 / (double)(4 * embed_dim));
+    ag_module *out = ag_nn_linear(dev, embed_dim, embed_dim, true);
+    if (agi_module_add_tensor(m, "in_proj_weight",
+                              agi_param_uniform(dev, 2, (int64_t[]){3 * embed_dim, embed_dim}, bound),
+                              true) ||
+        agi_module_add_tensor(m, "in_proj_bias",
+                              agi_param_full(dev, AG_F32, 1, (int64_t[]){3 * embed_dim}, 0.0, true),
+                              true) ||
+        agi_module_add_child(m, "out_proj", out) ||
+        ag_fill_(agi_module_tensor(out, "bias"), 0.0)) {
+        ag_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static ag_tensor *encoder_forward(ag_module *m, const ag_tensor *x)
+{
+    // x: [N, L, E]
+    ag_module *attn = agi_module_child(m, "self_attn");
+    ag_tensor *h = ag_module_forward(agi_module_child(m, "norm1"), x);
+    h = ag_nn_multihead_attention_forward(attn, h, h, h, NULL, false);
+    ag_tensor *x1 = ag_add(x, ag_module_forward(agi_module_child(m, "dropout1"), h));
+    h = ag_module_forward(agi_module_child(m, "norm2"), x1);
+    h = ag_relu(ag_module_forward(agi_module_child(m, "linear1"), h));
+    h = ag_module_forward(agi_module_child(m, "dropout"), h);
+    h = ag_module_forward(agi_module_child(m, "linear2"), h);
+    return ag_add(x1, ag_module_forward(agi_module_child(m, "dropout2"), h));
+}
+
+ag_module *ag_nn_transformer_encoder_layer(ag_device *dev, int64_t d_model, int64_t nhead,
+                                           int64_t dim_feedforward, double dropout)
+{
+    ag_module *m = agi_module_new("TransformerEncoderLayer", encoder_forward);
+    if (!m) return NULL;
+    if (agi_module_add_child(m, "self_attn", ag_nn_multihead_attention(dev, d_model, nhead, dropout)) ||
+        agi_module_add_child(m, "linear1", ag_nn_linear(dev, d_model, dim_feedforward, true)) ||
+        agi_module_add_child(m, "dropout", ag_nn_dropout(dropout)) ||
+        agi_module_add_child(m, "linear2", ag_nn_linear(dev, dim_feedforward, d_model, true)) ||
+        agi_module_add_child(m, "norm1", ag_nn_layer_norm(dev, d_model, 1e-5)) ||
+        agi_module_add_child(m, "norm2", ag_nn_layer_norm(dev, d_model, 1e-5)) ||
+        agi_module_add_child(m, "dropout1", ag_nn_dropout(dropout)) ||
+        agi_module_add_child(m, "dropout2", ag_nn_dropout(dropout))) {
+        ag_module_free(m);
+        return NULL;
+    }
+    return m;
+}
