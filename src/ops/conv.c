@@ -1,0 +1,578 @@
+/*
+ * src/ops/conv.c — 2-D convolution and transposed convolution (NCHW).
+ *
+ * conv2d is IM2COL + one batched GEMM per group:
+ *   cols = im2col(x)                      // [N, C*kh*kw, OH*OW]
+ *   y[:, g] = W_g · cols_g                // W_g: [O/G, C/G*kh*kw] shared by the batch
+ * The bias is broadcast-copied into y first and the GEMM accumulates on top
+ * (beta = 1), which is the broadcasting add without a temporary.
+ *
+ * conv_transpose2d is the input-gradient of a conv2d:
+ *   cols_g = W_gᵀ · x_g;  y = col2im(cols) (+ bias)
+ *
+ * Backward (both ops) is made of the same three pieces:
+ *   - "data" path:  GEMM with the weight (transposed or not), then COL2IM or not;
+ *   - "weight" path: per-sample GEMM dy_g · cols_gᵀ summed over the batch;
+ *   - bias: the sum of dy over N, H, W.
+ * The forward's columns are recomputed in the backward instead of being kept
+ * alive in the graph (they are kh*kw times larger than the input).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* ---- Geometry ------------------------------------------------------------- */
+
+typedef struct conv_geom {
+    int64_t n, c, h, w;     /* input image */
+    int64_t o;              /* output channels */
+    int64_t kh, kw;         /* kernel */
+    int64_t oh, ow;         /* output spatial size */
+    int64_t sh, sw, ph, pw, dh, dw, oph, opw;
+    int64_t g;              /* groups */
+} conv_geom;
+
+/* IM2COL/COL2IM parameters for an image [n, c, h, w] whose conv output is [oh, ow]. */
+static agi_conv_params conv_params(const conv_geom *q, int64_t c, int64_t h, int64_t w,
+                                   int64_t oh, int64_t ow)
+{
+    agi_conv_params p = {.n = q->n, .c = c, .h = h, .w = w, .kh = q->kh, .kw = q->kw,
+                         .oh = oh, .ow = ow, .sh = q->sh, .sw = q->sw, .ph = q->ph,
+                         .pw = q->pw, .dh = q->dh, .dw = q->dw};
+    return p;
+}
+
+/* Stores / loads the geometry in a node's integer slots. */
+static void geom_store(agi_node *node, const conv_geom *q)
+{
+    const int64_t v[16] = {q->n, q->c, q->h, q->w, q->o, q->kh, q->kw, q->oh,
+                           q->ow, q->sh, q->sw, q->ph, q->pw, q->dh, q->dw, q->g};
+    memcpy(node->i, v, sizeof v);
+}
+
+static conv_geom geom_load(const agi_node *node)
+{
+    const int64_t *v = node->i;
+    conv_geom q = {.n = v[0], .c = v[1], .h = v[2], .w = v[3], .o = v[4], .kh = v[5],
+                   .kw = v[6], .oh = v[7], .ow = v[8], .sh = v[9], .sw = v[10], .ph = v[11],
+                   .pw = v[12], .dh = v[13], .dw = v[14], .g = v[15]};
+    return q;
+}
+
+/* ---- Kernel helpers --------------------------------------------------------- */
+
+/* A 3-D strided view of t's buffer at element offset `off` (relative to t). */
+static agi_view view3(const ag_tensor *t, int64_t off, int64_t b, int64_t r, int64_t c,
+                      int64_t sb, int64_t sr, int64_t sc)
+{
+    agi_view v = {0};
+    v.buf = t->storage->buf;
+    v.dtype = t->dtype;
+    v.ndim = 3;
+    v.offset = t->offset + off;
+    v.shape[0] = b, v.shape[1] = r, v.shape[2] = c;
+    v.strides[0] = sb, v.strides[1] = sr, v.strides[2] = sc;
+    return v;
+}
+
+/* A 4-D view with explicit strides (shape/strides of 4 entries). */
+static agi_view view4(const ag_tensor *t, const int64_t *shape, const int64_t *strides)
+{
+    agi_view v = {0};
+    v.buf = t->storage->buf;
+    v.dtype = t->dtype;
+    v.ndim = 4;
+    v.offset = t->offset;
+    for (int d = 0; d < 4; d++) {
+        v.shape[d] = shape[d];
+        v.strides[d] = shape[d] == 1 ? 0 : strides[d];
+    }
+    return v;
+}
+
+static ag_status gemm(const char *op, ag_device *dev, agi_view a, agi_view b, agi_view c,
+                      double beta)
+{
+    agi_kernel k = {.op = AGI_K_GEMM};
+    k.src[0] = a;
+    k.src[1] = b;
+    k.dst = c;
+    k.p.s.f[0] = 1.0;
+    k.p.s.f[1] = beta;
+    return agi_exec(op, dev, &k);
+}
+
+static ag_status im2col(const char *op, ag_tensor *cols, const ag_tensor *img, agi_conv_params p)
+{
+    agi_kernel k = {.op = AGI_K_IM2COL};
+    k.src[0] = agi_view_of(img);
+    k.dst = agi_view_of(cols);
+    k.p.conv = p;
+    return agi_exec(op, img->storage->dev, &k);
+}
+
+static ag_status col2im(const char *op, ag_tensor *img, const ag_tensor *cols, agi_conv_params p)
+{
+    agi_kernel k = {.op = AGI_K_COL2IM};
+    k.src[0] = agi_view_of(cols);
+    k.dst = agi_view_of(img);
+    k.p.conv = p;
+    return agi_exec(op, img->storage->dev, &k);
+}
+
+/* A contiguous f32 version of t without recording autograd (t itself when it
+ * already is one, with a new reference). Caller agi_discard()s it. */
+static ag_tensor *as_f32_contig(const ag_tensor *t)
+{
+    ag_no_grad_begin();
+    ag_tensor *r = t->dtype == AG_F32 ? ag_contiguous(t) : ag_cast(t, AG_F32);
+    ag_no_grad_end();
+    return r;
+}
+
+/* dst[rows, cols] (contiguous, at element `off` of `dst`) = Σ_b a[b] · b[b].
+ * With one batch entry the GEMM writes dst directly; otherwise the per-sample
+ * products go to a temporary [B, rows, cols] that is summed over dim 0. */
+static ag_status gemm_batch_sum(const char *op, ag_device *dev, agi_view a, agi_view b,
+                                ag_tensor *dst, int64_t off)
+{
+    int64_t nb = a.shape[0], rows = a.shape[1], cols = b.shape[2];
+    agi_view d = view3(dst, off, 1, rows, cols, rows * cols, cols, 1);
+    if (nb == 1) return gemm(op, dev, a, b, d, 0.0);
+    ag_tensor *tmp = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, rows, cols});
+    if (!tmp) return ag_last_status();
+    ag_status st = gemm(op, dev, a, b, agi_view_of(tmp), 0.0);
+    if (st == AG_OK) {
+        agi_kernel k = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
+        k.src[0] = agi_view_of(tmp);
+        k.dst = d;
+        k.dst.strides[0] = 0;
+        st = agi_exec(op, dev, &k);
+    }
+    agi_discard(tmp);
+    return st;
+}
+
+/* The bias gradient: db[o] = Σ_{n,h,w} dy[n, o, h, w]. dy contiguous [N, O, H, W]. */
+static ag_tensor *bias_grad(const char *op, const ag_tensor *dy)
+{
+    int64_t o = dy->shape[1];
+    ag_tensor *db = agi_tensor_new(op, dy->storage->dev, AG_F32, 1, &o);
+    if (!db) return NULL;
+    agi_kernel k = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
+    k.src[0] = agi_view_of(dy);
+    k.dst = view4(db, (int64_t[]){1, o, 1, 1}, (int64_t[]){o, 1, 1, 1});
+    if (agi_exec(op, dy->storage->dev, &k) != AG_OK) {
+        agi_discard(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* ---- Validation ------------------------------------------------------------- */
+
+/* Reads the options (NULL → defaults) into q; checks signs. */
+static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transposed, conv_geom *q)
+{
+    ag_conv2d_opts o = opts ? *opts : (ag_conv2d_opts){0};
+    for (int i = 0; i < 2; i++) {
+        if (o.stride[i] == 0) o.stride[i] = 1;
+        if (o.dilation[i] == 0) o.dilation[i] = 1;
+    }
+    if (o.groups == 0) o.groups = 1;
+    if (o.stride[0] < 0 || o.stride[1] < 0) {
+        agi_error(AG_ERR_INVALID, op, "stride must be positive, got (%d,%d)", o.stride[0],
+                  o.stride[1]);
+        return false;
+    }
+    if (o.padding[0] < 0 || o.padding[1] < 0) {
+        agi_error(AG_ERR_INVALID, op, "padding must be non-negative, got (%d,%d)", o.padding[0],
+                  o.padding[1]);
+        return false;
+    }
+    if (o.dilation[0] < 0 || o.dilation[1] < 0) {
+        agi_error(AG_ERR_INVALID, op, "dilation must be positive, got (%d,%d)", o.dilation[0],
+                  o.dilation[1]);
+        return false;
+    }
+    if (o.groups < 0) {
+        agi_error(AG_ERR_INVALID, op, "groups must be positive, got %d", o.groups);
+        return false;
+    }
+    if (!transposed && (o.output_padding[0] != 0 || o.output_padding[1] != 0)) {
+        agi_error(AG_ERR_INVALID, op, "output_padding is for conv_transpose2d only, got (%d,%d)",
+                  o.output_padding[0], o.output_padding[1]);
+        return false;
+    }
+    if (transposed) {
+        for (int i = 0; i < 2; i++) {
+            if (o.output_padding[i] < 0 ||
+                (o.output_padding[i] >= o.stride[i] && o.output_padding[i] >= o.dilation[i])) {
+                agi_error(AG_ERR_INVALID, op,
+                          "output_padding (%d,%d) must be non-negative and smaller than either "
+                          "stride (%d,%d) or dilation (%d,%d)",
+                          o.output_padding[0], o.output_padding[1], o.stride[0], o.stride[1],
+                          o.dilation[0], o.dilation[1]);
+                return false;
+            }
+        }
+    }
+    q->sh = o.stride[0], q->sw = o.stride[1];
+    q->ph = o.padding[0], q->pw = o.padding[1];
+    q->dh = o.dilation[0], q->dw = o.dilation[1];
+    q->oph = o.output_padding[0], q->opw = o.output_padding[1];
+    q->g = o.groups;
+    return true;
+}
+
+/* Common checks: NULLs, devices, ranks 4/4, bias rank 1. */
+static bool check_inputs(const char *op, const ag_tensor *x, const ag_tensor *weight,
+                         const ag_tensor *bias)
+{
+    if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, weight, "weight")) return false;
+    if (!agi_check_same_device(op, x, weight)) return false;
+    if (bias && !agi_check_same_device(op, x, bias)) return false;
+    char a[192], b[192];
+    if (x->ndim != 4) {
+        agi_error(AG_ERR_INVALID, op, "expected input [N,C,H,W] (or [C,H,W]), got %s",
+                  agi_fmt_shape(a, x->ndim, x->shape));
+        return false;
+    }
+    if (weight->ndim != 4) {
+        agi_error(AG_ERR_INVALID, op, "expected a 4-D weight, got %s for input %s",
+                  agi_fmt_shape(a, weight->ndim, weight->shape),
+                  agi_fmt_shape(b, x->ndim, x->shape));
+        return false;
+    }
+    return true;
+}
+
+static bool check_bias(const char *op, const ag_tensor *bias, int64_t o, const ag_tensor *weight)
+{
+    if (!bias) return true;
+    if (bias->ndim != 1 || bias->shape[0] != o) {
+        char a[192], b[192];
+        agi_error(AG_ERR_INVALID, op, "bias %s does not match %lld output channels of weight %s",
+                  agi_fmt_shape(a, bias->ndim, bias->shape), (long long)o,
+                  agi_fmt_shape(b, weight->ndim, weight->shape));
+        return false;
+    }
+    return true;
+}
+
+/* ---- Shared GEMM passes --------------------------------------------------------
+ * All tensors here are contiguous f32. For group g:
+ *   x_g:  rows [g*Cg, (g+1)*Cg) of the image (or of dy) seen as [N, Cg, L]
+ *   W_g:  rows [g*Og, ...) of the weight seen as [Og, Cg*kk]               */
+
+/* out[N, M, L] rows of group g = A_g · in_g, where A_g is the weight block
+ * [rows_a, k] (transposed when `wt`), in_g is [N, k, L] at channel offset. */
+static ag_status weight_times(const char *op, const ag_tensor *w, bool wt, int64_t g,
+                              int64_t wrows, int64_t wcols, const ag_tensor *in, int64_t in_ch,
+                              ag_tensor *out, int64_t out_ch, int64_t l, double beta)
+{
+    int64_t n = in->shape[0];
+    int64_t woff = g * wrows * wcols;
+    agi_view a = wt ? view3(w, woff, n, wcols, wrows, 0, 1, wcols)
+                    : view3(w, woff, n, wrows, wcols, 0, wcols, 1);
+    int64_t k = wt ? wrows : wcols, m = wt ? wcols : wrows;
+    agi_view b = view3(in, g * k * l, n, k, l, in_ch * l, l, 1);
+    agi_view c = view3(out, g * m * l, n, m, l, out_ch * l, l, 1);
+    return gemm(op, in->storage->dev, a, b, c, beta);
+}
+
+/* dw rows of group g [rows, cols] = Σ_n lhs_g[n] [rows, L] · rhs_g[n]ᵀ [L, cols]. */
+static ag_status weight_grad_group(const char *op, const ag_tensor *lhs, int64_t lhs_ch,
+                                   const ag_tensor *rhs, int64_t rhs_ch, int64_t g, int64_t rows,
+                                   int64_t cols, int64_t l, ag_tensor *dw)
+{
+    int64_t n = lhs->shape[0];
+    agi_view a = view3(lhs, g * rows * l, n, rows, l, lhs_ch * l, l, 1);
+    agi_view b = view3(rhs, g * cols * l, n, l, cols, rhs_ch * l, 1, l);
+    return gemm_batch_sum(op, lhs->storage->dev, a, b, dw, g * rows * cols);
+}
+
+/* ---- conv2d -------------------------------------------------------------------- */
+
+/* saved[0] = x (contiguous f32), saved[1] = weight (contiguous f32). */
+static ag_status conv2d_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
+{
+    const char *op = "ag_conv2d";
+    conv_geom q = geom_load(node);
+    ag_tensor *x = node->saved[0], *w = node->saved[1];
+    ag_device *dev = x->storage->dev;
+    int64_t l = q.oh * q.ow, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
+    agi_conv_params p = conv_params(&q, q.c, q.h, q.w, q.oh, q.ow);
+    ag_tensor *dy = ag_contiguous(grad); // [N, O, OH, OW]
+    if (!dy) return ag_last_status();
+
+    if (node->inputs[0]->requires_grad) {
+        // dcols_g [N, Cg*kk, L] = W_gᵀ · dy_g ; dx = col2im(dcols)
+        ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.c * kk, l});
+        ag_tensor *dx = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.c, q.h, q.w});
+        if (!dcols || !dx) return ag_last_status();
+        for (int64_t g = 0; g < q.g; g++)
+            if (weight_times(op, w, true, g, og, cg * kk, dy, q.o, dcols, q.c * kk, l, 0.0))
+                return ag_last_status();
+        if (col2im(op, dx, dcols, p) != AG_OK) return ag_last_status();
+        grads[0] = dx;
+    }
+    if (node->inputs[1]->requires_grad) {
+        // dW_g [Og, Cg*kk] = Σ_n dy_g[n] · cols_g[n]ᵀ
+        ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.c * kk, l});
+        ag_tensor *dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
+        if (!cols || !dw) return ag_last_status();
+        if (im2col(op, cols, x, p) != AG_OK) return ag_last_status();
+        for (int64_t g = 0; g < q.g; g++)
+            if (weight_grad_group(op, dy, q.o, cols, q.c * kk, g, og, cg * kk, l, dw))
+                return ag_last_status();
+        grads[1] = dw;
+    }
+    if (node->inputs[2] && node->inputs[2]->requires_grad) {
+        grads[2] = bias_grad(op, dy);
+        if (!grads[2]) return ag_last_status();
+    }
+    return AG_OK;
+}
+
+static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
+                            const ag_conv2d_opts *opts)
+{
+    const char *op = "ag_conv2d";
+    if (!check_inputs(op, x, weight, bias)) return NULL;
+    conv_geom q = {0};
+    if (!read_opts(op, opts, false, &q)) return NULL;
+    char a[192], b[192];
+    q.n = x->shape[0], q.c = x->shape[1], q.h = x->shape[2], q.w = x->shape[3];
+    q.o = weight->shape[0], q.kh = weight->shape[2], q.kw = weight->shape[3];
+    if (q.c % q.g != 0 || q.o % q.g != 0) {
+        agi_error(AG_ERR_INVALID, op,
+                  "groups=%lld must divide input channels and output channels: input %s, "
+                  "weight %s",
+                  (long long)q.g, agi_fmt_shape(a, x->ndim, x->shape),
+                  agi_fmt_shape(b, weight->ndim, weight->shape));
+        return NULL;
+    }
+    if (weight->shape[1] * q.g != q.c) {
+        agi_error(AG_ERR_INVALID, op,
+                  "weight %s with groups=%lld expects %lld input channels, got input %s",
+                  agi_fmt_shape(a, weight->ndim, weight->shape), (long long)q.g,
+                  (long long)(weight->shape[1] * q.g), agi_fmt_shape(b, x->ndim, x->shape));
+        return NULL;
+    }
+    if (!check_bias(op, bias, q.o, weight)) return NULL;
+    int64_t ekh = q.dh * (q.kh - 1) + 1, ekw = q.dw * (q.kw - 1) + 1;
+    if (q.h + 2 * q.ph < ekh || q.w + 2 * q.pw < ekw) {
+        agi_error(AG_ERR_INVALID, op,
+                  "kernel %lldx%lld (dilated %lldx%lld) is larger than the padded input %lldx%lld: "
+                  "input %s, weight %s",
+                  (long long)q.kh, (long long)q.kw, (long long)ekh, (long long)ekw,
+                  (long long)(q.h + 2 * q.ph), (long long)(q.w + 2 * q.pw),
+                  agi_fmt_shape(a, x->ndim, x->shape),
+                  agi_fmt_shape(b, weight->ndim, weight->shape));
+        return NULL;
+    }
+    q.oh = (q.h + 2 * q.ph - ekh) / q.sh + 1;
+    q.ow = (q.w + 2 * q.pw - ekw) / q.sw + 1;
+
+    ag_device *dev = x->storage->dev;
+    int64_t l = q.oh * q.ow, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
+    ag_tensor *xc = as_f32_contig(x), *wc = as_f32_contig(weight);
+    ag_tensor *bc = bias ? as_f32_contig(bias) : NULL;
+    ag_tensor *cols = NULL, *y = NULL;
+    if (!xc || !wc || (bias && !bc)) goto fail;
+    y = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow}); // [N, O, OH, OW]
+    cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.c * kk, l}); // [N, C*kk, L]
+    if (!y || !cols) goto fail;
+    if (im2col(op, cols, xc, conv_params(&q, q.c, q.h, q.w, q.oh, q.ow)) != AG_OK) goto fail;
+    if (bc) { // y = bias broadcast over N, OH, OW; the GEMM adds on top
+        agi_kernel k = {.op = AGI_K_COPY};
+        k.dst = agi_view_of(y);
+        k.src[0] = view4(bc, y->shape, (int64_t[]){0, 1, 0, 0});
+        if (agi_exec(op, dev, &k) != AG_OK) goto fail;
+    }
+    for (int64_t g = 0; g < q.g; g++)
+        if (weight_times(op, wc, false, g, og, cg * kk, cols, q.c * kk, y, q.o, l, bc ? 1.0 : 0.0))
+            goto fail;
+    agi_discard(cols);
+    if (AGI_NEEDS_GRAD(x, weight, bias)) {
+        agi_node *node = agi_node_new(op, conv2d_backward, 3, (const ag_tensor *[]){x, weight, bias});
+        if (node) {
+            geom_store(node, &q);
+            agi_node_save(node, 0, xc);
+            agi_node_save(node, 1, wc);
+        }
+        agi_attach(y, node);
+    }
+    agi_discard(xc);
+    agi_discard(wc);
+    agi_discard(bc);
+    return y;
+fail:
+    agi_discard(cols);
+    agi_discard(y);
+    agi_discard(xc);
+    agi_discard(wc);
+    agi_discard(bc);
+    return NULL;
+}
+
+/* Unbatched [C, H, W] inputs run as a batch of one (like PyTorch). */
+static ag_tensor *unbatched(ag_tensor *(*fn)(const ag_tensor *, const ag_tensor *,
+                                             const ag_tensor *, const ag_conv2d_opts *),
+                            const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
+                            const ag_conv2d_opts *opts)
+{
+    ag_scope_begin();
+    ag_tensor *y = ag_squeeze(fn(ag_unsqueeze(x, 0), weight, bias, opts), 0);
+    ag_retain(y);
+    ag_scope_end();
+    if (y) agi_scope_track(y);
+    return y;
+}
+
+ag_tensor *ag_conv2d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
+                     const ag_conv2d_opts *opts)
+{
+    if (x && x->ndim == 3) return unbatched(conv2d_4d, x, weight, bias, opts);
+    return conv2d_4d(x, weight, bias, opts);
+}
+
+/* ---- conv_transpose2d ------------------------------------------------------------
+ * x: [N, Cin, H, W], weight: [Cin, Cout/G, kh, kw] → y: [N, Cout, OH, OW] with
+ * OH = (H-1)*sh - 2*ph + dh*(kh-1) + oph + 1. In geometry terms the image of
+ * the underlying conv is y (channels q.o, size oh×ow) and its columns have
+ * x's spatial size. */
+
+/* saved[0] = x, saved[1] = weight (contiguous f32). */
+static ag_status conv_t_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
+{
+    const char *op = "ag_conv_transpose2d";
+    conv_geom q = geom_load(node);
+    ag_tensor *x = node->saved[0], *w = node->saved[1];
+    ag_device *dev = x->storage->dev;
+    int64_t l = q.h * q.w, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
+    ag_tensor *dy = ag_contiguous(grad); // [N, Cout, OH, OW]
+    if (!dy) return ag_last_status();
+    bool need_x = node->inputs[0]->requires_grad, need_w = node->inputs[1]->requires_grad;
+    if (need_x || need_w) {
+        // dcols = im2col(dy): [N, Cout*kk, H*W]
+        ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.o * kk, l});
+        if (!dcols) return ag_last_status();
+        if (im2col(op, dcols, dy, conv_params(&q, q.o, q.oh, q.ow, q.h, q.w)) != AG_OK)
+            return ag_last_status();
+        if (need_x) { // dx_g [N, Cg, L] = W_g [Cg, Og*kk] · dcols_g
+            ag_tensor *dx = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.c, q.h, q.w});
+            if (!dx) return ag_last_status();
+            for (int64_t g = 0; g < q.g; g++)
+                if (weight_times(op, w, false, g, cg, og * kk, dcols, q.o * kk, dx, q.c, l, 0.0))
+                    return ag_last_status();
+            grads[0] = dx;
+        }
+        if (need_w) { // dW_g [Cg, Og*kk] = Σ_n x_g[n] · dcols_g[n]ᵀ
+            ag_tensor *dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
+            if (!dw) return ag_last_status();
+            for (int64_t g = 0; g < q.g; g++)
+                if (weight_grad_group(op, x, q.c, dcols, q.o * kk, g, cg, og * kk, l, dw))
+                    return ag_last_status();
+            grads[1] = dw;
+        }
+    }
+    if (node->inputs[2] && node->inputs[2]->requires_grad) {
+        grads[2] = bias_grad(op, dy);
+        if (!grads[2]) return ag_last_status();
+    }
+    return AG_OK;
+}
+
+static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
+                            const ag_conv2d_opts *opts)
+{
+    const char *op = "ag_conv_transpose2d";
+    if (!check_inputs(op, x, weight, bias)) return NULL;
+    conv_geom q = {0};
+    if (!read_opts(op, opts, true, &q)) return NULL;
+    char a[192], b[192];
+    q.n = x->shape[0], q.c = x->shape[1], q.h = x->shape[2], q.w = x->shape[3];
+    q.kh = weight->shape[2], q.kw = weight->shape[3];
+    q.o = weight->shape[1] * q.g;
+    if (weight->shape[0] != q.c) {
+        agi_error(AG_ERR_INVALID, op, "weight %s expects %lld input channels, got input %s",
+                  agi_fmt_shape(a, weight->ndim, weight->shape), (long long)weight->shape[0],
+                  agi_fmt_shape(b, x->ndim, x->shape));
+        return NULL;
+    }
+    if (q.c % q.g != 0) {
+        agi_error(AG_ERR_INVALID, op, "groups=%lld must divide the input channels of %s",
+                  (long long)q.g, agi_fmt_shape(a, x->ndim, x->shape));
+        return NULL;
+    }
+    if (!check_bias(op, bias, q.o, weight)) return NULL;
+    q.oh = (q.h - 1) * q.sh - 2 * q.ph + q.dh * (q.kh - 1) + q.oph + 1;
+    q.ow = (q.w - 1) * q.sw - 2 * q.pw + q.dw * (q.kw - 1) + q.opw + 1;
+    if (q.oh < 1 || q.ow < 1) {
+        agi_error(AG_ERR_INVALID, op,
+                  "output size %lldx%lld is too small (padding too large): input %s, weight %s",
+                  (long long)q.oh, (long long)q.ow, agi_fmt_shape(a, x->ndim, x->shape),
+                  agi_fmt_shape(b, weight->ndim, weight->shape));
+        return NULL;
+    }
+
+    ag_device *dev = x->storage->dev;
+    int64_t l = q.h * q.w, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
+    ag_tensor *xc = as_f32_contig(x), *wc = as_f32_contig(weight);
+    ag_tensor *bc = bias ? as_f32_contig(bias) : NULL;
+    ag_tensor *cols = NULL, *img = NULL, *y = NULL;
+    if (!xc || !wc || (bias && !bc)) goto fail;
+    cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.o * kk, l}); // [N, Cout*kk, L]
+    img = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow});
+    if (!cols || !img) goto fail;
+    // cols_g [N, Og*kk, L] = W_gᵀ · x_g, W_g = weight rows of group g: [Cg, Og*kk]
+    for (int64_t g = 0; g < q.g; g++)
+        if (weight_times(op, wc, true, g, cg, og * kk, xc, q.c, cols, q.o * kk, l, 0.0)) goto fail;
+    if (col2im(op, img, cols, conv_params(&q, q.o, q.oh, q.ow, q.h, q.w)) != AG_OK) goto fail;
+    agi_discard(cols);
+    cols = NULL;
+    if (bc) { // y = img + bias[None, :, None, None]
+        y = agi_tensor_new(op, dev, AG_F32, 4, img->shape);
+        if (!y) goto fail;
+        agi_kernel k = {.op = AGI_K_BINARY, .sub = AGI_B_ADD};
+        k.dst = agi_view_of(y);
+        k.src[0] = agi_view_of(img);
+        k.src[1] = view4(bc, y->shape, (int64_t[]){0, 1, 0, 0});
+        if (agi_exec(op, dev, &k) != AG_OK) goto fail;
+        agi_discard(img);
+        img = NULL;
+    } else {
+        y = img;
+        img = NULL;
+    }
+    if (AGI_NEEDS_GRAD(x, weight, bias)) {
+        agi_node *node = agi_node_new(op, conv_t_backward, 3, (const ag_tensor *[]){x, weight, bias});
+        if (node) {
+            geom_store(node, &q);
+            agi_node_save(node, 0, xc);
+            agi_node_save(node, 1, wc);
+        }
+        agi_attach(y, node);
+    }
+    agi_discard(xc);
+    agi_discard(wc);
+    agi_discard(bc);
+    return y;
+fail:
+    agi_discard(cols);
+    agi_discard(img);
+    agi_discard(y);
+    agi_discard(xc);
+    agi_discard(wc);
+    agi_discard(bc);
+    return NULL;
+}
+
+ag_tensor *ag_conv_transpose2d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
+                               const ag_conv2d_opts *opts)
+{
+    if (x && x->ndim == 3) return unbatched(conv_t_4d, x, weight, bias, opts);
+    return conv_t_4d(x, weight, bias, opts);
+}
