@@ -1,0 +1,300 @@
+/* backends/cpu/cpu_device.c — the CPU device: enumeration, open/close,
+ * 64-byte aligned host buffers with an optional memory cap, transfers, the
+ * exec dispatch and the vtable.
+ *
+ * Environment (read when a device is opened):
+ *   AG_NUM_THREADS       worker threads (default: online cores)
+ *   AG_CPU_GEMM=blocked  use the built-in blocked GEMM even when CBLAS exists
+ *   AG_CPU_MEMORY_LIMIT  cap on live buffer bytes (to test out-of-memory) */
+#include "cpu.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef AG_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+/* ---- Enumeration ---------------------------------------------------------- */
+
+/* Copies the value of "key : value" from /proc/cpuinfo. */
+static bool cpuinfo_field(const char *key, char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return false;
+    char line[512];
+    size_t klen = strlen(key);
+    bool found = false;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, klen) != 0) continue;
+        char *colon = strchr(line + klen, ':');
+        if (!colon) continue;
+        char *v = colon + 1;
+        while (*v && isspace((unsigned char)*v)) v++;
+        size_t n = strlen(v);
+        while (n > 0 && isspace((unsigned char)v[n - 1])) v[--n] = '\0';
+        if (n == 0) continue;
+        snprintf(out, cap, "%s", v);
+        found = true;
+        break;
+    }
+    fclose(f);
+    return found;
+}
+
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static void fill_info(ag_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->backend = AG_BACKEND_CPU;
+    info->type = AG_DEVICE_CPU;
+    snprintf(info->spec, sizeof info->spec, "cpu");
+    if (!cpuinfo_field("model name", info->name, sizeof info->name) &&
+        !cpuinfo_field("Model", info->name, sizeof info->name))
+        snprintf(info->name, sizeof info->name, "CPU");
+    char vendor[64] = "";
+    if (cpuinfo_field("vendor_id", vendor, sizeof vendor)) {
+        if (strcmp(vendor, "GenuineIntel") == 0) snprintf(info->vendor, sizeof info->vendor, "Intel");
+        else if (strcmp(vendor, "AuthenticAMD") == 0) snprintf(info->vendor, sizeof info->vendor, "AMD");
+        else snprintf(info->vendor, sizeof info->vendor, "%s", vendor);
+    } else if (cpuinfo_field("CPU implementer", vendor, sizeof vendor)) {
+        snprintf(info->vendor, sizeof info->vendor, "implementer %s", vendor);
+    } else {
+        snprintf(info->vendor, sizeof info->vendor, "unknown");
+    }
+#ifdef AG_HAVE_CBLAS
+    snprintf(info->driver, sizeof info->driver, "anygrad cpu (CBLAS: %s)", openblas_get_config());
+#else
+    snprintf(info->driver, sizeof info->driver, "anygrad cpu (blocked C GEMM)");
+#endif
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    info->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    info->compute_units = (uint32_t)online_cores();
+    info->subgroup_size = 0;
+    info->max_buffer_bytes = info->memory_bytes;
+    info->fp16 = false;
+}
+
+static int cpu_enumerate(ag_device_info *out, int max)
+{
+    if (out && max >= 1) fill_info(&out[0]);
+    return 1;
+}
+
+/* ---- Open / close ------------------------------------------------------------ */
+
+static uint64_t env_u64(const char *name, uint64_t fallback)
+{
+    const char *s = getenv(name);
+    if (!s || !*s) return fallback;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    return end != s ? (uint64_t)v : fallback;
+}
+
+static ag_status cpu_open(int index, agi_backend_device **out, ag_device_info *info)
+{
+    if (index != 0)
+        return agi_set_error(AG_ERR_NOT_FOUND, "cpu: no device %d (there is one CPU device)", index);
+    cpu_device *dev = calloc(1, sizeof *dev);
+    if (!dev) return agi_set_error(AG_ERR_OOM, "cpu: host out of memory");
+    int threads = (int)env_u64("AG_NUM_THREADS", (uint64_t)online_cores());
+    if (threads < 1) threads = 1;
+    if (threads > 256) threads = 256;
+    cpu_pool_init(&dev->pool, threads); /* on failure it runs with fewer threads */
+    const char *g = getenv("AG_CPU_GEMM");
+    dev->gemm_blocked = g && strcmp(g, "blocked") == 0;
+#ifndef AG_HAVE_CBLAS
+    dev->gemm_blocked = true;
+#endif
+    dev->memory_limit = env_u64("AG_CPU_MEMORY_LIMIT", 0);
+    atomic_init(&dev->live_bytes, 0);
+    if (info) fill_info(info);
+    *out = dev;
+    return AG_OK;
+}
+
+static void cpu_close(agi_backend_device *dev)
+{
+    if (!dev) return;
+    cpu_pool_destroy(&dev->pool);
+    free(dev);
+}
+
+/* ---- Buffers ------------------------------------------------------------------ */
+
+static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_buffer **out)
+{
+    *out = NULL;
+    if (nbytes == 0) nbytes = 1;
+    if (nbytes > SIZE_MAX - 128)
+        return agi_set_error(AG_ERR_OOM, "cpu: cannot allocate %zu bytes", nbytes);
+    size_t rounded = (nbytes + 63) / 64 * 64;
+    if (dev->memory_limit) {
+        uint64_t now = atomic_fetch_add(&dev->live_bytes, rounded) + rounded;
+        if (now > dev->memory_limit) {
+            atomic_fetch_sub(&dev->live_bytes, rounded);
+            return agi_set_error(AG_ERR_OOM,
+                                 "cpu: out of memory: %zu bytes requested, %llu of %llu in use "
+                                 "(AG_CPU_MEMORY_LIMIT)",
+                                 nbytes, (unsigned long long)(now - rounded),
+                                 (unsigned long long)dev->memory_limit);
+        }
+    } else {
+        atomic_fetch_add(&dev->live_bytes, rounded);
+    }
+    agi_buffer *b = malloc(sizeof *b);
+    void *data = b ? aligned_alloc(64, rounded) : NULL;
+    if (!data) {
+        free(b);
+        atomic_fetch_sub(&dev->live_bytes, rounded);
+        return agi_set_error(AG_ERR_OOM, "cpu: out of host memory allocating %zu bytes", nbytes);
+    }
+    b->data = data;
+    b->nbytes = nbytes;
+    *out = b;
+    return AG_OK;
+}
+
+static void cpu_buffer_free(agi_backend_device *dev, agi_buffer *buf)
+{
+    if (!buf) return;
+    atomic_fetch_sub(&dev->live_bytes, (buf->nbytes + 63) / 64 * 64);
+    free(buf->data);
+    free(buf);
+}
+
+static ag_status check_range(const char *what, agi_buffer *buf, size_t offset, size_t nbytes,
+                             const void *host)
+{
+    if (!buf || (nbytes && !host))
+        return agi_set_error(AG_ERR_INVALID, "cpu: %s: NULL buffer or host pointer", what);
+    if (offset > buf->nbytes || nbytes > buf->nbytes - offset)
+        return agi_set_error(AG_ERR_INVALID, "cpu: %s: bytes [%zu, %zu) outside buffer of %zu",
+                             what, offset, offset + nbytes, buf->nbytes);
+    return AG_OK;
+}
+
+static ag_status cpu_write(agi_backend_device *dev, agi_buffer *buf, size_t offset, const void *src,
+                           size_t nbytes)
+{
+    ag_status st = check_range("write", buf, offset, nbytes, src);
+    if (st == AG_OK && nbytes) memcpy((char *)buf->data + offset, src, nbytes);
+    return st;
+}
+
+static ag_status cpu_read(agi_backend_device *dev, agi_buffer *buf, size_t offset, void *dst,
+                          size_t nbytes)
+{
+    ag_status st = check_range("read", buf, offset, nbytes, dst);
+    if (st == AG_OK && nbytes) memcpy(dst, (char *)buf->data + offset, nbytes);
+    return st;
+}
+
+static ag_status cpu_sync(agi_backend_device *dev) { return AG_OK; }
+
+/* ---- Coverage ------------------------------------------------------------------ */
+
+bool cpu_supports(agi_kernel_op op, int sub, ag_dtype dt)
+{
+    switch (op) {
+    case AGI_K_FILL:
+    case AGI_K_COPY:
+        return dt == AG_F32 || dt == AG_I32 || dt == AG_U8;
+    case AGI_K_UNARY:
+        return dt == AG_F32 && sub >= 0 && sub < AGI_U_COUNT;
+    case AGI_K_BINARY:
+        if (sub < 0 || sub >= AGI_B_COUNT) return false;
+        if (sub >= AGI_B_EQ && sub <= AGI_B_GE) return dt == AG_U8;
+        if (dt == AG_F32) return true;
+        return dt == AG_I32 && (sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL ||
+                                sub == AGI_B_MAX || sub == AGI_B_MIN);
+    case AGI_K_WHERE:
+    case AGI_K_GATHER:
+        return dt == AG_F32 || dt == AG_I32;
+    case AGI_K_REDUCE:
+        if (sub == AGI_R_SUM || sub == AGI_R_MAX || sub == AGI_R_MIN) return dt == AG_F32;
+        if (sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN) return dt == AG_I32;
+        return false;
+    case AGI_K_SOFTMAX:
+    case AGI_K_SOFTMAX_BWD:
+        return dt == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
+    case AGI_K_RNG:
+        return dt == AG_F32 && (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL);
+    case AGI_K_GEMM:
+    case AGI_K_IM2COL:
+    case AGI_K_COL2IM:
+    case AGI_K_MAXPOOL2D:
+    case AGI_K_MAXPOOL2D_BWD:
+    case AGI_K_AVGPOOL2D:
+    case AGI_K_AVGPOOL2D_BWD:
+    case AGI_K_SCATTER_ADD:
+    case AGI_K_SGD:
+    case AGI_K_ADAM:
+    case AGI_K_RMSPROP:
+        return dt == AG_F32;
+    case AGI_K_COUNT:
+        break;
+    }
+    return false;
+}
+
+static bool cpu_supports_vt(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
+{
+    return cpu_supports(op, sub, dtype);
+}
+
+/* ---- Exec ------------------------------------------------------------------------ */
+
+static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
+{
+    if (!k) return agi_set_error(AG_ERR_INVALID, "cpu: exec: kernel is NULL");
+    switch (k->op) {
+    case AGI_K_FILL: return cpu_fill(dev, k);
+    case AGI_K_COPY: return cpu_copy(dev, k);
+    case AGI_K_UNARY: return cpu_unary(dev, k);
+    case AGI_K_BINARY: return cpu_binary(dev, k);
+    case AGI_K_WHERE: return cpu_where(dev, k);
+    case AGI_K_REDUCE: return cpu_reduce(dev, k);
+    case AGI_K_SOFTMAX: return cpu_softmax(dev, k);
+    case AGI_K_SOFTMAX_BWD: return cpu_softmax_bwd(dev, k);
+    case AGI_K_GEMM: return cpu_gemm(dev, k);
+    case AGI_K_IM2COL: return cpu_im2col(dev, k);
+    case AGI_K_COL2IM: return cpu_col2im(dev, k);
+    case AGI_K_MAXPOOL2D: return cpu_maxpool2d(dev, k);
+    case AGI_K_MAXPOOL2D_BWD: return cpu_maxpool2d_bwd(dev, k);
+    case AGI_K_AVGPOOL2D: return cpu_avgpool2d(dev, k);
+    case AGI_K_AVGPOOL2D_BWD: return cpu_avgpool2d_bwd(dev, k);
+    case AGI_K_GATHER: return cpu_gather(dev, k);
+    case AGI_K_SCATTER_ADD: return cpu_scatter_add(dev, k);
+    case AGI_K_RNG: return cpu_rng(dev, k);
+    case AGI_K_SGD:
+    case AGI_K_ADAM:
+    case AGI_K_RMSPROP: return cpu_optim(dev, k);
+    case AGI_K_COUNT: break;
+    }
+    return agi_set_error(AG_ERR_UNSUPPORTED, "cpu: kernel op %d unsupported", (int)k->op);
+}
+
+const agi_backend agi_backend_cpu = {
+    .name = "cpu",
+    .kind = AG_BACKEND_CPU,
+    .enumerate = cpu_enumerate,
+    .open = cpu_open,
+    .close = cpu_close,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .write = cpu_write,
+    .read = cpu_read,
+    .exec = cpu_exec,
+    .supports = cpu_supports_vt,
+    .sync = cpu_sync,
+};

@@ -1,0 +1,362 @@
+/* backends/cpu/cpu_gemm.c — batched matrix product C = alpha A @ B + beta C.
+ *
+ * Two implementations:
+ *  - CBLAS (OpenBLAS), used by default when built with AG_HAVE_CBLAS and the
+ *    strides fit BLAS (one unit stride per matrix, leading dims large enough);
+ *  - a blocked, packed, multithreaded C kernel (always compiled): B is packed
+ *    in KC x NR panels, A in MR x KC panels (scaled by alpha), and an MR x NR
+ *    register-blocked micro-kernel written with GCC vector extensions does the
+ *    arithmetic. On x86-64 an AVX2+FMA copy of the micro-kernel is chosen at
+ *    run time when the CPU has it. AG_CPU_GEMM=blocked forces this kernel.
+ */
+#include "cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef AG_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+/* Micro-tile and cache blocks. MR x NR accumulators = 6 x 16 floats = 12
+ * 256-bit registers. KC x NR panel of B (16 KiB) stays in L1, MC x KC of A in
+ * L2, KC x NC of B in L3. */
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 96
+#define NC 2048
+
+#if defined(__GNUC__)
+#define AG_VEC 1
+typedef float v8f __attribute__((vector_size(32)));
+#endif
+
+/* ---- Packing ------------------------------------------------------------------ */
+
+/* A block [mc, kc] (strides rsa, csa) → panels of MR rows: ap[panel][p][i], scaled
+ * by alpha, zero-padded to a multiple of MR rows. */
+static void pack_a(int64_t mc, int64_t kc, const float *a, int64_t rsa, int64_t csa, float alpha,
+                   float *ap)
+{
+    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+        int64_t mr = mc - i0 < MR ? mc - i0 : MR;
+        const float *src = a + i0 * rsa;
+        if (mr == MR && csa == 1) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++) ap[p * MR + i] = alpha * src[i * rsa + p];
+        } else if (mr == MR && rsa == 1) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++) ap[p * MR + i] = alpha * src[p * csa + i];
+        } else {
+            for (int64_t p = 0; p < kc; p++)
+                for (int i = 0; i < MR; i++)
+                    ap[p * MR + i] = i < mr ? alpha * src[i * rsa + p * csa] : 0.0f;
+        }
+        ap += kc * MR;
+    }
+}
+
+/* B block [kc, nc] (strides rsb, csb) → panels of NR columns: bp[panel][p][j],
+ * zero-padded to a multiple of NR columns. */
+static void pack_b(int64_t kc, int64_t nc, const float *b, int64_t rsb, int64_t csb, float *bp)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+        int64_t nr = nc - j0 < NR ? nc - j0 : NR;
+        const float *src = b + j0 * csb;
+        if (nr == NR && csb == 1) {
+            for (int64_t p = 0; p < kc; p++) memcpy(bp + p * NR, src + p * rsb, NR * sizeof(float));
+        } else {
+            for (int64_t p = 0; p < kc; p++)
+                for (int j = 0; j < NR; j++)
+                    bp[p * NR + j] = j < nr ? src[p * rsb + j * csb] : 0.0f;
+        }
+        bp += kc * NR;
+    }
+}
+
+/* ---- Micro-kernel ------------------------------------------------------------- */
+
+/* c[MR x NR] (in a local tile) = ap panel @ bp panel over kc. */
+#define UKERNEL_BODY                                                                               \
+    v8f acc[MR][2];                                                                                \
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8f){0};                                 \
+    for (int64_t p = 0; p < kc; p++) {                                                             \
+        v8f b0, b1;                                                                                \
+        memcpy(&b0, bp + p * NR, sizeof b0);                                                       \
+        memcpy(&b1, bp + p * NR + 8, sizeof b1);                                                   \
+        for (int i = 0; i < MR; i++) {                                                             \
+            const float a = ap[p * MR + i];                                                        \
+            acc[i][0] += a * b0;                                                                   \
+            acc[i][1] += a * b1;                                                                   \
+        }                                                                                          \
+    }                                                                                              \
+    for (int i = 0; i < MR; i++) {                                                                 \
+        memcpy(tile + i * NR, &acc[i][0], sizeof acc[i][0]);                                       \
+        memcpy(tile + i * NR + 8, &acc[i][1], sizeof acc[i][1]);                                   \
+    }
+
+#ifdef AG_VEC
+static void ukernel_generic(int64_t kc, const float *restrict ap, const float *restrict bp,
+                            float *restrict tile)
+{
+    UKERNEL_BODY
+}
+#if defined(__x86_64__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+__attribute__((target("avx2,fma"))) static void ukernel_avx2(int64_t kc, const float *restrict ap,
+                                                              const float *restrict bp,
+                                                              float *restrict tile)
+{
+    UKERNEL_BODY
+}
+#pragma GCC pop_options
+#define HAVE_AVX2_KERNEL 1
+#endif
+#else
+static void ukernel_generic(int64_t kc, const float *restrict ap, const float *restrict bp,
+                            float *restrict tile)
+{
+    float acc[MR][NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++) acc[i][j] += ap[p * MR + i] * bp[p * NR + j];
+    memcpy(tile, acc, sizeof acc);
+}
+#endif
+
+typedef void (*ukernel_fn)(int64_t, const float *restrict, const float *restrict, float *restrict);
+
+static ukernel_fn pick_ukernel(void)
+{
+#ifdef HAVE_AVX2_KERNEL
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ukernel_avx2;
+#endif
+    return ukernel_generic;
+}
+
+/* ---- Blocked driver ----------------------------------------------------------- */
+
+typedef struct gemm_job {
+    int64_t M, N, K;
+    float alpha;
+    const float *A;
+    int64_t rsa, csa;
+    float *C;
+    int64_t rsc, csc;
+    /* current (jc, pc) block */
+    int64_t jc, nc, pc, kc;
+    const float *bp; /* packed B block */
+    int64_t mc;      /* rows per task */
+    ukernel_fn uk;
+    float *ap; /* one packed A block per task */
+} gemm_job;
+
+/* One task: rows [ic, ic + mc) of the current block, all of its columns. */
+static void gemm_task(void *ctx, int64_t begin, int64_t end)
+{
+    gemm_job *j = ctx;
+    float tile[MR * NR] __attribute__((aligned(64)));
+    for (int64_t t = begin; t < end; t++) {
+        int64_t ic = t * j->mc;
+        int64_t mc = j->M - ic < j->mc ? j->M - ic : j->mc;
+        float *ap = j->ap + t * (j->mc + MR) * KC;
+        pack_a(mc, j->kc, j->A + ic * j->rsa + j->pc * j->csa, j->rsa, j->csa, j->alpha, ap);
+        for (int64_t jr = 0; jr < j->nc; jr += NR) {
+            int64_t nr = j->nc - jr < NR ? j->nc - jr : NR;
+            const float *bpanel = j->bp + (jr / NR) * j->kc * NR;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+                int64_t mr = mc - ir < MR ? mc - ir : MR;
+                j->uk(j->kc, ap + (ir / MR) * j->kc * MR, bpanel, tile);
+                float *c = j->C + (ic + ir) * j->rsc + (j->jc + jr) * j->csc;
+                if (j->csc == 1 && nr == NR) {
+                    for (int64_t i = 0; i < mr; i++)
+                        for (int jj = 0; jj < NR; jj++) c[i * j->rsc + jj] += tile[i * NR + jj];
+                } else {
+                    for (int64_t i = 0; i < mr; i++)
+                        for (int64_t jj = 0; jj < nr; jj++)
+                            c[i * j->rsc + jj * j->csc] += tile[i * NR + jj];
+                }
+            }
+        }
+    }
+}
+
+/* Scales C by beta (beta == 0 writes zeros, ignoring NaN in C). */
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t rsc, int64_t csc)
+{
+    if (beta == 1.0f) return;
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * rsc;
+        if (csc == 1) {
+            if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
+            else for (int64_t j = 0; j < N; j++) c[j] *= beta;
+        } else {
+            for (int64_t j = 0; j < N; j++) c[j * csc] = beta == 0.0f ? 0.0f : c[j * csc] * beta;
+        }
+    }
+}
+
+static ukernel_fn the_ukernel;
+static pthread_once_t ukernel_once = PTHREAD_ONCE_INIT;
+static void init_ukernel(void) { the_ukernel = pick_ukernel(); }
+
+bool cpu_sgemm_blocked(cpu_pool *pool, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
+                       int64_t csb, float beta, float *C, int64_t rsc, int64_t csc)
+{
+    pthread_once(&ukernel_once, init_ukernel);
+    scale_c(M, N, beta, C, rsc, csc);
+    if (alpha == 0.0f || K == 0) return true;
+    int64_t nc_max = N < NC ? N : NC;
+    int64_t kc_max = K < KC ? K : KC;
+    size_t bp_floats = (size_t)((nc_max + NR - 1) / NR * NR) * (size_t)kc_max;
+    float *bp = aligned_alloc(64, ((bp_floats * sizeof(float) + 63) / 64) * 64);
+    if (!bp) return false;
+    gemm_job j = {.M = M, .N = N, .K = K, .alpha = alpha, .A = A, .rsa = rsa, .csa = csa,
+                  .C = C, .rsc = rsc, .csc = csc, .bp = bp, .uk = the_ukernel};
+    /* Rows per task: MC, or fewer so that every thread gets work. */
+    int nthreads = pool ? pool->nthreads : 1;
+    int64_t mc = MC;
+    if (nthreads > 1 && (M + mc - 1) / mc < nthreads * 2) {
+        mc = (M + nthreads * 2 - 1) / (nthreads * 2);
+        mc = (mc + MR - 1) / MR * MR;
+        if (mc < MR) mc = MR;
+    }
+    j.mc = mc;
+    int64_t ntasks = (M + mc - 1) / mc;
+    size_t ap_bytes = (size_t)ntasks * (size_t)(mc + MR) * KC * sizeof(float);
+    j.ap = aligned_alloc(64, (ap_bytes + 63) / 64 * 64);
+    if (!j.ap) {
+        free(bp);
+        return false;
+    }
+    /* Parallel only when there is enough arithmetic to pay for waking threads. */
+    int64_t grain = (double)M * (double)N * (double)K < 2.0e6 ? ntasks : 1;
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        int64_t nc = N - jc < NC ? N - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = K - pc < KC ? K - pc : KC;
+            pack_b(kc, nc, B + pc * rsb + jc * csb, rsb, csb, bp);
+            j.jc = jc;
+            j.nc = nc;
+            j.pc = pc;
+            j.kc = kc;
+            cpu_parallel_for(pool, ntasks, grain, gemm_task, &j);
+        }
+    }
+    free(bp);
+    free(j.ap);
+    return true;
+}
+
+/* ---- CBLAS -------------------------------------------------------------------- */
+
+#ifdef AG_HAVE_CBLAS
+/* Whether a [rows, cols] matrix with element strides (rs, cs) is a BLAS
+ * row-major operand; sets trans and the leading dimension. */
+static bool blas_operand(int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+                         enum CBLAS_TRANSPOSE *trans, int64_t *ld)
+{
+    if (cs == 1 || cols == 1) {
+        int64_t l = rows == 1 ? cols : rs;
+        if (l >= cols && l >= 1) {
+            *trans = CblasNoTrans;
+            *ld = l;
+            return true;
+        }
+    }
+    if (rs == 1 || rows == 1) {
+        int64_t l = cols == 1 ? rows : cs;
+        if (l >= rows && l >= 1) {
+            *trans = CblasTrans;
+            *ld = l;
+            return true;
+        }
+    }
+    return false;
+}
+#endif
+
+/* ---- The kernel ----------------------------------------------------------------- */
+
+typedef struct batch_job {
+    const agi_kernel *k;
+    atomic_bool failed;
+    const float *A, *B;
+    float *C;
+    float alpha, beta;
+} batch_job;
+
+static void gemm_batch_range(void *ctx, int64_t begin, int64_t end)
+{
+    batch_job *j = ctx;
+    const agi_view *a = &j->k->src[0], *b = &j->k->src[1], *c = &j->k->dst;
+    int64_t M = c->shape[1], N = c->shape[2], K = a->shape[2];
+    for (int64_t i = begin; i < end; i++)
+        if (!cpu_sgemm_blocked(NULL, M, N, K, j->alpha, j->A + i * a->strides[0], a->strides[1],
+                               a->strides[2], j->B + i * b->strides[0], b->strides[1],
+                               b->strides[2], j->beta, j->C + i * c->strides[0], c->strides[1],
+                               c->strides[2]))
+            atomic_store(&j->failed, true);
+}
+
+ag_status cpu_gemm(cpu_device *dev, const agi_kernel *k)
+{
+    const char *kn = "gemm";
+    const agi_view *a = &k->src[0], *b = &k->src[1], *c = &k->dst;
+    if (!cpu_view_check(kn, c, AG_F32, "dst") || !cpu_view_check(kn, a, AG_F32, "src0") ||
+        !cpu_view_check(kn, b, AG_F32, "src1"))
+        return ag_last_status();
+    if (a->ndim != 3 || b->ndim != 3 || c->ndim != 3 || a->shape[0] != c->shape[0] ||
+        b->shape[0] != c->shape[0] || a->shape[1] != c->shape[1] || b->shape[2] != c->shape[2] ||
+        a->shape[2] != b->shape[1]) {
+        char sa[192], sb[192], sc[192];
+        return agi_set_error(AG_ERR_INVALID,
+                             "cpu: gemm: shapes must be A [B,M,K], B [B,K,N], C [B,M,N]: got %s @ %s -> %s",
+                             cpu_shape_str(sa, a), cpu_shape_str(sb, b), cpu_shape_str(sc, c));
+    }
+    const int64_t batch = c->shape[0], M = c->shape[1], N = c->shape[2], K = a->shape[2];
+    const float alpha = (float)k->p.s.f[0], beta = (float)k->p.s.f[1];
+    const float *A = cpu_view_ptr(a), *B = cpu_view_ptr(b);
+    float *C = cpu_view_ptr(c);
+
+#ifdef AG_HAVE_CBLAS
+    enum CBLAS_TRANSPOSE ta, tb, tc;
+    int64_t lda, ldb, ldc;
+    if (!dev->gemm_blocked && blas_operand(M, K, a->strides[1], a->strides[2], &ta, &lda) &&
+        blas_operand(K, N, b->strides[1], b->strides[2], &tb, &ldb) &&
+        blas_operand(M, N, c->strides[1], c->strides[2], &tc, &ldc) && tc == CblasNoTrans &&
+        lda <= INT32_MAX && ldb <= INT32_MAX && ldc <= INT32_MAX && M <= INT32_MAX &&
+        N <= INT32_MAX && K <= INT32_MAX) {
+        for (int64_t i = 0; i < batch; i++) {
+            float *Ci = C + i * c->strides[0];
+            /* beta == 0 must ignore C's old contents, NaN included. */
+            if (beta == 0.0f) scale_c(M, N, 0.0f, Ci, ldc, 1);
+            cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha,
+                        A + i * a->strides[0], (int)lda, B + i * b->strides[0], (int)ldb, beta, Ci,
+                        (int)ldc);
+        }
+        return AG_OK;
+    }
+#endif
+    /* Many small products: one thread per product. Else parallel inside each. */
+    if (batch > 1 && (double)M * (double)N * (double)K < 1.0e6) {
+        batch_job j = {.k = k, .A = A, .B = B, .C = C, .alpha = alpha, .beta = beta};
+        atomic_init(&j.failed, false);
+        double work = (double)M * (double)N * (double)K;
+        int64_t grain = work >= 1.0e5 ? 1 : (int64_t)(1.0e5 / (work + 1.0)) + 1;
+        cpu_parallel_for(&dev->pool, batch, grain, gemm_batch_range, &j);
+        if (atomic_load(&j.failed))
+            return agi_set_error(AG_ERR_OOM, "cpu: gemm: out of host memory for packing");
+        return AG_OK;
+    }
+    for (int64_t i = 0; i < batch; i++)
+        if (!cpu_sgemm_blocked(&dev->pool, M, N, K, alpha, A + i * a->strides[0], a->strides[1],
+                               a->strides[2], B + i * b->strides[0], b->strides[1], b->strides[2],
+                               beta, C + i * c->strides[0], c->strides[1], c->strides[2]))
+            return agi_set_error(AG_ERR_OOM, "cpu: gemm: out of host memory for packing");
+    return AG_OK;
+}

@@ -1,0 +1,103 @@
+/* backends/cpu/cpu_optim.c — fused SGD, Adam/AdamW and RMSprop updates over
+ * contiguous f32 buffers (formulas in backend.h, agi_optim_params). */
+#include "cpu.h"
+
+#include <math.h>
+
+typedef struct optim_job {
+    agi_kernel_op op;
+    agi_optim_params o;
+    float *p;
+    const float *g;
+    float *s1, *s2;
+} optim_job;
+
+static void sgd_range(const optim_job *j, int64_t b, int64_t e)
+{
+    const agi_optim_params o = j->o;
+    float *p = j->p, *buf = j->s1;
+    const float *grad = j->g;
+    for (int64_t i = b; i < e; i++) {
+        float g = grad[i] + o.weight_decay * p[i];
+        if (o.momentum != 0.0f) {
+            float m = o.first_step ? g : o.momentum * buf[i] + (1.0f - o.dampening) * g;
+            buf[i] = m;
+            g = o.nesterov ? g + o.momentum * m : m;
+        }
+        p[i] -= o.lr * g;
+    }
+}
+
+static void adam_range(const optim_job *j, int64_t b, int64_t e)
+{
+    const agi_optim_params o = j->o;
+    float *p = j->p, *m = j->s1, *v = j->s2;
+    const float *grad = j->g;
+    for (int64_t i = b; i < e; i++) {
+        float g = grad[i];
+        if (!o.decoupled) g += o.weight_decay * p[i];
+        else p[i] *= 1.0f - o.lr * o.weight_decay;
+        m[i] = o.beta1 * m[i] + (1.0f - o.beta1) * g;
+        v[i] = o.beta2 * v[i] + (1.0f - o.beta2) * g * g;
+        p[i] -= o.lr * (m[i] / o.bias1) / (sqrtf(v[i] / o.bias2) + o.eps);
+    }
+}
+
+static void rmsprop_range(const optim_job *j, int64_t b, int64_t e)
+{
+    const agi_optim_params o = j->o;
+    float *p = j->p, *s = j->s1, *buf = j->s2;
+    const float *grad = j->g;
+    const float alpha = o.beta1;
+    for (int64_t i = b; i < e; i++) {
+        float g = grad[i] + o.weight_decay * p[i];
+        s[i] = alpha * s[i] + (1.0f - alpha) * g * g;
+        float d = g / (sqrtf(s[i]) + o.eps);
+        if (o.momentum != 0.0f) {
+            buf[i] = o.momentum * buf[i] + d;
+            d = buf[i];
+        }
+        p[i] -= o.lr * d;
+    }
+}
+
+static void optim_range(void *ctx, int64_t b, int64_t e)
+{
+    const optim_job *j = ctx;
+    switch (j->op) {
+    case AGI_K_SGD: sgd_range(j, b, e); break;
+    case AGI_K_ADAM: adam_range(j, b, e); break;
+    default: rmsprop_range(j, b, e); break;
+    }
+}
+
+static bool optim_view(const char *kn, const agi_view *v, const agi_view *ref, const char *what)
+{
+    if (!cpu_view_check(kn, v, AG_F32, what)) return false;
+    if (!agi_view_is_contiguous(v) || agi_view_numel(v) != agi_view_numel(ref)) {
+        char a[192], b[192];
+        agi_set_error(AG_ERR_INVALID, "cpu: %s: %s %s must be contiguous with param's %s elements",
+                      kn, what, cpu_shape_str(a, v), cpu_shape_str(b, ref));
+        return false;
+    }
+    return true;
+}
+
+ag_status cpu_optim(cpu_device *dev, const agi_kernel *k)
+{
+    const char *kn = agi_kernel_op_name(k->op);
+    const agi_view *p = &k->dst;
+    bool need1 = k->op != AGI_K_SGD || k->p.optim.momentum != 0.0f;
+    bool need2 = k->op == AGI_K_ADAM || (k->op == AGI_K_RMSPROP && k->p.optim.momentum != 0.0f);
+    if (!optim_view(kn, p, p, "dst (param)") || !optim_view(kn, &k->src[0], p, "src0 (grad)") ||
+        (need1 && !optim_view(kn, &k->src[1], p, "src1 (state)")) ||
+        (need2 && !optim_view(kn, &k->src[2], p, "src2 (state)")))
+        return ag_last_status();
+    if (k->op == AGI_K_ADAM && (k->p.optim.bias1 == 0.0f || k->p.optim.bias2 == 0.0f))
+        return agi_set_error(AG_ERR_INVALID, "cpu: adam: bias corrections must be non-zero");
+    optim_job j = {.op = k->op, .o = k->p.optim, .p = cpu_view_ptr(p), .g = cpu_view_ptr(&k->src[0]),
+                   .s1 = need1 ? cpu_view_ptr(&k->src[1]) : NULL,
+                   .s2 = need2 ? cpu_view_ptr(&k->src[2]) : NULL};
+    cpu_parallel_for(&dev->pool, agi_view_numel(p), CPU_GRAIN_ELEMENTWISE, optim_range, &j);
+    return AG_OK;
+}
