@@ -9,6 +9,9 @@
  *   anygrad/tensor.h    creating tensors, views, reading and writing data
  *   anygrad/ops.h       math: elementwise, reductions, matmul, conv, losses, ...
  *   anygrad/autograd.h  backward, gradients, no-grad blocks
+ *   anygrad/optim.h     optimizers, learning-rate schedules, gradient clipping
+ *   anygrad/data.h      IDX files, datasets, the prefetching batch loader
+ *   anygrad/io.h        state dicts, safetensors files, checkpoints
  *   anygrad/nn.h        modules: Linear, Conv2d, norms, attention, Sequential
  *
  * Conventions (see docs/ARCHITECTURE.md):
@@ -26,6 +29,9 @@
 #include "anygrad/tensor.h"
 #include "anygrad/ops.h"
 #include "anygrad/autograd.h"
+#include "anygrad/optim.h"
+#include "anygrad/data.h"
+#include "anygrad/io.h"
 #include "anygrad/nn.h"
 
 #endif /* ANYGRAD_H */
