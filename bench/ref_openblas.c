@@ -1,0 +1,53 @@
+/* bench/ref_openblas.c — the CPU GEMM reference: cblas_sgemm on the same shapes. */
+#include "bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef AG_BENCH_HAVE_CBLAS
+#include <cblas.h>
+
+typedef struct blas_ctx {
+    const gemm_shape *s;
+    float *a, *b, *c;
+} blas_ctx;
+
+static bool blas_run(void *p)
+{
+    blas_ctx *x = p;
+    const gemm_shape *s = x->s;
+    cblas_sgemm(CblasRowMajor, s->trans_a ? CblasTrans : CblasNoTrans, CblasNoTrans, s->m, s->n,
+                s->k, 1.0f, x->a, s->trans_a ? s->m : s->k, x->b, s->n, 0.0f, x->c, s->n);
+    return true;
+}
+
+static bool no_sync(void *p) { return true; }
+
+void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user)
+{
+    for (int i = 0; i < bench_gemm_shape_count; i++) {
+        const gemm_shape *s = &bench_gemm_shapes[i];
+        if (s->gpu_only || (cfg->filter && !strstr(s->name, cfg->filter))) continue;
+        if (cfg->quick && (s->m > 1024 && s->n > 1024)) continue;
+        blas_ctx x = {s, malloc((size_t)s->m * s->k * 4), malloc((size_t)s->k * s->n * 4),
+                      malloc((size_t)s->m * s->n * 4)};
+        bench_result r = {0};
+        snprintf(r.name, sizeof r.name, "%s", s->name);
+        snprintf(r.device, sizeof r.device, "openblas");
+        snprintf(r.device_name, sizeof r.device_name, "OpenBLAS cblas_sgemm");
+        if (x.a && x.b && x.c) {
+            for (size_t j = 0; j < (size_t)s->m * s->k; j++) x.a[j] = (float)(j % 7) * 0.1f;
+            for (size_t j = 0; j < (size_t)s->k * s->n; j++) x.b[j] = (float)(j % 5) * 0.1f;
+            bench_timer t = {&x, blas_run, no_sync};
+            bench_time(cfg, &t, &r);
+        }
+        bench_set_throughput(&r, UNIT_GFLOPS, 2.0 * s->m * s->n * s->k);
+        emit(&r, user);
+        free(x.a);
+        free(x.b);
+        free(x.c);
+    }
+}
+#else
+void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user) {}
+#endif
