@@ -55,9 +55,13 @@ static bool check_shapes(const char *op, const ag_tensor *q, const ag_tensor *k,
     /* Batch dims of q, k and v broadcast together. */
     int nd;
     int64_t batch[AG_MAX_DIMS];
-    if (!agi_broadcast_shapes(op, q->ndim - 2, q->shape, k->ndim - 2, k->shape, &nd, batch))
+    if (!agi_broadcast_shapes(op, q->ndim - 2, q->shape, k->ndim - 2, k->shape, &nd, batch) ||
+        !agi_broadcast_shapes(op, nd, batch, v->ndim - 2, v->shape, &nd, batch)) {
+        agi_error(AG_ERR_INVALID, op, "batch dims do not broadcast: q %s, k %s, v %s",
+                  agi_fmt_shape(a, q->ndim, q->shape), agi_fmt_shape(b, k->ndim, k->shape),
+                  agi_fmt_shape(c, v->ndim, v->shape));
         return false;
-    if (!agi_broadcast_shapes(op, nd, batch, v->ndim - 2, v->shape, &nd, batch)) return false;
+    }
     if (nd + 2 > AG_MAX_DIMS) {
         agi_error(AG_ERR_INVALID, op, "too many dims: q %s, k %s",
                   agi_fmt_shape(a, q->ndim, q->shape), agi_fmt_shape(b, k->ndim, k->shape));
