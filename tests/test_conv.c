@@ -1,0 +1,354 @@
+/* tests/test_conv.c — conv2d and conv_transpose2d: hand-checked values,
+ * PyTorch golden values and gradients (tests/golden/gen_conv.py), gradcheck,
+ * strided inputs, unbatched inputs and error paths, on every backend. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define GOLDEN "conv.txt"
+#define TOL 1e-4
+
+static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
+{
+    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
+    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
+    return t;
+}
+
+static void check_grad(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *c,
+                       const char *l)
+{
+    char what[128], label[32];
+    snprintf(label, sizeof label, "d%s", l);
+    snprintf(what, sizeof what, "%s %s", c, label);
+    ck_assert_msg(ag_grad(x) != NULL, "%s: no gradient", what);
+    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, c, label), TOL, TOL, what);
+}
+
+/* Runs one golden case: forward, then backward with the stored dy. */
+static void golden_case(ag_device *dev, agt_golden *g, const char *c, bool transposed,
+                        const ag_conv2d_opts *o, bool noncontig)
+{
+    ag_scope_begin();
+    ag_tensor *x = agt_golden_tensor(g, dev, c, "x");
+    ag_tensor *w = agt_golden_tensor(g, dev, c, "w");
+    if (noncontig) {
+        x = agt_noncontiguous(x);
+        w = agt_noncontiguous(w);
+        ck_assert(!ag_is_contiguous(x) && !ag_is_contiguous(w));
+    }
+    ck_assert_int_eq(ag_set_requires_grad(x, true), AG_OK);
+    ck_assert_int_eq(ag_set_requires_grad(w, true), AG_OK);
+    bool has_b = agt_golden_has(g, c, "b");
+    ag_tensor *b = has_b ? gold(g, dev, c, "b", true) : NULL;
+    ag_tensor *y = transposed ? ag_conv_transpose2d(x, w, b, o) : ag_conv2d(x, w, b, o);
+    ck_assert_msg(y != NULL, "%s: %s", c, ag_last_error());
+    agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
+    ck_assert_msg(ag_backward(y, agt_golden_tensor(g, dev, c, "dy")) == AG_OK, "%s: %s", c,
+                  ag_last_error());
+    check_grad(g, dev, x, c, "x");
+    check_grad(g, dev, w, c, "w");
+    if (has_b) check_grad(g, dev, b, c, "b");
+    ag_scope_end();
+}
+
+/* ---- conv2d ------------------------------------------------------------------------ */
+
+START_TEST(test_conv2d_hand)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    // x: [1, 1, 3, 3] = 1..9; w: [1, 1, 2, 2] = x[i][j] - x[i+1][j+1] → -4 everywhere
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(1, 1, 3, 3), (float[]){1, 2, 3, 4, 5, 6, 7, 8, 9});
+    ag_tensor *w = agt_tensor(dev, AG_SHAPE(1, 1, 2, 2), (float[]){1, 0, 0, -1});
+    ag_tensor *b = agt_tensor(dev, AG_SHAPE(1), (float[]){0.5f});
+    ag_tensor *y = ag_conv2d(x, w, NULL, NULL);
+    agt_assert_shape(y, AG_SHAPE(1, 1, 2, 2), "conv shape");
+    agt_assert_close(y, (float[]){-4, -4, -4, -4}, 4, 1e-5, 1e-5, "conv diff");
+    agt_assert_close(ag_conv2d(x, w, b, NULL), (float[]){-3.5f, -3.5f, -3.5f, -3.5f}, 4, 1e-5,
+                     1e-5, "conv bias");
+    // 3x3 box filter with padding 1 and stride 2 on 1..9: corners of the padded sums
+    ag_tensor *box = ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 3, 3));
+    ag_conv2d_opts o = {.stride = {2, 2}, .padding = {1, 1}};
+    y = ag_conv2d(x, box, NULL, &o);
+    agt_assert_shape(y, AG_SHAPE(1, 1, 2, 2), "box shape");
+    agt_assert_close(y, (float[]){12, 16, 24, 28}, 4, 1e-5, 1e-5, "box stride pad");
+    // dilation 2: the 2x2 kernel touches the 4 corners of the 3x3 image
+    ag_tensor *w4 = agt_tensor(dev, AG_SHAPE(1, 1, 2, 2), (float[]){1, 10, 100, 1000});
+    ag_conv2d_opts od = {.dilation = {2, 2}};
+    agt_assert_close(ag_conv2d(x, w4, NULL, &od), (float[]){1 + 30 + 700 + 9000}, 1, 1e-5, 1e-5,
+                     "dilation");
+    // two input channels, two groups: each output channel sees only its own input
+    ag_tensor *x2 = agt_tensor(dev, AG_SHAPE(1, 2, 1, 2), (float[]){1, 2, 3, 4});
+    ag_tensor *w2 = agt_tensor(dev, AG_SHAPE(2, 1, 1, 2), (float[]){1, 1, 1, -1});
+    ag_conv2d_opts og = {.groups = 2};
+    agt_assert_close(ag_conv2d(x2, w2, NULL, &og), (float[]){3, -1}, 2, 1e-5, 1e-5, "groups");
+    // gradients: y = sum(conv(x, w)) → dx = number of windows covering each pixel · w
+    ag_tensor *xg = agt_tensor(dev, AG_SHAPE(1, 1, 3, 3), (float[]){1, 2, 3, 4, 5, 6, 7, 8, 9});
+    ag_tensor *wg = ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 2, 2));
+    ag_set_requires_grad(xg, true);
+    ag_set_requires_grad(wg, true);
+    ck_assert_int_eq(ag_backward(ag_sum(ag_conv2d(xg, wg, NULL, NULL), 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(xg), (float[]){1, 2, 1, 2, 4, 2, 1, 2, 1}, 9, 1e-5, 1e-5, "hand dx");
+    // dw[i][j] = sum of the 2x2 block of x starting at (i, j)
+    agt_assert_close(ag_grad(wg), (float[]){12, 16, 24, 28}, 4, 1e-5, 1e-5, "hand dw");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_conv2d_golden)
+{
+    ag_device *dev = agt_open(_i);
+    agt_golden *g = agt_golden_load(GOLDEN);
+    golden_case(dev, g, "conv_basic", false, NULL, false);
+    ag_conv2d_opts o1 = {.stride = {2, 1}, .padding = {1, 2}, .dilation = {2, 1}};
+    golden_case(dev, g, "conv_stride_pad_dil", false, &o1, false);
+    ag_conv2d_opts o2 = {.stride = {2, 2}, .padding = {1, 1}, .groups = 2};
+    golden_case(dev, g, "conv_groups", false, &o2, false);
+    golden_case(dev, g, "conv_1x1", false, NULL, false);
+    // the same with strided (non-contiguous) inputs
+    golden_case(dev, g, "conv_basic", false, NULL, true);
+    golden_case(dev, g, "conv_groups", false, &o2, true);
+    agt_golden_free(g);
+    agt_close(dev);
+}
+END_TEST
+
+static ag_tensor *conv_fn(ag_tensor *const *in, void *ctx)
+{
+    return ag_conv2d(in[0], in[1], in[2], ctx);
+}
+
+static ag_tensor *conv_nobias_fn(ag_tensor *const *in, void *ctx)
+{
+    return ag_conv2d(in[0], in[1], NULL, ctx);
+}
+
+START_TEST(test_conv2d_gradcheck)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    // x: [2, 4, 5, 4], w: [4, 2, 3, 2] with 2 groups, stride (2,1), padding 1, dilation (1,2)
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 4, 5, 4), 11, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(4, 2, 3, 2), 12, 0.5);
+    ag_tensor *b = agt_randn(dev, AG_SHAPE(4), 13, 0.5);
+    ag_set_requires_grad(x, true);
+    ag_set_requires_grad(w, true);
+    ag_set_requires_grad(b, true);
+    ag_conv2d_opts o = {.stride = {2, 1}, .padding = {1, 1}, .dilation = {1, 2}, .groups = 2};
+    agt_gradcheck(conv_fn, 3, (ag_tensor *[]){x, w, b}, &o, 1e-2, 1e-2, 1e-2, "conv2d");
+    // strided inputs, no bias, defaults
+    ag_tensor *xn = agt_noncontiguous(agt_randn(dev, AG_SHAPE(1, 2, 4, 3), 14, 1.0));
+    ag_tensor *wn = agt_noncontiguous(agt_randn(dev, AG_SHAPE(3, 2, 2, 2), 15, 0.5));
+    ag_set_requires_grad(xn, true);
+    ag_set_requires_grad(wn, true);
+    agt_gradcheck(conv_nobias_fn, 2, (ag_tensor *[]){xn, wn}, NULL, 1e-2, 1e-2, 1e-2,
+                  "conv2d strided");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_conv2d_unbatched)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    // [C, H, W] input gives [O, OH, OW], equal to the batched result
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 4, 4), 21, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(3, 2, 3, 3), 22, 1.0);
+    ag_tensor *b = agt_randn(dev, AG_SHAPE(3), 23, 1.0);
+    ag_set_requires_grad(x, true);
+    ag_tensor *y = ag_conv2d(x, w, b, NULL);
+    agt_assert_shape(y, AG_SHAPE(3, 2, 2), "unbatched shape");
+    ag_tensor *yb = ag_conv2d(ag_unsqueeze(x, 0), w, b, NULL);
+    agt_assert_tensors_close(y, ag_squeeze(yb, 0), 1e-5, 1e-5, "unbatched values");
+    ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
+    agt_assert_shape(ag_grad(x), AG_SHAPE(2, 4, 4), "unbatched grad shape");
+    // integer input is promoted to f32
+    ag_tensor *xi = ag_cast(ag_full(dev, AG_F32, AG_SHAPE(1, 1, 2, 2), 2.0), AG_I32);
+    ag_tensor *wo = ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 2, 2));
+    agt_assert_close(ag_conv2d(xi, wo, NULL, NULL), (float[]){8}, 1, 1e-5, 1e-5, "i32 input");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_conv2d_errors)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(2, 4, 5, 5));
+    ag_tensor *w = ag_zeros(dev, AG_F32, AG_SHAPE(6, 4, 3, 3));
+    agt_assert_error(ag_conv2d(NULL, w, NULL, NULL), "ag_conv2d", NULL, "NULL x");
+    agt_assert_error(ag_conv2d(x, NULL, NULL, NULL), "ag_conv2d", NULL, "NULL weight");
+    agt_assert_error(ag_conv2d(ag_zeros(dev, AG_F32, AG_SHAPE(4, 5)), w, NULL, NULL), "ag_conv2d",
+                     "[4,5]", "2-D input");
+    agt_assert_error(ag_conv2d(x, ag_zeros(dev, AG_F32, AG_SHAPE(6, 4, 3)), NULL, NULL),
+                     "ag_conv2d", "[6,4,3]", "3-D weight");
+    agt_assert_error(ag_conv2d(x, ag_zeros(dev, AG_F32, AG_SHAPE(6, 3, 3, 3)), NULL, NULL),
+                     "ag_conv2d", "[2,4,5,5]", "channel mismatch");
+    ag_conv2d_opts g3 = {.groups = 3};
+    agt_assert_error(ag_conv2d(x, w, NULL, &g3), "ag_conv2d", "groups", "groups not dividing");
+    ag_conv2d_opts g2 = {.groups = 2};
+    agt_assert_error(ag_conv2d(x, w, NULL, &g2), "ag_conv2d", "[6,4,3,3]",
+                     "weight channels vs groups");
+    agt_assert_error(ag_conv2d(x, ag_zeros(dev, AG_F32, AG_SHAPE(6, 4, 6, 3)), NULL, NULL),
+                     "ag_conv2d", "larger than the padded input", "kernel too large");
+    ag_conv2d_opts dil = {.dilation = {3, 1}};
+    agt_assert_error(ag_conv2d(x, w, NULL, &dil), "ag_conv2d", "larger", "dilated too large");
+    agt_assert_error(ag_conv2d(x, w, ag_zeros(dev, AG_F32, AG_SHAPE(5)), NULL), "ag_conv2d",
+                     "[5]", "bias shape");
+    ag_conv2d_opts neg = {.stride = {-1, 1}};
+    agt_assert_error(ag_conv2d(x, w, NULL, &neg), "ag_conv2d", "stride", "negative stride");
+    ag_conv2d_opts pad = {.padding = {0, -2}};
+    agt_assert_error(ag_conv2d(x, w, NULL, &pad), "ag_conv2d", "padding", "negative padding");
+    ag_conv2d_opts op = {.output_padding = {1, 0}};
+    agt_assert_error(ag_conv2d(x, w, NULL, &op), "ag_conv2d", "output_padding", "output_padding");
+    // tensors on two different devices
+    ag_device *other = ag_device_open("cpu");
+    ck_assert_ptr_nonnull(other);
+    ag_tensor *wo = ag_zeros(other, AG_F32, AG_SHAPE(6, 4, 3, 3));
+    agt_assert_error(ag_conv2d(x, wo, NULL, NULL), "ag_conv2d", NULL, "devices differ");
+    ag_scope_end();
+    ag_device_close(other);
+    agt_close(dev);
+}
+END_TEST
+
+/* ---- conv_transpose2d ------------------------------------------------------------------ */
+
+START_TEST(test_conv_transpose2d_hand)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    // x: [1, 1, 2, 2] = 1..4, w = ones [1, 1, 2, 2]: every input spreads onto a 2x2 block
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(1, 1, 2, 2), (float[]){1, 2, 3, 4});
+    ag_tensor *w = ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 2, 2));
+    ag_tensor *y = ag_conv_transpose2d(x, w, NULL, NULL);
+    agt_assert_shape(y, AG_SHAPE(1, 1, 3, 3), "convt shape");
+    agt_assert_close(y, (float[]){1, 3, 2, 4, 10, 6, 3, 7, 4}, 9, 1e-5, 1e-5, "convt s1");
+    // stride 2: non-overlapping blocks; bias adds everywhere; output_padding adds a zero row/col
+    ag_tensor *b = agt_tensor(dev, AG_SHAPE(1), (float[]){0.5f});
+    ag_conv2d_opts o = {.stride = {2, 2}, .output_padding = {1, 0}};
+    y = ag_conv_transpose2d(x, w, b, &o);
+    agt_assert_shape(y, AG_SHAPE(1, 1, 5, 4), "convt s2 shape");
+    float h = 0.5f;
+    agt_assert_close(y,
+                     (float[]){1 + h, 1 + h, 2 + h, 2 + h, 1 + h, 1 + h, 2 + h, 2 + h,
+                               3 + h, 3 + h, 4 + h, 4 + h, 3 + h, 3 + h, 4 + h, 4 + h,
+                               h, h, h, h},
+                     20, 1e-5, 1e-5, "convt s2 bias outpad");
+    // padding 1 crops one ring from the stride-1 result
+    ag_conv2d_opts p = {.padding = {1, 1}};
+    agt_assert_close(ag_conv_transpose2d(x, ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 3, 3)), NULL, &p),
+                     (float[]){10, 10, 10, 10}, 4, 1e-5, 1e-5, "convt pad");
+    // it is the adjoint of conv2d: <conv(a, w), c> == <a, convt(c, w)>
+    ag_tensor *a = agt_randn(dev, AG_SHAPE(1, 2, 5, 5), 31, 1.0);
+    ag_tensor *wk = agt_randn(dev, AG_SHAPE(3, 2, 3, 3), 32, 1.0);
+    ag_tensor *c = agt_randn(dev, AG_SHAPE(1, 3, 2, 2), 33, 1.0);
+    ag_conv2d_opts s = {.stride = {2, 2}};
+    float lhs = (float)ag_item(ag_sum(ag_mul(ag_conv2d(a, wk, NULL, &s), c), 0, NULL, false));
+    float rhs = (float)ag_item(ag_sum(ag_mul(ag_conv_transpose2d(c, wk, NULL, &s), a), 0, NULL,
+                                      false));
+    ck_assert_msg(fabsf(lhs - rhs) <= 1e-3f * (1 + fabsf(lhs)), "adjoint %g vs %g", lhs, rhs);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_conv_transpose2d_golden)
+{
+    ag_device *dev = agt_open(_i);
+    agt_golden *g = agt_golden_load(GOLDEN);
+    ag_conv2d_opts o1 = {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}};
+    golden_case(dev, g, "convt_basic", true, &o1, false);
+    ag_conv2d_opts o2 = {.dilation = {2, 2}, .groups = 2};
+    golden_case(dev, g, "convt_groups_dil", true, &o2, false);
+    golden_case(dev, g, "convt_basic", true, &o1, true);
+    golden_case(dev, g, "convt_groups_dil", true, &o2, true);
+    agt_golden_free(g);
+    agt_close(dev);
+}
+END_TEST
+
+static ag_tensor *convt_fn(ag_tensor *const *in, void *ctx)
+{
+    return ag_conv_transpose2d(in[0], in[1], in[2], ctx);
+}
+
+START_TEST(test_conv_transpose2d_gradcheck)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    // x: [2, 4, 3, 2], w: [4, 1, 3, 2] with 2 groups → 2 output channels
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 4, 3, 2), 41, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(4, 1, 3, 2), 42, 0.5);
+    ag_tensor *b = agt_randn(dev, AG_SHAPE(2), 43, 0.5);
+    ag_set_requires_grad(x, true);
+    ag_set_requires_grad(w, true);
+    ag_set_requires_grad(b, true);
+    ag_conv2d_opts o = {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2},
+                        .groups = 2, .output_padding = {1, 0}};
+    agt_gradcheck(convt_fn, 3, (ag_tensor *[]){x, w, b}, &o, 1e-2, 1e-2, 1e-2, "convt");
+    ag_tensor *xn = agt_noncontiguous(agt_randn(dev, AG_SHAPE(1, 2, 3, 3), 44, 1.0));
+    ag_tensor *wn = agt_noncontiguous(agt_randn(dev, AG_SHAPE(2, 2, 2, 2), 45, 0.5));
+    ag_set_requires_grad(xn, true);
+    ag_set_requires_grad(wn, true);
+    ag_conv2d_opts s = {.stride = {2, 2}};
+    agt_gradcheck(convt_fn, 3, (ag_tensor *[]){xn, wn, NULL}, &s, 1e-2, 1e-2, 1e-2,
+                  "convt strided");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_conv_transpose2d_errors)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    const char *op = "ag_conv_transpose2d";
+    ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(1, 4, 3, 3));
+    ag_tensor *w = ag_zeros(dev, AG_F32, AG_SHAPE(4, 2, 3, 3));
+    agt_assert_error(ag_conv_transpose2d(NULL, w, NULL, NULL), op, NULL, "NULL x");
+    agt_assert_error(ag_conv_transpose2d(x, NULL, NULL, NULL), op, NULL, "NULL w");
+    agt_assert_error(ag_conv_transpose2d(x, ag_zeros(dev, AG_F32, AG_SHAPE(3, 2, 3, 3)), NULL,
+                                         NULL),
+                     op, "[1,4,3,3]", "channel mismatch");
+    ag_conv2d_opts g3 = {.groups = 3};
+    agt_assert_error(ag_conv_transpose2d(x, w, NULL, &g3), op, "groups", "groups");
+    ag_conv2d_opts g2 = {.groups = 2};
+    agt_assert_error(ag_conv_transpose2d(x, w, ag_zeros(dev, AG_F32, AG_SHAPE(2)), &g2), op,
+                     "[2]", "bias vs groups*Cout");
+    ag_conv2d_opts opad = {.stride = {2, 2}, .output_padding = {2, 0}};
+    agt_assert_error(ag_conv_transpose2d(x, w, NULL, &opad), op, "output_padding", "opad");
+    ag_conv2d_opts big = {.padding = {3, 3}};
+    agt_assert_error(ag_conv_transpose2d(x, w, NULL, &big), op, "too small", "padding too large");
+    agt_assert_error(ag_conv_transpose2d(ag_zeros(dev, AG_F32, AG_SHAPE(4)), w, NULL, NULL), op,
+                     "[4]", "1-D x");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+static Suite *conv_suite(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 600);
+    AGT_ADD_LOOP(tc, test_conv2d_hand);
+    AGT_ADD_LOOP(tc, test_conv2d_golden);
+    AGT_ADD_LOOP(tc, test_conv2d_gradcheck);
+    AGT_ADD_LOOP(tc, test_conv2d_unbatched);
+    AGT_ADD_LOOP(tc, test_conv2d_errors);
+    AGT_ADD_LOOP(tc, test_conv_transpose2d_hand);
+    AGT_ADD_LOOP(tc, test_conv_transpose2d_golden);
+    AGT_ADD_LOOP(tc, test_conv_transpose2d_gradcheck);
+    AGT_ADD_LOOP(tc, test_conv_transpose2d_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return agt_run_suite(conv_suite()); }
