@@ -15,6 +15,7 @@
 #ifndef ANYGRAD_NN_H
 #define ANYGRAD_NN_H
 
+#include "io.h"
 #include "ops.h"
 
 #ifdef __cplusplus
@@ -48,6 +49,14 @@ AG_API int64_t ag_module_num_parameters(const ag_module *m);
 AG_API ag_tensor *ag_module_get(const ag_module *m, const char *name);
 /* Clears the gradients of every parameter. */
 AG_API void ag_module_zero_grad(ag_module *m);
+
+/* A new state dict (caller frees) referencing every parameter and buffer under
+ * its dotted name — save it with ag_safetensors_save. NULL on error. */
+AG_API ag_state_dict *ag_module_state_dict(const ag_module *m);
+/* Copies a state dict's entries into the module's tensors, checking names,
+ * dtypes and shapes first (nothing changes on a mismatch; the error lists each
+ * problem). With `strict`, extra entries in `sd` are errors too. */
+AG_API ag_status ag_module_load_state_dict(ag_module *m, const ag_state_dict *sd, bool strict);
 
 /* ---- Containers ----------------------------------------------------------- */
 
