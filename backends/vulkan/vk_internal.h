@@ -1,0 +1,199 @@
+/*
+ * backends/vulkan/vk_internal.h — what the Vulkan backend's files share.
+ *
+ *   vk_device.c   instance, physical-device listing, open/close, validation
+ *   vk_memory.c   block sub-allocator, buffers, host read/write
+ *   vk_stream.c   pipelines, command batches, barriers, dispatch
+ *   vk_ops.c      exec() dispatcher, supports(), elementwise kernels
+ *   vk_reduce.c   reductions, softmax
+ *   vk_gemm.c     batched matrix products
+ *   vk_conv.c     im2col/col2im, pooling
+ *   vk_index.c    gather, scatter_add, optimizer updates
+ *
+ * Locking: every vtable entry takes dev->lock; internal functions (vk_*)
+ * expect it held.
+ */
+#ifndef AG_VK_INTERNAL_H
+#define AG_VK_INTERNAL_H
+
+#include "backend.h"
+
+#include <pthread.h>
+#include <vulkan/vulkan.h>
+
+#define VK_NBIND 5      /* storage-buffer bindings of the one descriptor set layout */
+#define VK_NSPEC 8      /* specialization constants 0..7 (0 = local_size_x) */
+#define VK_NBATCH 3     /* command batches in the ring */
+#define VK_BATCH_SETS 256 /* descriptor sets (= dispatches) per batch */
+#define VK_META_BYTES (64 * 1024) /* per-batch metadata arena */
+#define VK_PUSH_WORDS 32
+
+/* One VkDeviceMemory block with a VkBuffer spanning it, sub-allocated. */
+typedef struct vk_range {
+    VkDeviceSize off, size;
+    struct vk_range *next;
+} vk_range;
+
+typedef struct vk_block {
+    VkDeviceMemory mem;
+    VkBuffer buffer;
+    VkDeviceSize size, used;
+    uint8_t *mapped; /* host pointer when host visible */
+    bool host;       /* belongs to the host (staging) pool */
+    bool dedicated;  /* holds exactly one large buffer */
+    vk_range *free;  /* sorted by offset, coalesced */
+    struct vk_block *next;
+} vk_block;
+
+struct agi_buffer {
+    vk_block *block;
+    VkDeviceSize offset; /* in the block, aligned */
+    VkDeviceSize size;   /* bytes requested */
+    VkDeviceSize alloc;  /* bytes reserved */
+    uint64_t last_use;   /* seq of the last batch that touched it (0 never) */
+    uint64_t rd_epoch, wr_epoch; /* barrier epochs of the last read / write */
+};
+
+typedef struct vk_batch {
+    VkCommandBuffer cb;
+    VkFence fence;
+    VkDescriptorPool pool;
+    uint32_t sets;   /* descriptor sets used */
+    uint64_t seq;    /* 0 when idle */
+    bool recording, submitted;
+    agi_buffer *meta; /* host-visible arena for kernel metadata */
+    uint32_t meta_used;
+} vk_batch;
+
+typedef struct vk_deferred {
+    agi_buffer *buf;
+    uint64_t seq;
+} vk_deferred;
+
+typedef struct vk_pipe {
+    int shader; /* -1: empty slot */
+    uint32_t spec[VK_NSPEC];
+    VkPipeline pipe;
+} vk_pipe;
+
+struct agi_backend_device {
+    pthread_mutex_t lock;
+    VkInstance inst;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice phys;
+    VkDevice dev;
+    VkQueue queue;
+    uint32_t qfamily;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties memprops;
+    uint32_t subgroup_size;
+    bool subgroup_arith;  /* subgroup arithmetic ops in compute */
+    bool has_u8;          /* storageBuffer8BitAccess */
+    bool has_fatomic;     /* shaderBufferFloat32AtomicAdd */
+    bool is_cpu;          /* a CPU-type device (lavapipe): register-blocked kernels */
+    uint32_t dev_type, host_type; /* memory type indices */
+    bool dev_mappable;    /* dev_type is host visible (no staging needed) */
+    bool dev_coherent, host_coherent;
+    VkDeviceSize align;   /* sub-allocation alignment */
+    VkDeviceSize block_size;
+    VkDeviceSize heap_size, heap_used;
+
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout layout;
+    VkPipelineCache pcache;
+    char cache_path[512];
+    VkShaderModule *modules; /* per embedded blob, lazily created */
+    vk_pipe *pipes;
+    uint32_t pipe_cap, pipe_count;
+
+    VkCommandPool cmdpool;
+    vk_batch batches[VK_NBATCH];
+    int cur;              /* recording batch or -1 */
+    uint64_t next_seq;    /* seq of the next batch to begin */
+    uint64_t done_seq;    /* every batch with seq <= done_seq has finished */
+    uint64_t epoch;       /* barrier epoch of the current position in the stream */
+
+    vk_block *blocks;     /* device pool */
+    vk_block *host_blocks;/* staging pool */
+    vk_deferred *deferred;
+    size_t n_deferred, cap_deferred;
+    agi_buffer *dummy;    /* bound to unused bindings */
+};
+
+/* ---- vk_device.c ----------------------------------------------------------- */
+ag_status vk_check(VkResult r, const char *what);
+
+/* ---- vk_memory.c ----------------------------------------------------------- */
+ag_status vk_mem_init(agi_backend_device *d);
+void vk_mem_destroy(agi_backend_device *d);
+/* host = true: a host-visible coherent staging buffer. */
+ag_status vk_buffer_new(agi_backend_device *d, size_t nbytes, bool host, agi_buffer **out);
+/* Frees now, or when the batch that last used the buffer has finished. */
+void vk_buffer_release(agi_backend_device *d, agi_buffer *b);
+/* Frees the deferred buffers whose batches finished. */
+void vk_reclaim(agi_backend_device *d);
+ag_status vk_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n);
+ag_status vk_read(agi_backend_device *d, agi_buffer *b, size_t off, void *dst, size_t n);
+
+/* ---- vk_stream.c ----------------------------------------------------------- */
+typedef struct vk_binding {
+    agi_buffer *buf; /* NULL: unused (the dummy buffer is bound) */
+    VkDeviceSize off, range; /* relative to buf's start */
+    bool write;
+} vk_binding;
+
+typedef struct vk_dispatch {
+    const char *shader;
+    uint32_t spec[VK_NSPEC]; /* spec[0] = workgroup size x */
+    vk_binding bind[VK_NBIND];
+    uint32_t push[VK_PUSH_WORDS];
+    uint32_t push_bytes;
+    uint32_t groups[3];
+} vk_dispatch;
+
+ag_status vk_stream_init(agi_backend_device *d);
+void vk_stream_destroy(agi_backend_device *d);
+/* Records a dispatch into the current batch (barriers as needed). */
+ag_status vk_dispatch_run(agi_backend_device *d, const vk_dispatch *disp);
+/* Records a buffer copy (transfer) with the same hazard tracking. */
+ag_status vk_copy_buffer(agi_backend_device *d, agi_buffer *src, VkDeviceSize soff,
+                         agi_buffer *dst, VkDeviceSize doff, VkDeviceSize n);
+/* Submits the current batch (if any). */
+ag_status vk_flush(agi_backend_device *d);
+/* Waits until every batch with seq <= seq has finished (flushing as needed). */
+ag_status vk_wait_seq(agi_backend_device *d, uint64_t seq);
+ag_status vk_wait_all(agi_backend_device *d);
+/* Seq of the batch being recorded (begins one if none). 0 on failure. */
+uint64_t vk_current_seq(agi_backend_device *d);
+/* Copies `n` bytes of metadata into the current batch's arena; returns the
+ * binding for it. */
+ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_binding *out);
+/* Splits a count of workgroups into a 2-D grid within device limits. */
+void vk_grid(agi_backend_device *d, uint64_t groups, uint32_t out[3]);
+bool vk_shader_exists(const char *name);
+
+/* ---- vk_ops.c --------------------------------------------------------------- */
+ag_status vk_exec(agi_backend_device *d, const agi_kernel *k);
+bool vk_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype);
+/* Fills a binding for the elements a view can touch; *elem_off is the view's
+ * offset relative to the bound window. */
+ag_status vk_bind_view(agi_backend_device *d, const agi_view *v, bool write, vk_binding *b,
+                       uint32_t *elem_off);
+
+/* Workgroup size for linear kernels. */
+uint32_t vk_wg(agi_backend_device *d, uint32_t want);
+/* Number of elements as uint32 (error when the view is too large). */
+ag_status vk_count(const agi_view *v, uint32_t *n);
+
+/* ---- vk_poll (vk_stream.c) -------------------------------------------------- */
+void vk_poll(agi_backend_device *d);
+
+/* ---- kernels in other files -------------------------------------------------- */
+ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k);   /* vk_reduce.c */
+ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k);  /* vk_reduce.c */
+ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k);     /* vk_gemm.c */
+ag_status vk_conv(agi_backend_device *d, const agi_kernel *k);     /* vk_conv.c: im2col, col2im, pools */
+ag_status vk_index(agi_backend_device *d, const agi_kernel *k);    /* vk_index.c: gather, scatter_add */
+ag_status vk_optim(agi_backend_device *d, const agi_kernel *k);    /* vk_index.c */
+
+#endif

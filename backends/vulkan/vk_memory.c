@@ -1,0 +1,333 @@
+/* backends/vulkan/vk_memory.c — device memory: large VkDeviceMemory blocks,
+ * each with one VkBuffer spanning it, sub-allocated first-fit from a sorted,
+ * coalescing free list. Buffers larger than half a block get a dedicated
+ * block. A buffer freed while queued work may still use it is released only
+ * when that work has finished. */
+#include "vk_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+
+static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a) { return (x + a - 1) / a * a; }
+
+ag_status vk_mem_init(agi_backend_device *d)
+{
+    VkDeviceSize a = d->props.limits.minStorageBufferOffsetAlignment;
+    if (a < 16) a = 16;
+    d->align = a;
+    d->block_size = 64u << 20;
+    if (d->heap_size && d->block_size > d->heap_size / 8) d->block_size = round_up(d->heap_size / 8, 1u << 20);
+    if (d->block_size < (4u << 20)) d->block_size = 4u << 20;
+    return vk_buffer_new(d, 256, false, &d->dummy);
+}
+
+static void block_destroy(agi_backend_device *d, vk_block *b)
+{
+    if (b->mapped) vkUnmapMemory(d->dev, b->mem);
+    if (b->buffer) vkDestroyBuffer(d->dev, b->buffer, NULL);
+    if (b->mem) {
+        vkFreeMemory(d->dev, b->mem, NULL);
+        if (!b->host) d->heap_used -= b->size;
+    }
+    while (b->free) {
+        vk_range *r = b->free;
+        b->free = r->next;
+        free(r);
+    }
+    free(b);
+}
+
+void vk_mem_destroy(agi_backend_device *d)
+{
+    if (d->dummy) {
+        vk_buffer_release(d, d->dummy);
+        d->dummy = NULL;
+    }
+    vk_reclaim(d);
+    for (size_t i = 0; i < d->n_deferred; i++) free(d->deferred[i].buf);
+    free(d->deferred);
+    d->deferred = NULL;
+    d->n_deferred = 0;
+    vk_block **lists[2] = {&d->blocks, &d->host_blocks};
+    for (int l = 0; l < 2; l++) {
+        while (*lists[l]) {
+            vk_block *b = *lists[l];
+            *lists[l] = b->next;
+            block_destroy(d, b);
+        }
+    }
+}
+
+static ag_status block_new(agi_backend_device *d, VkDeviceSize size, bool host, vk_block **out)
+{
+    *out = NULL;
+    uint32_t type = host ? d->host_type : d->dev_type;
+    if (!host && d->heap_size && d->heap_used + size > d->heap_size - d->heap_size / 16)
+        return agi_set_error(AG_ERR_OOM, "vulkan: out of device memory (%llu bytes in use, %llu more asked)",
+                             (unsigned long long)d->heap_used, (unsigned long long)size);
+    vk_block *b = calloc(1, sizeof *b);
+    vk_range *r = calloc(1, sizeof *r);
+    if (!b || !r) {
+        free(b);
+        free(r);
+        return agi_set_error(AG_ERR_OOM, "vulkan: host out of memory");
+    }
+    b->host = host;
+    b->size = size;
+    VkBufferCreateInfo bci = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+    };
+    ag_status st;
+    VkResult vr = vkCreateBuffer(d->dev, &bci, NULL, &b->buffer);
+    if (vr != VK_SUCCESS) {
+        st = vk_check(vr, "vkCreateBuffer");
+        goto fail;
+    }
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(d->dev, b->buffer, &req);
+    if (!(req.memoryTypeBits & (1u << type))) {
+        st = agi_set_error(AG_ERR_DEVICE, "vulkan: storage buffers cannot use memory type %u", type);
+        goto fail;
+    }
+    VkMemoryAllocateInfo mai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+        .allocationSize = req.size,
+        .memoryTypeIndex = type,
+    };
+    vr = vkAllocateMemory(d->dev, &mai, NULL, &b->mem);
+    if (vr != VK_SUCCESS) {
+        b->mem = VK_NULL_HANDLE;
+        st = vr == VK_ERROR_OUT_OF_DEVICE_MEMORY || vr == VK_ERROR_OUT_OF_HOST_MEMORY
+                 ? agi_set_error(AG_ERR_OOM, "vulkan: out of device memory allocating %llu bytes",
+                                 (unsigned long long)size)
+                 : vk_check(vr, "vkAllocateMemory");
+        goto fail;
+    }
+    if (!host) d->heap_used += size;
+    if ((vr = vkBindBufferMemory(d->dev, b->buffer, b->mem, 0)) != VK_SUCCESS) {
+        st = vk_check(vr, "vkBindBufferMemory");
+        goto fail;
+    }
+    if (host || d->dev_mappable) {
+        void *p = NULL;
+        if ((vr = vkMapMemory(d->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &p)) != VK_SUCCESS) {
+            st = vk_check(vr, "vkMapMemory");
+            goto fail;
+        }
+        b->mapped = p;
+    }
+    r->off = 0;
+    r->size = size;
+    b->free = r;
+    *out = b;
+    return AG_OK;
+fail:
+    free(r);
+    block_destroy(d, b);
+    return st;
+}
+
+static bool block_take(vk_block *b, VkDeviceSize size, VkDeviceSize *off)
+{
+    for (vk_range **pr = &b->free; *pr; pr = &(*pr)->next) {
+        vk_range *r = *pr;
+        if (r->size < size) continue;
+        *off = r->off;
+        r->off += size;
+        r->size -= size;
+        if (r->size == 0) {
+            *pr = r->next;
+            free(r);
+        }
+        b->used += size;
+        return true;
+    }
+    return false;
+}
+
+static void block_give(vk_block *b, VkDeviceSize off, VkDeviceSize size)
+{
+    b->used -= size;
+    vk_range *prev = NULL, *next = b->free;
+    while (next && next->off < off) {
+        prev = next;
+        next = next->next;
+    }
+    if (prev && prev->off + prev->size == off) {
+        prev->size += size;
+        if (next && prev->off + prev->size == next->off) {
+            prev->size += next->size;
+            prev->next = next->next;
+            free(next);
+        }
+        return;
+    }
+    if (next && off + size == next->off) {
+        next->off = off;
+        next->size += size;
+        return;
+    }
+    vk_range *r = malloc(sizeof *r);
+    if (!r) return; /* the range is lost until the block dies; never corrupts */
+    r->off = off;
+    r->size = size;
+    r->next = next;
+    if (prev) prev->next = r;
+    else b->free = r;
+}
+
+static ag_status try_alloc(agi_backend_device *d, VkDeviceSize size, bool host, agi_buffer *buf)
+{
+    vk_block **list = host ? &d->host_blocks : &d->blocks;
+    VkDeviceSize bs = host ? (8u << 20) : d->block_size;
+    if (size > bs / 2) {
+        vk_block *b;
+        ag_status st = block_new(d, size, host, &b);
+        if (st != AG_OK) return st;
+        b->dedicated = true;
+        block_take(b, size, &buf->offset);
+        b->next = *list;
+        *list = b;
+        buf->block = b;
+        return AG_OK;
+    }
+    for (vk_block *b = *list; b; b = b->next) {
+        if (b->dedicated || b->size - b->used < size) continue;
+        if (block_take(b, size, &buf->offset)) {
+            buf->block = b;
+            return AG_OK;
+        }
+    }
+    vk_block *b;
+    ag_status st = block_new(d, bs, host, &b);
+    if (st != AG_OK) return st;
+    block_take(b, size, &buf->offset);
+    b->next = *list;
+    *list = b;
+    buf->block = b;
+    return AG_OK;
+}
+
+ag_status vk_buffer_new(agi_backend_device *d, size_t nbytes, bool host, agi_buffer **out)
+{
+    *out = NULL;
+    if (nbytes == 0) nbytes = 4;
+    if (nbytes > ((size_t)1 << 46))
+        return agi_set_error(AG_ERR_OOM, "vulkan: cannot allocate %zu bytes", nbytes);
+    agi_buffer *buf = calloc(1, sizeof *buf);
+    if (!buf) return agi_set_error(AG_ERR_OOM, "vulkan: host out of memory");
+    VkDeviceSize size = round_up(nbytes, d->align);
+    ag_status st = try_alloc(d, size, host, buf);
+    if (st == AG_ERR_OOM) {
+        /* Memory held by finished or deferred work may come back: wait, retry. */
+        vk_wait_all(d);
+        vk_reclaim(d);
+        st = try_alloc(d, size, host, buf);
+    }
+    if (st != AG_OK) {
+        free(buf);
+        return st;
+    }
+    buf->size = nbytes;
+    buf->alloc = size;
+    *out = buf;
+    return AG_OK;
+}
+
+static void buffer_free_now(agi_backend_device *d, agi_buffer *buf)
+{
+    vk_block *b = buf->block;
+    block_give(b, buf->offset, buf->alloc);
+    free(buf);
+    if (b->used != 0) return;
+    /* Give an empty block back unless it is the only one of its pool. */
+    vk_block **list = b->host ? &d->host_blocks : &d->blocks;
+    if (!b->dedicated && *list == b && !b->next) return;
+    for (vk_block **p = list; *p; p = &(*p)->next)
+        if (*p == b) {
+            *p = b->next;
+            block_destroy(d, b);
+            return;
+        }
+}
+
+void vk_buffer_release(agi_backend_device *d, agi_buffer *buf)
+{
+    if (!buf) return;
+    vk_poll(d);
+    if (buf->last_use > d->done_seq) {
+        if (d->n_deferred == d->cap_deferred) {
+            size_t cap = d->cap_deferred ? 2 * d->cap_deferred : 64;
+            vk_deferred *nd = realloc(d->deferred, cap * sizeof *nd);
+            if (!nd) {
+                /* Cannot defer: wait for the work, then free. */
+                vk_wait_seq(d, buf->last_use);
+                buffer_free_now(d, buf);
+                return;
+            }
+            d->deferred = nd;
+            d->cap_deferred = cap;
+        }
+        d->deferred[d->n_deferred++] = (vk_deferred){buf, buf->last_use};
+        return;
+    }
+    buffer_free_now(d, buf);
+}
+
+void vk_reclaim(agi_backend_device *d)
+{
+    vk_poll(d);
+    size_t k = 0;
+    for (size_t i = 0; i < d->n_deferred; i++) {
+        if (d->deferred[i].seq <= d->done_seq) buffer_free_now(d, d->deferred[i].buf);
+        else d->deferred[k++] = d->deferred[i];
+    }
+    d->n_deferred = k;
+}
+
+ag_status vk_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n)
+{
+    if (!b || off > b->size || n > b->size - off)
+        return agi_set_error(AG_ERR_INVALID, "vulkan: write out of buffer bounds");
+    if (n == 0) return AG_OK;
+    vk_reclaim(d);
+    if (b->block->mapped && b->last_use <= d->done_seq) {
+        memcpy(b->block->mapped + b->offset + off, src, n);
+        return AG_OK;
+    }
+    /* Queued work still uses the buffer (or it is not mappable): stage the data
+     * and copy it in stream order. */
+    agi_buffer *stg;
+    ag_status st = vk_buffer_new(d, n, true, &stg);
+    if (st != AG_OK) return st;
+    memcpy(stg->block->mapped + stg->offset, src, n);
+    st = vk_copy_buffer(d, stg, 0, b, off, n);
+    vk_buffer_release(d, stg);
+    return st;
+}
+
+ag_status vk_read(agi_backend_device *d, agi_buffer *b, size_t off, void *dst, size_t n)
+{
+    if (!b || off > b->size || n > b->size - off)
+        return agi_set_error(AG_ERR_INVALID, "vulkan: read out of buffer bounds");
+    if (n == 0) return AG_OK;
+    ag_status st;
+    if (b->block->mapped) {
+        if (b->last_use > d->done_seq && (st = vk_wait_seq(d, b->last_use)) != AG_OK) return st;
+        memcpy(dst, b->block->mapped + b->offset + off, n);
+        return AG_OK;
+    }
+    agi_buffer *stg;
+    if ((st = vk_buffer_new(d, n, true, &stg)) != AG_OK) return st;
+    st = vk_copy_buffer(d, b, off, stg, 0, n);
+    if (st == AG_OK) st = vk_wait_seq(d, stg->last_use);
+    if (st == AG_OK) memcpy(dst, stg->block->mapped + stg->offset, n);
+    vk_buffer_release(d, stg);
+    return st;
+}

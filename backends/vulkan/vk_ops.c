@@ -1,0 +1,378 @@
+/* backends/vulkan/vk_ops.c — exec() dispatcher, supports(), view binding and
+ * the elementwise kernels (fill, copy, unary, binary, where, rng). */
+#include "vk_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+uint32_t vk_wg(agi_backend_device *d, uint32_t want)
+{
+    uint32_t m = d->props.limits.maxComputeWorkGroupInvocations;
+    if (d->props.limits.maxComputeWorkGroupSize[0] < m) m = d->props.limits.maxComputeWorkGroupSize[0];
+    return want < m ? want : m;
+}
+
+ag_status vk_count(const agi_view *v, uint32_t *n)
+{
+    int64_t c = agi_view_numel(v);
+    if (c < 0 || c > (int64_t)UINT32_MAX)
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %lld elements exceed a single dispatch", (long long)c);
+    *n = (uint32_t)c;
+    return AG_OK;
+}
+
+ag_status vk_bind_view(agi_backend_device *d, const agi_view *v, bool write, vk_binding *b, uint32_t *elem_off)
+{
+    if (!v->buf) return agi_set_error(AG_ERR_INVALID, "vulkan: kernel view has no buffer");
+    size_t es = ag_dtype_size(v->dtype);
+    if (es == 0) return agi_set_error(AG_ERR_INVALID, "vulkan: invalid dtype %d", (int)v->dtype);
+    if (v->offset < 0) return agi_set_error(AG_ERR_INVALID, "vulkan: negative view offset");
+    uint64_t hi = (uint64_t)v->offset;
+    for (int i = 0; i < v->ndim; i++) {
+        if (v->shape[i] <= 0 || v->strides[i] < 0)
+            return agi_set_error(AG_ERR_INVALID, "vulkan: bad view geometry");
+        hi += (uint64_t)(v->shape[i] - 1) * (uint64_t)v->strides[i];
+    }
+    uint64_t lo_b = (uint64_t)v->offset * es, hi_b = (hi + 1) * es;
+    if (hi_b > v->buf->size) return agi_set_error(AG_ERR_INVALID, "vulkan: view exceeds its buffer");
+    uint64_t base = v->buf->offset; /* aligned to d->align */
+    uint64_t start = (base + lo_b) / d->align * d->align - base;
+    uint64_t range = (hi_b - start + 3) / 4 * 4;
+    if (start + range > v->buf->alloc) range = v->buf->alloc - start;
+    if (range > d->props.limits.maxStorageBufferRange)
+        return agi_set_error(AG_ERR_UNSUPPORTED,
+                             "vulkan: a view spanning %llu bytes exceeds maxStorageBufferRange (%u)",
+                             (unsigned long long)range, d->props.limits.maxStorageBufferRange);
+    *b = (vk_binding){.buf = v->buf, .off = start, .range = range, .write = write};
+    *elem_off = (uint32_t)((lo_b - start) / es);
+    return AG_OK;
+}
+
+/* ---- Elementwise --------------------------------------------------------------- */
+
+typedef struct ew_pc {
+    uint32_t n, sh1, sh2, sh3;
+    struct { uint32_t off, st[4]; } v[4];
+    float f[4];
+} ew_pc;
+
+/* Runs `shader` over views[0..nv) (same shape; view i at binding i, view 0
+ * written) with parameters f. Coalesces dims; ranks above 4 are split into
+ * one dispatch per index of the leading dims. */
+static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in, int nv,
+                        const float f[4])
+{
+    agi_view v[4];
+    agi_view *pv[4];
+    for (int i = 0; i < nv; i++) {
+        v[i] = in[i];
+        pv[i] = &v[i];
+    }
+    agi_views_coalesce(pv, nv);
+    int nd = v[0].ndim;
+    int outer_nd = nd > 4 ? nd - 4 : 0;
+    int64_t outer = 1;
+    for (int i = 0; i < outer_nd; i++) outer *= v[0].shape[i];
+    int inner_nd = nd - outer_nd;
+    for (int64_t o = 0; o < outer; o++) {
+        agi_view s[4];
+        for (int j = 0; j < nv; j++) {
+            s[j] = v[j];
+            int64_t rem = o, off = v[j].offset;
+            for (int i = outer_nd - 1; i >= 0; i--) {
+                off += (rem % v[j].shape[i]) * v[j].strides[i];
+                rem /= v[j].shape[i];
+            }
+            s[j].offset = off;
+            s[j].ndim = inner_nd;
+            for (int i = 0; i < inner_nd; i++) {
+                s[j].shape[i] = v[j].shape[outer_nd + i];
+                s[j].strides[i] = v[j].strides[outer_nd + i];
+            }
+        }
+        ew_pc pc;
+        memset(&pc, 0, sizeof pc);
+        int64_t shape4[4] = {1, 1, 1, 1};
+        for (int i = 0; i < inner_nd; i++) shape4[4 - inner_nd + i] = s[0].shape[i];
+        uint32_t n = 0;
+        ag_status st = vk_count(&s[0], &n);
+        if (st != AG_OK) return st;
+        pc.n = n;
+        pc.sh1 = (uint32_t)shape4[1];
+        pc.sh2 = (uint32_t)shape4[2];
+        pc.sh3 = (uint32_t)shape4[3];
+        vk_dispatch disp;
+        memset(&disp, 0, sizeof disp);
+        disp.shader = shader;
+        for (int j = 0; j < nv; j++) {
+            if ((st = vk_bind_view(d, &s[j], j == 0, &disp.bind[j], &pc.v[j].off)) != AG_OK) return st;
+            for (int i = 0; i < inner_nd; i++) pc.v[j].st[4 - inner_nd + i] = (uint32_t)s[j].strides[i];
+        }
+        if (f) memcpy(pc.f, f, sizeof pc.f);
+        uint32_t wg = vk_wg(d, 256);
+        disp.spec[0] = wg;
+        disp.spec[1] = (uint32_t)(inner_nd < 1 ? 1 : inner_nd);
+        disp.spec[2] = op;
+        memcpy(disp.push, &pc, sizeof pc);
+        disp.push_bytes = sizeof pc;
+        vk_grid(d, (n + wg - 1) / wg, disp.groups);
+        if ((st = vk_dispatch_run(d, &disp)) != AG_OK) return st;
+    }
+    return AG_OK;
+}
+
+static float bits_f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static ag_status unsupported(const agi_kernel *k, const char *why)
+{
+    return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s %s unsupported", agi_kernel_op_name(k->op), why);
+}
+
+static const char *dt(ag_dtype t) { return ag_dtype_name(t); }
+
+static bool same_shape(const agi_view *a, const agi_view *b)
+{
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
+static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
+{
+    double x = k->p.s.f[0];
+    uint32_t bits;
+    switch (k->dst.dtype) {
+    case AG_F32: {
+        float f = (float)x;
+        memcpy(&bits, &f, 4);
+        break;
+    }
+    case AG_I32: {
+        double t = isnan(x) ? 0 : x < -2147483648.0 ? -2147483648.0 : x > 2147483647.0 ? 2147483647.0 : x;
+        bits = (uint32_t)(int32_t)t;
+        break;
+    }
+    case AG_U8: {
+        if (!d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
+        double t = isnan(x) ? 0 : fmod(trunc(x), 256.0);
+        if (t < 0) t += 256.0;
+        bits = (uint32_t)t & 255u;
+        break;
+    }
+    default: return unsupported(k, "dtype");
+    }
+    float f[4] = {bits_f(bits), 0, 0, 0};
+    return ew_run(d, k->dst.dtype == AG_U8 ? "fill_8" : "fill_32", 0, &k->dst, 1, f);
+}
+
+static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
+{
+    ag_dtype s = k->src[0].dtype, t = k->dst.dtype;
+    if (!same_shape(&k->dst, &k->src[0])) return agi_set_error(AG_ERR_INVALID, "vulkan: copy shapes differ");
+    if ((s == AG_U8 || t == AG_U8) && !d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
+    static const char *const names[3][3] = {
+        {"copy_x32_x32", "copy_f32_i32", "copy_f32_u8"},
+        {"copy_i32_f32", "copy_x32_x32", "copy_i32_u8"},
+        {"copy_u8_f32", "copy_u8_i32", "copy_u8_u8"},
+    };
+    if ((unsigned)s > 2 || (unsigned)t > 2) return unsupported(k, "dtype");
+    agi_view v[2] = {k->dst, k->src[0]};
+    return ew_run(d, names[s][t], 0, v, 2, NULL);
+}
+
+static void params_f(const agi_kernel *k, float f[4])
+{
+    for (int i = 0; i < 4; i++) f[i] = (float)k->p.s.f[i];
+}
+
+static ag_status ew_unary(agi_backend_device *d, const agi_kernel *k)
+{
+    if (k->sub < 0 || k->sub >= AGI_U_COUNT) return unsupported(k, "sub-op");
+    if (k->dst.dtype != AG_F32 || k->src[0].dtype != AG_F32) return unsupported(k, "non-f32 data");
+    float f[4];
+    params_f(k, f);
+    agi_view v[2] = {k->dst, k->src[0]};
+    return ew_run(d, "unary", (uint32_t)k->sub, v, 2, f);
+}
+
+static bool binary_arith_i32(int sub)
+{
+    return sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL || sub == AGI_B_MAX || sub == AGI_B_MIN;
+}
+
+static bool binary_cmp(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
+
+static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
+{
+    int sub = k->sub;
+    if (sub < 0 || sub >= AGI_B_COUNT) return unsupported(k, "sub-op");
+    ag_dtype a = k->src[0].dtype, b = k->src[1].dtype, t = k->dst.dtype;
+    const char *shader = NULL;
+    if (a != b) return unsupported(k, "mixed source dtypes");
+    if (binary_cmp(sub)) {
+        if (t != AG_U8 || (a != AG_F32 && a != AG_I32)) return unsupported(k, "comparison dtypes");
+        if (!d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
+        shader = a == AG_F32 ? "cmp_f32" : "cmp_i32";
+    } else if (a == AG_F32 && t == AG_F32) {
+        shader = "binary_f32";
+    } else if (a == AG_I32 && t == AG_I32 && binary_arith_i32(sub)) {
+        shader = "binary_i32";
+    } else {
+        char why[96];
+        snprintf(why, sizeof why, "sub-op %d for %s -> %s", sub, dt(a), dt(t));
+        return unsupported(k, why);
+    }
+    float f[4];
+    params_f(k, f);
+    agi_view v[3] = {k->dst, k->src[0], k->src[1]};
+    return ew_run(d, shader, (uint32_t)sub, v, 3, f);
+}
+
+static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)
+{
+    if (k->src[0].dtype != AG_U8) return unsupported(k, "non-u8 condition");
+    if (!d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
+    ag_dtype t = k->dst.dtype;
+    if ((t != AG_F32 && t != AG_I32) || k->src[1].dtype != t || k->src[2].dtype != t)
+        return unsupported(k, "dtypes");
+    agi_view v[4] = {k->dst, k->src[0], k->src[1], k->src[2]};
+    return ew_run(d, "where", 0, v, 4, NULL);
+}
+
+static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
+{
+    if (k->dst.dtype != AG_F32) return unsupported(k, "non-f32 output");
+    if (k->sub != AGI_RNG_UNIFORM && k->sub != AGI_RNG_NORMAL) return unsupported(k, "distribution");
+    /* The shader takes the counter offset from the (unused) second view slot:
+     * view rows start at position k = 0 row-major, so coalescing the single
+     * dst view keeps the element order. Ranks > 4 are split by ew_run, which
+     * would restart k: handle them by splitting here on a row-major basis. */
+    agi_view v = k->dst;
+    agi_view *pv = &v;
+    agi_views_coalesce(&pv, 1);
+    uint64_t seed = k->p.s.u[0], offset = k->p.s.u[1];
+    float f[4] = {(float)k->p.s.f[0], (float)k->p.s.f[1], bits_f((uint32_t)seed), bits_f((uint32_t)(seed >> 32))};
+    int nd = v.ndim;
+    int outer_nd = nd > 4 ? nd - 4 : 0;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < nd; i++) {
+        if (i < outer_nd) outer *= v.shape[i];
+        else inner *= v.shape[i];
+    }
+    for (int64_t o = 0; o < outer; o++) {
+        agi_view s = v;
+        int64_t rem = o, off = v.offset;
+        for (int i = outer_nd - 1; i >= 0; i--) {
+            off += (rem % v.shape[i]) * v.strides[i];
+            rem /= v.shape[i];
+        }
+        s.offset = off;
+        s.ndim = nd - outer_nd;
+        for (int i = 0; i < s.ndim; i++) {
+            s.shape[i] = v.shape[outer_nd + i];
+            s.strides[i] = v.strides[outer_nd + i];
+        }
+        uint64_t c = offset + (uint64_t)o * (uint64_t)inner;
+        /* ew_run with a fake second view carrying the counter. */
+        ew_pc pc;
+        memset(&pc, 0, sizeof pc);
+        int64_t shape4[4] = {1, 1, 1, 1};
+        for (int i = 0; i < s.ndim; i++) shape4[4 - s.ndim + i] = s.shape[i];
+        uint32_t n = 0;
+        ag_status st = vk_count(&s, &n);
+        if (st != AG_OK) return st;
+        pc.n = n;
+        pc.sh1 = (uint32_t)shape4[1];
+        pc.sh2 = (uint32_t)shape4[2];
+        pc.sh3 = (uint32_t)shape4[3];
+        vk_dispatch disp;
+        memset(&disp, 0, sizeof disp);
+        disp.shader = "rng";
+        if ((st = vk_bind_view(d, &s, true, &disp.bind[0], &pc.v[0].off)) != AG_OK) return st;
+        for (int i = 0; i < s.ndim; i++) pc.v[0].st[4 - s.ndim + i] = (uint32_t)s.strides[i];
+        pc.v[1].off = (uint32_t)c;
+        pc.v[1].st[0] = (uint32_t)(c >> 32);
+        memcpy(pc.f, f, sizeof pc.f);
+        uint32_t wg = vk_wg(d, 256);
+        disp.spec[0] = wg;
+        disp.spec[1] = (uint32_t)(s.ndim < 1 ? 1 : s.ndim);
+        disp.spec[2] = (uint32_t)k->sub;
+        memcpy(disp.push, &pc, sizeof pc);
+        disp.push_bytes = sizeof pc;
+        vk_grid(d, (n + wg - 1) / wg, disp.groups);
+        if ((st = vk_dispatch_run(d, &disp)) != AG_OK) return st;
+    }
+    return AG_OK;
+}
+
+/* ---- Dispatcher ------------------------------------------------------------------- */
+
+ag_status vk_exec(agi_backend_device *d, const agi_kernel *k)
+{
+    if (!k) return agi_set_error(AG_ERR_INVALID, "vulkan: NULL kernel");
+    switch (k->op) {
+    case AGI_K_FILL: return ew_fill(d, k);
+    case AGI_K_COPY: return ew_copy(d, k);
+    case AGI_K_UNARY: return ew_unary(d, k);
+    case AGI_K_BINARY: return ew_binary(d, k);
+    case AGI_K_WHERE: return ew_where(d, k);
+    case AGI_K_RNG: return ew_rng(d, k);
+    case AGI_K_REDUCE: return vk_reduce(d, k);
+    case AGI_K_SOFTMAX:
+    case AGI_K_SOFTMAX_BWD: return vk_softmax(d, k);
+    case AGI_K_GEMM: return vk_gemm(d, k);
+    case AGI_K_IM2COL:
+    case AGI_K_COL2IM:
+    case AGI_K_MAXPOOL2D:
+    case AGI_K_MAXPOOL2D_BWD:
+    case AGI_K_AVGPOOL2D:
+    case AGI_K_AVGPOOL2D_BWD: return vk_conv(d, k);
+    case AGI_K_GATHER:
+    case AGI_K_SCATTER_ADD: return vk_index(d, k);
+    case AGI_K_SGD:
+    case AGI_K_ADAM:
+    case AGI_K_RMSPROP: return vk_optim(d, k);
+    default: return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: kernel op %d unsupported", (int)k->op);
+    }
+}
+
+bool vk_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype)
+{
+    if (dtype == AG_U8 && !d->has_u8) return false;
+    switch (op) {
+    case AGI_K_FILL:
+    case AGI_K_COPY: return (unsigned)dtype < AG_DTYPE_COUNT;
+    case AGI_K_UNARY: return dtype == AG_F32 && sub >= 0 && sub < AGI_U_COUNT;
+    case AGI_K_BINARY:
+        if (sub < 0 || sub >= AGI_B_COUNT) return false;
+        if (binary_cmp(sub)) return dtype == AG_U8;
+        return dtype == AG_F32 || (dtype == AG_I32 && binary_arith_i32(sub));
+    case AGI_K_WHERE: return (dtype == AG_F32 || dtype == AG_I32) && d->has_u8;
+    case AGI_K_REDUCE:
+        if (sub < 0 || sub >= AGI_R_COUNT) return false;
+        return dtype == (sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN ? AG_I32 : AG_F32);
+    case AGI_K_SOFTMAX:
+    case AGI_K_SOFTMAX_BWD: return dtype == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
+    case AGI_K_GEMM:
+    case AGI_K_IM2COL:
+    case AGI_K_COL2IM:
+    case AGI_K_AVGPOOL2D:
+    case AGI_K_AVGPOOL2D_BWD:
+    case AGI_K_MAXPOOL2D_BWD:
+    case AGI_K_SCATTER_ADD:
+    case AGI_K_SGD:
+    case AGI_K_ADAM:
+    case AGI_K_RMSPROP: return dtype == AG_F32;
+    case AGI_K_MAXPOOL2D: return dtype == AG_F32;
+    case AGI_K_GATHER: return dtype == AG_F32 || dtype == AG_I32;
+    case AGI_K_RNG: return dtype == AG_F32 && (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL);
+    default: return false;
+    }
+}

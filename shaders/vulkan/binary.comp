@@ -1,0 +1,105 @@
+#version 450
+//! variant binary_f32 -DKIND=0
+//! variant binary_i32 -DKIND=1
+//! variant cmp_f32 -DKIND=2
+//! variant cmp_i32 -DKIND=3
+// BINARY: dst[i] = g(src0[i], src1[i]). Specialization constant 2 =
+// agi_binary_op. KIND 0: f32 arithmetic and fused activation backward;
+// 1: i32 arithmetic; 2, 3: comparisons of f32 / i32 into u8.
+#extension GL_GOOGLE_include_directive : require
+#if KIND >= 2
+#extension GL_EXT_shader_8bit_storage : require
+#endif
+#include "common.glsl"
+#include "ew.glsl"
+layout(constant_id = 2) const int OP = 0;
+#if KIND == 0 || KIND == 2
+#define T float
+#else
+#define T int
+#endif
+#if KIND >= 2
+layout(std430, binding = 0) writeonly buffer D { uint8_t d[]; };
+#else
+layout(std430, binding = 0) writeonly buffer D { T d[]; };
+#endif
+layout(std430, binding = 1) readonly buffer A { T a[]; };
+layout(std430, binding = 2) readonly buffer B { T b[]; };
+
+#if KIND == 0
+float g(float x, float y)
+{
+    float p0 = pc.f[0], p1 = pc.f[1];
+    switch (OP) {
+    case 0: return x + y;
+    case 1: return x - y;
+    case 2: return x * y;
+    case 3: return x / y;
+    case 4: return pow_acc(x, y);
+    case 5: return (x > y || isnan(x)) ? x : y;
+    case 6: return (x < y || isnan(x)) ? x : y;
+    case 13: return y > 0.0 ? x : 0.0 * x;
+    case 14: return y > 0.0 ? x : x * p0;
+    case 15: {
+        float cdf = 0.5 * (1.0 + erf_acc(y * 0.70710678118654752));
+        float pdf = 0.3989422804014327 * exp(-0.5 * y * y);
+        return x * (cdf + y * pdf);
+    }
+    case 16: {
+        const float k = 0.7978845608028654;
+        float y2 = y * y;
+        float t = tanh_acc(k * (y + 0.044715 * y2 * y));
+        float dt = k * (1.0 + 3.0 * 0.044715 * y2);
+        return x * (0.5 * (1.0 + t) + 0.5 * y * (1.0 - t * t) * dt);
+    }
+    case 17: {
+        float s = sigmoid_acc(y);
+        return x * s * (1.0 + y * (1.0 - s));
+    }
+    case 18: return x * y * (1.0 - y);
+    case 19: return x * (1.0 - y * y);
+    case 20: {
+        float bx = p0 * y;
+        return bx > p1 ? x : x * sigmoid_acc(bx);
+    }
+    }
+    return 0.0;
+}
+#elif KIND == 1
+int g(int x, int y)
+{
+    switch (OP) {
+    case 0: return x + y;
+    case 1: return x - y;
+    case 2: return x * y;
+    case 5: return max(x, y);
+    case 6: return min(x, y);
+    }
+    return 0;
+}
+#else
+bool g(T x, T y)
+{
+    switch (OP) {
+    case 7: return x == y;
+    case 8: return x != y;
+    case 9: return x < y;
+    case 10: return x <= y;
+    case 11: return x > y;
+    case 12: return x >= y;
+    }
+    return false;
+}
+#endif
+
+void main()
+{
+    uint i = lin_id();
+    if (i >= pc.n) return;
+    uvec4 c = coords(i);
+#if KIND >= 2
+    d[at(0, c)] = uint8_t(g(a[at(1, c)], b[at(2, c)]) ? 1u : 0u);
+#else
+    d[at(0, c)] = g(a[at(1, c)], b[at(2, c)]);
+#endif
+}

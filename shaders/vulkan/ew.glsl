@@ -1,0 +1,36 @@
+// shaders/vulkan/ew.glsl — elementwise geometry: up to 4 dims (the host
+// coalesces views and splits higher ranks), one shape, up to 4 views.
+// Specialization constant 1 = number of dims actually used (1..4).
+layout(constant_id = 1) const int NDIM = 4;
+
+struct View { uint off; uint st0; uint st1; uint st2; uint st3; };
+
+layout(push_constant) uniform PC {
+    uint n;           // elements
+    uint sh1, sh2, sh3; // shape of dims 1..3 (dim 0 is implied)
+    View v[4];        // 0 = dst, 1.. = sources
+    float f[4];       // op parameters (raw bits for fills)
+} pc;
+
+uvec4 coords(uint i)
+{
+    uvec4 c = uvec4(0u);
+    if (NDIM <= 1) { c.w = i; return c; }
+    c.w = i % pc.sh3; i /= pc.sh3;
+    if (NDIM == 2) { c.z = i; return c; }
+    c.z = i % pc.sh2; i /= pc.sh2;
+    if (NDIM == 3) { c.y = i; return c; }
+    c.y = i % pc.sh1;
+    c.x = i / pc.sh1;
+    return c;
+}
+
+uint at(int v, uvec4 c)
+{
+    View w = pc.v[v];
+    uint o = w.off + c.w * w.st3;
+    if (NDIM >= 2) o += c.z * w.st2;
+    if (NDIM >= 3) o += c.y * w.st1;
+    if (NDIM >= 4) o += c.x * w.st0;
+    return o;
+}
