@@ -1,0 +1,652 @@
+/* backends/opencl/cl_exec.c — turns kernel records into OpenCL launches:
+ * argument checks, view geometry, and one function per kernel op. Callers
+ * hold dev->lock. Nothing here waits for the device. */
+#include "cl_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *dtype_name(ag_dtype t)
+{
+    return t == AG_F32 ? "f32" : t == AG_I32 ? "i32" : t == AG_U8 ? "u8" : "?";
+}
+
+static size_t dtype_size(ag_dtype t) { return t == AG_U8 ? 1 : 4; }
+
+static ag_status unsupported(const agi_kernel *k, const char *fmt_detail, const char *a,
+                             const char *b)
+{
+    char detail[160];
+    snprintf(detail, sizeof detail, fmt_detail, a ? a : "", b ? b : "");
+    return agi_set_error(AG_ERR_UNSUPPORTED, "opencl: %s (sub %d) %s unsupported",
+                         agi_kernel_op_name(k->op), k->sub, detail);
+}
+
+static ag_status invalid(const agi_kernel *k, const char *what)
+{
+    return agi_set_error(AG_ERR_INVALID, "opencl: %s: %s", agi_kernel_op_name(k->op), what);
+}
+
+ag_status agcl_check_view(const agi_kernel *k, const agi_view *v, const char *which, int dtype)
+{
+    char msg[128];
+    if (!v->buf) {
+        snprintf(msg, sizeof msg, "%s has no buffer", which);
+        return invalid(k, msg);
+    }
+    if ((unsigned)v->dtype >= AG_DTYPE_COUNT) {
+        snprintf(msg, sizeof msg, "%s has an invalid dtype", which);
+        return invalid(k, msg);
+    }
+    if (dtype >= 0 && v->dtype != (ag_dtype)dtype) {
+        snprintf(msg, sizeof msg, "%s is %s, needs %s", which, dtype_name(v->dtype),
+                 dtype_name((ag_dtype)dtype));
+        return unsupported(k, "%s%s", msg, NULL);
+    }
+    if (v->ndim < 0 || v->ndim > AG_MAX_DIMS || v->offset < 0) {
+        snprintf(msg, sizeof msg, "%s has bad geometry", which);
+        return invalid(k, msg);
+    }
+    int64_t last = v->offset;
+    for (int d = 0; d < v->ndim; d++) {
+        if (v->shape[d] < 1 || v->strides[d] < 0) {
+            snprintf(msg, sizeof msg, "%s has shape %lld / stride %lld at dim %d", which,
+                     (long long)v->shape[d], (long long)v->strides[d], d);
+            return invalid(k, msg);
+        }
+        if (v->strides[d] > 0 && v->shape[d] - 1 > (INT64_MAX - last) / v->strides[d]) {
+            snprintf(msg, sizeof msg, "%s overflows", which);
+            return invalid(k, msg);
+        }
+        last += (v->shape[d] - 1) * v->strides[d];
+    }
+    size_t es = dtype_size(v->dtype);
+    if ((uint64_t)last >= v->buf->cap / es) {
+        snprintf(msg, sizeof msg, "%s reaches element %lld beyond its buffer (%zu bytes)", which,
+                 (long long)last, v->buf->cap);
+        return invalid(k, msg);
+    }
+    return AG_OK;
+}
+
+ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, const size_t *global,
+                      const size_t *local, int nargs, const agcl_arg *args)
+{
+    cl_kernel kern = dev->kernels[id];
+    for (int i = 0; i < nargs; i++) {
+        cl_int err = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].ptr);
+        if (err != CL_SUCCESS) return agcl_fail(err, "clSetKernelArg");
+    }
+    size_t g[3] = {1, 1, 1};
+    for (int d = 0; d < dims; d++) {
+        g[d] = global[d] ? global[d] : 1;
+        if (local && local[d] > 1) g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+    }
+    cl_int err = clEnqueueNDRangeKernel(dev->queue, kern, (cl_uint)dims, NULL, g, local, 0, NULL,
+                                        NULL);
+    return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clEnqueueNDRangeKernel");
+}
+
+/* 1-D launch in groups of `local` (0: the elementwise group size). One fixed
+ * elementwise group size keeps PoCL from compiling a variant per size. */
+static ag_status launch1(agi_backend_device *dev, agcl_kernel_id id, size_t n, size_t local,
+                         int nargs, const agcl_arg *args)
+{
+    size_t l = local ? local : dev->ew_local;
+    return agcl_launch(dev, id, 1, &n, &l, nargs, args);
+}
+
+/* ---- Elementwise geometry -------------------------------------------------- */
+
+static bool same_shape(const agi_view *a, const agi_view *b)
+{
+    if (a->ndim != b->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
+/* Coalesces copies of the n views (view 0's shape) into g. */
+static void make_geom(const agi_view *const *views, int n, agcl_geom *g)
+{
+    agi_view tmp[4];
+    agi_view *ptrs[4];
+    for (int v = 0; v < n; v++) {
+        tmp[v] = *views[v];
+        ptrs[v] = &tmp[v];
+    }
+    agi_views_coalesce(ptrs, n);
+    memset(g, 0, sizeof *g);
+    g->ndim = tmp[0].ndim;
+    g->n = agi_view_numel(views[0]);
+    for (int d = 0; d < tmp[0].ndim; d++) g->shape[d] = tmp[0].shape[d];
+    for (int v = 0; v < n; v++) {
+        g->off[v] = views[v]->offset;
+        for (int d = 0; d < tmp[v].ndim; d++) g->st[v * 8 + d] = tmp[v].strides[d];
+    }
+}
+
+/* ---- FILL / COPY / UNARY / BINARY / WHERE ------------------------------------ */
+
+static ag_status op_fill(agi_backend_device *dev, const agi_kernel *k)
+{
+    ag_status st = agcl_check_view(k, &k->dst, "dst", -1);
+    if (st) return st;
+    const agi_view *vs[1] = {&k->dst};
+    agcl_geom g;
+    make_geom(vs, 1, &g);
+    cl_mem d = k->dst.buf->mem;
+    cl_uint bits;
+    double f = k->p.s.f[0];
+    agcl_kernel_id id = AGCL_K_fill_u32;
+    if (k->dst.dtype == AG_F32) {
+        float x = (float)f;
+        memcpy(&bits, &x, 4);
+    } else {
+        int32_t x = (isnan(f) || f >= 2147483648.0 || f < -2147483648.0) ? 0 : (int32_t)f;
+        bits = (cl_uint)x;
+        if (k->dst.dtype == AG_U8) {
+            bits &= 0xffu;
+            id = AGCL_K_fill_u8;
+        }
+    }
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(g), AGCL_ARG(bits)};
+    return launch1(dev, id, (size_t)g.n, 0, 3, a);
+}
+
+static ag_status op_copy(agi_backend_device *dev, const agi_kernel *k)
+{
+    ag_status st;
+    if ((st = agcl_check_view(k, &k->dst, "dst", -1)) || (st = agcl_check_view(k, &k->src[0], "src0", -1)))
+        return st;
+    if (!same_shape(&k->dst, &k->src[0])) return invalid(k, "dst and src0 shapes differ");
+    ag_dtype s = k->src[0].dtype, t = k->dst.dtype;
+    agcl_kernel_id id;
+    if (s == t)
+        id = s == AG_U8 ? AGCL_K_copy_u8_u8 : AGCL_K_copy_u32_u32;
+    else if (s == AG_F32)
+        id = t == AG_I32 ? AGCL_K_copy_f32_i32 : AGCL_K_copy_f32_u8;
+    else if (s == AG_I32)
+        id = t == AG_F32 ? AGCL_K_copy_i32_f32 : AGCL_K_copy_i32_u8;
+    else
+        id = t == AG_F32 ? AGCL_K_copy_u8_f32 : AGCL_K_copy_u8_i32;
+    const agi_view *vs[2] = {&k->dst, &k->src[0]};
+    agcl_geom g;
+    make_geom(vs, 2, &g);
+    cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g)};
+    return launch1(dev, id, (size_t)g.n, 0, 3, a);
+}
+
+static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
+{
+    if (k->sub < 0 || k->sub >= AGI_U_COUNT) return unsupported(k, "unknown unary op%s%s", NULL, NULL);
+    ag_status st;
+    if ((st = agcl_check_view(k, &k->dst, "dst", AG_F32)) ||
+        (st = agcl_check_view(k, &k->src[0], "src0", AG_F32)))
+        return st;
+    if (!same_shape(&k->dst, &k->src[0])) return invalid(k, "dst and src0 shapes differ");
+    const agi_view *vs[2] = {&k->dst, &k->src[0]};
+    agcl_geom g;
+    make_geom(vs, 2, &g);
+    cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
+    cl_int op = k->sub;
+    cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(op), AGCL_ARG(p0), AGCL_ARG(p1)};
+    return launch1(dev, AGCL_K_unary_f32, (size_t)g.n, 0, 6, a);
+}
+
+static bool binary_is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
+static bool binary_is_bwd(int sub) { return sub >= AGI_B_RELU_BWD && sub < AGI_B_COUNT; }
+static bool binary_int_ok(int sub)
+{
+    return sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL || sub == AGI_B_MAX ||
+           sub == AGI_B_MIN;
+}
+
+static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
+{
+    int sub = k->sub;
+    if (sub < 0 || sub >= AGI_B_COUNT) return unsupported(k, "unknown binary op%s%s", NULL, NULL);
+    ag_status st;
+    if ((st = agcl_check_view(k, &k->dst, "dst", -1)) ||
+        (st = agcl_check_view(k, &k->src[0], "src0", -1)) ||
+        (st = agcl_check_view(k, &k->src[1], "src1", k->src[0].dtype)))
+        return st;
+    if (!same_shape(&k->dst, &k->src[0]) || !same_shape(&k->dst, &k->src[1]))
+        return invalid(k, "dst and source shapes differ");
+    ag_dtype s = k->src[0].dtype, t = k->dst.dtype;
+    agcl_kernel_id id;
+    if (binary_is_compare(sub)) {
+        if (t != AG_U8 || (s != AG_F32 && s != AG_I32))
+            return unsupported(k, "compare %s -> %s", dtype_name(s), dtype_name(t));
+        id = s == AG_F32 ? AGCL_K_compare_f32 : AGCL_K_compare_i32;
+    } else if (s == AG_F32 && t == AG_F32) {
+        id = AGCL_K_binary_f32;
+    } else if (s == AG_I32 && t == AG_I32 && binary_int_ok(sub)) {
+        id = AGCL_K_binary_i32;
+    } else {
+        return unsupported(k, "%s -> %s", dtype_name(s), dtype_name(t));
+    }
+    (void)binary_is_bwd;
+    const agi_view *vs[3] = {&k->dst, &k->src[0], &k->src[1]};
+    agcl_geom g;
+    make_geom(vs, 3, &g);
+    cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem, a1 = k->src[1].buf->mem;
+    cl_int op = sub;
+    cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g),
+                    AGCL_ARG(op), AGCL_ARG(p0), AGCL_ARG(p1)};
+    return launch1(dev, id, (size_t)g.n, 0, id == AGCL_K_binary_f32 ? 7 : 5, a);
+}
+
+static ag_status op_where(agi_backend_device *dev, const agi_kernel *k)
+{
+    ag_status st;
+    if ((st = agcl_check_view(k, &k->dst, "dst", -1)) ||
+        (st = agcl_check_view(k, &k->src[0], "src0", AG_U8)) ||
+        (st = agcl_check_view(k, &k->src[1], "src1", k->dst.dtype)) ||
+        (st = agcl_check_view(k, &k->src[2], "src2", k->dst.dtype)))
+        return st;
+    if (k->dst.dtype == AG_U8) return unsupported(k, "u8 data%s%s", NULL, NULL);
+    if (!same_shape(&k->dst, &k->src[0]) || !same_shape(&k->dst, &k->src[1]) ||
+        !same_shape(&k->dst, &k->src[2]))
+        return invalid(k, "dst and source shapes differ");
+    const agi_view *vs[4] = {&k->dst, &k->src[0], &k->src[1], &k->src[2]};
+    agcl_geom g;
+    make_geom(vs, 4, &g);
+    cl_mem d = k->dst.buf->mem, c = k->src[0].buf->mem, a0 = k->src[1].buf->mem,
+           a1 = k->src[2].buf->mem;
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(c), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g)};
+    return launch1(dev, AGCL_K_where_u32, (size_t)g.n, 0, 5, a);
+}
+
+/* ---- REDUCE ------------------------------------------------------------------- */
+
+/* Merges consecutive dims of a (shape, stride...) list when contiguous in all. */
+static int merge_dims(int n, cl_long *shape, cl_long *s1, cl_long *s2)
+{
+    if (n == 0) return 0;
+    int kept = 0;
+    for (int d = 1; d < n; d++) {
+        bool ok = s1[kept] == s1[d] * shape[d] && (!s2 || s2[kept] == s2[d] * shape[d]);
+        if (ok) {
+            shape[kept] *= shape[d];
+            s1[kept] = s1[d];
+            if (s2) s2[kept] = s2[d];
+        } else {
+            kept++;
+            shape[kept] = shape[d];
+            s1[kept] = s1[d];
+            if (s2) s2[kept] = s2[d];
+        }
+    }
+    return kept + 1;
+}
+
+static ag_status op_reduce(agi_backend_device *dev, const agi_kernel *k)
+{
+    int sub = k->sub;
+    if (sub < 0 || sub >= AGI_R_COUNT) return unsupported(k, "unknown reduction%s%s", NULL, NULL);
+    bool arg = sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN;
+    ag_status st;
+    if ((st = agcl_check_view(k, &k->dst, "dst", arg ? AG_I32 : AG_F32)) ||
+        (st = agcl_check_view(k, &k->src[0], "src0", AG_F32)))
+        return st;
+    const agi_view *s = &k->src[0], *d = &k->dst;
+    if (s->ndim != d->ndim) return invalid(k, "dst and src0 ranks differ");
+    agcl_rgeom g;
+    memset(&g, 0, sizeof g);
+    int kn = 0, rn = 0;
+    for (int i = 0; i < s->ndim; i++) {
+        if (d->shape[i] == 1 && s->shape[i] > 1) {
+            g.rshape[rn] = s->shape[i];
+            g.rst[rn] = s->strides[i];
+            rn++;
+        } else if (d->shape[i] == s->shape[i]) {
+            if (s->shape[i] == 1) continue;
+            g.kshape[kn] = s->shape[i];
+            g.kst_s[kn] = s->strides[i];
+            g.kst_d[kn] = d->strides[i];
+            kn++;
+        } else {
+            return invalid(k, "dst shape is neither 1 nor src0's along a dim");
+        }
+    }
+    g.knd = merge_dims(kn, g.kshape, g.kst_s, g.kst_d);
+    g.rnd = merge_dims(rn, g.rshape, g.rst, NULL);
+    g.nout = 1;
+    for (int i = 0; i < g.knd; i++) g.nout *= g.kshape[i];
+    g.nred = 1;
+    for (int i = 0; i < g.rnd; i++) g.nred *= g.rshape[i];
+    g.s_off = s->offset;
+    g.d_off = d->offset;
+    cl_mem dm = d->buf->mem, sm = s->buf->mem;
+    cl_int op = sub;
+    bool wg = g.nred > 64 && g.nout < 8192;
+    if (!wg) {
+        agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(g), AGCL_ARG(op)};
+        return launch1(dev, arg ? AGCL_K_argreduce_rows_f32 : AGCL_K_reduce_rows_f32,
+                       (size_t)g.nout, 0, 4, a);
+    }
+    size_t l = dev->red_local, n = (size_t)g.nout * l;
+    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(g), AGCL_ARG(op),
+                    AGCL_LOCAL(l * sizeof(cl_float)), AGCL_LOCAL(l * sizeof(cl_long))};
+    return agcl_launch(dev, arg ? AGCL_K_argreduce_wg_f32 : AGCL_K_reduce_wg_f32, 1, &n, &l,
+                       arg ? 6 : 5, a);
+}
+
+/* ---- SOFTMAX -------------------------------------------------------------------- */
+
+static ag_status check_rows(const agi_kernel *k, const agi_view *v, const char *which,
+                            const agi_view *like)
+{
+    ag_status st = agcl_check_view(k, v, which, AG_F32);
+    if (st) return st;
+    if (v->ndim != 2 || !agi_view_is_contiguous(v))
+        return unsupported(k, "%s must be contiguous [rows, n]%s", which, NULL);
+    if (like && !same_shape(v, like)) return invalid(k, "row shapes differ");
+    return AG_OK;
+}
+
+static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
+{
+    if (k->sub != AGI_SOFTMAX && k->sub != AGI_LOG_SOFTMAX)
+        return unsupported(k, "unknown variant%s%s", NULL, NULL);
+    bool bwd = k->op == AGI_K_SOFTMAX_BWD;
+    ag_status st;
+    if ((st = check_rows(k, &k->dst, "dst", NULL)) ||
+        (st = check_rows(k, &k->src[0], "src0", &k->dst)) ||
+        (bwd && (st = check_rows(k, &k->src[1], "src1", &k->dst))))
+        return st;
+    cl_long rows = k->dst.shape[0], n = k->dst.shape[1];
+    cl_int logsm = k->sub == AGI_LOG_SOFTMAX;
+    cl_mem y = k->dst.buf->mem, x = k->src[0].buf->mem;
+    cl_long yo = k->dst.offset, xo = k->src[0].offset;
+    bool wg = n > 64 && rows < 8192;
+    size_t l = dev->red_local, gsz = wg ? (size_t)rows * l : (size_t)rows;
+    if (!bwd) {
+        agcl_arg a[] = {AGCL_ARG(y),    AGCL_ARG(yo), AGCL_ARG(x),     AGCL_ARG(xo),
+                        AGCL_ARG(rows), AGCL_ARG(n),  AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
+        if (wg) return agcl_launch(dev, AGCL_K_softmax_wg_f32, 1, &gsz, &l, 8, a);
+        return launch1(dev, AGCL_K_softmax_rows_f32, gsz, 0, 7, a);
+    }
+    cl_mem dy = k->src[1].buf->mem;
+    cl_long dyo = k->src[1].offset;
+    agcl_arg a[] = {AGCL_ARG(y),  AGCL_ARG(yo),   AGCL_ARG(x),    AGCL_ARG(xo),
+                    AGCL_ARG(dy), AGCL_ARG(dyo),  AGCL_ARG(rows), AGCL_ARG(n),
+                    AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
+    if (wg) return agcl_launch(dev, AGCL_K_softmax_bwd_wg_f32, 1, &gsz, &l, 10, a);
+    return launch1(dev, AGCL_K_softmax_bwd_rows_f32, gsz, 0, 9, a);
+}
+
+/* ---- IM2COL / COL2IM / pooling ---------------------------------------------------- */
+
+static ag_status check_image(const agi_kernel *k, const agi_view *v, const char *which, int dtype,
+                             int64_t numel)
+{
+    ag_status st = agcl_check_view(k, v, which, dtype);
+    if (st) return st;
+    if (!agi_view_is_contiguous(v)) return unsupported(k, "non-contiguous %s%s", which, NULL);
+    if (agi_view_numel(v) != numel) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s has %lld elements, the params say %lld", which,
+                 (long long)agi_view_numel(v), (long long)numel);
+        return invalid(k, msg);
+    }
+    return AG_OK;
+}
+
+static ag_status op_im2col(agi_backend_device *dev, const agi_kernel *k)
+{
+    const agi_conv_params *p = &k->p.conv;
+    if (p->n < 1 || p->c < 1 || p->h < 1 || p->w < 1 || p->kh < 1 || p->kw < 1 || p->oh < 1 ||
+        p->ow < 1 || p->sh < 1 || p->sw < 1 || p->dh < 1 || p->dw < 1 || p->ph < 0 || p->pw < 0)
+        return invalid(k, "bad convolution geometry");
+    int64_t xn = p->n * p->c * p->h * p->w, cn = p->n * p->c * p->kh * p->kw * p->oh * p->ow;
+    bool fwd = k->op == AGI_K_IM2COL;
+    ag_status st;
+    if ((st = check_image(k, &k->dst, "dst", AG_F32, fwd ? cn : xn)) ||
+        (st = check_image(k, &k->src[0], "src0", AG_F32, fwd ? xn : cn)))
+        return st;
+    cl_mem d = k->dst.buf->mem, s = k->src[0].buf->mem;
+    cl_long doff = k->dst.offset, soff = k->src[0].offset;
+    agi_conv_params cp = *p;
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(s), AGCL_ARG(soff), AGCL_ARG(cp)};
+    return launch1(dev, fwd ? AGCL_K_im2col_f32 : AGCL_K_col2im_f32, (size_t)(fwd ? cn : xn), 0, 5,
+                   a);
+}
+
+static ag_status op_pool(agi_backend_device *dev, const agi_kernel *k)
+{
+    const agi_pool_params *p = &k->p.pool;
+    bool adaptive = p->adaptive && (k->op == AGI_K_AVGPOOL2D || k->op == AGI_K_AVGPOOL2D_BWD);
+    if (p->n < 1 || p->c < 1 || p->h < 1 || p->w < 1 || p->oh < 1 || p->ow < 1 ||
+        (!adaptive && (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1 || p->ph < 0 ||
+                       p->pw < 0 || ((k->op == AGI_K_MAXPOOL2D || k->op == AGI_K_MAXPOOL2D_BWD) &&
+                                     (p->dh < 1 || p->dw < 1)))))
+        return invalid(k, "bad pooling geometry");
+    int64_t xn = p->n * p->c * p->h * p->w, yn = p->n * p->c * p->oh * p->ow;
+    agi_pool_params pp = *p;
+    pp.adaptive = adaptive;
+    ag_status st;
+    cl_mem d = k->dst.buf ? k->dst.buf->mem : NULL, s0 = k->src[0].buf ? k->src[0].buf->mem : NULL;
+    cl_long doff = k->dst.offset, s0off = k->src[0].offset;
+    switch (k->op) {
+    case AGI_K_MAXPOOL2D: {
+        if ((st = check_image(k, &k->dst, "dst", AG_F32, yn)) ||
+            (st = check_image(k, &k->dst2, "dst2", AG_I32, yn)) ||
+            (st = check_image(k, &k->src[0], "src0", AG_F32, xn)))
+            return st;
+        cl_mem i = k->dst2.buf->mem;
+        cl_long ioff = k->dst2.offset;
+        agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(i), AGCL_ARG(ioff),
+                        AGCL_ARG(s0), AGCL_ARG(s0off), AGCL_ARG(pp)};
+        return launch1(dev, AGCL_K_maxpool2d_f32, (size_t)yn, 0, 7, a);
+    }
+    case AGI_K_MAXPOOL2D_BWD: {
+        if ((st = check_image(k, &k->dst, "dst", AG_F32, xn)) ||
+            (st = check_image(k, &k->src[0], "src0", AG_F32, yn)) ||
+            (st = check_image(k, &k->src[1], "src1", AG_I32, yn)))
+            return st;
+        cl_mem i = k->src[1].buf->mem;
+        cl_long ioff = k->src[1].offset;
+        agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(s0), AGCL_ARG(s0off),
+                        AGCL_ARG(i), AGCL_ARG(ioff), AGCL_ARG(pp)};
+        return launch1(dev, AGCL_K_maxpool2d_bwd_f32, (size_t)xn, 0, 7, a);
+    }
+    case AGI_K_AVGPOOL2D: {
+        if ((st = check_image(k, &k->dst, "dst", AG_F32, yn)) ||
+            (st = check_image(k, &k->src[0], "src0", AG_F32, xn)))
+            return st;
+        agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(s0), AGCL_ARG(s0off), AGCL_ARG(pp)};
+        return launch1(dev, AGCL_K_avgpool2d_f32, (size_t)yn, 0, 5, a);
+    }
+    default: {
+        if ((st = check_image(k, &k->dst, "dst", AG_F32, xn)) ||
+            (st = check_image(k, &k->src[0], "src0", AG_F32, yn)))
+            return st;
+        agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(s0), AGCL_ARG(s0off), AGCL_ARG(pp)};
+        return launch1(dev, AGCL_K_avgpool2d_bwd_f32, (size_t)xn, 0, 5, a);
+    }
+    }
+}
+
+/* ---- GATHER / SCATTER_ADD ------------------------------------------------------------ */
+
+static ag_status op_index(agi_backend_device *dev, const agi_kernel *k)
+{
+    bool gather = k->op == AGI_K_GATHER;
+    ag_status st;
+    if ((st = agcl_check_view(k, &k->dst, "dst", gather ? -1 : AG_F32)) ||
+        (st = agcl_check_view(k, &k->src[0], "src0", k->dst.dtype)) ||
+        (st = agcl_check_view(k, &k->src[1], "src1", AG_I32)))
+        return st;
+    if (k->dst.dtype == AG_U8) return unsupported(k, "u8 data%s%s", NULL, NULL);
+    const agi_view *d = &k->dst, *s = &k->src[0], *ix = &k->src[1];
+    int nd = d->ndim;
+    int64_t dim = k->p.s.i[0];
+    if (nd < 1 || s->ndim != nd || ix->ndim != nd || dim < 0 || dim >= nd)
+        return invalid(k, "ranks or dim do not match");
+    if (!same_shape(ix, gather ? d : s)) return invalid(k, "index shape mismatch");
+    for (int i = 0; i < nd; i++)
+        if (i != dim && (gather ? d->shape[i] != s->shape[i] : s->shape[i] > d->shape[i]))
+            return invalid(k, "shapes differ outside dim");
+    agcl_sgeom g;
+    memset(&g, 0, sizeof g);
+    for (int i = 0; i < nd; i++) {
+        g.dshape[i] = d->shape[i];
+        g.sshape[i] = s->shape[i];
+        g.dst_st[i] = d->strides[i];
+        g.src_st[i] = s->strides[i];
+        g.idx_st[i] = ix->strides[i];
+    }
+    g.doff = d->offset;
+    g.soff = s->offset;
+    g.ioff = ix->offset;
+    g.ndim = nd;
+    g.dim = (cl_int)dim;
+    cl_mem dm = d->buf->mem, sm = s->buf->mem, im = ix->buf->mem;
+    agcl_kernel_id id;
+    if (gather) {
+        id = AGCL_K_gather_u32;
+        g.n = agi_view_numel(d);
+    } else if (ag_is_deterministic()) {
+        id = AGCL_K_scatter_add_det_f32;
+        g.n = agi_view_numel(d);
+    } else {
+        id = AGCL_K_scatter_add_atomic_f32;
+        g.n = agi_view_numel(s);
+    }
+    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(im), AGCL_ARG(g)};
+    return launch1(dev, id, (size_t)g.n, 0, 4, a);
+}
+
+/* ---- RNG ---------------------------------------------------------------------------- */
+
+static ag_status op_rng(agi_backend_device *dev, const agi_kernel *k)
+{
+    if (k->sub != AGI_RNG_UNIFORM && k->sub != AGI_RNG_NORMAL)
+        return unsupported(k, "unknown distribution%s%s", NULL, NULL);
+    ag_status st = agcl_check_view(k, &k->dst, "dst", AG_F32);
+    if (st) return st;
+    const agi_view *vs[1] = {&k->dst};
+    agcl_geom g;
+    make_geom(vs, 1, &g);
+    cl_mem d = k->dst.buf->mem;
+    uint64_t seed = k->p.s.u[0], off = k->p.s.u[1];
+    cl_uint slo = (cl_uint)seed, shi = (cl_uint)(seed >> 32), olo = (cl_uint)off,
+            ohi = (cl_uint)(off >> 32);
+    cl_int normal = k->sub == AGI_RNG_NORMAL;
+    cl_float a0 = (float)k->p.s.f[0], a1 = (float)k->p.s.f[1];
+    agcl_arg a[] = {AGCL_ARG(d),   AGCL_ARG(g),      AGCL_ARG(slo), AGCL_ARG(shi), AGCL_ARG(olo),
+                    AGCL_ARG(ohi), AGCL_ARG(normal), AGCL_ARG(a0),  AGCL_ARG(a1)};
+    return launch1(dev, AGCL_K_rng_f32, (size_t)g.n, 0, 9, a);
+}
+
+/* ---- Optimizers ----------------------------------------------------------------------- */
+
+static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *which,
+                            int64_t numel)
+{
+    ag_status st = agcl_check_view(k, v, which, AG_F32);
+    if (st) return st;
+    if (!agi_view_is_contiguous(v)) return unsupported(k, "non-contiguous %s%s", which, NULL);
+    if (agi_view_numel(v) != numel) return invalid(k, "optimizer buffers differ in size");
+    return AG_OK;
+}
+
+static ag_status op_optim(agi_backend_device *dev, const agi_kernel *k)
+{
+    const agi_optim_params *p = &k->p.optim;
+    int64_t n = agi_view_numel(&k->dst);
+    bool need1 = k->op == AGI_K_ADAM || k->op == AGI_K_RMSPROP || p->momentum != 0.0f;
+    bool need2 = k->op == AGI_K_ADAM || (k->op == AGI_K_RMSPROP && p->momentum != 0.0f);
+    ag_status st;
+    if ((st = check_flat(k, &k->dst, "dst", n)) || (st = check_flat(k, &k->src[0], "src0", n)) ||
+        (need1 && (st = check_flat(k, &k->src[1], "src1", n))) ||
+        (need2 && (st = check_flat(k, &k->src[2], "src2", n))))
+        return st;
+    agcl_optim o = {p->lr,    p->weight_decay, p->momentum, p->dampening, p->beta1,
+                    p->beta2, p->eps,          p->bias1,    p->bias2,     p->nesterov,
+                    p->first_step, p->decoupled};
+    cl_mem pm = k->dst.buf->mem, gm = k->src[0].buf->mem;
+    cl_mem s1 = need1 ? k->src[1].buf->mem : pm, s2 = need2 ? k->src[2].buf->mem : pm;
+    cl_long po = k->dst.offset, go = k->src[0].offset, o1 = need1 ? k->src[1].offset : 0,
+            o2 = need2 ? k->src[2].offset : 0, nn = n;
+    if (k->op == AGI_K_SGD) {
+        agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go),
+                        AGCL_ARG(s1), AGCL_ARG(o1), AGCL_ARG(nn), AGCL_ARG(o)};
+        return launch1(dev, AGCL_K_sgd_f32, (size_t)n, 0, 8, a);
+    }
+    agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go), AGCL_ARG(s1),
+                    AGCL_ARG(o1), AGCL_ARG(s2), AGCL_ARG(o2), AGCL_ARG(nn), AGCL_ARG(o)};
+    return launch1(dev, k->op == AGI_K_ADAM ? AGCL_K_adam_f32 : AGCL_K_rmsprop_f32, (size_t)n, 0,
+                   10, a);
+}
+
+/* ---- Dispatch ----------------------------------------------------------------------------- */
+
+ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k)
+{
+    switch (k->op) {
+    case AGI_K_FILL: return op_fill(dev, k);
+    case AGI_K_COPY: return op_copy(dev, k);
+    case AGI_K_UNARY: return op_unary(dev, k);
+    case AGI_K_BINARY: return op_binary(dev, k);
+    case AGI_K_WHERE: return op_where(dev, k);
+    case AGI_K_REDUCE: return op_reduce(dev, k);
+    case AGI_K_SOFTMAX:
+    case AGI_K_SOFTMAX_BWD: return op_softmax(dev, k);
+    case AGI_K_GEMM: return agcl_gemm(dev, k);
+    case AGI_K_IM2COL:
+    case AGI_K_COL2IM: return op_im2col(dev, k);
+    case AGI_K_MAXPOOL2D:
+    case AGI_K_MAXPOOL2D_BWD:
+    case AGI_K_AVGPOOL2D:
+    case AGI_K_AVGPOOL2D_BWD: return op_pool(dev, k);
+    case AGI_K_GATHER:
+    case AGI_K_SCATTER_ADD: return op_index(dev, k);
+    case AGI_K_RNG: return op_rng(dev, k);
+    case AGI_K_SGD:
+    case AGI_K_ADAM:
+    case AGI_K_RMSPROP: return op_optim(dev, k);
+    default: break;
+    }
+    return agi_set_error(AG_ERR_UNSUPPORTED, "opencl: kernel op %d unsupported", (int)k->op);
+}
+
+bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
+{
+    (void)dev;
+    switch (op) {
+    case AGI_K_FILL:
+    case AGI_K_COPY: return (unsigned)dtype < AG_DTYPE_COUNT;
+    case AGI_K_UNARY: return sub >= 0 && sub < AGI_U_COUNT && dtype == AG_F32;
+    case AGI_K_BINARY:
+        if (sub < 0 || sub >= AGI_B_COUNT) return false;
+        if (binary_is_compare(sub)) return dtype == AG_U8;
+        return dtype == AG_F32 || (dtype == AG_I32 && binary_int_ok(sub));
+    case AGI_K_WHERE: return dtype == AG_F32 || dtype == AG_I32;
+    case AGI_K_REDUCE:
+        if (sub < 0 || sub >= AGI_R_COUNT) return false;
+        return dtype == ((sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN) ? AG_I32 : AG_F32);
+    case AGI_K_SOFTMAX:
+    case AGI_K_SOFTMAX_BWD: return (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX) && dtype == AG_F32;
+    case AGI_K_GATHER: return dtype == AG_F32 || dtype == AG_I32;
+    case AGI_K_RNG: return (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL) && dtype == AG_F32;
+    case AGI_K_GEMM:
+    case AGI_K_IM2COL:
+    case AGI_K_COL2IM:
+    case AGI_K_MAXPOOL2D:
+    case AGI_K_MAXPOOL2D_BWD:
+    case AGI_K_AVGPOOL2D:
+    case AGI_K_AVGPOOL2D_BWD:
+    case AGI_K_SCATTER_ADD:
+    case AGI_K_SGD:
+    case AGI_K_ADAM:
+    case AGI_K_RMSPROP: return dtype == AG_F32;
+    default: return false;
+    }
+}

@@ -1,0 +1,132 @@
+/*
+ * backends/opencl/cl_internal.h — what the OpenCL backend's files share: the
+ * device and buffer structs, the kernel table and the host mirrors of the
+ * kernel argument structs in the shaders/opencl kernels.
+ */
+#ifndef AG_CL_INTERNAL_H
+#define AG_CL_INTERNAL_H
+
+#include "backend.h"
+
+#include <CL/cl.h>
+#include <pthread.h>
+
+/* Every kernel of the program, by name (order of agcl_kernel_names). */
+#define AGCL_KERNELS(X)                                                                           \
+    X(fill_u32) X(fill_u8) X(copy_u32_u32) X(copy_u8_u8) X(copy_f32_i32) X(copy_f32_u8)          \
+    X(copy_i32_f32) X(copy_i32_u8) X(copy_u8_f32) X(copy_u8_i32) X(unary_f32) X(binary_f32)      \
+    X(binary_i32) X(compare_f32) X(compare_i32) X(where_u32) X(reduce_rows_f32)                  \
+    X(reduce_wg_f32) X(argreduce_rows_f32) X(argreduce_wg_f32) X(softmax_rows_f32)               \
+    X(softmax_wg_f32) X(softmax_bwd_rows_f32) X(softmax_bwd_wg_f32) X(im2col_f32)                \
+    X(col2im_f32) X(maxpool2d_f32) X(maxpool2d_bwd_f32) X(avgpool2d_f32) X(avgpool2d_bwd_f32)    \
+    X(gemm_naive_f32) X(gather_u32) X(scatter_add_atomic_f32) X(scatter_add_det_f32)            \
+    X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32)
+
+#define AGCL_ENUM(name) AGCL_K_##name,
+typedef enum { AGCL_KERNELS(AGCL_ENUM) AGCL_K_COUNT } agcl_kernel_id;
+#undef AGCL_ENUM
+
+/* Pooled buffers: freed buffers wait in a free list per size class. */
+#define AGCL_NUM_CLASSES 128
+
+struct agi_buffer {
+    cl_mem mem;
+    size_t cap;        /* bytes actually allocated (the size class) */
+    int cls;
+    struct agi_buffer *next;
+};
+
+struct agi_backend_device {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel kernels[AGCL_K_COUNT];
+    pthread_mutex_t lock;
+    ag_device_info info;
+    bool is_cpu;
+    size_t max_wg;          /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    size_t ew_local;        /* work-group size for elementwise kernels */
+    size_t red_local;       /* work-group size for tree reductions (power of two) */
+    uint64_t mem_total;     /* CL_DEVICE_GLOBAL_MEM_SIZE */
+    uint64_t max_alloc;     /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    uint64_t mem_used;      /* bytes in live + pooled buffers */
+    uint64_t pooled_bytes;  /* bytes waiting in the free lists */
+    agi_buffer *free_lists[AGCL_NUM_CLASSES];
+    agi_buffer *gemm_temp;  /* CLBlast scratch, grown on demand */
+};
+
+/* Host mirror of geom_t (00_common.cl): up to 4 same-shaped views. */
+typedef struct {
+    cl_long shape[8];
+    cl_long st[32];
+    cl_long off[4];
+    cl_long n;
+    cl_int ndim;
+    cl_int pad;
+} agcl_geom;
+
+/* Host mirror of rgeom_t (reduce.cl). */
+typedef struct {
+    cl_long kshape[8], kst_s[8], kst_d[8], rshape[8], rst[8];
+    cl_long s_off, d_off, nout, nred;
+    cl_int knd, rnd;
+} agcl_rgeom;
+
+/* Host mirror of sgeom_t (index.cl). */
+typedef struct {
+    cl_long dshape[8], sshape[8], dst_st[8], src_st[8], idx_st[8];
+    cl_long doff, soff, ioff, n;
+    cl_int ndim, dim;
+} agcl_sgeom;
+
+/* Host mirror of gemm_t (nn.cl). */
+typedef struct {
+    cl_long m, n, k;
+    cl_long sa[3], sb[3], sc[3];
+    cl_long aoff, boff, coff;
+    cl_float alpha, beta;
+} agcl_gemm_args;
+
+/* Host mirror of optim_t (optim.cl). */
+typedef struct {
+    cl_float lr, weight_decay, momentum, dampening, beta1, beta2, eps, bias1, bias2;
+    cl_int nesterov, first_step, decoupled;
+} agcl_optim;
+
+/* cl_device.c */
+const char *agcl_error_name(cl_int err);
+/* Maps an OpenCL error to a status with a message naming `what`. */
+ag_status agcl_fail(cl_int err, const char *what);
+/* Pool allocation used by the front end and by internal scratch buffers
+ * (caller holds dev->lock). */
+ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer **out);
+void agcl_free_locked(agi_backend_device *dev, agi_buffer *buf);
+
+/* cl_program.c */
+ag_status agcl_build_program(agi_backend_device *dev);
+
+/* cl_exec.c */
+ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k);
+bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype);
+/* A kernel argument: `size` bytes at `ptr` (ptr NULL: local memory). */
+typedef struct {
+    size_t size;
+    const void *ptr;
+} agcl_arg;
+#define AGCL_ARG(x) ((agcl_arg){sizeof(x), &(x)})
+#define AGCL_LOCAL(bytes) ((agcl_arg){(bytes), NULL})
+/* Sets the arguments and enqueues a `dims`-D range of global[] work-items
+ * (each rounded up to a multiple of local[]; local NULL: the runtime picks). */
+ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, const size_t *global,
+                      const size_t *local, int nargs, const agcl_arg *args);
+/* Checks that a view lies inside its buffer with sane geometry; `dtype` < 0
+ * accepts any dtype. Sets an AG_ERR_INVALID/UNSUPPORTED message on failure. */
+ag_status agcl_check_view(const agi_kernel *k, const agi_view *v, const char *which, int dtype);
+
+/* cl_gemm.c */
+ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k);
+void agcl_gemm_release(void);
+
+#endif /* AG_CL_INTERNAL_H */

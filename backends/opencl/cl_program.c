@@ -1,0 +1,210 @@
+/* backends/opencl/cl_program.c — builds the one program holding every kernel
+ * in shaders/opencl (embedded at build time), with the device binary cached on
+ * disk keyed by device, driver, build options and source. The cache is best
+ * effort: any failure falls back to building from source. */
+#include "cl_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct agcl_source {
+    const char *name;
+    const char *text;
+};
+extern const struct agcl_source agcl_embedded_sources[];
+extern const int agcl_embedded_source_count;
+
+static const char *const kernel_names[AGCL_K_COUNT] = {
+#define AGCL_NAME(name) #name,
+    AGCL_KERNELS(AGCL_NAME)
+#undef AGCL_NAME
+};
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* All embedded sources concatenated in name order (malloc'd). */
+static char *program_source(void)
+{
+    size_t total = 1;
+    for (int i = 0; i < agcl_embedded_source_count; i++)
+        total += strlen(agcl_embedded_sources[i].text) + 64 + strlen(agcl_embedded_sources[i].name);
+    char *src = malloc(total);
+    if (!src) return NULL;
+    size_t len = 0;
+    for (int i = 0; i < agcl_embedded_source_count; i++)
+        len += (size_t)snprintf(src + len, total - len, "\n/* ---- %s ---- */\n%s",
+                                agcl_embedded_sources[i].name, agcl_embedded_sources[i].text);
+    return src;
+}
+
+/* Directory for cached binaries, created if needed; false when unavailable. */
+static bool cache_dir(char *out, size_t cap)
+{
+    const char *env = getenv("AG_OPENCL_NO_CACHE");
+    if (env && env[0] && strcmp(env, "0") != 0) return false;
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char base[1024];
+    if (xdg && xdg[0])
+        snprintf(base, sizeof base, "%s", xdg);
+    else if (home && home[0])
+        snprintf(base, sizeof base, "%s/.cache", home);
+    else
+        return false;
+    if (mkdir(base, 0755) != 0 && errno != EEXIST) return false;
+    int n = snprintf(out, cap, "%s/anygrad", base);
+    if (n < 0 || (size_t)n >= cap) return false;
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) return false;
+    return true;
+}
+
+static const char cache_magic[8] = {'A', 'G', 'C', 'L', 'B', 'I', 'N', '1'};
+
+static unsigned char *cache_load(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char magic[8];
+    uint64_t n = 0;
+    unsigned char *data = NULL;
+    if (fread(magic, 1, 8, f) == 8 && memcmp(magic, cache_magic, 8) == 0 &&
+        fread(&n, sizeof n, 1, f) == 1 && n > 0 && n < ((uint64_t)1 << 31)) {
+        data = malloc((size_t)n);
+        if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+            free(data);
+            data = NULL;
+        }
+    }
+    fclose(f);
+    if (data) *len = (size_t)n;
+    return data;
+}
+
+static void cache_store(const char *path, const unsigned char *data, size_t len)
+{
+    char tmp[1300];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return;
+    uint64_t n = len;
+    bool ok = fwrite(cache_magic, 1, 8, f) == 8 && fwrite(&n, sizeof n, 1, f) == 1 &&
+              fwrite(data, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) remove(tmp);
+}
+
+static ag_status build_log_error(agi_backend_device *dev, cl_program prog, cl_int err)
+{
+    size_t len = 0;
+    clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
+    char *log = len ? malloc(len + 1) : NULL;
+    if (log) {
+        if (clGetProgramBuildInfo(prog, dev->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) !=
+            CL_SUCCESS)
+            len = 0;
+        log[len] = '\0';
+    }
+    ag_status st = agi_set_error(AG_ERR_DEVICE, "opencl: building kernels failed: %s (%d): %.700s",
+                                 agcl_error_name(err), (int)err, log ? log : "");
+    free(log);
+    return st;
+}
+
+ag_status agcl_build_program(agi_backend_device *dev)
+{
+    char options[256];
+    char cver[128] = "";
+    clGetDeviceInfo(dev->device, CL_DEVICE_OPENCL_C_VERSION, sizeof cver, cver, NULL);
+    cver[sizeof cver - 1] = '\0';
+    int major = 1, minor = 0;
+    if (sscanf(cver, "OpenCL C %d.%d", &major, &minor) != 2) major = 1, minor = 0;
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(dev->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    snprintf(options, sizeof options, "%s%s",
+             (major > 1 || minor >= 2) ? "-cl-std=CL1.2 " : "",
+             (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? "-cl-fp32-correctly-rounded-divide-sqrt"
+                                                        : "");
+
+    char *src = program_source();
+    if (!src) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
+    char plat_ver[256] = "";
+    clGetPlatformInfo(dev->platform, CL_PLATFORM_VERSION, sizeof plat_ver, plat_ver, NULL);
+    plat_ver[sizeof plat_ver - 1] = '\0';
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, dev->info.name, strlen(dev->info.name) + 1);
+    h = fnv1a(h, dev->info.driver, strlen(dev->info.driver) + 1);
+    h = fnv1a(h, plat_ver, strlen(plat_ver) + 1);
+    h = fnv1a(h, options, strlen(options) + 1);
+    h = fnv1a(h, src, strlen(src));
+
+    char dir[1100], path[1200];
+    bool use_cache = cache_dir(dir, sizeof dir);
+    if (use_cache) snprintf(path, sizeof path, "%s/opencl-%016llx.bin", dir, (unsigned long long)h);
+
+    cl_int err = CL_SUCCESS;
+    cl_program prog = NULL;
+    if (use_cache) {
+        size_t len = 0;
+        unsigned char *bin = cache_load(path, &len);
+        if (bin) {
+            const unsigned char *bins[1] = {bin};
+            cl_int bstatus = CL_SUCCESS;
+            prog = clCreateProgramWithBinary(dev->ctx, 1, &dev->device, &len, bins, &bstatus, &err);
+            if (prog && (err != CL_SUCCESS || bstatus != CL_SUCCESS ||
+                         clBuildProgram(prog, 1, &dev->device, options, NULL, NULL) != CL_SUCCESS)) {
+                clReleaseProgram(prog);
+                prog = NULL;
+            }
+            free(bin);
+        }
+    }
+    bool from_source = prog == NULL;
+    if (!prog) {
+        const char *srcs[1] = {src};
+        prog = clCreateProgramWithSource(dev->ctx, 1, srcs, NULL, &err);
+        if (!prog) {
+            free(src);
+            return agcl_fail(err, "clCreateProgramWithSource");
+        }
+        err = clBuildProgram(prog, 1, &dev->device, options, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            ag_status st = build_log_error(dev, prog, err);
+            clReleaseProgram(prog);
+            free(src);
+            return st;
+        }
+    }
+    free(src);
+    if (from_source && use_cache) {
+        size_t len = 0;
+        if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) == CL_SUCCESS &&
+            len > 0) {
+            unsigned char *bin = malloc(len);
+            unsigned char *bins[1] = {bin};
+            if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) ==
+                           CL_SUCCESS)
+                cache_store(path, bin, len);
+            free(bin);
+        }
+    }
+    dev->program = prog;
+    for (int i = 0; i < AGCL_K_COUNT; i++) {
+        dev->kernels[i] = clCreateKernel(prog, kernel_names[i], &err);
+        if (!dev->kernels[i])
+            return agi_set_error(AG_ERR_DEVICE, "opencl: kernel %s missing: %s (%d)",
+                                 kernel_names[i], agcl_error_name(err), (int)err);
+    }
+    return AG_OK;
+}

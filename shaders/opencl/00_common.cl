@@ -1,0 +1,37 @@
+/* shaders/opencl/00_common.cl — shared definitions for every anygrad OpenCL
+ * kernel. The backend concatenates all .cl files (sorted by name) into one
+ * program, so this file comes first. OpenCL C 1.2 only. */
+#pragma OPENCL FP_CONTRACT OFF
+
+#define AG_MAX_DIMS 8
+
+/* Geometry of up to 4 same-shaped strided views (elementwise kernels).
+ * Element i (row-major in `shape`) of view v lives at
+ * off[v] + sum_d coord_d(i) * st[v*8 + d]. Mirrors agcl_geom on the host. */
+typedef struct {
+    long shape[8];
+    long st[32];
+    long off[4];
+    long n;
+    int ndim;
+    int pad;
+} geom_t;
+
+/* Offsets of element i in the first nv views. */
+void geom_offsets(const geom_t *g, long i, int nv, long *o)
+{
+    for (int v = 0; v < nv; v++) o[v] = g->off[v];
+    if (g->ndim == 1) {
+        for (int v = 0; v < nv; v++) o[v] += i * g->st[v * 8];
+        return;
+    }
+    long r = i;
+    for (int d = g->ndim - 1; d >= 0; d--) {
+        long s = g->shape[d];
+        long c = r % s;
+        r /= s;
+        for (int v = 0; v < nv; v++) o[v] += c * g->st[v * 8 + d];
+    }
+}
+
+float ag_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }

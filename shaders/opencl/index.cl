@@ -1,0 +1,91 @@
+/* shaders/opencl/index.cl — GATHER and SCATTER_ADD along one dim. */
+
+/* Mirrors agcl_sgeom. dshape/sshape: dst and src0 shapes; *_st strides;
+ * the index tensor has dst's shape (gather) or src0's shape (scatter). */
+typedef struct {
+    long dshape[8], sshape[8];
+    long dst_st[8], src_st[8], idx_st[8];
+    long doff, soff, ioff, n;
+    int ndim, dim;
+} sgeom_t;
+
+/* dst[p] = src[p with p[dim] = index[p]]; out-of-range index gives 0.
+ * 4-byte elements (f32 or i32 bit patterns). One work-item per dst element. */
+__kernel void gather_u32(__global uint *d, __global const uint *s, __global const int *idx,
+                         sgeom_t g)
+{
+    long i = get_global_id(0);
+    if (i >= g.n) return;
+    long r = i, od = g.doff, os = g.soff, oi = g.ioff;
+    for (int k = g.ndim - 1; k >= 0; k--) {
+        long c = r % g.dshape[k];
+        r /= g.dshape[k];
+        od += c * g.dst_st[k];
+        oi += c * g.idx_st[k];
+        if (k != g.dim) os += c * g.src_st[k];
+    }
+    int j = idx[oi];
+    uint v = 0;
+    if (j >= 0 && j < g.sshape[g.dim]) v = s[os + (long)j * g.src_st[g.dim]];
+    d[od] = v;
+}
+
+void atomic_add_f32(volatile __global float *p, float v)
+{
+    volatile __global int *ip = (volatile __global int *)p;
+    int old = *ip, assumed;
+    do {
+        assumed = old;
+        old = atomic_cmpxchg(ip, assumed, as_int(as_float(assumed) + v));
+    } while (old != assumed);
+}
+
+/* dst[p with p[dim] = index[p]] += src[p] for every p of src's shape; float
+ * atomics through compare-and-swap (summation order unspecified). */
+__kernel void scatter_add_atomic_f32(__global float *d, __global const float *s,
+                                     __global const int *idx, sgeom_t g)
+{
+    long i = get_global_id(0);
+    if (i >= g.n) return;
+    long r = i, od = g.doff, os = g.soff, oi = g.ioff;
+    for (int k = g.ndim - 1; k >= 0; k--) {
+        long c = r % g.sshape[k];
+        r /= g.sshape[k];
+        os += c * g.src_st[k];
+        oi += c * g.idx_st[k];
+        if (k != g.dim) {
+            if (c >= g.dshape[k]) return;
+            od += c * g.dst_st[k];
+        }
+    }
+    int j = idx[oi];
+    if (j < 0 || j >= g.dshape[g.dim]) return;
+    atomic_add_f32(d + od + (long)j * g.dst_st[g.dim], s[os]);
+}
+
+/* Deterministic variant: one work-item per dst element adds the matching src
+ * elements in increasing order along dim (the order of a sequential loop). */
+__kernel void scatter_add_det_f32(__global float *d, __global const float *s,
+                                  __global const int *idx, sgeom_t g)
+{
+    long i = get_global_id(0);
+    if (i >= g.n) return;
+    long r = i, od = g.doff, os = g.soff, oi = g.ioff, target = 0;
+    for (int k = g.ndim - 1; k >= 0; k--) {
+        long c = r % g.dshape[k];
+        r /= g.dshape[k];
+        od += c * g.dst_st[k];
+        if (k == g.dim) {
+            target = c;
+        } else {
+            if (c >= g.sshape[k]) return;
+            os += c * g.src_st[k];
+            oi += c * g.idx_st[k];
+        }
+    }
+    float acc = d[od];
+    long len = g.sshape[g.dim], ss = g.src_st[g.dim], is = g.idx_st[g.dim];
+    for (long j = 0; j < len; j++)
+        if (idx[oi + j * is] == target) acc += s[os + j * ss];
+    d[od] = acc;
+}

@@ -1,0 +1,249 @@
+/* shaders/opencl/reduce.cl — REDUCE (sum/max/min/argmax/argmin) and row-wise
+ * SOFTMAX / LOG_SOFTMAX and their backward. */
+
+/* Reduction geometry (mirrors agcl_rgeom). Output o (row-major over kshape)
+ * reads src at s_off + kept(o)·kst_s + red(r)·rst for r in [0, nred) (row-major
+ * over rshape) and writes dst at d_off + kept(o)·kst_d. */
+typedef struct {
+    long kshape[8];
+    long kst_s[8];
+    long kst_d[8];
+    long rshape[8];
+    long rst[8];
+    long s_off, d_off, nout, nred;
+    int knd, rnd;
+} rgeom_t;
+
+enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN };
+
+void rgeom_out(const rgeom_t *g, long o, long *so, long *dso)
+{
+    long s = g->s_off, d = g->d_off, r = o;
+    for (int k = g->knd - 1; k >= 0; k--) {
+        long c = r % g->kshape[k];
+        r /= g->kshape[k];
+        s += c * g->kst_s[k];
+        d += c * g->kst_d[k];
+    }
+    *so = s;
+    *dso = d;
+}
+
+long rgeom_red(const rgeom_t *g, long r)
+{
+    if (g->rnd == 1) return r * g->rst[0];
+    long s = 0;
+    for (int k = g->rnd - 1; k >= 0; k--) {
+        long c = r % g->rshape[k];
+        r /= g->rshape[k];
+        s += c * g->rst[k];
+    }
+    return s;
+}
+
+/* Combination rules. NaN wins max/min (propagates); arg* pick the first index
+ * on ties (and the first NaN). */
+float red_combine(int op, float a, float b)
+{
+    switch (op) {
+    case R_SUM: return a + b;
+    case R_MAX: return (a > b || isnan(a)) ? a : b;
+    default: return (a < b || isnan(a)) ? a : b;
+    }
+}
+
+float red_init(int op)
+{
+    return op == R_SUM ? 0.0f : (op == R_MAX ? -INFINITY : INFINITY);
+}
+
+/* True if candidate (v, vi) should replace the current best (b, bi). */
+int arg_better(int op, float v, long vi, float b, long bi)
+{
+    if (isnan(b)) return isnan(v) && vi < bi;
+    if (isnan(v)) return 1;
+    if (v == b) return vi < bi;
+    return op == R_ARGMAX ? v > b : v < b;
+}
+
+/* One work-item per output (short reductions or many outputs). */
+__kernel void reduce_rows_f32(__global float *d, __global const float *s, rgeom_t g, int op)
+{
+    long o = get_global_id(0);
+    if (o >= g.nout) return;
+    long so, dso;
+    rgeom_out(&g, o, &so, &dso);
+    float acc = red_init(op);
+    for (long r = 0; r < g.nred; r++) acc = red_combine(op, acc, s[so + rgeom_red(&g, r)]);
+    d[dso] = acc;
+}
+
+/* One work-group per output; tree reduction in local memory. */
+__kernel void reduce_wg_f32(__global float *d, __global const float *s, rgeom_t g, int op,
+                            __local float *lv)
+{
+    long o = get_group_id(0);
+    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    long so, dso;
+    rgeom_out(&g, o, &so, &dso);
+    float acc = red_init(op);
+    for (long r = lid; r < g.nred; r += wg) acc = red_combine(op, acc, s[so + rgeom_red(&g, r)]);
+    lv[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) lv[lid] = red_combine(op, lv[lid], lv[lid + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) d[dso] = lv[0];
+}
+
+__kernel void argreduce_rows_f32(__global int *d, __global const float *s, rgeom_t g, int op)
+{
+    long o = get_global_id(0);
+    if (o >= g.nout) return;
+    long so, dso;
+    rgeom_out(&g, o, &so, &dso);
+    float best = s[so];
+    long bi = 0;
+    for (long r = 1; r < g.nred; r++) {
+        float v = s[so + rgeom_red(&g, r)];
+        if (arg_better(op, v, r, best, bi)) {
+            best = v;
+            bi = r;
+        }
+    }
+    d[dso] = (int)bi;
+}
+
+__kernel void argreduce_wg_f32(__global int *d, __global const float *s, rgeom_t g, int op,
+                               __local float *lv, __local long *li)
+{
+    long o = get_group_id(0);
+    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    long so, dso;
+    rgeom_out(&g, o, &so, &dso);
+    float best = NAN;
+    long bi = -1;
+    for (long r = lid; r < g.nred; r += wg) {
+        float v = s[so + rgeom_red(&g, r)];
+        if (bi < 0 || arg_better(op, v, r, best, bi)) {
+            best = v;
+            bi = r;
+        }
+    }
+    lv[lid] = best;
+    li[lid] = bi;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) {
+            long oi = li[lid + h];
+            if (oi >= 0 && (li[lid] < 0 || arg_better(op, lv[lid + h], oi, lv[lid], li[lid]))) {
+                lv[lid] = lv[lid + h];
+                li[lid] = oi;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) d[dso] = (int)li[0];
+}
+
+/* ---- SOFTMAX / LOG_SOFTMAX over contiguous rows [rows, n] ---- */
+
+/* One work-item per row. */
+__kernel void softmax_rows_f32(__global float *y, long yoff, __global const float *x, long xoff,
+                               long rows, long n, int logsm)
+{
+    long row = get_global_id(0);
+    if (row >= rows) return;
+    __global const float *xr = x + xoff + row * n;
+    __global float *yr = y + yoff + row * n;
+    float m = -INFINITY;
+    for (long j = 0; j < n; j++) m = fmax(m, xr[j]);
+    float sum = 0.0f;
+    for (long j = 0; j < n; j++) sum += exp(xr[j] - m);
+    if (logsm) {
+        float ls = log(sum);
+        for (long j = 0; j < n; j++) yr[j] = xr[j] - m - ls;
+    } else {
+        float inv = 1.0f / sum;
+        for (long j = 0; j < n; j++) yr[j] = exp(xr[j] - m) * inv;
+    }
+}
+
+/* One work-group per row. */
+__kernel void softmax_wg_f32(__global float *y, long yoff, __global const float *x, long xoff,
+                             long rows, long n, int logsm, __local float *lv)
+{
+    long row = get_group_id(0);
+    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    __global const float *xr = x + xoff + row * n;
+    __global float *yr = y + yoff + row * n;
+    float m = -INFINITY;
+    for (long j = lid; j < n; j += wg) m = fmax(m, xr[j]);
+    lv[lid] = m;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) lv[lid] = fmax(lv[lid], lv[lid + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    m = lv[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float sum = 0.0f;
+    for (long j = lid; j < n; j += wg) sum += exp(xr[j] - m);
+    lv[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) lv[lid] += lv[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    sum = lv[0];
+    if (logsm) {
+        float ls = log(sum);
+        for (long j = lid; j < n; j += wg) yr[j] = xr[j] - m - ls;
+    } else {
+        float inv = 1.0f / sum;
+        for (long j = lid; j < n; j += wg) yr[j] = exp(xr[j] - m) * inv;
+    }
+}
+
+/* Backward. softmax: dx = y (dy - sum(dy y)); log_softmax: dx = dy - exp(y) sum(dy). */
+__kernel void softmax_bwd_rows_f32(__global float *dx, long dxoff, __global const float *y,
+                                   long yoff, __global const float *dy, long dyoff, long rows,
+                                   long n, int logsm)
+{
+    long row = get_global_id(0);
+    if (row >= rows) return;
+    __global const float *yr = y + yoff + row * n;
+    __global const float *gr = dy + dyoff + row * n;
+    __global float *dr = dx + dxoff + row * n;
+    float sum = 0.0f;
+    if (logsm) {
+        for (long j = 0; j < n; j++) sum += gr[j];
+        for (long j = 0; j < n; j++) dr[j] = gr[j] - exp(yr[j]) * sum;
+    } else {
+        for (long j = 0; j < n; j++) sum += gr[j] * yr[j];
+        for (long j = 0; j < n; j++) dr[j] = yr[j] * (gr[j] - sum);
+    }
+}
+
+__kernel void softmax_bwd_wg_f32(__global float *dx, long dxoff, __global const float *y,
+                                 long yoff, __global const float *dy, long dyoff, long rows,
+                                 long n, int logsm, __local float *lv)
+{
+    long row = get_group_id(0);
+    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    __global const float *yr = y + yoff + row * n;
+    __global const float *gr = dy + dyoff + row * n;
+    __global float *dr = dx + dxoff + row * n;
+    float sum = 0.0f;
+    for (long j = lid; j < n; j += wg) sum += logsm ? gr[j] : gr[j] * yr[j];
+    lv[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) lv[lid] += lv[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    sum = lv[0];
+    for (long j = lid; j < n; j += wg)
+        dr[j] = logsm ? gr[j] - exp(yr[j]) * sum : yr[j] * (gr[j] - sum);
+}
