@@ -18,7 +18,7 @@
  *   ...
  *   AGT_ADD_LOOP(tc, test_relu);
  *
- * Golden files (tests/golden/*.txt, written by tests/golden/*.py from
+ * Golden files (the .txt files in tests/golden, written by its gen_ scripts from
  * PyTorch) are plain text:
  *   case <name>
  *   <label> <f32|i32|u8> <ndim> <d0> ... <dn-1> : v0 v1 ...
