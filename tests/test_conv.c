@@ -182,8 +182,10 @@ START_TEST(test_conv2d_errors)
     ag_scope_begin();
     ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(2, 4, 5, 5));
     ag_tensor *w = ag_zeros(dev, AG_F32, AG_SHAPE(6, 4, 3, 3));
-    agt_assert_error(ag_conv2d(NULL, w, NULL, NULL), "ag_conv2d", NULL, "NULL x");
-    agt_assert_error(ag_conv2d(x, NULL, NULL, NULL), "ag_conv2d", NULL, "NULL weight");
+    ag_clear_error();
+    agt_assert_error(ag_conv2d(NULL, w, NULL, NULL), "ag_conv2d", "is NULL", "NULL x");
+    ag_clear_error();
+    agt_assert_error(ag_conv2d(x, NULL, NULL, NULL), "ag_conv2d", "is NULL", "NULL weight");
     agt_assert_error(ag_conv2d(ag_zeros(dev, AG_F32, AG_SHAPE(4, 5)), w, NULL, NULL), "ag_conv2d",
                      "[4,5]", "2-D input");
     agt_assert_error(ag_conv2d(x, ag_zeros(dev, AG_F32, AG_SHAPE(6, 4, 3)), NULL, NULL),
@@ -312,7 +314,9 @@ START_TEST(test_conv_transpose2d_errors)
     const char *op = "ag_conv_transpose2d";
     ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(1, 4, 3, 3));
     ag_tensor *w = ag_zeros(dev, AG_F32, AG_SHAPE(4, 2, 3, 3));
+    ag_clear_error();
     agt_assert_error(ag_conv_transpose2d(NULL, w, NULL, NULL), op, NULL, "NULL x");
+    ag_clear_error();
     agt_assert_error(ag_conv_transpose2d(x, NULL, NULL, NULL), op, NULL, "NULL w");
     agt_assert_error(ag_conv_transpose2d(x, ag_zeros(dev, AG_F32, AG_SHAPE(3, 2, 3, 3)), NULL,
                                          NULL),
