@@ -1,0 +1,316 @@
+/* tests/test_errors.c — error paths across the API, on every backend under
+ * test: each failing call returns NULL (or a negative status) and
+ * ag_last_error() names the op and the shapes involved. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Asserts a negative status and a message containing both needles. */
+static void assert_status(ag_status st, const char *n1, const char *n2, const char *what)
+{
+    ck_assert_msg(st < 0, "%s: expected a failure, got %s", what, ag_status_name(st));
+    ck_assert_msg(ag_last_status() == st, "%s: ag_last_status %s differs from %s", what,
+                  ag_status_name(ag_last_status()), ag_status_name(st));
+    const char *msg = ag_last_error();
+    ck_assert_msg(!n1 || strstr(msg, n1), "%s: error \"%s\" lacks \"%s\"", what, msg, n1);
+    ck_assert_msg(!n2 || strstr(msg, n2), "%s: error \"%s\" lacks \"%s\"", what, msg, n2);
+}
+
+START_TEST(test_shape_mismatch)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *a = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    ag_tensor *b = agt_randn(dev, AG_SHAPE(4), 2, 1.0);
+    ag_tensor *m = agt_randn(dev, AG_SHAPE(4, 5), 3, 1.0);
+    agt_assert_error(ag_add(a, b), "ag_add", "[2,3]", "add broadcast");
+    agt_assert_error(ag_mul(a, b), "ag_mul", "[4]", "mul broadcast");
+    agt_assert_error(ag_where(ag_gt_scalar(a, 0), a, b), "ag_where", "[4]", "where broadcast");
+    agt_assert_error(ag_matmul(a, m), "ag_matmul", "[2,3]", "matmul inner dims");
+    agt_assert_error(ag_matmul(a, m), "ag_matmul", "[4,5]", "matmul inner dims (rhs)");
+    agt_assert_error(ag_linear(a, m, NULL), "ag_linear", "[4,5]", "linear weight");
+    agt_assert_error(ag_reshape(a, AG_SHAPE(4, 2)), "ag_reshape", "[2,3]", "reshape numel");
+    agt_assert_error(ag_view(a, AG_SHAPE(5)), "ag_view", "[2,3]", "view numel");
+    agt_assert_error(ag_expand(a, AG_SHAPE(4, 3)), "ag_expand", "[2,3]", "expand");
+    agt_assert_error(ag_cat(2, (ag_tensor *[]){a, m}, 0), "ag_cat", "[4,5]", "cat");
+    agt_assert_error(ag_mse_loss(a, b, AG_REDUCTION_MEAN), "ag_mse_loss", "[2,3]", "mse");
+    assert_status(ag_copy_(a, m), "ag_copy_", "[4,5]", "copy_ shapes");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_wrong_dtype)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(3, 4), 1, 1.0);
+    ag_tensor *fi = agt_tensor(dev, AG_SHAPE(3, 4), (float[12]){0});
+    ag_tensor *fi1 = agt_tensor(dev, AG_SHAPE(2), (float[]){0, 1});
+    ag_tensor *ii = agt_tensor_i32(dev, AG_SHAPE(3, 4), (int32_t[12]){0});
+    agt_assert_error(ag_gather(x, 1, fi), "ag_gather", "f32", "gather f32 index");
+    agt_assert_error(ag_index_select(x, 0, fi1), "ag_index_select", "[2]", "index_select f32");
+    agt_assert_error(ag_embedding(fi1, x), "ag_embedding", "f32", "embedding f32 index");
+    agt_assert_error(ag_where(x, x, x), "ag_where", "[3,4]", "where f32 condition");
+    agt_assert_error(ag_cross_entropy(x, fi1, NULL), "ag_cross_entropy", "f32",
+                     "cross_entropy f32 target");
+    agt_assert_error(ag_one_hot(fi1, 3), "ag_one_hot", "f32", "one_hot f32 labels");
+    assert_status(ag_set_requires_grad(ii, true), "ag_set_requires_grad", "i32",
+                  "requires_grad on i32");
+    agt_assert_error(ag_empty(dev, (ag_dtype)7, AG_SHAPE(2)), "ag_empty", "dtype",
+                     "invalid dtype");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_different_devices)
+{
+    ag_device *dev = agt_open(_i);
+    /* a second device: another handle on the CPU (a different device even
+     * when the backend under test is the CPU itself) */
+    ag_device *other = ag_device_open("cpu");
+    ck_assert_ptr_nonnull(other);
+    ck_assert_ptr_ne(other, dev);
+    ag_scope_begin();
+    ag_tensor *a = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    ag_tensor *b = agt_randn(other, AG_SHAPE(2, 3), 2, 1.0);
+    ag_tensor *w = agt_randn(other, AG_SHAPE(4, 3), 3, 1.0);
+    ag_tensor *t = agt_tensor_i32(other, AG_SHAPE(2), (int32_t[]){0, 1});
+    agt_assert_error(ag_add(a, b), "ag_add", "different devices", "add");
+    agt_assert_error(ag_add(a, b), "[2,3]", NULL, "add shapes");
+    agt_assert_error(ag_matmul(a, ag_t(w)), "ag_matmul", "different devices", "matmul");
+    agt_assert_error(ag_linear(a, w, NULL), "ag_linear", "different devices", "linear");
+    agt_assert_error(ag_where(ag_gt_scalar(a, 0), a, b), "ag_where", "different devices",
+                     "where");
+    agt_assert_error(ag_cross_entropy(a, t, NULL), "ag_cross_entropy", "different devices",
+                     "cross_entropy");
+    agt_assert_error(ag_cat(2, (ag_tensor *[]){a, b}, 0), "ag_cat", "different devices", "cat");
+    assert_status(ag_copy_(a, b), "ag_copy_", "different devices", "copy_");
+    /* moving explicitly works */
+    ag_tensor *moved = ag_to_device(b, dev);
+    ck_assert_ptr_nonnull(moved);
+    agt_assert_tensors_close(ag_add(a, moved), ag_add(ag_to_device(a, other), b), 1e-6, 1e-6,
+                             "add after to_device");
+    ag_scope_end();
+    ag_device_close(other);
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_null_inputs)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    ag_tensor *y = agt_randn(dev, AG_SHAPE(4), 2, 1.0);
+    ag_clear_error();
+    agt_assert_error(ag_relu(NULL), "ag_relu", "NULL", "relu NULL");
+    ag_clear_error();
+    agt_assert_error(ag_add(NULL, x), "ag_add", "NULL", "add NULL");
+    ag_clear_error();
+    agt_assert_error(ag_matmul(x, NULL), "ag_matmul", "NULL", "matmul NULL");
+    ag_clear_error();
+    agt_assert_error(ag_sum(NULL, 0, NULL, false), "ag_sum", "NULL", "sum NULL");
+    ag_clear_error();
+    agt_assert_error(ag_reshape(NULL, AG_SHAPE(2)), "ag_reshape", "NULL", "reshape NULL");
+    /* chains keep the first failure's message */
+    ag_clear_error();
+    agt_assert_error(ag_relu(ag_add(NULL, x)), "ag_add", "NULL", "chain keeps NULL origin");
+    ck_assert_ptr_null(strstr(ag_last_error(), "ag_relu"));
+    ag_clear_error();
+    agt_assert_error(ag_sum(ag_relu(ag_add(x, y)), 0, NULL, false), "ag_add", "[2,3]",
+                     "chain keeps shape error");
+    ck_assert_ptr_null(strstr(ag_last_error(), "ag_relu"));
+    ag_clear_error();
+    agt_assert_error(ag_cross_entropy(ag_linear(NULL, x, NULL), NULL, NULL), "ag_linear", "NULL",
+                     "loss chain");
+    /* status functions and releases accept NULL */
+    ag_clear_error();
+    assert_status(ag_backward(NULL, NULL), "ag_backward", "NULL", "backward NULL");
+    ag_clear_error();
+    assert_status(ag_copy_(NULL, x), "ag_copy_", "NULL", "copy_ NULL");
+    ag_clear_error();
+    ck_assert(isnan(ag_item(NULL)));
+    ag_release(NULL);
+    ag_zero_grad(NULL);
+    ck_assert_int_eq(ag_ndim(NULL), -1);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_bad_shapes)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    /* negative dims */
+    agt_assert_error(ag_empty(dev, AG_F32, AG_SHAPE(2, -3)), "ag_empty", "[2,-3]",
+                     "negative dim");
+    agt_assert_error(ag_full(dev, AG_F32, AG_SHAPE(-1), 1.0), "ag_full", "[-1]", "negative dim");
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    agt_assert_error(ag_reshape(x, AG_SHAPE(-1, -1)), "ag_reshape", "[2,3]", "two -1 dims");
+    agt_assert_error(ag_reshape(x, AG_SHAPE(-2, 3)), "ag_reshape", "[2,3]", "reshape -2");
+    /* huge dims: more than 2^40 elements */
+    agt_assert_error(ag_full(dev, AG_F32, AG_SHAPE(INT64_C(1) << 21, INT64_C(1) << 20), 2.0),
+                     "ag_full", "[2097152,1048576]", "huge shape");
+    agt_assert_error(ag_empty(dev, AG_F32, AG_SHAPE(INT64_C(1) << 40, 2)), "ag_empty",
+                     "[1099511627776,2]", "huge shape");
+    /* too many dims */
+    agt_assert_error(ag_empty(dev, AG_F32, AG_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1)), "ag_empty", "9",
+                     "9 dims");
+    ag_tensor *x8 = ag_zeros(dev, AG_F32, AG_SHAPE(1, 1, 1, 1, 1, 1, 1, 2));
+    ck_assert_ptr_nonnull(x8);
+    agt_assert_error(ag_unsqueeze(x8, 0), "ag_unsqueeze", "[1,1,1,1,1,1,1,2]", "unsqueeze past 8");
+    agt_assert_error(ag_reshape(x, AG_SHAPE(1, 1, 1, 1, 1, 1, 1, 2, 3)), "ag_reshape", "9",
+                     "reshape to 9 dims");
+    /* ag_from_data with the wrong byte count */
+    float data[5] = {1, 2, 3, 4, 5};
+    agt_assert_error(ag_from_data(dev, AG_F32, AG_SHAPE(2, 3), data, sizeof data),
+                     "ag_from_data", "[2,3]", "from_data size");
+    agt_assert_error(ag_from_data(dev, AG_F32, AG_SHAPE(2, 3), NULL, 24), "ag_from_data", NULL,
+                     "from_data NULL data");
+    /* host buffer too small for a read */
+    float small[2];
+    assert_status(ag_tensor_read(x, small, sizeof small), "ag_tensor_read", "[2,3]",
+                  "read too small");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_out_of_range)
+{
+    ag_device *dev = agt_open(_i);
+    bool cpu = ag_device_get_info(dev)->backend == AG_BACKEND_CPU;
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    /* dims */
+    agt_assert_error(ag_sum(x, AG_DIMS(2), false), "ag_sum", "[2,3]", "sum dim 2");
+    agt_assert_error(ag_mean(x, AG_DIMS(-3), false), "ag_mean", "[2,3]", "mean dim -3");
+    agt_assert_error(ag_softmax(x, 5), "ag_softmax", "[2,3]", "softmax dim");
+    agt_assert_error(ag_log_softmax(x, -3), "ag_log_softmax", "[2,3]", "log_softmax dim");
+    agt_assert_error(ag_argmax(x, 2, false), "ag_argmax", "[2,3]", "argmax dim");
+    agt_assert_error(ag_transpose(x, 0, 3), "ag_transpose", "[2,3]", "transpose dim");
+    agt_assert_error(ag_permute(x, AG_DIMS(0, 0)), "ag_permute", "[2,3]", "permute repeat");
+    agt_assert_error(ag_squeeze(x, 4), "ag_squeeze", "[2,3]", "squeeze dim");
+    agt_assert_error(ag_flatten(x, 1, 0), "ag_flatten", "[2,3]", "flatten order");
+    agt_assert_error(ag_cat(1, (ag_tensor *[]){x}, 2), "ag_cat", "[2,3]", "cat dim");
+    ck_assert_int_lt(ag_size(x, 2), 0);
+    /* indices */
+    agt_assert_error(ag_select(x, 0, 2), "ag_select", "[2,3]", "select index");
+    agt_assert_error(ag_select(x, 1, -4), "ag_select", "[2,3]", "select negative index");
+    agt_assert_error(ag_narrow(x, 1, 2, 2), "ag_narrow", "[2,3]", "narrow past end");
+    if (cpu) {
+        /* index tensors on the CPU are range-checked (the message names the index) */
+        ag_tensor *bad = agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){0, 7});
+        agt_assert_error(ag_index_select(x, 1, bad), "ag_index_select", "7", "index_select range");
+        ag_tensor *bad2 = agt_tensor_i32(dev, AG_SHAPE(2, 1), (int32_t[]){0, 3});
+        agt_assert_error(ag_gather(x, 1, bad2), "ag_gather", "3", "gather range");
+        agt_assert_error(ag_embedding(bad, x), "ag_embedding", "7", "embedding range");
+        agt_assert_error(ag_one_hot(bad, 3), "ag_one_hot", "7", "one_hot range");
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* Out-of-range index errors also name the shapes involved (CPU-resident
+ * index tensors are the ones checked eagerly). */
+START_TEST(test_index_range_shapes)
+{
+    ag_device *dev = agt_open(_i);
+    bool cpu = ag_device_get_info(dev)->backend == AG_BACKEND_CPU;
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    if (cpu) {
+        ag_tensor *bad = agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){0, 7});
+        agt_assert_error(ag_index_select(x, 1, bad), "ag_index_select", "[2,3]",
+                         "index_select range names x's shape");
+        ag_tensor *bad2 = agt_tensor_i32(dev, AG_SHAPE(2, 1), (int32_t[]){0, 3});
+        agt_assert_error(ag_gather(x, 1, bad2), "ag_gather", "[2,3]",
+                         "gather range names x's shape");
+        agt_assert_error(ag_embedding(bad, x), "ag_embedding", "[2,3]",
+                         "embedding range names the weight's shape");
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* Creation helpers name themselves in errors, not the helper they call. */
+START_TEST(test_creation_error_names)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(2, -3)), "ag_zeros", "[2,-3]",
+                     "zeros negative dim");
+    agt_assert_error(ag_ones(dev, AG_F32, AG_SHAPE(INT64_C(1) << 21, INT64_C(1) << 20)),
+                     "ag_ones", "[2097152,1048576]", "ones huge shape");
+    agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1)), "ag_zeros", "9",
+                     "zeros 9 dims");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_backward_errors)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    ck_assert_int_eq(ag_set_requires_grad(x, true), AG_OK);
+    ag_tensor *y = ag_mul_scalar(x, 2.0);
+    assert_status(ag_backward(y, NULL), "ag_backward", "[2,3]", "non-scalar root");
+    ag_tensor *g = agt_randn(dev, AG_SHAPE(3, 2), 2, 1.0);
+    assert_status(ag_backward(y, g), "ag_backward", "[3,2]", "grad_output shape");
+    ag_tensor *plain = agt_randn(dev, AG_SHAPE(2), 3, 1.0);
+    assert_status(ag_backward(ag_sum(plain, 0, NULL, false), NULL), "ag_backward", "grad",
+                  "root without graph");
+    assert_status(ag_set_requires_grad(y, false), "ag_set_requires_grad", "leaf",
+                  "requires_grad on non-leaf");
+    /* the graph still works after the failures */
+    ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(x), (float[]){2, 2, 2, 2, 2, 2}, 6, 0, 0, "grad after errors");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_device_errors)
+{
+    ag_device *dev = agt_open(_i);
+    ag_clear_error();
+    ck_assert_ptr_null(ag_device_open("no-such-backend"));
+    ck_assert(ag_last_status() < 0);
+    ck_assert_msg(strstr(ag_last_error(), "no-such-backend"), "message: %s", ag_last_error());
+    ck_assert_ptr_null(ag_device_open("cpu:7"));
+    ck_assert(ag_last_status() < 0);
+    ck_assert_msg(ag_last_error()[0] != '\0', "empty message");
+    ag_device_close(NULL);
+    agt_close(dev);
+}
+END_TEST
+
+static Suite *errors_suite(void)
+{
+    Suite *s = suite_create("errors");
+    TCase *tc = tcase_create("errors");
+    tcase_set_timeout(tc, 600);
+    AGT_ADD_LOOP(tc, test_shape_mismatch);
+    AGT_ADD_LOOP(tc, test_wrong_dtype);
+    AGT_ADD_LOOP(tc, test_different_devices);
+    AGT_ADD_LOOP(tc, test_null_inputs);
+    AGT_ADD_LOOP(tc, test_bad_shapes);
+    AGT_ADD_LOOP(tc, test_out_of_range);
+    AGT_ADD_LOOP(tc, test_index_range_shapes);
+    AGT_ADD_LOOP(tc, test_creation_error_names);
+    AGT_ADD_LOOP(tc, test_backward_errors);
+    AGT_ADD_LOOP(tc, test_device_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return agt_run_suite(errors_suite()); }
