@@ -84,33 +84,57 @@ AG_API ag_tensor *ag_ge_scalar(const ag_tensor *a, double s);
 AG_API ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *b);
 
 /* ---- Reductions (differentiable where it makes sense) ------------------- */
-/* `dims` lists the dims to reduce (negative counts from the end); ndims == 0
- * reduces every dim. With keepdim the reduced dims stay with size 1. */
+/* `dims` lists the dims to reduce (negative counts from the end; a dim listed
+ * twice is an error); ndims == 0 reduces every dim. With keepdim the reduced
+ * dims stay with size 1. A 0-dim x accepts dims 0 and -1 and reduces nothing.
+ * Integer inputs are converted to f32 first (exact below 2^24). */
 
+/* Sum; f32 result for every input dtype (PyTorch gives int64 for integers).
+ * The sum over an empty dim is 0. */
 AG_API ag_tensor *ag_sum(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
+/* Mean; f32 result. The mean over an empty dim is NaN (like PyTorch). */
 AG_API ag_tensor *ag_mean(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
+/* Maximum / minimum over the dims: torch.amax / torch.amin (values only).
+ * The result keeps x's dtype. Backward shares the gradient evenly among tied
+ * extremes of each reduced group (as amax/amin and the full torch.max(x)
+ * do; torch.max(x, dim) instead routes it to the returned index). Reducing
+ * over an empty dim is an error. */
 AG_API ag_tensor *ag_max(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
 AG_API ag_tensor *ag_min(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
 /* Index (i32) of the first maximum / minimum along one dim (dim = -1 for the
- * last); not differentiable. */
+ * last); not differentiable. A 0-dim x gives 0; an empty dim is an error. */
 AG_API ag_tensor *ag_argmax(const ag_tensor *x, int dim, bool keepdim);
 AG_API ag_tensor *ag_argmin(const ag_tensor *x, int dim, bool keepdim);
-/* Variance / standard deviation with `correction` (1 = unbiased, PyTorch's default). */
+/* Variance / standard deviation with `correction` (1 = unbiased, PyTorch's
+ * default): sum((x - mean)^2) / max(0, N - correction), so N <= correction
+ * gives NaN or inf like PyTorch. f32 result; composed from mean, sub, square
+ * and sum, so gradients flow through those ops. */
 AG_API ag_tensor *ag_var(const ag_tensor *x, int ndims, const int *dims, int correction,
                          bool keepdim);
 AG_API ag_tensor *ag_std(const ag_tensor *x, int ndims, const int *dims, int correction,
                          bool keepdim);
+/* log(sum(exp(x))), computed as log(sum(exp(x - m))) + m with m the maximum
+ * (m taken as 0 where it is infinite): a group of all -inf gives -inf, any
+ * +inf gives +inf, an empty group -inf. Gradient g * exp(x - y). */
 AG_API ag_tensor *ag_logsumexp(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
-/* Numerically stable, fused softmax / log-softmax along `dim`. */
+/* Numerically stable, fused softmax / log-softmax along `dim` (any dim; a
+ * non-last dim costs a transposed copy in and out). f32 result, contiguous,
+ * x's shape; a 0-dim x gives 1 / 0. */
 AG_API ag_tensor *ag_softmax(const ag_tensor *x, int dim);
 AG_API ag_tensor *ag_log_softmax(const ag_tensor *x, int dim);
 
 /* ---- Linear algebra ----------------------------------------------------- */
 
-/* torch.matmul: 1-D·1-D dot, 2-D matrix product, batched with broadcasting
- * batch dims, 1-D operands promoted and the added dim removed. */
+/* torch.matmul: 1-D·1-D dot (0-dim result), 2-D matrix product, batched with
+ * broadcasting batch dims, 1-D operands promoted ([K] → [1, K] on the left,
+ * [K, 1] on the right) and the added dim removed from the result. Transposed
+ * operands (ag_t, ag_transpose views) are used without a copy. Integer
+ * operands are converted to f32. Errors name both shapes, e.g.
+ * "ag_matmul: inner dims differ: [64,784] @ [512,10]". Differentiable. */
 AG_API ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b);
-/* x: [..., in], weight: [out, in], bias: [out] or NULL → [..., out] = x·Wᵀ + b. */
+/* x: [..., in], weight: [out, in], bias: [out] or NULL → [..., out] = x·Wᵀ + b,
+ * one GEMM over all leading dims of x (x 1-D gives [out]). Differentiable in
+ * x, weight and bias. */
 AG_API ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias);
 
 /* ---- Convolution and pooling (NCHW) ------------------------------------- */
