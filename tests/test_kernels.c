@@ -1,0 +1,1459 @@
+/* tests/test_kernels.c — conformance of the backend kernel contract
+ * (backends/backend.h), op by op, for every backend under test.
+ *
+ * Backends: AG_TEST_BACKENDS, a comma list of device specs (default "cpu");
+ * a spec that cannot be opened FAILS. Each case of the table below runs once
+ * per backend (test "test_case", loop index = backend * N_CASES + case) and
+ * compares the backend's results with the CPU backend's on the same inputs:
+ * small random data, odd sizes (1, 7, 33, 130), contiguous, transposed,
+ * step-sliced and zero-stride broadcast views. Tolerances: exact for integer
+ * ops, fill, copy, comparisons, arg-reductions, maxpool indices and uniform
+ * RNG bits; ~1e-5 relative for f32 arithmetic; ~1e-4 for transcendental
+ * functions and reductions. Hand-computed cases ("hand_*") check the values
+ * themselves on every backend, so the CPU reference is checked too.
+ *
+ * A failure message names the backend, the case and the sub-case, e.g.
+ *   [vulkan] binary_f32: sub 3 (a transposed, b broadcast): element 17 ...
+ *
+ * Other tests: supports() coverage, error paths (bad views never crash),
+ * Philox known-answer vectors, the CPU backend's out-of-memory handling
+ * (AG_CPU_MEMORY_LIMIT) and its blocked C GEMM against CBLAS.
+ *
+ * Devices are opened inside each test: GPU runtimes do not survive fork. */
+#include "internal.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Backends under test ---------------------------------------------------- */
+
+static char specs[16][32];
+static int n_specs = -1;
+
+static void parse_backends(void)
+{
+    if (n_specs >= 0) return;
+    n_specs = 0;
+    const char *env = getenv("AG_TEST_BACKENDS");
+    if (!env || !env[0]) env = "cpu";
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", env);
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok && n_specs < 16;
+         tok = strtok_r(NULL, ", ", &save))
+        snprintf(specs[n_specs++], sizeof specs[0], "%s", tok);
+    if (n_specs == 0) snprintf(specs[n_specs++], sizeof specs[0], "cpu");
+}
+
+/* ---- Per-test context -------------------------------------------------------- */
+
+/* Side 0: the device under test. Side 1: the CPU reference. */
+typedef struct kt {
+    ag_device *dev[2];
+    const char *spec;
+    const char *name; /* case name */
+    char sub[160];    /* current sub-case, for messages */
+    uint64_t rng;
+} kt;
+
+/* A tensor made twice, with the same contents: on the device and on the CPU.
+ * base: the underlying contiguous tensor (for checking writes through views). */
+typedef struct tp {
+    ag_tensor *t[2];
+    ag_tensor *base[2];
+} tp;
+
+
+static void kt_open(kt *c, const char *spec, const char *name, uint64_t seed)
+{
+    memset(c, 0, sizeof *c);
+    c->spec = spec;
+    c->name = name;
+    c->rng = seed * 0x9E3779B97F4A7C15ull + 12345;
+    c->dev[0] = ag_device_open(spec);
+    ck_assert_msg(c->dev[0] != NULL, "[%s] cannot open device: %s", spec, ag_last_error());
+    c->dev[1] = ag_device_open("cpu");
+    ck_assert_msg(c->dev[1] != NULL, "cannot open the cpu reference: %s", ag_last_error());
+    ag_scope_begin();
+}
+
+static void kt_close(kt *c)
+{
+    ag_scope_end();
+    for (int s = 0; s < 2; s++) {
+        ck_assert_msg(ag_device_live_buffers(c->dev[s]) == 0, "[%s] %s: %lld buffers leaked",
+                      c->spec, c->name, (long long)ag_device_live_buffers(c->dev[s]));
+        ag_device_close(c->dev[s]);
+    }
+}
+
+static void sub_case(kt *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sub_case(kt *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->sub, sizeof c->sub, fmt, ap);
+    va_end(ap);
+}
+
+/* splitmix64 */
+static uint64_t next_u64(kt *c)
+{
+    uint64_t z = (c->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double next_unit(kt *c) { return (double)(next_u64(c) >> 11) * 0x1p-53; }
+
+/* ---- Making tensors -------------------------------------------------------------- */
+
+static ag_tensor *upload(kt *c, int side, ag_dtype dt, int ndim, const int64_t *shape,
+                         const void *data)
+{
+    size_t n = (size_t)agi_numel(ndim, shape) * ag_dtype_size(dt);
+    ag_tensor *t = ag_from_data(c->dev[side], dt, ndim, shape, data, n);
+    ck_assert_msg(t != NULL, "[%s] %s: upload failed: %s", c->spec, c->name, ag_last_error());
+    return t;
+}
+
+/* Host data: f32 uniform in [lo, hi]; with `integral`, whole numbers (ties). */
+static void *host_data(kt *c, ag_dtype dt, int64_t n, double lo, double hi, bool integral)
+{
+    void *p = malloc((size_t)(n ? n : 1) * 4);
+    ck_assert(p != NULL);
+    for (int64_t i = 0; i < n; i++) {
+        double v = lo + (hi - lo) * next_unit(c);
+        if (dt == AG_F32) ((float *)p)[i] = integral ? (float)floor(v + 0.5) : (float)v;
+        else if (dt == AG_I32) ((int32_t *)p)[i] = (int32_t)floor(v + 0.5);
+        else ((uint8_t *)p)[i] = (uint8_t)(int32_t)floor(v + 0.5);
+    }
+    return p;
+}
+
+/* Both sides from the same host data. */
+static tp pair_from(kt *c, ag_dtype dt, int ndim, const int64_t *shape, const void *data)
+{
+    tp r;
+    for (int s = 0; s < 2; s++) r.t[s] = r.base[s] = upload(c, s, dt, ndim, shape, data);
+    return r;
+}
+
+/* View kinds for strided inputs. */
+enum { K_CONTIG, K_TRANS, K_STEP, K_BCAST0, K_NKINDS };
+static const char *const kind_names[] = {"contiguous", "transposed", "step-2 slice",
+                                         "broadcast dim 0"};
+
+/* A [shape] view of kind `kind` over random data in [lo, hi]. */
+static tp pair_rand_kind(kt *c, ag_dtype dt, int kind, double lo, double hi, bool integral,
+                         int ndim, const int64_t *shape)
+{
+    int64_t bshape[AG_MAX_DIMS], bstrides[AG_MAX_DIMS], vstrides[AG_MAX_DIMS];
+    memcpy(bshape, shape, (size_t)ndim * sizeof *shape);
+    int64_t offset = 0;
+    if (kind == K_TRANS && ndim < 2) kind = K_STEP;
+    if ((kind == K_STEP || kind == K_BCAST0) && ndim < 1) kind = K_CONTIG;
+    if (kind == K_TRANS) {
+        bshape[ndim - 1] = shape[ndim - 2];
+        bshape[ndim - 2] = shape[ndim - 1];
+    } else if (kind == K_STEP) {
+        bshape[ndim - 1] = 2 * shape[ndim - 1] + 1;
+        offset = 1;
+    } else if (kind == K_BCAST0) {
+        bshape[0] = 1;
+    }
+    agi_contiguous_strides(ndim, bshape, bstrides);
+    memcpy(vstrides, bstrides, sizeof vstrides);
+    if (kind == K_TRANS) {
+        vstrides[ndim - 1] = bstrides[ndim - 2];
+        vstrides[ndim - 2] = bstrides[ndim - 1];
+    } else if (kind == K_STEP) {
+        vstrides[ndim - 1] = 2;
+    } else if (kind == K_BCAST0) {
+        vstrides[0] = 0;
+    }
+    int64_t bn = agi_numel(ndim, bshape);
+    void *data = host_data(c, dt, bn, lo, hi, integral);
+    tp r = pair_from(c, dt, ndim, bshape, data);
+    free(data);
+    if (kind != K_CONTIG)
+        for (int s = 0; s < 2; s++) {
+            r.t[s] = agi_tensor_view(r.base[s], ndim, shape, vstrides, offset);
+            ck_assert(r.t[s] != NULL);
+        }
+    return r;
+}
+
+static tp pair_rand(kt *c, ag_dtype dt, double lo, double hi, int ndim, const int64_t *shape)
+{
+    return pair_rand_kind(c, dt, K_CONTIG, lo, hi, false, ndim, shape);
+}
+
+/* An output tensor pre-filled with junk (NaN for f32) so unwritten elements show. */
+static tp pair_out(kt *c, ag_dtype dt, int ndim, const int64_t *shape)
+{
+    int64_t n = agi_numel(ndim, shape);
+    void *p = malloc((size_t)(n ? n : 1) * 4);
+    ck_assert(p != NULL);
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == AG_F32) ((float *)p)[i] = NAN;
+        else if (dt == AG_I32) ((int32_t *)p)[i] = -777;
+        else ((uint8_t *)p)[i] = 0xAB;
+    }
+    tp r = pair_from(c, dt, ndim, shape, p);
+    free(p);
+    return r;
+}
+
+/* ---- Running kernels ---------------------------------------------------------------- */
+
+/* A kernel description with pair tensors; run() builds each side's record. */
+typedef struct kdesc {
+    agi_kernel_op op;
+    int sub;
+    tp dst, dst2, src[3];
+    double f[4];
+    int64_t i[4];
+    uint64_t u[2];
+    const agi_conv_params *conv;
+    const agi_pool_params *pool;
+    const agi_optim_params *optim;
+} kdesc;
+
+static agi_view view_or_none(const ag_tensor *t)
+{
+    agi_view v;
+    memset(&v, 0, sizeof v);
+    if (t) v = agi_view_of(t);
+    return v;
+}
+
+static agi_kernel build(const kdesc *d, int side)
+{
+    agi_kernel k;
+    memset(&k, 0, sizeof k);
+    k.op = d->op;
+    k.sub = d->sub;
+    k.dst = view_or_none(d->dst.t[side]);
+    k.dst2 = view_or_none(d->dst2.t[side]);
+    for (int i = 0; i < 3; i++) k.src[i] = view_or_none(d->src[i].t[side]);
+    if (d->conv) k.p.conv = *d->conv;
+    else if (d->pool) k.p.pool = *d->pool;
+    else if (d->optim) k.p.optim = *d->optim;
+    else {
+        memcpy(k.p.s.f, d->f, sizeof d->f);
+        memcpy(k.p.s.i, d->i, sizeof d->i);
+        memcpy(k.p.s.u, d->u, sizeof d->u);
+    }
+    return k;
+}
+
+static void exec_side(kt *c, const kdesc *d, int side)
+{
+    agi_kernel k = build(d, side);
+    ag_status st = agi_exec(c->name, c->dev[side], &k);
+    ck_assert_msg(st == AG_OK, "[%s] %s: %s: %s kernel (sub %d) failed on %s: %s", c->spec,
+                  c->name, c->sub, agi_kernel_op_name(d->op), d->sub, side ? "cpu" : c->spec,
+                  ag_last_error());
+}
+
+/* Runs the kernel on both sides. */
+static void run(kt *c, const kdesc *d)
+{
+    exec_side(c, d, 0);
+    exec_side(c, d, 1);
+}
+
+/* ---- Comparing --------------------------------------------------------------------- */
+
+static void *read_all(kt *c, const ag_tensor *t)
+{
+    size_t n = (size_t)ag_numel(t) * ag_dtype_size(ag_tensor_dtype(t));
+    void *p = malloc(n ? n : 1);
+    ck_assert(p != NULL);
+    ag_status st = ag_tensor_read(t, p, n);
+    ck_assert_msg(st == AG_OK, "[%s] %s: %s: read failed: %s", c->spec, c->name, c->sub,
+                  ag_last_error());
+    return p;
+}
+
+static bool close_enough(double got, double want, double atol, double rtol)
+{
+    if (isnan(want) || isnan(got)) return isnan(want) && isnan(got);
+    if (isinf(want) || isinf(got)) return got == want;
+    return fabs(got - want) <= atol + rtol * fabs(want);
+}
+
+static double elem(const void *p, ag_dtype dt, int64_t i)
+{
+    return dt == AG_F32 ? (double)((const float *)p)[i]
+           : dt == AG_I32 ? (double)((const int32_t *)p)[i]
+                          : (double)((const uint8_t *)p)[i];
+}
+
+/* Compares side 0 of x with side 1 (the CPU). atol = rtol = 0 means exact
+ * (bit-exact for f32). */
+static void compare_t(kt *c, const ag_tensor *got, const ag_tensor *want, double atol, double rtol,
+                      const char *what)
+{
+    ag_dtype dt = ag_tensor_dtype(got);
+    ck_assert_int_eq(dt, ag_tensor_dtype(want));
+    int64_t n = ag_numel(got);
+    ck_assert_int_eq(n, ag_numel(want));
+    void *a = read_all(c, got), *b = read_all(c, want);
+    for (int64_t i = 0; i < n; i++) {
+        bool ok;
+        if (atol == 0 && rtol == 0 && dt == AG_F32)
+            ok = memcmp((const float *)a + i, (const float *)b + i, 4) == 0 ||
+                 (isnan(elem(a, dt, i)) && isnan(elem(b, dt, i)));
+        else
+            ok = close_enough(elem(a, dt, i), elem(b, dt, i), atol, rtol);
+        if (!ok) {
+            double ga = elem(a, dt, i), wb = elem(b, dt, i);
+            free(a);
+            free(b);
+            ck_abort_msg("[%s] %s: %s: %s element %lld: got %.9g, cpu reference %.9g "
+                         "(atol %g rtol %g)",
+                         c->spec, c->name, c->sub, what, (long long)i, ga, wb, atol, rtol);
+        }
+    }
+    free(a);
+    free(b);
+}
+
+static void compare(kt *c, tp x, double atol, double rtol, const char *what)
+{
+    compare_t(c, x.t[0], x.t[1], atol, rtol, what);
+    /* Writes through a view must not touch the rest of the buffer. */
+    if (x.base[0] != x.t[0]) compare_t(c, x.base[0], x.base[1], atol, rtol, "whole buffer");
+}
+
+/* Checks side 0 against hand-computed values. */
+static void expect(kt *c, const ag_tensor *t, const double *want, int64_t n, double tol,
+                   const char *what)
+{
+    ck_assert_int_eq(ag_numel(t), n);
+    ag_dtype dt = ag_tensor_dtype(t);
+    void *a = read_all(c, t);
+    for (int64_t i = 0; i < n; i++) {
+        double g = elem(a, dt, i);
+        if (!close_enough(g, want[i], tol, tol)) {
+            free(a);
+            ck_abort_msg("[%s] %s: %s element %lld: got %.9g, expected %.9g", c->spec, c->name,
+                         what, (long long)i, g, want[i]);
+        }
+    }
+    free(a);
+}
+
+#define SHAPE_OF(...) AG_SHAPE(__VA_ARGS__)
+#define WANT(...) (const double[]){__VA_ARGS__}, (int64_t)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double))
+
+/* ======================================================================================
+ * Cross-backend cases: device vs CPU reference
+ * ==================================================================================== */
+
+static const ag_dtype all_dtypes[3] = {AG_F32, AG_I32, AG_U8};
+
+static void case_fill(kt *c)
+{
+    const double values[] = {3.75, -2.5, 300.7, 0.0};
+    for (int di = 0; di < 3; di++)
+        for (int kind = 0; kind < K_BCAST0; kind++)
+            for (int vi = 0; vi < 4; vi++) {
+                ag_dtype dt = all_dtypes[di];
+                sub_case(c, "%s %s value %g", ag_dtype_name(dt), kind_names[kind], values[vi]);
+                tp out = pair_rand_kind(c, dt, kind, 0, 9, true, SHAPE_OF(7, 33));
+                kdesc d = {.op = AGI_K_FILL, .dst = out, .f = {values[vi]}};
+                run(c, &d);
+                compare(c, out, 0, 0, "dst");
+            }
+    sub_case(c, "f32 [130]");
+    tp out = pair_out(c, AG_F32, SHAPE_OF(130));
+    kdesc d = {.op = AGI_K_FILL, .dst = out, .f = {-1.25}};
+    run(c, &d);
+    compare(c, out, 0, 0, "dst");
+    sub_case(c, "f32 scalar (ndim 0)");
+    out = pair_out(c, AG_F32, 0, NULL);
+    d.dst = out;
+    run(c, &d);
+    compare(c, out, 0, 0, "dst");
+}
+
+static void case_copy(kt *c)
+{
+    for (int di = 0; di < 3; di++)
+        for (int si = 0; si < 3; si++)
+            for (int sk = 0; sk < K_NKINDS; sk++) {
+                ag_dtype dt = all_dtypes[di], st = all_dtypes[si];
+                int dk = sk == K_TRANS ? K_STEP : K_CONTIG;
+                sub_case(c, "%s <- %s, src %s, dst %s", ag_dtype_name(dt), ag_dtype_name(st),
+                         kind_names[sk], kind_names[dk]);
+                double lo = st == AG_U8 ? 0 : st == AG_I32 ? -100000 : -300;
+                double hi = st == AG_U8 ? 255 : st == AG_I32 ? 100000 : 300;
+                tp src = pair_rand_kind(c, st, sk, lo, hi, false, SHAPE_OF(7, 33));
+                tp dst = pair_rand_kind(c, dt, dk, 0, 9, true, SHAPE_OF(7, 33));
+                kdesc d = {.op = AGI_K_COPY, .dst = dst, .src = {src}};
+                run(c, &d);
+                compare(c, dst, 0, 0, "dst");
+            }
+    sub_case(c, "f32 [1] and [130]");
+    for (int n = 1; n <= 130; n += 129) {
+        tp src = pair_rand(c, AG_F32, -5, 5, SHAPE_OF(n));
+        tp dst = pair_out(c, AG_F32, SHAPE_OF(n));
+        kdesc d = {.op = AGI_K_COPY, .dst = dst, .src = {src}};
+        run(c, &d);
+        compare(c, dst, 0, 0, "dst");
+    }
+    sub_case(c, "f32 4-D permuted");
+    {
+        tp src = pair_rand(c, AG_F32, -5, 5, SHAPE_OF(2, 3, 5, 7));
+        for (int s = 0; s < 2; s++)
+            src.t[s] = agi_tensor_view(src.base[s], 4, (int64_t[]){7, 2, 5, 3},
+                                       (int64_t[]){1, 105, 7, 35}, 0);
+        tp dst = pair_out(c, AG_F32, SHAPE_OF(7, 2, 5, 3));
+        kdesc d = {.op = AGI_K_COPY, .dst = dst, .src = {src}};
+        run(c, &d);
+        compare(c, dst, 0, 0, "dst");
+    }
+}
+
+typedef struct unary_spec {
+    int sub;
+    double lo, hi;
+    double f0, f1;
+} unary_spec;
+
+static const unary_spec unary_specs[] = {
+    {AGI_U_NEG, -3, 3, 0, 0},        {AGI_U_ABS, -3, 3, 0, 0},
+    {AGI_U_EXP, -3, 3, 0, 0},        {AGI_U_LOG, 0.1, 5, 0, 0},
+    {AGI_U_SQRT, 0, 5, 0, 0},        {AGI_U_RSQRT, 0.1, 5, 0, 0},
+    {AGI_U_SQUARE, -3, 3, 0, 0},     {AGI_U_RECIP, 0.5, 3, 0, 0},
+    {AGI_U_SIN, -4, 4, 0, 0},        {AGI_U_COS, -4, 4, 0, 0},
+    {AGI_U_TANH, -3, 3, 0, 0},       {AGI_U_SIGMOID, -5, 5, 0, 0},
+    {AGI_U_RELU, -3, 3, 0, 0},       {AGI_U_LEAKY_RELU, -3, 3, 0.1, 0},
+    {AGI_U_GELU, -3, 3, 0, 0},       {AGI_U_GELU_TANH, -3, 3, 0, 0},
+    {AGI_U_SILU, -4, 4, 0, 0},       {AGI_U_SOFTPLUS, -3, 3, 1.5, 2.0},
+    {AGI_U_CLAMP, -3, 3, -1, 0.5},   {AGI_U_POW, 0.1, 3, 2.5, 0},
+    {AGI_U_AFFINE, -3, 3, 2, -1},    {AGI_U_RDIV, 0.5, 3, 3, 0},
+    {AGI_U_SIGN, -2, 2, 0, 0},       {AGI_U_STEP, -2, 2, 0, 0},
+};
+
+static void case_unary(kt *c)
+{
+    for (size_t u = 0; u < sizeof unary_specs / sizeof unary_specs[0]; u++) {
+        const unary_spec *us = &unary_specs[u];
+        for (int sk = 0; sk < K_NKINDS; sk++) {
+            sub_case(c, "sub %d, src %s", us->sub, kind_names[sk]);
+            bool integral = us->sub == AGI_U_SIGN || us->sub == AGI_U_STEP;
+            tp x = pair_rand_kind(c, AG_F32, sk, us->lo, us->hi, integral, SHAPE_OF(7, 33));
+            tp y = sk == K_TRANS ? pair_rand_kind(c, AG_F32, K_STEP, 0, 1, false, SHAPE_OF(7, 33))
+                                 : pair_out(c, AG_F32, SHAPE_OF(7, 33));
+            kdesc d = {.op = AGI_K_UNARY, .sub = us->sub, .dst = y, .src = {x},
+                       .f = {us->f0, us->f1}};
+            run(c, &d);
+            compare(c, y, 1e-5, 1e-4, "dst");
+        }
+    }
+    sub_case(c, "exp in place, [130]");
+    tp x = pair_rand(c, AG_F32, -2, 2, SHAPE_OF(130));
+    kdesc d = {.op = AGI_K_UNARY, .sub = AGI_U_EXP, .dst = x, .src = {x}};
+    run(c, &d);
+    compare(c, x, 1e-6, 1e-5, "dst");
+}
+
+static void case_binary_f32(kt *c)
+{
+    /* (a kind, b kind, dst kind) */
+    static const int layouts[][3] = {
+        {K_CONTIG, K_CONTIG, K_CONTIG}, {K_TRANS, K_BCAST0, K_STEP}, {K_BCAST0, K_TRANS, K_CONTIG},
+        {K_STEP, K_STEP, K_TRANS}};
+    for (int sub = 0; sub < AGI_B_COUNT; sub++)
+        for (int l = 0; l < 4; l++) {
+            bool cmp = sub >= AGI_B_EQ && sub <= AGI_B_GE;
+            sub_case(c, "sub %d (a %s, b %s, dst %s)", sub, kind_names[layouts[l][0]],
+                     kind_names[layouts[l][1]], kind_names[layouts[l][2]]);
+            double alo = -3, ahi = 3, blo = -3, bhi = 3;
+            if (sub == AGI_B_DIV) blo = 0.5;
+            if (sub == AGI_B_POW) { alo = 0.1; blo = -2; bhi = 2; }
+            tp a = pair_rand_kind(c, AG_F32, layouts[l][0], alo, ahi, cmp, SHAPE_OF(7, 33));
+            tp b = pair_rand_kind(c, AG_F32, layouts[l][1], blo, bhi, cmp, SHAPE_OF(7, 33));
+            ag_dtype odt = cmp ? AG_U8 : AG_F32;
+            tp y = pair_rand_kind(c, odt, layouts[l][2], 0, 1, true, SHAPE_OF(7, 33));
+            kdesc d = {.op = AGI_K_BINARY, .sub = sub, .dst = y, .src = {a, b},
+                       .f = {sub == AGI_B_SOFTPLUS_BWD ? 1.5 : 0.1, 2.0}};
+            run(c, &d);
+            if (cmp || sub == AGI_B_MAX || sub == AGI_B_MIN || sub == AGI_B_RELU_BWD)
+                compare(c, y, 0, 0, "dst");
+            else
+                compare(c, y, 1e-5, sub >= AGI_B_RELU_BWD || sub == AGI_B_POW ? 1e-4 : 1e-5, "dst");
+        }
+    sub_case(c, "add, [1] and [130], in place");
+    for (int n = 1; n <= 130; n += 129) {
+        tp a = pair_rand(c, AG_F32, -3, 3, SHAPE_OF(n)), b = pair_rand(c, AG_F32, -3, 3, SHAPE_OF(n));
+        kdesc d = {.op = AGI_K_BINARY, .sub = AGI_B_ADD, .dst = a, .src = {a, b}};
+        run(c, &d);
+        compare(c, a, 0, 1e-6, "dst");
+    }
+}
+
+static void case_binary_i32(kt *c)
+{
+    static const int subs[] = {AGI_B_ADD, AGI_B_SUB, AGI_B_MUL, AGI_B_MAX, AGI_B_MIN, AGI_B_EQ,
+                               AGI_B_NE,  AGI_B_LT,  AGI_B_LE,  AGI_B_GT,  AGI_B_GE};
+    for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++)
+        for (int l = 0; l < 3; l++) {
+            int sub = subs[s];
+            bool cmp = sub >= AGI_B_EQ;
+            int ak = l == 1 ? K_TRANS : K_CONTIG, bk = l == 1 ? K_BCAST0 : l == 2 ? K_STEP : K_CONTIG;
+            double range = l == 2 ? 2.0e9 : 3; /* large values wrap around */
+            sub_case(c, "sub %d (a %s, b %s, range %g)", sub, kind_names[ak], kind_names[bk], range);
+            tp a = pair_rand_kind(c, AG_I32, ak, -range, range, true, SHAPE_OF(7, 33));
+            tp b = pair_rand_kind(c, AG_I32, bk, -range, range, true, SHAPE_OF(7, 33));
+            tp y = pair_out(c, cmp ? AG_U8 : AG_I32, SHAPE_OF(7, 33));
+            kdesc d = {.op = AGI_K_BINARY, .sub = sub, .dst = y, .src = {a, b}};
+            run(c, &d);
+            compare(c, y, 0, 0, "dst");
+        }
+}
+
+static void case_where(kt *c)
+{
+    for (int di = 0; di < 2; di++)
+        for (int l = 0; l < 2; l++) {
+            ag_dtype dt = all_dtypes[di];
+            sub_case(c, "%s, layout %d", ag_dtype_name(dt), l);
+            tp cond = pair_rand_kind(c, AG_U8, l ? K_BCAST0 : K_CONTIG, 0, 1, true, SHAPE_OF(7, 33));
+            tp a = pair_rand_kind(c, dt, l ? K_TRANS : K_CONTIG, -100, 100, true, SHAPE_OF(7, 33));
+            tp b = pair_rand_kind(c, dt, l ? K_STEP : K_CONTIG, -100, 100, true, SHAPE_OF(7, 33));
+            tp y = pair_out(c, dt, SHAPE_OF(7, 33));
+            kdesc d = {.op = AGI_K_WHERE, .dst = y, .src = {cond, a, b}};
+            run(c, &d);
+            compare(c, y, 0, 0, "dst");
+        }
+}
+
+typedef struct reduce_cfg {
+    int ndim;
+    int64_t in[4], out[4];
+    int kind;
+} reduce_cfg;
+
+static const reduce_cfg reduce_cfgs[] = {
+    {1, {130}, {1}, K_CONTIG},
+    {1, {1}, {1}, K_CONTIG},
+    {2, {7, 33}, {1, 33}, K_CONTIG},
+    {2, {7, 33}, {7, 1}, K_CONTIG},
+    {2, {7, 33}, {1, 1}, K_CONTIG},
+    {2, {7, 33}, {7, 1}, K_TRANS},
+    {2, {7, 33}, {1, 33}, K_STEP},
+    {3, {3, 5, 7}, {1, 5, 1}, K_CONTIG},
+    {3, {3, 5, 7}, {3, 1, 7}, K_CONTIG},
+    {3, {3, 5, 7}, {3, 5, 7}, K_CONTIG},
+    {4, {2, 3, 4, 5}, {2, 1, 4, 1}, K_TRANS},
+    {2, {2, 5000}, {2, 1}, K_CONTIG},
+    {2, {300, 40}, {1, 40}, K_CONTIG},
+};
+
+static void case_reduce(kt *c)
+{
+    for (int sub = 0; sub < AGI_R_COUNT; sub++)
+        for (size_t r = 0; r < sizeof reduce_cfgs / sizeof reduce_cfgs[0]; r++) {
+            const reduce_cfg *cfg = &reduce_cfgs[r];
+            bool arg = sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN;
+            sub_case(c, "sub %d, config %zu (%s)", sub, r, kind_names[cfg->kind]);
+            /* Arg-reductions on whole numbers in [0, 3]: many ties. */
+            tp x = pair_rand_kind(c, AG_F32, cfg->kind, arg ? 0 : -2, arg ? 3 : 2, arg, cfg->ndim,
+                                  cfg->in);
+            tp y = pair_out(c, arg ? AG_I32 : AG_F32, cfg->ndim, cfg->out);
+            kdesc d = {.op = AGI_K_REDUCE, .sub = sub, .dst = y, .src = {x}};
+            run(c, &d);
+            if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
+            else compare(c, y, 0, 0, "dst");
+        }
+}
+
+static void case_softmax(kt *c)
+{
+    static const int64_t shapes[][2] = {{7, 33}, {1, 130}, {33, 1}, {2, 1000}};
+    for (int sub = 0; sub < 2; sub++)
+        for (int s = 0; s < 4; s++) {
+            sub_case(c, "%s [%lld,%lld]", sub ? "log_softmax" : "softmax",
+                     (long long)shapes[s][0], (long long)shapes[s][1]);
+            tp x = pair_rand(c, AG_F32, -5, 5, 2, shapes[s]);
+            tp y = pair_out(c, AG_F32, 2, shapes[s]);
+            kdesc d = {.op = AGI_K_SOFTMAX, .sub = sub, .dst = y, .src = {x}};
+            run(c, &d);
+            compare(c, y, 1e-6, 1e-4, "y");
+            tp dy = pair_rand(c, AG_F32, -1, 1, 2, shapes[s]);
+            tp dx = pair_out(c, AG_F32, 2, shapes[s]);
+            kdesc b = {.op = AGI_K_SOFTMAX_BWD, .sub = sub, .dst = dx, .src = {y, dy}};
+            run(c, &b);
+            compare(c, dx, 1e-5, 1e-4, "dx");
+        }
+}
+
+typedef struct gemm_cfg {
+    int64_t b, m, n, k;
+    bool ta, tb;
+    int bcast; /* 1: A's batch stride 0, 2: B's */
+    double alpha, beta;
+} gemm_cfg;
+
+static const gemm_cfg gemm_cfgs[] = {
+    {1, 1, 1, 1, false, false, 0, 1, 0},    {1, 7, 33, 130, false, false, 0, 1, 0},
+    {2, 33, 7, 1, false, false, 0, 1, 0},   {3, 130, 33, 7, true, false, 0, 1, 0},
+    {1, 33, 130, 65, false, true, 0, 1, 0}, {4, 7, 7, 33, true, true, 0, 1, 0},
+    {3, 17, 9, 5, false, false, 1, 1, 0},   {3, 5, 9, 17, true, false, 2, 1, 0},
+    {1, 64, 64, 64, false, false, 0, 0.5, 2.0}, {2, 1, 130, 33, false, true, 0, -1, 1},
+    {1, 130, 1, 33, true, false, 0, 1, 0.5}, {1, 97, 203, 301, false, false, 0, 1, 0},
+};
+
+/* A [b, r, c] operand, stored transposed when `t`, batch stride 0 when `bc`. */
+static tp gemm_operand(kt *c, int64_t b, int64_t r, int64_t cols, bool t, bool bc)
+{
+    int64_t sb = bc ? 1 : b;
+    tp x = pair_rand(c, AG_F32, -1, 1, 3, t ? (int64_t[]){sb, cols, r} : (int64_t[]){sb, r, cols});
+    int64_t st[3] = {bc ? 0 : r * cols, t ? 1 : cols, t ? r : 1};
+    for (int s = 0; s < 2; s++) {
+        x.t[s] = agi_tensor_view(x.base[s], 3, (int64_t[]){b, r, cols}, st, 0);
+        ck_assert(x.t[s] != NULL);
+    }
+    return x;
+}
+
+static void case_gemm(kt *c)
+{
+    for (size_t g = 0; g < sizeof gemm_cfgs / sizeof gemm_cfgs[0]; g++) {
+        const gemm_cfg *q = &gemm_cfgs[g];
+        sub_case(c, "B=%lld M=%lld N=%lld K=%lld%s%s%s alpha %g beta %g", (long long)q->b,
+                 (long long)q->m, (long long)q->n, (long long)q->k, q->ta ? " A^T" : "",
+                 q->tb ? " B^T" : "", q->bcast ? " batch-broadcast" : "", q->alpha, q->beta);
+        tp a = gemm_operand(c, q->b, q->m, q->k, q->ta, q->bcast == 1);
+        tp b = gemm_operand(c, q->b, q->k, q->n, q->tb, q->bcast == 2);
+        tp y = q->beta == 0 ? pair_out(c, AG_F32, SHAPE_OF(q->b, q->m, q->n)) /* NaN: ignored */
+                            : pair_rand(c, AG_F32, -1, 1, SHAPE_OF(q->b, q->m, q->n));
+        kdesc d = {.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {q->alpha, q->beta}};
+        run(c, &d);
+        compare(c, y, 1e-5 * (double)q->k, 1e-4, "C");
+    }
+}
+
+typedef struct conv_cfg {
+    int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw;
+} conv_cfg;
+
+static const conv_cfg conv_cfgs[] = {
+    {2, 3, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1}, {1, 2, 8, 9, 2, 3, 2, 2, 0, 1, 1, 1},
+    {1, 1, 10, 10, 3, 3, 2, 1, 2, 2, 2, 2}, {3, 2, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1},
+    {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1}, {1, 4, 33, 7, 5, 3, 3, 2, 2, 1, 1, 1},
+};
+
+static agi_conv_params conv_params(const conv_cfg *q)
+{
+    agi_conv_params p = {q->n, q->c, q->h, q->w, q->kh, q->kw, 0, 0, q->sh, q->sw, q->ph, q->pw, q->dh, q->dw};
+    p.oh = (q->h + 2 * q->ph - q->dh * (q->kh - 1) - 1) / q->sh + 1;
+    p.ow = (q->w + 2 * q->pw - q->dw * (q->kw - 1) - 1) / q->sw + 1;
+    return p;
+}
+
+static void case_im2col(kt *c)
+{
+    for (size_t i = 0; i < sizeof conv_cfgs / sizeof conv_cfgs[0]; i++) {
+        agi_conv_params p = conv_params(&conv_cfgs[i]);
+        sub_case(c, "config %zu: x [%lld,%lld,%lld,%lld] k %lldx%lld s %lldx%lld p %lldx%lld d %lldx%lld",
+                 i, (long long)p.n, (long long)p.c, (long long)p.h, (long long)p.w,
+                 (long long)p.kh, (long long)p.kw, (long long)p.sh, (long long)p.sw,
+                 (long long)p.ph, (long long)p.pw, (long long)p.dh, (long long)p.dw);
+        tp x = pair_rand(c, AG_F32, -2, 2, SHAPE_OF(p.n, p.c, p.h, p.w));
+        tp cols = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c * p.kh * p.kw, p.oh * p.ow));
+        kdesc d = {.op = AGI_K_IM2COL, .dst = cols, .src = {x}, .conv = &p};
+        run(c, &d);
+        compare(c, cols, 0, 0, "cols");
+        tp g = pair_rand(c, AG_F32, -2, 2, SHAPE_OF(p.n, p.c * p.kh * p.kw, p.oh * p.ow));
+        tp dx = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.h, p.w));
+        kdesc b = {.op = AGI_K_COL2IM, .dst = dx, .src = {g}, .conv = &p};
+        run(c, &b);
+        compare(c, dx, 1e-5, 1e-5, "x");
+    }
+}
+
+typedef struct pool_cfg {
+    int64_t n, c, h, w, k, s, p, d;
+    int ceil_mode, count_include_pad;
+} pool_cfg;
+
+static const pool_cfg pool_cfgs[] = {
+    {2, 3, 7, 7, 2, 2, 0, 1, 0, 1}, {1, 2, 7, 9, 3, 2, 1, 1, 1, 1}, {1, 2, 7, 9, 3, 2, 1, 1, 1, 0},
+    {1, 1, 8, 8, 3, 1, 1, 2, 0, 0}, {2, 1, 5, 5, 2, 2, 0, 1, 1, 1}, {1, 3, 6, 6, 3, 3, 1, 1, 1, 1},
+    {1, 1, 1, 1, 1, 1, 0, 1, 0, 1}, {1, 2, 33, 10, 4, 3, 2, 1, 1, 0},
+};
+
+/* Output size like PyTorch (a window never starts in the right padding). */
+static int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode)
+{
+    int64_t num = in + 2 * p - d * (k - 1) - 1;
+    int64_t o = (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + p) o--;
+    return o;
+}
+
+static agi_pool_params pool_params(const pool_cfg *q, bool dilation)
+{
+    int64_t d = dilation ? q->d : 1;
+    agi_pool_params p = {.n = q->n, .c = q->c, .h = q->h, .w = q->w, .kh = q->k, .kw = q->k,
+                         .sh = q->s, .sw = q->s, .ph = q->p, .pw = q->p, .dh = d, .dw = d,
+                         .ceil_mode = q->ceil_mode, .count_include_pad = q->count_include_pad};
+    p.oh = pool_out(q->h, q->k, q->s, q->p, d, q->ceil_mode);
+    p.ow = pool_out(q->w, q->k, q->s, q->p, d, q->ceil_mode);
+    return p;
+}
+
+static void case_maxpool(kt *c)
+{
+    for (size_t i = 0; i < sizeof pool_cfgs / sizeof pool_cfgs[0]; i++) {
+        agi_pool_params p = pool_params(&pool_cfgs[i], true);
+        sub_case(c, "config %zu (out %lldx%lld)", i, (long long)p.oh, (long long)p.ow);
+        /* whole numbers: ties, so the first-occurrence rule is exercised */
+        tp x = pair_rand_kind(c, AG_F32, K_CONTIG, 0, 4, true, SHAPE_OF(p.n, p.c, p.h, p.w));
+        tp y = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        tp idx = pair_out(c, AG_I32, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        kdesc d = {.op = AGI_K_MAXPOOL2D, .dst = y, .dst2 = idx, .src = {x}, .pool = &p};
+        run(c, &d);
+        compare(c, y, 0, 0, "y");
+        compare(c, idx, 0, 0, "indices");
+        tp dy = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        tp dx = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.h, p.w));
+        /* the backward reads the reference indices on both sides */
+        tp idx_ref = {{idx.t[1], idx.t[1]}, {idx.t[1], idx.t[1]}};
+        ag_tensor *idx_dev = ag_to_device(idx.t[1], c->dev[0]);
+        ck_assert(idx_dev != NULL);
+        idx_ref.t[0] = idx_ref.base[0] = idx_dev;
+        kdesc b = {.op = AGI_K_MAXPOOL2D_BWD, .dst = dx, .src = {dy, idx_ref}, .pool = &p};
+        run(c, &b);
+        compare(c, dx, 1e-6, 1e-5, "dx");
+    }
+}
+
+static void case_avgpool(kt *c)
+{
+    for (size_t i = 0; i < sizeof pool_cfgs / sizeof pool_cfgs[0]; i++) {
+        agi_pool_params p = pool_params(&pool_cfgs[i], false);
+        sub_case(c, "config %zu (out %lldx%lld, ceil %d, count_include_pad %d)", i,
+                 (long long)p.oh, (long long)p.ow, p.ceil_mode, p.count_include_pad);
+        tp x = pair_rand(c, AG_F32, -2, 2, SHAPE_OF(p.n, p.c, p.h, p.w));
+        tp y = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        kdesc d = {.op = AGI_K_AVGPOOL2D, .dst = y, .src = {x}, .pool = &p};
+        run(c, &d);
+        compare(c, y, 1e-6, 1e-5, "y");
+        tp dy = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        tp dx = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.h, p.w));
+        kdesc b = {.op = AGI_K_AVGPOOL2D_BWD, .dst = dx, .src = {dy}, .pool = &p};
+        run(c, &b);
+        compare(c, dx, 1e-6, 1e-5, "dx");
+    }
+    static const int64_t adaptive[][4] = {{7, 10, 3, 4}, {5, 5, 5, 5}, {3, 4, 5, 7}, {33, 7, 1, 1}, {1, 1, 2, 3}};
+    for (int i = 0; i < 5; i++) {
+        agi_pool_params p = {.n = 2, .c = 3, .h = adaptive[i][0], .w = adaptive[i][1],
+                             .oh = adaptive[i][2], .ow = adaptive[i][3], .adaptive = 1};
+        sub_case(c, "adaptive %lldx%lld -> %lldx%lld", (long long)p.h, (long long)p.w,
+                 (long long)p.oh, (long long)p.ow);
+        tp x = pair_rand(c, AG_F32, -2, 2, SHAPE_OF(p.n, p.c, p.h, p.w));
+        tp y = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        kdesc d = {.op = AGI_K_AVGPOOL2D, .dst = y, .src = {x}, .pool = &p};
+        run(c, &d);
+        compare(c, y, 1e-6, 1e-5, "y");
+        tp dy = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        tp dx = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.h, p.w));
+        kdesc b = {.op = AGI_K_AVGPOOL2D_BWD, .dst = dx, .src = {dy}, .pool = &p};
+        run(c, &b);
+        compare(c, dx, 1e-6, 1e-5, "dx");
+    }
+}
+
+static void case_gather(kt *c)
+{
+    for (int di = 0; di < 2; di++) {
+        ag_dtype dt = all_dtypes[di];
+        sub_case(c, "%s dim 0", ag_dtype_name(dt));
+        tp x = pair_rand_kind(c, dt, K_CONTIG, -100, 100, true, SHAPE_OF(7, 33));
+        tp idx = pair_rand_kind(c, AG_I32, K_CONTIG, -1, 8, true, SHAPE_OF(5, 33));
+        tp y = pair_out(c, dt, SHAPE_OF(5, 33));
+        kdesc d = {.op = AGI_K_GATHER, .dst = y, .src = {x, idx}, .i = {0}};
+        run(c, &d);
+        compare(c, y, 0, 0, "dst");
+
+        sub_case(c, "%s dim 1, transposed source, broadcast index", ag_dtype_name(dt));
+        x = pair_rand_kind(c, dt, K_TRANS, -100, 100, true, SHAPE_OF(7, 33));
+        idx = pair_rand_kind(c, AG_I32, K_BCAST0, -2, 34, true, SHAPE_OF(7, 12));
+        y = pair_out(c, dt, SHAPE_OF(7, 12));
+        d = (kdesc){.op = AGI_K_GATHER, .dst = y, .src = {x, idx}, .i = {1}};
+        run(c, &d);
+        compare(c, y, 0, 0, "dst");
+
+        sub_case(c, "%s 3-D dim 2", ag_dtype_name(dt));
+        x = pair_rand_kind(c, dt, K_CONTIG, -100, 100, true, SHAPE_OF(3, 4, 5));
+        idx = pair_rand_kind(c, AG_I32, K_STEP, 0, 4, true, SHAPE_OF(3, 4, 1));
+        y = pair_out(c, dt, SHAPE_OF(3, 4, 1));
+        d = (kdesc){.op = AGI_K_GATHER, .dst = y, .src = {x, idx}, .i = {2}};
+        run(c, &d);
+        compare(c, y, 0, 0, "dst");
+    }
+}
+
+static void case_scatter_add(kt *c)
+{
+    sub_case(c, "dim 0 with duplicates and out-of-range");
+    tp dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(7, 33));
+    tp src = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(10, 33));
+    tp idx = pair_rand_kind(c, AG_I32, K_CONTIG, -1, 7, true, SHAPE_OF(10, 33));
+    kdesc d = {.op = AGI_K_SCATTER_ADD, .dst = dst, .src = {src, idx}, .i = {0}};
+    run(c, &d);
+    compare(c, dst, 1e-6, 1e-5, "dst");
+
+    sub_case(c, "dim 1, strided source, broadcast index");
+    dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(7, 33));
+    src = pair_rand_kind(c, AG_F32, K_TRANS, -1, 1, false, SHAPE_OF(7, 50));
+    idx = pair_rand_kind(c, AG_I32, K_BCAST0, 0, 33, true, SHAPE_OF(7, 50));
+    d = (kdesc){.op = AGI_K_SCATTER_ADD, .dst = dst, .src = {src, idx}, .i = {1}};
+    run(c, &d);
+    compare(c, dst, 1e-6, 1e-5, "dst");
+
+    sub_case(c, "1-D, 130 into 7");
+    dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(7));
+    src = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(130));
+    idx = pair_rand_kind(c, AG_I32, K_CONTIG, 0, 6, true, SHAPE_OF(130));
+    d = (kdesc){.op = AGI_K_SCATTER_ADD, .dst = dst, .src = {src, idx}, .i = {0}};
+    run(c, &d);
+    compare(c, dst, 1e-5, 1e-5, "dst");
+}
+
+static void case_rng(kt *c)
+{
+    static const uint64_t seeds[][2] = {{0, 0}, {12345, (UINT64_C(1) << 33) + 7}, {~UINT64_C(0), 5}};
+    for (int sub = 0; sub < 2; sub++)
+        for (int s = 0; s < 3; s++)
+            for (int kind = 0; kind < 2; kind++) {
+                sub_case(c, "%s seed %llu offset %llu, dst %s", sub ? "normal" : "uniform",
+                         (unsigned long long)seeds[s][0], (unsigned long long)seeds[s][1],
+                         kind ? "step-2 slice" : "contiguous");
+                tp y = kind ? pair_rand_kind(c, AG_F32, K_STEP, 0, 1, false, SHAPE_OF(7, 33))
+                            : pair_out(c, AG_F32, SHAPE_OF(130));
+                kdesc d = {.op = AGI_K_RNG, .sub = sub, .dst = y,
+                           .u = {seeds[s][0], seeds[s][1]},
+                           .f = {sub ? 1.0 : -2.0, sub ? 0.5 : 3.0}};
+                run(c, &d);
+                if (sub == AGI_RNG_UNIFORM) compare(c, y, 0, 0, "dst");
+                else compare(c, y, 1e-4, 1e-4, "dst");
+            }
+}
+
+static void case_optim(kt *c)
+{
+    typedef struct { agi_kernel_op op; agi_optim_params o; const char *what; } ocfg;
+    const ocfg cfgs[] = {
+        {AGI_K_SGD, {.lr = 0.1f, .weight_decay = 0.01f}, "sgd"},
+        {AGI_K_SGD, {.lr = 0.1f, .momentum = 0.9f, .dampening = 0.1f, .first_step = 1}, "sgd momentum first step"},
+        {AGI_K_SGD, {.lr = 0.1f, .momentum = 0.9f, .dampening = 0.1f, .weight_decay = 0.01f}, "sgd momentum"},
+        {AGI_K_SGD, {.lr = 0.1f, .momentum = 0.9f, .nesterov = 1}, "sgd nesterov"},
+        {AGI_K_ADAM, {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .bias1 = 0.19f,
+                      .bias2 = 0.002f, .weight_decay = 0.01f}, "adam"},
+        {AGI_K_ADAM, {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .bias1 = 0.19f,
+                      .bias2 = 0.002f, .weight_decay = 0.01f, .decoupled = 1}, "adamw"},
+        {AGI_K_RMSPROP, {.lr = 0.01f, .beta1 = 0.99f, .eps = 1e-8f, .weight_decay = 0.01f}, "rmsprop"},
+        {AGI_K_RMSPROP, {.lr = 0.01f, .beta1 = 0.99f, .eps = 1e-8f, .momentum = 0.9f}, "rmsprop momentum"},
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+        for (int n = 1; n <= 130; n += 129) {
+            sub_case(c, "%s, %d elements", cfgs[i].what, n);
+            tp p = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(n));
+            tp g = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(n));
+            tp s1 = pair_rand(c, AG_F32, cfgs[i].op == AGI_K_SGD ? -1 : 0, 1, SHAPE_OF(n));
+            tp s2 = pair_rand(c, AG_F32, 0, 1, SHAPE_OF(n));
+            kdesc d = {.op = cfgs[i].op, .dst = p, .src = {g, s1, s2}, .optim = &cfgs[i].o};
+            run(c, &d);
+            compare(c, p, 1e-6, 1e-5, "param");
+            compare(c, s1, 1e-6, 1e-5, "state 1");
+            compare(c, s2, 1e-6, 1e-5, "state 2");
+        }
+}
+
+/* ======================================================================================
+ * Hand-computed cases (side 0 only)
+ * ==================================================================================== */
+
+static ag_tensor *dev_f32(kt *c, int ndim, const int64_t *shape, const float *v)
+{
+    return upload(c, 0, AG_F32, ndim, shape, v);
+}
+
+static void exec0(kt *c, agi_kernel *k)
+{
+    ag_status st = agi_exec(c->name, c->dev[0], k);
+    ck_assert_msg(st == AG_OK, "[%s] %s: %s failed: %s", c->spec, c->name,
+                  agi_kernel_op_name(k->op), ag_last_error());
+}
+
+static void hand_softmax(kt *c)
+{
+    // x: [2, 3]
+    ag_tensor *x = dev_f32(c, SHAPE_OF(2, 3), (float[]){1, 2, 3, 0, 0, 0});
+    ag_tensor *y = ag_empty(c->dev[0], AG_F32, SHAPE_OF(2, 3));
+    agi_kernel k = {.op = AGI_K_SOFTMAX, .sub = AGI_SOFTMAX};
+    k.dst = agi_view_of(y);
+    k.src[0] = agi_view_of(x);
+    exec0(c, &k);
+    expect(c, y, WANT(0.090030573, 0.244728471, 0.665240956, 1 / 3.0, 1 / 3.0, 1 / 3.0), 1e-6,
+           "softmax");
+    k.sub = AGI_LOG_SOFTMAX;
+    exec0(c, &k);
+    expect(c, y, WANT(-2.407605964, -1.407605964, -0.407605964, -1.098612289, -1.098612289,
+                      -1.098612289), 1e-5, "log_softmax");
+    /* log-softmax backward: dx = dy - exp(y) * sum(dy) */
+    ag_tensor *dy = dev_f32(c, SHAPE_OF(2, 3), (float[]){1, 0, 0, 0, 0, 1});
+    ag_tensor *dx = ag_empty(c->dev[0], AG_F32, SHAPE_OF(2, 3));
+    agi_kernel b = {.op = AGI_K_SOFTMAX_BWD, .sub = AGI_LOG_SOFTMAX};
+    b.dst = agi_view_of(dx);
+    b.src[0] = agi_view_of(y);
+    b.src[1] = agi_view_of(dy);
+    exec0(c, &b);
+    expect(c, dx, WANT(1 - 0.090030573, -0.244728471, -0.665240956, -1 / 3.0, -1 / 3.0, 2 / 3.0),
+           1e-5, "log_softmax backward");
+}
+
+static void hand_gemm(kt *c)
+{
+    /* A^T stored as [K=3, M=2]; A = [[1,3,5],[2,4,6]]; B = [[1,0],[0,1],[1,1]] */
+    ag_tensor *at = dev_f32(c, SHAPE_OF(1, 3, 2), (float[]){1, 2, 3, 4, 5, 6});
+    ag_tensor *b = dev_f32(c, SHAPE_OF(1, 3, 2), (float[]){1, 0, 0, 1, 1, 1});
+    ag_tensor *y = ag_full(c->dev[0], AG_F32, SHAPE_OF(1, 2, 2), NAN);
+    agi_kernel k = {.op = AGI_K_GEMM};
+    k.dst = agi_view_of(y);
+    k.src[0] = agi_view_of(at);
+    k.src[0].shape[1] = 2;
+    k.src[0].shape[2] = 3;
+    k.src[0].strides[1] = 1;
+    k.src[0].strides[2] = 2;
+    k.src[1] = agi_view_of(b);
+    k.p.s.f[0] = 1;
+    k.p.s.f[1] = 0;
+    exec0(c, &k);
+    expect(c, y, WANT(6, 8, 8, 10), 0, "A^T @ B (beta 0 ignores NaN)");
+    k.p.s.f[0] = 2;
+    k.p.s.f[1] = 3;
+    exec0(c, &k);
+    expect(c, y, WANT(30, 40, 40, 50), 0, "2 A^T @ B + 3 C");
+}
+
+static void hand_maxpool(kt *c)
+{
+    // x: [1, 1, 4, 4]
+    ag_tensor *x = dev_f32(c, SHAPE_OF(1, 1, 4, 4),
+                           (float[]){1, 2, 5, 3, 4, 0, 1, 1, 7, 7, 2, 9, 0, 8, 9, 1});
+    ag_tensor *y = ag_empty(c->dev[0], AG_F32, SHAPE_OF(1, 1, 2, 2));
+    ag_tensor *idx = ag_empty(c->dev[0], AG_I32, SHAPE_OF(1, 1, 2, 2));
+    agi_kernel k = {.op = AGI_K_MAXPOOL2D};
+    k.p.pool = (agi_pool_params){.n = 1, .c = 1, .h = 4, .w = 4, .oh = 2, .ow = 2, .kh = 2,
+                                 .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+    k.dst = agi_view_of(y);
+    k.dst2 = agi_view_of(idx);
+    k.src[0] = agi_view_of(x);
+    exec0(c, &k);
+    expect(c, y, WANT(4, 5, 8, 9), 0, "maxpool values");
+    expect(c, idx, WANT(4, 2, 13, 11), 0, "maxpool indices (first on ties)");
+    ag_tensor *dy = dev_f32(c, SHAPE_OF(1, 1, 2, 2), (float[]){1, 2, 3, 4});
+    ag_tensor *dx = ag_full(c->dev[0], AG_F32, SHAPE_OF(1, 1, 4, 4), NAN);
+    agi_kernel b = {.op = AGI_K_MAXPOOL2D_BWD, .p = k.p};
+    b.dst = agi_view_of(dx);
+    b.src[0] = agi_view_of(dy);
+    b.src[1] = agi_view_of(idx);
+    exec0(c, &b);
+    expect(c, dx, WANT(0, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 4, 0, 3, 0, 0), 0, "maxpool backward");
+}
+
+static void hand_avgpool(kt *c)
+{
+    ag_tensor *x = dev_f32(c, SHAPE_OF(1, 1, 3, 3), (float[]){1, 2, 3, 4, 5, 6, 7, 8, 9});
+    ag_tensor *y = ag_empty(c->dev[0], AG_F32, SHAPE_OF(1, 1, 2, 2));
+    agi_kernel k = {.op = AGI_K_AVGPOOL2D};
+    k.p.pool = (agi_pool_params){.n = 1, .c = 1, .h = 3, .w = 3, .oh = 2, .ow = 2, .kh = 2,
+                                 .kw = 2, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .count_include_pad = 1};
+    k.dst = agi_view_of(y);
+    k.src[0] = agi_view_of(x);
+    exec0(c, &k);
+    expect(c, y, WANT(0.25, 1.25, 2.75, 7), 1e-6, "avgpool pad 1, count_include_pad");
+    k.p.pool.count_include_pad = 0;
+    exec0(c, &k);
+    expect(c, y, WANT(1, 2.5, 5.5, 7), 1e-6, "avgpool pad 1, exclude pad");
+    /* ceil_mode: 4x4, k 3, s 2 -> 2x2; the overhang is never counted */
+    float v[16];
+    for (int i = 0; i < 16; i++) v[i] = (float)i;
+    ag_tensor *x4 = dev_f32(c, SHAPE_OF(1, 1, 4, 4), v);
+    k.p.pool = (agi_pool_params){.n = 1, .c = 1, .h = 4, .w = 4, .oh = 2, .ow = 2, .kh = 3,
+                                 .kw = 3, .sh = 2, .sw = 2, .ceil_mode = 1, .count_include_pad = 1};
+    k.src[0] = agi_view_of(x4);
+    exec0(c, &k);
+    expect(c, y, WANT(5, 6.5, 11, 12.5), 1e-6, "avgpool ceil_mode");
+    /* adaptive: [1,5] -> [1,3]: windows [0,2) [1,4) [3,5) */
+    ag_tensor *x5 = dev_f32(c, SHAPE_OF(1, 1, 1, 5), (float[]){1, 2, 3, 4, 5});
+    ag_tensor *y3 = ag_empty(c->dev[0], AG_F32, SHAPE_OF(1, 1, 1, 3));
+    agi_kernel a = {.op = AGI_K_AVGPOOL2D};
+    a.p.pool = (agi_pool_params){.n = 1, .c = 1, .h = 1, .w = 5, .oh = 1, .ow = 3, .adaptive = 1};
+    a.dst = agi_view_of(y3);
+    a.src[0] = agi_view_of(x5);
+    exec0(c, &a);
+    expect(c, y3, WANT(1.5, 3, 4.5), 1e-6, "adaptive avgpool");
+    ag_tensor *dx = ag_full(c->dev[0], AG_F32, SHAPE_OF(1, 1, 1, 5), NAN);
+    ag_tensor *g = dev_f32(c, SHAPE_OF(1, 1, 1, 3), (float[]){2, 3, 4});
+    agi_kernel ab = {.op = AGI_K_AVGPOOL2D_BWD, .p = a.p};
+    ab.dst = agi_view_of(dx);
+    ab.src[0] = agi_view_of(g);
+    exec0(c, &ab);
+    expect(c, dx, WANT(1, 2, 1, 3, 2), 1e-6, "adaptive avgpool backward");
+}
+
+static void hand_im2col(kt *c)
+{
+    ag_tensor *x = dev_f32(c, SHAPE_OF(1, 1, 3, 3), (float[]){1, 2, 3, 4, 5, 6, 7, 8, 9});
+    ag_tensor *cols = ag_empty(c->dev[0], AG_F32, SHAPE_OF(1, 4, 4));
+    agi_kernel k = {.op = AGI_K_IM2COL};
+    k.p.conv = (agi_conv_params){1, 1, 3, 3, 2, 2, 2, 2, 1, 1, 0, 0, 1, 1};
+    k.dst = agi_view_of(cols);
+    k.src[0] = agi_view_of(x);
+    exec0(c, &k);
+    expect(c, cols, WANT(1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9), 0, "im2col");
+    ag_tensor *back = ag_full(c->dev[0], AG_F32, SHAPE_OF(1, 1, 3, 3), NAN);
+    agi_kernel b = {.op = AGI_K_COL2IM, .p = k.p};
+    b.dst = agi_view_of(back);
+    b.src[0] = agi_view_of(cols);
+    exec0(c, &b);
+    /* each x element times the number of windows covering it */
+    expect(c, back, WANT(1, 4, 3, 8, 20, 12, 7, 16, 9), 0, "col2im");
+}
+
+static void hand_reduce(kt *c)
+{
+    // x: [2, 3]
+    ag_tensor *x = dev_f32(c, SHAPE_OF(2, 3), (float[]){1, 5, 5, 7, -1, 7});
+    ag_tensor *r = ag_empty(c->dev[0], AG_F32, SHAPE_OF(2, 1));
+    ag_tensor *ri = ag_empty(c->dev[0], AG_I32, SHAPE_OF(2, 1));
+    ag_tensor *c0 = ag_empty(c->dev[0], AG_F32, SHAPE_OF(1, 3));
+    ag_tensor *all = ag_empty(c->dev[0], AG_I32, SHAPE_OF(1, 1));
+    struct { int sub; ag_tensor *dst; const double *want; int64_t n; const char *what; } t[] = {
+        {AGI_R_SUM, r, WANT(11, 13), "sum dim 1"},
+        {AGI_R_MAX, r, WANT(5, 7), "max dim 1"},
+        {AGI_R_MIN, c0, WANT(1, -1, 5), "min dim 0"},
+        {AGI_R_ARGMAX, ri, WANT(1, 0), "argmax dim 1 (first of ties)"},
+        {AGI_R_ARGMIN, ri, WANT(0, 1), "argmin dim 1"},
+        {AGI_R_ARGMAX, all, WANT(3), "argmax over all (flattened index)"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        agi_kernel k = {.op = AGI_K_REDUCE, .sub = t[i].sub};
+        k.dst = agi_view_of(t[i].dst);
+        k.src[0] = agi_view_of(x);
+        exec0(c, &k);
+        expect(c, t[i].dst, t[i].want, t[i].n, 1e-6, t[i].what);
+    }
+}
+
+static void hand_copy(kt *c)
+{
+    ag_tensor *x = dev_f32(c, SHAPE_OF(4), (float[]){-1.7f, 2.9f, 300.5f, -3.2f});
+    ag_tensor *i = ag_empty(c->dev[0], AG_I32, SHAPE_OF(4));
+    ag_tensor *u = ag_empty(c->dev[0], AG_U8, SHAPE_OF(4));
+    agi_kernel k = {.op = AGI_K_COPY};
+    k.src[0] = agi_view_of(x);
+    k.dst = agi_view_of(i);
+    exec0(c, &k);
+    expect(c, i, WANT(-1, 2, 300, -3), 0, "f32 -> i32 truncates");
+    k.dst = agi_view_of(u);
+    exec0(c, &k);
+    expect(c, u, WANT(255, 2, 44, 253), 0, "f32 -> u8 via i32, low 8 bits");
+    ag_tensor *iv = upload(c, 0, AG_I32, SHAPE_OF(4), (int32_t[]){257, -1, 255, 1000});
+    k.src[0] = agi_view_of(iv);
+    exec0(c, &k);
+    expect(c, u, WANT(1, 255, 255, 232), 0, "i32 -> u8 low 8 bits");
+    agi_kernel f = {.op = AGI_K_FILL};
+    f.dst = agi_view_of(u);
+    f.p.s.f[0] = -2.5;
+    exec0(c, &f);
+    expect(c, u, WANT(254, 254, 254, 254), 0, "fill u8 -2.5");
+}
+
+static void hand_index(kt *c)
+{
+    ag_tensor *x = dev_f32(c, SHAPE_OF(2, 2), (float[]){1, 2, 3, 4});
+    ag_tensor *idx = upload(c, 0, AG_I32, SHAPE_OF(2, 2), (int32_t[]){0, 0, 1, 5});
+    ag_tensor *y = ag_empty(c->dev[0], AG_F32, SHAPE_OF(2, 2));
+    agi_kernel k = {.op = AGI_K_GATHER};
+    k.dst = agi_view_of(y);
+    k.src[0] = agi_view_of(x);
+    k.src[1] = agi_view_of(idx);
+    k.p.s.i[0] = 1;
+    exec0(c, &k);
+    expect(c, y, WANT(1, 1, 4, 0), 0, "gather dim 1 (out of range -> 0)");
+    ag_tensor *d = ag_zeros(c->dev[0], AG_F32, SHAPE_OF(3));
+    ag_tensor *s = dev_f32(c, SHAPE_OF(4), (float[]){1, 2, 3, 4});
+    ag_tensor *si = upload(c, 0, AG_I32, SHAPE_OF(4), (int32_t[]){0, 2, 0, 7});
+    agi_kernel sk = {.op = AGI_K_SCATTER_ADD};
+    sk.dst = agi_view_of(d);
+    sk.src[0] = agi_view_of(s);
+    sk.src[1] = agi_view_of(si);
+    exec0(c, &sk);
+    expect(c, d, WANT(4, 0, 2), 0, "scatter_add (out of range skipped)");
+}
+
+/* An independent Philox4x32-10 (written from the published algorithm). */
+static void philox_ref(uint64_t ctr, uint64_t seed, uint32_t out[4])
+{
+    uint32_t x[4] = {(uint32_t)ctr, (uint32_t)(ctr >> 32), 0, 0};
+    uint32_t k[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * x[0], p1 = (uint64_t)0xCD9E8D57u * x[2];
+        uint32_t y0 = (uint32_t)(p1 >> 32) ^ x[1] ^ k[0];
+        uint32_t y1 = (uint32_t)p1;
+        uint32_t y2 = (uint32_t)(p0 >> 32) ^ x[3] ^ k[1];
+        uint32_t y3 = (uint32_t)p0;
+        x[0] = y0; x[1] = y1; x[2] = y2; x[3] = y3;
+        k[0] += 0x9E3779B9u;
+        k[1] += 0xBB67AE85u;
+    }
+    memcpy(out, x, sizeof x);
+}
+
+static void hand_rng(kt *c)
+{
+    /* uniform [0, 1), seed 7, offset 3: values from the independent generator */
+    ag_tensor *y = ag_empty(c->dev[0], AG_F32, SHAPE_OF(5));
+    agi_kernel k = {.op = AGI_K_RNG, .sub = AGI_RNG_UNIFORM};
+    k.dst = agi_view_of(y);
+    k.p.s.u[0] = 7;
+    k.p.s.u[1] = 3;
+    k.p.s.f[0] = 0;
+    k.p.s.f[1] = 1;
+    exec0(c, &k);
+    double want[5];
+    for (int i = 0; i < 5; i++) {
+        uint32_t o[4];
+        philox_ref(3 + (uint64_t)i, 7, o);
+        want[i] = (double)(o[0] >> 8) * 0x1p-24;
+    }
+    expect(c, y, want, 5, 0, "uniform seed 7 offset 3");
+    /* seed 0, offset 0: element 0 is (0x6627e8d5 >> 8) * 2^-24 (Random123 known answer) */
+    k.p.s.u[0] = 0;
+    k.p.s.u[1] = 0;
+    exec0(c, &k);
+    float first[5];
+    ck_assert_int_eq(ag_tensor_read(y, first, sizeof first), AG_OK);
+    ck_assert_msg(first[0] == (float)(0x6627e8u) * 0x1p-24f, "[%s] philox seed 0 first value %.9g",
+                  c->spec, first[0]);
+    /* normal: mean 1, std 2 */
+    k.sub = AGI_RNG_NORMAL;
+    k.p.s.f[0] = 1;
+    k.p.s.f[1] = 2;
+    exec0(c, &k);
+    for (int i = 0; i < 5; i++) {
+        uint32_t o[4];
+        philox_ref((uint64_t)i, 0, o);
+        double u1 = ((double)(o[0] >> 8) + 1) * 0x1p-24, u2 = (double)(o[1] >> 8) * 0x1p-24;
+        want[i] = 1 + 2 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+    }
+    expect(c, y, want, 5, 1e-4, "normal seed 0");
+}
+
+static void hand_optim(kt *c)
+{
+    ag_tensor *p = dev_f32(c, SHAPE_OF(1), (float[]){1});
+    ag_tensor *g = dev_f32(c, SHAPE_OF(1), (float[]){0.5f});
+    ag_tensor *m = ag_zeros(c->dev[0], AG_F32, SHAPE_OF(1));
+    ag_tensor *v = ag_zeros(c->dev[0], AG_F32, SHAPE_OF(1));
+    agi_kernel k = {.op = AGI_K_SGD};
+    k.p.optim = (agi_optim_params){.lr = 0.1f};
+    k.dst = agi_view_of(p);
+    k.src[0] = agi_view_of(g);
+    exec0(c, &k);
+    expect(c, p, WANT(0.95), 1e-6, "sgd");
+    /* Adam's first step moves by lr * sign(g) (bias-corrected) */
+    agi_kernel a = {.op = AGI_K_ADAM};
+    a.p.optim = (agi_optim_params){.lr = 0.1f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                                   .bias1 = 0.1f, .bias2 = 0.001f};
+    a.dst = agi_view_of(p);
+    a.src[0] = agi_view_of(g);
+    a.src[1] = agi_view_of(m);
+    a.src[2] = agi_view_of(v);
+    exec0(c, &a);
+    expect(c, p, WANT(0.85), 1e-5, "adam first step");
+    expect(c, m, WANT(0.05), 1e-6, "adam m");
+    expect(c, v, WANT(0.00025), 1e-7, "adam v");
+}
+
+/* ---- The case table ------------------------------------------------------------- */
+
+typedef struct kcase {
+    const char *name;
+    void (*fn)(kt *c);
+} kcase;
+
+static const kcase cases[] = {
+    {"fill", case_fill},           {"copy", case_copy},
+    {"unary", case_unary},         {"binary_f32", case_binary_f32},
+    {"binary_i32", case_binary_i32}, {"where", case_where},
+    {"reduce", case_reduce},       {"softmax", case_softmax},
+    {"gemm", case_gemm},           {"im2col_col2im", case_im2col},
+    {"maxpool2d", case_maxpool},   {"avgpool2d", case_avgpool},
+    {"gather", case_gather},       {"scatter_add", case_scatter_add},
+    {"rng", case_rng},             {"optim", case_optim},
+    {"hand_softmax", hand_softmax}, {"hand_gemm", hand_gemm},
+    {"hand_maxpool", hand_maxpool}, {"hand_avgpool", hand_avgpool},
+    {"hand_im2col", hand_im2col},  {"hand_reduce", hand_reduce},
+    {"hand_copy", hand_copy},      {"hand_index", hand_index},
+    {"hand_rng", hand_rng},        {"hand_optim", hand_optim},
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+START_TEST(test_case)
+{
+    int b = _i / N_CASES, ci = _i % N_CASES;
+    kt c;
+    kt_open(&c, specs[b], cases[ci].name, (uint64_t)ci + 1);
+    cases[ci].fn(&c);
+    kt_close(&c);
+}
+END_TEST
+
+/* ======================================================================================
+ * Coverage, errors, known answers, CPU specifics
+ * ==================================================================================== */
+
+/* Every documented op/sub/dtype must be supported; some undocumented ones
+ * must not be (and exec must refuse them cleanly). */
+START_TEST(test_supports)
+{
+    const char *spec = specs[_i];
+    ag_device *dev = ag_device_open(spec);
+    ck_assert_msg(dev != NULL, "[%s] cannot open: %s", spec, ag_last_error());
+    const agi_backend *be = dev->be;
+    struct { agi_kernel_op op; int sub; ag_dtype dt; bool want; } t[] = {
+        {AGI_K_FILL, 0, AG_F32, true},          {AGI_K_FILL, 0, AG_I32, true},
+        {AGI_K_FILL, 0, AG_U8, true},           {AGI_K_COPY, 0, AG_U8, true},
+        {AGI_K_COPY, 0, AG_I32, true},          {AGI_K_UNARY, AGI_U_GELU, AG_F32, true},
+        {AGI_K_UNARY, AGI_U_EXP, AG_I32, false}, {AGI_K_BINARY, AGI_B_ADD, AG_I32, true},
+        {AGI_K_BINARY, AGI_B_DIV, AG_I32, false}, {AGI_K_BINARY, AGI_B_POW, AG_I32, false},
+        {AGI_K_BINARY, AGI_B_LT, AG_U8, true},  {AGI_K_BINARY, AGI_B_ADD, AG_U8, false},
+        {AGI_K_BINARY, AGI_B_SILU_BWD, AG_F32, true}, {AGI_K_WHERE, 0, AG_I32, true},
+        {AGI_K_WHERE, 0, AG_U8, false},         {AGI_K_REDUCE, AGI_R_ARGMAX, AG_I32, true},
+        {AGI_K_REDUCE, AGI_R_SUM, AG_I32, false}, {AGI_K_GATHER, 0, AG_I32, true},
+        {AGI_K_GATHER, 0, AG_U8, false},        {AGI_K_SCATTER_ADD, 0, AG_I32, false},
+        {AGI_K_RNG, AGI_RNG_NORMAL, AG_F32, true}, {AGI_K_RNG, 0, AG_I32, false},
+        {AGI_K_GEMM, 0, AG_I32, false},         {AGI_K_ADAM, 0, AG_F32, true},
+        {AGI_K_SOFTMAX, AGI_LOG_SOFTMAX, AG_F32, true}, {AGI_K_SOFTMAX, 7, AG_F32, false},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        ck_assert_msg(be->supports(dev->impl, t[i].op, t[i].sub, t[i].dt) == t[i].want,
+                      "[%s] supports(%s, sub %d, %s) should be %d", spec,
+                      agi_kernel_op_name(t[i].op), t[i].sub, ag_dtype_name(t[i].dt), t[i].want);
+    /* Every documented combination is supported. */
+    for (int u = 0; u < AGI_U_COUNT; u++)
+        ck_assert_msg(be->supports(dev->impl, AGI_K_UNARY, u, AG_F32), "[%s] unary %d", spec, u);
+    for (int b = 0; b < AGI_B_COUNT; b++) {
+        bool cmp = b >= AGI_B_EQ && b <= AGI_B_GE;
+        ck_assert_msg(be->supports(dev->impl, AGI_K_BINARY, b, cmp ? AG_U8 : AG_F32),
+                      "[%s] binary %d", spec, b);
+    }
+    for (int op = AGI_K_IM2COL; op <= AGI_K_AVGPOOL2D_BWD; op++)
+        ck_assert_msg(be->supports(dev->impl, op, 0, AG_F32), "[%s] %s", spec,
+                      agi_kernel_op_name(op));
+    ag_scope_begin();
+    /* exec refuses an unsupported combination with AG_ERR_UNSUPPORTED */
+    ag_tensor *a = ag_zeros(dev, AG_I32, SHAPE_OF(4));
+    agi_kernel k = {.op = AGI_K_BINARY, .sub = AGI_B_DIV};
+    k.dst = k.src[0] = k.src[1] = agi_view_of(a);
+    ck_assert_int_eq(be->exec(dev->impl, &k), AG_ERR_UNSUPPORTED);
+    ck_assert_msg(strlen(ag_last_error()) > 0, "[%s] no message for unsupported", spec);
+    k.op = AGI_K_UNARY;
+    k.sub = AGI_U_EXP;
+    ck_assert_int_eq(be->exec(dev->impl, &k), AG_ERR_UNSUPPORTED);
+    k.op = AGI_K_COUNT;
+    ck_assert_int_eq(be->exec(dev->impl, &k), AG_ERR_UNSUPPORTED);
+    ag_scope_end();
+    ag_device_close(dev);
+}
+END_TEST
+
+/* Bad kernel records give an error, never a crash. */
+START_TEST(test_bad_views)
+{
+    const char *spec = specs[_i];
+    ag_device *dev = ag_device_open(spec);
+    ck_assert_msg(dev != NULL, "[%s] cannot open: %s", spec, ag_last_error());
+    ag_scope_begin();
+    ag_tensor *a = ag_zeros(dev, AG_F32, SHAPE_OF(4, 4));
+    ag_tensor *b = ag_zeros(dev, AG_F32, SHAPE_OF(3, 3));
+    agi_kernel k = {.op = AGI_K_BINARY, .sub = AGI_B_ADD};
+    k.dst = agi_view_of(a);
+    k.src[0] = agi_view_of(a);
+    k.src[1] = agi_view_of(b); /* shape differs */
+    ck_assert_int_lt(dev->be->exec(dev->impl, &k), 0);
+    k.src[1] = agi_view_of(a);
+    k.src[1].shape[0] = 40; /* runs past the buffer */
+    k.dst.shape[0] = 40;
+    k.src[0].shape[0] = 40;
+    ag_status st = dev->be->exec(dev->impl, &k);
+    if (strcmp(dev->be->name, "cpu") == 0) ck_assert_int_eq(st, AG_ERR_INVALID);
+    agi_kernel g = {.op = AGI_K_GEMM};
+    g.dst = agi_view_of(a);
+    g.src[0] = agi_view_of(a);
+    g.src[1] = agi_view_of(b); /* rank 2, not 3 */
+    ck_assert_int_lt(dev->be->exec(dev->impl, &g), 0);
+    agi_kernel p = {.op = AGI_K_MAXPOOL2D};
+    p.dst = agi_view_of(a);
+    p.dst2 = agi_view_of(a);
+    p.src[0] = agi_view_of(a);
+    ck_assert_int_lt(dev->be->exec(dev->impl, &p), 0); /* params all zero */
+    agi_kernel r = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
+    r.dst = agi_view_of(b);
+    r.src[0] = agi_view_of(a); /* 3 vs 4: not reducible */
+    ck_assert_int_lt(dev->be->exec(dev->impl, &r), 0);
+    ag_scope_end();
+    ck_assert_int_eq(ag_device_live_buffers(dev), 0);
+    ag_device_close(dev);
+}
+END_TEST
+
+/* Random123's known-answer vectors for Philox4x32-10. */
+START_TEST(test_philox_kat)
+{
+    uint32_t o[4];
+    agi_philox4x32((const uint32_t[]){0, 0, 0, 0}, (const uint32_t[]){0, 0}, o);
+    ck_assert_uint_eq(o[0], 0x6627e8d5u);
+    ck_assert_uint_eq(o[1], 0xe169c58du);
+    ck_assert_uint_eq(o[2], 0xbc57ac4cu);
+    ck_assert_uint_eq(o[3], 0x9b00dbd8u);
+    agi_philox4x32((const uint32_t[]){~0u, ~0u, ~0u, ~0u}, (const uint32_t[]){~0u, ~0u}, o);
+    ck_assert_uint_eq(o[0], 0x408f276du);
+    ck_assert_uint_eq(o[3], 0x6d5451fdu);
+    agi_philox4x32((const uint32_t[]){0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u},
+                   (const uint32_t[]){0xa4093822u, 0x299f31d0u}, o);
+    ck_assert_uint_eq(o[0], 0xd16cfe09u);
+    ck_assert_uint_eq(o[1], 0x94fdccebu);
+    ck_assert_uint_eq(o[2], 0x5001e420u);
+    ck_assert_uint_eq(o[3], 0x24126ea1u);
+    /* The shared helper agrees with the independent one. */
+    for (uint64_t i = 0; i < 1000; i++) {
+        uint64_t ctr = i * 0x100000001ull, seed = i * 77;
+        uint32_t a[4], b[4];
+        agi_philox4x32((const uint32_t[]){(uint32_t)ctr, (uint32_t)(ctr >> 32), 0, 0},
+                       (const uint32_t[]){(uint32_t)seed, (uint32_t)(seed >> 32)}, a);
+        philox_ref(ctr, seed, b);
+        ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    }
+}
+END_TEST
+
+/* AG_CPU_MEMORY_LIMIT makes allocation fail with AG_ERR_OOM, recoverably. */
+START_TEST(test_cpu_oom)
+{
+    setenv("AG_CPU_MEMORY_LIMIT", "1048576", 1);
+    ag_device *dev = ag_device_open("cpu");
+    unsetenv("AG_CPU_MEMORY_LIMIT");
+    ck_assert(dev != NULL);
+    ag_scope_begin();
+    ag_tensor *big = ag_empty(dev, AG_F32, SHAPE_OF(512, 1024)); /* 2 MiB */
+    ck_assert(big == NULL);
+    ck_assert_int_eq(ag_last_status(), AG_ERR_OOM);
+    ag_tensor *half = ag_empty(dev, AG_F32, SHAPE_OF(128, 1024)); /* 512 KiB */
+    ck_assert(half != NULL);
+    ag_tensor *more = ag_empty(dev, AG_F32, SHAPE_OF(160, 1024)); /* 640 KiB: over */
+    ck_assert(more == NULL);
+    ck_assert_int_eq(ag_last_status(), AG_ERR_OOM);
+    ag_scope_end();
+    /* freed: the same allocation succeeds again */
+    ag_scope_begin();
+    more = ag_zeros(dev, AG_F32, SHAPE_OF(160, 1024));
+    ck_assert_msg(more != NULL, "allocation after release failed: %s", ag_last_error());
+    ck_assert_double_eq(ag_item(ag_zeros(dev, AG_F32, SHAPE_OF(1))), 0.0);
+    ag_scope_end();
+    ck_assert_int_eq(ag_device_live_buffers(dev), 0);
+    ag_device_close(dev);
+}
+END_TEST
+
+/* The blocked C GEMM (AG_CPU_GEMM=blocked) against the default path (CBLAS
+ * when built with it), on shapes that exercise every edge of the tiling. */
+START_TEST(test_cpu_gemm_blocked)
+{
+    kt c;
+    memset(&c, 0, sizeof c);
+    c.spec = "cpu(blocked)";
+    c.name = "gemm_blocked_vs_default";
+    c.rng = 99;
+    setenv("AG_CPU_GEMM", "blocked", 1);
+    c.dev[0] = ag_device_open("cpu");
+    unsetenv("AG_CPU_GEMM");
+    c.dev[1] = ag_device_open("cpu");
+    ck_assert(c.dev[0] && c.dev[1]);
+    ag_scope_begin();
+    static const gemm_cfg cfgs[] = {
+        {1, 1, 1, 1, false, false, 0, 1, 0},      {1, 5, 17, 3, false, false, 0, 1, 0},
+        {1, 97, 203, 301, false, false, 0, 1, 0}, {1, 96, 2048, 256, false, false, 0, 1, 0},
+        {1, 200, 130, 513, true, false, 0, 0.5, 1}, {2, 63, 65, 257, false, true, 0, 1, 0},
+        {3, 31, 47, 129, true, true, 1, -1, 0.25}, {8, 6, 16, 40, false, false, 2, 1, 0},
+        {1, 1, 3000, 70, false, false, 0, 1, 0},  {1, 2100, 1, 17, true, false, 0, 1, 0},
+    };
+    for (size_t g = 0; g < sizeof cfgs / sizeof cfgs[0]; g++) {
+        const gemm_cfg *q = &cfgs[g];
+        sub_case(&c, "B=%lld M=%lld N=%lld K=%lld", (long long)q->b, (long long)q->m,
+                 (long long)q->n, (long long)q->k);
+        tp a = gemm_operand(&c, q->b, q->m, q->k, q->ta, q->bcast == 1);
+        tp b = gemm_operand(&c, q->b, q->k, q->n, q->tb, q->bcast == 2);
+        tp y = q->beta == 0 ? pair_out(&c, AG_F32, SHAPE_OF(q->b, q->m, q->n))
+                            : pair_rand(&c, AG_F32, -1, 1, SHAPE_OF(q->b, q->m, q->n));
+        kdesc d = {.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {q->alpha, q->beta}};
+        run(&c, &d);
+        compare(&c, y, 2e-6 * (double)q->k, 1e-4, "C");
+    }
+    kt_close(&c);
+}
+END_TEST
+
+/* The device description of the CPU backend. */
+START_TEST(test_cpu_info)
+{
+    ag_device_info info[8];
+    int n = agi_backend_cpu.enumerate(info, 8);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(info[0].spec, "cpu");
+    ck_assert_int_eq(info[0].type, AG_DEVICE_CPU);
+    ck_assert(strlen(info[0].name) > 0);
+    ck_assert(info[0].memory_bytes > 0);
+    ck_assert(info[0].compute_units >= 1);
+    ck_assert_int_eq(agi_backend_cpu.enumerate(NULL, 0), 1);
+}
+END_TEST
+
+int main(void)
+{
+    parse_backends();
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("conformance");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_case, 0, n_specs * N_CASES);
+    tcase_add_loop_test(tc, test_supports, 0, n_specs);
+    tcase_add_loop_test(tc, test_bad_views, 0, n_specs);
+    tcase_add_test(tc, test_philox_kat);
+    suite_add_tcase(s, tc);
+    TCase *cpu = tcase_create("cpu");
+    tcase_set_timeout(cpu, 600);
+    tcase_add_test(cpu, test_cpu_oom);
+    tcase_add_test(cpu, test_cpu_gemm_blocked);
+    tcase_add_test(cpu, test_cpu_info);
+    suite_add_tcase(s, cpu);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
