@@ -86,6 +86,7 @@ START_TEST(test_unary_hand)
     agt_assert_close(ag_clamp(x, -1, 2), (float[]){-1, 0, 1, 2}, 4, 0, 0, "clamp");
     agt_assert_close(ag_clamp(x, -INFINITY, 0.5), (float[]){-2, 0, 0.5f, 0.5f}, 4, 0, 0,
                      "clamp max only");
+    agt_assert_close(ag_clamp(x, 3, 1), (float[]){1, 1, 1, 1}, 4, 0, 0, "clamp min > max");
     agt_assert_close(ag_exp(x), (float[]){expf(-2), 1, expf(1), expf(4)}, 4, 1e-6, 1e-6, "exp");
     agt_assert_close(ag_log(p), (float[]){0, logf(4), logf(0.25f)}, 3, 1e-6, 1e-6, "log");
     agt_assert_close(ag_sqrt(p), (float[]){1, 2, 0.5f}, 3, 1e-6, 1e-6, "sqrt");

@@ -18,6 +18,9 @@ extern "C" {
 #endif
 
 /* ---- Unary (differentiable; f32 result) -------------------------------- */
+/* Integer inputs are converted to f32 first (so ag_neg of an i32 gives f32).
+ * Gradients follow PyTorch at special points: d|x|/dx and relu'(x) are 0 at
+ * x = 0. */
 
 AG_API ag_tensor *ag_neg(const ag_tensor *x);
 AG_API ag_tensor *ag_abs(const ag_tensor *x);
@@ -40,9 +43,13 @@ AG_API ag_tensor *ag_gelu_tanh(const ag_tensor *x);
 AG_API ag_tensor *ag_silu(const ag_tensor *x);
 /* log(1 + exp(beta*x)) / beta, linear above `threshold` (PyTorch defaults 1, 20). */
 AG_API ag_tensor *ag_softplus(const ag_tensor *x, double beta, double threshold);
-/* Clamps into [min, max]; pass -INFINITY / INFINITY for a one-sided clamp. */
+/* Clamps into [min, max]; pass -INFINITY / INFINITY for a one-sided clamp.
+ * NaN bounds are an error; min > max gives max everywhere (like PyTorch).
+ * The gradient passes where min < x < max and is 0 at the bounds, as in
+ * PyTorch 2.x. */
 AG_API ag_tensor *ag_clamp(const ag_tensor *x, double min, double max);
-/* x ** exponent for a scalar exponent. */
+/* x ** exponent for a scalar exponent (powf semantics). The gradient is
+ * exponent * x^(exponent-1), exactly 0 for exponent 0. */
 AG_API ag_tensor *ag_pow_scalar(const ag_tensor *x, double exponent);
 
 /* ---- Binary (broadcasting; differentiable for f32) ---------------------- */
@@ -50,12 +57,21 @@ AG_API ag_tensor *ag_pow_scalar(const ag_tensor *x, double exponent);
 AG_API ag_tensor *ag_add(const ag_tensor *a, const ag_tensor *b);
 AG_API ag_tensor *ag_sub(const ag_tensor *a, const ag_tensor *b);
 AG_API ag_tensor *ag_mul(const ag_tensor *a, const ag_tensor *b);
+/* Result dtype: the larger of a's and b's in u8 < i32 < f32 (add, sub, mul,
+ * maximum, minimum keep integers; u8 arithmetic wraps like PyTorch's). */
 /* True division (integer inputs give f32). */
 AG_API ag_tensor *ag_div(const ag_tensor *a, const ag_tensor *b);
+/* a ** b elementwise; always f32 (integer inputs are converted). Gradient for
+ * a is 0 where b == 0; for b it is 0 where a == 0 and b >= 0 (PyTorch's). */
 AG_API ag_tensor *ag_pow(const ag_tensor *a, const ag_tensor *b);
+/* Elementwise max / min. Where a == b the gradient is split 0.5 / 0.5, like
+ * torch.maximum / torch.minimum. */
 AG_API ag_tensor *ag_maximum(const ag_tensor *a, const ag_tensor *b);
 AG_API ag_tensor *ag_minimum(const ag_tensor *a, const ag_tensor *b);
-/* Scalar forms: a op s, and s op a for the reversed ones. */
+/* Scalar forms: a op s, and s op a for the reversed ones. An integer tensor
+ * with an integral s keeps its dtype for add, sub, rsub, mul, maximum and
+ * minimum; otherwise the result is f32. maximum/minimum_scalar split the
+ * gradient 0.5 at ties like ag_maximum with a 0-dim tensor. */
 AG_API ag_tensor *ag_add_scalar(const ag_tensor *a, double s);
 AG_API ag_tensor *ag_sub_scalar(const ag_tensor *a, double s);
 AG_API ag_tensor *ag_rsub_scalar(const ag_tensor *a, double s); /* s - a */
@@ -66,6 +82,8 @@ AG_API ag_tensor *ag_maximum_scalar(const ag_tensor *a, double s);
 AG_API ag_tensor *ag_minimum_scalar(const ag_tensor *a, double s);
 
 /* ---- Comparisons (broadcasting; u8 mask of 0/1; not differentiable) ------ */
+/* Mixed dtypes compare after promotion (u8 < i32 < f32); the scalar forms
+ * compare an integer tensor exactly when s is integral. */
 
 AG_API ag_tensor *ag_eq(const ag_tensor *a, const ag_tensor *b);
 AG_API ag_tensor *ag_ne(const ag_tensor *a, const ag_tensor *b);
@@ -79,8 +97,9 @@ AG_API ag_tensor *ag_lt_scalar(const ag_tensor *a, double s);
 AG_API ag_tensor *ag_le_scalar(const ag_tensor *a, double s);
 AG_API ag_tensor *ag_gt_scalar(const ag_tensor *a, double s);
 AG_API ag_tensor *ag_ge_scalar(const ag_tensor *a, double s);
-/* cond ? a : b elementwise, all three broadcast; cond is a u8 mask.
- * Differentiable in a and b. */
+/* cond ? a : b elementwise, all three broadcast; cond must be u8 (non-zero
+ * selects a). The result has the promoted dtype of a and b. Differentiable in
+ * a and b. */
 AG_API ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *b);
 
 /* ---- Reductions (differentiable where it makes sense) ------------------- */

@@ -110,6 +110,10 @@ AG_API ag_status ag_copy_(ag_tensor *dst, const ag_tensor *src);
 AG_API ag_status ag_fill_(ag_tensor *dst, double value);
 
 /* ---- Views (no copy; differentiable) ------------------------------------ */
+/* Each returns a new tensor sharing `t`'s storage (writes through ag_copy_ or
+ * ag_fill_ on a view change `t`). Negative dims count from the end. The
+ * gradient of a view is the inverse view; of expand, the sum over the
+ * broadcast dims; of slice/narrow/select, the gradient placed into zeros. */
 
 /* New shape with the same number of elements; one dim may be -1. Copies only
  * when the strides make a view impossible (like torch.reshape). */
@@ -120,7 +124,8 @@ AG_API ag_tensor *ag_permute(const ag_tensor *t, int ndim, const int *dims);
 AG_API ag_tensor *ag_transpose(const ag_tensor *t, int dim0, int dim1);
 /* 2-D transpose shortcut (t.T for matrices). */
 AG_API ag_tensor *ag_t(const ag_tensor *t);
-/* Broadcasts size-1 dims to `shape` with stride 0 (-1 keeps a size). */
+/* Broadcasts size-1 dims to `shape` with stride 0 (-1 keeps a size); new
+ * leading dims may be added. */
 AG_API ag_tensor *ag_expand(const ag_tensor *t, int ndim, const int64_t *shape);
 /* Elements start, start+step, ... < end along `dim` (python slicing t[start:end:step];
  * negative start/end count from the end and are clamped; step > 0). */
@@ -129,25 +134,31 @@ AG_API ag_tensor *ag_slice(const ag_tensor *t, int dim, int64_t start, int64_t e
 AG_API ag_tensor *ag_narrow(const ag_tensor *t, int dim, int64_t start, int64_t length);
 /* Removes dim `dim` selecting index `index` (t[..., index, ...]). */
 AG_API ag_tensor *ag_select(const ag_tensor *t, int dim, int64_t index);
-/* Removes size-1 dim `dim`; or every size-1 dim with ag_squeeze_all. */
+/* Removes size-1 dim `dim` (a view of `t` unchanged when that dim is not 1,
+ * like torch.squeeze); or every size-1 dim with ag_squeeze_all. */
 AG_API ag_tensor *ag_squeeze(const ag_tensor *t, int dim);
 AG_API ag_tensor *ag_squeeze_all(const ag_tensor *t);
 AG_API ag_tensor *ag_unsqueeze(const ag_tensor *t, int dim);
-/* Merges dims start_dim..end_dim (inclusive) into one. */
+/* Merges dims start_dim..end_dim (inclusive) into one (a 0-dim tensor gives
+ * shape [1]). A view when the strides allow it, else a copy (like reshape). */
 AG_API ag_tensor *ag_flatten(const ag_tensor *t, int start_dim, int end_dim);
 
 /* ---- Joining and splitting (differentiable) ----------------------------- */
 
-/* Concatenates along an existing dim. */
+/* Concatenates along an existing dim; the other dims must match. The result
+ * has the promoted dtype (u8 < i32 < f32) and is a new tensor. */
 AG_API ag_tensor *ag_cat(int n, ag_tensor *const *tensors, int dim);
-/* Stacks along a new dim. */
+/* Stacks along a new dim (-ndim-1 <= dim <= ndim); all shapes must match. */
 AG_API ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim);
 /* Splits into pieces of `split_size` along dim (the last may be smaller).
  * Writes up to `max_out` views into `out`; returns the number of pieces, or a
  * negative ag_status. */
 AG_API int ag_split(const ag_tensor *t, int64_t split_size, int dim, ag_tensor **out,
                     int max_out);
-/* Splits into `chunks` nearly equal pieces (like torch.chunk). Same return. */
+/* Splits into `chunks` nearly equal pieces (like torch.chunk: pieces of
+ * ceil(size/chunks), so there may be fewer than `chunks`). Same return. The
+ * pieces are views (differentiable); each new reference is the caller's or
+ * the scope's like any result. */
 AG_API int ag_chunk(const ag_tensor *t, int chunks, int dim, ag_tensor **out, int max_out);
 
 #ifdef __cplusplus

@@ -235,6 +235,7 @@ ag_tensor *ag_clamp(const ag_tensor *x, double min, double max)
         agi_error(AG_ERR_INVALID, def.name, "NaN bound for %s", agi_fmt_shape(a, x->ndim, x->shape));
         return NULL;
     }
+    if (min > max) min = max; /* PyTorch: every element becomes max */
     return run(&def, x, min, max);
 }
 
