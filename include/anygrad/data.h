@@ -64,7 +64,8 @@ typedef struct ag_dataset ag_dataset;
 
 /* Writes item `index` (0 <= index < length): its values, converted to f32,
  * into x (item_numel floats) and its label into *y. Returns AG_OK or a
- * negative status (set an error with a message). Called from the loader's
+ * negative status (when the callback sets no error message, the caller
+ * reports "item <index> failed (<status name>)"). Called from the loader's
  * background thread (one call at a time per dataset): it must not use
  * thread-local library state such as scopes. */
 typedef ag_status (*ag_dataset_get_fn)(void *ctx, int64_t index, float *x, int32_t *y);

@@ -57,7 +57,11 @@ ag_status ag_dataset_get(const ag_dataset *ds, int64_t index, float *x, int32_t 
     if (index < 0 || index >= ds->length)
         return agi_error(AG_ERR_INVALID, op, "index %lld out of range [0, %lld)",
                          (long long)index, (long long)ds->length);
-    return ds->get(ds->ctx, index, x, y);
+    ag_clear_error();
+    ag_status st = ds->get(ds->ctx, index, x, y);
+    if (st != AG_OK && ag_last_status() == AG_OK) /* the callback set no message */
+        agi_error(st, op, "item %lld failed (%s)", (long long)index, ag_status_name(st));
+    return st;
 }
 
 void ag_dataset_free(ag_dataset *ds)
