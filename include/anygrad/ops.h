@@ -166,11 +166,18 @@ typedef struct ag_conv2d_opts {
     int output_padding[2]; /* conv_transpose2d only */
 } ag_conv2d_opts;
 
-/* x: [N, C, H, W], weight: [O, C/groups, kh, kw], bias: [O] or NULL.
- * `opts` may be NULL for the defaults. */
+/* x: [N, C, H, W] (or unbatched [C, H, W]), weight: [O, C/groups, kh, kw],
+ * bias: [O] or NULL → [N, O, OH, OW] with OH = (H + 2*ph - dh*(kh-1) - 1)/sh + 1.
+ * `opts` may be NULL for the defaults. Integer inputs are promoted to f32.
+ * Fails when groups does not divide C and O, when weight's channels differ
+ * from C/groups, or when the dilated kernel is larger than the padded input.
+ * Differentiable in x, weight and bias. */
 AG_API ag_tensor *ag_conv2d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
                             const ag_conv2d_opts *opts);
-/* x: [N, C, H, W], weight: [C, O/groups, kh, kw], bias: [O] or NULL. */
+/* x: [N, C, H, W] (or [C, H, W]), weight: [C, O/groups, kh, kw], bias: [O] or
+ * NULL → [N, O, OH, OW] with OH = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1;
+ * output_padding must be smaller than the stride or the dilation. The adjoint
+ * of ag_conv2d (PyTorch's conv_transpose2d). Differentiable in all three. */
 AG_API ag_tensor *ag_conv_transpose2d(const ag_tensor *x, const ag_tensor *weight,
                                       const ag_tensor *bias, const ag_conv2d_opts *opts);
 
@@ -183,51 +190,75 @@ typedef struct ag_pool2d_opts {
     bool count_include_pad; /* avg pool only; PyTorch's default is true */
 } ag_pool2d_opts;
 
+/* Pooling of x: [N, C, H, W] or [C, H, W] (integer x is promoted to f32);
+ * opts is required (kernel > 0, padding at most half the kernel). Output size
+ * as PyTorch: (H + 2*p - d*(k-1) - 1)/s + 1, rounded up with ceil_mode, where
+ * a last window that would start in the right padding is dropped. Max pooling
+ * sends the gradient to the first maximum of each window. Differentiable. */
 AG_API ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts);
 AG_API ag_tensor *ag_avg_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts);
-/* Output [N, C, out_h, out_w] with PyTorch's adaptive windows. */
+/* Output [N, C, out_h, out_w] with PyTorch's adaptive windows (window i along
+ * H is [floor(i*H/out_h), ceil((i+1)*H/out_h))). Differentiable. */
 AG_API ag_tensor *ag_adaptive_avg_pool2d(const ag_tensor *x, int64_t out_h, int64_t out_w);
 
 /* ---- Indexing ----------------------------------------------------------- */
 
-/* out[i][j] = x[index[i][j]][j] (dim 0) etc.; index is i32 with x's rank.
- * Differentiable in x. */
+/* out[i][j] = x[index[i][j]][j] (dim 0) etc.; index is i32 with x's rank and
+ * index.size(d) <= x.size(d) for d != dim; out has index's shape and x's
+ * dtype (f32 or i32). Differentiable in x (f32). */
 AG_API ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index);
-/* A copy of x with src added at index along dim (torch.scatter_add).
- * Differentiable in x and src. */
+/* A copy of x with src added at index along dim (torch.scatter_add); x and src
+ * f32, index i32 of their rank, no larger than src (and than x except along
+ * dim); only src's index-shaped leading part is used. Differentiable in x and
+ * src (src's unused entries get a zero gradient). */
 AG_API ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
                                  const ag_tensor *src);
-/* Selects entries of a 1-D i32 `index` along dim. Differentiable in x. */
+/* Selects entries of a 1-D (or 0-D) i32 `index` along dim; x f32 or i32.
+ * Differentiable in x. */
 AG_API ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index);
 /* weight: [V, D], index: i32 of any shape → [..., D]. Differentiable in weight. */
 AG_API ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight);
-/* i32 labels [...] → [..., num_classes] of dtype i32 (PyTorch gives int64). */
+/* i32 labels [...] → [..., num_classes] of dtype i32 (PyTorch gives int64).
+ * num_classes must be >= 1: PyTorch's -1 (infer from the data) would need a
+ * device-to-host read. Computed as labels[..., None] == arange(num_classes). */
 AG_API ag_tensor *ag_one_hot(const ag_tensor *labels, int64_t num_classes);
 /* Indices out of range are reported when the index tensor is on the CPU; on
  * a GPU they read as 0 and are ignored on write (never out-of-bounds). */
 
 /* ---- Normalisation and dropout ----------------------------------------- */
+/* Composed from the ops above (their gradients come from autograd). Integer
+ * inputs are promoted to f32. Each fails (NULL, error naming the op and the
+ * shapes) when a parameter's shape or device does not fit x. */
 
-/* Normalises over the last `ndims` dims given by `shape`; weight and bias of
- * that shape or NULL. */
+/* Normalises over the last `ndims` dims given by `shape` (x must end with
+ * them), with the biased variance: (x - mean) / sqrt(var + eps) * weight +
+ * bias; weight and bias of that shape or NULL. */
 AG_API ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
                                 const ag_tensor *weight, const ag_tensor *bias, double eps);
-/* x: [N, C, ...]. In training mode uses batch statistics and, when given,
- * updates running_mean/running_var in place with `momentum` (unbiased var);
- * in eval mode uses the running statistics. weight/bias: [C] or NULL. */
+/* x: [N, C, ...]. In training mode normalises with the batch statistics over
+ * every dim but C (biased variance) and, when given, updates
+ * running_mean/running_var in place (r = (1-momentum) r + momentum s, with the
+ * unbiased variance; not recorded by autograd); fails when a channel has only
+ * one value. In eval mode uses the running statistics, which are then
+ * required. weight/bias: [C] or NULL; running stats: f32 [C] or NULL. */
 AG_API ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean,
                                 ag_tensor *running_var, const ag_tensor *weight,
                                 const ag_tensor *bias, bool training, double momentum,
                                 double eps);
-/* x / sqrt(mean(x², last ndims) + eps) * weight. */
+/* x / sqrt(mean(x², last ndims) + eps) * weight (weight of `shape` or NULL). */
 AG_API ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
                               const ag_tensor *weight, double eps);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p) when
- * training; returns x (new reference) otherwise. Mask from the global Philox
- * generator: identical on every backend for the same seed. */
+ * training; returns x (new reference) otherwise or when p == 0; p == 1 gives
+ * x * 0. The mask is ag_rand(x's shape) >= p from the global Philox generator
+ * (it consumes numel(x) counters): identical on every backend for the same
+ * seed. p outside [0, 1] is an error. */
 AG_API ag_tensor *ag_dropout(const ag_tensor *x, double p, bool training);
 
 /* ---- Losses ------------------------------------------------------------- */
+/* Composed from the ops above (their gradients come from autograd, for every
+ * f32 input). Mean and sum reductions give a 0-dim tensor; none keeps the
+ * elementwise shape. */
 
 typedef enum ag_reduction { AG_REDUCTION_MEAN = 0, AG_REDUCTION_SUM = 1, AG_REDUCTION_NONE = 2 } ag_reduction;
 
@@ -237,20 +268,31 @@ typedef struct ag_cross_entropy_opts {
     double label_smoothing; /* 0 for none */
 } ag_cross_entropy_opts;
 
-/* logits: [N, C] (or [N, C, d...]), target: i32 [N] (or [N, d...]).
+/* logits: [N, C] (or [N, C, d...], or [C] with a 0-dim target), target: i32
+ * class indices [N] (or [N, d...]); numerically stable through log_softmax.
+ * Per element: (1 - ls) * -log p[target] + ls / C * sum_c -log p[c]; targets
+ * equal to ignore_index give 0, and the mean divides by the number of the
+ * others (NaN when every target is ignored, like PyTorch). Targets on the CPU
+ * are range-checked (an error); on a GPU an out-of-range target reads class 0.
  * `opts` NULL means PyTorch's defaults (mean, ignore_index -100, no smoothing). */
 AG_API ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
                                    const ag_cross_entropy_opts *opts);
-/* log_probs: [N, C], target: i32 [N]. Same options (label_smoothing unused). */
+/* log_probs: [N, C] (or [N, C, d...]), target: i32 [N] (or [N, d...]). Same
+ * options and rules (label_smoothing unused). */
 AG_API ag_tensor *ag_nll_loss(const ag_tensor *log_probs, const ag_tensor *target,
                               const ag_cross_entropy_opts *opts);
+/* (input - target)², |input - target| and smooth L1 (|d| < beta ? 0.5 d²/beta
+ * : |d| - 0.5 beta; beta 0 is L1, beta < 0 an error); input and target
+ * broadcast against each other. */
 AG_API ag_tensor *ag_mse_loss(const ag_tensor *input, const ag_tensor *target,
                               ag_reduction reduction);
 AG_API ag_tensor *ag_l1_loss(const ag_tensor *input, const ag_tensor *target,
                              ag_reduction reduction);
 AG_API ag_tensor *ag_smooth_l1_loss(const ag_tensor *input, const ag_tensor *target,
                                     ag_reduction reduction, double beta);
-/* pos_weight may be NULL. */
+/* (1 - y) x + w softplus(-x) with w = 1 + (pos_weight - 1) y: stable for any
+ * |x|. target has the shape of logits; pos_weight (NULL for 1) broadcasts to
+ * it, e.g. [C] for logits [N, C]. */
 AG_API ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits,
                                                       const ag_tensor *target,
                                                       const ag_tensor *pos_weight,
@@ -258,9 +300,13 @@ AG_API ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits,
 
 /* ---- Attention ---------------------------------------------------------- */
 
-/* q: [..., L, E], k: [..., S, E], v: [..., S, Ev] → [..., L, Ev].
- * attn_mask: NULL, a u8 mask (1 = keep) or an f32 additive mask broadcastable
- * to [..., L, S]. scale <= 0 means 1/sqrt(E). */
+/* q: [..., L, E], k: [..., S, E], v: [..., S, Ev] → [..., L, Ev]; the batch
+ * dims of q, k and v broadcast. softmax(q kᵀ * scale + mask) v, composed from
+ * matmul, where and softmax (differentiable in q, k and v).
+ * attn_mask: NULL, a u8 mask (1 = keep, 0 = -inf) or an f32 additive mask
+ * broadcastable to [..., L, S]. is_causal keeps key j for query i when j <= i
+ * (top-left aligned, like torch.tril) and excludes attn_mask. A query row with
+ * every key masked gives NaN, like PyTorch. scale <= 0 means 1/sqrt(E). */
 AG_API ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *k,
                                                   const ag_tensor *v, const ag_tensor *attn_mask,
                                                   bool is_causal, double scale);
