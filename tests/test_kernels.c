@@ -558,6 +558,47 @@ static const reduce_cfg reduce_cfgs[] = {
     {2, {300, 40}, {1, 40}, K_CONTIG},
 };
 
+/* Checks the CPU reference itself against a naive host reduction. */
+static void reduce_host_check(kt *c, int sub, const ag_tensor *x, const ag_tensor *y, int nd,
+                              const int64_t *in, const int64_t *out)
+{
+    float *xv = read_all(c, x);
+    void *yv = read_all(c, y);
+    int64_t nin = agi_numel(nd, in), nout = agi_numel(nd, out);
+    double *acc = calloc((size_t)nout, sizeof *acc);
+    int64_t *arg = calloc((size_t)nout, sizeof *arg), *cnt = calloc((size_t)nout, sizeof *cnt);
+    ck_assert(acc && arg && cnt);
+    for (int64_t e = 0; e < nin; e++) {
+        int64_t rest = e, o = 0, ostride = 1, k = 0, kstride = 1;
+        for (int d = nd - 1; d >= 0; d--) {
+            int64_t i = rest % in[d];
+            rest /= in[d];
+            if (out[d] == in[d]) o += i * ostride;
+            else { k += i * kstride; kstride *= in[d]; }
+            ostride *= out[d];
+        }
+        double v = xv[e];
+        bool better = sub == AGI_R_SUM || cnt[o] == 0 ||
+                      ((sub == AGI_R_MAX || sub == AGI_R_ARGMAX) ? v > acc[o] : v < acc[o]);
+        if (sub == AGI_R_SUM) acc[o] += v;
+        else if (better) { acc[o] = v; arg[o] = k; }
+        cnt[o]++;
+    }
+    for (int64_t o = 0; o < nout; o++) {
+        bool argop = sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN;
+        double got = argop ? (double)((int32_t *)yv)[o] : (double)((float *)yv)[o];
+        double want = argop ? (double)arg[o] : acc[o];
+        ck_assert_msg(close_enough(got, want, sub == AGI_R_SUM ? 1e-4 : 0, sub == AGI_R_SUM ? 1e-5 : 0),
+                      "cpu reference: reduce %s: output %lld is %.9g, naive host value %.9g", c->sub,
+                      (long long)o, got, want);
+    }
+    free(xv);
+    free(yv);
+    free(acc);
+    free(arg);
+    free(cnt);
+}
+
 static void case_reduce(kt *c)
 {
     for (int sub = 0; sub < AGI_R_COUNT; sub++)
@@ -571,6 +612,7 @@ static void case_reduce(kt *c)
             tp y = pair_out(c, arg ? AG_I32 : AG_F32, cfg->ndim, cfg->out);
             kdesc d = {.op = AGI_K_REDUCE, .sub = sub, .dst = y, .src = {x}};
             run(c, &d);
+            reduce_host_check(c, sub, x.t[1], y.t[1], cfg->ndim, cfg->in, cfg->out);
             if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
             else compare(c, y, 0, 0, "dst");
         }
@@ -625,6 +667,28 @@ static tp gemm_operand(kt *c, int64_t b, int64_t r, int64_t cols, bool t, bool b
     return x;
 }
 
+/* Checks the CPU reference itself against a naive host product (in double). */
+static void gemm_host_check(kt *c, const gemm_cfg *q, const ag_tensor *a, const ag_tensor *b,
+                            const float *c0, const ag_tensor *y)
+{
+    float *av = read_all(c, a), *bv = read_all(c, b), *yv = read_all(c, y);
+    for (int64_t n = 0; n < q->b; n++)
+        for (int64_t i = 0; i < q->m; i++)
+            for (int64_t j = 0; j < q->n; j++) {
+                double s = 0;
+                for (int64_t p = 0; p < q->k; p++)
+                    s += (double)av[(n * q->m + i) * q->k + p] * bv[(n * q->k + p) * q->n + j];
+                int64_t o = (n * q->m + i) * q->n + j;
+                double want = q->alpha * s + (q->beta != 0 ? q->beta * c0[o] : 0.0);
+                ck_assert_msg(close_enough(yv[o], want, 1e-5 * (double)q->k, 1e-4),
+                              "cpu reference: gemm %s: C[%lld] is %.9g, naive host value %.9g",
+                              c->sub, (long long)o, yv[o], want);
+            }
+    free(av);
+    free(bv);
+    free(yv);
+}
+
 static void case_gemm(kt *c)
 {
     for (size_t g = 0; g < sizeof gemm_cfgs / sizeof gemm_cfgs[0]; g++) {
@@ -636,8 +700,11 @@ static void case_gemm(kt *c)
         tp b = gemm_operand(c, q->b, q->k, q->n, q->tb, q->bcast == 2);
         tp y = q->beta == 0 ? pair_out(c, AG_F32, SHAPE_OF(q->b, q->m, q->n)) /* NaN: ignored */
                             : pair_rand(c, AG_F32, -1, 1, SHAPE_OF(q->b, q->m, q->n));
+        float *c0 = read_all(c, y.t[1]);
         kdesc d = {.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {q->alpha, q->beta}};
         run(c, &d);
+        gemm_host_check(c, q, a.t[1], b.t[1], c0, y.t[1]);
+        free(c0);
         compare(c, y, 1e-5 * (double)q->k, 1e-4, "C");
     }
 }
