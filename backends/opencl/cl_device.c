@@ -189,10 +189,22 @@ static void release_pool(agi_backend_device *dev)
     dev->pooled_bytes = 0;
 }
 
+/* Frees the host copies of writes; the queue must have completed them. */
+static void drop_staged(agi_backend_device *dev)
+{
+    while (dev->staged) {
+        agcl_staged *s = dev->staged;
+        dev->staged = s->next;
+        free(s);
+    }
+    dev->staged_bytes = 0;
+}
+
 static void cl_close(agi_backend_device *dev)
 {
     if (!dev) return;
     if (dev->queue) clFinish(dev->queue);
+    drop_staged(dev);
     if (dev->gemm_temp) {
         agcl_free_locked(dev, dev->gemm_temp);
         dev->gemm_temp = NULL;
@@ -382,6 +394,11 @@ static void cl_buffer_free(agi_backend_device *dev, agi_buffer *buf)
 
 /* ---- Transfers and sync ----------------------------------------------------------- */
 
+/* Writes up to this size are staged in a host copy and queued without
+ * waiting; larger ones block. */
+#define AGCL_STAGE_MAX ((size_t)16 << 20)
+#define AGCL_STAGE_TOTAL ((size_t)64 << 20)
+
 static ag_status cl_write(agi_backend_device *dev, agi_buffer *buf, size_t offset, const void *src,
                           size_t nbytes)
 {
@@ -390,8 +407,28 @@ static ag_status cl_write(agi_backend_device *dev, agi_buffer *buf, size_t offse
         return agi_set_error(AG_ERR_INVALID, "opencl: write of %zu bytes at %zu out of range",
                              nbytes, offset);
     pthread_mutex_lock(&dev->lock);
-    cl_int err = clEnqueueWriteBuffer(dev->queue, buf->mem, CL_TRUE, offset, nbytes, src, 0, NULL,
-                                      NULL);
+    cl_int err;
+    agcl_staged *st = nbytes <= AGCL_STAGE_MAX ? malloc(sizeof *st + nbytes) : NULL;
+    if (st) {
+        memcpy(st + 1, src, nbytes);
+        err = clEnqueueWriteBuffer(dev->queue, buf->mem, CL_FALSE, offset, nbytes, st + 1, 0, NULL,
+                                   NULL);
+        if (err == CL_SUCCESS) {
+            st->nbytes = nbytes;
+            st->next = dev->staged;
+            dev->staged = st;
+            dev->staged_bytes += nbytes;
+            if (dev->staged_bytes > AGCL_STAGE_TOTAL) {
+                err = clFinish(dev->queue);
+                if (err == CL_SUCCESS) drop_staged(dev);
+            }
+        } else {
+            free(st);
+        }
+    } else {
+        err = clEnqueueWriteBuffer(dev->queue, buf->mem, CL_TRUE, offset, nbytes, src, 0, NULL,
+                                   NULL);
+    }
     pthread_mutex_unlock(&dev->lock);
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clEnqueueWriteBuffer");
 }
@@ -406,13 +443,18 @@ static ag_status cl_read(agi_backend_device *dev, agi_buffer *buf, size_t offset
     pthread_mutex_lock(&dev->lock);
     cl_int err = clEnqueueReadBuffer(dev->queue, buf->mem, CL_TRUE, offset, nbytes, dst, 0, NULL,
                                      NULL);
+    /* In-order queue: every earlier command (staged writes too) has finished. */
+    if (err == CL_SUCCESS) drop_staged(dev);
     pthread_mutex_unlock(&dev->lock);
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clEnqueueReadBuffer");
 }
 
 static ag_status cl_sync(agi_backend_device *dev)
 {
+    pthread_mutex_lock(&dev->lock);
     cl_int err = clFinish(dev->queue);
+    if (err == CL_SUCCESS) drop_staged(dev);
+    pthread_mutex_unlock(&dev->lock);
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clFinish");
 }
 

@@ -89,27 +89,8 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
               mat_layout(K, N, b->strides[1], b->strides[2], &tb, &ldb) &&
               mat_layout(M, N, c->strides[1], c->strides[2], &tc, &ldc) && tc == CLBlastTransposeNo;
     if (!ok) return gemm_naive(dev, k);
-    if (beta == 0.0f) {
-        /* CLBlast computes beta * C even for beta == 0; C's old contents
-         * (possibly NaN) must not leak in, so clear the rows first. */
-        cl_float zero = 0.0f;
-        size_t span = (size_t)((M - 1) * (int64_t)ldc + N);
-        for (int64_t bi = 0; bi < B; bi++) {
-            size_t off = (size_t)(c->offset + bi * c->strides[0]);
-            cl_int err = clEnqueueFillBuffer(dev->queue, c->buf->mem, &zero, sizeof zero,
-                                             off * sizeof(float), span * sizeof(float), 0, NULL,
-                                             NULL);
-            if (err != CL_SUCCESS) return agcl_fail(err, "clEnqueueFillBuffer");
-            if (ldc == (size_t)N && c->strides[0] == M * N && B > 1) {
-                /* contiguous batch: one fill covers all matrices */
-                err = clEnqueueFillBuffer(dev->queue, c->buf->mem, &zero, sizeof zero,
-                                          off * sizeof(float), (size_t)(B * M * N) * sizeof(float),
-                                          0, NULL, NULL);
-                if (err != CL_SUCCESS) return agcl_fail(err, "clEnqueueFillBuffer");
-                break;
-            }
-        }
-    }
+    /* beta == 0: CLBlast's store step multiplies by alpha only and never reads
+     * C, so C's old contents (even NaN) are ignored as the contract needs. */
     CLBlastStatusCode s;
     if (B == 1) {
         size_t tmp = 0;

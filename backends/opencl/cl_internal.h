@@ -55,7 +55,16 @@ struct agi_backend_device {
     uint64_t pooled_bytes;  /* bytes waiting in the free lists */
     agi_buffer *free_lists[AGCL_NUM_CLASSES];
     agi_buffer *gemm_temp;  /* CLBlast scratch, grown on demand */
+    /* Host copies of queued (non-blocking) writes, freed once the queue has
+     * drained past them (after a blocking read, a sync or close). */
+    struct agcl_staged *staged;
+    size_t staged_bytes;
 };
+
+typedef struct agcl_staged {
+    struct agcl_staged *next;
+    size_t nbytes;
+} agcl_staged;
 
 /* Host mirror of geom_t (00_common.cl): up to 4 same-shaped views. */
 typedef struct {
