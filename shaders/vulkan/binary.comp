@@ -38,7 +38,7 @@ float g(float x, float y)
     case 4: return pow_acc(x, y);
     case 5: return (x > y || isnan(x)) ? x : y;
     case 6: return (x < y || isnan(x)) ? x : y;
-    case 13: return y > 0.0 ? x : 0.0 * x;
+    case 13: return y > 0.0 ? x : 0.0;
     case 14: return y > 0.0 ? x : x * p0;
     case 15: {
         float cdf = 0.5 * (1.0 + erf_acc(y * 0.70710678118654752));

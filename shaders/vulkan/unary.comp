@@ -23,7 +23,7 @@ float f(float x)
     case 9: return cos(x);
     case 10: return tanh_acc(x);
     case 11: return sigmoid_acc(x);
-    case 12: return x > 0.0 ? x : 0.0;
+    case 12: return x > 0.0 ? x : (isnan(x) ? x : 0.0);
     case 13: return x > 0.0 ? x : x * p0;
     case 14: return 0.5 * x * (1.0 + erf_acc(x * 0.70710678118654752));
     case 15: {
@@ -43,7 +43,7 @@ float f(float x)
         return r;
     }
     case 21: return p0 / x;
-    case 22: return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : (isnan(x) ? x : 0.0));
+    case 22: return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0);
     case 23: return x > 0.0 ? 1.0 : 0.0;
     }
     return x;

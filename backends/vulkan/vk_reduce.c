@@ -1,0 +1,193 @@
+/* backends/vulkan/vk_reduce.c — REDUCE (sum, max, min, argmax, argmin over
+ * any set of dims) and row-wise SOFTMAX / LOG_SOFTMAX with their backward. */
+#include "vk_internal.h"
+
+#include <string.h>
+
+typedef struct red_pc {
+    uint32_t nout, rcount, soff, doff;
+    uint32_t ksize[4], ksrc[4], kdst[4];
+    uint32_t rsize[4], rsrc[4];
+} red_pc;
+
+typedef struct red_geom {
+    int nk, nr;
+    int64_t ksize[AG_MAX_DIMS], ksrc[AG_MAX_DIMS], kdst[AG_MAX_DIMS];
+    int64_t rsize[AG_MAX_DIMS], rsrc[AG_MAX_DIMS];
+} red_geom;
+
+/* Splits src's dims into kept and reduced groups, merging neighbours whose
+ * strides allow it. */
+static ag_status red_plan(const agi_view *x, const agi_view *y, red_geom *g)
+{
+    memset(g, 0, sizeof *g);
+    for (int i = 0; i < x->ndim; i++) {
+        if (x->shape[i] == 1) continue;
+        if (y->shape[i] == x->shape[i]) {
+            if (g->nk && g->ksrc[g->nk - 1] == x->strides[i] * x->shape[i] &&
+                g->kdst[g->nk - 1] == y->strides[i] * x->shape[i]) {
+                g->ksize[g->nk - 1] *= x->shape[i];
+                g->ksrc[g->nk - 1] = x->strides[i];
+                g->kdst[g->nk - 1] = y->strides[i];
+            } else {
+                g->ksize[g->nk] = x->shape[i];
+                g->ksrc[g->nk] = x->strides[i];
+                g->kdst[g->nk] = y->strides[i];
+                g->nk++;
+            }
+        } else if (y->shape[i] == 1) {
+            if (g->nr && g->rsrc[g->nr - 1] == x->strides[i] * x->shape[i]) {
+                g->rsize[g->nr - 1] *= x->shape[i];
+                g->rsrc[g->nr - 1] = x->strides[i];
+            } else {
+                g->rsize[g->nr] = x->shape[i];
+                g->rsrc[g->nr] = x->strides[i];
+                g->nr++;
+            }
+        } else {
+            return agi_set_error(AG_ERR_INVALID, "vulkan: reduce: dst dim %d is %lld, src %lld", i,
+                                 (long long)y->shape[i], (long long)x->shape[i]);
+        }
+    }
+    if (g->nk == 0) {
+        g->nk = 1;
+        g->ksize[0] = 1;
+    }
+    if (g->nr == 0) {
+        g->nr = 1;
+        g->rsize[0] = 1;
+    }
+    return AG_OK;
+}
+
+ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
+{
+    int sub = k->sub;
+    if (sub < 0 || sub >= AGI_R_COUNT)
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: reduce op %d unsupported", sub);
+    bool arg = sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN;
+    if (k->src[0].dtype != AG_F32 || k->dst.dtype != (arg ? AG_I32 : AG_F32))
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: reduce dtypes %s -> %s unsupported",
+                             ag_dtype_name(k->src[0].dtype), ag_dtype_name(k->dst.dtype));
+    if (k->src[0].ndim != k->dst.ndim)
+        return agi_set_error(AG_ERR_INVALID, "vulkan: reduce: ranks differ");
+    agi_view x = k->src[0];
+    red_geom g;
+    ag_status st = red_plan(&x, &k->dst, &g);
+    if (st != AG_OK) return st;
+    agi_buffer *tmp = NULL;
+    if (g.nk > 4 || g.nr > 4) {
+        /* Make the source contiguous: then at most 4 groups of each remain. */
+        uint32_t n;
+        if ((st = vk_count(&x, &n)) != AG_OK) return st;
+        if ((st = vk_buffer_new(d, (size_t)n * 4, false, &tmp)) != AG_OK) return st;
+        agi_kernel c = {.op = AGI_K_COPY};
+        c.src[0] = x;
+        c.dst = x;
+        c.dst.buf = tmp;
+        c.dst.offset = 0;
+        agi_view tv = c.dst;
+        int64_t s = 1;
+        for (int i = x.ndim - 1; i >= 0; i--) {
+            tv.strides[i] = s;
+            s *= x.shape[i];
+        }
+        c.dst = tv;
+        st = vk_exec(d, &c);
+        x = tv;
+        if (st == AG_OK) st = red_plan(&x, &k->dst, &g);
+        if (st == AG_OK && (g.nk > 4 || g.nr > 4))
+            st = agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: reduce over this destination layout unsupported");
+        if (st != AG_OK) goto done;
+    }
+    red_pc pc;
+    memset(&pc, 0, sizeof pc);
+    int64_t nout = 1, rcount = 1;
+    for (int i = 0; i < g.nk; i++) {
+        nout *= g.ksize[i];
+        pc.ksize[i] = (uint32_t)g.ksize[i];
+        pc.ksrc[i] = (uint32_t)g.ksrc[i];
+        pc.kdst[i] = (uint32_t)g.kdst[i];
+    }
+    for (int i = 0; i < g.nr; i++) {
+        rcount *= g.rsize[i];
+        pc.rsize[i] = (uint32_t)g.rsize[i];
+        pc.rsrc[i] = (uint32_t)g.rsrc[i];
+    }
+    if (nout > UINT32_MAX || rcount > UINT32_MAX) {
+        st = agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: reduce too large");
+        goto done;
+    }
+    pc.nout = (uint32_t)nout;
+    pc.rcount = (uint32_t)rcount;
+    vk_dispatch disp;
+    memset(&disp, 0, sizeof disp);
+    if ((st = vk_bind_view(d, &k->dst, true, &disp.bind[0], &pc.doff)) != AG_OK) goto done;
+    if ((st = vk_bind_view(d, &x, false, &disp.bind[1], &pc.soff)) != AG_OK) goto done;
+    bool per_wg = rcount >= 64 && nout < 4096 && rcount * 2 >= nout;
+    uint32_t wg;
+    if (per_wg) {
+        wg = 256;
+        while (wg > 32 && (int64_t)wg / 2 >= rcount) wg /= 2;
+        wg = vk_wg(d, wg);
+        disp.shader = "reduce_wg";
+        vk_grid(d, (uint64_t)nout, disp.groups);
+    } else {
+        wg = vk_wg(d, 64);
+        disp.shader = "reduce_thread";
+        vk_grid(d, ((uint64_t)nout + wg - 1) / wg, disp.groups);
+    }
+    disp.spec[0] = wg;
+    disp.spec[1] = (uint32_t)g.nk;
+    disp.spec[2] = (uint32_t)g.nr;
+    disp.spec[3] = (uint32_t)sub;
+    memcpy(disp.push, &pc, sizeof pc);
+    disp.push_bytes = sizeof pc;
+    st = vk_dispatch_run(d, &disp);
+done:
+    if (tmp) vk_buffer_release(d, tmp);
+    return st;
+}
+
+typedef struct sm_pc {
+    uint32_t rows, n, doff, xoff, goff;
+} sm_pc;
+
+ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
+{
+    bool bwd = k->op == AGI_K_SOFTMAX_BWD;
+    if (k->sub != AGI_SOFTMAX && k->sub != AGI_LOG_SOFTMAX)
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: softmax kind %d unsupported", k->sub);
+    const agi_view *v[3] = {&k->dst, &k->src[0], bwd ? &k->src[1] : NULL};
+    for (int i = 0; i < 3; i++) {
+        if (!v[i]) continue;
+        if (v[i]->dtype != AG_F32)
+            return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s: non-f32 data unsupported",
+                                 agi_kernel_op_name(k->op));
+        if (v[i]->ndim != 2 || !agi_view_is_contiguous(v[i]) || v[i]->shape[0] != k->dst.shape[0] ||
+            v[i]->shape[1] != k->dst.shape[1])
+            return agi_set_error(AG_ERR_INVALID, "vulkan: %s: views must be contiguous [rows, n]",
+                                 agi_kernel_op_name(k->op));
+    }
+    sm_pc pc;
+    memset(&pc, 0, sizeof pc);
+    int64_t rows = k->dst.shape[0], n = k->dst.shape[1];
+    if (rows > UINT32_MAX || n > UINT32_MAX) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: softmax too large");
+    pc.rows = (uint32_t)rows;
+    pc.n = (uint32_t)n;
+    vk_dispatch disp;
+    memset(&disp, 0, sizeof disp);
+    ag_status st;
+    if ((st = vk_bind_view(d, &k->dst, true, &disp.bind[0], &pc.doff)) != AG_OK) return st;
+    if ((st = vk_bind_view(d, &k->src[0], false, &disp.bind[1], &pc.xoff)) != AG_OK) return st;
+    if (bwd && (st = vk_bind_view(d, &k->src[1], false, &disp.bind[2], &pc.goff)) != AG_OK) return st;
+    uint32_t wg = 256;
+    while (wg > 8 && (int64_t)wg / 2 >= n) wg /= 2;
+    disp.shader = bwd ? "softmax_bwd" : "softmax_fwd";
+    disp.spec[0] = vk_wg(d, wg);
+    disp.spec[1] = (uint32_t)k->sub;
+    vk_grid(d, (uint64_t)rows, disp.groups);
+    memcpy(disp.push, &pc, sizeof pc);
+    disp.push_bytes = sizeof pc;
+    return vk_dispatch_run(d, &disp);
+}

@@ -1,0 +1,152 @@
+#version 450
+//! variant reduce_wg -DPER_WG=1
+//! variant reduce_thread -DPER_WG=0
+// REDUCE over up to 4 reduced dim groups for up to 4 kept dim groups.
+// reduce_wg: one workgroup per output (tree in shared memory);
+// reduce_thread: one invocation per output (sequential, compensated sum).
+// Spec 1 = kept groups (1..4), 2 = reduced groups (1..4), 3 = agi_reduce_op.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+layout(constant_id = 1) const int KND = 4;
+layout(constant_id = 2) const int RND = 4;
+layout(constant_id = 3) const int OP = 0;
+layout(std430, binding = 0) writeonly buffer D { float d[]; };
+layout(std430, binding = 0) writeonly buffer DI { int di[]; };
+layout(std430, binding = 1) readonly buffer S { float s[]; };
+layout(push_constant) uniform PC {
+    uint nout, rcount, soff, doff;
+    uint ksize[4];
+    uint ksrc[4];
+    uint kdst[4];
+    uint rsize[4];
+    uint rsrc[4];
+} pc;
+
+const bool ARG = OP == 3 || OP == 4;
+const bool MAXLIKE = OP == 1 || OP == 3;
+
+// true when (bv, bi) beats (av, ai)
+bool better(float av, uint ai, float bv, uint bi)
+{
+    bool an = isnan(av), bn = isnan(bv);
+    if (an || bn) return an && bn ? bi < ai : bn;
+    if (bv == av) return bi < ai;
+    return MAXLIKE ? bv > av : bv < av;
+}
+
+uint src_at(uint r)
+{
+    // r: flat index over the reduced dims (row-major) → source offset
+    uint o = 0u;
+    for (int i = RND - 1; i >= 1; i--) {
+        o += (r % pc.rsize[i]) * pc.rsrc[i];
+        r /= pc.rsize[i];
+    }
+    return o + r * pc.rsrc[0];
+}
+
+void out_at(uint k, out uint so, out uint dof)
+{
+    so = pc.soff;
+    dof = pc.doff;
+    for (int i = KND - 1; i >= 1; i--) {
+        uint c = k % pc.ksize[i];
+        k /= pc.ksize[i];
+        so += c * pc.ksrc[i];
+        dof += c * pc.kdst[i];
+    }
+    so += k * pc.ksrc[0];
+    dof += k * pc.kdst[0];
+}
+
+void store(uint dof, float v, uint idx)
+{
+    if (ARG) di[dof] = int(idx);
+    else d[dof] = v;
+}
+
+#if PER_WG
+shared float sv[gl_WorkGroupSize.x];
+shared float sc[gl_WorkGroupSize.x];
+shared uint si[gl_WorkGroupSize.x];
+
+void main()
+{
+    uint k = lin_group();
+    if (k >= pc.nout) return;
+    uint t = gl_LocalInvocationID.x;
+    uint so, dof;
+    out_at(k, so, dof);
+    float acc = 0.0, comp = 0.0;
+    uint bi = 0xffffffffu;
+    if (OP != 0) acc = s[so];
+    if (OP != 0) bi = 0u;
+    for (uint r = t; r < pc.rcount; r += gl_WorkGroupSize.x) {
+        float v = s[so + (RND == 1 ? r * pc.rsrc[0] : src_at(r))];
+        if (OP == 0) {
+            float y = v - comp;
+            float tt = acc + y;
+            comp = (tt - acc) - y;
+            acc = tt;
+        } else if (better(acc, bi, v, r)) {
+            acc = v;
+            bi = r;
+        }
+    }
+    sv[t] = acc;
+    sc[t] = comp;
+    si[t] = bi;
+    barrier();
+    for (uint h = gl_WorkGroupSize.x / 2u; h > 0u; h >>= 1) {
+        if (t < h) {
+            if (OP == 0) {
+                sv[t] = sv[t] + sv[t + h];
+                sc[t] = sc[t] + sc[t + h];
+            } else if (better(sv[t], si[t], sv[t + h], si[t + h])) {
+                sv[t] = sv[t + h];
+                si[t] = si[t + h];
+            }
+        }
+        barrier();
+    }
+    if (t == 0u) store(dof, OP == 0 ? sv[0] - sc[0] : sv[0], si[0]);
+}
+#else
+void main()
+{
+    uint k = lin_id();
+    if (k >= pc.nout) return;
+    uint so, dof;
+    out_at(k, so, dof);
+    float acc = OP == 0 ? 0.0 : s[so], comp = 0.0;
+    uint bi = 0u;
+    uint r = 0u;
+    // nested loops over the (up to 4) reduced groups, outermost first
+    uint n0 = RND >= 4 ? pc.rsize[RND - 4] : 1u;
+    uint n1 = RND >= 3 ? pc.rsize[RND - 3] : 1u;
+    uint n2 = RND >= 2 ? pc.rsize[RND - 2] : 1u;
+    uint n3 = pc.rsize[RND - 1];
+    uint s0 = RND >= 4 ? pc.rsrc[RND - 4] : 0u;
+    uint s1 = RND >= 3 ? pc.rsrc[RND - 3] : 0u;
+    uint s2 = RND >= 2 ? pc.rsrc[RND - 2] : 0u;
+    uint s3 = pc.rsrc[RND - 1];
+    for (uint i0 = 0u; i0 < n0; i0++)
+    for (uint i1 = 0u; i1 < n1; i1++)
+    for (uint i2 = 0u; i2 < n2; i2++) {
+        uint base = so + i0 * s0 + i1 * s1 + i2 * s2;
+        for (uint i3 = 0u; i3 < n3; i3++, r++) {
+            float v = s[base + i3 * s3];
+            if (OP == 0) {
+                float y = v - comp;
+                float tt = acc + y;
+                comp = (tt - acc) - y;
+                acc = tt;
+            } else if (better(acc, bi, v, r)) {
+                acc = v;
+                bi = r;
+            }
+        }
+    }
+    store(dof, acc, bi);
+}
+#endif
