@@ -53,6 +53,16 @@ START_TEST(test_sdpa_hand)
     float e2 = 1.0f / (1.0f + expf(2.0f));
     y = ag_scaled_dot_product_attention(q, k, v, NULL, false, 2.0);
     agt_assert_close(y, (float[]){0.5f, 0.5f, e2, 1 - e2}, 4, 1e-5, 1e-5, "sdpa scale");
+    /* a row with every key masked gives 0 (PyTorch's safe softmax) and no NaN gradient */
+    ag_tensor *qg = ag_clone(q);
+    ag_set_requires_grad(qg, true);
+    ag_tensor *dead = ag_from_data(dev, AG_U8, AG_SHAPE(2, 2), (uint8_t[]){0, 0, 1, 1}, 4);
+    y = ag_scaled_dot_product_attention(qg, k, v, dead, false, 1.0);
+    agt_assert_close(y, (float[]){0, 0, e, 1 - e}, 4, 1e-5, 1e-5, "sdpa dead row");
+    ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
+    float *dq = agt_read_f32(ag_grad(qg));
+    ck_assert_msg(dq[0] == 0.0f && isfinite(dq[1]), "dead-row gradient %g %g", dq[0], dq[1]);
+    free(dq);
     ag_scope_end();
     agt_close(dev);
 }
@@ -63,8 +73,9 @@ START_TEST(test_sdpa_golden)
     ag_device *dev = agt_open(_i);
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_scope_begin();
-    const char *cases[4] = {"sdpa_plain", "sdpa_keep", "sdpa_additive", "sdpa_causal"};
-    for (int i = 0; i < 4; i++) {
+    const char *cases[6] = {"sdpa_plain",  "sdpa_keep",      "sdpa_additive",
+                            "sdpa_causal", "sdpa_keep_dead", "sdpa_additive_dead"};
+    for (int i = 0; i < 6; i++) {
         const char *c = cases[i];
         ag_tensor *q = gold(g, dev, c, "q", true), *k = gold(g, dev, c, "k", true),
                   *v = gold(g, dev, c, "v", true);

@@ -306,7 +306,8 @@ AG_API ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits,
  * attn_mask: NULL, a u8 mask (1 = keep, 0 = -inf) or an f32 additive mask
  * broadcastable to [..., L, S]. is_causal keeps key j for query i when j <= i
  * (top-left aligned, like torch.tril) and excludes attn_mask. A query row with
- * every key masked gives NaN, like PyTorch. scale <= 0 means 1/sqrt(E). */
+ * every key masked gives 0 (and zero gradients), like PyTorch's safe softmax.
+ * scale <= 0 means 1/sqrt(E). */
 AG_API ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *k,
                                                   const ag_tensor *v, const ag_tensor *attn_mask,
                                                   bool is_causal, double scale);

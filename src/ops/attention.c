@@ -4,6 +4,7 @@
  *   scores = q @ kᵀ * scale            [..., L, S]
  *   masked: keep-mask → -inf where 0; additive mask → + mask; causal → j <= i
  *   out    = softmax(scores, -1) @ v   [..., L, Ev]
+ * A row with every key masked gives 0, like PyTorch's safe softmax.
  */
 #include "internal.h"
 
@@ -123,7 +124,19 @@ ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *
     } else if (attn_mask) {
         scores = ag_add(scores, attn_mask);
     }
-    if (keep) scores = ag_where(keep, scores, ag_scalar(dev, AG_F32, -INFINITY));
-    ag_tensor *out = ag_matmul(ag_softmax(scores, -1), v);
+    ag_tensor *ninf = ag_scalar(dev, AG_F32, -INFINITY);
+    if (keep) scores = ag_where(keep, scores, ninf);
+    ag_tensor *p;
+    if (attn_mask) {
+        /* Like PyTorch's safe softmax: a row whose keys are all masked gives 0
+         * (not NaN), with a zero gradient. The row is zeroed before the
+         * softmax too, so no NaN reaches the backward pass. */
+        ag_tensor *zero = ag_scalar(dev, AG_F32, 0.0);
+        ag_tensor *dead = ag_eq(ag_max(scores, AG_DIMS(-1), true), ninf); // [..., L, 1]
+        p = ag_where(dead, zero, ag_softmax(ag_where(dead, zero, scores), -1));
+    } else {
+        p = ag_softmax(scores, -1); /* causal rows always keep key 0 */
+    }
+    ag_tensor *out = ag_matmul(p, v);
     return finish(op, out);
 }

@@ -135,3 +135,17 @@ with GoldenWriter("nn_ops.txt") as g:
     y = F.scaled_dot_product_attention(q4, k4, v4, is_causal=True)
     gy, (dq, dk, dv) = grads(y, q4, k4, v4)
     g.case("sdpa_causal", q=q4, k=k4, v=v4, y=y, gy=gy, dq=dq, dk=dk, dv=dv)
+
+    # rows with every key masked give 0 (PyTorch's safe softmax), zero gradients
+    dead = keep.clone()
+    dead[1] = False
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=dead)
+    gy, (dq, dk, dv) = grads(y, q, k, v)
+    g.case("sdpa_keep_dead", q=q, k=k, v=v, mask=dead.to(torch.uint8), y=y, gy=gy, dq=dq, dk=dk,
+           dv=dv)
+
+    addd = add.clone()
+    addd[0, 2] = float("-inf")
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=addd)
+    gy, (dq, dk, dv) = grads(y, q, k, v)
+    g.case("sdpa_additive_dead", q=q, k=k, v=v, mask=addd, y=y, gy=gy, dq=dq, dk=dk, dv=dv)
