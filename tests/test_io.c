@@ -1,0 +1,482 @@
+/* tests/test_io.c — state dicts, safetensors (round trip, a PyTorch-written
+ * file, corrupt and fuzzed files) and checkpoints. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ag_test_io_XXXXXX");
+    ck_assert(mkdtemp(tmpdir) != NULL);
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert(system(cmd) == 0);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[64][320];
+    static int k;
+    k = (k + 1) % 64;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert(f != NULL);
+    ck_assert_int_eq(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)len + 1);
+    ck_assert_int_eq(fread(buf, 1, (size_t)len, f), len);
+    fclose(f);
+    *n = (size_t)len;
+    return buf;
+}
+
+/* Writes a safetensors file from a header string and `data_len` data bytes. */
+static void write_st(const char *path, const char *header, size_t data_len)
+{
+    size_t hl = strlen(header);
+    unsigned char *buf = calloc(8 + hl + data_len + 1, 1);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, header, hl);
+    for (size_t i = 0; i < data_len; i++) buf[8 + hl + i] = (unsigned char)i;
+    write_file(path, buf, 8 + hl + data_len);
+    free(buf);
+}
+
+static void assert_status_error(ag_status st, ag_status want, const char *n1, const char *n2,
+                                const char *what)
+{
+    ck_assert_msg(st == want, "%s: status %s, want %s (%s)", what, ag_status_name(st),
+                  ag_status_name(want), ag_last_error());
+    ck_assert_msg(!n1 || strstr(ag_last_error(), n1), "%s: \"%s\" lacks \"%s\"", what, ag_last_error(), n1);
+    ck_assert_msg(!n2 || strstr(ag_last_error(), n2), "%s: \"%s\" lacks \"%s\"", what, ag_last_error(), n2);
+}
+
+/* ---- State dicts ---------------------------------------------------------------- */
+
+START_TEST(test_state_dict)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_state_dict *sd = ag_state_dict_new();
+    ag_tensor *a = agt_tensor(dev, AG_SHAPE(2), (float[]){1, 2});
+    ag_tensor *b = agt_tensor_i32(dev, AG_SHAPE(1), (int32_t[]){5});
+    ck_assert(ag_state_dict_add(sd, "fc.weight", a) == AG_OK);
+    ck_assert(ag_state_dict_add(sd, "fc.bias", b) == AG_OK);
+    ck_assert_int_eq(ag_state_dict_count(sd), 2);
+    ck_assert_str_eq(ag_state_dict_name_at(sd, 1), "fc.bias");
+    ck_assert(ag_state_dict_tensor_at(sd, 0) == a);
+    ck_assert(ag_state_dict_get(sd, "fc.bias") == b);
+    ck_assert(ag_state_dict_name_at(sd, 2) == NULL);
+    agt_assert_error(ag_state_dict_get(sd, "nope"), "ag_state_dict_get", "nope", "get missing");
+    ck_assert(ag_last_status() == AG_ERR_NOT_FOUND);
+    assert_status_error(ag_state_dict_add(sd, "fc.bias", a), AG_ERR_INVALID, "duplicate name \"fc.bias\"", NULL, "dup");
+    assert_status_error(ag_state_dict_add(sd, "", a), AG_ERR_INVALID, "invalid name", NULL, "empty");
+    assert_status_error(ag_state_dict_add(sd, "__metadata__", a), AG_ERR_INVALID, "invalid name", NULL, "reserved");
+    ag_clear_error();
+    assert_status_error(ag_state_dict_add(sd, "x", NULL), AG_ERR_INVALID, "tensor for \"x\" is NULL", NULL, "NULL t");
+    ck_assert(ag_state_dict_set_meta(sd, "epoch", "12") == AG_OK);
+    ck_assert(ag_state_dict_set_meta(sd, "epoch", "13") == AG_OK);
+    ck_assert(ag_state_dict_set_meta(sd, "name", "x") == AG_OK);
+    ck_assert_int_eq(ag_state_dict_meta_count(sd), 2);
+    int64_t v = 0;
+    ck_assert(ag_state_dict_get_meta_int(sd, "epoch", &v) == AG_OK);
+    ck_assert_int_eq(v, 13);
+    assert_status_error(ag_state_dict_get_meta_int(sd, "name", &v), AG_ERR_FORMAT, "not an integer", NULL, "int");
+    assert_status_error(ag_state_dict_get_meta_int(sd, "zz", &v), AG_ERR_NOT_FOUND, "zz", NULL, "absent");
+    ag_state_dict_free(sd);
+    ag_state_dict_free(NULL);
+    ck_assert_int_eq(ag_state_dict_count(NULL), 0);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* ---- safetensors ------------------------------------------------------------------ */
+
+START_TEST(test_safetensors_roundtrip)
+{
+    ag_device *dev = agt_open(_i);
+    make_tmpdir();
+    const char *path = tmp_path("model.safetensors");
+    ag_scope_begin();
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(3, 4), 5, 1.0);
+    ag_tensor *wt = ag_transpose(w, 0, 1); /* a non-contiguous view: saved row-major */
+    ag_tensor *n = agt_tensor_i32(dev, AG_SHAPE(2, 2), (int32_t[]){-1, 2, 1 << 30, 4});
+    ag_tensor *m = ag_cast(agt_tensor(dev, AG_SHAPE(3), (float[]){0, 7, 255}), AG_U8);
+    ag_tensor *s = ag_scalar(dev, AG_F32, 2.5);
+    ag_tensor *e = ag_zeros(dev, AG_F32, AG_SHAPE(0, 3));
+    ag_state_dict *sd = ag_state_dict_new();
+    const char *names[5] = {"layer.weight_t", "counts", "mask", "scale", "empty"};
+    ag_tensor *ts[5] = {wt, n, m, s, e};
+    for (int i = 0; i < 5; i++) ck_assert(ag_state_dict_add(sd, names[i], ts[i]) == AG_OK);
+    ag_state_dict_set_meta(sd, "epoch", "3");
+    ag_state_dict_set_meta(sd, "quote\"key", "va\\lue\n");
+    ck_assert_msg(ag_safetensors_save(path, sd) == AG_OK, "%s", ag_last_error());
+    ck_assert(access(path, F_OK) == 0);
+    char tmpname[400];
+    snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", path, (long)getpid());
+    ck_assert_msg(access(tmpname, F_OK) != 0, "temporary file left behind");
+    size_t len;
+    unsigned char *raw = slurp(path, &len);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | raw[i];
+    ck_assert_int_eq(hl % 8, 0);
+    ck_assert_int_eq(len, 8 + hl + 12 * 4 + 16 + 3 + 4);
+    free(raw);
+    ag_state_dict *in = ag_safetensors_load(path, dev);
+    ck_assert_msg(in != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_state_dict_count(in), 5);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_str_eq(ag_state_dict_name_at(in, i), names[i]);
+        ag_tensor *t = ag_state_dict_tensor_at(in, i);
+        ck_assert_int_eq(ag_tensor_dtype(t), ag_tensor_dtype(ts[i]));
+        agt_assert_shape(t, ag_ndim(ts[i]), ag_shape(ts[i]), names[i]);
+        ck_assert(ag_is_contiguous(t));
+        if (ag_numel(t)) agt_assert_tensors_close(t, ts[i], 0, 0, names[i]);
+    }
+    ck_assert_str_eq(ag_state_dict_get_meta(in, "epoch"), "3");
+    ck_assert_str_eq(ag_state_dict_get_meta(in, "quote\"key"), "va\\lue\n");
+    ag_state_dict_free(in);
+    /* Saving over an existing file replaces it. */
+    ag_state_dict *small = ag_state_dict_new();
+    ag_state_dict_add(small, "only", s);
+    ck_assert(ag_safetensors_save(path, small) == AG_OK);
+    in = ag_safetensors_load(path, dev);
+    ck_assert_int_eq(ag_state_dict_count(in), 1);
+    ag_state_dict_free(in);
+    /* An unwritable location fails cleanly. */
+    assert_status_error(ag_safetensors_save(tmp_path("no/such/dir/x.safetensors"), small), AG_ERR_IO,
+                        "ag_safetensors_save", "cannot create", "bad dir");
+    assert_status_error(ag_safetensors_save(NULL, small), AG_ERR_INVALID, "path is NULL", NULL, "NULL");
+    ag_state_dict_free(small);
+    ag_state_dict_free(sd);
+    ag_scope_end();
+    remove_tmpdir();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_safetensors_torch_file)
+{
+    ag_device *dev = agt_open(_i);
+    agt_golden *g = agt_golden_load("io.txt");
+    ag_scope_begin();
+    ag_state_dict *sd = ag_safetensors_load(AG_GOLDEN_DIR "/io_torch.safetensors", dev);
+    ck_assert_msg(sd != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_state_dict_count(sd), 5);
+    const char *names[5] = {"features.0.weight", "features.0.bias", "counts", "mask", "scale"};
+    const char *labels[5] = {"features_0_weight", "features_0_bias", "counts", "mask", "scale"};
+    for (int i = 0; i < 5; i++) {
+        ag_tensor *t = ag_state_dict_get(sd, names[i]);
+        ck_assert_msg(t != NULL, "%s missing", names[i]);
+        ag_tensor *want = agt_golden_tensor(g, dev, "torch_file", labels[i]);
+        ck_assert_int_eq(ag_tensor_dtype(t), ag_tensor_dtype(want));
+        agt_assert_shape(t, ag_ndim(want), ag_shape(want), names[i]);
+        agt_assert_tensors_close(t, want, 0, 0, names[i]);
+    }
+    ck_assert_str_eq(ag_state_dict_get_meta(sd, "framework"), "pt");
+    ag_state_dict_free(sd);
+    ag_scope_end();
+    agt_golden_free(g);
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_safetensors_corrupt)
+{
+    ag_device *dev = agt_open(_i);
+    make_tmpdir();
+    static const struct {
+        const char *header;
+        size_t data;
+        const char *needle1, *needle2;
+    } cases[] = {
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, "not valid JSON", NULL},
+        {"[1, 2]", 0, "not a JSON object", NULL},
+        {"{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "\"a\"", "dtype"},
+        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unsupported dtype \"F16\"", "\"a\""},
+        {"{\"a\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unknown dtype \"Q4\"", NULL},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 8, "shape", "\"a\""},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "shape entries", NULL},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,8]}}", 8, "shape entries", NULL},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, "8 dims", NULL},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8, "data_offsets", NULL},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,16]}}", 8, "out of range", "\"a\""},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, "out of range", NULL},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "needs 12", "\"a\""},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[4,8]}}", 8, "overlaps", NULL},
+        {"{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]}}", 4, "hole", "\"a\""},
+        {"{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 4, "after the last tensor", NULL},
+        {"{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+         "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]}}", 4, "duplicate", "\"a\""},
+        {"{\"__metadata__\":{\"k\":1}}", 0, "__metadata__", NULL},
+        {"{\"__metadata__\":[]}", 0, "__metadata__", NULL},
+        {"{\"a\":7}", 0, "not a JSON object", "\"a\""},
+        {"{} xyz", 0, "trailing bytes", NULL},
+    };
+    char name[32];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        snprintf(name, sizeof name, "bad%zu.safetensors", c);
+        const char *path = tmp_path(name);
+        write_st(path, cases[c].header, cases[c].data);
+        ag_clear_error();
+        ag_scope_begin();
+        ag_state_dict *sd = ag_safetensors_load(path, dev);
+        ck_assert_msg(sd == NULL, "case %zu loaded", c);
+        assert_status_error(ag_last_status(), AG_ERR_FORMAT, path, cases[c].needle1, name);
+        if (cases[c].needle2) assert_status_error(ag_last_status(), AG_ERR_FORMAT, cases[c].needle2, NULL, name);
+        ag_scope_end();
+    }
+    /* Too short, header beyond the file, missing file. */
+    const char *p = tmp_path("short");
+    write_file(p, "\x08\0\0", 3);
+    ck_assert(ag_safetensors_load(p, dev) == NULL);
+    assert_status_error(ag_last_status(), AG_ERR_FORMAT, "truncated", p, "short");
+    write_file(p, "\xff\0\0\0\0\0\0\0{}", 10);
+    ck_assert(ag_safetensors_load(p, dev) == NULL);
+    assert_status_error(ag_last_status(), AG_ERR_FORMAT, "exceeds the file", NULL, "hlen");
+    write_file(p, "\xff\xff\xff\xff\xff\xff\xff\xff{}", 10);
+    ck_assert(ag_safetensors_load(p, dev) == NULL);
+    assert_status_error(ag_last_status(), AG_ERR_FORMAT, "exceeds the file", NULL, "huge hlen");
+    ck_assert(ag_safetensors_load(tmp_path("missing"), dev) == NULL);
+    assert_status_error(ag_last_status(), AG_ERR_IO, "cannot open", NULL, "missing");
+    ck_assert(ag_safetensors_load(p, NULL) == NULL);
+    /* Empty header object: a valid, empty file. */
+    write_st(p, "{}", 0);
+    ag_state_dict *empty = ag_safetensors_load(p, dev);
+    ck_assert(empty != NULL && ag_state_dict_count(empty) == 0);
+    ag_state_dict_free(empty);
+    remove_tmpdir();
+    agt_close(dev);
+}
+END_TEST
+
+/* Byte flips in the header and every truncation of a valid file: each load
+ * either succeeds or fails with AG_ERR_FORMAT; never a crash (run under ASan). */
+START_TEST(test_safetensors_fuzz)
+{
+    ag_device *dev = agt_open(_i);
+    make_tmpdir();
+    const char *good = AG_GOLDEN_DIR "/io_torch.safetensors";
+    size_t len;
+    unsigned char *orig = slurp(good, &len);
+    unsigned char *buf = malloc(len);
+    const char *p = tmp_path("fuzz.safetensors");
+    static const unsigned char flips[] = {0x01, 0x20, 0x80, 0xff};
+    int loaded = 0, failed = 0;
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | orig[i];
+    for (size_t pos = 0; pos < 8 + hl; pos += 1)
+        for (size_t f = 0; f < sizeof flips; f++) {
+            if (pos >= 8 && (pos % 3) != f % 3) continue; /* sample the header */
+            memcpy(buf, orig, len);
+            buf[pos] ^= flips[f];
+            write_file(p, buf, len);
+            ag_clear_error();
+            ag_state_dict *sd = ag_safetensors_load(p, dev);
+            if (sd) {
+                loaded++;
+                ag_state_dict_free(sd);
+            } else {
+                failed++;
+                ck_assert_msg(ag_last_status() == AG_ERR_FORMAT, "flip at %zu: %s", pos, ag_last_error());
+                ck_assert_msg(strstr(ag_last_error(), p), "flip at %zu: %s", pos, ag_last_error());
+            }
+        }
+    for (size_t cut = 0; cut < len; cut++) {
+        write_file(p, orig, cut);
+        ck_assert_msg(ag_safetensors_load(p, dev) == NULL, "truncated to %zu loaded", cut);
+        ck_assert_msg(ag_last_status() == AG_ERR_FORMAT, "cut %zu: %s", cut, ag_last_error());
+    }
+    ck_assert(failed > 0);
+    free(buf);
+    free(orig);
+    remove_tmpdir();
+    agt_close(dev);
+}
+END_TEST
+
+/* ---- Loading into existing tensors ------------------------------------------------------ */
+
+START_TEST(test_load_into)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_state_dict *sd = ag_state_dict_new();
+    ag_state_dict_add(sd, "fc.weight", agt_randn(dev, AG_SHAPE(10, 5), 1, 1.0));
+    ag_state_dict_add(sd, "fc.bias", agt_tensor(dev, AG_SHAPE(2), (float[]){1, 2}));
+    ag_state_dict_add(sd, "steps", agt_tensor_i32(dev, AG_SHAPE(1), (int32_t[]){9}));
+    ag_tensor *w = ag_zeros(dev, AG_F32, AG_SHAPE(10, 4));
+    ag_tensor *b = ag_zeros(dev, AG_F32, AG_SHAPE(2));
+    ag_tensor *f = ag_zeros(dev, AG_F32, AG_SHAPE(3));
+    ag_tensor *st = ag_zeros(dev, AG_F32, AG_SHAPE(1));
+    assert_status_error(ag_state_dict_load_into(sd, 3, (const char *[]){"fc.weight", "fc.bias", "features.0.weight"},
+                                                (ag_tensor *[]){w, b, f}, false),
+                        AG_ERR_INVALID, "shape mismatch for fc.weight: file [10,5] vs model [10,4]",
+                        "missing key features.0.weight", "mismatch");
+    agt_assert_close(b, (float[]){0, 0}, 2, 0, 0, "nothing copied on failure");
+    assert_status_error(ag_state_dict_load_into(sd, 1, (const char *[]){"steps"}, (ag_tensor *[]){st}, false),
+                        AG_ERR_INVALID, "dtype mismatch for steps: file i32 vs model f32", NULL, "dtype");
+    assert_status_error(ag_state_dict_load_into(sd, 1, (const char *[]){"fc.bias"}, (ag_tensor *[]){b}, true),
+                        AG_ERR_INVALID, "unexpected key fc.weight", "unexpected key steps", "strict");
+    ck_assert(ag_state_dict_load_into(sd, 1, (const char *[]){"fc.bias"}, (ag_tensor *[]){b}, false) == AG_OK);
+    agt_assert_close(b, (float[]){1, 2}, 2, 0, 0, "copied");
+    /* Into a non-contiguous view and a parameter that requires grad. */
+    ag_tensor *w2 = ag_zeros(dev, AG_F32, AG_SHAPE(5, 10));
+    ag_set_requires_grad(w2, true);
+    ag_tensor *w2t = ag_transpose(w2, 0, 1);
+    ck_assert(ag_state_dict_load_into(sd, 1, (const char *[]){"fc.weight"}, (ag_tensor *[]){w2t}, false) == AG_OK);
+    agt_assert_tensors_close(w2t, ag_state_dict_get(sd, "fc.weight"), 0, 0, "view");
+    ck_assert(ag_state_dict_load_into(NULL, 0, NULL, NULL, false) == AG_ERR_INVALID);
+    ag_state_dict_free(sd);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* ---- Checkpoints ---------------------------------------------------------------------------- */
+
+/* Sets fixed gradients (depending on `step`) and applies one update. */
+static void train_step(ag_device *dev, ag_optimizer *opt, ag_tensor *w, ag_tensor *b, int step)
+{
+    ag_scope_begin();
+    float gw[6], gb[2];
+    for (int i = 0; i < 6; i++) gw[i] = sinf((float)(step * 6 + i));
+    for (int i = 0; i < 2; i++) gb[i] = cosf((float)(step * 2 + i));
+    ag_set_grad(w, agt_tensor(dev, AG_SHAPE(3, 2), gw));
+    ag_set_grad(b, agt_tensor(dev, AG_SHAPE(2), gb));
+    ck_assert_msg(ag_optimizer_step(opt) == AG_OK, "%s", ag_last_error());
+    ag_scope_end();
+}
+
+START_TEST(test_checkpoint_roundtrip)
+{
+    ag_device *dev = agt_open(_i);
+    make_tmpdir();
+    const char *path = tmp_path("ckpt.safetensors");
+    ag_scope_begin();
+    for (int kind = 0; kind < 3; kind++) {
+        ag_tensor *w = agt_randn(dev, AG_SHAPE(3, 2), 9, 1.0);
+        ag_tensor *b = agt_tensor(dev, AG_SHAPE(2), (float[]){0.1f, -0.2f});
+        ag_tensor *ps[2] = {w, b};
+        ag_optimizer *opt = kind == 0 ? ag_optim_adamw(ps, 2, &(ag_adam_opts){.lr = 0.05, .weight_decay = 0.1})
+                          : kind == 1 ? ag_optim_sgd(ps, 2, &(ag_sgd_opts){.lr = 0.1, .momentum = 0.9})
+                                      : ag_optim_rmsprop(ps, 2, &(ag_rmsprop_opts){.momentum = 0.3});
+        for (int s = 0; s < 3; s++) train_step(dev, opt, w, b, s);
+        ag_optimizer_set_lr(opt, 0.025);
+        ag_state_dict *model = ag_state_dict_new();
+        ag_state_dict_add(model, "fc.weight", w);
+        ag_state_dict_add(model, "fc.bias", b);
+        ag_rng_set_state(123, 456);
+        ck_assert_msg(ag_checkpoint_save(path, model, opt, 7, 2, (const char *[]){"best", "neg"},
+                                         (const int64_t[]){42, -5}) == AG_OK, "%s", ag_last_error());
+        /* The original keeps training. */
+        for (int s = 3; s < 6; s++) train_step(dev, opt, w, b, s);
+        /* A fresh model and optimizer restored from the file continue identically. */
+        ag_tensor *w2 = ag_zeros(dev, AG_F32, AG_SHAPE(3, 2));
+        ag_tensor *b2 = ag_zeros(dev, AG_F32, AG_SHAPE(2));
+        ag_tensor *ps2[2] = {w2, b2};
+        ag_optimizer *opt2 = kind == 0 ? ag_optim_adamw(ps2, 2, &(ag_adam_opts){.lr = 0.05, .weight_decay = 0.1})
+                           : kind == 1 ? ag_optim_sgd(ps2, 2, &(ag_sgd_opts){.lr = 0.1, .momentum = 0.9})
+                                       : ag_optim_rmsprop(ps2, 2, &(ag_rmsprop_opts){.momentum = 0.3});
+        ag_rng_set_state(1, 1);
+        int64_t epoch = -1;
+        ag_state_dict *loaded = NULL;
+        ck_assert_msg(ag_checkpoint_load(path, dev, opt2, true, &epoch, &loaded) == AG_OK, "%s",
+                      ag_last_error());
+        ck_assert_int_eq(epoch, 7);
+        uint64_t seed, off;
+        ag_rng_get_state(&seed, &off);
+        ck_assert(seed == 123 && off == 456);
+        ck_assert(fabs(ag_optimizer_get_lr(opt2) - 0.025) < 1e-15);
+        ck_assert_int_eq(ag_optimizer_step_count(opt2), 3);
+        ck_assert_int_eq(ag_optimizer_state_count(opt2), ag_optimizer_state_count(opt));
+        int64_t v;
+        ck_assert(ag_state_dict_get_meta_int(loaded, "extra.best", &v) == AG_OK && v == 42);
+        ck_assert(ag_state_dict_get_meta_int(loaded, "extra.neg", &v) == AG_OK && v == -5);
+        ck_assert_int_eq(ag_state_dict_count(loaded), 2);
+        ck_assert(ag_state_dict_load_into(loaded, 2, (const char *[]){"fc.weight", "fc.bias"}, ps2, true) == AG_OK);
+        ag_state_dict_free(loaded);
+        for (int s = 3; s < 6; s++) train_step(dev, opt2, w2, b2, s);
+        agt_assert_tensors_close(w2, w, 0, 0, "resumed weight");
+        agt_assert_tensors_close(b2, b, 0, 0, "resumed bias");
+        /* Kind mismatch, no optimizer in the file, not a checkpoint. */
+        ag_optimizer *wrong = kind == 0 ? ag_optim_sgd(ps2, 2, &(ag_sgd_opts){.lr = 0.1}) : ag_optim_adam(ps2, 2, NULL);
+        assert_status_error(ag_checkpoint_load(path, dev, wrong, false, NULL, NULL), AG_ERR_INVALID,
+                            "optimizer kind mismatch", path, "kind");
+        ag_optimizer_free(wrong);
+        ck_assert(ag_checkpoint_save(path, model, NULL, 1, 0, NULL, NULL) == AG_OK);
+        assert_status_error(ag_checkpoint_load(path, dev, opt2, false, NULL, NULL), AG_ERR_FORMAT,
+                            "no optimizer state", NULL, "no optim");
+        ck_assert(ag_checkpoint_load(path, dev, NULL, false, &epoch, NULL) == AG_OK);
+        ck_assert_int_eq(epoch, 1);
+        ag_state_dict_free(model);
+        ag_optimizer_free(opt);
+        ag_optimizer_free(opt2);
+    }
+    assert_status_error(ag_checkpoint_load(AG_GOLDEN_DIR "/io_torch.safetensors", dev, NULL, false, NULL, NULL),
+                        AG_ERR_FORMAT, "not an anygrad checkpoint", NULL, "torch file");
+    /* An optimizer over fewer parameters than the file. */
+    ag_tensor *w = ag_zeros(dev, AG_F32, AG_SHAPE(3, 2));
+    ag_tensor *b = ag_zeros(dev, AG_F32, AG_SHAPE(2));
+    ag_optimizer *two = ag_optim_adam((ag_tensor *[]){w, b}, 2, NULL);
+    train_step(dev, two, w, b, 0);
+    ag_state_dict *model = ag_state_dict_new();
+    ck_assert(ag_checkpoint_save(path, model, two, 0, 0, NULL, NULL) == AG_OK);
+    ag_optimizer *one = ag_optim_adam(&w, 1, NULL);
+    assert_status_error(ag_checkpoint_load(path, dev, one, false, NULL, NULL), AG_ERR_INVALID,
+                        "refers to parameter 1 but the optimizer has 1", NULL, "count");
+    ag_optimizer *shape = ag_optim_adam((ag_tensor *[]){w, ag_zeros(dev, AG_F32, AG_SHAPE(3))}, 2, NULL);
+    assert_status_error(ag_checkpoint_load(path, dev, shape, false, NULL, NULL), AG_ERR_INVALID,
+                        "shape mismatch for optim.state.1.exp_avg: file [2] vs parameter [3]", NULL, "shape");
+    ck_assert_int_eq(ag_optimizer_state_count(shape), 0); /* nothing restored */
+    ag_optimizer_free(one);
+    ag_optimizer_free(two);
+    ag_optimizer_free(shape);
+    ag_state_dict_free(model);
+    ag_scope_end();
+    remove_tmpdir();
+    agt_close(dev);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("io");
+    TCase *tc = tcase_create("io");
+    tcase_set_timeout(tc, 600);
+    AGT_ADD_LOOP(tc, test_state_dict);
+    AGT_ADD_LOOP(tc, test_safetensors_roundtrip);
+    AGT_ADD_LOOP(tc, test_safetensors_torch_file);
+    AGT_ADD_LOOP(tc, test_safetensors_corrupt);
+    AGT_ADD_LOOP(tc, test_safetensors_fuzz);
+    AGT_ADD_LOOP(tc, test_load_into);
+    AGT_ADD_LOOP(tc, test_checkpoint_roundtrip);
+    suite_add_tcase(s, tc);
+    return agt_run_suite(s);
+}
