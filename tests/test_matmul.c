@@ -276,6 +276,66 @@ START_TEST(test_linear_gradcheck)
 }
 END_TEST
 
+/* ---- Larger shapes against a host reference ------------------------------------------ */
+
+/* c[b] = a[b] @ w[b] in double on the host; a: [nb?, M, K] (batch stride sa, 0
+ * broadcasts), w likewise. */
+static float *host_mm(const float *a, const float *w, int nb, int64_t sa, int64_t sw, int M,
+                      int K, int N)
+{
+    float *c = malloc((size_t)nb * M * N * sizeof *c);
+    for (int b = 0; b < nb; b++)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double s = 0;
+                for (int k = 0; k < K; k++)
+                    s += (double)a[b * sa + i * K + k] * w[b * sw + k * N + j];
+                c[((size_t)b * M + i) * N + j] = (float)s;
+            }
+    return c;
+}
+
+/* Odd sizes past tile widths, plain and transposed operands, batches. */
+START_TEST(test_matmul_large_vs_host)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    enum { M = 67, K = 129, N = 33, B = 3 };
+    ag_tensor *a = agt_randn(dev, AG_SHAPE(M, K), 1, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(K, N), 2, 1.0);
+    float *ha = agt_read_f32(a), *hw = agt_read_f32(w);
+    float *ref = host_mm(ha, hw, 1, 0, 0, M, K, N);
+    agt_assert_close(ag_matmul(a, w), ref, (int64_t)M * N, 1e-3, 1e-4, "mm");
+    /* the same product from transposed storage: (aᵀ)ᵀ and (wᵀ)ᵀ */
+    ag_tensor *at = ag_t(ag_contiguous(ag_t(a))), *wt = ag_t(ag_contiguous(ag_t(w)));
+    ck_assert(!ag_is_contiguous(at) && !ag_is_contiguous(wt));
+    agt_assert_close(ag_matmul(at, w), ref, (int64_t)M * N, 1e-3, 1e-4, "mm a transposed");
+    agt_assert_close(ag_matmul(a, wt), ref, (int64_t)M * N, 1e-3, 1e-4, "mm b transposed");
+    agt_assert_close(ag_matmul(at, wt), ref, (int64_t)M * N, 1e-3, 1e-4, "mm both transposed");
+    agt_assert_close(ag_linear(a, ag_t(w), NULL), ref, (int64_t)M * N, 1e-3, 1e-4, "linear");
+    free(ref);
+    /* batched: [B, M, K] @ [K, N] (folded) and [B, M, K] @ [B, K, N] */
+    ag_tensor *a3 = agt_randn(dev, AG_SHAPE(B, M, K), 3, 1.0);
+    ag_tensor *w3 = agt_randn(dev, AG_SHAPE(B, K, N), 4, 1.0);
+    float *ha3 = agt_read_f32(a3), *hw3 = agt_read_f32(w3);
+    ref = host_mm(ha3, hw, B, (int64_t)M * K, 0, M, K, N);
+    agt_assert_close(ag_matmul(a3, w), ref, (int64_t)B * M * N, 1e-3, 1e-4, "batch @ 2-D");
+    free(ref);
+    ref = host_mm(ha3, hw3, B, (int64_t)M * K, (int64_t)K * N, M, K, N);
+    agt_assert_close(ag_matmul(a3, w3), ref, (int64_t)B * M * N, 1e-3, 1e-4, "bmm");
+    free(ref);
+    ref = host_mm(ha, hw3, B, 0, (int64_t)K * N, M, K, N);
+    agt_assert_close(ag_matmul(a, w3), ref, (int64_t)B * M * N, 1e-3, 1e-4, "2-D @ batch");
+    free(ref);
+    free(ha);
+    free(hw);
+    free(ha3);
+    free(hw3);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- Errors -------------------------------------------------------------------------- */
 
 START_TEST(test_errors)
@@ -330,6 +390,7 @@ static Suite *matmul_suite(void)
     AGT_ADD_LOOP(tc, test_linear_golden);
     AGT_ADD_LOOP(tc, test_matmul_gradcheck);
     AGT_ADD_LOOP(tc, test_linear_gradcheck);
+    AGT_ADD_LOOP(tc, test_matmul_large_vs_host);
     AGT_ADD_LOOP(tc, test_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -420,6 +420,77 @@ START_TEST(test_gradcheck)
 }
 END_TEST
 
+/* ---- Larger shapes against host references ------------------------------------------ */
+
+/* Sizes past typical workgroup and tile widths, odd on purpose. */
+START_TEST(test_large_vs_host)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    enum { R = 37, C = 1031 };
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(R, C), 42, 1.0);
+    float *h = agt_read_f32(x);
+    float *rs = malloc(R * sizeof *rs), *rmax = malloc(R * sizeof *rmax);
+    float *rarg = malloc(R * sizeof *rarg), *cs = malloc(C * sizeof *cs);
+    float *sm = malloc((size_t)R * C * sizeof *sm), *lsm = malloc((size_t)R * C * sizeof *lsm);
+    float *smc = malloc((size_t)R * C * sizeof *smc);
+    double total = 0;
+    for (int j = 0; j < C; j++) cs[j] = 0;
+    for (int i = 0; i < R; i++) {
+        double s = 0, m = -INFINITY;
+        int arg = 0;
+        for (int j = 0; j < C; j++) {
+            double v = h[i * C + j];
+            s += v;
+            cs[j] += (float)v;
+            if (v > m) {
+                m = v;
+                arg = j;
+            }
+        }
+        double z = 0;
+        for (int j = 0; j < C; j++) z += exp(h[i * C + j] - m);
+        for (int j = 0; j < C; j++) {
+            sm[i * C + j] = (float)(exp(h[i * C + j] - m) / z);
+            lsm[i * C + j] = (float)(h[i * C + j] - m - log(z));
+        }
+        rs[i] = (float)s;
+        rmax[i] = (float)m;
+        rarg[i] = (float)arg;
+        total += s;
+    }
+    for (int j = 0; j < C; j++) { /* softmax down the columns (dim 0) */
+        double m = -INFINITY, z = 0;
+        for (int i = 0; i < R; i++) m = fmax(m, h[i * C + j]);
+        for (int i = 0; i < R; i++) z += exp(h[i * C + j] - m);
+        for (int i = 0; i < R; i++) smc[i * C + j] = (float)(exp(h[i * C + j] - m) / z);
+    }
+    agt_assert_close(ag_sum(x, AG_DIMS(1), false), rs, R, 1e-3, 1e-4, "sum rows");
+    agt_assert_close(ag_sum(x, AG_DIMS(0), false), cs, C, 1e-3, 1e-4, "sum cols");
+    float mean = (float)(total / (R * C));
+    agt_assert_close(ag_mean(x, 0, NULL, false), &mean, 1, 1e-4, 1e-4, "mean all");
+    agt_assert_close(ag_max(x, AG_DIMS(-1), false), rmax, R, 0, 0, "max rows");
+    agt_assert_close(ag_argmax(x, 1, false), rarg, R, 0, 0, "argmax rows");
+    agt_assert_close(ag_softmax(x, 1), sm, (int64_t)R * C, 1e-6, 1e-4, "softmax rows");
+    agt_assert_close(ag_log_softmax(x, 1), lsm, (int64_t)R * C, 1e-4, 1e-4, "log_softmax rows");
+    agt_assert_close(ag_softmax(x, 0), smc, (int64_t)R * C, 1e-6, 1e-4, "softmax cols");
+    /* the strided (transposed) view reduces to the same values */
+    ag_tensor *xt = ag_t(x); /* [C, R] */
+    agt_assert_close(ag_sum(xt, AG_DIMS(0), false), rs, R, 1e-3, 1e-4, "sum transposed");
+    agt_assert_close(ag_max(xt, AG_DIMS(0), true), rmax, R, 0, 0, "max transposed");
+    free(h);
+    free(rs);
+    free(rmax);
+    free(rarg);
+    free(cs);
+    free(sm);
+    free(lsm);
+    free(smc);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- Errors -------------------------------------------------------------------------- */
 
 START_TEST(test_errors)
@@ -488,6 +559,7 @@ static Suite *reduce_suite(void)
     AGT_ADD_LOOP(tc, test_golden);
     AGT_ADD_LOOP(tc, test_golden_forward_only);
     AGT_ADD_LOOP(tc, test_gradcheck);
+    AGT_ADD_LOOP(tc, test_large_vs_host);
     AGT_ADD_LOOP(tc, test_errors);
     suite_add_tcase(s, tc);
     return s;
