@@ -123,6 +123,12 @@ static ag_tensor *fn_ce(ag_tensor *const *in, void *ctx)
     return ag_cross_entropy(in[0], c->target, &c->opts);
 }
 
+static ag_tensor *fn_nll(ag_tensor *const *in, void *ctx)
+{
+    ce_ctx *c = ctx;
+    return ag_nll_loss(in[0], c->target, &c->opts);
+}
+
 START_TEST(test_cross_entropy_gradcheck)
 {
     ag_device *dev = agt_open(_i);
@@ -140,6 +146,10 @@ START_TEST(test_cross_entropy_gradcheck)
     ce_ctx cs = {agt_tensor_i32(dev, AG_SHAPE(2, 2), (int32_t[]){0, 2, 1, 1}),
                  {AG_REDUCTION_SUM, -100, 0.0}};
     agt_gradcheck(fn_ce, 1, (ag_tensor *[]){xs}, &cs, 1e-2, 1e-2, 1e-2, "ce spatial strided");
+    /* nll_loss on arbitrary inputs (it only picks entries) */
+    ce_ctx cn = {agt_tensor_i32(dev, AG_SHAPE(4), (int32_t[]){3, 3, -100, 1}),
+                 {AG_REDUCTION_MEAN, -100, 0.0}};
+    agt_gradcheck(fn_nll, 1, (ag_tensor *[]){x}, &cn, 1e-2, 1e-2, 1e-2, "nll");
     ag_scope_end();
     agt_close(dev);
 }
