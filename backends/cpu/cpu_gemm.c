@@ -77,37 +77,51 @@ static void pack_b(int64_t kc, int64_t nc, const float *b, int64_t rsb, int64_t 
 
 /* ---- Micro-kernel ------------------------------------------------------------- */
 
-/* c[MR x NR] (in a local tile) = ap panel @ bp panel over kc. */
+/* C[MR x NR] += ap panel @ bp panel over kc, straight into C (row stride ldc)
+ * for a full tile, or into `tile` (row stride NR) for the caller to add. */
 #define UKERNEL_BODY                                                                               \
     v8f acc[MR][2];                                                                                \
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8f){0};                                 \
+    _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (v8f){0};         \
     for (int64_t p = 0; p < kc; p++) {                                                             \
         v8f b0, b1;                                                                                \
         memcpy(&b0, bp + p * NR, sizeof b0);                                                       \
         memcpy(&b1, bp + p * NR + 8, sizeof b1);                                                   \
-        for (int i = 0; i < MR; i++) {                                                             \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) {                                     \
             const float a = ap[p * MR + i];                                                        \
             acc[i][0] += a * b0;                                                                   \
             acc[i][1] += a * b1;                                                                   \
         }                                                                                          \
     }                                                                                              \
-    for (int i = 0; i < MR; i++) {                                                                 \
-        memcpy(tile + i * NR, &acc[i][0], sizeof acc[i][0]);                                       \
-        memcpy(tile + i * NR + 8, &acc[i][1], sizeof acc[i][1]);                                   \
+    if (c) {                                                                                       \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) {                                     \
+            v8f c0, c1;                                                                            \
+            memcpy(&c0, c + i * ldc, sizeof c0);                                                   \
+            memcpy(&c1, c + i * ldc + 8, sizeof c1);                                               \
+            c0 += acc[i][0];                                                                       \
+            c1 += acc[i][1];                                                                       \
+            memcpy(c + i * ldc, &c0, sizeof c0);                                                   \
+            memcpy(c + i * ldc + 8, &c1, sizeof c1);                                               \
+        }                                                                                          \
+    } else {                                                                                       \
+        for (int i = 0; i < MR; i++) {                                                             \
+            memcpy(tile + i * NR, &acc[i][0], sizeof acc[i][0]);                                   \
+            memcpy(tile + i * NR + 8, &acc[i][1], sizeof acc[i][1]);                               \
+        }                                                                                          \
     }
 
+#define UKERNEL_ARGS                                                                               \
+    int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,             \
+        int64_t ldc, float *restrict tile
+
 #ifdef AG_VEC
-static void ukernel_generic(int64_t kc, const float *restrict ap, const float *restrict bp,
-                            float *restrict tile)
+static void ukernel_generic(UKERNEL_ARGS)
 {
     UKERNEL_BODY
 }
 #if defined(__x86_64__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast")
-__attribute__((target("avx2,fma"))) static void ukernel_avx2(int64_t kc, const float *restrict ap,
-                                                              const float *restrict bp,
-                                                              float *restrict tile)
+__attribute__((target("avx2,fma"))) static void ukernel_avx2(UKERNEL_ARGS)
 {
     UKERNEL_BODY
 }
@@ -115,18 +129,21 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2(int64_t kc, const f
 #define HAVE_AVX2_KERNEL 1
 #endif
 #else
-static void ukernel_generic(int64_t kc, const float *restrict ap, const float *restrict bp,
-                            float *restrict tile)
+static void ukernel_generic(UKERNEL_ARGS)
 {
     float acc[MR][NR] = {{0}};
     for (int64_t p = 0; p < kc; p++)
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++) acc[i][j] += ap[p * MR + i] * bp[p * NR + j];
-    memcpy(tile, acc, sizeof acc);
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            if (c) c[i * ldc + j] += acc[i][j];
+            else tile[i * NR + j] = acc[i][j];
+        }
 }
 #endif
 
-typedef void (*ukernel_fn)(int64_t, const float *restrict, const float *restrict, float *restrict);
+typedef void (*ukernel_fn)(UKERNEL_ARGS);
 
 static ukernel_fn pick_ukernel(void)
 {
@@ -154,6 +171,20 @@ typedef struct gemm_job {
     float *ap; /* one packed A block per task */
 } gemm_job;
 
+/* Packs NR-column panels [begin, end) of the current B block. */
+typedef struct packb_job {
+    int64_t kc, nc, rsb, csb;
+    const float *b;
+    float *bp;
+} packb_job;
+
+static void packb_range(void *ctx, int64_t begin, int64_t end)
+{
+    const packb_job *j = ctx;
+    int64_t j0 = begin * NR, j1 = end * NR < j->nc ? end * NR : j->nc;
+    pack_b(j->kc, j1 - j0, j->b + j0 * j->csb, j->rsb, j->csb, j->bp + begin * j->kc * NR);
+}
+
 /* One task: rows [ic, ic + mc) of the current block, all of its columns. */
 static void gemm_task(void *ctx, int64_t begin, int64_t end)
 {
@@ -169,12 +200,12 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end)
             const float *bpanel = j->bp + (jr / NR) * j->kc * NR;
             for (int64_t ir = 0; ir < mc; ir += MR) {
                 int64_t mr = mc - ir < MR ? mc - ir : MR;
-                j->uk(j->kc, ap + (ir / MR) * j->kc * MR, bpanel, tile);
                 float *c = j->C + (ic + ir) * j->rsc + (j->jc + jr) * j->csc;
-                if (j->csc == 1 && nr == NR) {
-                    for (int64_t i = 0; i < mr; i++)
-                        for (int jj = 0; jj < NR; jj++) c[i * j->rsc + jj] += tile[i * NR + jj];
+                const float *apanel = ap + (ir / MR) * j->kc * MR;
+                if (j->csc == 1 && nr == NR && mr == MR) {
+                    j->uk(j->kc, apanel, bpanel, c, j->rsc, NULL);
                 } else {
+                    j->uk(j->kc, apanel, bpanel, NULL, 0, tile);
                     for (int64_t i = 0; i < mr; i++)
                         for (int64_t jj = 0; jj < nr; jj++)
                             c[i * j->rsc + jj * j->csc] += tile[i * NR + jj];
@@ -239,7 +270,9 @@ bool cpu_sgemm_blocked(cpu_pool *pool, int64_t M, int64_t N, int64_t K, float al
         int64_t nc = N - jc < NC ? N - jc : NC;
         for (int64_t pc = 0; pc < K; pc += KC) {
             int64_t kc = K - pc < KC ? K - pc : KC;
-            pack_b(kc, nc, B + pc * rsb + jc * csb, rsb, csb, bp);
+            packb_job pj = {kc, nc, rsb, csb, B + pc * rsb + jc * csb, bp};
+            int64_t panels = (nc + NR - 1) / NR;
+            cpu_parallel_for(pool, panels, grain == 1 ? 8 : panels, packb_range, &pj);
             j.jc = jc;
             j.nc = nc;
             j.pc = pc;
