@@ -60,7 +60,7 @@ static size_t idx_bytes(unsigned char *out, int type, int ndim, const uint32_t *
     out[k++] = (unsigned char)ndim;
     for (int d = 0; d < ndim; d++)
         for (int b = 3; b >= 0; b--) out[k++] = (unsigned char)(dims[d] >> (8 * b));
-    memcpy(out + k, payload, payload_len);
+    if (payload_len) memcpy(out + k, payload, payload_len);
     return k + payload_len;
 }
 
@@ -173,7 +173,6 @@ START_TEST(test_idx_corrupt)
     unsigned char big[4096];
     for (int i = 0; i < 4000; i++) big[i] = (unsigned char)(i * 7919 >> 3);
     size_t bn = idx_bytes(buf, 0x08, 1, (uint32_t[]){4000}, NULL, 0);
-    memcpy(big + 4000 - 0, big, 0);
     unsigned char whole[4200];
     memcpy(whole, buf, bn);
     memcpy(whole + bn, big, 4000);

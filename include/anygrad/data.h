@@ -14,12 +14,14 @@
  *                                     .batch_size = 64, .shuffle = true, .seed = 1});
  *   for (int64_t epoch = 0; epoch < 10; epoch++) {
  *       ag_loader_reset(ld, epoch);
- *       ag_tensor *x, *y;
- *       while (ag_scope_begin(), ag_loader_next(ld, &x, &y) == 1) {
- *           ... train on x [64, 1, 28, 28], y [64] ...
+ *       for (;;) {
+ *           ag_scope_begin();
+ *           ag_tensor *x, *y;
+ *           int got = ag_loader_next(ld, &x, &y);
+ *           if (got == 1) train_step(x, y);   // x [64, 1, 28, 28], y [64]
  *           ag_scope_end();
+ *           if (got != 1) break;              // 0: epoch done; < 0: error
  *       }
- *       ag_scope_end();
  *   }
  *   ag_loader_free(ld);
  *   ag_dataset_free(train);

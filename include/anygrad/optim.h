@@ -153,6 +153,8 @@ AG_API ag_status ag_optimizer_state_set(ag_optimizer *opt, const char *name,
  *                  with t = step - warmup, T = total - warmup; eta_min for
  *                  step >= total. With warmup == 0 it equals PyTorch's
  *                  CosineAnnealingLR(T_max=total, eta_min) for step <= total.
+ * Invalid arguments (step < 0, step_size <= 0, total <= 0, warmup >= total)
+ * give NAN, which ag_optimizer_set_lr rejects.
  * Use: ag_optimizer_set_lr(opt, ag_lr_schedule_at(&sched, step)).          */
 
 typedef enum ag_lr_kind {
