@@ -69,6 +69,10 @@ START_TEST(test_cross_entropy_hand)
     /* nll_loss on log-probabilities */
     ag_tensor *lp = ag_log_softmax(x, 1);
     agt_assert_close(ag_nll_loss(lp, t, NULL), (float[]){(l0 + l1) / 2}, 1, 1e-5, 1e-5, "nll");
+    /* one-hot probabilities give the class-index loss */
+    ag_tensor *oh = agt_tensor(dev, AG_SHAPE(2, 3), (float[]){1, 0, 0, 0, 0, 1});
+    agt_assert_close(ag_cross_entropy(x, oh, NULL), (float[]){(l0 + l1) / 2}, 1, 1e-5, 1e-5,
+                     "ce one-hot probabilities");
     /* strided logits */
     agt_assert_close(ag_cross_entropy(agt_noncontiguous(x), t, &o), (float[]){l0, l1}, 2, 1e-5,
                      1e-5, "ce strided");
@@ -106,6 +110,17 @@ START_TEST(test_cross_entropy_golden)
             false);
     ce_case(g, dev, "ce_spatial", NULL, false);
     ce_case(g, dev, "nll_mean", NULL, true);
+    /* class probabilities (differentiable in the target too) */
+    const char *pc[2] = {"ce_probs", "ce_probs_spatial_none"};
+    ag_cross_entropy_opts po[2] = {{AG_REDUCTION_MEAN, -100, 0.1}, {AG_REDUCTION_NONE, -100, 0}};
+    for (int i = 0; i < 2; i++) {
+        ag_tensor *x = gold(g, dev, pc[i], "x", true), *t = gold(g, dev, pc[i], "t", true);
+        ag_tensor *y = ag_cross_entropy(x, t, &po[i]);
+        agt_assert_tensors_close(y, agt_golden_tensor(g, dev, pc[i], "y"), TOL, TOL, pc[i]);
+        ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, pc[i], "gy")), AG_OK);
+        check_grad(g, dev, x, pc[i], "dx");
+        check_grad(g, dev, t, pc[i], "dt");
+    }
     ag_scope_end();
     agt_golden_free(g);
     agt_close(dev);
@@ -121,6 +136,12 @@ static ag_tensor *fn_ce(ag_tensor *const *in, void *ctx)
 {
     ce_ctx *c = ctx;
     return ag_cross_entropy(in[0], c->target, &c->opts);
+}
+
+static ag_tensor *fn_ce_probs(ag_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return ag_cross_entropy(in[0], in[1], &(ag_cross_entropy_opts){AG_REDUCTION_SUM, -100, 0.2});
 }
 
 static ag_tensor *fn_nll(ag_tensor *const *in, void *ctx)
@@ -146,6 +167,13 @@ START_TEST(test_cross_entropy_gradcheck)
     ce_ctx cs = {agt_tensor_i32(dev, AG_SHAPE(2, 2), (int32_t[]){0, 2, 1, 1}),
                  {AG_REDUCTION_SUM, -100, 0.0}};
     agt_gradcheck(fn_ce, 1, (ag_tensor *[]){xs}, &cs, 1e-2, 1e-2, 1e-2, "ce spatial strided");
+    /* probability targets, gradients for logits and target */
+    ag_tensor *pt = agt_tensor(dev, AG_SHAPE(4, 5), (float[]){0.1f, 0.2f, 0.3f, 0.4f, 0,
+                                                           1, 0, 0, 0, 0,
+                                                           0.2f, 0.2f, 0.2f, 0.2f, 0.2f,
+                                                           0, 0.5f, 0, 0.5f, 0});
+    ag_set_requires_grad(pt, true);
+    agt_gradcheck(fn_ce_probs, 2, (ag_tensor *[]){x, pt}, NULL, 1e-2, 1e-2, 1e-2, "ce probs");
     /* nll_loss on arbitrary inputs (it only picks entries) */
     ce_ctx cn = {agt_tensor_i32(dev, AG_SHAPE(4), (int32_t[]){3, 3, -100, 1}),
                  {AG_REDUCTION_MEAN, -100, 0.0}};
@@ -164,7 +192,12 @@ START_TEST(test_cross_entropy_errors)
     ag_tensor *tf = agt_tensor(dev, AG_SHAPE(2), (float[]){0, 1});
     ag_tensor *t = agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){0, 1});
     agt_assert_error(ag_cross_entropy(x, t3, NULL), "ag_cross_entropy", "[2,5]", "target shape");
-    agt_assert_error(ag_cross_entropy(x, tf, NULL), "ag_cross_entropy", "i32", "target dtype");
+    agt_assert_error(ag_cross_entropy(x, tf, NULL), "ag_cross_entropy", "[2,5]",
+                     "probability target shape");
+    ag_tensor *tu8 = ag_from_data(dev, AG_U8, AG_SHAPE(2), (uint8_t[]){0, 1}, 2);
+    agt_assert_error(ag_cross_entropy(x, tu8, NULL), "ag_cross_entropy", "i32", "target dtype");
+    ag_tensor *probs = agt_randn(dev, AG_SHAPE(2, 5), 9, 1.0);
+    agt_assert_error(ag_nll_loss(x, probs, NULL), "ag_nll_loss", "i32", "nll f32 target");
     agt_assert_error(ag_nll_loss(x, t3, NULL), "ag_nll_loss", "[3]", "nll target shape");
     agt_assert_error(ag_cross_entropy(x, t, &(ag_cross_entropy_opts){(ag_reduction)7, -100, 0}),
                      "ag_cross_entropy", "reduction", "bad reduction");

@@ -116,12 +116,13 @@ AG_API ag_tensor *ag_mean(const ag_tensor *x, int ndims, const int *dims, bool k
 /* Maximum / minimum over the dims: torch.amax / torch.amin (values only).
  * The result keeps x's dtype. Backward shares the gradient evenly among tied
  * extremes of each reduced group (as amax/amin and the full torch.max(x)
- * do; torch.max(x, dim) instead routes it to the returned index). Reducing
- * over an empty dim is an error. */
+ * do; torch.max(x, dim) instead routes it to the returned index). A NaN in a
+ * group gives NaN, like PyTorch. Reducing over an empty dim is an error. */
 AG_API ag_tensor *ag_max(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
 AG_API ag_tensor *ag_min(const ag_tensor *x, int ndims, const int *dims, bool keepdim);
 /* Index (i32) of the first maximum / minimum along one dim (dim = -1 for the
- * last); not differentiable. A 0-dim x gives 0; an empty dim is an error. */
+ * last; a NaN counts as the extreme, like PyTorch); not differentiable. A
+ * 0-dim x gives 0; an empty dim is an error. */
 AG_API ag_tensor *ag_argmax(const ag_tensor *x, int dim, bool keepdim);
 AG_API ag_tensor *ag_argmin(const ag_tensor *x, int dim, bool keepdim);
 /* Variance / standard deviation with `correction` (1 = unbiased, PyTorch's
@@ -274,11 +275,14 @@ typedef struct ag_cross_entropy_opts {
  * equal to ignore_index give 0, and the mean divides by the number of the
  * others (NaN when every target is ignored, like PyTorch). Targets on the CPU
  * are range-checked (an error); on a GPU an out-of-range target reads class 0.
+ * target may also be f32 class probabilities with the logits' shape:
+ * -sum_c t'[c] log p[c] with t' = (1 - ls) t + ls / C, mean over the N (and
+ * d...) elements, differentiable in the target too; ignore_index unused.
  * `opts` NULL means PyTorch's defaults (mean, ignore_index -100, no smoothing). */
 AG_API ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
                                    const ag_cross_entropy_opts *opts);
-/* log_probs: [N, C] (or [N, C, d...]), target: i32 [N] (or [N, d...]). Same
- * options and rules (label_smoothing unused). */
+/* log_probs: [N, C] (or [N, C, d...]), target: i32 [N] (or [N, d...]) only.
+ * Same options and rules (label_smoothing unused). */
 AG_API ag_tensor *ag_nll_loss(const ag_tensor *log_probs, const ag_tensor *target,
                               const ag_cross_entropy_opts *opts);
 /* (input - target)², |input - target| and smooth L1 (|d| < beta ? 0.5 d²/beta

@@ -1,6 +1,6 @@
 /* src/ops/loss.c — loss functions, composed from front-end ops so their
  * gradients come from autograd: cross entropy / NLL (class-index targets,
- * ignore_index, label smoothing), MSE, L1, smooth L1 and binary cross entropy
+ * ignore_index, label smoothing; cross entropy also takes probabilities), MSE, L1, smooth L1 and binary cross entropy
  * with logits.
  *
  * Every loss validates its arguments itself (errors name it and the shapes)
@@ -53,10 +53,11 @@ static ag_tensor *reduce(ag_tensor *loss, ag_reduction r)
 /* ---- Cross entropy and NLL ------------------------------------------------ */
 
 /* Checks class-index targets against scores [N, C, d...] (or [C] with a 0-dim
- * target). On the CPU the targets are also range-checked (index tensors on the
- * CPU may be read; GPU execution stays asynchronous). */
+ * target), or, when probs_ok, f32 class probabilities of the scores' shape.
+ * On the CPU class indices are also range-checked (index tensors on the CPU
+ * may be read; GPU execution stays asynchronous). */
 static bool check_targets(const char *op, const ag_tensor *scores, const ag_tensor *target,
-                          int64_t ignore_index)
+                          int64_t ignore_index, bool probs_ok)
 {
     char a[192], b[192], c[192];
     if (!agi_check_same_device(op, scores, target)) return false;
@@ -65,7 +66,23 @@ static bool check_targets(const char *op, const ag_tensor *scores, const ag_tens
                   agi_fmt_shape(a, scores->ndim, scores->shape));
         return false;
     }
-    if (!agi_check_dtype(op, target, AG_I32, "target")) return false;
+    if (target->dtype == AG_F32 && probs_ok) {
+        /* class probabilities: the shape of the scores */
+        if (target->ndim == scores->ndim &&
+            memcmp(target->shape, scores->shape, (size_t)target->ndim * sizeof *target->shape) == 0)
+            return true;
+        agi_error(AG_ERR_INVALID, op, "f32 target (probabilities) %s must have the shape of input %s",
+                  agi_fmt_shape(a, target->ndim, target->shape),
+                  agi_fmt_shape(b, scores->ndim, scores->shape));
+        return false;
+    }
+    if (target->dtype != AG_I32) {
+        agi_error(AG_ERR_INVALID, op, "target must be i32 class indices%s, got %s %s (input %s)",
+                  probs_ok ? " or f32 probabilities" : "", ag_dtype_name(target->dtype),
+                  agi_fmt_shape(a, target->ndim, target->shape),
+                  agi_fmt_shape(b, scores->ndim, scores->shape));
+        return false;
+    }
     /* target's shape is scores' shape without the class dim. */
     int cdim = scores->ndim == 1 ? 0 : 1;
     int64_t want[AG_MAX_DIMS];
@@ -129,6 +146,18 @@ static ag_tensor *nll_core(ag_tensor *lp, const ag_tensor *target, const ag_cros
     return reduce(loss, o->reduction);
 }
 
+/* Probability targets: t (f32, lp's shape), smoothed to (1 - eps) t + eps / C;
+ * per element -sum_c t_c lp_c. The mean divides by the number of elements
+ * (ignore_index does not apply), like PyTorch. */
+static ag_tensor *prob_core(ag_tensor *lp, ag_tensor *t, const ag_cross_entropy_opts *o)
+{
+    double eps = o->label_smoothing;
+    if (eps != 0.0) t = ag_add_scalar(ag_mul_scalar(t, 1.0 - eps), eps / (double)lp->shape[1]);
+    // loss: [N, d...]
+    ag_tensor *loss = ag_neg(ag_sum(ag_mul(lp, t), AG_DIMS(1), false));
+    return reduce(loss, o->reduction);
+}
+
 static const ag_cross_entropy_opts default_ce = {AG_REDUCTION_MEAN, -100, 0.0};
 
 /* Shared by both entry points; `log_softmax` says whether x holds logits. */
@@ -144,7 +173,7 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
         agi_error(AG_ERR_INVALID, op, "label_smoothing %g is not in [0, 1]", o.label_smoothing);
         return NULL;
     }
-    if (!check_targets(op, x, target, o.ignore_index)) return NULL;
+    if (!check_targets(op, x, target, o.ignore_index, logits)) return NULL;
 
     ag_scope_begin();
     ag_tensor *xf = x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
@@ -155,7 +184,7 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
         tg = ag_unsqueeze(tg, 0);
     }
     ag_tensor *lp = logits ? ag_log_softmax(xf, 1) : xf;
-    ag_tensor *loss = lp ? nll_core(lp, tg, &o) : NULL;
+    ag_tensor *loss = !lp ? NULL : tg->dtype == AG_F32 ? prob_core(lp, tg, &o) : nll_core(lp, tg, &o);
     if (unbatched && o.reduction == AG_REDUCTION_NONE) loss = ag_squeeze(loss, 0);
     return finish(op, loss);
 }

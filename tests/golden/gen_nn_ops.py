@@ -149,3 +149,15 @@ with GoldenWriter("nn_ops.txt") as g:
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=addd)
     gy, (dq, dk, dv) = grads(y, q, k, v)
     g.case("sdpa_additive_dead", q=q, k=k, v=v, mask=addd, y=y, gy=gy, dq=dq, dk=dk, dv=dv)
+
+    # ---- cross entropy with class probabilities ---------------------------------
+    x = leaf(3, 4)
+    p = torch.softmax(torch.randn(3, 4), 1).requires_grad_(True)
+    y = F.cross_entropy(x, p, label_smoothing=0.1)
+    gy, (dx, dp) = grads(y, x, p)
+    g.case("ce_probs", x=x, t=p, y=y, gy=gy, dx=dx, dt=dp)
+    x = leaf(2, 3, 2)
+    p = torch.softmax(torch.randn(2, 3, 2), 1).requires_grad_(True)
+    y = F.cross_entropy(x, p, reduction="none")
+    gy, (dx, dp) = grads(y, x, p)
+    g.case("ce_probs_spatial_none", x=x, t=p, y=y, gy=gy, dx=dx, dt=dp)
