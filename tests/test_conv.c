@@ -337,6 +337,57 @@ START_TEST(test_conv_transpose2d_errors)
 }
 END_TEST
 
+/* ---- against the CPU backend on larger shapes ---------------------------------------------- */
+
+/* Runs conv (or its transpose) with backward on `dev` and on a separate CPU
+ * device from the same data, and compares output and gradients. */
+static void vs_cpu(ag_device *dev, bool transposed, const int64_t *xs, const int64_t *ws,
+                   int64_t nb, const ag_conv2d_opts *o, const char *what)
+{
+    ag_device *cpu = ag_device_open("cpu");
+    ck_assert_ptr_nonnull(cpu);
+    ag_scope_begin();
+    ag_tensor *in[2][3], *y[2];
+    for (int d = 0; d < 2; d++) {
+        ag_device *on = d ? cpu : dev;
+        in[d][0] = agt_randn(on, 4, xs, 101, 1.0);
+        in[d][1] = agt_randn(on, 4, ws, 102, 0.3);
+        in[d][2] = agt_randn(on, 1, &nb, 103, 1.0);
+        for (int k = 0; k < 3; k++) ag_set_requires_grad(in[d][k], true);
+        y[d] = transposed ? ag_conv_transpose2d(in[d][0], in[d][1], in[d][2], o)
+                          : ag_conv2d(in[d][0], in[d][1], in[d][2], o);
+        ck_assert_msg(y[d] != NULL, "%s: %s", what, ag_last_error());
+        ag_tensor *dy = agt_randn(on, ag_ndim(y[d]), ag_shape(y[d]), 104, 1.0);
+        ck_assert_msg(ag_backward(y[d], dy) == AG_OK, "%s: %s", what, ag_last_error());
+    }
+    agt_assert_tensors_close(y[0], y[1], 1e-4, 1e-4, what);
+    const char *names[3] = {"dx", "dw", "db"};
+    for (int k = 0; k < 3; k++) {
+        char w[128];
+        snprintf(w, sizeof w, "%s %s", what, names[k]);
+        agt_assert_tensors_close(ag_grad(in[0][k]), ag_grad(in[1][k]), 1e-3, 1e-4, w);
+    }
+    ag_scope_end();
+    ag_device_close(cpu);
+}
+
+START_TEST(test_conv_vs_cpu)
+{
+    ag_device *dev = agt_open(_i);
+    ag_conv2d_opts o = {.padding = {1, 1}, .groups = 2};
+    vs_cpu(dev, false, (int64_t[]){4, 8, 13, 11}, (int64_t[]){16, 4, 3, 3}, 16, &o,
+           "conv2d vs cpu");
+    ag_conv2d_opts s = {.stride = {2, 2}, .padding = {2, 1}, .dilation = {2, 1}};
+    vs_cpu(dev, false, (int64_t[]){3, 5, 16, 9}, (int64_t[]){7, 5, 5, 3}, 7, &s,
+           "conv2d strided vs cpu");
+    ag_conv2d_opts t = {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1},
+                        .groups = 2};
+    vs_cpu(dev, true, (int64_t[]){3, 6, 7, 8}, (int64_t[]){6, 5, 4, 4}, 10, &t,
+           "conv_transpose2d vs cpu");
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("conv");
@@ -351,6 +402,7 @@ static Suite *conv_suite(void)
     AGT_ADD_LOOP(tc, test_conv_transpose2d_golden);
     AGT_ADD_LOOP(tc, test_conv_transpose2d_gradcheck);
     AGT_ADD_LOOP(tc, test_conv_transpose2d_errors);
+    AGT_ADD_LOOP(tc, test_conv_vs_cpu);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -487,6 +487,57 @@ START_TEST(test_index_errors)
 }
 END_TEST
 
+/* ---- against the CPU backend on larger shapes ---------------------------------------------- */
+
+/* Many colliding updates (scatter_add, embedding backward) and wide gathers,
+ * compared with a separate CPU device. */
+START_TEST(test_index_vs_cpu)
+{
+    ag_device *dev = agt_open(_i);
+    ag_device *cpu = ag_device_open("cpu");
+    ck_assert_ptr_nonnull(cpu);
+    ag_scope_begin();
+    enum { M = 1024, V = 7, D = 16 };
+    int32_t *idx = malloc(M * sizeof *idx);
+    uint32_t s = 7;
+    for (int k = 0; k < M; k++) {
+        s = s * 1664525u + 1013904223u;
+        idx[k] = (int32_t)((s >> 16) % V);
+    }
+    ag_tensor *out[2][4], *w[2], *x[2];
+    for (int d = 0; d < 2; d++) {
+        ag_device *on = d ? cpu : dev;
+        ag_tensor *i1 = agt_tensor_i32(on, AG_SHAPE(M), idx);
+        ag_tensor *i2 = ag_reshape(i1, AG_SHAPE(M / D, 1, D)); // rows of D per index
+        // scatter_add of M values into V bins
+        out[d][0] = ag_scatter_add(ag_zeros(on, AG_F32, AG_SHAPE(V)), 0, i1,
+                                   agt_randn(on, AG_SHAPE(M), 121, 1.0));
+        // embedding forward and backward ([M] lookups of [V, D])
+        w[d] = agt_randn(on, AG_SHAPE(V, D), 122, 1.0);
+        ag_set_requires_grad(w[d], true);
+        out[d][1] = ag_embedding(i1, w[d]);
+        ck_assert_msg(ag_backward(out[d][1], agt_randn(on, AG_SHAPE(M, D), 123, 1.0)) == AG_OK,
+                      "embedding backward: %s", ag_last_error());
+        // gather along dim 1 of [M/D, V, D] and index_select along dim 1
+        x[d] = agt_randn(on, AG_SHAPE(M / D, V, D), 124, 1.0);
+        ag_set_requires_grad(x[d], true);
+        out[d][2] = ag_gather(x[d], 1, i2);
+        out[d][3] = ag_index_select(x[d], 1, ag_slice(i1, 0, 0, 40, 1));
+        ag_tensor *l = ag_add(ag_sum(ag_square(out[d][2]), 0, NULL, false),
+                              ag_sum(ag_square(out[d][3]), 0, NULL, false));
+        ck_assert_msg(ag_backward(l, NULL) == AG_OK, "backward: %s", ag_last_error());
+    }
+    const char *names[4] = {"scatter_add", "embedding", "gather", "index_select"};
+    for (int k = 0; k < 4; k++) agt_assert_tensors_close(out[0][k], out[1][k], 1e-4, 1e-4, names[k]);
+    agt_assert_tensors_close(ag_grad(w[0]), ag_grad(w[1]), 1e-4, 1e-4, "embedding dw");
+    agt_assert_tensors_close(ag_grad(x[0]), ag_grad(x[1]), 1e-4, 1e-4, "gather/select dx");
+    free(idx);
+    ag_scope_end();
+    ag_device_close(cpu);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -507,6 +558,7 @@ static Suite *index_suite(void)
     AGT_ADD_LOOP(tc, test_one_hot);
     AGT_ADD_LOOP(tc, test_index_range);
     AGT_ADD_LOOP(tc, test_index_errors);
+    AGT_ADD_LOOP(tc, test_index_vs_cpu);
     suite_add_tcase(s, tc);
     return s;
 }

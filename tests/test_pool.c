@@ -305,6 +305,46 @@ START_TEST(test_pool_errors)
 }
 END_TEST
 
+/* ---- against the CPU backend on larger shapes ---------------------------------------------- */
+
+static void vs_cpu(ag_device *dev, pool_fn fn, const void *ctx, const char *what)
+{
+    ag_device *cpu = ag_device_open("cpu");
+    ck_assert_ptr_nonnull(cpu);
+    ag_scope_begin();
+    ag_tensor *x[2], *y[2];
+    for (int d = 0; d < 2; d++) {
+        ag_device *on = d ? cpu : dev;
+        x[d] = agt_randn(on, AG_SHAPE(4, 6, 17, 13), 111, 1.0);
+        ag_set_requires_grad(x[d], true);
+        y[d] = fn(x[d], ctx);
+        ck_assert_msg(y[d] != NULL, "%s: %s", what, ag_last_error());
+        ag_tensor *dy = agt_randn(on, ag_ndim(y[d]), ag_shape(y[d]), 112, 1.0);
+        ck_assert_msg(ag_backward(y[d], dy) == AG_OK, "%s: %s", what, ag_last_error());
+    }
+    agt_assert_tensors_close(y[0], y[1], 1e-5, 1e-5, what);
+    char w[128];
+    snprintf(w, sizeof w, "%s dx", what);
+    agt_assert_tensors_close(ag_grad(x[0]), ag_grad(x[1]), 1e-5, 1e-5, w);
+    ag_scope_end();
+    ag_device_close(cpu);
+}
+
+START_TEST(test_pool_vs_cpu)
+{
+    ag_device *dev = agt_open(_i);
+    ag_pool2d_opts m = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .dilation = {1, 2},
+                        .ceil_mode = true};
+    vs_cpu(dev, max_fn, &m, "max_pool2d vs cpu");
+    ag_pool2d_opts a = {.kernel = {3, 2}, .stride = {2, 1}, .padding = {1, 1}, .ceil_mode = true};
+    vs_cpu(dev, avg_fn, &a, "avg_pool2d vs cpu");
+    a.count_include_pad = true;
+    vs_cpu(dev, avg_fn, &a, "avg_pool2d count_include_pad vs cpu");
+    vs_cpu(dev, adaptive_fn, (int64_t[]){5, 4}, "adaptive_avg_pool2d vs cpu");
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -320,6 +360,7 @@ static Suite *pool_suite(void)
     AGT_ADD_LOOP(tc, test_adaptive_golden);
     AGT_ADD_LOOP(tc, test_adaptive_gradcheck);
     AGT_ADD_LOOP(tc, test_pool_errors);
+    AGT_ADD_LOOP(tc, test_pool_vs_cpu);
     suite_add_tcase(s, tc);
     return s;
 }
