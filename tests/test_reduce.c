@@ -189,6 +189,13 @@ START_TEST(test_max_min_hand)
     agt_assert_close(ag_max(xinf, 0, NULL, false), (float[]){INFINITY}, 1, 0, 0, "max +inf");
     agt_assert_close(ag_min(xinf, 0, NULL, false), (float[]){-INFINITY}, 1, 0, 0, "min -inf");
 
+    /* NaN propagates like in PyTorch: max/min give NaN, argmax/argmin its index */
+    ag_tensor *xn = agt_tensor(dev, AG_SHAPE(2, 3), (float[]){1, NAN, 3, 2, 0, 1});
+    agt_assert_close(ag_max(xn, AG_DIMS(1), false), (float[]){NAN, 2}, 2, 0, 0, "max NaN");
+    agt_assert_close(ag_min(xn, AG_DIMS(1), false), (float[]){NAN, 0}, 2, 0, 0, "min NaN");
+    agt_assert_close(ag_argmax(xn, 1, false), (float[]){1, 0}, 2, 0, 0, "argmax NaN");
+    agt_assert_close(ag_argmin(xn, 1, false), (float[]){1, 1}, 2, 0, 0, "argmin NaN");
+
     /* reducing the non-empty dims of an empty tensor is fine */
     ag_tensor *e = ag_zeros(dev, AG_F32, AG_SHAPE(0, 3));
     agt_assert_shape(ag_max(e, AG_DIMS(1), false), AG_SHAPE(0), "max of empty rows");
