@@ -7,6 +7,7 @@
 #include "cpu.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 static _Thread_local bool in_region;
 
@@ -45,6 +46,7 @@ bool cpu_pool_init(cpu_pool *p, int nthreads)
 {
     p->nthreads = 1;
     p->workers = NULL;
+    p->pid = getpid();
     p->generation = 0;
     p->active = 0;
     p->stop = false;
@@ -71,7 +73,9 @@ void cpu_pool_destroy(cpu_pool *p)
     p->stop = true;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nthreads - 1; i++) pthread_join(p->workers[i], NULL);
+    /* In a forked child the workers do not exist: nothing to join. */
+    if (p->pid == getpid())
+        for (int i = 0; i < p->nthreads - 1; i++) pthread_join(p->workers[i], NULL);
     free(p->workers);
     p->workers = NULL;
     p->nthreads = 1;
@@ -85,7 +89,9 @@ void cpu_parallel_for(cpu_pool *p, int64_t n, int64_t grain, cpu_range_fn fn, vo
 {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
-    if (!p || p->nthreads <= 1 || n <= grain || in_region) {
+    /* Serial when small, when nested, and in a child forked after the pool
+     * started (its workers stayed in the parent). */
+    if (!p || p->nthreads <= 1 || n <= grain || in_region || p->pid != getpid()) {
         fn(ctx, 0, n);
         return;
     }
