@@ -285,6 +285,23 @@ static int merge_dims(int n, cl_long *shape, cl_long *s1, cl_long *s2)
     return kept + 1;
 }
 
+static ag_status reduce_launch(agi_backend_device *dev, cl_mem dm, cl_mem sm,
+                               const agcl_rgeom *gp, cl_int op, bool arg)
+{
+    agcl_rgeom g = *gp;
+    bool wg = g.nred > 64 && g.nout < 8192;
+    if (!wg) {
+        agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(g), AGCL_ARG(op)};
+        return launch1(dev, arg ? AGCL_K_argreduce_rows_f32 : AGCL_K_reduce_rows_f32,
+                       (size_t)g.nout, 0, 4, a);
+    }
+    size_t l = dev->red_local, n = (size_t)g.nout * l;
+    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(g), AGCL_ARG(op),
+                    AGCL_LOCAL(l * sizeof(cl_float)), AGCL_LOCAL(l * sizeof(cl_long))};
+    return agcl_launch(dev, arg ? AGCL_K_argreduce_wg_f32 : AGCL_K_reduce_wg_f32, 1, &n, &l,
+                       arg ? 6 : 5, a);
+}
+
 static ag_status op_reduce(agi_backend_device *dev, const agi_kernel *k)
 {
     int sub = k->sub;
@@ -324,17 +341,46 @@ static ag_status op_reduce(agi_backend_device *dev, const agi_kernel *k)
     g.d_off = d->offset;
     cl_mem dm = d->buf->mem, sm = s->buf->mem;
     cl_int op = sub;
-    bool wg = g.nred > 64 && g.nout < 8192;
-    if (!wg) {
-        agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(g), AGCL_ARG(op)};
-        return launch1(dev, arg ? AGCL_K_argreduce_rows_f32 : AGCL_K_reduce_rows_f32,
-                       (size_t)g.nout, 0, 4, a);
+    /* Few outputs, long reductions: split each reduction over several work-
+     * groups (fixed split for a given device and shape, so deterministic). */
+    uint64_t groups = 8 * (uint64_t)(dev->info.compute_units ? dev->info.compute_units : 1);
+    int64_t min_chunk = (int64_t)dev->red_local * 16;
+    if (!arg && (uint64_t)g.nout < groups && g.nred >= 4 * min_chunk) {
+        int64_t parts = (int64_t)((groups + (uint64_t)g.nout - 1) / (uint64_t)g.nout);
+        if (parts > g.nred / min_chunk) parts = g.nred / min_chunk;
+        if (parts > 1024) parts = 1024;
+        if (parts >= 2) {
+            cl_long chunk = (g.nred + parts - 1) / parts;
+            cl_int nparts = (cl_int)((g.nred + chunk - 1) / chunk);
+            agi_buffer *tmp;
+            if ((st = agcl_alloc_locked(dev, (size_t)(g.nout * nparts) * sizeof(float), &tmp)))
+                return st;
+            size_t l = dev->red_local, n = (size_t)(g.nout * nparts) * l;
+            agcl_arg a[] = {AGCL_ARG(tmp->mem), AGCL_ARG(sm),     AGCL_ARG(g),
+                            AGCL_ARG(op),       AGCL_ARG(chunk), AGCL_ARG(nparts),
+                            AGCL_LOCAL(l * sizeof(cl_float))};
+            st = agcl_launch(dev, AGCL_K_reduce_part_f32, 1, &n, &l, 7, a);
+            if (st == AG_OK) {
+                /* parts: [nout, nparts] contiguous -> dst */
+                agcl_rgeom g2 = g;
+                cl_long stride = nparts;
+                for (int i = g.knd - 1; i >= 0; i--) {
+                    g2.kst_s[i] = stride;
+                    stride *= g.kshape[i];
+                }
+                g2.rnd = 1;
+                g2.rshape[0] = nparts;
+                g2.rst[0] = 1;
+                g2.s_off = 0;
+                g2.nred = nparts;
+                st = reduce_launch(dev, dm, tmp->mem, &g2, op, false);
+            }
+            /* back to the pool: later users are ordered after these kernels */
+            agcl_free_locked(dev, tmp);
+            return st;
+        }
     }
-    size_t l = dev->red_local, n = (size_t)g.nout * l;
-    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(g), AGCL_ARG(op),
-                    AGCL_LOCAL(l * sizeof(cl_float)), AGCL_LOCAL(l * sizeof(cl_long))};
-    return agcl_launch(dev, arg ? AGCL_K_argreduce_wg_f32 : AGCL_K_reduce_wg_f32, 1, &n, &l,
-                       arg ? 6 : 5, a);
+    return reduce_launch(dev, dm, sm, &g, op, arg);
 }
 
 /* ---- SOFTMAX -------------------------------------------------------------------- */

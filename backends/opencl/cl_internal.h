@@ -16,7 +16,7 @@
     X(fill_u32) X(fill_u8) X(copy_u32_u32) X(copy_u8_u8) X(copy_f32_i32) X(copy_f32_u8)          \
     X(copy_i32_f32) X(copy_i32_u8) X(copy_u8_f32) X(copy_u8_i32) X(unary_f32) X(binary_f32)      \
     X(binary_i32) X(compare_f32) X(compare_i32) X(where_u32) X(reduce_rows_f32)                  \
-    X(reduce_wg_f32) X(argreduce_rows_f32) X(argreduce_wg_f32) X(softmax_rows_f32)               \
+    X(reduce_wg_f32) X(reduce_part_f32) X(argreduce_rows_f32) X(argreduce_wg_f32) X(softmax_rows_f32)               \
     X(softmax_wg_f32) X(softmax_bwd_rows_f32) X(softmax_bwd_wg_f32) X(im2col_f32)                \
     X(col2im_f32) X(maxpool2d_f32) X(maxpool2d_bwd_f32) X(avgpool2d_f32) X(avgpool2d_bwd_f32)    \
     X(gemm_naive_f32) X(gather_u32) X(scatter_add_atomic_f32) X(scatter_add_det_f32)            \

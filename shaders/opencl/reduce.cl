@@ -97,6 +97,28 @@ __kernel void reduce_wg_f32(__global float *d, __global const float *s, rgeom_t 
     if (lid == 0) d[dso] = lv[0];
 }
 
+/* First pass of a split reduction: group g reduces chunk (g % parts) of
+ * output (g / parts) into part[g]; a second pass reduces the parts. */
+__kernel void reduce_part_f32(__global float *part, __global const float *s, rgeom_t g, int op,
+                              long chunk, int parts, __local float *lv)
+{
+    long grp = get_group_id(0);
+    long o = grp / parts, c = grp % parts;
+    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    long so, dso;
+    rgeom_out(&g, o, &so, &dso);
+    long r0 = c * chunk, r1 = r0 + chunk < g.nred ? r0 + chunk : g.nred;
+    float acc = red_init(op);
+    for (long r = r0 + lid; r < r1; r += wg) acc = red_combine(op, acc, s[so + rgeom_red(&g, r)]);
+    lv[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) lv[lid] = red_combine(op, lv[lid], lv[lid + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) part[grp] = lv[0];
+}
+
 __kernel void argreduce_rows_f32(__global int *d, __global const float *s, rgeom_t g, int op)
 {
     long o = get_global_id(0);
