@@ -1,0 +1,102 @@
+/* backends/vulkan/vk_gemm.c — batched GEMM: C[b] = alpha A[b] B[b] + beta C[b].
+ * CPU-type devices (lavapipe) use a register-blocked kernel without shared
+ * memory (4x4 per invocation, vec4 loads where layout and alignment allow);
+ * GPUs use 64x64 shared-memory tiles. AG_VULKAN_GEMM=reg|tiled overrides. */
+#include "vk_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gemm_pc {
+    uint32_t M, N, K, zbase;
+    uint32_t aoff, sam, sak, sab;
+    uint32_t boff, sbk, sbn, sbb;
+    uint32_t coff, scm, scb;
+    float alpha, beta;
+} gemm_pc;
+
+static bool fits32(int64_t x) { return x >= 0 && x <= (int64_t)UINT32_MAX; }
+
+ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
+{
+    const agi_view *A = &k->src[0], *B = &k->src[1], *C = &k->dst;
+    if (A->dtype != AG_F32 || B->dtype != AG_F32 || C->dtype != AG_F32)
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: gemm: only f32 is supported");
+    if (A->ndim != 3 || B->ndim != 3 || C->ndim != 3)
+        return agi_set_error(AG_ERR_INVALID, "vulkan: gemm: views must have 3 dims");
+    int64_t batch = C->shape[0], M = C->shape[1], N = C->shape[2], K = A->shape[2];
+    if (A->shape[0] != batch || B->shape[0] != batch || A->shape[1] != M || B->shape[1] != K ||
+        B->shape[2] != N)
+        return agi_set_error(AG_ERR_INVALID, "vulkan: gemm: shapes do not match");
+    if (C->strides[2] != 1 && N > 1)
+        return agi_set_error(AG_ERR_INVALID, "vulkan: gemm: C must be row-major");
+    if (!fits32(M) || !fits32(N) || !fits32(K) || !fits32(batch))
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: gemm too large");
+    gemm_pc pc;
+    memset(&pc, 0, sizeof pc);
+    vk_dispatch disp;
+    memset(&disp, 0, sizeof disp);
+    ag_status st;
+    if ((st = vk_bind_view(d, C, true, &disp.bind[0], &pc.coff)) != AG_OK) return st;
+    if ((st = vk_bind_view(d, A, false, &disp.bind[1], &pc.aoff)) != AG_OK) return st;
+    if ((st = vk_bind_view(d, B, false, &disp.bind[2], &pc.boff)) != AG_OK) return st;
+    pc.M = (uint32_t)M;
+    pc.N = (uint32_t)N;
+    pc.K = (uint32_t)K;
+    pc.sam = (uint32_t)A->strides[1];
+    pc.sak = (uint32_t)A->strides[2];
+    pc.sab = (uint32_t)A->strides[0];
+    pc.sbk = (uint32_t)B->strides[1];
+    pc.sbn = (uint32_t)B->strides[2];
+    pc.sbb = (uint32_t)B->strides[0];
+    pc.scm = (uint32_t)C->strides[1];
+    pc.scb = (uint32_t)C->strides[0];
+    pc.alpha = (float)k->p.s.f[0];
+    pc.beta = (float)k->p.s.f[1];
+    /* Size-1 dims: their strides never matter; make them harmless. */
+    if (M == 1) pc.sam = 0;
+    if (N == 1) pc.sbn = 0;
+    if (K == 1) pc.sak = pc.sbk = 0;
+    if (batch == 1) pc.sab = pc.sbb = pc.scb = 0;
+
+    const char *mode = getenv("AG_VULKAN_GEMM");
+    bool reg = d->is_cpu;
+    if (mode && strcmp(mode, "reg") == 0) reg = true;
+    if (mode && strcmp(mode, "tiled") == 0) reg = false;
+    uint32_t gx, gy;
+    if (reg) {
+        /* vec4 loads need 16-byte aligned rows: offsets and strides % 4 == 0. */
+        bool al_a = pc.aoff % 4 == 0 && pc.sab % 4 == 0, al_b = pc.boff % 4 == 0 && pc.sbb % 4 == 0;
+        uint32_t av = 0, bv = 0;
+        if (al_a && pc.sak == 1 && pc.sam % 4 == 0 && K >= 4) av = 1;
+        else if (al_a && pc.sam == 1 && pc.sak % 4 == 0 && M % 4 == 0) av = 2;
+        if (al_b && pc.sbn == 1 && pc.sbk % 4 == 0 && N % 4 == 0) bv = 1;
+        else if (al_b && pc.sbk == 1 && pc.sbn % 4 == 0 && K >= 4) bv = 2;
+        uint32_t wg = vk_wg(d, 16);
+        disp.shader = "gemm_reg";
+        disp.spec[0] = wg;
+        disp.spec[1] = av;
+        disp.spec[2] = bv;
+        gx = (uint32_t)((((N + 3) / 4) + wg - 1) / wg);
+        gy = (uint32_t)((M + 3) / 4);
+    } else {
+        disp.shader = "gemm_tiled";
+        disp.spec[0] = 256;
+        gx = (uint32_t)((N + 63) / 64);
+        gy = (uint32_t)((M + 63) / 64);
+    }
+    const uint32_t *maxc = d->props.limits.maxComputeWorkGroupCount;
+    if (gx > maxc[0] || gy > maxc[1])
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: gemm grid %ux%u exceeds device limits", gx, gy);
+    uint32_t zmax = maxc[2] < 65535 ? maxc[2] : 65535;
+    for (int64_t z0 = 0; z0 < batch; z0 += zmax) {
+        pc.zbase = (uint32_t)z0;
+        disp.groups[0] = gx;
+        disp.groups[1] = gy;
+        disp.groups[2] = (uint32_t)(batch - z0 < zmax ? batch - z0 : zmax);
+        memcpy(disp.push, &pc, sizeof pc);
+        disp.push_bytes = sizeof pc;
+        if ((st = vk_dispatch_run(d, &disp)) != AG_OK) return st;
+    }
+    return AG_OK;
+}
