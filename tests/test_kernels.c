@@ -1486,6 +1486,132 @@ START_TEST(test_cpu_gemm_blocked)
 }
 END_TEST
 
+/* The CPU kernels give bit-identical results with 4 threads and with 1 (the
+ * parallel paths split work, never the summation order). Sizes are large
+ * enough for every kernel to go parallel. */
+START_TEST(test_cpu_threads)
+{
+    kt c;
+    memset(&c, 0, sizeof c);
+    c.spec = "cpu(4 threads)";
+    c.name = "threads_vs_serial";
+    c.rng = 7;
+    setenv("AG_CPU_GEMM", "blocked", 1);
+    setenv("AG_NUM_THREADS", "4", 1);
+    c.dev[0] = ag_device_open("cpu");
+    setenv("AG_NUM_THREADS", "1", 1);
+    c.dev[1] = ag_device_open("cpu");
+    unsetenv("AG_NUM_THREADS");
+    unsetenv("AG_CPU_GEMM");
+    ck_assert(c.dev[0] && c.dev[1]);
+    ag_scope_begin();
+    const int64_t R = 300, C = 257;
+
+    sub_case(&c, "unary exp, transposed source");
+    tp x = pair_rand_kind(&c, AG_F32, K_TRANS, -2, 2, false, SHAPE_OF(R, C));
+    tp y = pair_out(&c, AG_F32, SHAPE_OF(R, C));
+    run(&c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_EXP, .dst = y, .src = {x}});
+    compare(&c, y, 0, 0, "dst");
+
+    sub_case(&c, "binary add, broadcast operand");
+    tp b = pair_rand_kind(&c, AG_F32, K_BCAST0, -2, 2, false, SHAPE_OF(R, C));
+    run(&c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_ADD, .dst = y, .src = {x, b}});
+    compare(&c, y, 0, 0, "dst");
+
+    sub_case(&c, "copy i32 -> f32 and fill u8 through a step view");
+    tp xi = pair_rand_kind(&c, AG_I32, K_TRANS, -1000, 1000, true, SHAPE_OF(R, C));
+    run(&c, &(kdesc){.op = AGI_K_COPY, .dst = y, .src = {xi}});
+    compare(&c, y, 0, 0, "dst");
+    tp u = pair_rand_kind(&c, AG_U8, K_STEP, 0, 9, true, SHAPE_OF(R, C));
+    run(&c, &(kdesc){.op = AGI_K_FILL, .dst = u, .f = {3}});
+    compare(&c, u, 0, 0, "dst");
+
+    sub_case(&c, "where");
+    tp cond = pair_rand_kind(&c, AG_U8, K_CONTIG, 0, 1, true, SHAPE_OF(R, C));
+    run(&c, &(kdesc){.op = AGI_K_WHERE, .dst = y, .src = {cond, x, b}});
+    compare(&c, y, 0, 0, "dst");
+
+    static const int64_t red[][4] = {{300, 257, 1, 257}, {300, 257, 300, 1}, {2000, 40, 1, 40},
+                                     {40, 2000, 40, 1}};
+    for (int sub = 0; sub < AGI_R_COUNT; sub++)
+        for (int r = 0; r < 4; r++) {
+            sub_case(&c, "reduce %d [%lld,%lld] -> [%lld,%lld]", sub, (long long)red[r][0],
+                     (long long)red[r][1], (long long)red[r][2], (long long)red[r][3]);
+            bool arg = sub >= AGI_R_ARGMAX;
+            tp rx = pair_rand_kind(&c, AG_F32, K_CONTIG, 0, 5, arg, 2, red[r]);
+            tp ry = pair_out(&c, arg ? AG_I32 : AG_F32, 2, red[r] + 2);
+            run(&c, &(kdesc){.op = AGI_K_REDUCE, .sub = sub, .dst = ry, .src = {rx}});
+            compare(&c, ry, 0, 0, "dst");
+        }
+
+    for (int sub = 0; sub < 2; sub++) {
+        sub_case(&c, "softmax %d [1000,100]", sub);
+        tp sx = pair_rand(&c, AG_F32, -4, 4, SHAPE_OF(1000, 100));
+        tp sy = pair_out(&c, AG_F32, SHAPE_OF(1000, 100));
+        run(&c, &(kdesc){.op = AGI_K_SOFTMAX, .sub = sub, .dst = sy, .src = {sx}});
+        compare(&c, sy, 0, 0, "y");
+        tp sdx = pair_out(&c, AG_F32, SHAPE_OF(1000, 100));
+        run(&c, &(kdesc){.op = AGI_K_SOFTMAX_BWD, .sub = sub, .dst = sdx, .src = {sy, sx}});
+        compare(&c, sdx, 0, 0, "dx");
+    }
+
+    sub_case(&c, "im2col / col2im / pooling on [4,8,32,32]");
+    agi_conv_params cp = {4, 8, 32, 32, 3, 3, 32, 32, 1, 1, 1, 1, 1, 1};
+    tp img = pair_rand(&c, AG_F32, -1, 1, SHAPE_OF(4, 8, 32, 32));
+    tp cols = pair_out(&c, AG_F32, SHAPE_OF(4, 72, 1024));
+    run(&c, &(kdesc){.op = AGI_K_IM2COL, .dst = cols, .src = {img}, .conv = &cp});
+    compare(&c, cols, 0, 0, "cols");
+    tp back = pair_out(&c, AG_F32, SHAPE_OF(4, 8, 32, 32));
+    run(&c, &(kdesc){.op = AGI_K_COL2IM, .dst = back, .src = {cols}, .conv = &cp});
+    compare(&c, back, 0, 0, "col2im");
+    agi_pool_params pp = {.n = 4, .c = 8, .h = 32, .w = 32, .oh = 16, .ow = 16, .kh = 3, .kw = 3,
+                          .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1,
+                          .count_include_pad = 1};
+    tp py = pair_out(&c, AG_F32, SHAPE_OF(4, 8, 16, 16));
+    tp pi = pair_out(&c, AG_I32, SHAPE_OF(4, 8, 16, 16));
+    run(&c, &(kdesc){.op = AGI_K_MAXPOOL2D, .dst = py, .dst2 = pi, .src = {img}, .pool = &pp});
+    compare(&c, py, 0, 0, "maxpool");
+    compare(&c, pi, 0, 0, "maxpool indices");
+    run(&c, &(kdesc){.op = AGI_K_MAXPOOL2D_BWD, .dst = back, .src = {py, pi}, .pool = &pp});
+    compare(&c, back, 0, 0, "maxpool backward");
+    run(&c, &(kdesc){.op = AGI_K_AVGPOOL2D, .dst = py, .src = {img}, .pool = &pp});
+    compare(&c, py, 0, 0, "avgpool");
+    run(&c, &(kdesc){.op = AGI_K_AVGPOOL2D_BWD, .dst = back, .src = {py}, .pool = &pp});
+    compare(&c, back, 0, 0, "avgpool backward");
+
+    sub_case(&c, "gather / scatter_add [300,257]");
+    tp gi = pair_rand_kind(&c, AG_I32, K_CONTIG, -1, 257, true, SHAPE_OF(R, C));
+    run(&c, &(kdesc){.op = AGI_K_GATHER, .dst = y, .src = {x, gi}, .i = {1}});
+    compare(&c, y, 0, 0, "gather");
+    tp si = pair_rand_kind(&c, AG_I32, K_CONTIG, 0, 299, true, SHAPE_OF(R, C));
+    tp acc = pair_rand(&c, AG_F32, -1, 1, SHAPE_OF(R, C));
+    run(&c, &(kdesc){.op = AGI_K_SCATTER_ADD, .dst = acc, .src = {x, si}, .i = {0}});
+    compare(&c, acc, 0, 0, "scatter_add");
+
+    sub_case(&c, "rng");
+    for (int sub = 0; sub < 2; sub++) {
+        run(&c, &(kdesc){.op = AGI_K_RNG, .sub = sub, .dst = y, .u = {42, 1000},
+                         .f = {0, 1}});
+        compare(&c, y, 0, 0, "rng");
+    }
+
+    sub_case(&c, "adam over 77100 elements");
+    agi_optim_params op = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                           .bias1 = 0.1f, .bias2 = 0.001f};
+    tp m = pair_rand(&c, AG_F32, 0, 1, SHAPE_OF(R * C)), v = pair_rand(&c, AG_F32, 0, 1, SHAPE_OF(R * C));
+    tp prm = pair_rand(&c, AG_F32, -1, 1, SHAPE_OF(R * C)), g = pair_rand(&c, AG_F32, -1, 1, SHAPE_OF(R * C));
+    run(&c, &(kdesc){.op = AGI_K_ADAM, .dst = prm, .src = {g, m, v}, .optim = &op});
+    compare(&c, prm, 0, 0, "param");
+
+    sub_case(&c, "blocked gemm [2, 300, 257, 129]");
+    tp ga = gemm_operand(&c, 2, 300, 129, true, false), gb = gemm_operand(&c, 2, 129, 257, false, false);
+    tp gc = pair_out(&c, AG_F32, SHAPE_OF(2, 300, 257));
+    run(&c, &(kdesc){.op = AGI_K_GEMM, .dst = gc, .src = {ga, gb}, .f = {1, 0}});
+    compare(&c, gc, 0, 0, "C");
+    kt_close(&c);
+}
+END_TEST
+
 /* The device description of the CPU backend. */
 START_TEST(test_cpu_info)
 {
@@ -1517,6 +1643,7 @@ int main(void)
     tcase_add_test(cpu, test_cpu_oom);
     tcase_add_test(cpu, test_cpu_gemm_blocked);
     tcase_add_test(cpu, test_cpu_info);
+    tcase_add_test(cpu, test_cpu_threads);
     suite_add_tcase(s, cpu);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
