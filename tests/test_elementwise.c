@@ -473,6 +473,9 @@ START_TEST(test_where)
     ag_tensor *yf = ag_where(m, ai, ag_scalar(dev, AG_F32, 0.5));
     ck_assert_int_eq(ag_tensor_dtype(yf), AG_F32);
     agt_assert_close(yf, (float[]){1, 0.5f, 3}, 3, 0, 0, "where mixed");
+    ag_tensor *yu = ag_where(m, m, ag_scalar(dev, AG_U8, 9));
+    ck_assert_int_eq(ag_tensor_dtype(yu), AG_U8);
+    agt_assert_close(yu, (float[]){1, 9, 1}, 3, 0, 0, "where u8");
     ag_scope_end();
     agt_golden_free(g);
     agt_close(dev);
