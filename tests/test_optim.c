@@ -409,6 +409,37 @@ START_TEST(test_training_loop)
 }
 END_TEST
 
+/* Parameters on two devices (the backend under test and a second CPU device):
+ * each is updated on its own device, and clipping sums over both. */
+START_TEST(test_multi_device)
+{
+    ag_device *dev = agt_open(_i);
+    ag_device *cpu = ag_device_open("cpu");
+    ck_assert(cpu != NULL);
+    ag_scope_begin();
+    ag_tensor *a = agt_tensor(dev, AG_SHAPE(2), (float[]){1, 2});
+    ag_tensor *b = agt_tensor(cpu, AG_SHAPE(1), (float[]){3});
+    ag_set_grad(a, agt_tensor(dev, AG_SHAPE(2), (float[]){3, 0}));
+    ag_set_grad(b, agt_tensor(cpu, AG_SHAPE(1), (float[]){4}));
+    ag_tensor *ps[2] = {a, b};
+    ck_assert(fabs(ag_clip_grad_norm(ps, 2, 2.5) - 5.0) < 1e-5);
+    agt_assert_close(ag_grad(a), (float[]){1.5f, 0}, 2, 1e-6, 1e-5, "clipped a");
+    agt_assert_close(ag_grad(b), (float[]){2}, 1, 1e-6, 1e-5, "clipped b");
+    ag_optimizer *opt = ag_optim_sgd(ps, 2, &(ag_sgd_opts){.lr = 1, .momentum = 0.5});
+    ck_assert_msg(ag_optimizer_step(opt) == AG_OK, "%s", ag_last_error());
+    ck_assert_msg(ag_optimizer_step(opt) == AG_OK, "%s", ag_last_error());
+    /* b_1 = g, b_2 = 0.5 g + g: p = p0 - 2.5 g */
+    agt_assert_close(a, (float[]){1 - 2.5f * 1.5f, 2}, 2, 1e-6, 1e-5, "a");
+    agt_assert_close(b, (float[]){3 - 2.5f * 2}, 1, 1e-6, 1e-5, "b");
+    ag_tensor *buf = ag_optimizer_state_entry(opt, 3, NULL, 0); /* state.1.momentum_buffer */
+    ck_assert(ag_tensor_device(buf) == cpu);
+    ag_optimizer_free(opt);
+    ag_scope_end();
+    ag_device_close(cpu);
+    agt_close(dev);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("optim");
@@ -423,6 +454,7 @@ int main(void)
     tcase_add_test(tc, test_schedules_vs_torch);
     AGT_ADD_LOOP(tc, test_clip_grad_norm_vs_torch);
     AGT_ADD_LOOP(tc, test_training_loop);
+    AGT_ADD_LOOP(tc, test_multi_device);
     suite_add_tcase(s, tc);
     return agt_run_suite(s);
 }
