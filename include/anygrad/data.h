@@ -147,7 +147,9 @@ AG_API ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_
  * batch size except for a last partial batch (without drop_last). Returns 1
  * for a batch, 0 at the end of the epoch (x, y set to NULL; stays 0 until
  * ag_loader_reset), or a negative ag_status (an item that failed to load, a
- * device error), with x, y NULL. */
+ * device error), with x, y NULL and the message naming the batch and item;
+ * the failed batch is skipped and the next call continues after it.
+ * Call it from one thread at a time. */
 AG_API int ag_loader_next(ag_loader *ld, ag_tensor **x, ag_tensor **y);
 
 /* Starts epoch `epoch` (>= 0) from its first batch, discarding batches
