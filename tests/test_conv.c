@@ -220,6 +220,37 @@ START_TEST(test_conv2d_errors)
 }
 END_TEST
 
+START_TEST(test_conv_empty)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    // an empty batch gives an empty output and zero weight/bias gradients
+    ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(0, 3, 5, 5));
+    ag_tensor *w = ag_ones(dev, AG_F32, AG_SHAPE(2, 3, 3, 3));
+    ag_tensor *b = ag_ones(dev, AG_F32, AG_SHAPE(2));
+    ag_set_requires_grad(w, true);
+    ag_set_requires_grad(b, true);
+    ag_tensor *y = ag_conv2d(x, w, b, NULL);
+    agt_assert_shape(y, AG_SHAPE(0, 2, 3, 3), "empty batch");
+    ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
+    float zeros[54] = {0};
+    agt_assert_close(ag_grad(w), zeros, 54, 0, 0, "empty batch dw");
+    agt_assert_close(ag_grad(b), zeros, 2, 0, 0, "empty batch db");
+    agt_assert_shape(ag_conv_transpose2d(ag_zeros(dev, AG_F32, AG_SHAPE(0, 2, 3, 3)), w, NULL,
+                                         NULL),
+                     AG_SHAPE(0, 3, 5, 5), "convt empty batch");
+    // no input channels: the output is the bias
+    ag_tensor *x0 = ag_zeros(dev, AG_F32, AG_SHAPE(1, 0, 2, 2));
+    ag_tensor *w0 = ag_zeros(dev, AG_F32, AG_SHAPE(2, 0, 1, 1));
+    agt_assert_close(ag_conv2d(x0, w0, agt_tensor(dev, AG_SHAPE(2), (float[]){1, 2}), NULL),
+                     (float[]){1, 1, 1, 1, 2, 2, 2, 2}, 8, 0, 0, "no input channels");
+    agt_assert_error(ag_conv2d(x, ag_zeros(dev, AG_F32, AG_SHAPE(2, 3, 0, 3)), NULL, NULL),
+                     "ag_conv2d", "[2,3,0,3]", "zero kernel");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- conv_transpose2d ------------------------------------------------------------------ */
 
 START_TEST(test_conv_transpose2d_hand)
@@ -398,6 +429,7 @@ static Suite *conv_suite(void)
     AGT_ADD_LOOP(tc, test_conv2d_gradcheck);
     AGT_ADD_LOOP(tc, test_conv2d_unbatched);
     AGT_ADD_LOOP(tc, test_conv2d_errors);
+    AGT_ADD_LOOP(tc, test_conv_empty);
     AGT_ADD_LOOP(tc, test_conv_transpose2d_hand);
     AGT_ADD_LOOP(tc, test_conv_transpose2d_golden);
     AGT_ADD_LOOP(tc, test_conv_transpose2d_gradcheck);

@@ -390,6 +390,29 @@ START_TEST(test_one_hot)
 }
 END_TEST
 
+START_TEST(test_index_empty)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(2, 2), (float[]){1, 2, 3, 4});
+    ag_set_requires_grad(x, true);
+    ag_tensor *e0 = ag_zeros(dev, AG_I32, AG_SHAPE(0));
+    ag_tensor *e2 = ag_zeros(dev, AG_I32, AG_SHAPE(0, 2));
+    agt_assert_shape(ag_gather(x, 0, e2), AG_SHAPE(0, 2), "gather empty");
+    agt_assert_shape(ag_index_select(x, 0, e0), AG_SHAPE(0, 2), "index_select empty");
+    agt_assert_shape(ag_one_hot(e0, 3), AG_SHAPE(0, 3), "one_hot empty");
+    // adding nothing copies x; an empty lookup has an all-zero gradient
+    agt_assert_close(ag_scatter_add(x, 0, e2, ag_zeros(dev, AG_F32, AG_SHAPE(0, 2))),
+                     (float[]){1, 2, 3, 4}, 4, 0, 0, "scatter_add empty");
+    ag_tensor *y = ag_embedding(ag_zeros(dev, AG_I32, AG_SHAPE(2, 0)), x);
+    agt_assert_shape(y, AG_SHAPE(2, 0, 2), "embedding empty");
+    ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(x), (float[]){0, 0, 0, 0}, 4, 0, 0, "embedding empty grad");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- index range and errors --------------------------------------------------------------- */
 
 START_TEST(test_index_range)
@@ -558,6 +581,7 @@ static Suite *index_suite(void)
     AGT_ADD_LOOP(tc, test_one_hot);
     AGT_ADD_LOOP(tc, test_index_range);
     AGT_ADD_LOOP(tc, test_index_errors);
+    AGT_ADD_LOOP(tc, test_index_empty);
     AGT_ADD_LOOP(tc, test_index_vs_cpu);
     suite_add_tcase(s, tc);
     return s;

@@ -265,6 +265,24 @@ START_TEST(test_adaptive_gradcheck)
 }
 END_TEST
 
+START_TEST(test_pool_empty)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(0, 3, 5, 5));
+    ag_set_requires_grad(x, true);
+    ag_pool2d_opts k2 = {.kernel = {2, 2}};
+    ag_tensor *y = ag_max_pool2d(x, &k2);
+    agt_assert_shape(y, AG_SHAPE(0, 3, 2, 2), "max empty");
+    ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
+    agt_assert_shape(ag_grad(x), AG_SHAPE(0, 3, 5, 5), "max empty grad");
+    agt_assert_shape(ag_avg_pool2d(x, &k2), AG_SHAPE(0, 3, 2, 2), "avg empty");
+    agt_assert_shape(ag_adaptive_avg_pool2d(x, 3, 1), AG_SHAPE(0, 3, 3, 1), "adaptive empty");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- errors ---------------------------------------------------------------------------- */
 
 START_TEST(test_pool_errors)
@@ -360,6 +378,7 @@ static Suite *pool_suite(void)
     AGT_ADD_LOOP(tc, test_adaptive_golden);
     AGT_ADD_LOOP(tc, test_adaptive_gradcheck);
     AGT_ADD_LOOP(tc, test_pool_errors);
+    AGT_ADD_LOOP(tc, test_pool_empty);
     AGT_ADD_LOOP(tc, test_pool_vs_cpu);
     suite_add_tcase(s, tc);
     return s;

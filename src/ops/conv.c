@@ -90,9 +90,20 @@ static agi_view view4(const ag_tensor *t, const int64_t *shape, const int64_t *s
     return v;
 }
 
+/* Zero-fills a view (the value of an empty sum). */
+static ag_status fill_zero(const char *op, ag_device *dev, agi_view v)
+{
+    agi_kernel k = {.op = AGI_K_FILL};
+    k.dst = v;
+    return agi_exec(op, dev, &k);
+}
+
+/* c = a · b + beta c. An empty inner dimension (no input channels) gives
+ * c = beta c without a GEMM. */
 static ag_status gemm(const char *op, ag_device *dev, agi_view a, agi_view b, agi_view c,
                       double beta)
 {
+    if (a.shape[2] == 0) return beta != 0.0 ? AG_OK : fill_zero(op, dev, c);
     agi_kernel k = {.op = AGI_K_GEMM};
     k.src[0] = a;
     k.src[1] = b;
@@ -138,6 +149,7 @@ static ag_status gemm_batch_sum(const char *op, ag_device *dev, agi_view a, agi_
 {
     int64_t nb = a.shape[0], rows = a.shape[1], cols = b.shape[2];
     agi_view d = view3(dst, off, 1, rows, cols, rows * cols, cols, 1);
+    if (nb == 0 || a.shape[2] == 0) return fill_zero(op, dev, d);
     if (nb == 1) return gemm(op, dev, a, b, d, 0.0);
     ag_tensor *tmp = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, rows, cols});
     if (!tmp) return ag_last_status();
@@ -162,7 +174,9 @@ static ag_tensor *bias_grad(const char *op, const ag_tensor *dy)
     agi_kernel k = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
     k.src[0] = agi_view_of(dy);
     k.dst = view4(db, (int64_t[]){1, o, 1, 1}, (int64_t[]){o, 1, 1, 1});
-    if (agi_exec(op, dy->storage->dev, &k) != AG_OK) {
+    ag_status st = ag_numel(dy) == 0 ? fill_zero(op, dy->storage->dev, k.dst)
+                                     : agi_exec(op, dy->storage->dev, &k);
+    if (st != AG_OK) {
         agi_discard(db);
         return NULL;
     }
@@ -245,6 +259,15 @@ static bool check_inputs(const char *op, const ag_tensor *x, const ag_tensor *we
         return false;
     }
     return true;
+}
+
+static bool check_kernel(const char *op, const ag_tensor *weight)
+{
+    if (weight->shape[2] > 0 && weight->shape[3] > 0) return true;
+    char a[192];
+    agi_error(AG_ERR_INVALID, op, "kernel size must be positive, got weight %s",
+              agi_fmt_shape(a, weight->ndim, weight->shape));
+    return false;
 }
 
 static bool check_bias(const char *op, const ag_tensor *bias, int64_t o, const ag_tensor *weight)
@@ -342,6 +365,7 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
     if (!check_inputs(op, x, weight, bias)) return NULL;
     conv_geom q = {0};
     if (!read_opts(op, opts, false, &q)) return NULL;
+    if (!check_kernel(op, weight)) return NULL;
     char a[192], b[192];
     q.n = x->shape[0], q.c = x->shape[1], q.h = x->shape[2], q.w = x->shape[3];
     q.o = weight->shape[0], q.kh = weight->shape[2], q.kw = weight->shape[3];
@@ -492,6 +516,7 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
     if (!check_inputs(op, x, weight, bias)) return NULL;
     conv_geom q = {0};
     if (!read_opts(op, opts, true, &q)) return NULL;
+    if (!check_kernel(op, weight)) return NULL;
     char a[192], b[192];
     q.n = x->shape[0], q.c = x->shape[1], q.h = x->shape[2], q.w = x->shape[3];
     q.kh = weight->shape[2], q.kw = weight->shape[3];

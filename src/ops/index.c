@@ -108,6 +108,7 @@ static ag_status gather_kernel(const char *op, agi_view dst, const ag_tensor *sr
 static ag_status scatter_kernel(const char *op, ag_tensor *dst, int dim, agi_view src,
                                 agi_view index)
 {
+    if (agi_view_numel(&src) == 0) return AG_OK; /* nothing to add */
     int64_t shape[AG_MAX_DIMS];
     memcpy(shape, index.shape, sizeof shape);
     shape[dim] = dst->shape[dim];
