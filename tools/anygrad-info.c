@@ -78,7 +78,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "anygrad-info: out of memory\n");
         return 1;
     }
-    if (n > 0) n = ag_device_list(infos, n);
+    if (n > 0) {
+        int cap = n;
+        n = ag_device_list(infos, cap);
+        if (n > cap) n = cap; /* a device appeared in between */
+        if (n < 0) n = 0;
+    }
     printf("anygrad %s: %d device%s\n", ag_version(), n, n == 1 ? "" : "s");
     for (int i = 0; i < n; i++) {
         const ag_device_info *d = &infos[i];
