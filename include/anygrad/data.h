@@ -5,8 +5,8 @@
  * Data lives on the host until a batch is made: a dataset hands out single
  * items (x as f32 values of a fixed item shape, y as an int32 label), and an
  * ag_loader gathers them into batches x [B, ...item shape] f32 and y [B] i32
- * on a device, preparing (and, where safe, uploading) the next batch on a
- * background thread while the current one computes.
+ * on a device, preparing and uploading the next batch on a background
+ * thread while the current one computes.
  *
  *   ag_dataset *train = ag_dataset_mnist("train-images-idx3-ubyte.gz",
  *                                        "train-labels-idx1-ubyte.gz", NULL);
@@ -116,12 +116,14 @@ AG_API void ag_dataset_free(ag_dataset *ds);
 typedef struct ag_loader ag_loader;
 
 typedef enum ag_loader_upload {
-    /* The background thread uploads (ag_from_data) when the device's backend
-     * is the CPU backend; for Vulkan/OpenCL devices the host batch is
-     * prepared in the background and uploaded by ag_loader_next. */
+    /* Same as AG_UPLOAD_BACKGROUND: the background thread uploads the next
+     * batch (ag_from_data) while the caller computes. Every backend
+     * serialises its buffer allocation and writes against its kernel queue
+     * (a device lock in Vulkan/OpenCL; plain host memory on the CPU). */
     AG_UPLOAD_AUTO = 0,
-    AG_UPLOAD_BACKGROUND = 1, /* always upload on the background thread */
-    AG_UPLOAD_CALLER = 2,     /* always upload in ag_loader_next */
+    AG_UPLOAD_BACKGROUND = 1, /* upload on the background thread */
+    AG_UPLOAD_CALLER = 2,     /* prepare host batches in the background, upload
+                                 in ag_loader_next on the caller's thread */
 } ag_loader_upload;
 
 typedef struct ag_loader_opts {

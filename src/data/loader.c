@@ -192,9 +192,7 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
     ld->item_numel = agi_numel(ld->item_ndim, ld->item_shape);
     ld->nbatches = opts->drop_last ? ld->length / ld->batch
                                    : (ld->length + ld->batch - 1) / ld->batch;
-    ld->bg_upload = !opts->synchronous &&
-                    (opts->upload == AG_UPLOAD_BACKGROUND ||
-                     (opts->upload == AG_UPLOAD_AUTO && dev->info.backend == AG_BACKEND_CPU));
+    ld->bg_upload = !opts->synchronous && opts->upload != AG_UPLOAD_CALLER;
     ld->depth = opts->synchronous ? 1 : (opts->prefetch ? opts->prefetch : 2);
     ld->order = malloc((size_t)(ld->length ? ld->length : 1) * sizeof *ld->order);
     ld->slots = calloc((size_t)ld->depth, sizeof *ld->slots);
