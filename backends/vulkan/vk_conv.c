@@ -1,0 +1,127 @@
+/* backends/vulkan/vk_conv.c — IM2COL, COL2IM, MAXPOOL2D(+indices) and its
+ * backward, AVGPOOL2D (plain and adaptive) and its backward. All views are
+ * contiguous [N, C, H, W]-style tensors; one invocation per output element. */
+#include "vk_internal.h"
+
+#include <string.h>
+
+typedef struct conv_pc {
+    uint32_t total;
+    int32_t n, c, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+    int32_t ceil_mode, count_include_pad, adaptive;
+    uint32_t doff, soff, ioff, d2off;
+} conv_pc;
+
+static bool fits(int64_t x) { return x >= 0 && x <= INT32_MAX; }
+
+static ag_status check_view(const agi_kernel *k, const agi_view *v, ag_dtype dt, const char *what,
+                            int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    if (!v->buf || v->dtype != dt)
+        return agi_set_error(v->buf && v->dtype != dt ? AG_ERR_UNSUPPORTED : AG_ERR_INVALID,
+                             "vulkan: %s: %s must be a %s tensor", agi_kernel_op_name(k->op), what,
+                             ag_dtype_name(dt));
+    int64_t want[4] = {a, b, c, d};
+    int64_t n = 1;
+    for (int i = 0; i < v->ndim; i++) n *= v->shape[i];
+    if (n != a * b * c * d || !agi_view_is_contiguous(v) || (v->ndim == 4 && (v->shape[0] != want[0] || v->shape[1] != want[1] || v->shape[2] != want[2] || v->shape[3] != want[3])))
+        return agi_set_error(AG_ERR_INVALID, "vulkan: %s: %s must be contiguous [%lld, %lld, %lld, %lld]",
+                             agi_kernel_op_name(k->op), what, (long long)a, (long long)b, (long long)c,
+                             (long long)d);
+    return AG_OK;
+}
+
+ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
+{
+    conv_pc pc;
+    memset(&pc, 0, sizeof pc);
+    vk_dispatch disp;
+    memset(&disp, 0, sizeof disp);
+    ag_status st;
+    int64_t total;
+    bool conv = k->op == AGI_K_IM2COL || k->op == AGI_K_COL2IM;
+    if (conv) {
+        const agi_conv_params *p = &k->p.conv;
+        int64_t vals[14] = {p->n, p->c, p->h, p->w, p->kh, p->kw, p->oh, p->ow, p->sh, p->sw, p->ph, p->pw, p->dh, p->dw};
+        for (int i = 0; i < 14; i++)
+            if (!fits(vals[i]) || (i != 10 && i != 11 && vals[i] < 1))
+                return agi_set_error(AG_ERR_INVALID, "vulkan: %s: bad geometry", agi_kernel_op_name(k->op));
+        int32_t *dst = &pc.n;
+        for (int i = 0; i < 14; i++) dst[i] = (int32_t)vals[i];
+        int64_t rows = p->c * p->kh * p->kw, L = p->oh * p->ow;
+        if (k->op == AGI_K_IM2COL) {
+            if ((st = check_view(k, &k->src[0], AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
+            if ((st = check_view(k, &k->dst, AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
+            total = p->n * rows * L;
+            disp.shader = "im2col";
+        } else {
+            if ((st = check_view(k, &k->src[0], AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
+            if ((st = check_view(k, &k->dst, AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
+            total = p->n * p->c * p->h * p->w;
+            disp.shader = "col2im";
+        }
+    } else {
+        const agi_pool_params *p = &k->p.pool;
+        bool adaptive = p->adaptive && (k->op == AGI_K_AVGPOOL2D || k->op == AGI_K_AVGPOOL2D_BWD);
+        bool maxp = k->op == AGI_K_MAXPOOL2D || k->op == AGI_K_MAXPOOL2D_BWD;
+        int64_t vals[14] = {p->n, p->c, p->h, p->w, p->kh, p->kw, p->oh, p->ow, p->sh, p->sw, p->ph, p->pw,
+                            maxp ? p->dh : 1, maxp ? p->dw : 1};
+        for (int i = 0; i < 14; i++) {
+            bool need = i < 4 || i == 6 || i == 7 || (!adaptive && i != 10 && i != 11);
+            if (!fits(vals[i]) || (need && vals[i] < 1))
+                return agi_set_error(AG_ERR_INVALID, "vulkan: %s: bad geometry", agi_kernel_op_name(k->op));
+        }
+        int32_t *dst = &pc.n;
+        for (int i = 0; i < 14; i++) dst[i] = (int32_t)vals[i];
+        pc.ceil_mode = p->ceil_mode;
+        pc.count_include_pad = p->count_include_pad;
+        pc.adaptive = adaptive;
+        int64_t N = p->n, C = p->c;
+        switch (k->op) {
+        case AGI_K_MAXPOOL2D:
+            if ((st = check_view(k, &k->src[0], AG_F32, "x", N, C, p->h, p->w)) != AG_OK ||
+                (st = check_view(k, &k->dst, AG_F32, "y", N, C, p->oh, p->ow)) != AG_OK ||
+                (st = check_view(k, &k->dst2, AG_I32, "indices", N, C, p->oh, p->ow)) != AG_OK)
+                return st;
+            total = N * C * p->oh * p->ow;
+            disp.shader = "maxpool";
+            break;
+        case AGI_K_MAXPOOL2D_BWD:
+            if ((st = check_view(k, &k->src[0], AG_F32, "dy", N, C, p->oh, p->ow)) != AG_OK ||
+                (st = check_view(k, &k->src[1], AG_I32, "indices", N, C, p->oh, p->ow)) != AG_OK ||
+                (st = check_view(k, &k->dst, AG_F32, "dx", N, C, p->h, p->w)) != AG_OK)
+                return st;
+            total = N * C * p->h * p->w;
+            disp.shader = "maxpool_bwd";
+            break;
+        case AGI_K_AVGPOOL2D:
+            if ((st = check_view(k, &k->src[0], AG_F32, "x", N, C, p->h, p->w)) != AG_OK ||
+                (st = check_view(k, &k->dst, AG_F32, "y", N, C, p->oh, p->ow)) != AG_OK)
+                return st;
+            total = N * C * p->oh * p->ow;
+            disp.shader = "avgpool";
+            break;
+        default:
+            if ((st = check_view(k, &k->src[0], AG_F32, "dy", N, C, p->oh, p->ow)) != AG_OK ||
+                (st = check_view(k, &k->dst, AG_F32, "dx", N, C, p->h, p->w)) != AG_OK)
+                return st;
+            total = N * C * p->h * p->w;
+            disp.shader = "avgpool_bwd";
+            break;
+        }
+    }
+    if (!fits(total)) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s too large", agi_kernel_op_name(k->op));
+    pc.total = (uint32_t)total;
+    if ((st = vk_bind_view(d, &k->dst, true, &disp.bind[0], &pc.doff)) != AG_OK) return st;
+    if ((st = vk_bind_view(d, &k->src[0], false, &disp.bind[1], &pc.soff)) != AG_OK) return st;
+    if (k->op == AGI_K_MAXPOOL2D_BWD && (st = vk_bind_view(d, &k->src[1], false, &disp.bind[2], &pc.ioff)) != AG_OK)
+        return st;
+    if (k->op == AGI_K_MAXPOOL2D && (st = vk_bind_view(d, &k->dst2, true, &disp.bind[3], &pc.d2off)) != AG_OK)
+        return st;
+    uint32_t wg = vk_wg(d, 256);
+    disp.spec[0] = wg;
+    vk_grid(d, (pc.total + wg - 1) / wg, disp.groups);
+    memcpy(disp.push, &pc, sizeof pc);
+    disp.push_bytes = sizeof pc;
+    return vk_dispatch_run(d, &disp);
+}

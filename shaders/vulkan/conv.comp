@@ -1,0 +1,173 @@
+#version 450
+//! variant im2col -DOP=0
+//! variant col2im -DOP=1
+//! variant maxpool -DOP=2
+//! variant maxpool_bwd -DOP=3
+//! variant avgpool -DOP=4
+//! variant avgpool_bwd -DOP=5
+// Convolution and pooling helpers, one invocation per output element (the
+// backward kernels gather, so every element is written and no atomics are
+// needed). Binding 0 dst, 1 src0, 2 src1 (pool indices), 3 dst2 (indices).
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+layout(std430, binding = 0) writeonly buffer D { float d[]; };
+layout(std430, binding = 1) readonly buffer S { float s[]; };
+layout(std430, binding = 2) readonly buffer I { int ix[]; };
+layout(std430, binding = 3) writeonly buffer D2 { int d2[]; };
+layout(push_constant) uniform PC {
+    uint total;
+    int n, c, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+    int ceil_mode, count_include_pad, adaptive;
+    uint doff, soff, ioff, d2off;
+} pc;
+
+// Averaging window of output (oy, ox) clipped to the image; returns the divisor.
+float avg_window(int oy, int ox, out int y0, out int y1, out int x0, out int x1)
+{
+    if (pc.adaptive != 0) {
+        y0 = (oy * pc.h) / pc.oh;
+        y1 = ((oy + 1) * pc.h + pc.oh - 1) / pc.oh;
+        x0 = (ox * pc.w) / pc.ow;
+        x1 = ((ox + 1) * pc.w + pc.ow - 1) / pc.ow;
+        return float((y1 - y0) * (x1 - x0));
+    }
+    int hs = oy * pc.sh - pc.ph, ws = ox * pc.sw - pc.pw;
+    int he = min(hs + pc.kh, pc.h + pc.ph), we = min(ws + pc.kw, pc.w + pc.pw);
+    int pool = (he - hs) * (we - ws);
+    y0 = max(hs, 0);
+    x0 = max(ws, 0);
+    y1 = min(he, pc.h);
+    x1 = min(we, pc.w);
+    return float(pc.count_include_pad != 0 ? pool : (y1 - y0) * (x1 - x0));
+}
+
+void main()
+{
+    uint e = lin_id();
+    if (e >= pc.total) return;
+    int H = pc.h, W = pc.w, OH = pc.oh, OW = pc.ow;
+#if OP == 0
+    // cols [N, C*kh*kw, OH*OW]
+    int L = OH * OW;
+    int col = int(e % uint(L));
+    uint rest = e / uint(L);
+    int R = pc.c * pc.kh * pc.kw;
+    int row = int(rest % uint(R));
+    int nn = int(rest / uint(R));
+    int j = row % pc.kw, i = (row / pc.kw) % pc.kh, ch = row / (pc.kw * pc.kh);
+    int oy = col / OW, ox = col % OW;
+    int y = oy * pc.sh - pc.ph + i * pc.dh, x = ox * pc.sw - pc.pw + j * pc.dw;
+    float v = 0.0;
+    if (y >= 0 && y < H && x >= 0 && x < W) v = s[pc.soff + uint(((nn * pc.c + ch) * H + y) * W + x)];
+    d[pc.doff + e] = v;
+#elif OP == 1
+    // x [N, C, H, W] from cols
+    int x = int(e % uint(W));
+    int y = int((e / uint(W)) % uint(H));
+    uint plane = e / uint(W * H);
+    int ch = int(plane % uint(pc.c)), nn = int(plane / uint(pc.c));
+    int L = OH * OW;
+    int R = pc.c * pc.kh * pc.kw;
+    float acc = 0.0;
+    for (int i = 0; i < pc.kh; i++) {
+        int ty = y + pc.ph - i * pc.dh;
+        if (ty < 0 || ty % pc.sh != 0) continue;
+        int oy = ty / pc.sh;
+        if (oy >= OH) continue;
+        for (int j = 0; j < pc.kw; j++) {
+            int tx = x + pc.pw - j * pc.dw;
+            if (tx < 0 || tx % pc.sw != 0) continue;
+            int ox = tx / pc.sw;
+            if (ox >= OW) continue;
+            int row = (ch * pc.kh + i) * pc.kw + j;
+            acc += s[pc.soff + uint((nn * R + row) * L + oy * OW + ox)];
+        }
+    }
+    d[pc.doff + e] = acc;
+#elif OP == 2
+    int ox = int(e % uint(OW));
+    int oy = int((e / uint(OW)) % uint(OH));
+    uint plane = e / uint(OW * OH);
+    uint base = pc.soff + plane * uint(H * W);
+    int y0 = oy * pc.sh - pc.ph, x0 = ox * pc.sw - pc.pw;
+    float best = -1.0 / 0.0;
+    int bi = -1;
+    for (int i = 0; i < pc.kh; i++) {
+        int yy = y0 + i * pc.dh;
+        if (yy < 0 || yy >= H) continue;
+        for (int j = 0; j < pc.kw; j++) {
+            int xx = x0 + j * pc.dw;
+            if (xx < 0 || xx >= W) continue;
+            float v = s[base + uint(yy * W + xx)];
+            if (bi < 0) bi = yy * W + xx;
+            if (v > best || (isnan(v) && !isnan(best))) {
+                best = v;
+                bi = yy * W + xx;
+            }
+        }
+    }
+    d[pc.doff + e] = best;
+    d2[pc.d2off + e] = bi < 0 ? 0 : bi;
+#elif OP == 3
+    // dx [N, C, H, W]: sum of dy whose index points here
+    int x = int(e % uint(W));
+    int y = int((e / uint(W)) % uint(H));
+    uint plane = e / uint(W * H);
+    int q = y * W + x;
+    uint ob = plane * uint(OH * OW);
+    float acc = 0.0;
+    for (int i = pc.kh - 1; i >= 0; i--) {
+        int ty = y + pc.ph - i * pc.dh;
+        if (ty < 0 || ty % pc.sh != 0) continue;
+        int oy = ty / pc.sh;
+        if (oy >= OH) continue;
+        for (int j = pc.kw - 1; j >= 0; j--) {
+            int tx = x + pc.pw - j * pc.dw;
+            if (tx < 0 || tx % pc.sw != 0) continue;
+            int ox = tx / pc.sw;
+            if (ox >= OW) continue;
+            uint o = ob + uint(oy * OW + ox);
+            if (ix[pc.ioff + o] == q) acc += s[pc.soff + o];
+        }
+    }
+    d[pc.doff + e] = acc;
+#elif OP == 4
+    int ox = int(e % uint(OW));
+    int oy = int((e / uint(OW)) % uint(OH));
+    uint plane = e / uint(OW * OH);
+    uint base = pc.soff + plane * uint(H * W);
+    int y0, y1, x0, x1;
+    float div = avg_window(oy, ox, y0, y1, x0, x1);
+    float acc = 0.0;
+    for (int yy = y0; yy < y1; yy++)
+        for (int xx = x0; xx < x1; xx++) acc += s[base + uint(yy * W + xx)];
+    d[pc.doff + e] = div > 0.0 ? acc / div : 0.0;
+#else
+    int x = int(e % uint(W));
+    int y = int((e / uint(W)) % uint(H));
+    uint plane = e / uint(W * H);
+    uint ob = pc.soff + plane * uint(OH * OW);
+    int oy_lo, oy_hi, ox_lo, ox_hi;
+    if (pc.adaptive != 0) {
+        oy_lo = max(0, (y * OH) / H - 1);
+        oy_hi = min(OH - 1, ((y + 1) * OH + H - 1) / H);
+        ox_lo = max(0, (x * OW) / W - 1);
+        ox_hi = min(OW - 1, ((x + 1) * OW + W - 1) / W);
+    } else {
+        int ty = y + pc.ph - pc.kh + 1, tx = x + pc.pw - pc.kw + 1;
+        oy_lo = ty <= 0 ? 0 : (ty + pc.sh - 1) / pc.sh;
+        ox_lo = tx <= 0 ? 0 : (tx + pc.sw - 1) / pc.sw;
+        oy_hi = min(OH - 1, (y + pc.ph) / pc.sh);
+        ox_hi = min(OW - 1, (x + pc.pw) / pc.sw);
+    }
+    float acc = 0.0;
+    for (int oy = oy_lo; oy <= oy_hi; oy++)
+        for (int ox = ox_lo; ox <= ox_hi; ox++) {
+            int y0, y1, x0, x1;
+            float div = avg_window(oy, ox, y0, y1, x0, x1);
+            if (!(div > 0.0) || y < y0 || y >= y1 || x < x0 || x >= x1) continue;
+            acc += s[ob + uint(oy * OW + ox)] / div;
+        }
+    d[pc.doff + e] = acc;
+#endif
+}
