@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -480,6 +481,59 @@ START_TEST(test_loader_mnist)
 }
 END_TEST
 
+/* Items are read on the loader's own thread, ahead of the caller: after the
+ * first batch, the next `prefetch` batches are ready without further calls. */
+static pthread_t caller_thread;
+static int on_caller, on_worker;
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static ag_status thread_get(void *ctx, int64_t i, float *x, int32_t *y)
+{
+    pthread_mutex_lock(&count_lock);
+    if (pthread_equal(pthread_self(), caller_thread)) on_caller++;
+    else on_worker++;
+    pthread_mutex_unlock(&count_lock);
+    return counting_get(ctx, i, x, y);
+}
+
+START_TEST(test_loader_background)
+{
+    ag_device *dev = agt_open(_i);
+    caller_thread = pthread_self();
+    ag_dataset *ds = ag_dataset_new(12, 1, (int64_t[]){3}, thread_get, NULL, NULL);
+    for (int sync = 0; sync < 2; sync++) {
+        on_caller = on_worker = 0;
+        ag_loader *ld = ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 2, .prefetch = 3,
+                                                                  .synchronous = sync});
+        ag_scope_begin();
+        ag_tensor *x, *y;
+        ck_assert_int_eq(ag_loader_next(ld, &x, &y), 1);
+        if (!sync) { /* wait for the worker to fill its ring: 3 batches ahead */
+            for (int spin = 0; spin < 2000; spin++) {
+                pthread_mutex_lock(&count_lock);
+                int w = on_worker;
+                pthread_mutex_unlock(&count_lock);
+                if (w >= 8) break;
+                usleep(1000);
+            }
+        }
+        pthread_mutex_lock(&count_lock);
+        if (sync) {
+            ck_assert_int_eq(on_caller, 2);
+            ck_assert_int_eq(on_worker, 0);
+        } else {
+            ck_assert_int_eq(on_caller, 0);
+            ck_assert_int_eq(on_worker, 8); /* the consumed batch + 3 prefetched, no more */
+        }
+        pthread_mutex_unlock(&count_lock);
+        ag_scope_end();
+        ag_loader_free(ld);
+    }
+    ag_dataset_free(ds);
+    agt_close(dev);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("data");
@@ -493,6 +547,7 @@ int main(void)
     AGT_ADD_LOOP(tc, test_loader_drop_last);
     AGT_ADD_LOOP(tc, test_loader_errors);
     AGT_ADD_LOOP(tc, test_loader_mnist);
+    AGT_ADD_LOOP(tc, test_loader_background);
     suite_add_tcase(s, tc);
     return agt_run_suite(s);
 }
