@@ -50,6 +50,8 @@ static ag_device *open_index(const agi_backend *be, int index, const char *spec)
         free(dev);
         return NULL;
     }
+    static atomic_int next_handle_id;
+    dev->handle_id = atomic_fetch_add(&next_handle_id, 1) + 1;
     dev->be = be;
     dev->info.backend = be->kind;
     atomic_init(&dev->refs, 1);

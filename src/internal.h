@@ -26,6 +26,7 @@ struct ag_device {
     ag_device_info info;
     atomic_int refs;            /* the user's handle + one per live storage */
     atomic_llong live_buffers;
+    int handle_id; /* 1, 2, ... in opening order: tells two handles of one device apart */
 };
 
 void agi_device_retain(ag_device *dev);

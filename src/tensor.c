@@ -253,9 +253,11 @@ bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *
 {
     if (a->storage->dev == b->storage->dev) return true;
     char sa[192], sb[192];
-    agi_error(AG_ERR_INVALID, op, "tensors on different devices: %s on %s, %s on %s",
+    agi_error(AG_ERR_INVALID, op,
+              "tensors on different devices: %s on %s (handle #%d), %s on %s (handle #%d)",
               agi_fmt_shape(sa, a->ndim, a->shape), a->storage->dev->info.spec,
-              agi_fmt_shape(sb, b->ndim, b->shape), b->storage->dev->info.spec);
+              a->storage->dev->handle_id, agi_fmt_shape(sb, b->ndim, b->shape),
+              b->storage->dev->info.spec, b->storage->dev->handle_id);
     return false;
 }
 
@@ -307,29 +309,40 @@ ag_tensor *ag_empty(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *sha
     return agi_tensor_new("ag_empty", dev, dtype, ndim, shape);
 }
 
-ag_tensor *ag_full(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape, double value)
+/* A tensor filled with `value`, reporting errors under `op`. */
+static ag_tensor *full_named(const char *op, ag_device *dev, ag_dtype dtype, int ndim,
+                             const int64_t *shape, double value)
 {
-    ag_tensor *t = agi_tensor_new("ag_full", dev, dtype, ndim, shape);
-    if (t && ag_fill_(t, value) != AG_OK) {
+    ag_tensor *t = agi_tensor_new(op, dev, dtype, ndim, shape);
+    if (!t) return NULL;
+    agi_kernel k = {.op = AGI_K_FILL};
+    k.dst = agi_view_of(t);
+    k.p.s.f[0] = value;
+    if (agi_exec(op, dev, &k) != AG_OK) {
         agi_discard(t);
         return NULL;
     }
     return t;
 }
 
+ag_tensor *ag_full(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape, double value)
+{
+    return full_named("ag_full", dev, dtype, ndim, shape, value);
+}
+
 ag_tensor *ag_zeros(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape)
 {
-    return ag_full(dev, dtype, ndim, shape, 0.0);
+    return full_named("ag_zeros", dev, dtype, ndim, shape, 0.0);
 }
 
 ag_tensor *ag_ones(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape)
 {
-    return ag_full(dev, dtype, ndim, shape, 1.0);
+    return full_named("ag_ones", dev, dtype, ndim, shape, 1.0);
 }
 
 ag_tensor *ag_scalar(ag_device *dev, ag_dtype dtype, double value)
 {
-    return ag_full(dev, dtype, 0, NULL, value);
+    return full_named("ag_scalar", dev, dtype, 0, NULL, value);
 }
 
 ag_tensor *ag_full_like(const ag_tensor *t, double value)

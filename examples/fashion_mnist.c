@@ -1,0 +1,294 @@
+/*
+ * examples/fashion_mnist.c — trains an MLP or a CNN on Fashion-MNIST on any
+ * device, shows a progress bar (loss, accuracy, images/s), evaluates on the
+ * test set, saves the model as safetensors (loadable by PyTorch) and writes a
+ * checkpoint after every epoch so a run can be resumed.
+ *
+ *   fashion_mnist [--device auto|cpu|vulkan[:N]|opencl[:P.D]] [--model mlp|cnn]
+ *                 [--epochs N] [--batch-size N] [--lr LR] [--seed S]
+ *                 [--data DIR] [--save FILE] [--checkpoint FILE] [--resume FILE]
+ *                 [--limit N]
+ *
+ * The data directory holds the four IDX files (gzipped or not); Debian's
+ * dataset-fashion-mnist package installs them under /usr/share/datasets/fashion-mnist.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <anygrad.h>
+
+#include "fmnist_models.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+typedef struct options {
+    const char *device, *model, *data, *save, *checkpoint, *resume;
+    int epochs;
+    int64_t batch_size, limit;
+    double lr;
+    uint64_t seed;
+} options;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--device SPEC] [--model mlp|cnn] [--epochs N] [--batch-size N]\n"
+            "          [--lr LR] [--seed S] [--data DIR] [--save FILE] [--checkpoint FILE]\n"
+            "          [--resume FILE] [--limit N]\n", argv0);
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+    *o = (options){.device = "auto", .model = "mlp", .data = "/usr/share/datasets/fashion-mnist",
+                   .epochs = -1, .batch_size = 128, .lr = 1e-3, .seed = 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) { usage(argv[0]); return -1; }
+        if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--epochs")) o->epochs = atoi(v);
+        else if (!strcmp(a, "--batch-size")) o->batch_size = atoll(v);
+        else if (!strcmp(a, "--lr")) o->lr = atof(v);
+        else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--save")) o->save = v;
+        else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
+        else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--limit")) o->limit = atoll(v);
+        else { usage(argv[0]); return -1; }
+        i++;
+    }
+    bool cnn = !strcmp(o->model, "cnn");
+    if (!cnn && strcmp(o->model, "mlp")) {
+        fprintf(stderr, "unknown model \"%s\" (mlp or cnn)\n", o->model);
+        return -1;
+    }
+    if (o->epochs < 0) o->epochs = cnn ? 3 : 5;
+    if (o->batch_size <= 0 || o->lr <= 0) {
+        fprintf(stderr, "batch size and learning rate must be positive\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Finds "<dir>/<base>" or "<dir>/<base>.gz". */
+static const char *data_file(char *buf, size_t cap, const char *dir, const char *base)
+{
+    struct stat st;
+    snprintf(buf, cap, "%s/%s", dir, base);
+    if (stat(buf, &st) == 0) return buf;
+    snprintf(buf, cap, "%s/%s.gz", dir, base);
+    return buf;
+}
+
+static ag_dataset *load_split(const options *o, const char *prefix)
+{
+    char img[1024], lbl[1024], name[64];
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+    data_file(img, sizeof img, o->data, name);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+    data_file(lbl, sizeof lbl, o->data, name);
+    ag_normalize norm = {.mean = 0.2860, .std = 0.3530};
+    return ag_dataset_mnist(img, lbl, &norm);
+}
+
+/* A dataset view of the first `limit` items (for quick runs). */
+typedef struct subset {
+    ag_dataset *base;
+} subset;
+
+static ag_status subset_get(void *ctx, int64_t i, float *x, int32_t *y)
+{
+    return ag_dataset_get(((subset *)ctx)->base, i, x, y);
+}
+
+static ag_dataset *limit_dataset(ag_dataset *ds, int64_t limit, subset *ctx)
+{
+    if (limit <= 0 || limit >= ag_dataset_length(ds)) return NULL;
+    int64_t shape[8];
+    int nd = ag_dataset_item_shape(ds, shape);
+    ctx->base = ds;
+    return ag_dataset_new(limit, nd, shape, subset_get, ctx, NULL);
+}
+
+static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double acc,
+                     double ips)
+{
+    int width = 30, filled = total ? (int)(width * done / total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    printf("\repoch %d/%d [%s] %5lld/%lld  loss %.4f  acc %5.2f%%  %7.0f img/s", epoch, epochs, bar,
+           (long long)done, (long long)total, loss, 100 * acc, ips);
+    fflush(stdout);
+}
+
+/* Test-set accuracy in eval mode without gradients. */
+static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev)
+{
+    ag_loader *ld = ag_loader_new(test, dev, &(ag_loader_opts){.batch_size = 1000});
+    if (!ld) return -1;
+    ag_module_train(model, false);
+    ag_no_grad_begin();
+    double correct = 0, seen = 0;
+    int rc;
+    ag_tensor *x, *y;
+    ag_scope_begin();
+    while ((rc = ag_loader_next(ld, &x, &y)) == 1) {
+        ag_tensor *pred = ag_argmax(ag_module_forward(model, x), 1, false);
+        correct += ag_item(ag_sum(ag_cast(ag_eq(pred, y), AG_F32), 0, NULL, false));
+        seen += (double)ag_size(y, 0);
+        ag_scope_end();
+        ag_scope_begin();
+    }
+    ag_scope_end();
+    ag_no_grad_end();
+    ag_module_train(model, true);
+    ag_loader_free(ld);
+    return rc < 0 ? -1 : correct / seen;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse(argc, argv, &o) != 0) return 2;
+    ag_device *dev = ag_device_open(o.device);
+    if (!dev) {
+        fprintf(stderr, "error: %s\n", ag_last_error());
+        return 1;
+    }
+    const ag_device_info *info = ag_device_get_info(dev);
+    printf("anygrad %s — Fashion-MNIST %s on %s (%s)\n", ag_version(), o.model, info->name, info->spec);
+
+    ag_dataset *train = load_split(&o, "train"), *test = load_split(&o, "t10k");
+    if (!train || !test) {
+        fprintf(stderr, "error: %s\n(install the data with: apt-get install dataset-fashion-mnist, "
+                        "or pass --data DIR)\n", ag_last_error());
+        return 1;
+    }
+    subset sub;
+    ag_dataset *limited = limit_dataset(train, o.limit, &sub);
+    ag_dataset *train_set = limited ? limited : train;
+
+    ag_manual_seed(o.seed);
+    bool cnn = !strcmp(o.model, "cnn");
+    ag_module *model = cnn ? fmnist_cnn(dev) : fmnist_mlp(dev);
+    ag_tensor *params[64];
+    int n_params = model ? ag_module_parameters(model, NULL, params, 64) : -1;
+    ag_optimizer *opt = n_params > 0 ? ag_optim_adam(params, n_params, &(ag_adam_opts){.lr = o.lr}) : NULL;
+    ag_loader *loader = ag_loader_new(train_set, dev,
+                                      &(ag_loader_opts){.batch_size = o.batch_size, .shuffle = true,
+                                                        .seed = o.seed, .drop_last = true});
+    if (!model || !opt || !loader) {
+        fprintf(stderr, "error: %s\n", ag_last_error());
+        return 1;
+    }
+    printf("model: %lld parameters, %lld training images, batch %lld, Adam lr %g, %d epochs\n",
+           (long long)ag_module_num_parameters(model), (long long)ag_dataset_length(train_set),
+           (long long)o.batch_size, o.lr, o.epochs);
+
+    int64_t start_epoch = 0;
+    if (o.resume) {
+        ag_state_dict *sd = NULL;
+        int64_t epoch = 0;
+        if (ag_checkpoint_load(o.resume, dev, opt, true, &epoch, &sd) != AG_OK ||
+            ag_module_load_state_dict(model, sd, true) != AG_OK) {
+            fprintf(stderr, "error: cannot resume: %s\n", ag_last_error());
+            return 1;
+        }
+        ag_state_dict_free(sd);
+        start_epoch = epoch + 1;
+        printf("resumed from %s after epoch %lld\n", o.resume, (long long)epoch + 1);
+    }
+
+    double t_start = now_s();
+    int64_t batches = ag_loader_num_batches(loader);
+    for (int64_t epoch = start_epoch; epoch < o.epochs; epoch++) {
+        ag_loader_reset(loader, epoch);
+        double t0 = now_s(), loss_shown = 0, acc_shown = 0;
+        int64_t step = 0, images = 0;
+        ag_tensor *loss_sum = NULL, *correct_sum = NULL; /* running device sums */
+        int rc;
+        for (;;) {
+            ag_scope_begin();
+            ag_tensor *x, *y;
+            rc = ag_loader_next(loader, &x, &y);
+            if (rc != 1) {
+                ag_scope_end();
+                break;
+            }
+            ag_optimizer_zero_grad(opt);
+            ag_tensor *logits = ag_module_forward(model, x);
+            ag_tensor *loss = ag_cross_entropy(logits, y, NULL);
+            if (!loss || ag_backward(loss, NULL) != AG_OK || ag_optimizer_step(opt) != AG_OK) {
+                fprintf(stderr, "\nerror: %s\n", ag_last_error());
+                return 1;
+            }
+            ag_no_grad_begin();
+            ag_tensor *hits = ag_sum(ag_cast(ag_eq(ag_argmax(logits, 1, false), y), AG_F32), 0, NULL, false);
+            ag_tensor *new_loss = loss_sum ? ag_add(loss_sum, loss) : ag_detach(loss);
+            ag_tensor *new_hits = correct_sum ? ag_add(correct_sum, hits) : hits;
+            ag_no_grad_end();
+            ag_release(loss_sum);
+            ag_release(correct_sum);
+            loss_sum = ag_retain(new_loss);
+            correct_sum = ag_retain(new_hits);
+            step++;
+            images += ag_size(y, 0);
+            ag_scope_end();
+            /* Read the running sums back only now and then: no sync per step. */
+            if (step % 25 == 0 || step == batches) {
+                loss_shown = ag_item(loss_sum) / (double)step;
+                acc_shown = ag_item(correct_sum) / (double)images;
+                progress((int)epoch + 1, o.epochs, step, batches, loss_shown, acc_shown,
+                         images / (now_s() - t0));
+            }
+        }
+        ag_release(loss_sum);
+        ag_release(correct_sum);
+        if (rc < 0) {
+            fprintf(stderr, "\nerror: %s\n", ag_last_error());
+            return 1;
+        }
+        double test_acc = evaluate(model, test, dev);
+        printf("\repoch %d/%d done in %.1f s: train loss %.4f, train acc %.2f%%, test acc %.2f%%%20s\n",
+               (int)epoch + 1, o.epochs, now_s() - t0, loss_shown, 100 * acc_shown, 100 * test_acc, "");
+        if (o.checkpoint) {
+            ag_state_dict *sd = ag_module_state_dict(model);
+            if (!sd || ag_checkpoint_save(o.checkpoint, sd, opt, epoch, 0, NULL, NULL) != AG_OK)
+                fprintf(stderr, "warning: checkpoint not written: %s\n", ag_last_error());
+            ag_state_dict_free(sd);
+        }
+    }
+
+    double acc = evaluate(model, test, dev);
+    printf("test accuracy: %.2f%% (%s, %s) in %.1f s\n", 100 * acc, o.model, info->spec,
+           now_s() - t_start);
+    char default_save[64];
+    snprintf(default_save, sizeof default_save, "fashion_mnist_%s.safetensors", o.model);
+    const char *save = o.save ? o.save : default_save;
+    ag_state_dict *sd = ag_module_state_dict(model);
+    if (!sd || ag_safetensors_save(save, sd) != AG_OK)
+        fprintf(stderr, "warning: model not saved: %s\n", ag_last_error());
+    else
+        printf("saved %s (load it in PyTorch with safetensors.torch.load_file)\n", save);
+    ag_state_dict_free(sd);
+
+    ag_loader_free(loader);
+    ag_optimizer_free(opt);
+    ag_module_free(model);
+    ag_dataset_free(limited);
+    ag_dataset_free(train);
+    ag_dataset_free(test);
+    ag_device_close(dev);
+    return acc >= 0 ? 0 : 1;
+}
