@@ -155,7 +155,9 @@ AG_API ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_
 AG_API int ag_loader_next(ag_loader *ld, ag_tensor **x, ag_tensor **y);
 
 /* Starts epoch `epoch` (>= 0) from its first batch, discarding batches
- * prefetched for the previous one. */
+ * prefetched for the previous one. Resetting to the current epoch before any
+ * of its batches was taken (e.g. epoch 0 right after ag_loader_new) keeps the
+ * prefetched batches. */
 AG_API ag_status ag_loader_reset(ag_loader *ld, int64_t epoch);
 
 /* Batches per epoch (with drop_last taken into account); -1 for NULL. */

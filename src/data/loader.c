@@ -40,6 +40,7 @@ struct ag_loader {
     slot *slots;
     int depth, head, count;
     int64_t produce_next, consume_next;
+    int64_t epoch;
     uint64_t gen;
 };
 
@@ -280,7 +281,11 @@ ag_status ag_loader_reset(ag_loader *ld, int64_t epoch)
     const char *op = "ag_loader_reset";
     if (!ld) return agi_error(AG_ERR_INVALID, op, "loader is NULL");
     if (epoch < 0) return agi_error(AG_ERR_INVALID, op, "negative epoch %lld", (long long)epoch);
+    /* Starting the epoch already under way with nothing consumed (the usual
+     * reset before the first epoch) keeps the batches prefetched for it. */
+    if (epoch == ld->epoch && ld->consume_next == 0) return AG_OK;
     pthread_mutex_lock(&ld->mu);
+    ld->epoch = epoch;
     ld->gen++;
     for (int i = 0; i < ld->count; i++) slot_drop(&ld->slots[(ld->head + i) % ld->depth]);
     ld->count = 0;
