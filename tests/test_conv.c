@@ -419,6 +419,48 @@ START_TEST(test_conv_vs_cpu)
 }
 END_TEST
 
+/* Large batches are processed in slices (AG_CONV_CHUNK_ELEMS lowers the slice
+ * size): the results must not depend on the slicing. */
+START_TEST(test_conv_chunked)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(5, 4, 6, 5), 131, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(6, 2, 3, 3), 132, 0.5);
+    ag_tensor *b = agt_randn(dev, AG_SHAPE(6), 133, 0.5);
+    ag_tensor *wt = agt_randn(dev, AG_SHAPE(4, 3, 2, 3), 134, 0.5);
+    ag_conv2d_opts o = {.padding = {1, 0}, .groups = 2};
+    ag_conv2d_opts ot = {.stride = {2, 1}, .groups = 2};
+    ag_tensor *ins[3] = {x, w, wt};
+    for (int k = 0; k < 3; k++) ag_set_requires_grad(ins[k], true);
+    ag_tensor *y[2], *yt[2], *g[2][3];
+    for (int chunked = 0; chunked < 2; chunked++) {
+        if (chunked) setenv("AG_CONV_CHUNK_ELEMS", "400", 1); // one sample per slice
+        y[chunked] = ag_conv2d(x, w, b, &o);
+        yt[chunked] = ag_conv_transpose2d(x, wt, NULL, &ot);
+        ag_tensor *loss = ag_add(ag_sum(ag_square(y[chunked]), 0, NULL, false),
+                                 ag_sum(ag_square(yt[chunked]), 0, NULL, false));
+        ag_status st = ag_backward(loss, NULL);
+        unsetenv("AG_CONV_CHUNK_ELEMS");
+        ck_assert_msg(st == AG_OK, "chunked backward: %s", ag_last_error());
+        for (int k = 0; k < 3; k++) {
+            g[chunked][k] = ag_retain(ag_grad(ins[k]));
+            ag_zero_grad(ins[k]);
+        }
+    }
+    agt_assert_tensors_close(y[1], y[0], 1e-5, 1e-5, "chunked conv2d");
+    agt_assert_tensors_close(yt[1], yt[0], 1e-5, 1e-5, "chunked conv_transpose2d");
+    const char *names[3] = {"chunked dx", "chunked dw", "chunked dw transposed"};
+    for (int k = 0; k < 3; k++) {
+        agt_assert_tensors_close(g[1][k], g[0][k], 1e-4, 1e-4, names[k]);
+        ag_release(g[0][k]);
+        ag_release(g[1][k]);
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("conv");
@@ -435,6 +477,7 @@ static Suite *conv_suite(void)
     AGT_ADD_LOOP(tc, test_conv_transpose2d_gradcheck);
     AGT_ADD_LOOP(tc, test_conv_transpose2d_errors);
     AGT_ADD_LOOP(tc, test_conv_vs_cpu);
+    AGT_ADD_LOOP(tc, test_conv_chunked);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,10 +15,12 @@
  *   - "weight" path: per-sample GEMM dy_g · cols_gᵀ summed over the batch;
  *   - bias: the sum of dy over N, H, W.
  * The forward's columns are recomputed in the backward instead of being kept
- * alive in the graph (they are kh*kw times larger than the input).
+ * alive in the graph (they are kh*kw times larger than the input), and every
+ * pass works on slices of the batch (see "Batch chunks").
  */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- Geometry ------------------------------------------------------------- */
@@ -32,11 +34,11 @@ typedef struct conv_geom {
     int64_t g;              /* groups */
 } conv_geom;
 
-/* IM2COL/COL2IM parameters for an image [n, c, h, w] whose conv output is [oh, ow]. */
-static agi_conv_params conv_params(const conv_geom *q, int64_t c, int64_t h, int64_t w,
-                                   int64_t oh, int64_t ow)
+/* IM2COL/COL2IM parameters for images [n, c, h, w] whose conv output is [oh, ow]. */
+static agi_conv_params conv_params(const conv_geom *q, int64_t n, int64_t c, int64_t h,
+                                   int64_t w, int64_t oh, int64_t ow)
 {
-    agi_conv_params p = {.n = q->n, .c = c, .h = h, .w = w, .kh = q->kh, .kw = q->kw,
+    agi_conv_params p = {.n = n, .c = c, .h = h, .w = w, .kh = q->kh, .kw = q->kw,
                          .oh = oh, .ow = ow, .sh = q->sh, .sw = q->sw, .ph = q->ph,
                          .pw = q->pw, .dh = q->dh, .dw = q->dw};
     return p;
@@ -315,7 +317,117 @@ static ag_status weight_grad_group(const char *op, const ag_tensor *lhs, int64_t
     return gemm_batch_sum(op, lhs->storage->dev, a, b, dw, g * rows * cols);
 }
 
-/* ---- conv2d -------------------------------------------------------------------- */
+/* ---- Batch chunks -----------------------------------------------------------------
+ * The column buffers hold kh*kw copies of the image, so they are built for a
+ * slice of the batch at a time: no buffer exceeds CHUNK_ELEMS elements (nor
+ * the device's largest buffer, 128 MiB on lavapipe) and the peak memory stays
+ * bounded. Each chunk's temporaries live in a scope of their own. The limit
+ * can be lowered with the environment variable AG_CONV_CHUNK_ELEMS (tests use
+ * it to exercise several chunks). */
+
+#define CHUNK_ELEMS ((int64_t)1 << 24) /* 64 MiB of f32 */
+
+/* Samples per chunk when one sample needs `per_sample` elements of temporaries. */
+static int64_t chunk_size(const ag_device *dev, int64_t n, int64_t per_sample)
+{
+    int64_t limit = CHUNK_ELEMS;
+    const char *env = getenv("AG_CONV_CHUNK_ELEMS");
+    if (env && atoll(env) > 0) limit = atoll(env);
+    int64_t dev_limit = (int64_t)(dev->info.max_buffer_bytes / sizeof(float));
+    if (dev_limit > 0 && dev_limit < limit) limit = dev_limit;
+    int64_t nc = per_sample > 0 ? limit / per_sample : n;
+    if (nc < 1) nc = 1;
+    return nc < n ? nc : n;
+}
+
+/* Samples [n0, n0+nb) of a contiguous [N, ...] tensor (a view in the current scope). */
+static ag_tensor *batch_slice(const ag_tensor *t, int64_t n0, int64_t nb)
+{
+    int64_t shape[AG_MAX_DIMS], strides[AG_MAX_DIMS];
+    memcpy(shape, t->shape, (size_t)t->ndim * sizeof *shape);
+    shape[0] = nb;
+    agi_contiguous_strides(t->ndim, shape, strides);
+    int64_t per = agi_numel(t->ndim - 1, t->shape + 1);
+    return agi_tensor_view(t, t->ndim, shape, strides, t->offset + n0 * per);
+}
+
+/* dst = a + b (same shapes): sums the weight gradients of successive chunks. */
+static ag_status add_into(const char *op, ag_tensor *dst, const ag_tensor *a, const ag_tensor *b)
+{
+    agi_kernel k = {.op = AGI_K_BINARY, .sub = AGI_B_ADD};
+    k.dst = agi_view_of(dst);
+    k.src[0] = agi_view_of(a);
+    k.src[1] = agi_view_of(b);
+    return agi_exec(op, dst->storage->dev, &k);
+}
+
+/* ---- conv2d ---------------------------------------------------------------------- */
+
+/* y (+)= conv(x), chunk by chunk: cols = im2col(x_c); y_c[:, g] = W_g · cols_g. */
+static ag_status conv2d_fwd(const char *op, const conv_geom *q, const ag_tensor *x,
+                            const ag_tensor *w, ag_tensor *y, double beta)
+{
+    ag_device *dev = x->storage->dev;
+    int64_t l = q->oh * q->ow, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
+    int64_t nc = chunk_size(dev, q->n, q->c * kk * l);
+    ag_status st = AG_OK;
+    for (int64_t n0 = 0; st == AG_OK && n0 < q->n; n0 += nc) {
+        int64_t nb = q->n - n0 < nc ? q->n - n0 : nc;
+        ag_scope_begin();
+        ag_tensor *xs = batch_slice(x, n0, nb), *ys = batch_slice(y, n0, nb);
+        ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->c * kk, l});
+        st = xs && ys && cols
+                 ? im2col(op, cols, xs, conv_params(q, nb, q->c, q->h, q->w, q->oh, q->ow))
+                 : ag_last_status();
+        for (int64_t g = 0; st == AG_OK && g < q->g; g++)
+            st = weight_times(op, w, false, g, og, cg * kk, cols, q->c * kk, ys, q->o, l, beta);
+        ag_scope_end();
+    }
+    return st;
+}
+
+/* dx = col2im(Wᵀ · dy) and dw = Σ_n dy · colsᵀ, chunk by chunk. dx or *dw may
+ * be NULL when not wanted; *dw is replaced by the accumulated sum. */
+static ag_status conv2d_bwd(const char *op, const conv_geom *q, const ag_tensor *x,
+                            const ag_tensor *w, const ag_tensor *dy, ag_tensor *dx,
+                            ag_tensor **dw)
+{
+    ag_device *dev = x->storage->dev;
+    int64_t l = q->oh * q->ow, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
+    int64_t per = q->c * kk * l > og * cg * kk ? q->c * kk * l : og * cg * kk;
+    int64_t nc = chunk_size(dev, q->n, per);
+    if (*dw && q->n == 0) return fill_zero(op, dev, agi_view_of(*dw));
+    ag_status st = AG_OK;
+    for (int64_t n0 = 0; st == AG_OK && n0 < q->n; n0 += nc) {
+        int64_t nb = q->n - n0 < nc ? q->n - n0 : nc;
+        agi_conv_params p = conv_params(q, nb, q->c, q->h, q->w, q->oh, q->ow);
+        ag_tensor *acc = *dw && n0 > 0 ? agi_tensor_new(op, dev, AG_F32, 4, w->shape) : NULL;
+        if (*dw && n0 > 0 && !acc) return ag_last_status();
+        ag_scope_begin();
+        ag_tensor *dys = batch_slice(dy, n0, nb);
+        if (!dys) st = ag_last_status();
+        if (st == AG_OK && dx) { // dcols_g = W_gᵀ · dy_g ; dx = col2im(dcols)
+            ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->c * kk, l});
+            ag_tensor *dxs = batch_slice(dx, n0, nb);
+            if (!dcols || !dxs) st = ag_last_status();
+            for (int64_t g = 0; st == AG_OK && g < q->g; g++)
+                st = weight_times(op, w, true, g, og, cg * kk, dys, q->o, dcols, q->c * kk, l, 0.0);
+            if (st == AG_OK) st = col2im(op, dxs, dcols, p);
+        }
+        if (st == AG_OK && *dw) { // dW_g = Σ_n dy_g[n] · cols_g[n]ᵀ
+            ag_tensor *part = n0 ? agi_tensor_new(op, dev, AG_F32, 4, w->shape) : *dw;
+            ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->c * kk, l});
+            ag_tensor *xs = batch_slice(x, n0, nb);
+            st = part && cols && xs ? im2col(op, cols, xs, p) : ag_last_status();
+            for (int64_t g = 0; st == AG_OK && g < q->g; g++)
+                st = weight_grad_group(op, dys, q->o, cols, q->c * kk, g, og, cg * kk, l, part);
+            if (st == AG_OK && acc) st = add_into(op, acc, *dw, part);
+        }
+        ag_scope_end();
+        if (acc) *dw = acc;
+    }
+    return st;
+}
 
 /* saved[0] = x (contiguous f32), saved[1] = weight (contiguous f32). */
 static ag_status conv2d_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
@@ -324,33 +436,20 @@ static ag_status conv2d_backward(agi_node *node, ag_tensor *grad, ag_tensor **gr
     conv_geom q = geom_load(node);
     ag_tensor *x = node->saved[0], *w = node->saved[1];
     ag_device *dev = x->storage->dev;
-    int64_t l = q.oh * q.ow, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
-    agi_conv_params p = conv_params(&q, q.c, q.h, q.w, q.oh, q.ow);
     ag_tensor *dy = ag_contiguous(grad); // [N, O, OH, OW]
     if (!dy) return ag_last_status();
-
+    ag_tensor *dx = NULL, *dw = NULL;
     if (node->inputs[0]->requires_grad) {
-        // dcols_g [N, Cg*kk, L] = W_gᵀ · dy_g ; dx = col2im(dcols)
-        ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.c * kk, l});
-        ag_tensor *dx = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.c, q.h, q.w});
-        if (!dcols || !dx) return ag_last_status();
-        for (int64_t g = 0; g < q.g; g++)
-            if (weight_times(op, w, true, g, og, cg * kk, dy, q.o, dcols, q.c * kk, l, 0.0))
-                return ag_last_status();
-        if (col2im(op, dx, dcols, p) != AG_OK) return ag_last_status();
-        grads[0] = dx;
+        dx = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.c, q.h, q.w});
+        if (!dx) return ag_last_status();
     }
     if (node->inputs[1]->requires_grad) {
-        // dW_g [Og, Cg*kk] = Σ_n dy_g[n] · cols_g[n]ᵀ
-        ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.c * kk, l});
-        ag_tensor *dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
-        if (!cols || !dw) return ag_last_status();
-        if (im2col(op, cols, x, p) != AG_OK) return ag_last_status();
-        for (int64_t g = 0; g < q.g; g++)
-            if (weight_grad_group(op, dy, q.o, cols, q.c * kk, g, og, cg * kk, l, dw))
-                return ag_last_status();
-        grads[1] = dw;
+        dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
+        if (!dw) return ag_last_status();
     }
+    if ((dx || dw) && conv2d_bwd(op, &q, x, w, dy, dx, &dw) != AG_OK) return ag_last_status();
+    grads[0] = dx;
+    grads[1] = dw;
     if (node->inputs[2] && node->inputs[2]->requires_grad) {
         grads[2] = bias_grad(op, dy);
         if (!grads[2]) return ag_last_status();
@@ -400,25 +499,19 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
     q.ow = (q.w + 2 * q.pw - ekw) / q.sw + 1;
 
     ag_device *dev = x->storage->dev;
-    int64_t l = q.oh * q.ow, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
     ag_tensor *xc = as_f32_contig(x), *wc = as_f32_contig(weight);
     ag_tensor *bc = bias ? as_f32_contig(bias) : NULL;
-    ag_tensor *cols = NULL, *y = NULL;
+    ag_tensor *y = NULL;
     if (!xc || !wc || (bias && !bc)) goto fail;
     y = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow}); // [N, O, OH, OW]
-    cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.c * kk, l}); // [N, C*kk, L]
-    if (!y || !cols) goto fail;
-    if (im2col(op, cols, xc, conv_params(&q, q.c, q.h, q.w, q.oh, q.ow)) != AG_OK) goto fail;
-    if (bc) { // y = bias broadcast over N, OH, OW; the GEMM adds on top
+    if (!y) goto fail;
+    if (bc) { // y = bias broadcast over N, OH, OW; the GEMMs add on top
         agi_kernel k = {.op = AGI_K_COPY};
         k.dst = agi_view_of(y);
         k.src[0] = view4(bc, y->shape, (int64_t[]){0, 1, 0, 0});
         if (agi_exec(op, dev, &k) != AG_OK) goto fail;
     }
-    for (int64_t g = 0; g < q.g; g++)
-        if (weight_times(op, wc, false, g, og, cg * kk, cols, q.c * kk, y, q.o, l, bc ? 1.0 : 0.0))
-            goto fail;
-    agi_discard(cols);
+    if (conv2d_fwd(op, &q, xc, wc, y, bc ? 1.0 : 0.0) != AG_OK) goto fail;
     if (AGI_NEEDS_GRAD(x, weight, bias)) {
         agi_node *node = agi_node_new(op, conv2d_backward, 3, (const ag_tensor *[]){x, weight, bias});
         if (node) {
@@ -433,7 +526,6 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
     agi_discard(bc);
     return y;
 fail:
-    agi_discard(cols);
     agi_discard(y);
     agi_discard(xc);
     agi_discard(wc);
@@ -468,6 +560,71 @@ ag_tensor *ag_conv2d(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
  * the underlying conv is y (channels q.o, size oh×ow) and its columns have
  * x's spatial size. */
 
+/* img = col2im(Wᵀ · x), chunk by chunk. */
+static ag_status conv_t_fwd(const char *op, const conv_geom *q, const ag_tensor *x,
+                            const ag_tensor *w, ag_tensor *img)
+{
+    ag_device *dev = x->storage->dev;
+    int64_t l = q->h * q->w, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
+    int64_t nc = chunk_size(dev, q->n, q->o * kk * l);
+    ag_status st = AG_OK;
+    for (int64_t n0 = 0; st == AG_OK && n0 < q->n; n0 += nc) {
+        int64_t nb = q->n - n0 < nc ? q->n - n0 : nc;
+        ag_scope_begin();
+        ag_tensor *xs = batch_slice(x, n0, nb), *imgs = batch_slice(img, n0, nb);
+        ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->o * kk, l});
+        if (!xs || !imgs || !cols) st = ag_last_status();
+        // cols_g [nb, Og*kk, L] = W_gᵀ · x_g, W_g = weight rows of group g: [Cg, Og*kk]
+        for (int64_t g = 0; st == AG_OK && g < q->g; g++)
+            st = weight_times(op, w, true, g, cg, og * kk, xs, q->c, cols, q->o * kk, l, 0.0);
+        if (st == AG_OK)
+            st = col2im(op, imgs, cols, conv_params(q, nb, q->o, q->oh, q->ow, q->h, q->w));
+        ag_scope_end();
+    }
+    return st;
+}
+
+/* dcols = im2col(dy); dx = W · dcols; dw = Σ_n x · dcolsᵀ, chunk by chunk. */
+static ag_status conv_t_bwd(const char *op, const conv_geom *q, const ag_tensor *x,
+                            const ag_tensor *w, const ag_tensor *dy, ag_tensor *dx,
+                            ag_tensor **dw)
+{
+    ag_device *dev = x->storage->dev;
+    int64_t l = q->h * q->w, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
+    int64_t per = q->o * kk * l > cg * og * kk ? q->o * kk * l : cg * og * kk;
+    int64_t nc = chunk_size(dev, q->n, per);
+    if (*dw && q->n == 0) return fill_zero(op, dev, agi_view_of(*dw));
+    ag_status st = AG_OK;
+    for (int64_t n0 = 0; st == AG_OK && n0 < q->n; n0 += nc) {
+        int64_t nb = q->n - n0 < nc ? q->n - n0 : nc;
+        ag_tensor *acc = *dw && n0 > 0 ? agi_tensor_new(op, dev, AG_F32, 4, w->shape) : NULL;
+        if (*dw && n0 > 0 && !acc) return ag_last_status();
+        ag_scope_begin();
+        ag_tensor *dys = batch_slice(dy, n0, nb);
+        ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->o * kk, l});
+        st = dys && dcols
+                 ? im2col(op, dcols, dys, conv_params(q, nb, q->o, q->oh, q->ow, q->h, q->w))
+                 : ag_last_status();
+        if (st == AG_OK && dx) { // dx_g [nb, Cg, L] = W_g [Cg, Og*kk] · dcols_g
+            ag_tensor *dxs = batch_slice(dx, n0, nb);
+            if (!dxs) st = ag_last_status();
+            for (int64_t g = 0; st == AG_OK && g < q->g; g++)
+                st = weight_times(op, w, false, g, cg, og * kk, dcols, q->o * kk, dxs, q->c, l, 0.0);
+        }
+        if (st == AG_OK && *dw) { // dW_g [Cg, Og*kk] = Σ_n x_g[n] · dcols_g[n]ᵀ
+            ag_tensor *part = n0 ? agi_tensor_new(op, dev, AG_F32, 4, w->shape) : *dw;
+            ag_tensor *xs = batch_slice(x, n0, nb);
+            if (!part || !xs) st = ag_last_status();
+            for (int64_t g = 0; st == AG_OK && g < q->g; g++)
+                st = weight_grad_group(op, xs, q->c, dcols, q->o * kk, g, cg, og * kk, l, part);
+            if (st == AG_OK && acc) st = add_into(op, acc, *dw, part);
+        }
+        ag_scope_end();
+        if (acc) *dw = acc;
+    }
+    return st;
+}
+
 /* saved[0] = x, saved[1] = weight (contiguous f32). */
 static ag_status conv_t_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
 {
@@ -475,33 +632,20 @@ static ag_status conv_t_backward(agi_node *node, ag_tensor *grad, ag_tensor **gr
     conv_geom q = geom_load(node);
     ag_tensor *x = node->saved[0], *w = node->saved[1];
     ag_device *dev = x->storage->dev;
-    int64_t l = q.h * q.w, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
     ag_tensor *dy = ag_contiguous(grad); // [N, Cout, OH, OW]
     if (!dy) return ag_last_status();
-    bool need_x = node->inputs[0]->requires_grad, need_w = node->inputs[1]->requires_grad;
-    if (need_x || need_w) {
-        // dcols = im2col(dy): [N, Cout*kk, H*W]
-        ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.o * kk, l});
-        if (!dcols) return ag_last_status();
-        if (im2col(op, dcols, dy, conv_params(&q, q.o, q.oh, q.ow, q.h, q.w)) != AG_OK)
-            return ag_last_status();
-        if (need_x) { // dx_g [N, Cg, L] = W_g [Cg, Og*kk] · dcols_g
-            ag_tensor *dx = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.c, q.h, q.w});
-            if (!dx) return ag_last_status();
-            for (int64_t g = 0; g < q.g; g++)
-                if (weight_times(op, w, false, g, cg, og * kk, dcols, q.o * kk, dx, q.c, l, 0.0))
-                    return ag_last_status();
-            grads[0] = dx;
-        }
-        if (need_w) { // dW_g [Cg, Og*kk] = Σ_n x_g[n] · dcols_g[n]ᵀ
-            ag_tensor *dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
-            if (!dw) return ag_last_status();
-            for (int64_t g = 0; g < q.g; g++)
-                if (weight_grad_group(op, x, q.c, dcols, q.o * kk, g, cg, og * kk, l, dw))
-                    return ag_last_status();
-            grads[1] = dw;
-        }
+    ag_tensor *dx = NULL, *dw = NULL;
+    if (node->inputs[0]->requires_grad) {
+        dx = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.c, q.h, q.w});
+        if (!dx) return ag_last_status();
     }
+    if (node->inputs[1]->requires_grad) {
+        dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
+        if (!dw) return ag_last_status();
+    }
+    if ((dx || dw) && conv_t_bwd(op, &q, x, w, dy, dx, &dw) != AG_OK) return ag_last_status();
+    grads[0] = dx;
+    grads[1] = dw;
     if (node->inputs[2] && node->inputs[2]->requires_grad) {
         grads[2] = bias_grad(op, dy);
         if (!grads[2]) return ag_last_status();
@@ -544,20 +688,12 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
     }
 
     ag_device *dev = x->storage->dev;
-    int64_t l = q.h * q.w, kk = q.kh * q.kw, cg = q.c / q.g, og = q.o / q.g;
     ag_tensor *xc = as_f32_contig(x), *wc = as_f32_contig(weight);
     ag_tensor *bc = bias ? as_f32_contig(bias) : NULL;
-    ag_tensor *cols = NULL, *img = NULL, *y = NULL;
+    ag_tensor *img = NULL, *y = NULL;
     if (!xc || !wc || (bias && !bc)) goto fail;
-    cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){q.n, q.o * kk, l}); // [N, Cout*kk, L]
     img = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow});
-    if (!cols || !img) goto fail;
-    // cols_g [N, Og*kk, L] = W_gᵀ · x_g, W_g = weight rows of group g: [Cg, Og*kk]
-    for (int64_t g = 0; g < q.g; g++)
-        if (weight_times(op, wc, true, g, cg, og * kk, xc, q.c, cols, q.o * kk, l, 0.0)) goto fail;
-    if (col2im(op, img, cols, conv_params(&q, q.o, q.oh, q.ow, q.h, q.w)) != AG_OK) goto fail;
-    agi_discard(cols);
-    cols = NULL;
+    if (!img || conv_t_fwd(op, &q, xc, wc, img) != AG_OK) goto fail;
     if (bc) { // y = img + bias[None, :, None, None]
         y = agi_tensor_new(op, dev, AG_F32, 4, img->shape);
         if (!y) goto fail;
@@ -586,7 +722,6 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
     agi_discard(bc);
     return y;
 fail:
-    agi_discard(cols);
     agi_discard(img);
     agi_discard(y);
     agi_discard(xc);
