@@ -9,6 +9,11 @@
  * in reductions and transcendental functions; bit-identical for integer ops,
  * copies and the Philox uniform bits).
  *
+ * Threads: every vtable function may be called from several threads at once
+ * (the data loader uploads batches from a background thread); a backend
+ * serialises access to its device state itself. Kernels queued from different
+ * threads are ordered as the calls are.
+ *
  * An op a backend lacks makes exec() return AG_ERR_UNSUPPORTED after calling
  * agi_set_error("<backend>: <kernel> ... unsupported") — never a silent
  * fallback to another device.
