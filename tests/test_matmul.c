@@ -77,6 +77,16 @@ START_TEST(test_matmul_hand)
         want[i] = (i < 12 ? 1.f : -1.f) * base[i % 4];
     }
     agt_assert_close(y, want, 24, 1e-5, 1e-5, "broadcast");
+    /* stride-0 (expanded) matrices have no unit stride and are copied first */
+    ag_tensor *r = agt_tensor(dev, AG_SHAPE(1, 3), (float[]){1, 2, 3});
+    ck_assert_int_eq(ag_set_requires_grad(r, true), AG_OK);
+    ag_tensor *re = ag_expand(r, AG_SHAPE(2, 3));
+    agt_assert_close(ag_matmul(re, b), (float[]){4, 5, 4, 5}, 4, 1e-5, 1e-5, "expanded rows");
+    ag_tensor *c = agt_tensor(dev, AG_SHAPE(3, 1), (float[]){1, 0, -1});
+    agt_assert_close(ag_matmul(a, ag_expand(c, AG_SHAPE(3, 2))), (float[]){-2, -2, -2, -2}, 4,
+                     1e-5, 1e-5, "expanded columns");
+    ck_assert_int_eq(ag_backward(ag_sum(ag_matmul(re, b), 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(r), (float[]){2, 2, 4}, 3, 1e-5, 1e-5, "expanded rows grad");
     /* integers are promoted to f32 */
     ag_tensor *ai = agt_tensor_i32(dev, AG_SHAPE(2, 3), (int32_t[]){1, 2, 3, 4, 5, 6});
     y = ag_matmul(ai, b);

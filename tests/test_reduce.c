@@ -113,6 +113,22 @@ START_TEST(test_sum_mean_hand)
                      AG_OK);
     agt_assert_close(ag_grad(x), (float[]){1, 1, 1, 2, 2, 2}, 6, 1e-6, 1e-6, "mean d1 grad");
 
+    /* broadcast (stride-0) input: [1, 3] expanded to [4, 3]; the gradient
+     * flows back through the expand */
+    ag_tensor *row = agt_tensor(dev, AG_SHAPE(1, 3), (float[]){1, -2, 0.5f});
+    ck_assert_int_eq(ag_set_requires_grad(row, true), AG_OK);
+    ag_tensor *ex = ag_expand(row, AG_SHAPE(4, 3));
+    agt_assert_close(ag_sum(ex, AG_DIMS(0), false), (float[]){4, -8, 2}, 3, 1e-6, 1e-6,
+                     "sum expanded");
+    agt_assert_close(ag_max(ex, AG_DIMS(1), false), (float[]){1, 1, 1, 1}, 4, 0, 0,
+                     "max expanded");
+    agt_assert_close(ag_softmax(ex, 0), (float[]){.25f, .25f, .25f, .25f, .25f, .25f, .25f,
+                                                  .25f, .25f, .25f, .25f, .25f},
+                     12, 1e-6, 1e-6, "softmax expanded");
+    ck_assert_int_eq(ag_backward(ag_mean(ex, 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(row), (float[]){1.f / 3, 1.f / 3, 1.f / 3}, 3, 1e-6, 1e-6,
+                     "mean expanded grad");
+
     /* a size-1 reduced dim is a plain copy; a 0-dim tensor reduces nothing */
     ag_tensor *x1 = agt_tensor(dev, AG_SHAPE(2, 1, 2), (float[]){1, 2, 3, 4});
     y = ag_sum(x1, AG_DIMS(1), false);
