@@ -200,10 +200,23 @@ static void drop_staged(agi_backend_device *dev)
     dev->staged_bytes = 0;
 }
 
+static void print_profile(const agi_backend_device *dev)
+{
+    double total = 0;
+    for (int i = 0; i <= AGCL_K_COUNT; i++) total += dev->prof_ms[i];
+    fprintf(stderr, "anygrad opencl profile (%s): %.1f ms in kernels\n", dev->info.spec, total);
+    for (int i = 0; i <= AGCL_K_COUNT; i++)
+        if (dev->prof_calls[i])
+            fprintf(stderr, "  %-24s %8ld calls %10.2f ms %8.3f ms/call\n",
+                    agcl_kernel_name((agcl_kernel_id)i), dev->prof_calls[i], dev->prof_ms[i],
+                    dev->prof_ms[i] / (double)dev->prof_calls[i]);
+}
+
 static void cl_close(agi_backend_device *dev)
 {
     if (!dev) return;
     if (dev->queue) clFinish(dev->queue);
+    if (dev->profile) print_profile(dev);
     drop_staged(dev);
     if (dev->gemm_temp) {
         agcl_free_locked(dev, dev->gemm_temp);
@@ -269,7 +282,10 @@ static ag_status cl_open(int index, agi_backend_device **out, ag_device_info *in
         cl_close(dev);
         return st;
     }
-    dev->queue = clCreateCommandQueue(dev->ctx, r.device, 0, &err);
+    const char *prof = getenv("AG_OPENCL_PROFILE");
+    dev->profile = prof && prof[0] && strcmp(prof, "0") != 0;
+    dev->queue = clCreateCommandQueue(dev->ctx, r.device,
+                                      dev->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     if (!dev->queue) {
         ag_status st = agcl_fail(err, "clCreateCommandQueue");
         cl_close(dev);

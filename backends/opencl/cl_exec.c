@@ -83,9 +83,23 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
         g[d] = global[d] ? global[d] : 1;
         if (local && local[d] > 1) g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
     }
+    cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(dev->queue, kern, (cl_uint)dims, NULL, g, local, 0, NULL,
-                                        NULL);
-    return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clEnqueueNDRangeKernel");
+                                        dev->profile ? &ev : NULL);
+    if (err != CL_SUCCESS) return agcl_fail(err, "clEnqueueNDRangeKernel");
+    if (ev) {
+        cl_ulong t0 = 0, t1 = 0;
+        if (clWaitForEvents(1, &ev) == CL_SUCCESS &&
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ==
+                CL_SUCCESS &&
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) ==
+                CL_SUCCESS) {
+            dev->prof_ms[id] += (double)(t1 - t0) * 1e-6;
+            dev->prof_calls[id]++;
+        }
+        clReleaseEvent(ev);
+    }
+    return AG_OK;
 }
 
 /* 1-D launch in groups of `local` (0: the elementwise group size). One fixed

@@ -6,6 +6,22 @@
 #include <clblast_c.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Profiling mode: host time of one CLBlast call, queue drained. */
+static void prof_gemm(agi_backend_device *dev, double t0)
+{
+    clFinish(dev->queue);
+    dev->prof_ms[AGCL_K_COUNT] += now_ms() - t0;
+    dev->prof_calls[AGCL_K_COUNT]++;
+}
 
 void agcl_gemm_release(void) { CLBlastClearCache(); }
 
@@ -92,6 +108,11 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
     /* beta == 0: CLBlast's store step multiplies by alpha only and never reads
      * C, so C's old contents (even NaN) are ignored as the contract needs. */
     CLBlastStatusCode s;
+    double t0 = 0;
+    if (dev->profile) {
+        clFinish(dev->queue);
+        t0 = now_ms();
+    }
     if (B == 1) {
         size_t tmp = 0;
         s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, (size_t)M, (size_t)N,
@@ -110,6 +131,7 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
                                        (size_t)c->offset, ldc, &dev->queue, NULL,
                                        tmp > 0 ? dev->gemm_temp->mem : NULL);
         if (s != CLBlastSuccess) return clblast_fail(s, "CLBlastSgemm");
+        if (dev->profile) prof_gemm(dev, t0);
         return AG_OK;
     }
     s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)M, (size_t)N, (size_t)K,
@@ -118,5 +140,6 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
                                    (size_t)b->strides[0], beta, c->buf->mem, (size_t)c->offset,
                                    ldc, (size_t)c->strides[0], (size_t)B, &dev->queue, NULL);
     if (s != CLBlastSuccess) return clblast_fail(s, "CLBlastSgemmStridedBatched");
+    if (dev->profile) prof_gemm(dev, t0);
     return AG_OK;
 }

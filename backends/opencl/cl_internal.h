@@ -59,6 +59,11 @@ struct agi_backend_device {
      * drained past them (after a blocking read, a sync or close). */
     struct agcl_staged *staged;
     size_t staged_bytes;
+    /* AG_OPENCL_PROFILE=1: every launch waits and its device time is summed
+     * per kernel (plus host time of CLBlast calls); printed at close. */
+    bool profile;
+    double prof_ms[AGCL_K_COUNT + 1];
+    long prof_calls[AGCL_K_COUNT + 1];
 };
 
 typedef struct agcl_staged {
@@ -112,6 +117,9 @@ ag_status agcl_fail(cl_int err, const char *what);
  * (caller holds dev->lock). */
 ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer **out);
 void agcl_free_locked(agi_backend_device *dev, agi_buffer *buf);
+
+/* Name of a kernel of the program. */
+const char *agcl_kernel_name(agcl_kernel_id id);
 
 /* cl_program.c */
 ag_status agcl_build_program(agi_backend_device *dev);

@@ -24,6 +24,11 @@ static const char *const kernel_names[AGCL_K_COUNT] = {
 #undef AGCL_NAME
 };
 
+const char *agcl_kernel_name(agcl_kernel_id id)
+{
+    return (unsigned)id < AGCL_K_COUNT ? kernel_names[id] : "clblast_gemm";
+}
+
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;

@@ -17,6 +17,13 @@ typedef struct {
     int pad;
 } geom_t;
 
+/* a / b for index arithmetic (a >= 0, b > 0 expected): 32-bit division when
+ * both fit, as 64-bit division is slow on CPUs and emulated on GPUs. */
+long ag_div(long a, long b)
+{
+    return ((a | b) >> 31) == 0 ? (long)((uint)a / (uint)b) : a / b;
+}
+
 /* Offsets of element i in the first nv views. */
 void geom_offsets(const geom_t *g, long i, int nv, long *o)
 {
@@ -28,8 +35,9 @@ void geom_offsets(const geom_t *g, long i, int nv, long *o)
     long r = i;
     for (int d = g->ndim - 1; d >= 0; d--) {
         long s = g->shape[d];
-        long c = r % s;
-        r /= s;
+        long q = ag_div(r, s);
+        long c = r - q * s;
+        r = q;
         for (int v = 0; v < nv; v++) o[v] += c * g->st[v * 8 + d];
     }
 }

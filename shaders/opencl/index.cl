@@ -18,8 +18,9 @@ __kernel void gather_u32(__global uint *d, __global const uint *s, __global cons
     if (i >= g.n) return;
     long r = i, od = g.doff, os = g.soff, oi = g.ioff;
     for (int k = g.ndim - 1; k >= 0; k--) {
-        long c = r % g.dshape[k];
-        r /= g.dshape[k];
+        long q = ag_div(r, g.dshape[k]);
+        long c = r - q * g.dshape[k];
+        r = q;
         od += c * g.dst_st[k];
         oi += c * g.idx_st[k];
         if (k != g.dim) os += c * g.src_st[k];
@@ -49,8 +50,9 @@ __kernel void scatter_add_atomic_f32(__global float *d, __global const float *s,
     if (i >= g.n) return;
     long r = i, od = g.doff, os = g.soff, oi = g.ioff;
     for (int k = g.ndim - 1; k >= 0; k--) {
-        long c = r % g.sshape[k];
-        r /= g.sshape[k];
+        long q = ag_div(r, g.sshape[k]);
+        long c = r - q * g.sshape[k];
+        r = q;
         os += c * g.src_st[k];
         oi += c * g.idx_st[k];
         if (k != g.dim) {
@@ -72,8 +74,9 @@ __kernel void scatter_add_det_f32(__global float *d, __global const float *s,
     if (i >= g.n) return;
     long r = i, od = g.doff, os = g.soff, oi = g.ioff, target = 0;
     for (int k = g.ndim - 1; k >= 0; k--) {
-        long c = r % g.dshape[k];
-        r /= g.dshape[k];
+        long q = ag_div(r, g.dshape[k]);
+        long c = r - q * g.dshape[k];
+        r = q;
         od += c * g.dst_st[k];
         if (k == g.dim) {
             target = c;

@@ -20,11 +20,11 @@ __kernel void im2col_f32(__global float *cols, long coff, __global const float *
     long i = get_global_id(0);
     long L = p.oh * p.ow, R = p.c * p.kh * p.kw;
     if (i >= p.n * R * L) return;
-    long l = i % L, t = i / L;
-    long r = t % R, n = t / R;
-    long j = r % p.kw, t2 = r / p.kw;
-    long ki = t2 % p.kh, c = t2 / p.kh;
-    long oy = l / p.ow, ox = l % p.ow;
+    long t = ag_div(i, L), l = i - t * L;
+    long n = ag_div(t, R), r = t - n * R;
+    long t2 = ag_div(r, p.kw), j = r - t2 * p.kw;
+    long c = ag_div(t2, p.kh), ki = t2 - c * p.kh;
+    long oy = ag_div(l, p.ow), ox = l - oy * p.ow;
     long y = oy * p.sh - p.ph + ki * p.dh, xx = ox * p.sw - p.pw + j * p.dw;
     float v = 0.0f;
     if (y >= 0 && y < p.h && xx >= 0 && xx < p.w) v = x[xoff + ((n * p.c + c) * p.h + y) * p.w + xx];
@@ -38,20 +38,22 @@ __kernel void col2im_f32(__global float *x, long xoff, __global const float *col
 {
     long i = get_global_id(0);
     if (i >= p.n * p.c * p.h * p.w) return;
-    long xx = i % p.w, t = i / p.w;
-    long y = t % p.h, t2 = t / p.h;
-    long c = t2 % p.c, n = t2 / p.c;
+    long t = ag_div(i, p.w), xx = i - t * p.w;
+    long t2 = ag_div(t, p.h), y = t - t2 * p.h;
+    long n = ag_div(t2, p.c), c = t2 - n * p.c;
     long L = p.oh * p.ow, R = p.c * p.kh * p.kw;
     float acc = 0.0f;
     for (long ki = 0; ki < p.kh; ki++) {
         long ty = y + p.ph - ki * p.dh;
-        if (ty < 0 || ty % p.sh != 0) continue;
-        long oy = ty / p.sh;
+        if (ty < 0) continue;
+        long oy = ag_div(ty, p.sh);
+        if (oy * p.sh != ty) continue;
         if (oy >= p.oh) continue;
         for (long kj = 0; kj < p.kw; kj++) {
             long tx = xx + p.pw - kj * p.dw;
-            if (tx < 0 || tx % p.sw != 0) continue;
-            long ox = tx / p.sw;
+            if (tx < 0) continue;
+            long ox = ag_div(tx, p.sw);
+            if (ox * p.sw != tx) continue;
             if (ox >= p.ow) continue;
             long r = (c * p.kh + ki) * p.kw + kj;
             acc += cols[coff + (n * R + r) * L + oy * p.ow + ox];
@@ -66,8 +68,8 @@ __kernel void maxpool2d_f32(__global float *y, long yoff, __global int *idx, lon
 {
     long i = get_global_id(0);
     if (i >= p.n * p.c * p.oh * p.ow) return;
-    long ox = i % p.ow, t = i / p.ow;
-    long oy = t % p.oh, plane = t / p.oh;
+    long t = ag_div(i, p.ow), ox = i - t * p.ow;
+    long plane = ag_div(t, p.oh), oy = t - plane * p.oh;
     __global const float *xp = x + xoff + plane * p.h * p.w;
     float best = -INFINITY;
     long bi = -1;
@@ -94,14 +96,14 @@ __kernel void maxpool2d_bwd_f32(__global float *dx, long dxoff, __global const f
 {
     long i = get_global_id(0);
     if (i >= p.n * p.c * p.h * p.w) return;
-    long xx = i % p.w, t = i / p.w;
-    long yy = t % p.h, plane = t / p.h;
+    long t = ag_div(i, p.w), xx = i - t * p.w;
+    long plane = ag_div(t, p.h), yy = t - plane * p.h;
     int target = (int)(yy * p.w + xx);
     /* windows oy with oy*sh - ph <= yy <= oy*sh - ph + (kh-1)*dh */
     long ylo = yy + p.ph - (p.kh - 1) * p.dh, yhi = yy + p.ph;
-    long oy0 = ylo <= 0 ? 0 : (ylo + p.sh - 1) / p.sh, oy1 = yhi / p.sh;
+    long oy0 = ylo <= 0 ? 0 : ag_div(ylo + p.sh - 1, p.sh), oy1 = ag_div(yhi, p.sh);
     long xlo = xx + p.pw - (p.kw - 1) * p.dw, xhi = xx + p.pw;
-    long ox0 = xlo <= 0 ? 0 : (xlo + p.sw - 1) / p.sw, ox1 = xhi / p.sw;
+    long ox0 = xlo <= 0 ? 0 : ag_div(xlo + p.sw - 1, p.sw), ox1 = ag_div(xhi, p.sw);
     if (oy1 >= p.oh) oy1 = p.oh - 1;
     if (ox1 >= p.ow) ox1 = p.ow - 1;
     long base = plane * p.oh * p.ow;
@@ -119,8 +121,8 @@ void avg_window(const pool_t *p, int axis, long o, long *s, long *e, long *span)
 {
     long in = axis ? p->w : p->h, out = axis ? p->ow : p->oh;
     if (p->adaptive) {
-        *s = (o * in) / out;
-        *e = ((o + 1) * in + out - 1) / out;
+        *s = ag_div(o * in, out);
+        *e = ag_div((o + 1) * in + out - 1, out);
         *span = *e - *s;
         return;
     }
@@ -145,8 +147,8 @@ __kernel void avgpool2d_f32(__global float *y, long yoff, __global const float *
 {
     long i = get_global_id(0);
     if (i >= p.n * p.c * p.oh * p.ow) return;
-    long ox = i % p.ow, t = i / p.ow;
-    long oy = t % p.oh, plane = t / p.oh;
+    long t = ag_div(i, p.ow), ox = i - t * p.ow;
+    long plane = ag_div(t, p.oh), oy = t - plane * p.oh;
     long ys, ye, ysp, xs, xe, xsp;
     avg_window(&p, 0, oy, &ys, &ye, &ysp);
     avg_window(&p, 1, ox, &xs, &xe, &xsp);
@@ -163,13 +165,13 @@ void avg_range(const pool_t *p, int axis, long v, long *o0, long *o1)
     long in = axis ? p->w : p->h, out = axis ? p->ow : p->oh;
     long a, b;
     if (p->adaptive) {
-        a = (v * out) / in - 1;
-        b = ((v + 1) * out + in - 1) / in;
+        a = ag_div(v * out, in) - 1;
+        b = ag_div((v + 1) * out + in - 1, in);
     } else {
         long k = axis ? p->kw : p->kh, st = axis ? p->sw : p->sh, pad = axis ? p->pw : p->ph;
         long lo = v + pad - k + 1;
-        a = lo <= 0 ? 0 : (lo + st - 1) / st;
-        b = (v + pad) / st;
+        a = lo <= 0 ? 0 : ag_div(lo + st - 1, st);
+        b = ag_div(v + pad, st);
     }
     if (a < 0) a = 0;
     if (b > out - 1) b = out - 1;
@@ -182,8 +184,8 @@ __kernel void avgpool2d_bwd_f32(__global float *dx, long dxoff, __global const f
 {
     long i = get_global_id(0);
     if (i >= p.n * p.c * p.h * p.w) return;
-    long xx = i % p.w, t = i / p.w;
-    long yy = t % p.h, plane = t / p.h;
+    long t = ag_div(i, p.w), xx = i - t * p.w;
+    long plane = ag_div(t, p.h), yy = t - plane * p.h;
     long oy0, oy1, ox0, ox1;
     avg_range(&p, 0, yy, &oy0, &oy1);
     avg_range(&p, 1, xx, &ox0, &ox1);

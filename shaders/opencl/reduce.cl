@@ -20,8 +20,9 @@ void rgeom_out(const rgeom_t *g, long o, long *so, long *dso)
 {
     long s = g->s_off, d = g->d_off, r = o;
     for (int k = g->knd - 1; k >= 0; k--) {
-        long c = r % g->kshape[k];
-        r /= g->kshape[k];
+        long q = ag_div(r, g->kshape[k]);
+        long c = r - q * g->kshape[k];
+        r = q;
         s += c * g->kst_s[k];
         d += c * g->kst_d[k];
     }
@@ -34,8 +35,9 @@ long rgeom_red(const rgeom_t *g, long r)
     if (g->rnd == 1) return r * g->rst[0];
     long s = 0;
     for (int k = g->rnd - 1; k >= 0; k--) {
-        long c = r % g->rshape[k];
-        r /= g->rshape[k];
+        long q = ag_div(r, g->rshape[k]);
+        long c = r - q * g->rshape[k];
+        r = q;
         s += c * g->rst[k];
     }
     return s;
@@ -103,7 +105,7 @@ __kernel void reduce_part_f32(__global float *part, __global const float *s, rge
                               long chunk, int parts, __local float *lv)
 {
     long grp = get_group_id(0);
-    long o = grp / parts, c = grp % parts;
+    long o = ag_div(grp, parts), c = grp - o * parts;
     int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
     long so, dso;
     rgeom_out(&g, o, &so, &dso);
