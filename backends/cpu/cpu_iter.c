@@ -150,9 +150,100 @@ static void iter_range(void *ctx, int64_t begin, int64_t end)
     cpu_iter_run(j->it, begin, end, j->row, j->ctx);
 }
 
+/* Transposed operands: a view whose inner stride is large touches a new cache
+ * line for every element (and with power-of-two strides, always the same
+ * cache set). Such views are walked in TILE x TILE blocks of the last two
+ * dims: a transposed source is first copied into a small buffer along its own
+ * contiguous direction, a transposed destination is written through a buffer
+ * the same way, and the row function sees contiguous rows. */
+#define TILE 64
+
+typedef struct tile_job {
+    const cpu_iter *it;
+    cpu_row_fn row;
+    void *ctx;
+    int64_t tiles0, tiles1; /* tiles along dims nd-2 and nd-1 */
+    bool staged[CPU_ITER_MAX];
+} tile_job;
+
+/* Copies an ni x nj tile between a strided view (row stride 1 element, column
+ * stride cs) and a buffer (row stride TILE), in the view's contiguous order. */
+static void tile_copy(char *view, int64_t cs, char *buf, size_t es, int64_t ni, int64_t nj,
+                      bool to_buf)
+{
+    for (int64_t jj = 0; jj < nj; jj++) {
+        char *v = view + jj * cs * (int64_t)es;
+        char *b = buf + jj * (int64_t)es;
+        if (es == 4) {
+            uint32_t *vv = (uint32_t *)v, *bb = (uint32_t *)b;
+            if (to_buf) for (int64_t ii = 0; ii < ni; ii++) bb[ii * TILE] = vv[ii];
+            else for (int64_t ii = 0; ii < ni; ii++) vv[ii] = bb[ii * TILE];
+        } else {
+            uint8_t *vv = (uint8_t *)v, *bb = (uint8_t *)b;
+            if (to_buf) for (int64_t ii = 0; ii < ni; ii++) bb[ii * TILE] = vv[ii];
+            else for (int64_t ii = 0; ii < ni; ii++) vv[ii] = bb[ii * TILE];
+        }
+    }
+}
+
+static void tile_range(void *ctx, int64_t begin, int64_t end)
+{
+    const tile_job *j = ctx;
+    const cpu_iter *it = j->it;
+    const int nd = it->ndim, nv = it->nv;
+    const int64_t s0 = it->shape[nd - 2], s1 = it->shape[nd - 1];
+    const int64_t per_outer = j->tiles0 * j->tiles1;
+    _Alignas(64) char buf[CPU_ITER_MAX][TILE * TILE * 4];
+    char *ptr[CPU_ITER_MAX], *corner[CPU_ITER_MAX];
+    int64_t stride[CPU_ITER_MAX];
+    for (int v = 0; v < nv; v++) stride[v] = j->staged[v] ? 1 : it->strides[v][nd - 1];
+    for (int64_t t = begin; t < end; t++) {
+        int64_t outer = t / per_outer, rem = t % per_outer;
+        int64_t i0 = (rem / j->tiles1) * TILE, j0 = (rem % j->tiles1) * TILE;
+        int64_t ni = s0 - i0 < TILE ? s0 - i0 : TILE, nj = s1 - j0 < TILE ? s1 - j0 : TILE;
+        int64_t rest = outer, off[CPU_ITER_MAX] = {0};
+        for (int d = nd - 3; d >= 0; d--) {
+            int64_t i = rest % it->shape[d];
+            rest /= it->shape[d];
+            for (int v = 0; v < nv; v++) off[v] += i * it->strides[v][d];
+        }
+        for (int v = 0; v < nv; v++) {
+            corner[v] = it->base[v] + (off[v] + i0 * it->strides[v][nd - 2] +
+                                       j0 * it->strides[v][nd - 1]) * (int64_t)it->esize[v];
+            if (j->staged[v] && v > 0)
+                tile_copy(corner[v], it->strides[v][nd - 1], buf[v], it->esize[v], ni, nj, true);
+        }
+        for (int64_t i = 0; i < ni; i++) {
+            for (int v = 0; v < nv; v++)
+                ptr[v] = j->staged[v] ? buf[v] + i * TILE * (int64_t)it->esize[v]
+                                      : corner[v] + i * it->strides[v][nd - 2] * (int64_t)it->esize[v];
+            j->row(j->ctx, nj, ptr, stride);
+        }
+        if (j->staged[0])
+            tile_copy(corner[0], it->strides[0][nd - 1], buf[0], it->esize[0], ni, nj, false);
+    }
+}
+
 void cpu_iter_parallel(cpu_device *dev, const cpu_iter *it, int64_t grain, cpu_row_fn row,
                        void *ctx)
 {
-    iter_job j = {it, row, ctx};
-    cpu_parallel_for(&dev->pool, it->numel, grain, iter_range, &j);
+    const int nd = it->ndim;
+    tile_job t = {.it = it, .row = row, .ctx = ctx};
+    bool tiled = false;
+    if (nd >= 2 && it->shape[nd - 1] >= TILE && it->shape[nd - 2] >= TILE)
+        for (int v = 0; v < it->nv; v++) {
+            t.staged[v] = it->strides[v][nd - 1] > 1 && it->strides[v][nd - 2] == 1 &&
+                          it->esize[v] <= 4;
+            tiled = tiled || t.staged[v];
+        }
+    if (!tiled) {
+        iter_job j = {it, row, ctx};
+        cpu_parallel_for(&dev->pool, it->numel, grain, iter_range, &j);
+        return;
+    }
+    t.tiles0 = (it->shape[nd - 2] + TILE - 1) / TILE;
+    t.tiles1 = (it->shape[nd - 1] + TILE - 1) / TILE;
+    int64_t ntiles = it->numel / (it->shape[nd - 2] * it->shape[nd - 1]) * t.tiles0 * t.tiles1;
+    int64_t tgrain = grain / (TILE * TILE) > 0 ? grain / (TILE * TILE) : 1;
+    cpu_parallel_for(&dev->pool, ntiles, tgrain, tile_range, &t);
 }
