@@ -119,64 +119,128 @@ static void reduce_range(void *ctx, int64_t begin, int64_t end)
 }
 
 /* Column path: the innermost kept dim is contiguous in src and dst and the
- * reduction runs over outer dims: accumulate whole blocks of columns at once.
- * Task t = (outer kept index, block of 256 columns). */
-#define COL_BLOCK 256
-static void reduce_cols_range(void *ctx, int64_t begin, int64_t end)
+ * reduction runs over outer dims (e.g. a bias gradient, sum over the batch).
+ * Walking whole rows keeps memory access sequential:
+ *   phase 1: task (outer, chunk of COL_ROWS reduced rows, block of COL_BLOCK
+ *            columns) writes float partial results to scratch;
+ *   phase 2: task (outer, column block) combines the partials in order (sums
+ *            in double) and writes dst.
+ * The partition does not depend on the thread count: results are identical
+ * with any number of threads. */
+#define COL_BLOCK 8192
+#define COL_ROWS 64
+
+typedef struct cols_job {
+    const reduce_plan *pl;
+    int64_t ncol, nblk, nchunk;
+    float *scratch; /* [outer][nchunk][ncol] */
+} cols_job;
+
+static void cols_outer_offsets(const reduce_plan *pl, int64_t outer, int64_t *so, int64_t *dof)
 {
-    const reduce_plan *pl = ctx;
-    const int nk = pl->nk;
-    const int64_t ncol = pl->ksize[nk - 1];
-    const int64_t nblk = (ncol + COL_BLOCK - 1) / COL_BLOCK;
-    double acc[COL_BLOCK];
-    float best[COL_BLOCK];
+    int64_t rest = outer;
+    *so = 0;
+    *dof = 0;
+    for (int d = pl->nk - 2; d >= 0; d--) {
+        int64_t i = rest % pl->ksize[d];
+        rest /= pl->ksize[d];
+        *so += i * pl->ksrc[d];
+        *dof += i * pl->kdst[d];
+    }
+}
+
+static void cols_phase1(void *ctx, int64_t begin, int64_t end)
+{
+    const cols_job *j = ctx;
+    const reduce_plan *pl = j->pl;
     for (int64_t t = begin; t < end; t++) {
-        int64_t outer = t / nblk, c0 = (t % nblk) * COL_BLOCK;
-        int64_t nc = ncol - c0 < COL_BLOCK ? ncol - c0 : COL_BLOCK;
-        int64_t rest = outer, so = c0, dof = c0;
-        for (int d = nk - 2; d >= 0; d--) {
-            int64_t i = rest % pl->ksize[d];
-            rest /= pl->ksize[d];
-            so += i * pl->ksrc[d];
-            dof += i * pl->kdst[d];
+        int64_t outer = t / (j->nchunk * j->nblk), rem = t % (j->nchunk * j->nblk);
+        int64_t rc = rem / j->nblk, c0 = (rem % j->nblk) * COL_BLOCK;
+        int64_t nc = j->ncol - c0 < COL_BLOCK ? j->ncol - c0 : COL_BLOCK;
+        int64_t r0 = rc * COL_ROWS, rn = pl->rcount - r0 < COL_ROWS ? pl->rcount - r0 : COL_ROWS;
+        int64_t so, dof;
+        cols_outer_offsets(pl, outer, &so, &dof);
+        /* multi-index of reduced row r0 */
+        int64_t idx[AG_MAX_DIMS] = {0}, rest = r0;
+        const float *p = pl->src + so + c0;
+        for (int d = pl->nr - 1; d >= 0; d--) {
+            idx[d] = rest % pl->rsize[d];
+            rest /= pl->rsize[d];
+            p += idx[d] * pl->rsrc[d];
         }
-        const float *base = pl->src + so;
-        int64_t idx[AG_MAX_DIMS] = {0};
-        const float *p = base;
-        if (pl->sub == AGI_R_SUM) {
-            for (int64_t j = 0; j < nc; j++) acc[j] = 0.0;
-            for (int64_t r = 0; r < pl->rcount; r++) {
-                for (int64_t j = 0; j < nc; j++) acc[j] += (double)p[j];
-                for (int d = pl->nr - 1; d >= 0; d--) {
-                    p += pl->rsrc[d];
-                    if (++idx[d] < pl->rsize[d]) break;
-                    p -= pl->rsrc[d] * pl->rsize[d];
-                    idx[d] = 0;
-                }
+        float *part = j->scratch + (outer * j->nchunk + rc) * j->ncol + c0;
+        const int sub = pl->sub;
+        for (int64_t r = 0; r < rn; r++) {
+            if (r == 0) {
+                if (sub == AGI_R_SUM) for (int64_t c = 0; c < nc; c++) part[c] = p[c];
+                else for (int64_t c = 0; c < nc; c++) part[c] = p[c];
+            } else if (sub == AGI_R_SUM) {
+                for (int64_t c = 0; c < nc; c++) part[c] += p[c];
+            } else if (sub == AGI_R_MAX) {
+                for (int64_t c = 0; c < nc; c++)
+                    part[c] = (part[c] != part[c] || part[c] >= p[c]) ? part[c] : p[c];
+            } else {
+                for (int64_t c = 0; c < nc; c++)
+                    part[c] = (part[c] != part[c] || part[c] <= p[c]) ? part[c] : p[c];
             }
-            float *o = (float *)pl->dst + dof;
-            for (int64_t j = 0; j < nc; j++) o[j] = (float)acc[j];
-        } else {
-            const bool mx = pl->sub == AGI_R_MAX;
-            for (int64_t j = 0; j < nc; j++) best[j] = p[j];
-            for (int64_t r = 0; r < pl->rcount; r++) {
-                if (mx)
-                    for (int64_t j = 0; j < nc; j++)
-                        best[j] = (best[j] != best[j] || best[j] >= p[j]) ? best[j] : p[j];
-                else
-                    for (int64_t j = 0; j < nc; j++)
-                        best[j] = (best[j] != best[j] || best[j] <= p[j]) ? best[j] : p[j];
-                for (int d = pl->nr - 1; d >= 0; d--) {
-                    p += pl->rsrc[d];
-                    if (++idx[d] < pl->rsize[d]) break;
-                    p -= pl->rsrc[d] * pl->rsize[d];
-                    idx[d] = 0;
-                }
+            for (int d = pl->nr - 1; d >= 0; d--) {
+                p += pl->rsrc[d];
+                if (++idx[d] < pl->rsize[d]) break;
+                p -= pl->rsrc[d] * pl->rsize[d];
+                idx[d] = 0;
             }
-            float *o = (float *)pl->dst + dof;
-            for (int64_t j = 0; j < nc; j++) o[j] = best[j];
         }
     }
+}
+
+static void cols_phase2(void *ctx, int64_t begin, int64_t end)
+{
+    const cols_job *j = ctx;
+    const reduce_plan *pl = j->pl;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t outer = t / j->nblk, c0 = (t % j->nblk) * COL_BLOCK;
+        int64_t nc = j->ncol - c0 < COL_BLOCK ? j->ncol - c0 : COL_BLOCK;
+        int64_t so, dof;
+        cols_outer_offsets(pl, outer, &so, &dof);
+        float *o = (float *)pl->dst + dof + c0;
+        const float *part = j->scratch + outer * j->nchunk * j->ncol + c0;
+        if (pl->sub == AGI_R_SUM) {
+            for (int64_t c = 0; c < nc; c++) {
+                double acc = 0.0;
+                for (int64_t rc = 0; rc < j->nchunk; rc++) acc += (double)part[rc * j->ncol + c];
+                o[c] = (float)acc;
+            }
+        } else {
+            const bool mx = pl->sub == AGI_R_MAX;
+            for (int64_t c = 0; c < nc; c++) {
+                float best = part[c];
+                for (int64_t rc = 1; rc < j->nchunk; rc++) {
+                    float v = part[rc * j->ncol + c];
+                    if (best == best && (v != v || (mx ? v > best : v < best))) best = v;
+                }
+                o[c] = best;
+            }
+        }
+    }
+}
+
+/* Returns false (nothing done) when the scratch cannot be allocated. */
+static bool reduce_cols(cpu_device *dev, const reduce_plan *pl)
+{
+    cols_job j = {.pl = pl, .ncol = pl->ksize[pl->nk - 1]};
+    int64_t outer = pl->outputs / j.ncol;
+    j.nblk = (j.ncol + COL_BLOCK - 1) / COL_BLOCK;
+    j.nchunk = (pl->rcount + COL_ROWS - 1) / COL_ROWS;
+    j.scratch = malloc((size_t)(outer * j.nchunk * j.ncol) * sizeof(float));
+    if (!j.scratch) return false;
+    int64_t per = COL_ROWS * (j.ncol < COL_BLOCK ? j.ncol : COL_BLOCK);
+    int64_t grain = per >= CPU_GRAIN_ELEMENTWISE ? 1 : CPU_GRAIN_ELEMENTWISE / per;
+    cpu_parallel_for(&dev->pool, outer * j.nchunk * j.nblk, grain, cols_phase1, &j);
+    int64_t per2 = j.nchunk * (j.ncol < COL_BLOCK ? j.ncol : COL_BLOCK);
+    int64_t grain2 = per2 >= CPU_GRAIN_ELEMENTWISE ? 1 : CPU_GRAIN_ELEMENTWISE / per2;
+    cpu_parallel_for(&dev->pool, outer * j.nblk, grain2, cols_phase2, &j);
+    free(j.scratch);
+    return true;
 }
 
 ag_status cpu_reduce(cpu_device *dev, const agi_kernel *k)
@@ -234,12 +298,7 @@ ag_status cpu_reduce(cpu_device *dev, const agi_kernel *k)
 
     if (!arg && pl.nk > 0 && pl.nr > 0 && pl.ksrc[pl.nk - 1] == 1 && pl.kdst[pl.nk - 1] == 1 &&
         pl.ksize[pl.nk - 1] >= 8 && pl.rsrc[pl.nr - 1] != 1) {
-        int64_t ncol = pl.ksize[pl.nk - 1];
-        int64_t tasks = (pl.outputs / ncol) * ((ncol + COL_BLOCK - 1) / COL_BLOCK);
-        int64_t per = pl.rcount * (ncol < COL_BLOCK ? ncol : COL_BLOCK);
-        int64_t grain = per >= CPU_GRAIN_ELEMENTWISE ? 1 : CPU_GRAIN_ELEMENTWISE / per;
-        cpu_parallel_for(&dev->pool, tasks, grain, reduce_cols_range, &pl);
-        return AG_OK;
+        if (reduce_cols(dev, &pl)) return AG_OK;
     }
     int64_t grain = pl.rcount >= CPU_GRAIN_ELEMENTWISE ? 1 : CPU_GRAIN_ELEMENTWISE / pl.rcount;
     cpu_parallel_for(&dev->pool, pl.outputs, grain, reduce_range, &pl);
