@@ -4,6 +4,7 @@
  * effort: any failure falls back to building from source. */
 #include "cl_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,19 +76,22 @@ static bool cache_dir(char *out, size_t cap)
     return true;
 }
 
-static const char cache_magic[8] = {'A', 'G', 'C', 'L', 'B', 'I', 'N', '1'};
+/* File: magic, u64 length, u64 FNV-1a of the binary, the binary. */
+static const char cache_magic[8] = {'A', 'G', 'C', 'L', 'B', 'I', 'N', '2'};
 
 static unsigned char *cache_load(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char magic[8];
-    uint64_t n = 0;
+    uint64_t n = 0, sum = 0;
     unsigned char *data = NULL;
     if (fread(magic, 1, 8, f) == 8 && memcmp(magic, cache_magic, 8) == 0 &&
-        fread(&n, sizeof n, 1, f) == 1 && n > 0 && n < ((uint64_t)1 << 31)) {
+        fread(&n, sizeof n, 1, f) == 1 && n > 0 && n < ((uint64_t)1 << 31) &&
+        fread(&sum, sizeof sum, 1, f) == 1) {
         data = malloc((size_t)n);
-        if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+        if (data && (fread(data, 1, (size_t)n, f) != (size_t)n ||
+                     fnv1a(0xcbf29ce484222325ull, data, (size_t)n) != sum)) {
             free(data);
             data = NULL;
         }
@@ -103,11 +107,29 @@ static void cache_store(const char *path, const unsigned char *data, size_t len)
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) return;
-    uint64_t n = len;
+    uint64_t n = len, sum = fnv1a(0xcbf29ce484222325ull, data, len);
     bool ok = fwrite(cache_magic, 1, 8, f) == 8 && fwrite(&n, sizeof n, 1, f) == 1 &&
-              fwrite(data, 1, len, f) == len;
+              fwrite(&sum, sizeof sum, 1, f) == 1 && fwrite(data, 1, len, f) == len;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) remove(tmp);
+}
+
+/* Removes this device's binaries other than `keep` (best effort). */
+static void cache_remove_stale(const char *dir, const char *prefix, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t plen = strlen(prefix);
+    struct dirent *e;
+    char path[1400];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, plen) != 0 || n < 4 || strcmp(e->d_name + n - 4, ".bin") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (strcmp(path, keep) != 0) remove(path);
+    }
+    closedir(d);
 }
 
 static ag_status build_log_error(agi_backend_device *dev, cl_program prog, cl_int err)
@@ -147,16 +169,20 @@ ag_status agcl_build_program(agi_backend_device *dev)
     char plat_ver[256] = "";
     clGetPlatformInfo(dev->platform, CL_PLATFORM_VERSION, sizeof plat_ver, plat_ver, NULL);
     plat_ver[sizeof plat_ver - 1] = '\0';
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv1a(h, dev->info.name, strlen(dev->info.name) + 1);
-    h = fnv1a(h, dev->info.driver, strlen(dev->info.driver) + 1);
-    h = fnv1a(h, plat_ver, strlen(plat_ver) + 1);
-    h = fnv1a(h, options, strlen(options) + 1);
+    /* File name: opencl-<device key>-<program key>.bin; a new program (new
+     * sources or options) replaces the device's older binaries. */
+    uint64_t hd = 0xcbf29ce484222325ull;
+    hd = fnv1a(hd, dev->info.name, strlen(dev->info.name) + 1);
+    hd = fnv1a(hd, dev->info.driver, strlen(dev->info.driver) + 1);
+    hd = fnv1a(hd, plat_ver, strlen(plat_ver) + 1);
+    uint64_t h = fnv1a(hd, options, strlen(options) + 1);
     h = fnv1a(h, src, strlen(src));
 
-    char dir[1100], path[1200];
+    char dir[1100], path[1200], prefix[64];
     bool use_cache = cache_dir(dir, sizeof dir);
-    if (use_cache) snprintf(path, sizeof path, "%s/opencl-%016llx.bin", dir, (unsigned long long)h);
+    snprintf(prefix, sizeof prefix, "opencl-%016llx-", (unsigned long long)hd);
+    if (use_cache)
+        snprintf(path, sizeof path, "%s/%s%016llx.bin", dir, prefix, (unsigned long long)h);
 
     cl_int err = CL_SUCCESS;
     cl_program prog = NULL;
@@ -199,8 +225,10 @@ ag_status agcl_build_program(agi_backend_device *dev)
             unsigned char *bin = malloc(len);
             unsigned char *bins[1] = {bin};
             if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) ==
-                           CL_SUCCESS)
+                           CL_SUCCESS) {
+                cache_remove_stale(dir, prefix, path);
                 cache_store(path, bin, len);
+            }
             free(bin);
         }
     }
