@@ -3,6 +3,7 @@
 #include "cpu.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *cpu_shape_str(char *buf, const agi_view *v)
@@ -193,10 +194,17 @@ static void tile_range(void *ctx, int64_t begin, int64_t end)
     const int nd = it->ndim, nv = it->nv;
     const int64_t s0 = it->shape[nd - 2], s1 = it->shape[nd - 1];
     const int64_t per_outer = j->tiles0 * j->tiles1;
-    _Alignas(64) char buf[CPU_ITER_MAX][TILE * TILE * 4];
-    char *ptr[CPU_ITER_MAX], *corner[CPU_ITER_MAX];
+    /* Staging buffers on the heap (64 KiB would be a lot of stack for a
+     * caller's thread); without them the tile is processed in place. */
+    char *heap = malloc((size_t)nv * TILE * TILE * 4);
+    char *buf[CPU_ITER_MAX], *ptr[CPU_ITER_MAX], *corner[CPU_ITER_MAX];
+    bool staged[CPU_ITER_MAX];
     int64_t stride[CPU_ITER_MAX];
-    for (int v = 0; v < nv; v++) stride[v] = j->staged[v] ? 1 : it->strides[v][nd - 1];
+    for (int v = 0; v < nv; v++) {
+        staged[v] = heap && j->staged[v];
+        buf[v] = heap ? heap + (size_t)v * TILE * TILE * 4 : NULL;
+        stride[v] = staged[v] ? 1 : it->strides[v][nd - 1];
+    }
     for (int64_t t = begin; t < end; t++) {
         int64_t outer = t / per_outer, rem = t % per_outer;
         int64_t i0 = (rem / j->tiles1) * TILE, j0 = (rem % j->tiles1) * TILE;
@@ -210,18 +218,19 @@ static void tile_range(void *ctx, int64_t begin, int64_t end)
         for (int v = 0; v < nv; v++) {
             corner[v] = it->base[v] + (off[v] + i0 * it->strides[v][nd - 2] +
                                        j0 * it->strides[v][nd - 1]) * (int64_t)it->esize[v];
-            if (j->staged[v] && v > 0)
+            if (staged[v] && v > 0)
                 tile_copy(corner[v], it->strides[v][nd - 1], buf[v], it->esize[v], ni, nj, true);
         }
         for (int64_t i = 0; i < ni; i++) {
             for (int v = 0; v < nv; v++)
-                ptr[v] = j->staged[v] ? buf[v] + i * TILE * (int64_t)it->esize[v]
+                ptr[v] = staged[v] ? buf[v] + i * TILE * (int64_t)it->esize[v]
                                       : corner[v] + i * it->strides[v][nd - 2] * (int64_t)it->esize[v];
             j->row(j->ctx, nj, ptr, stride);
         }
-        if (j->staged[0])
+        if (staged[0])
             tile_copy(corner[0], it->strides[0][nd - 1], buf[0], it->esize[0], ni, nj, false);
     }
+    free(heap);
 }
 
 void cpu_iter_parallel(cpu_device *dev, const cpu_iter *it, int64_t grain, cpu_row_fn row,
