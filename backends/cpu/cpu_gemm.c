@@ -168,7 +168,8 @@ typedef struct gemm_job {
     const float *bp; /* packed B block */
     int64_t mc;      /* rows per task */
     ukernel_fn uk;
-    float *ap; /* one packed A block per task */
+    const float *B; /* unpacked B, for the no-memory fallback */
+    int64_t rsb, csb;
 } gemm_job;
 
 /* Packs NR-column panels [begin, end) of the current B block. */
@@ -190,10 +191,20 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end)
 {
     gemm_job *j = ctx;
     float tile[MR * NR] __attribute__((aligned(64)));
+    float *ap = aligned_alloc(64, (size_t)(j->mc + MR) * KC * sizeof(float));
     for (int64_t t = begin; t < end; t++) {
         int64_t ic = t * j->mc;
         int64_t mc = j->M - ic < j->mc ? j->M - ic : j->mc;
-        float *ap = j->ap + t * (j->mc + MR) * KC;
+        if (!ap) {
+            /* Out of memory for packing: a plain loop that needs none. */
+            for (int64_t i = ic; i < ic + mc; i++)
+                for (int64_t p = j->pc; p < j->pc + j->kc; p++) {
+                    const float a = j->alpha * j->A[i * j->rsa + p * j->csa];
+                    for (int64_t jj = j->jc; jj < j->jc + j->nc; jj++)
+                        j->C[i * j->rsc + jj * j->csc] += a * j->B[p * j->rsb + jj * j->csb];
+                }
+            continue;
+        }
         pack_a(mc, j->kc, j->A + ic * j->rsa + j->pc * j->csa, j->rsa, j->csa, j->alpha, ap);
         for (int64_t jr = 0; jr < j->nc; jr += NR) {
             int64_t nr = j->nc - jr < NR ? j->nc - jr : NR;
@@ -213,6 +224,7 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end)
             }
         }
     }
+    free(ap);
 }
 
 /* Scales C by beta (beta == 0 writes zeros, ignoring NaN in C). */
@@ -258,12 +270,9 @@ bool cpu_sgemm_blocked(cpu_pool *pool, int64_t M, int64_t N, int64_t K, float al
     }
     j.mc = mc;
     int64_t ntasks = (M + mc - 1) / mc;
-    size_t ap_bytes = (size_t)ntasks * (size_t)(mc + MR) * KC * sizeof(float);
-    j.ap = aligned_alloc(64, (ap_bytes + 63) / 64 * 64);
-    if (!j.ap) {
-        free(bp);
-        return false;
-    }
+    j.B = B;
+    j.rsb = rsb;
+    j.csb = csb;
     /* Parallel only when there is enough arithmetic to pay for waking threads. */
     int64_t grain = (double)M * (double)N * (double)K < 2.0e6 ? ntasks : 1;
     for (int64_t jc = 0; jc < N; jc += NC) {
@@ -281,7 +290,6 @@ bool cpu_sgemm_blocked(cpu_pool *pool, int64_t M, int64_t N, int64_t K, float al
         }
     }
     free(bp);
-    free(j.ap);
     return true;
 }
 
