@@ -67,7 +67,10 @@ typedef enum agi_kernel_op {
     /* Reduction. dst has src0's rank; dims where dst.shape[d] == 1 and
      * src0.shape[d] > 1 are reduced, the others match. sub = agi_reduce_op.
      * SUM, MAX, MIN: f32 → f32. ARGMAX/ARGMIN: f32 → i32, the index within
-     * the reduced dims flattened row-major, first occurrence on ties. */
+     * the reduced dims flattened row-major, first occurrence on ties. NaN
+     * propagates like PyTorch: MAX/MIN of a group holding NaN is NaN and
+     * ARGMAX/ARGMIN point at the first NaN. When no dim is reduced (all
+     * sizes match) the kernel is a copy. */
     AGI_K_REDUCE,
     /* Row-wise softmax (sub = AGI_SOFTMAX) or log-softmax (AGI_LOG_SOFTMAX).
      * src0, dst: contiguous, ndim 2, shape [rows, n], f32. Max-subtracted. */
