@@ -192,7 +192,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", ag_last_error());
         return 1;
     }
-    printf("model: %lld parameters, %lld training images, batch %lld, Adam lr %g, %d epochs\n",
+    printf("model: %lld parameters, %lld training images, batch %lld, Adam lr %g with cosine decay, %d epochs\n",
            (long long)ag_module_num_parameters(model), (long long)ag_dataset_length(train_set),
            (long long)o.batch_size, o.lr, o.epochs);
 
@@ -226,6 +226,9 @@ int main(int argc, char **argv)
                 ag_scope_end();
                 break;
             }
+            /* Cosine decay of the learning rate over the whole run. */
+            int64_t global_step = epoch * batches + step;
+            ag_optimizer_set_lr(opt, ag_lr_cosine(o.lr, global_step, (int64_t)o.epochs * batches, 0, 0.0));
             ag_optimizer_zero_grad(opt);
             ag_tensor *logits = ag_module_forward(model, x);
             ag_tensor *loss = ag_cross_entropy(logits, y, NULL);
