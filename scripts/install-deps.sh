@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config valgrind
   check libsubunit-dev
   libopenblas-dev zlib1g-dev
   libvulkan-dev glslang-tools spirv-tools mesa-vulkan-drivers vulkan-validationlayers
