@@ -118,14 +118,18 @@ static void ukernel_generic(UKERNEL_ARGS)
 {
     UKERNEL_BODY
 }
-#if defined(__x86_64__) && !defined(__clang__)
+#if defined(__x86_64__)
+#if !defined(__clang__)
 #pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
+#pragma GCC optimize("fp-contract=fast") /* clang contracts a * b + c by default */
+#endif
 __attribute__((target("avx2,fma"))) static void ukernel_avx2(UKERNEL_ARGS)
 {
     UKERNEL_BODY
 }
+#if !defined(__clang__)
 #pragma GCC pop_options
+#endif
 #define HAVE_AVX2_KERNEL 1
 #endif
 #else
