@@ -59,9 +59,10 @@ typedef struct ew_pc {
 
 /* Runs `shader` over views[0..nv) (same shape; view i at binding i, view 0
  * written) with parameters f. Coalesces dims; ranks above 4 are split into
- * one dispatch per index of the leading dims. */
+ * one dispatch per index of the leading dims. vec_ok: the shader has a vec4
+ * path (every view 32-bit), used when all views are contiguous and aligned. */
 static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in, int nv,
-                        const float f[4])
+                        const float f[4], bool vec_ok)
 {
     agi_view v[4];
     agi_view *pv[4];
@@ -110,13 +111,19 @@ static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, 
             for (int i = 0; i < inner_nd; i++) pc.v[j].st[4 - inner_nd + i] = (uint32_t)s[j].strides[i];
         }
         if (f) memcpy(pc.f, f, sizeof pc.f);
-        uint32_t wg = vk_wg(d, 256);
+        /* vec4 mode: contiguous 32-bit views with 16-byte aligned starts */
+        bool vec = vec_ok && inner_nd <= 1;
+        for (int j = 0; j < nv && vec; j++)
+            vec = (inner_nd == 0 || s[j].strides[0] == 1) && pc.v[j].off % 4 == 0;
+        uint32_t wg = vk_wg(d, vec ? 64 : 256);
+        uint64_t work = vec ? (uint64_t)(n >> 2) + 1 : n;
         disp.spec[0] = wg;
         disp.spec[1] = (uint32_t)(inner_nd < 1 ? 1 : inner_nd);
         disp.spec[2] = op;
+        disp.spec[3] = vec;
         memcpy(disp.push, &pc, sizeof pc);
         disp.push_bytes = sizeof pc;
-        vk_grid(d, (n + wg - 1) / wg, disp.groups);
+        vk_grid(d, (work + wg - 1) / wg, disp.groups);
         if ((st = vk_dispatch_run(d, &disp)) != AG_OK) return st;
     }
     return AG_OK;
@@ -169,7 +176,7 @@ static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
     default: return unsupported(k, "dtype");
     }
     float f[4] = {bits_f(bits), 0, 0, 0};
-    return ew_run(d, k->dst.dtype == AG_U8 ? "fill_8" : "fill_32", 0, &k->dst, 1, f);
+    return ew_run(d, k->dst.dtype == AG_U8 ? "fill_8" : "fill_32", 0, &k->dst, 1, f, k->dst.dtype != AG_U8);
 }
 
 static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
@@ -184,7 +191,7 @@ static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
     };
     if ((unsigned)s > 2 || (unsigned)t > 2) return unsupported(k, "dtype");
     agi_view v[2] = {k->dst, k->src[0]};
-    return ew_run(d, names[s][t], 0, v, 2, NULL);
+    return ew_run(d, names[s][t], 0, v, 2, NULL, (s == t && s != AG_U8));
 }
 
 static void params_f(const agi_kernel *k, float f[4])
@@ -199,7 +206,7 @@ static ag_status ew_unary(agi_backend_device *d, const agi_kernel *k)
     float f[4];
     params_f(k, f);
     agi_view v[2] = {k->dst, k->src[0]};
-    return ew_run(d, "unary", (uint32_t)k->sub, v, 2, f);
+    return ew_run(d, "unary", (uint32_t)k->sub, v, 2, f, true);
 }
 
 static bool binary_arith_i32(int sub)
@@ -232,7 +239,7 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
     float f[4];
     params_f(k, f);
     agi_view v[3] = {k->dst, k->src[0], k->src[1]};
-    return ew_run(d, shader, (uint32_t)sub, v, 3, f);
+    return ew_run(d, shader, (uint32_t)sub, v, 3, f, !binary_cmp(sub));
 }
 
 static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)
@@ -243,7 +250,7 @@ static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)
     if ((t != AG_F32 && t != AG_I32) || k->src[1].dtype != t || k->src[2].dtype != t)
         return unsupported(k, "dtypes");
     agi_view v[4] = {k->dst, k->src[0], k->src[1], k->src[2]};
-    return ew_run(d, "where", 0, v, 4, NULL);
+    return ew_run(d, "where", 0, v, 4, NULL, false);
 }
 
 static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)

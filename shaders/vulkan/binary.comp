@@ -25,6 +25,16 @@ layout(std430, binding = 0) writeonly buffer D { T d[]; };
 #endif
 layout(std430, binding = 1) readonly buffer A { T a[]; };
 layout(std430, binding = 2) readonly buffer B { T b[]; };
+#if KIND < 2
+#if KIND == 0
+#define T4 vec4
+#else
+#define T4 ivec4
+#endif
+layout(std430, binding = 0) writeonly buffer D4 { T4 d4[]; };
+layout(std430, binding = 1) readonly buffer A4 { T4 a4[]; };
+layout(std430, binding = 2) readonly buffer B4 { T4 b4[]; };
+#endif
 
 #if KIND == 0
 float g(float x, float y)
@@ -94,6 +104,19 @@ bool g(T x, T y)
 
 void main()
 {
+#if KIND < 2
+    if (VEC != 0) {
+        uint q = vec_index();
+        if (q < 0xfffffffeu) {
+            T4 x = a4[(pc.v[1].off >> 2) + q], y = b4[(pc.v[2].off >> 2) + q];
+            d4[(pc.v[0].off >> 2) + q] = T4(g(x.x, y.x), g(x.y, y.y), g(x.z, y.z), g(x.w, y.w));
+        } else if (q == 0xffffffffu) {
+            for (uint i = pc.n & ~3u; i < pc.n; i++)
+                d[pc.v[0].off + i] = g(a[pc.v[1].off + i], b[pc.v[2].off + i]);
+        }
+        return;
+    }
+#endif
     uint i = lin_id();
     if (i >= pc.n) return;
     uvec4 c = coords(i);

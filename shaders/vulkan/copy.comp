@@ -35,8 +35,24 @@ layout(std430, binding = 0) writeonly buffer D { uint8_t d[]; };
 layout(std430, binding = 0) writeonly buffer D { uint d[]; };
 #endif
 
+#if SRC == 3
+layout(std430, binding = 1) readonly buffer S4 { uvec4 s4[]; };
+layout(std430, binding = 0) writeonly buffer D4 { uvec4 d4[]; };
+#endif
+
 void main()
 {
+#if SRC == 3
+    if (VEC != 0) {
+        uint q = vec_index();
+        if (q < 0xfffffffeu) {
+            d4[(pc.v[0].off >> 2) + q] = s4[(pc.v[1].off >> 2) + q];
+        } else if (q == 0xffffffffu) {
+            for (uint i = pc.n & ~3u; i < pc.n; i++) d[pc.v[0].off + i] = s[pc.v[1].off + i];
+        }
+        return;
+    }
+#endif
     uint i = lin_id();
     if (i >= pc.n) return;
     uvec4 c = coords(i);

@@ -2,6 +2,11 @@
 // coalesces views and splits higher ranks), one shape, up to 4 views.
 // Specialization constant 1 = number of dims actually used (1..4).
 layout(constant_id = 1) const int NDIM = 4;
+// Spec 3 = VEC: 1 when every view is contiguous with offsets % 4 == 0; an
+// invocation then handles 4 elements with vec4 accesses (on CPU-type devices
+// each storage-buffer access instruction is costly, so this matters), and the
+// invocation just past the vec4 part handles the n % 4 tail.
+layout(constant_id = 3) const int VEC = 0;
 
 struct View { uint off; uint st0; uint st1; uint st2; uint st3; };
 
@@ -33,4 +38,13 @@ uint at(int v, uvec4 c)
     if (NDIM >= 3) o += c.y * w.st1;
     if (NDIM >= 4) o += c.x * w.st0;
     return o;
+}
+
+// VEC mode: the vec4 index of this invocation, or ~0u for the tail
+// invocation, or ~1u for invocations with nothing to do.
+uint vec_index()
+{
+    uint q = lin_id(), nq = pc.n >> 2;
+    if (q < nq) return q;
+    return q == nq ? 0xffffffffu : 0xfffffffeu;
 }

@@ -14,8 +14,24 @@ layout(std430, binding = 0) writeonly buffer D { uint8_t d[]; };
 layout(std430, binding = 0) writeonly buffer D { uint d[]; };
 #endif
 
+#ifndef U8
+layout(std430, binding = 0) writeonly buffer D4 { uvec4 d4[]; };
+#endif
+
 void main()
 {
+#ifndef U8
+    if (VEC != 0) {
+        uint q = vec_index();
+        uint bits = floatBitsToUint(pc.f[0]);
+        if (q < 0xfffffffeu) {
+            d4[(pc.v[0].off >> 2) + q] = uvec4(bits);
+        } else if (q == 0xffffffffu) {
+            for (uint i = pc.n & ~3u; i < pc.n; i++) d[pc.v[0].off + i] = bits;
+        }
+        return;
+    }
+#endif
     uint i = lin_id();
     if (i >= pc.n) return;
     uint bits = floatBitsToUint(pc.f[0]);

@@ -6,6 +6,8 @@
 layout(constant_id = 2) const int OP = 0;
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
 layout(std430, binding = 1) readonly buffer S { float s[]; };
+layout(std430, binding = 0) writeonly buffer D4 { vec4 d4[]; };
+layout(std430, binding = 1) readonly buffer S4 { vec4 s4[]; };
 
 float f(float x)
 {
@@ -51,6 +53,16 @@ float f(float x)
 
 void main()
 {
+    if (VEC != 0) {
+        uint q = vec_index();
+        if (q < 0xfffffffeu) {
+            vec4 x = s4[(pc.v[1].off >> 2) + q];
+            d4[(pc.v[0].off >> 2) + q] = vec4(f(x.x), f(x.y), f(x.z), f(x.w));
+        } else if (q == 0xffffffffu) {
+            for (uint i = pc.n & ~3u; i < pc.n; i++) d[pc.v[0].off + i] = f(s[pc.v[1].off + i]);
+        }
+        return;
+    }
     uint i = lin_id();
     if (i >= pc.n) return;
     uvec4 c = coords(i);
