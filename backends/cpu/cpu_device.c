@@ -3,7 +3,8 @@
  * exec dispatch and the vtable.
  *
  * Environment (read when a device is opened):
- *   AG_NUM_THREADS       worker threads (default: online cores)
+ *   AG_NUM_THREADS       worker threads (default: online cores); when set, also
+ *                        OpenBLAS's thread count (a process-wide setting)
  *   AG_CPU_GEMM=blocked  use the built-in blocked GEMM even when CBLAS exists
  *   AG_CPU_MEMORY_LIMIT  cap on live buffer bytes (to test out-of-memory) */
 #include "cpu.h"
@@ -110,6 +111,11 @@ static ag_status cpu_open(int index, agi_backend_device **out, ag_device_info *i
     if (threads < 1) threads = 1;
     if (threads > 256) threads = 256;
     cpu_pool_init(&dev->pool, threads); /* on failure it runs with fewer threads */
+#ifdef AG_HAVE_CBLAS
+    /* An explicit thread count applies to CBLAS too (process-wide setting). */
+    const char *nt = getenv("AG_NUM_THREADS");
+    if (nt && *nt) openblas_set_num_threads(threads);
+#endif
     const char *g = getenv("AG_CPU_GEMM");
     dev->gemm_blocked = g && strcmp(g, "blocked") == 0;
 #ifndef AG_HAVE_CBLAS
