@@ -5,7 +5,7 @@
 #include <string.h>
 
 typedef struct red_pc {
-    uint32_t nout, rcount, soff, doff;
+    uint32_t nout, rcount, soff, doff, chunks, clen;
     uint32_t ksize[4], ksrc[4], kdst[4];
     uint32_t rsize[4], rsrc[4];
 } red_pc;
@@ -125,16 +125,79 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     if ((st = vk_bind_view(d, &k->dst, true, &disp.bind[0], &pc.doff)) != AG_OK) goto done;
     if ((st = vk_bind_view(d, &x, false, &disp.bind[1], &pc.soff)) != AG_OK) goto done;
     bool per_wg = rcount >= 64 && nout < 4096 && rcount * 2 >= nout;
-    uint32_t wg;
+    /* Few outputs over many elements: split each output's range into chunks
+     * reduced by separate workgroups, then combine the partials. */
+    uint64_t chunks = 1, clen = (uint64_t)rcount;
+    if (per_wg && rcount >= 32768 && nout < 64) {
+        /* enough workgroups to fill the device: a few per CPU thread on
+         * CPU-type devices, a few hundred on GPUs */
+        uint64_t want = (d->is_cpu ? 16 : 512) / (uint64_t)nout;
+        if (want < 2) want = 2;
+        clen = ((uint64_t)rcount + want - 1) / want;
+        if (clen < 8192) clen = 8192;
+        clen = (clen + 3) & ~(uint64_t)3;
+        chunks = ((uint64_t)rcount + clen - 1) / clen;
+    }
+    uint32_t wg = 256;
+    while (wg > 32 && (int64_t)wg / 2 >= rcount) wg /= 2;
+    /* vec4 loads: one contiguous reduced run, 16-byte aligned for every output */
+    bool vec = g.nr == 1 && pc.rsrc[0] == 1 && pc.soff % 4 == 0;
+    for (int i = 0; i < g.nk && vec; i++) vec = g.ksize[i] == 1 || pc.ksrc[i] % 4 == 0;
+    disp.spec[5] = vec;
+    if (chunks > 1) {
+        agi_buffer *part = NULL, *pidx = NULL;
+        size_t np = (size_t)(nout * chunks);
+        st = vk_buffer_new(d, np * 4, false, &part);
+        if (st == AG_OK) st = vk_buffer_new(d, np * 4, false, &pidx);
+        if (st == AG_OK) {
+            pc.chunks = (uint32_t)chunks;
+            pc.clen = (uint32_t)clen;
+            uint32_t doff = pc.doff;
+            pc.doff = 0;
+            disp.bind[0] = (vk_binding){.buf = part, .off = 0, .range = part->alloc, .write = true};
+            disp.bind[3] = (vk_binding){.buf = pidx, .off = 0, .range = pidx->alloc, .write = true};
+            disp.shader = "reduce_wg";
+            disp.spec[0] = vk_wg(d, wg);
+            disp.spec[1] = (uint32_t)g.nk;
+            disp.spec[2] = (uint32_t)g.nr;
+            disp.spec[3] = (uint32_t)sub;
+            disp.spec[4] = 1;
+            vk_grid(d, (uint64_t)np, disp.groups);
+            memcpy(disp.push, &pc, sizeof pc);
+            disp.push_bytes = sizeof pc;
+            st = vk_dispatch_run(d, &disp);
+            if (st == AG_OK) {
+                /* combine: kept geometry unchanged (dst), source = partials */
+                pc.doff = doff;
+                pc.soff = 0;
+                if ((st = vk_bind_view(d, &k->dst, true, &disp.bind[0], &pc.doff)) == AG_OK) {
+                    disp.bind[1] = (vk_binding){.buf = part, .off = 0, .range = part->alloc, .write = false};
+                    disp.bind[2] = (vk_binding){.buf = pidx, .off = 0, .range = pidx->alloc, .write = false};
+                    disp.bind[3] = (vk_binding){0};
+                    uint32_t tw = vk_wg(d, 64);
+                    disp.shader = "reduce_thread";
+                    disp.spec[0] = tw;
+                    disp.spec[4] = 2;
+                    disp.spec[5] = 0;
+                    vk_grid(d, ((uint64_t)nout + tw - 1) / tw, disp.groups);
+                    memcpy(disp.push, &pc, sizeof pc);
+                    st = vk_dispatch_run(d, &disp);
+                }
+            }
+        }
+        if (part) vk_buffer_release(d, part);
+        if (pidx) vk_buffer_release(d, pidx);
+        goto done;
+    }
     if (per_wg) {
-        wg = 256;
-        while (wg > 32 && (int64_t)wg / 2 >= rcount) wg /= 2;
         wg = vk_wg(d, wg);
         disp.shader = "reduce_wg";
+        disp.spec[5] = vec;
         vk_grid(d, (uint64_t)nout, disp.groups);
     } else {
         wg = vk_wg(d, 64);
         disp.shader = "reduce_thread";
+        disp.spec[5] = 0;
         vk_grid(d, ((uint64_t)nout + wg - 1) / wg, disp.groups);
     }
     disp.spec[0] = wg;

@@ -4,17 +4,28 @@
 // REDUCE over up to 4 reduced dim groups for up to 4 kept dim groups.
 // reduce_wg: one workgroup per output (tree in shared memory);
 // reduce_thread: one invocation per output (sequential, compensated sum).
-// Spec 1 = kept groups (1..4), 2 = reduced groups (1..4), 3 = agi_reduce_op.
+// Spec 1 = kept groups (1..4), 2 = reduced groups (1..4), 3 = agi_reduce_op,
+// 4 = PASS: 0 whole reduction; 1 (reduce_wg) partial results of `chunks`
+// slices of clen reduced elements per output into binding 0 (values) and
+// binding 3 (indices); 2 (reduce_thread) combine those partials (binding 1
+// values, binding 2 indices, `chunks` per output) into the destination.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 layout(constant_id = 1) const int KND = 4;
 layout(constant_id = 2) const int RND = 4;
 layout(constant_id = 3) const int OP = 0;
+layout(constant_id = 4) const int PASS = 0;
+// Spec 5 = VEC (reduce_wg): the reduced range is contiguous and 16-byte
+// aligned for every output: read it with vec4 loads.
+layout(constant_id = 5) const int VEC = 0;
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
 layout(std430, binding = 0) writeonly buffer DI { int di[]; };
 layout(std430, binding = 1) readonly buffer S { float s[]; };
+layout(std430, binding = 1) readonly buffer S4 { vec4 s4[]; };
+layout(std430, binding = 2) readonly buffer PI { uint pin[]; };
+layout(std430, binding = 3) writeonly buffer PO { uint pout[]; };
 layout(push_constant) uniform PC {
-    uint nout, rcount, soff, doff;
+    uint nout, rcount, soff, doff, chunks, clen;
     uint ksize[4];
     uint ksrc[4];
     uint kdst[4];
@@ -72,16 +83,42 @@ shared uint si[gl_WorkGroupSize.x];
 
 void main()
 {
-    uint k = lin_group();
+    uint g = lin_group();
+    uint k = PASS == 1 ? g / pc.chunks : g;
     if (k >= pc.nout) return;
+    uint r0 = 0u, r1 = pc.rcount;
+    if (PASS == 1) {
+        r0 = (g % pc.chunks) * pc.clen;
+        r1 = min(r1, r0 + pc.clen);
+    }
     uint t = gl_LocalInvocationID.x;
     uint so, dof;
     out_at(k, so, dof);
     float acc = 0.0, comp = 0.0;
     uint bi = 0xffffffffu;
-    if (OP != 0) acc = s[so];
-    if (OP != 0) bi = 0u;
-    for (uint r = t; r < pc.rcount; r += gl_WorkGroupSize.x) {
+    if (OP != 0) acc = s[so + (RND == 1 ? r0 * pc.rsrc[0] : src_at(r0))];
+    if (OP != 0) bi = r0;
+    uint rs = r0;
+    if (VEC != 0) {
+        uint rv = r0 + ((r1 - r0) & ~3u);
+        for (uint r = r0 + 4u * t; r < rv; r += 4u * gl_WorkGroupSize.x) {
+            vec4 v4 = s4[(so + r) >> 2];
+            for (uint q = 0u; q < 4u; q++) {
+                float v = v4[q];
+                if (OP == 0) {
+                    float y = v - comp;
+                    float tt = acc + y;
+                    comp = (tt - acc) - y;
+                    acc = tt;
+                } else if (better(acc, bi, v, r + q)) {
+                    acc = v;
+                    bi = r + q;
+                }
+            }
+        }
+        rs = rv;
+    }
+    for (uint r = rs + t; r < r1; r += gl_WorkGroupSize.x) {
         float v = s[so + (RND == 1 ? r * pc.rsrc[0] : src_at(r))];
         if (OP == 0) {
             float y = v - comp;
@@ -109,7 +146,13 @@ void main()
         }
         barrier();
     }
-    if (t == 0u) store(dof, OP == 0 ? sv[0] - sc[0] : sv[0], si[0]);
+    if (t != 0u) return;
+    if (PASS == 1) {
+        d[pc.doff + g] = OP == 0 ? sv[0] - sc[0] : sv[0];
+        pout[g] = si[0];
+    } else {
+        store(dof, OP == 0 ? sv[0] - sc[0] : sv[0], si[0]);
+    }
 }
 #else
 void main()
@@ -118,6 +161,27 @@ void main()
     if (k >= pc.nout) return;
     uint so, dof;
     out_at(k, so, dof);
+    if (PASS == 2) {
+        uint base = pc.soff + k * pc.chunks;
+        float acc = s[base], comp = 0.0;
+        uint bi = pin[k * pc.chunks];
+        if (OP == 0) acc = 0.0;
+        for (uint c = 0u; c < pc.chunks; c++) {
+            float v = s[base + c];
+            uint vi = pin[k * pc.chunks + c];
+            if (OP == 0) {
+                float y = v - comp;
+                float tt = acc + y;
+                comp = (tt - acc) - y;
+                acc = tt;
+            } else if (better(acc, bi, v, vi)) {
+                acc = v;
+                bi = vi;
+            }
+        }
+        store(dof, acc, bi);
+        return;
+    }
     float acc = OP == 0 ? 0.0 : s[so], comp = 0.0;
     uint bi = 0u;
     uint r = 0u;
