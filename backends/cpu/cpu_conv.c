@@ -194,28 +194,32 @@ static void maxpool_range(void *ctx, int64_t begin, int64_t end)
         const float *x = j->src + pl * H * W;
         float *y = j->dst + pl * OH * OW;
         int32_t *ix = j->idst + pl * OH * OW;
-        for (int64_t oy = 0; oy < OH; oy++)
+        for (int64_t oy = 0; oy < OH; oy++) {
+            /* kernel rows inside the image: i in [ilo, ihi) */
+            int64_t y0 = oy * p->sh - p->ph, ilo = 0, ihi = p->kh;
+            while (ilo < ihi && y0 + ilo * p->dh < 0) ilo++;
+            while (ihi > ilo && y0 + (ihi - 1) * p->dh >= H) ihi--;
             for (int64_t ox = 0; ox < OW; ox++) {
-                int64_t y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+                int64_t x0 = ox * p->sw - p->pw, jlo = 0, jhi = p->kw;
+                while (jlo < jhi && x0 + jlo * p->dw < 0) jlo++;
+                while (jhi > jlo && x0 + (jhi - 1) * p->dw >= W) jhi--;
                 float best = -INFINITY;
-                int64_t bi = -1;
-                for (int64_t i = 0; i < p->kh; i++) {
-                    int64_t yy = y0 + i * p->dh;
-                    if (yy < 0 || yy >= H) continue;
-                    for (int64_t jj = 0; jj < p->kw; jj++) {
-                        int64_t xx = x0 + jj * p->dw;
-                        if (xx < 0 || xx >= W) continue;
-                        float v = x[yy * W + xx];
-                        if (bi < 0) bi = yy * W + xx; /* first in-bounds position */
-                        if (v > best || (v != v && best == best)) {
-                            best = v;
-                            bi = yy * W + xx;
-                        }
+                int64_t bi = ilo < ihi && jlo < jhi ? (y0 + ilo * p->dh) * W + x0 + jlo * p->dw : 0;
+                for (int64_t i = ilo; i < ihi; i++) {
+                    const int64_t row = (y0 + i * p->dh) * W + x0;
+                    for (int64_t jj = jlo; jj < jhi; jj++) {
+                        const int64_t at = row + jj * p->dw;
+                        const float v = x[at];
+                        /* NaN wins; the first maximum (or NaN) is kept */
+                        const bool take = (v > best) | ((v != v) & (best == best));
+                        best = take ? v : best;
+                        bi = take ? at : bi;
                     }
                 }
                 y[oy * OW + ox] = best;
-                ix[oy * OW + ox] = (int32_t)(bi < 0 ? 0 : bi);
+                ix[oy * OW + ox] = (int32_t)bi;
             }
+        }
     }
 }
 
