@@ -167,6 +167,12 @@ START_TEST(test_conv2d_unbatched)
     agt_assert_tensors_close(y, ag_squeeze(yb, 0), 1e-5, 1e-5, "unbatched values");
     ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
     agt_assert_shape(ag_grad(x), AG_SHAPE(2, 4, 4), "unbatched grad shape");
+    // conv_transpose2d too: [C, H, W] → [O, OH, OW]
+    ag_tensor *wt = agt_randn(dev, AG_SHAPE(2, 3, 2, 2), 24, 1.0);
+    ag_tensor *yt = ag_conv_transpose2d(x, wt, NULL, NULL);
+    agt_assert_shape(yt, AG_SHAPE(3, 5, 5), "unbatched transposed shape");
+    agt_assert_tensors_close(yt, ag_squeeze(ag_conv_transpose2d(ag_unsqueeze(x, 0), wt, NULL, NULL), 0),
+                             1e-5, 1e-5, "unbatched transposed values");
     // integer input is promoted to f32
     ag_tensor *xi = ag_cast(ag_full(dev, AG_F32, AG_SHAPE(1, 1, 2, 2), 2.0), AG_I32);
     ag_tensor *wo = ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 2, 2));
