@@ -194,31 +194,38 @@ static void maxpool_range(void *ctx, int64_t begin, int64_t end)
         const float *x = j->src + pl * H * W;
         float *y = j->dst + pl * OH * OW;
         int32_t *ix = j->idst + pl * OH * OW;
+        /* One output row at a time: for each kernel position (row-major, so
+         * the first maximum wins), update every output of the row whose
+         * window has that position inside the image. The loop over outputs
+         * has no branches and vectorizes. */
         for (int64_t oy = 0; oy < OH; oy++) {
-            /* kernel rows inside the image: i in [ilo, ihi) */
-            int64_t y0 = oy * p->sh - p->ph, ilo = 0, ihi = p->kh;
-            while (ilo < ihi && y0 + ilo * p->dh < 0) ilo++;
-            while (ihi > ilo && y0 + (ihi - 1) * p->dh >= H) ihi--;
+            float *yb = y + oy * OW;
+            int32_t *ib = ix + oy * OW;
             for (int64_t ox = 0; ox < OW; ox++) {
-                int64_t x0 = ox * p->sw - p->pw, jlo = 0, jhi = p->kw;
-                while (jlo < jhi && x0 + jlo * p->dw < 0) jlo++;
-                while (jhi > jlo && x0 + (jhi - 1) * p->dw >= W) jhi--;
-                float best = -INFINITY;
-                int64_t bi = ilo < ihi && jlo < jhi ? (y0 + ilo * p->dh) * W + x0 + jlo * p->dw : 0;
-                for (int64_t i = ilo; i < ihi; i++) {
-                    const int64_t row = (y0 + i * p->dh) * W + x0;
-                    for (int64_t jj = jlo; jj < jhi; jj++) {
-                        const int64_t at = row + jj * p->dw;
-                        const float v = x[at];
-                        /* NaN wins; the first maximum (or NaN) is kept */
-                        const bool take = (v > best) | ((v != v) & (best == best));
-                        best = take ? v : best;
-                        bi = take ? at : bi;
+                yb[ox] = -INFINITY;
+                ib[ox] = -1;
+            }
+            const int64_t y0 = oy * p->sh - p->ph;
+            for (int64_t i = 0; i < p->kh; i++) {
+                const int64_t yy = y0 + i * p->dh;
+                if (yy < 0 || yy >= H) continue;
+                for (int64_t jj = 0; jj < p->kw; jj++) {
+                    /* ix = ox * sw + off must lie in [0, W) */
+                    const int64_t off = jj * p->dw - p->pw, sw = p->sw;
+                    int64_t lo = off < 0 ? (-off + sw - 1) / sw : 0;
+                    int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+                    if (hi > OW) hi = OW;
+                    const float *xr = x + yy * W + off;
+                    const int32_t base = (int32_t)(yy * W + off);
+                    for (int64_t ox = lo; ox < hi; ox++) {
+                        const float v = xr[ox * sw], b = yb[ox];
+                        const bool take = (v > b) | (ib[ox] < 0) | ((v != v) & (b == b));
+                        yb[ox] = take ? v : b;
+                        ib[ox] = take ? base + (int32_t)(ox * sw) : ib[ox];
                     }
                 }
-                y[oy * OW + ox] = best;
-                ix[oy * OW + ox] = (int32_t)bi;
             }
+            for (int64_t ox = 0; ox < OW; ox++) ib[ox] = ib[ox] < 0 ? 0 : ib[ox];
         }
     }
 }
