@@ -135,9 +135,11 @@ static void make_geom(const agi_view *const *views, int n, agcl_geom *g)
     g->ndim = tmp[0].ndim;
     g->n = agi_view_numel(views[0]);
     for (int d = 0; d < tmp[0].ndim; d++) g->shape[d] = tmp[0].shape[d];
+    g->contig = tmp[0].ndim <= 1;
     for (int v = 0; v < n; v++) {
         g->off[v] = views[v]->offset;
         for (int d = 0; d < tmp[v].ndim; d++) g->st[v * 8 + d] = tmp[v].strides[d];
+        if (tmp[v].ndim == 1 && tmp[v].strides[0] != 1) g->contig = 0;
     }
 }
 
@@ -205,10 +207,9 @@ static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
     agcl_geom g;
     make_geom(vs, 2, &g);
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
-    cl_int op = k->sub;
     cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
-    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(op), AGCL_ARG(p0), AGCL_ARG(p1)};
-    return launch1(dev, AGCL_K_unary_f32, (size_t)g.n, 0, 6, a);
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(p0), AGCL_ARG(p1)};
+    return launch1(dev, (agcl_kernel_id)(AGCL_K_unary_neg + k->sub), (size_t)g.n, 0, 5, a);
 }
 
 static bool binary_is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
@@ -237,7 +238,8 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
             return unsupported(k, "compare %s -> %s", dtype_name(s), dtype_name(t));
         id = s == AG_F32 ? AGCL_K_compare_f32 : AGCL_K_compare_i32;
     } else if (s == AG_F32 && t == AG_F32) {
-        id = AGCL_K_binary_f32;
+        id = (agcl_kernel_id)(sub <= AGI_B_MIN ? AGCL_K_binary_add + sub
+                                               : AGCL_K_binary_relu_bwd + (sub - AGI_B_RELU_BWD));
     } else if (s == AG_I32 && t == AG_I32 && binary_int_ok(sub)) {
         id = AGCL_K_binary_i32;
     } else {
@@ -250,9 +252,13 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem, a1 = k->src[1].buf->mem;
     cl_int op = sub;
     cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
-    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g),
-                    AGCL_ARG(op), AGCL_ARG(p0), AGCL_ARG(p1)};
-    return launch1(dev, id, (size_t)g.n, 0, id == AGCL_K_binary_f32 ? 7 : 5, a);
+    if (s == AG_F32 && t == AG_F32) {
+        agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g), AGCL_ARG(p0),
+                        AGCL_ARG(p1)};
+        return launch1(dev, id, (size_t)g.n, 0, 6, a);
+    }
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g), AGCL_ARG(op)};
+    return launch1(dev, id, (size_t)g.n, 0, 5, a);
 }
 
 static ag_status op_where(agi_backend_device *dev, const agi_kernel *k)

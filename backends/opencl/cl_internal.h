@@ -14,17 +14,34 @@
 /* Every kernel of the program, by name (order of agcl_kernel_names). */
 #define AGCL_KERNELS(X)                                                                           \
     X(fill_u32) X(fill_u8) X(copy_u32_u32) X(copy_u8_u8) X(copy_f32_i32) X(copy_f32_u8)          \
-    X(copy_i32_f32) X(copy_i32_u8) X(copy_u8_f32) X(copy_u8_i32) X(unary_f32) X(binary_f32)      \
+    X(copy_i32_f32) X(copy_i32_u8) X(copy_u8_f32) X(copy_u8_i32)                                 \
+    /* unary_*: in agi_unary_op order */                                                         \
+    X(unary_neg) X(unary_abs) X(unary_exp) X(unary_log) X(unary_sqrt) X(unary_rsqrt)             \
+    X(unary_square) X(unary_recip) X(unary_sin) X(unary_cos) X(unary_tanh) X(unary_sigmoid)      \
+    X(unary_relu) X(unary_leaky_relu) X(unary_gelu) X(unary_gelu_tanh) X(unary_silu)             \
+    X(unary_softplus) X(unary_clamp) X(unary_pow) X(unary_affine) X(unary_rdiv) X(unary_sign)    \
+    X(unary_step)                                                                                 \
+    /* binary_*: agi_binary_op ADD..MIN, then RELU_BWD..SOFTPLUS_BWD */                          \
+    X(binary_add) X(binary_sub) X(binary_mul) X(binary_div) X(binary_pow) X(binary_max)          \
+    X(binary_min) X(binary_relu_bwd) X(binary_leaky_relu_bwd) X(binary_gelu_bwd)                 \
+    X(binary_gelu_tanh_bwd) X(binary_silu_bwd) X(binary_sigmoid_bwd) X(binary_tanh_bwd)          \
+    X(binary_softplus_bwd)                                                                        \
     X(binary_i32) X(compare_f32) X(compare_i32) X(where_u32) X(reduce_rows_f32)                  \
-    X(reduce_wg_f32) X(reduce_part_f32) X(argreduce_rows_f32) X(argreduce_wg_f32) X(softmax_rows_f32)               \
-    X(softmax_wg_f32) X(softmax_bwd_rows_f32) X(softmax_bwd_wg_f32) X(im2col_f32)                \
-    X(col2im_f32) X(maxpool2d_f32) X(maxpool2d_bwd_f32) X(avgpool2d_f32) X(avgpool2d_bwd_f32)    \
-    X(gemm_naive_f32) X(gather_u32) X(scatter_add_atomic_f32) X(scatter_add_det_f32)            \
-    X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32)
+    X(reduce_wg_f32) X(reduce_part_f32) X(argreduce_rows_f32) X(argreduce_wg_f32)                \
+    X(softmax_rows_f32) X(softmax_wg_f32) X(softmax_bwd_rows_f32) X(softmax_bwd_wg_f32)          \
+    X(im2col_f32) X(col2im_f32) X(maxpool2d_f32) X(maxpool2d_bwd_f32) X(avgpool2d_f32)           \
+    X(avgpool2d_bwd_f32) X(gemm_naive_f32) X(gather_u32) X(scatter_add_atomic_f32)               \
+    X(scatter_add_det_f32) X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32)
 
 #define AGCL_ENUM(name) AGCL_K_##name,
 typedef enum { AGCL_KERNELS(AGCL_ENUM) AGCL_K_COUNT } agcl_kernel_id;
 #undef AGCL_ENUM
+
+_Static_assert(AGCL_K_unary_step - AGCL_K_unary_neg == AGI_U_STEP, "unary kernel order");
+_Static_assert(AGCL_K_binary_min - AGCL_K_binary_add == AGI_B_MIN, "binary kernel order");
+_Static_assert(AGCL_K_binary_softplus_bwd - AGCL_K_binary_relu_bwd ==
+                   AGI_B_SOFTPLUS_BWD - AGI_B_RELU_BWD,
+               "binary backward kernel order");
 
 /* Pooled buffers: freed buffers wait in a free list per size class. */
 #define AGCL_NUM_CLASSES 128
@@ -78,7 +95,7 @@ typedef struct {
     cl_long off[4];
     cl_long n;
     cl_int ndim;
-    cl_int pad;
+    cl_int contig;
 } agcl_geom;
 
 /* Host mirror of rgeom_t (reduce.cl). */

@@ -14,7 +14,7 @@ typedef struct {
     long off[4];
     long n;
     int ndim;
-    int pad;
+    int contig; /* every view contiguous: element i at off[v] + i */
 } geom_t;
 
 /* a / b for index arithmetic (a >= 0, b > 0 expected): 32-bit division when
@@ -41,5 +41,16 @@ void geom_offsets(const geom_t *g, long i, int nv, long *o)
         for (int v = 0; v < nv; v++) o[v] += c * g->st[v * 8 + d];
     }
 }
+
+/* Offsets of element i, with the all-contiguous case inline (it keeps
+ * CPU-type devices such as PoCL vectorizing the work-group loop). */
+#define GEOM_OFFSETS(g, i, NV, o)                                              \
+    do {                                                                       \
+        if ((g).contig) {                                                      \
+            for (int v_ = 0; v_ < (NV); v_++) (o)[v_] = (g).off[v_] + (i);     \
+        } else {                                                               \
+            geom_offsets(&(g), (i), (NV), (o));                                \
+        }                                                                      \
+    } while (0)
 
 float ag_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }

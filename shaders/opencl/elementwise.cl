@@ -7,7 +7,7 @@ __kernel void fill_u32(__global uint *d, geom_t g, uint v)
     long i = get_global_id(0);
     if (i >= g.n) return;
     long o[1];
-    geom_offsets(&g, i, 1, o);
+    GEOM_OFFSETS(g, i, 1, o);
     d[o[0]] = v;
 }
 
@@ -16,7 +16,7 @@ __kernel void fill_u8(__global uchar *d, geom_t g, uint v)
     long i = get_global_id(0);
     if (i >= g.n) return;
     long o[1];
-    geom_offsets(&g, i, 1, o);
+    GEOM_OFFSETS(g, i, 1, o);
     d[o[0]] = (uchar)v;
 }
 
@@ -27,7 +27,7 @@ __kernel void fill_u8(__global uchar *d, geom_t g, uint v)
         long i = get_global_id(0);                                           \
         if (i >= g.n) return;                                                \
         long o[2];                                                           \
-        geom_offsets(&g, i, 2, o);                                           \
+        GEOM_OFFSETS(g, i, 2, o);                                           \
         ST x = s[o[1]];                                                      \
         d[o[0]] = CONV;                                                      \
     }
@@ -41,117 +41,157 @@ AG_COPY_KERNEL(copy_i32_u8, int, uchar, (uchar)((uint)x & 0xffu))
 AG_COPY_KERNEL(copy_u8_f32, uchar, float, (float)x)
 AG_COPY_KERNEL(copy_u8_i32, uchar, int, (int)x)
 
-/* ---- UNARY (f32). op = agi_unary_op; p0, p1 = params.f[0], f[1] ---- */
-enum {
-    U_NEG, U_ABS, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SQUARE, U_RECIP, U_SIN, U_COS, U_TANH,
-    U_SIGMOID, U_RELU, U_LEAKY_RELU, U_GELU, U_GELU_TANH, U_SILU, U_SOFTPLUS, U_CLAMP,
-    U_POW, U_AFFINE, U_RDIV, U_SIGN, U_STEP
-};
+/* ---- UNARY (f32): one kernel per agi_unary_op (unary_<name>), as a switch
+ * on the op inside one kernel defeats the work-group vectorizer of CPU-type
+ * devices (every case gets evaluated). p0, p1 = params.f[0], f[1]. ---- */
 
 #define AG_SQRT_2_OVER_PI 0.7978845608028654f
 #define AG_GELU_C 0.044715f
 
-float unary_f(int op, float x, float p0, float p1)
+float un_neg(float x, float p0, float p1) { return -x; }
+float un_abs(float x, float p0, float p1) { return fabs(x); }
+float un_exp(float x, float p0, float p1) { return exp(x); }
+float un_log(float x, float p0, float p1) { return log(x); }
+float un_sqrt(float x, float p0, float p1) { return sqrt(x); }
+float un_rsqrt(float x, float p0, float p1) { return 1.0f / sqrt(x); }
+float un_square(float x, float p0, float p1) { return x * x; }
+float un_recip(float x, float p0, float p1) { return 1.0f / x; }
+float un_sin(float x, float p0, float p1) { return sin(x); }
+float un_cos(float x, float p0, float p1) { return cos(x); }
+float un_tanh(float x, float p0, float p1) { return tanh(x); }
+float un_sigmoid(float x, float p0, float p1) { return ag_sigmoid(x); }
+float un_relu(float x, float p0, float p1) { return x > 0.0f ? x : (isnan(x) ? x : 0.0f); }
+float un_leaky_relu(float x, float p0, float p1) { return x > 0.0f ? x : x * p0; }
+float un_gelu(float x, float p0, float p1)
 {
-    switch (op) {
-    case U_NEG: return -x;
-    case U_ABS: return fabs(x);
-    case U_EXP: return exp(x);
-    case U_LOG: return log(x);
-    case U_SQRT: return sqrt(x);
-    case U_RSQRT: return 1.0f / sqrt(x);
-    case U_SQUARE: return x * x;
-    case U_RECIP: return 1.0f / x;
-    case U_SIN: return sin(x);
-    case U_COS: return cos(x);
-    case U_TANH: return tanh(x);
-    case U_SIGMOID: return ag_sigmoid(x);
-    case U_RELU: return x > 0.0f ? x : (isnan(x) ? x : 0.0f);
-    case U_LEAKY_RELU: return x > 0.0f ? x : x * p0;
-    case U_GELU: return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
-    case U_GELU_TANH: {
-        float u = AG_SQRT_2_OVER_PI * (x + AG_GELU_C * x * x * x);
-        return 0.5f * x * (1.0f + tanh(u));
-    }
-    case U_SILU: return x * ag_sigmoid(x);
-    case U_SOFTPLUS: {
-        float bx = p0 * x;
-        return bx > p1 ? x : log1p(exp(bx)) / p0;
-    }
-    case U_CLAMP: return x < p0 ? p0 : (x > p1 ? p1 : x);
-    case U_POW: return pow(x, p0);
-    case U_AFFINE: return x * p0 + p1;
-    case U_RDIV: return p0 / x;
-    case U_SIGN: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
-    case U_STEP: return x > 0.0f ? 1.0f : 0.0f;
-    }
-    return 0.0f;
+    return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
 }
-
-__kernel void unary_f32(__global float *d, __global const float *s, geom_t g, int op, float p0,
-                        float p1)
+float un_gelu_tanh(float x, float p0, float p1)
 {
-    long i = get_global_id(0);
-    if (i >= g.n) return;
-    long o[2];
-    geom_offsets(&g, i, 2, o);
-    d[o[0]] = unary_f(op, s[o[1]], p0, p1);
+    float u = AG_SQRT_2_OVER_PI * (x + AG_GELU_C * x * x * x);
+    return 0.5f * x * (1.0f + tanh(u));
 }
+float un_silu(float x, float p0, float p1) { return x * ag_sigmoid(x); }
+float un_softplus(float x, float p0, float p1)
+{
+    float bx = p0 * x;
+    return bx > p1 ? x : log1p(exp(bx)) / p0;
+}
+float un_clamp(float x, float p0, float p1) { return x < p0 ? p0 : (x > p1 ? p1 : x); }
+float un_pow(float x, float p0, float p1) { return pow(x, p0); }
+float un_affine(float x, float p0, float p1) { return x * p0 + p1; }
+float un_rdiv(float x, float p0, float p1) { return p0 / x; }
+float un_sign(float x, float p0, float p1)
+{
+    return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
+}
+float un_step(float x, float p0, float p1) { return x > 0.0f ? 1.0f : 0.0f; }
 
-/* ---- BINARY. view 0 = dst, 1 = a (src0), 2 = b (src1) ---- */
+#define AG_UNARY_KERNEL(NAME)                                                           \
+    __kernel void unary_##NAME(__global float *d, __global const float *s, geom_t g,     \
+                               float p0, float p1)                                      \
+    {                                                                                   \
+        long i = get_global_id(0);                                                      \
+        if (i >= g.n) return;                                                           \
+        long o[2];                                                                      \
+        GEOM_OFFSETS(g, i, 2, o);                                                       \
+        d[o[0]] = un_##NAME(s[o[1]], p0, p1);                                           \
+    }
+
+AG_UNARY_KERNEL(neg)
+AG_UNARY_KERNEL(abs)
+AG_UNARY_KERNEL(exp)
+AG_UNARY_KERNEL(log)
+AG_UNARY_KERNEL(sqrt)
+AG_UNARY_KERNEL(rsqrt)
+AG_UNARY_KERNEL(square)
+AG_UNARY_KERNEL(recip)
+AG_UNARY_KERNEL(sin)
+AG_UNARY_KERNEL(cos)
+AG_UNARY_KERNEL(tanh)
+AG_UNARY_KERNEL(sigmoid)
+AG_UNARY_KERNEL(relu)
+AG_UNARY_KERNEL(leaky_relu)
+AG_UNARY_KERNEL(gelu)
+AG_UNARY_KERNEL(gelu_tanh)
+AG_UNARY_KERNEL(silu)
+AG_UNARY_KERNEL(softplus)
+AG_UNARY_KERNEL(clamp)
+AG_UNARY_KERNEL(pow)
+AG_UNARY_KERNEL(affine)
+AG_UNARY_KERNEL(rdiv)
+AG_UNARY_KERNEL(sign)
+AG_UNARY_KERNEL(step)
+
+/* ---- BINARY. view 0 = dst, 1 = a (src0), 2 = b (src1). f32: one kernel per
+ * agi_binary_op (binary_<name>); i32 arithmetic and comparisons (all cheap)
+ * switch on the op. ---- */
 enum {
-    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE,
-    B_RELU_BWD, B_LEAKY_RELU_BWD, B_GELU_BWD, B_GELU_TANH_BWD, B_SILU_BWD, B_SIGMOID_BWD,
-    B_TANH_BWD, B_SOFTPLUS_BWD
+    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE
 };
 
-float binary_f(int op, float a, float b, float p0, float p1)
+float bi_add(float a, float b, float p0, float p1) { return a + b; }
+float bi_sub(float a, float b, float p0, float p1) { return a - b; }
+float bi_mul(float a, float b, float p0, float p1) { return a * b; }
+float bi_div(float a, float b, float p0, float p1) { return a / b; }
+float bi_pow(float a, float b, float p0, float p1) { return pow(a, b); }
+float bi_max(float a, float b, float p0, float p1) { return (a > b || isnan(a)) ? a : b; }
+float bi_min(float a, float b, float p0, float p1) { return (a < b || isnan(a)) ? a : b; }
+float bi_relu_bwd(float a, float b, float p0, float p1) { return b > 0.0f ? a : 0.0f; }
+float bi_leaky_relu_bwd(float a, float b, float p0, float p1) { return b > 0.0f ? a : a * p0; }
+float bi_gelu_bwd(float a, float b, float p0, float p1)
 {
-    switch (op) {
-    case B_ADD: return a + b;
-    case B_SUB: return a - b;
-    case B_MUL: return a * b;
-    case B_DIV: return a / b;
-    case B_POW: return pow(a, b);
-    case B_MAX: return (a > b || isnan(a)) ? a : b;
-    case B_MIN: return (a < b || isnan(a)) ? a : b;
-    case B_RELU_BWD: return b > 0.0f ? a : 0.0f;
-    case B_LEAKY_RELU_BWD: return b > 0.0f ? a : a * p0;
-    case B_GELU_BWD: {
-        float cdf = 0.5f * (1.0f + erf(b * 0.70710678118654752f));
-        float pdf = exp(-0.5f * b * b) * 0.3989422804014327f;
-        return a * (cdf + b * pdf);
-    }
-    case B_GELU_TANH_BWD: {
-        float b2 = b * b;
-        float u = AG_SQRT_2_OVER_PI * (b + AG_GELU_C * b2 * b);
-        float t = tanh(u);
-        float du = AG_SQRT_2_OVER_PI * (1.0f + 3.0f * AG_GELU_C * b2);
-        return a * (0.5f * (1.0f + t) + 0.5f * b * (1.0f - t * t) * du);
-    }
-    case B_SILU_BWD: {
-        float s = ag_sigmoid(b);
-        return a * s * (1.0f + b * (1.0f - s));
-    }
-    case B_SIGMOID_BWD: return a * b * (1.0f - b);
-    case B_TANH_BWD: return a * (1.0f - b * b);
-    case B_SOFTPLUS_BWD: {
-        float bx = p0 * b;
-        return bx > p1 ? a : a * ag_sigmoid(bx);
-    }
-    }
-    return 0.0f;
+    float cdf = 0.5f * (1.0f + erf(b * 0.70710678118654752f));
+    float pdf = exp(-0.5f * b * b) * 0.3989422804014327f;
+    return a * (cdf + b * pdf);
+}
+float bi_gelu_tanh_bwd(float a, float b, float p0, float p1)
+{
+    float b2 = b * b;
+    float u = AG_SQRT_2_OVER_PI * (b + AG_GELU_C * b2 * b);
+    float t = tanh(u);
+    float du = AG_SQRT_2_OVER_PI * (1.0f + 3.0f * AG_GELU_C * b2);
+    return a * (0.5f * (1.0f + t) + 0.5f * b * (1.0f - t * t) * du);
+}
+float bi_silu_bwd(float a, float b, float p0, float p1)
+{
+    float s = ag_sigmoid(b);
+    return a * s * (1.0f + b * (1.0f - s));
+}
+float bi_sigmoid_bwd(float a, float b, float p0, float p1) { return a * b * (1.0f - b); }
+float bi_tanh_bwd(float a, float b, float p0, float p1) { return a * (1.0f - b * b); }
+float bi_softplus_bwd(float a, float b, float p0, float p1)
+{
+    float bx = p0 * b;
+    return bx > p1 ? a : a * ag_sigmoid(bx);
 }
 
-__kernel void binary_f32(__global float *d, __global const float *a, __global const float *b,
-                         geom_t g, int op, float p0, float p1)
-{
-    long i = get_global_id(0);
-    if (i >= g.n) return;
-    long o[3];
-    geom_offsets(&g, i, 3, o);
-    d[o[0]] = binary_f(op, a[o[1]], b[o[2]], p0, p1);
-}
+#define AG_BINARY_KERNEL(NAME)                                                          \
+    __kernel void binary_##NAME(__global float *d, __global const float *a,              \
+                                __global const float *b, geom_t g, float p0, float p1)  \
+    {                                                                                   \
+        long i = get_global_id(0);                                                      \
+        if (i >= g.n) return;                                                           \
+        long o[3];                                                                      \
+        GEOM_OFFSETS(g, i, 3, o);                                                       \
+        d[o[0]] = bi_##NAME(a[o[1]], b[o[2]], p0, p1);                                  \
+    }
+
+AG_BINARY_KERNEL(add)
+AG_BINARY_KERNEL(sub)
+AG_BINARY_KERNEL(mul)
+AG_BINARY_KERNEL(div)
+AG_BINARY_KERNEL(pow)
+AG_BINARY_KERNEL(max)
+AG_BINARY_KERNEL(min)
+AG_BINARY_KERNEL(relu_bwd)
+AG_BINARY_KERNEL(leaky_relu_bwd)
+AG_BINARY_KERNEL(gelu_bwd)
+AG_BINARY_KERNEL(gelu_tanh_bwd)
+AG_BINARY_KERNEL(silu_bwd)
+AG_BINARY_KERNEL(sigmoid_bwd)
+AG_BINARY_KERNEL(tanh_bwd)
+AG_BINARY_KERNEL(softplus_bwd)
 
 __kernel void binary_i32(__global int *d, __global const int *a, __global const int *b, geom_t g,
                          int op)
@@ -159,7 +199,7 @@ __kernel void binary_i32(__global int *d, __global const int *a, __global const 
     long i = get_global_id(0);
     if (i >= g.n) return;
     long o[3];
-    geom_offsets(&g, i, 3, o);
+    GEOM_OFFSETS(g, i, 3, o);
     int x = a[o[1]], y = b[o[2]], r = 0;
     switch (op) {
     case B_ADD: r = (int)((uint)x + (uint)y); break;
@@ -178,7 +218,7 @@ __kernel void binary_i32(__global int *d, __global const int *a, __global const 
         long i = get_global_id(0);                                                              \
         if (i >= g.n) return;                                                                   \
         long o[3];                                                                              \
-        geom_offsets(&g, i, 3, o);                                                              \
+        GEOM_OFFSETS(g, i, 3, o);                                                              \
         T x = a[o[1]], y = b[o[2]];                                                             \
         int r = 0;                                                                              \
         switch (op) {                                                                           \
@@ -202,6 +242,6 @@ __kernel void where_u32(__global uint *d, __global const uchar *c, __global cons
     long i = get_global_id(0);
     if (i >= g.n) return;
     long o[4];
-    geom_offsets(&g, i, 4, o);
+    GEOM_OFFSETS(g, i, 4, o);
     d[o[0]] = c[o[1]] != 0 ? a[o[2]] : b[o[3]];
 }

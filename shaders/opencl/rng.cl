@@ -21,7 +21,7 @@ __kernel void rng_f32(__global float *d, geom_t g, uint seed_lo, uint seed_hi, u
     long i = get_global_id(0);
     if (i >= g.n) return;
     long o[1];
-    geom_offsets(&g, i, 1, o);
+    GEOM_OFFSETS(g, i, 1, o);
     ulong c = (((ulong)off_hi << 32) | off_lo) + (ulong)i;
     uint4 x = philox4x32_10((uint4)((uint)c, (uint)(c >> 32), 0u, 0u), (uint2)(seed_lo, seed_hi));
     float v;
