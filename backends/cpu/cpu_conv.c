@@ -125,16 +125,21 @@ static void col2im_range(void *ctx, int64_t begin, int64_t end)
             for (int64_t jj = 0; jj < p->kw; jj++) {
                 const float *col =
                     j->src + (n * p->c * p->kh * p->kw + (c * p->kh + i) * p->kw + jj) * L;
-                int64_t x0 = jj * p->dw - p->pw;
+                /* ix = ox * sw + x0 lies in [0, w) for ox in [lo, hi) */
+                const int64_t x0 = jj * p->dw - p->pw, sw = p->sw;
+                int64_t lo = x0 < 0 ? (-x0 + sw - 1) / sw : 0;
+                int64_t hi = p->w - 1 - x0 < 0 ? 0 : (p->w - 1 - x0) / sw + 1;
+                if (hi > p->ow) hi = p->ow;
                 for (int64_t oy = 0; oy < p->oh; oy++) {
                     int64_t iy = oy * p->sh - p->ph + i * p->dh;
                     if (iy < 0 || iy >= p->h) continue;
-                    float *xr = x + iy * p->w;
+                    /* element index arithmetic: x0 may be negative */
+                    const int64_t row = iy * p->w + x0;
                     const float *cr = col + oy * p->ow;
-                    for (int64_t ox = 0; ox < p->ow; ox++) {
-                        int64_t ix = ox * p->sw + x0;
-                        if (ix >= 0 && ix < p->w) xr[ix] += cr[ox];
-                    }
+                    if (sw == 1)
+                        for (int64_t ox = lo; ox < hi; ox++) x[row + ox] += cr[ox];
+                    else
+                        for (int64_t ox = lo; ox < hi; ox++) x[row + ox * sw] += cr[ox];
                 }
             }
     }
@@ -215,10 +220,10 @@ static void maxpool_range(void *ctx, int64_t begin, int64_t end)
                     int64_t lo = off < 0 ? (-off + sw - 1) / sw : 0;
                     int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
                     if (hi > OW) hi = OW;
-                    const float *xr = x + yy * W + off;
-                    const int32_t base = (int32_t)(yy * W + off);
+                    const int64_t row = yy * W + off; /* off may be negative */
+                    const int32_t base = (int32_t)row;
                     for (int64_t ox = lo; ox < hi; ox++) {
-                        const float v = xr[ox * sw], b = yb[ox];
+                        const float v = x[row + ox * sw], b = yb[ox];
                         const bool take = (v > b) | (ib[ox] < 0) | ((v != v) & (b == b));
                         yb[ox] = take ? v : b;
                         ib[ox] = take ? base + (int32_t)(ox * sw) : ib[ox];
