@@ -124,15 +124,23 @@ static bool create_instance(VkInstance *inst, VkDebugUtilsMessengerEXT *messenge
     return true;
 }
 
-static void destroy_instance(VkInstance inst, VkDebugUtilsMessengerEXT messenger)
+/* One process-wide instance, created on first use and kept: the Vulkan
+ * loader unloads the driver when the last instance dies, and drivers (Mesa's
+ * included) keep process-lifetime caches that would then show up as leaks.
+ * AG_VULKAN_VALIDATION is read when it is created. */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static int shared_state; /* 0 untried, 1 ready, -1 unavailable */
+static VkInstance shared_inst;
+static VkDebugUtilsMessengerEXT shared_messenger;
+
+static VkInstance get_instance(void)
 {
-    if (!inst) return;
-    if (messenger) {
-        PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
-            vkGetInstanceProcAddr(inst, "vkDestroyDebugUtilsMessengerEXT");
-        if (destroy) destroy(inst, messenger, NULL);
-    }
-    vkDestroyInstance(inst, NULL);
+    pthread_mutex_lock(&shared_lock);
+    if (shared_state == 0)
+        shared_state = create_instance(&shared_inst, &shared_messenger) ? 1 : -1;
+    VkInstance inst = shared_state > 0 ? shared_inst : VK_NULL_HANDLE;
+    pthread_mutex_unlock(&shared_lock);
+    return inst;
 }
 
 static bool has_device_ext(VkPhysicalDevice p, const char *name)
@@ -285,13 +293,12 @@ static void fill_info(VkPhysicalDevice p, int index, ag_device_info *info)
 
 static int vk_enumerate(ag_device_info *out, int max)
 {
-    VkInstance inst;
-    if (!create_instance(&inst, NULL)) return 0;
+    VkInstance inst = get_instance();
+    if (!inst) return 0;
     VkPhysicalDevice devs[64];
     uint32_t n = usable_devices(inst, devs, 64);
     for (uint32_t i = 0; i < n && (int64_t)i < (int64_t)max; i++)
         if (out) fill_info(devs[i], (int)i, &out[i]);
-    destroy_instance(inst, VK_NULL_HANDLE);
     return (int)n;
 }
 
@@ -413,7 +420,9 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     pthread_mutex_init(&d->lock, NULL);
     d->cur = -1;
     ag_status st = AG_OK;
-    if (!create_instance(&d->inst, &d->messenger)) {
+    d->inst = get_instance();
+    if (!d->inst) {
+        pthread_mutex_destroy(&d->lock);
         free(d);
         return agi_set_error(AG_ERR_DEVICE, "vulkan: cannot create a Vulkan instance");
     }
@@ -517,7 +526,6 @@ static void vk_close(agi_backend_device *d)
         if (d->pcache) vkDestroyPipelineCache(d->dev, d->pcache, NULL);
         vkDestroyDevice(d->dev, NULL);
     }
-    destroy_instance(d->inst, d->messenger);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }

@@ -78,8 +78,7 @@ typedef struct vk_pipe {
 
 struct agi_backend_device {
     pthread_mutex_t lock;
-    VkInstance inst;
-    VkDebugUtilsMessengerEXT messenger;
+    VkInstance inst; /* the process-wide instance (vk_device.c) */
     VkPhysicalDevice phys;
     VkDevice dev;
     VkQueue queue;
