@@ -42,15 +42,19 @@ void geom_offsets(const geom_t *g, long i, int nv, long *o)
     }
 }
 
-/* Offsets of element i, with the all-contiguous case inline (it keeps
- * CPU-type devices such as PoCL vectorizing the work-group loop). */
-#define GEOM_OFFSETS(g, i, NV, o)                                              \
-    do {                                                                       \
-        if ((g).contig) {                                                      \
-            for (int v_ = 0; v_ < (NV); v_++) (o)[v_] = (g).off[v_] + (i);     \
-        } else {                                                               \
-            geom_offsets(&(g), (i), (NV), (o));                                \
-        }                                                                      \
+/* Offsets of element i, with the all-contiguous and 2-D cases inline (it
+ * keeps CPU-type devices such as PoCL vectorizing the work-group loop). */
+#define GEOM_OFFSETS(g, i, NV, o)                                                  \
+    do {                                                                           \
+        if ((g).contig) {                                                          \
+            for (int v_ = 0; v_ < (NV); v_++) (o)[v_] = (g).off[v_] + (i);         \
+        } else if ((g).ndim == 2) {                                                \
+            long q_ = ag_div((i), (g).shape[1]), c_ = (i) - q_ * (g).shape[1];     \
+            for (int v_ = 0; v_ < (NV); v_++)                                      \
+                (o)[v_] = (g).off[v_] + q_ * (g).st[v_ * 8] + c_ * (g).st[v_ * 8 + 1]; \
+        } else {                                                                   \
+            geom_offsets(&(g), (i), (NV), (o));                                    \
+        }                                                                          \
     } while (0)
 
 float ag_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
