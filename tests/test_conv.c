@@ -85,6 +85,11 @@ START_TEST(test_conv2d_hand)
     ag_tensor *w2 = agt_tensor(dev, AG_SHAPE(2, 1, 1, 2), (float[]){1, 1, 1, -1});
     ag_conv2d_opts og = {.groups = 2};
     agt_assert_close(ag_conv2d(x2, w2, NULL, &og), (float[]){3, -1}, 2, 1e-5, 1e-5, "groups");
+    // 1x1 kernel: a per-pixel channel mix
+    ag_tensor *wm = agt_tensor(dev, AG_SHAPE(1, 2, 1, 1), (float[]){1, 10});
+    agt_assert_close(ag_conv2d(x2, wm, NULL, NULL), (float[]){31, 42}, 2, 1e-5, 1e-5, "1x1");
+    agt_assert_close(ag_conv_transpose2d(ag_conv2d(x2, wm, NULL, NULL), wm, NULL, NULL),
+                     (float[]){31, 42, 310, 420}, 4, 1e-5, 1e-5, "1x1 transposed");
     // gradients: y = sum(conv(x, w)) → dx = number of windows covering each pixel · w
     ag_tensor *xg = agt_tensor(dev, AG_SHAPE(1, 1, 3, 3), (float[]){1, 2, 3, 4, 5, 6, 7, 8, 9});
     ag_tensor *wg = ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 2, 2));
@@ -147,6 +152,15 @@ START_TEST(test_conv2d_gradcheck)
     ag_set_requires_grad(wn, true);
     agt_gradcheck(conv_nobias_fn, 2, (ag_tensor *[]){xn, wn}, NULL, 1e-2, 1e-2, 1e-2,
                   "conv2d strided");
+    // 1x1 kernels (the image is its own column buffer), grouped
+    ag_tensor *x1 = agt_randn(dev, AG_SHAPE(2, 4, 3, 2), 16, 1.0);
+    ag_tensor *w1 = agt_randn(dev, AG_SHAPE(6, 2, 1, 1), 17, 0.5);
+    ag_set_requires_grad(x1, true);
+    ag_set_requires_grad(w1, true);
+    ag_conv2d_opts g2 = {.groups = 2};
+    ag_tensor *b6 = agt_randn(dev, AG_SHAPE(6), 18, 0.5);
+    ag_set_requires_grad(b6, true);
+    agt_gradcheck(conv_fn, 3, (ag_tensor *[]){x1, w1, b6}, &g2, 1e-2, 1e-2, 1e-2, "conv2d 1x1");
     ag_scope_end();
     agt_close(dev);
 }
@@ -339,6 +353,16 @@ START_TEST(test_conv_transpose2d_gradcheck)
     ag_conv2d_opts s = {.stride = {2, 2}};
     agt_gradcheck(convt_fn, 3, (ag_tensor *[]){xn, wn, NULL}, &s, 1e-2, 1e-2, 1e-2,
                   "convt strided");
+    // 1x1 kernel, grouped (no column buffer); with output_padding it needs one
+    ag_tensor *w1 = agt_randn(dev, AG_SHAPE(4, 3, 1, 1), 46, 0.5);
+    ag_tensor *b1 = agt_randn(dev, AG_SHAPE(6), 47, 0.5);
+    ag_set_requires_grad(w1, true);
+    ag_set_requires_grad(b1, true);
+    ag_conv2d_opts g2 = {.groups = 2};
+    agt_gradcheck(convt_fn, 3, (ag_tensor *[]){x, w1, b1}, &g2, 1e-2, 1e-2, 1e-2, "convt 1x1");
+    ag_conv2d_opts g2p = {.stride = {2, 1}, .groups = 2, .output_padding = {1, 0}};
+    agt_gradcheck(convt_fn, 3, (ag_tensor *[]){x, w1, b1}, &g2p, 1e-2, 1e-2, 1e-2,
+                  "convt 1x1 stride 2");
     ag_scope_end();
     agt_close(dev);
 }

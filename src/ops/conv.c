@@ -16,7 +16,8 @@
  *   - bias: the sum of dy over N, H, W.
  * The forward's columns are recomputed in the backward instead of being kept
  * alive in the graph (they are kh*kw times larger than the input), and every
- * pass works on slices of the batch (see "Batch chunks").
+ * pass works on slices of the batch (see "Batch chunks"). A 1x1 kernel with
+ * stride 1 and no padding uses the image as its own columns.
  */
 #include "internal.h"
 
@@ -340,6 +341,13 @@ static int64_t chunk_size(const ag_device *dev, int64_t n, int64_t per_sample)
     return nc < n ? nc : n;
 }
 
+/* A 1x1 kernel with stride 1 and no padding: the columns are the image itself
+ * ([N, C, H*W]), so IM2COL and COL2IM are skipped. */
+static bool pointwise(const conv_geom *q)
+{
+    return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->ph == 0 && q->pw == 0;
+}
+
 /* Samples [n0, n0+nb) of a contiguous [N, ...] tensor (a view in the current scope). */
 static ag_tensor *batch_slice(const ag_tensor *t, int64_t n0, int64_t nb)
 {
@@ -369,16 +377,18 @@ static ag_status conv2d_fwd(const char *op, const conv_geom *q, const ag_tensor 
 {
     ag_device *dev = x->storage->dev;
     int64_t l = q->oh * q->ow, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
-    int64_t nc = chunk_size(dev, q->n, q->c * kk * l);
+    bool direct = pointwise(q);
+    int64_t nc = chunk_size(dev, q->n, direct ? 0 : q->c * kk * l);
     ag_status st = AG_OK;
     for (int64_t n0 = 0; st == AG_OK && n0 < q->n; n0 += nc) {
         int64_t nb = q->n - n0 < nc ? q->n - n0 : nc;
         ag_scope_begin();
         ag_tensor *xs = batch_slice(x, n0, nb), *ys = batch_slice(y, n0, nb);
-        ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->c * kk, l});
-        st = xs && ys && cols
-                 ? im2col(op, cols, xs, conv_params(q, nb, q->c, q->h, q->w, q->oh, q->ow))
-                 : ag_last_status();
+        ag_tensor *cols = direct ? xs : agi_tensor_new(op, dev, AG_F32, 3,
+                                                         (int64_t[]){nb, q->c * kk, l});
+        st = xs && ys && cols ? AG_OK : ag_last_status();
+        if (st == AG_OK && !direct)
+            st = im2col(op, cols, xs, conv_params(q, nb, q->c, q->h, q->w, q->oh, q->ow));
         for (int64_t g = 0; st == AG_OK && g < q->g; g++)
             st = weight_times(op, w, false, g, og, cg * kk, cols, q->c * kk, ys, q->o, l, beta);
         ag_scope_end();
@@ -394,6 +404,7 @@ static ag_status conv2d_bwd(const char *op, const conv_geom *q, const ag_tensor 
 {
     ag_device *dev = x->storage->dev;
     int64_t l = q->oh * q->ow, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
+    bool direct = pointwise(q);
     int64_t per = q->c * kk * l > og * cg * kk ? q->c * kk * l : og * cg * kk;
     int64_t nc = chunk_size(dev, q->n, per);
     if (*dw && q->n == 0) return fill_zero(op, dev, agi_view_of(*dw));
@@ -407,18 +418,21 @@ static ag_status conv2d_bwd(const char *op, const conv_geom *q, const ag_tensor 
         ag_tensor *dys = batch_slice(dy, n0, nb);
         if (!dys) st = ag_last_status();
         if (st == AG_OK && dx) { // dcols_g = W_gᵀ · dy_g ; dx = col2im(dcols)
-            ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->c * kk, l});
             ag_tensor *dxs = batch_slice(dx, n0, nb);
+            ag_tensor *dcols = direct ? dxs : agi_tensor_new(op, dev, AG_F32, 3,
+                                                               (int64_t[]){nb, q->c * kk, l});
             if (!dcols || !dxs) st = ag_last_status();
             for (int64_t g = 0; st == AG_OK && g < q->g; g++)
                 st = weight_times(op, w, true, g, og, cg * kk, dys, q->o, dcols, q->c * kk, l, 0.0);
-            if (st == AG_OK) st = col2im(op, dxs, dcols, p);
+            if (st == AG_OK && !direct) st = col2im(op, dxs, dcols, p);
         }
         if (st == AG_OK && *dw) { // dW_g = Σ_n dy_g[n] · cols_g[n]ᵀ
             ag_tensor *part = n0 ? agi_tensor_new(op, dev, AG_F32, 4, w->shape) : *dw;
-            ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->c * kk, l});
             ag_tensor *xs = batch_slice(x, n0, nb);
-            st = part && cols && xs ? im2col(op, cols, xs, p) : ag_last_status();
+            ag_tensor *cols = direct ? xs : agi_tensor_new(op, dev, AG_F32, 3,
+                                                             (int64_t[]){nb, q->c * kk, l});
+            st = part && cols && xs ? AG_OK : ag_last_status();
+            if (st == AG_OK && !direct) st = im2col(op, cols, xs, p);
             for (int64_t g = 0; st == AG_OK && g < q->g; g++)
                 st = weight_grad_group(op, dys, q->o, cols, q->c * kk, g, og, cg * kk, l, part);
             if (st == AG_OK && acc) st = add_into(op, acc, *dw, part);
@@ -566,18 +580,20 @@ static ag_status conv_t_fwd(const char *op, const conv_geom *q, const ag_tensor 
 {
     ag_device *dev = x->storage->dev;
     int64_t l = q->h * q->w, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
-    int64_t nc = chunk_size(dev, q->n, q->o * kk * l);
+    bool direct = pointwise(q) && q->oph == 0 && q->opw == 0;
+    int64_t nc = chunk_size(dev, q->n, direct ? 0 : q->o * kk * l);
     ag_status st = AG_OK;
     for (int64_t n0 = 0; st == AG_OK && n0 < q->n; n0 += nc) {
         int64_t nb = q->n - n0 < nc ? q->n - n0 : nc;
         ag_scope_begin();
         ag_tensor *xs = batch_slice(x, n0, nb), *imgs = batch_slice(img, n0, nb);
-        ag_tensor *cols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->o * kk, l});
+        ag_tensor *cols = direct ? imgs : agi_tensor_new(op, dev, AG_F32, 3,
+                                                           (int64_t[]){nb, q->o * kk, l});
         if (!xs || !imgs || !cols) st = ag_last_status();
         // cols_g [nb, Og*kk, L] = W_gᵀ · x_g, W_g = weight rows of group g: [Cg, Og*kk]
         for (int64_t g = 0; st == AG_OK && g < q->g; g++)
             st = weight_times(op, w, true, g, cg, og * kk, xs, q->c, cols, q->o * kk, l, 0.0);
-        if (st == AG_OK)
+        if (st == AG_OK && !direct)
             st = col2im(op, imgs, cols, conv_params(q, nb, q->o, q->oh, q->ow, q->h, q->w));
         ag_scope_end();
     }
@@ -591,6 +607,7 @@ static ag_status conv_t_bwd(const char *op, const conv_geom *q, const ag_tensor 
 {
     ag_device *dev = x->storage->dev;
     int64_t l = q->h * q->w, kk = q->kh * q->kw, cg = q->c / q->g, og = q->o / q->g;
+    bool direct = pointwise(q) && q->oph == 0 && q->opw == 0;
     int64_t per = q->o * kk * l > cg * og * kk ? q->o * kk * l : cg * og * kk;
     int64_t nc = chunk_size(dev, q->n, per);
     if (*dw && q->n == 0) return fill_zero(op, dev, agi_view_of(*dw));
@@ -601,10 +618,11 @@ static ag_status conv_t_bwd(const char *op, const conv_geom *q, const ag_tensor 
         if (*dw && n0 > 0 && !acc) return ag_last_status();
         ag_scope_begin();
         ag_tensor *dys = batch_slice(dy, n0, nb);
-        ag_tensor *dcols = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, q->o * kk, l});
-        st = dys && dcols
-                 ? im2col(op, dcols, dys, conv_params(q, nb, q->o, q->oh, q->ow, q->h, q->w))
-                 : ag_last_status();
+        ag_tensor *dcols = direct ? dys : agi_tensor_new(op, dev, AG_F32, 3,
+                                                           (int64_t[]){nb, q->o * kk, l});
+        st = dys && dcols ? AG_OK : ag_last_status();
+        if (st == AG_OK && !direct)
+            st = im2col(op, dcols, dys, conv_params(q, nb, q->o, q->oh, q->ow, q->h, q->w));
         if (st == AG_OK && dx) { // dx_g [nb, Cg, L] = W_g [Cg, Og*kk] · dcols_g
             ag_tensor *dxs = batch_slice(dx, n0, nb);
             if (!dxs) st = ag_last_status();
