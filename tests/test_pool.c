@@ -312,6 +312,8 @@ START_TEST(test_pool_errors)
     agt_assert_error(ag_avg_pool2d(x, &pad), "ag_avg_pool2d", "padding", "avg padding > k/2");
     ag_pool2d_opts neg = {.kernel = {2, 2}, .stride = {-1, 1}};
     agt_assert_error(ag_avg_pool2d(x, &neg), "ag_avg_pool2d", "stride", "negative stride");
+    agt_assert_error(ag_avg_pool2d(x, &(ag_pool2d_opts){.kernel = {2, 2}, .dilation = {2, 1}}),
+                     "ag_avg_pool2d", "dilation", "avg dilation");
     ag_pool2d_opts big = {.kernel = {4, 4}};
     agt_assert_error(ag_max_pool2d(x, &big), "ag_max_pool2d", "[1,2,3,3]", "kernel too large");
     ag_pool2d_opts dil = {.kernel = {2, 2}, .dilation = {3, 1}};

@@ -99,6 +99,11 @@ static bool read_window(const char *op, const ag_tensor *x, const ag_pool2d_opts
     p->dh = dilation && opts->dilation[0] ? opts->dilation[0] : 1;
     p->dw = dilation && opts->dilation[1] ? opts->dilation[1] : 1;
     p->ceil_mode = opts->ceil_mode;
+    if (!dilation && (opts->dilation[0] > 1 || opts->dilation[1] > 1)) {
+        agi_error(AG_ERR_INVALID, op, "dilation (%d,%d) is for max pooling only, input %s",
+                  opts->dilation[0], opts->dilation[1], agi_fmt_shape(a, x->ndim, x->shape));
+        return false;
+    }
     if (p->kh <= 0 || p->kw <= 0) {
         agi_error(AG_ERR_INVALID, op, "kernel size must be positive, got (%lld,%lld) for input %s",
                   (long long)p->kh, (long long)p->kw, agi_fmt_shape(a, x->ndim, x->shape));
