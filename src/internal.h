@@ -132,7 +132,9 @@ bool agi_needs_grad(int n, const ag_tensor *const *inputs);
 /* A node with n inputs (each retained; NULL allowed). */
 agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
                        const ag_tensor *const *inputs);
-/* Saves a tensor in slot `slot` (retained). */
+/* Saves a tensor in slot `slot` (retained). Never save the node's own output
+ * tensor: the output owns the node, so that would be a reference cycle and a
+ * leak. Save ag_detach(out) instead (a view of the same data without grad_fn). */
 void agi_node_save(agi_node *node, int slot, const ag_tensor *t);
 /* Makes `out` the output of `node` (out->grad_fn = node, requires_grad = 1).
  * Takes over the caller's reference to node. Returns out. */
