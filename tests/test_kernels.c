@@ -1481,6 +1481,8 @@ START_TEST(test_cpu_gemm_blocked)
         {1, 200, 130, 513, true, false, 0, 0.5, 1}, {2, 63, 65, 257, false, true, 0, 1, 0},
         {3, 31, 47, 129, true, true, 1, -1, 0.25}, {8, 6, 16, 40, false, false, 2, 1, 0},
         {1, 1, 3000, 70, false, false, 0, 1, 0},  {1, 2100, 1, 17, true, false, 0, 1, 0},
+        /* few rows, many columns: the columns are split between threads */
+        {1, 6, 4000, 300, false, false, 0, 1, 0}, {2, 1, 5000, 513, false, true, 0, 1, 0.5},
     };
     for (size_t g = 0; g < sizeof cfgs / sizeof cfgs[0]; g++) {
         const gemm_cfg *q = &cfgs[g];
@@ -1618,6 +1620,12 @@ START_TEST(test_cpu_threads)
     sub_case(&c, "blocked gemm [2, 300, 257, 129]");
     tp ga = gemm_operand(&c, 2, 300, 129, true, false), gb = gemm_operand(&c, 2, 129, 257, false, false);
     tp gc = pair_out(&c, AG_F32, SHAPE_OF(2, 300, 257));
+    run(&c, &(kdesc){.op = AGI_K_GEMM, .dst = gc, .src = {ga, gb}, .f = {1, 0}});
+    compare(&c, gc, 0, 0, "C");
+    sub_case(&c, "blocked gemm [1, 6, 4000, 300] (column split)");
+    ga = gemm_operand(&c, 1, 6, 300, false, false);
+    gb = gemm_operand(&c, 1, 300, 4000, false, false);
+    gc = pair_out(&c, AG_F32, SHAPE_OF(1, 6, 4000));
     run(&c, &(kdesc){.op = AGI_K_GEMM, .dst = gc, .src = {ga, gb}, .f = {1, 0}});
     compare(&c, gc, 0, 0, "C");
     kt_close(&c);

@@ -171,6 +171,7 @@ typedef struct gemm_job {
     int64_t jc, nc, pc, kc;
     const float *bp; /* packed B block */
     int64_t mc;      /* rows per task */
+    int64_t cchunk, nchunks; /* columns per task (a multiple of NR) and their count */
     ukernel_fn uk;
     const float *B; /* unpacked B, for the no-memory fallback */
     int64_t rsb, csb;
@@ -190,28 +191,30 @@ static void packb_range(void *ctx, int64_t begin, int64_t end)
     pack_b(j->kc, j1 - j0, j->b + j0 * j->csb, j->rsb, j->csb, j->bp + begin * j->kc * NR);
 }
 
-/* One task: rows [ic, ic + mc) of the current block, all of its columns. */
+/* One task: rows [ic, ic + mc) and one chunk of columns of the current block. */
 static void gemm_task(void *ctx, int64_t begin, int64_t end)
 {
     gemm_job *j = ctx;
     float tile[MR * NR] __attribute__((aligned(64)));
     float *ap = aligned_alloc(64, (size_t)(j->mc + MR) * KC * sizeof(float));
     for (int64_t t = begin; t < end; t++) {
-        int64_t ic = t * j->mc;
+        int64_t ic = (t / j->nchunks) * j->mc;
         int64_t mc = j->M - ic < j->mc ? j->M - ic : j->mc;
+        int64_t c0 = (t % j->nchunks) * j->cchunk;
+        int64_t c1 = c0 + j->cchunk < j->nc ? c0 + j->cchunk : j->nc;
         if (!ap) {
             /* Out of memory for packing: a plain loop that needs none. */
             for (int64_t i = ic; i < ic + mc; i++)
                 for (int64_t p = j->pc; p < j->pc + j->kc; p++) {
                     const float a = j->alpha * j->A[i * j->rsa + p * j->csa];
-                    for (int64_t jj = j->jc; jj < j->jc + j->nc; jj++)
+                    for (int64_t jj = j->jc + c0; jj < j->jc + c1; jj++)
                         j->C[i * j->rsc + jj * j->csc] += a * j->B[p * j->rsb + jj * j->csb];
                 }
             continue;
         }
         pack_a(mc, j->kc, j->A + ic * j->rsa + j->pc * j->csa, j->rsa, j->csa, j->alpha, ap);
-        for (int64_t jr = 0; jr < j->nc; jr += NR) {
-            int64_t nr = j->nc - jr < NR ? j->nc - jr : NR;
+        for (int64_t jr = c0; jr < c1; jr += NR) {
+            int64_t nr = c1 - jr < NR ? c1 - jr : NR;
             const float *bpanel = j->bp + (jr / NR) * j->kc * NR;
             for (int64_t ir = 0; ir < mc; ir += MR) {
                 int64_t mr = mc - ir < MR ? mc - ir : MR;
@@ -290,7 +293,16 @@ bool cpu_sgemm_blocked(cpu_pool *pool, int64_t M, int64_t N, int64_t K, float al
             j.nc = nc;
             j.pc = pc;
             j.kc = kc;
-            cpu_parallel_for(pool, ntasks, grain, gemm_task, &j);
+            /* Few row blocks (small M): split the columns as well. */
+            int64_t split = 1;
+            if (grain == 1 && ntasks < 2 * nthreads) {
+                split = (2 * nthreads + ntasks - 1) / ntasks;
+                if (split > panels) split = panels;
+            }
+            j.cchunk = (panels + split - 1) / split * NR;
+            j.nchunks = (nc + j.cchunk - 1) / j.cchunk;
+            cpu_parallel_for(pool, ntasks * j.nchunks, grain == 1 ? 1 : ntasks * j.nchunks,
+                             gemm_task, &j);
         }
     }
     free(bp);
