@@ -200,6 +200,39 @@ START_TEST(test_scatter_add_gradcheck)
 }
 END_TEST
 
+/* In deterministic mode colliding scatter-adds sum in a fixed order: two runs
+ * give bit-identical results. */
+START_TEST(test_scatter_add_deterministic)
+{
+    ag_device *dev = agt_open(_i);
+    ag_set_deterministic(true);
+    ag_scope_begin();
+    enum { M = 4096, V = 5, D = 3 };
+    int32_t *idx = malloc(M * sizeof *idx);
+    for (int k = 0; k < M; k++) idx[k] = (int32_t)((k * 7 + k / 3) % V);
+    ag_tensor *i1 = agt_tensor_i32(dev, AG_SHAPE(M), idx);
+    ag_tensor *src = agt_randn(dev, AG_SHAPE(M), 151, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(V, D), 152, 1.0);
+    ag_tensor *dy = agt_randn(dev, AG_SHAPE(M, D), 153, 1.0);
+    ag_set_requires_grad(w, true);
+    ag_tensor *out[2], *dw[2];
+    for (int r = 0; r < 2; r++) {
+        out[r] = ag_scatter_add(ag_zeros(dev, AG_F32, AG_SHAPE(V)), 0, i1, src);
+        ck_assert_int_eq(ag_backward(ag_embedding(i1, w), dy), AG_OK);
+        dw[r] = ag_retain(ag_grad(w));
+        ag_zero_grad(w);
+    }
+    ag_set_deterministic(false);
+    agt_assert_tensors_close(out[1], out[0], 0, 0, "deterministic scatter_add");
+    agt_assert_tensors_close(dw[1], dw[0], 0, 0, "deterministic embedding grad");
+    ag_release(dw[0]);
+    ag_release(dw[1]);
+    free(idx);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- index_select ---------------------------------------------------------------------- */
 
 START_TEST(test_index_select_hand)
@@ -572,6 +605,7 @@ static Suite *index_suite(void)
     AGT_ADD_LOOP(tc, test_scatter_add_hand);
     AGT_ADD_LOOP(tc, test_scatter_add_golden);
     AGT_ADD_LOOP(tc, test_scatter_add_gradcheck);
+    AGT_ADD_LOOP(tc, test_scatter_add_deterministic);
     AGT_ADD_LOOP(tc, test_index_select_hand);
     AGT_ADD_LOOP(tc, test_index_select_golden);
     AGT_ADD_LOOP(tc, test_index_select_gradcheck);
