@@ -282,6 +282,8 @@ static ag_status cl_open(int index, agi_backend_device **out, ag_device_info *in
         cl_close(dev);
         return st;
     }
+    const char *gemm_env = getenv("AG_OPENCL_GEMM");
+    dev->gemm_naive_only = gemm_env && strcmp(gemm_env, "naive") == 0;
     const char *prof = getenv("AG_OPENCL_PROFILE");
     dev->profile = prof && prof[0] && strcmp(prof, "0") != 0;
     dev->queue = clCreateCommandQueue(dev->ctx, r.device,

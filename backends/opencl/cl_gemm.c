@@ -104,7 +104,7 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
     bool ok = mat_layout(M, K, a->strides[1], a->strides[2], &ta, &lda) &&
               mat_layout(K, N, b->strides[1], b->strides[2], &tb, &ldb) &&
               mat_layout(M, N, c->strides[1], c->strides[2], &tc, &ldc) && tc == CLBlastTransposeNo;
-    if (!ok) return gemm_naive(dev, k);
+    if (!ok || dev->gemm_naive_only) return gemm_naive(dev, k);
     /* beta == 0: CLBlast's store step multiplies by alpha only and never reads
      * C, so C's old contents (even NaN) are ignored as the contract needs. */
     CLBlastStatusCode s;

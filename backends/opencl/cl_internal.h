@@ -79,6 +79,8 @@ struct agi_backend_device {
     /* AG_OPENCL_PROFILE=1: every launch waits and its device time is summed
      * per kernel (plus host time of CLBlast calls); printed at close. */
     bool profile;
+    /* AG_OPENCL_GEMM=naive: every GEMM through gemm_naive_f32 (testing). */
+    bool gemm_naive_only;
     double prof_ms[AGCL_K_COUNT + 1];
     long prof_calls[AGCL_K_COUNT + 1];
 };
