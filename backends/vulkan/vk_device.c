@@ -444,6 +444,11 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     d->has_u8 = caps.u8;
     d->has_fatomic = caps.fatomic;
     d->is_cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    /* AG_VULKAN_KERNELS=gpu|cpu picks the kernel variants regardless of the
+     * device type (to test the GPU variants on lavapipe, or to compare). */
+    const char *kv = getenv("AG_VULKAN_KERNELS");
+    if (kv && strcmp(kv, "gpu") == 0) d->is_cpu = false;
+    if (kv && strcmp(kv, "cpu") == 0) d->is_cpu = true;
 
     /* Device with the features we use. */
     const char *exts[4];

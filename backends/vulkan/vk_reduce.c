@@ -124,7 +124,11 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     memset(&disp, 0, sizeof disp);
     if ((st = vk_bind_view(d, &k->dst, true, &disp.bind[0], &pc.doff)) != AG_OK) goto done;
     if ((st = vk_bind_view(d, &x, false, &disp.bind[1], &pc.soff)) != AG_OK) goto done;
-    bool per_wg = rcount >= 64 && nout < 4096 && rcount * 2 >= nout;
+    /* A workgroup per output (shared-memory tree) suits GPUs; on CPU-type
+     * devices barriers are costly, so one invocation per output is used
+     * unless there are too few outputs to keep the threads busy. */
+    bool per_wg = d->is_cpu ? nout < 16 && rcount >= 256
+                            : rcount >= 64 && nout < 4096 && rcount * 2 >= nout;
     /* Few outputs over many elements: split each output's range into chunks
      * reduced by separate workgroups, then combine the partials. */
     uint64_t chunks = 1, clen = (uint64_t)rcount;
@@ -197,7 +201,6 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     } else {
         wg = vk_wg(d, 64);
         disp.shader = "reduce_thread";
-        disp.spec[5] = 0;
         vk_grid(d, ((uint64_t)nout + wg - 1) / wg, disp.groups);
     }
     disp.spec[0] = wg;
@@ -246,7 +249,14 @@ ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
     if (bwd && (st = vk_bind_view(d, &k->src[1], false, &disp.bind[2], &pc.goff)) != AG_OK) return st;
     uint32_t wg = 256;
     while (wg > 8 && (int64_t)wg / 2 >= n) wg /= 2;
-    disp.shader = bwd ? "softmax_bwd" : "softmax_fwd";
+    if (d->subgroup_arith) {
+        /* CPU-type devices: one subgroup per row, no barriers at all */
+        uint32_t sg = d->subgroup_size;
+        if (d->is_cpu || wg < sg) wg = sg;
+        disp.shader = bwd ? "softmax_bwd_sg" : "softmax_fwd_sg";
+    } else {
+        disp.shader = bwd ? "softmax_bwd" : "softmax_fwd";
+    }
     disp.spec[0] = vk_wg(d, wg);
     disp.spec[1] = (uint32_t)k->sub;
     vk_grid(d, (uint64_t)rows, disp.groups);

@@ -15,7 +15,7 @@ layout(constant_id = 1) const int KND = 4;
 layout(constant_id = 2) const int RND = 4;
 layout(constant_id = 3) const int OP = 0;
 layout(constant_id = 4) const int PASS = 0;
-// Spec 5 = VEC (reduce_wg): the reduced range is contiguous and 16-byte
+// Spec 5 = VEC: the reduced range is contiguous and 16-byte
 // aligned for every output: read it with vec4 loads.
 layout(constant_id = 5) const int VEC = 0;
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
@@ -194,6 +194,39 @@ void main()
     uint s1 = RND >= 3 ? pc.rsrc[RND - 3] : 0u;
     uint s2 = RND >= 2 ? pc.rsrc[RND - 2] : 0u;
     uint s3 = pc.rsrc[RND - 1];
+    if (VEC != 0 && RND == 1) {
+        // one contiguous aligned run: vec4 loads, then the tail
+        uint nv = n3 & ~3u;
+        for (; r < nv; r += 4u) {
+            vec4 v4 = s4[(so + r) >> 2];
+            for (uint q = 0u; q < 4u; q++) {
+                float v = v4[q];
+                if (OP == 0) {
+                    float y = v - comp;
+                    float tt = acc + y;
+                    comp = (tt - acc) - y;
+                    acc = tt;
+                } else if (better(acc, bi, v, r + q)) {
+                    acc = v;
+                    bi = r + q;
+                }
+            }
+        }
+        for (; r < n3; r++) {
+            float v = s[so + r];
+            if (OP == 0) {
+                float y = v - comp;
+                float tt = acc + y;
+                comp = (tt - acc) - y;
+                acc = tt;
+            } else if (better(acc, bi, v, r)) {
+                acc = v;
+                bi = r;
+            }
+        }
+        store(dof, acc, bi);
+        return;
+    }
     for (uint i0 = 0u; i0 < n0; i0++)
     for (uint i1 = 0u; i1 < n1; i1++)
     for (uint i2 = 0u; i2 < n2; i2++) {

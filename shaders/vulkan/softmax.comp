@@ -1,10 +1,17 @@
 #version 450
 //! variant softmax_fwd -DBWD=0
 //! variant softmax_bwd -DBWD=1
+//! variant softmax_fwd_sg -DBWD=0 -DSUBGROUP
+//! variant softmax_bwd_sg -DBWD=1 -DSUBGROUP
 // Row-wise softmax / log-softmax (spec 1: 0 softmax, 1 log-softmax) and their
 // backward; one workgroup per row of a contiguous [rows, n] f32 matrix.
 // Forward: binding 0 y, 1 x. Backward: binding 0 dx, 1 y, 2 dy.
+// SUBGROUP variants reduce with subgroup arithmetic first (a workgroup of
+// one subgroup then needs no shared memory or barrier at all).
 #extension GL_GOOGLE_include_directive : require
+#ifdef SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #include "common.glsl"
 layout(constant_id = 1) const int LOG = 0;
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
@@ -14,6 +21,41 @@ layout(push_constant) uniform PC { uint rows, n, doff, xoff, goff; } pc;
 
 shared float red[gl_WorkGroupSize.x];
 
+float nanmax(float a, float b) { return (isnan(a) || a >= b) ? a : b; }
+
+#ifdef SUBGROUP
+// NaN-propagating subgroup max: max of the non-NaN values, NaN if any lane has one.
+float sg_max(float v)
+{
+    bool anynan = subgroupMax(isnan(v) ? 1.0 : 0.0) > 0.0;
+    float m = subgroupMax(isnan(v) ? -1.0 / 0.0 : v);
+    return anynan ? 0.0 / 0.0 : m;
+}
+
+float wg_sum(float v)
+{
+    v = subgroupAdd(v);
+    if (gl_NumSubgroups == 1u) return v;
+    if (subgroupElect()) red[gl_SubgroupID] = v;
+    barrier();
+    float r = 0.0;
+    for (uint i = 0u; i < gl_NumSubgroups; i++) r += red[i];
+    barrier();
+    return r;
+}
+
+float wg_max(float v)
+{
+    v = sg_max(v);
+    if (gl_NumSubgroups == 1u) return v;
+    if (subgroupElect()) red[gl_SubgroupID] = v;
+    barrier();
+    float r = red[0];
+    for (uint i = 1u; i < gl_NumSubgroups; i++) r = nanmax(r, red[i]);
+    barrier();
+    return r;
+}
+#else
 float wg_sum(float v)
 {
     uint t = gl_LocalInvocationID.x;
@@ -34,16 +76,14 @@ float wg_max(float v)
     red[t] = v;
     barrier();
     for (uint h = gl_WorkGroupSize.x / 2u; h > 0u; h >>= 1) {
-        if (t < h) {
-            float o = red[t + h];
-            red[t] = (isnan(red[t]) || red[t] >= o) ? red[t] : o;
-        }
+        if (t < h) red[t] = nanmax(red[t], red[t + h]);
         barrier();
     }
     float r = red[0];
     barrier();
     return r;
 }
+#endif
 
 void main()
 {
