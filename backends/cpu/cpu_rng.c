@@ -14,7 +14,6 @@ typedef struct rng_ctx {
     uint64_t offset;
     float a, b; /* lo, hi or mean, std */
     const cpu_iter *it;
-    int64_t row_start; /* unused: positions come from the iterator range */
 } rng_ctx;
 
 static inline float rng_value(const rng_ctx *c, uint64_t k)
