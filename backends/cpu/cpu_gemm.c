@@ -8,6 +8,10 @@
  *    register-blocked micro-kernel written with GCC vector extensions does the
  *    arithmetic. On x86-64 an AVX2+FMA copy of the micro-kernel is chosen at
  *    run time when the CPU has it. AG_CPU_GEMM=blocked forces this kernel.
+ *    Threads: B blocks are packed in parallel, then tasks of (MC rows x a
+ *    chunk of columns) run on the pool, each packing its own rows of A. Every
+ *    C element is summed in the same order whatever the thread count. Many
+ *    small products in a batch run one per thread instead.
  */
 #include "cpu.h"
 
