@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_llong validation_messages;
@@ -449,6 +450,8 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     const char *kv = getenv("AG_VULKAN_KERNELS");
     if (kv && strcmp(kv, "gpu") == 0) d->is_cpu = false;
     if (kv && strcmp(kv, "cpu") == 0) d->is_cpu = true;
+    const char *pv = getenv("AG_VULKAN_PROFILE");
+    d->profile = pv && pv[0] && strcmp(pv, "0") != 0;
 
     /* Device with the features we use. */
     const char *exts[4];
@@ -522,6 +525,13 @@ fail:
 static void vk_close(agi_backend_device *d)
 {
     if (!d) return;
+    if (d->profile) {
+        fprintf(stderr, "anygrad vulkan profile (%s): op, calls, total ms, us per call\n", d->props.deviceName);
+        for (int i = 0; i < AGI_K_COUNT; i++)
+            if (d->prof_n[i])
+                fprintf(stderr, "  %-14s %8lld %10.2f %10.1f\n", agi_kernel_op_name((agi_kernel_op)i),
+                        (long long)d->prof_n[i], d->prof_s[i] * 1e3, d->prof_s[i] * 1e6 / (double)d->prof_n[i]);
+    }
     if (d->dev) {
         vk_wait_all(d);
         vkDeviceWaitIdle(d->dev);
@@ -569,10 +579,23 @@ static ag_status vt_read(agi_backend_device *d, agi_buffer *b, size_t off, void 
     return st;
 }
 
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
 {
     pthread_mutex_lock(&d->lock);
+    double t0 = d->profile ? now_s() : 0;
     ag_status st = vk_exec(d, k);
+    if (d->profile && st == AG_OK && (unsigned)k->op < AGI_K_COUNT) {
+        st = vk_wait_all(d);
+        d->prof_s[k->op] += now_s() - t0;
+        d->prof_n[k->op]++;
+    }
     pthread_mutex_unlock(&d->lock);
     return st;
 }

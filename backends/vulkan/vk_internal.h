@@ -117,6 +117,11 @@ struct agi_backend_device {
     vk_deferred *deferred;
     size_t n_deferred, cap_deferred;
     agi_buffer *dummy;    /* bound to unused bindings */
+    /* AG_VULKAN_PROFILE=1: every kernel waits for completion and its time is
+     * added up per op; the table is printed to stderr at close. */
+    bool profile;
+    double prof_s[AGI_K_COUNT];
+    int64_t prof_n[AGI_K_COUNT];
 };
 
 /* ---- vk_device.c ----------------------------------------------------------- */

@@ -59,10 +59,11 @@ typedef struct ew_pc {
 
 /* Runs `shader` over views[0..nv) (same shape; view i at binding i, view 0
  * written) with parameters f. Coalesces dims; ranks above 4 are split into
- * one dispatch per index of the leading dims. vec_ok: the shader has a vec4
- * path (every view 32-bit), used when all views are contiguous and aligned. */
+ * one dispatch per index of the leading dims. vec_ok: the shader has vec4
+ * paths (every view 32-bit): 1 for all-contiguous aligned views, 2 also for
+ * aligned rows of 4k elements with row-broadcast views. */
 static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in, int nv,
-                        const float f[4], bool vec_ok)
+                        const float f[4], int vec_ok)
 {
     agi_view v[4];
     agi_view *pv[4];
@@ -112,11 +113,22 @@ static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, 
         }
         if (f) memcpy(pc.f, f, sizeof pc.f);
         /* vec4 mode: contiguous 32-bit views with 16-byte aligned starts */
-        bool vec = vec_ok && inner_nd <= 1;
+        uint32_t vec = vec_ok && inner_nd <= 1;
         for (int j = 0; j < nv && vec; j++)
             vec = (inner_nd == 0 || s[j].strides[0] == 1) && pc.v[j].off % 4 == 0;
+        if (!vec && vec_ok && inner_nd >= 2 && pc.sh3 % 4 == 0 && pc.v[0].st[3] == 1 && vec_ok >= 2) {
+            /* rows of 4k elements: each view's rows contiguous and aligned,
+             * or broadcast along the row */
+            vec = 2;
+            for (int j = 0; j < nv && vec; j++) {
+                if (pc.v[j].st[3] == 0) continue;
+                if (pc.v[j].st[3] != 1 || pc.v[j].off % 4) vec = 0;
+                for (int i = 0; i < 3 && vec; i++)
+                    if (pc.v[j].st[i] % 4) vec = 0;
+            }
+        }
         uint32_t wg = vk_wg(d, vec ? 64 : 256);
-        uint64_t work = vec ? (uint64_t)(n >> 2) + 1 : n;
+        uint64_t work = vec == 1 ? (uint64_t)(n >> 2) + 1 : vec == 2 ? (uint64_t)(n >> 2) : n;
         disp.spec[0] = wg;
         disp.spec[1] = (uint32_t)(inner_nd < 1 ? 1 : inner_nd);
         disp.spec[2] = op;
@@ -176,7 +188,7 @@ static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
     default: return unsupported(k, "dtype");
     }
     float f[4] = {bits_f(bits), 0, 0, 0};
-    return ew_run(d, k->dst.dtype == AG_U8 ? "fill_8" : "fill_32", 0, &k->dst, 1, f, k->dst.dtype != AG_U8);
+    return ew_run(d, k->dst.dtype == AG_U8 ? "fill_8" : "fill_32", 0, &k->dst, 1, f, k->dst.dtype != AG_U8 ? 1 : 0);
 }
 
 static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
@@ -191,7 +203,7 @@ static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
     };
     if ((unsigned)s > 2 || (unsigned)t > 2) return unsupported(k, "dtype");
     agi_view v[2] = {k->dst, k->src[0]};
-    return ew_run(d, names[s][t], 0, v, 2, NULL, (s == t && s != AG_U8));
+    return ew_run(d, names[s][t], 0, v, 2, NULL, (s == t && s != AG_U8) ? 2 : 0);
 }
 
 static void params_f(const agi_kernel *k, float f[4])
@@ -206,7 +218,7 @@ static ag_status ew_unary(agi_backend_device *d, const agi_kernel *k)
     float f[4];
     params_f(k, f);
     agi_view v[2] = {k->dst, k->src[0]};
-    return ew_run(d, "unary", (uint32_t)k->sub, v, 2, f, true);
+    return ew_run(d, "unary", (uint32_t)k->sub, v, 2, f, 2);
 }
 
 static bool binary_arith_i32(int sub)
@@ -239,7 +251,7 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
     float f[4];
     params_f(k, f);
     agi_view v[3] = {k->dst, k->src[0], k->src[1]};
-    return ew_run(d, shader, (uint32_t)sub, v, 3, f, !binary_cmp(sub));
+    return ew_run(d, shader, (uint32_t)sub, v, 3, f, binary_cmp(sub) ? 0 : 2);
 }
 
 static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)
@@ -250,7 +262,7 @@ static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)
     if ((t != AG_F32 && t != AG_I32) || k->src[1].dtype != t || k->src[2].dtype != t)
         return unsupported(k, "dtypes");
     agi_view v[4] = {k->dst, k->src[0], k->src[1], k->src[2]};
-    return ew_run(d, "where", 0, v, 4, NULL, false);
+    return ew_run(d, "where", 0, v, 4, NULL, 0);
 }
 
 static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)

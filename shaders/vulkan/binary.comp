@@ -105,6 +105,16 @@ bool g(T x, T y)
 void main()
 {
 #if KIND < 2
+    if (VEC == 2) {
+        uint q = lin_id();
+        if (q >= (pc.n >> 2)) return;
+        uvec4 c = coords4(q);
+        uint oa = at(1, c), ob = at(2, c);
+        T4 x = inner_bcast(1) ? T4(a[oa]) : a4[oa >> 2];
+        T4 y = inner_bcast(2) ? T4(b[ob]) : b4[ob >> 2];
+        d4[at(0, c) >> 2] = T4(g(x.x, y.x), g(x.y, y.y), g(x.z, y.z), g(x.w, y.w));
+        return;
+    }
     if (VEC != 0) {
         uint q = vec_index();
         if (q < 0xfffffffeu) {

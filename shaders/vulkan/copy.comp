@@ -43,6 +43,14 @@ layout(std430, binding = 0) writeonly buffer D4 { uvec4 d4[]; };
 void main()
 {
 #if SRC == 3
+    if (VEC == 2) {
+        uint q = lin_id();
+        if (q >= (pc.n >> 2)) return;
+        uvec4 c = coords4(q);
+        uint o = at(1, c);
+        d4[at(0, c) >> 2] = inner_bcast(1) ? uvec4(s[o]) : s4[o >> 2];
+        return;
+    }
     if (VEC != 0) {
         uint q = vec_index();
         if (q < 0xfffffffeu) {

@@ -6,6 +6,9 @@ layout(constant_id = 1) const int NDIM = 4;
 // invocation then handles 4 elements with vec4 accesses (on CPU-type devices
 // each storage-buffer access instruction is costly, so this matters), and the
 // invocation just past the vec4 part handles the n % 4 tail.
+// VEC 2: the innermost dim is a multiple of 4 and every view has inner
+// stride 1 (16-byte aligned rows) or 0 (broadcast): an invocation handles 4
+// consecutive elements of one row (vec4 access or one broadcast scalar).
 layout(constant_id = 3) const int VEC = 0;
 
 struct View { uint off; uint st0; uint st1; uint st2; uint st3; };
@@ -48,3 +51,7 @@ uint vec_index()
     if (q < nq) return q;
     return q == nq ? 0xffffffffu : 0xfffffffeu;
 }
+
+// VEC 2: coordinates of the first of the 4 elements of invocation q.
+uvec4 coords4(uint q) { return coords(q << 2); }
+bool inner_bcast(int v) { return pc.v[v].st3 == 0u; }

@@ -53,6 +53,15 @@ float f(float x)
 
 void main()
 {
+    if (VEC == 2) {
+        uint q = lin_id();
+        if (q >= (pc.n >> 2)) return;
+        uvec4 c = coords4(q);
+        uint o = at(1, c);
+        vec4 x = inner_bcast(1) ? vec4(s[o]) : s4[o >> 2];
+        d4[at(0, c) >> 2] = vec4(f(x.x), f(x.y), f(x.z), f(x.w));
+        return;
+    }
     if (VEC != 0) {
         uint q = vec_index();
         if (q < 0xfffffffeu) {
