@@ -263,6 +263,11 @@ static ag_status cl_open(int index, agi_backend_device **out, ag_device_info *in
     dev->device = r.device;
     fill_info(&r, &dev->info);
     dev->is_cpu = dev->info.type == AG_DEVICE_CPU;
+    /* AG_OPENCL_VARIANTS=gpu|cpu picks the kernel variants regardless of the
+     * device type (to test the GPU variants on PoCL). */
+    const char *variants = getenv("AG_OPENCL_VARIANTS");
+    if (variants && strcmp(variants, "gpu") == 0) dev->is_cpu = false;
+    if (variants && strcmp(variants, "cpu") == 0) dev->is_cpu = true;
     dev->mem_total = dev->info.memory_bytes;
     dev->max_alloc = dev->info.max_buffer_bytes;
     size_t maxwg = 0;

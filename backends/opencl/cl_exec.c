@@ -480,8 +480,22 @@ static ag_status op_im2col(agi_backend_device *dev, const agi_kernel *k)
     cl_long doff = k->dst.offset, soff = k->src[0].offset;
     agi_conv_params cp = *p;
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(s), AGCL_ARG(soff), AGCL_ARG(cp)};
-    return launch1(dev, fwd ? AGCL_K_im2col_f32 : AGCL_K_col2im_f32, (size_t)(fwd ? cn : xn), 0, 5,
-                   a);
+    if (fwd && dev->is_cpu) {
+        size_t R = (size_t)(p->c * p->kh * p->kw);
+        size_t global[3] = {(size_t)p->oh, R, (size_t)p->n};
+        return agcl_launch(dev, AGCL_K_im2col_rows_f32, 3, global, NULL, 5, a);
+    }
+    if (fwd) {
+        size_t L = (size_t)(p->oh * p->ow), R = (size_t)(p->c * p->kh * p->kw);
+        size_t lx = L >= 64 ? 64 : 16;
+        size_t global[3] = {L, R, (size_t)p->n}, local[3] = {lx, 1, 1};
+        return agcl_launch(dev, AGCL_K_im2col_f32, 3, global, local, 5, a);
+    }
+    if (dev->is_cpu) {
+        size_t global[2] = {(size_t)p->h, (size_t)(p->n * p->c)};
+        return agcl_launch(dev, AGCL_K_col2im_rows_f32, 2, global, NULL, 5, a);
+    }
+    return launch1(dev, AGCL_K_col2im_f32, (size_t)xn, 0, 5, a);
 }
 
 static ag_status op_pool(agi_backend_device *dev, const agi_kernel *k)
@@ -509,6 +523,10 @@ static ag_status op_pool(agi_backend_device *dev, const agi_kernel *k)
         cl_long ioff = k->dst2.offset;
         agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(i), AGCL_ARG(ioff),
                         AGCL_ARG(s0), AGCL_ARG(s0off), AGCL_ARG(pp)};
+        if (dev->is_cpu) {
+            size_t global[2] = {(size_t)p->oh, (size_t)(p->n * p->c)};
+            return agcl_launch(dev, AGCL_K_maxpool2d_rows_f32, 2, global, NULL, 7, a);
+        }
         return launch1(dev, AGCL_K_maxpool2d_f32, (size_t)yn, 0, 7, a);
     }
     case AGI_K_MAXPOOL2D_BWD: {

@@ -13,22 +13,45 @@ typedef struct {
     int ceil_mode, count_include_pad, adaptive;
 } pool_t;
 
-/* cols [N, C*kh*kw, OH*OW]; one work-item per cols element. */
+/* cols [N, C*kh*kw, OH*OW]; work-item (l, r, n) writes cols[n, r, l], so the
+ * row decomposition is uniform along dim 0. */
 __kernel void im2col_f32(__global float *cols, long coff, __global const float *x, long xoff,
                          conv_t p)
 {
-    long i = get_global_id(0);
+    long l = get_global_id(0), r = get_global_id(1), n = get_global_id(2);
     long L = p.oh * p.ow, R = p.c * p.kh * p.kw;
-    if (i >= p.n * R * L) return;
-    long t = ag_div(i, L), l = i - t * L;
-    long n = ag_div(t, R), r = t - n * R;
+    if (l >= L || r >= R) return;
     long t2 = ag_div(r, p.kw), j = r - t2 * p.kw;
     long c = ag_div(t2, p.kh), ki = t2 - c * p.kh;
     long oy = ag_div(l, p.ow), ox = l - oy * p.ow;
     long y = oy * p.sh - p.ph + ki * p.dh, xx = ox * p.sw - p.pw + j * p.dw;
     float v = 0.0f;
     if (y >= 0 && y < p.h && xx >= 0 && xx < p.w) v = x[xoff + ((n * p.c + c) * p.h + y) * p.w + xx];
-    cols[coff + i] = v;
+    cols[coff + (n * R + r) * L + l] = v;
+}
+
+/* CPU-type devices: work-item (oy, r, n) writes the OW entries of output
+ * row oy in a loop (no per-element index arithmetic). */
+__kernel void im2col_rows_f32(__global float *cols, long coff, __global const float *x,
+                              long xoff, conv_t p)
+{
+    long oy = get_global_id(0), r = get_global_id(1), n = get_global_id(2);
+    long L = p.oh * p.ow, R = p.c * p.kh * p.kw;
+    if (oy >= p.oh || r >= R) return;
+    long t2 = ag_div(r, p.kw), j = r - t2 * p.kw;
+    long c = ag_div(t2, p.kh), ki = t2 - c * p.kh;
+    long y = oy * p.sh - p.ph + ki * p.dh;
+    __global float *dst = cols + coff + (n * R + r) * L + oy * p.ow;
+    if (y < 0 || y >= p.h) {
+        for (long ox = 0; ox < p.ow; ox++) dst[ox] = 0.0f;
+        return;
+    }
+    __global const float *src = x + xoff + ((n * p.c + c) * p.h + y) * p.w;
+    long x0 = j * p.dw - p.pw;
+    for (long ox = 0; ox < p.ow; ox++) {
+        long xx = x0 + ox * p.sw;
+        dst[ox] = (xx >= 0 && xx < p.w) ? src[xx] : 0.0f;
+    }
 }
 
 /* x [N, C, H, W] = sum of the cols entries mapping to each pixel, summed in
@@ -60,6 +83,65 @@ __kernel void col2im_f32(__global float *x, long xoff, __global const float *col
         }
     }
     x[xoff + i] = acc;
+}
+
+/* CPU-type devices: work-item (y, plane) computes the W pixels of one image
+ * row, same summation order as col2im_f32. */
+__kernel void col2im_rows_f32(__global float *x, long xoff, __global const float *cols, long coff,
+                              conv_t p)
+{
+    long y = get_global_id(0), plane = get_global_id(1);
+    if (y >= p.h || plane >= p.n * p.c) return;
+    long n = ag_div(plane, p.c), c = plane - n * p.c;
+    long L = p.oh * p.ow, R = p.c * p.kh * p.kw;
+    __global float *dst = x + xoff + (plane * p.h + y) * p.w;
+    for (long xx = 0; xx < p.w; xx++) {
+        float acc = 0.0f;
+        for (long ki = 0; ki < p.kh; ki++) {
+            long ty = y + p.ph - ki * p.dh;
+            if (ty < 0) continue;
+            long oy = ag_div(ty, p.sh);
+            if (oy * p.sh != ty || oy >= p.oh) continue;
+            __global const float *crow = cols + coff + (n * R + (c * p.kh + ki) * p.kw) * L + oy * p.ow;
+            for (long kj = 0; kj < p.kw; kj++) {
+                long tx = xx + p.pw - kj * p.dw;
+                if (tx < 0) continue;
+                long ox = p.sw == 1 ? tx : ag_div(tx, p.sw);
+                if (ox * p.sw != tx || ox >= p.ow) continue;
+                acc += crow[kj * L + ox];
+            }
+        }
+        dst[xx] = acc;
+    }
+}
+
+/* CPU-type devices: work-item (oy, plane) computes one output row. */
+__kernel void maxpool2d_rows_f32(__global float *y, long yoff, __global int *idx, long ioff,
+                                 __global const float *x, long xoff, pool_t p)
+{
+    long oy = get_global_id(0), plane = get_global_id(1);
+    if (oy >= p.oh || plane >= p.n * p.c) return;
+    __global const float *xp = x + xoff + plane * p.h * p.w;
+    long o = plane * p.oh * p.ow + oy * p.ow;
+    for (long ox = 0; ox < p.ow; ox++) {
+        float best = -INFINITY;
+        long bi = -1;
+        for (long ki = 0; ki < p.kh; ki++) {
+            long yy = oy * p.sh - p.ph + ki * p.dh;
+            if (yy < 0 || yy >= p.h) continue;
+            for (long kj = 0; kj < p.kw; kj++) {
+                long xx = ox * p.sw - p.pw + kj * p.dw;
+                if (xx < 0 || xx >= p.w) continue;
+                float v = xp[yy * p.w + xx];
+                if (bi < 0 || v > best || (isnan(v) && !isnan(best))) {
+                    best = v;
+                    bi = yy * p.w + xx;
+                }
+            }
+        }
+        y[yoff + o + ox] = best;
+        idx[ioff + o + ox] = (int)(bi < 0 ? 0 : bi);
+    }
 }
 
 /* y, idx [N, C, OH, OW]; padding counts as -inf; first maximum on ties. */
