@@ -74,6 +74,10 @@ void agi_scope_track(ag_tensor *t);
 /* Drops a tensor made by this call that will not be returned: released now
  * when no scope is open, else left for the scope to release. NULL is a no-op. */
 void agi_discard(ag_tensor *t);
+/* Ends the scope an op opened for its intermediates and hands `out` (may be
+ * NULL) to the enclosing scope. On failure, prefixes the last error with `op`
+ * unless it already names it. Returns out. */
+ag_tensor *agi_scope_return(const char *op, ag_tensor *out);
 /* Queues a kernel on `dev`; on failure sets the error (prefixing `op`). */
 ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k);
 /* Counts live tensors (for ag_live_tensors). */

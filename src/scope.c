@@ -1,7 +1,9 @@
 /* src/scope.c — per-thread scopes that own the tensors created inside them. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct scope {
     ag_tensor **items;
@@ -53,4 +55,22 @@ void agi_scope_track(ag_tensor *t)
 void agi_discard(ag_tensor *t)
 {
     if (t && scope_depth == 0) ag_release(t);
+}
+
+ag_tensor *agi_scope_return(const char *op, ag_tensor *out)
+{
+    if (out) {
+        ag_retain(out); /* survives the scope's end */
+    } else {
+        ag_status st = ag_last_status();
+        const char *msg = ag_last_error();
+        if (strncmp(msg, op, strlen(op)) != 0) {
+            char copy[768];
+            snprintf(copy, sizeof copy, "%s", msg);
+            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
+        }
+    }
+    ag_scope_end();
+    if (out) agi_scope_track(out);
+    return out;
 }

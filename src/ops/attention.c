@@ -12,25 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Hands `out` from the op's private scope to the enclosing one. */
-static ag_tensor *finish(const char *op, ag_tensor *out)
-{
-    if (out) {
-        ag_retain(out);
-    } else {
-        ag_status st = ag_last_status();
-        const char *msg = ag_last_error();
-        if (strncmp(msg, op, strlen(op)) != 0) {
-            char copy[768];
-            snprintf(copy, sizeof copy, "%s", msg);
-            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
-        }
-    }
-    ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
-}
-
 /* Validates shapes and fills the scores' shape [batch..., L, S]. */
 static bool check_shapes(const char *op, const ag_tensor *q, const ag_tensor *k,
                          const ag_tensor *v, const ag_tensor *mask, int *snd, int64_t *sshape)
@@ -138,5 +119,5 @@ ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *
         p = ag_softmax(scores, -1); /* causal rows always keep key 0 */
     }
     ag_tensor *out = ag_matmul(p, v);
-    return finish(op, out);
+    return agi_scope_return(op, out);
 }

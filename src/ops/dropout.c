@@ -8,25 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Hands `out` from the op's private scope to the enclosing one. */
-static ag_tensor *finish(const char *op, ag_tensor *out)
-{
-    if (out) {
-        ag_retain(out);
-    } else {
-        ag_status st = ag_last_status();
-        const char *msg = ag_last_error();
-        if (strncmp(msg, op, strlen(op)) != 0) {
-            char copy[768];
-            snprintf(copy, sizeof copy, "%s", msg);
-            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
-        }
-    }
-    ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
-}
-
 ag_tensor *ag_dropout(const ag_tensor *x, double p, bool training)
 {
     const char *op = "ag_dropout";
@@ -55,5 +36,5 @@ ag_tensor *ag_dropout(const ag_tensor *x, double p, bool training)
         ag_tensor *scale = ag_mul_scalar(keep, 1.0 / (1.0 - p));
         y = ag_mul(x, scale);
     }
-    return finish(op, y);
+    return agi_scope_return(op, y);
 }

@@ -15,24 +15,6 @@
 
 /* Ends the private scope opened by a loss, handing `out` (if any) to the
  * enclosing scope. A failure inside is reported under the loss's name. */
-static ag_tensor *finish(const char *op, ag_tensor *out)
-{
-    if (out) {
-        ag_retain(out);
-    } else {
-        ag_status st = ag_last_status();
-        const char *msg = ag_last_error();
-        if (strncmp(msg, op, strlen(op)) != 0) {
-            char copy[768];
-            snprintf(copy, sizeof copy, "%s", msg);
-            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
-        }
-    }
-    ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
-}
-
 static bool check_reduction(const char *op, ag_reduction r)
 {
     if (r == AG_REDUCTION_MEAN || r == AG_REDUCTION_SUM || r == AG_REDUCTION_NONE) return true;
@@ -186,7 +168,7 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
     ag_tensor *lp = logits ? ag_log_softmax(xf, 1) : xf;
     ag_tensor *loss = !lp ? NULL : tg->dtype == AG_F32 ? prob_core(lp, tg, &o) : nll_core(lp, tg, &o);
     if (unbatched && o.reduction == AG_REDUCTION_NONE) loss = ag_squeeze(loss, 0);
-    return finish(op, loss);
+    return agi_scope_return(op, loss);
 }
 
 ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
@@ -223,7 +205,7 @@ ag_tensor *ag_mse_loss(const ag_tensor *input, const ag_tensor *target, ag_reduc
     if (!check_pair(op, input, target, reduction)) return NULL;
     ag_scope_begin();
     ag_tensor *loss = ag_square(ag_sub(input, target));
-    return finish(op, reduce(loss, reduction));
+    return agi_scope_return(op, reduce(loss, reduction));
 }
 
 ag_tensor *ag_l1_loss(const ag_tensor *input, const ag_tensor *target, ag_reduction reduction)
@@ -232,7 +214,7 @@ ag_tensor *ag_l1_loss(const ag_tensor *input, const ag_tensor *target, ag_reduct
     if (!check_pair(op, input, target, reduction)) return NULL;
     ag_scope_begin();
     ag_tensor *loss = ag_abs(ag_sub(input, target));
-    return finish(op, reduce(loss, reduction));
+    return agi_scope_return(op, reduce(loss, reduction));
 }
 
 ag_tensor *ag_smooth_l1_loss(const ag_tensor *input, const ag_tensor *target,
@@ -256,7 +238,7 @@ ag_tensor *ag_smooth_l1_loss(const ag_tensor *input, const ag_tensor *target,
         ag_tensor *lin = ag_sub_scalar(ad, 0.5 * beta);
         loss = ag_where(ag_lt_scalar(ad, beta), quad, lin);
     }
-    return finish(op, reduce(loss, reduction));
+    return agi_scope_return(op, reduce(loss, reduction));
 }
 
 ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits, const ag_tensor *target,
@@ -302,5 +284,5 @@ ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits, const ag
         nls = ag_mul(w, nls);
     }
     ag_tensor *loss = ag_add(ag_mul(ag_rsub_scalar(y, 1.0), x), nls);
-    return finish(op, reduce(loss, reduction));
+    return agi_scope_return(op, reduce(loss, reduction));
 }

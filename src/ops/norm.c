@@ -12,24 +12,6 @@
 
 /* Ends the private scope opened by an op, handing `out` (if any) to the
  * enclosing scope. A failure inside is reported under the op's name. */
-static ag_tensor *finish(const char *op, ag_tensor *out)
-{
-    if (out) {
-        ag_retain(out);
-    } else {
-        ag_status st = ag_last_status();
-        const char *msg = ag_last_error();
-        if (strncmp(msg, op, strlen(op)) != 0) {
-            char copy[768];
-            snprintf(copy, sizeof copy, "%s", msg);
-            agi_error(st != AG_OK ? st : AG_ERR_INVALID, op, "%s", copy);
-        }
-    }
-    ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
-}
-
 /* Float view of x for the math (integer inputs are promoted to f32). */
 static ag_tensor *as_float(const ag_tensor *x)
 {
@@ -93,7 +75,7 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     ag_tensor *y = ag_mul(xc, ag_rsqrt(ag_add_scalar(var, eps)));
     if (weight) y = ag_mul(y, weight);
     if (bias) y = ag_add(y, bias);
-    return finish(op, y);
+    return agi_scope_return(op, y);
 }
 
 /* ---- RMS norm ------------------------------------------------------------ */
@@ -113,7 +95,7 @@ ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     ag_tensor *ms = ag_mean(ag_square(xf), ndims, dims, true);
     ag_tensor *y = ag_mul(xf, ag_rsqrt(ag_add_scalar(ms, eps)));
     if (weight) y = ag_mul(y, weight);
-    return finish(op, y);
+    return agi_scope_return(op, y);
 }
 
 /* ---- Batch norm ---------------------------------------------------------- */
@@ -194,7 +176,7 @@ ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean, ag_tensor 
                                     ag_mul_scalar(var, (double)count / (double)(count - 1)),
                                     momentum);
             ag_no_grad_end();
-            if (!ok) return finish(op, NULL);
+            if (!ok) return agi_scope_return(op, NULL);
         }
     } else {
         mean = ag_reshape(running_mean, x->ndim, bshape);
@@ -203,5 +185,5 @@ ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean, ag_tensor 
     ag_tensor *y = ag_mul(ag_sub(xf, mean), ag_rsqrt(ag_add_scalar(var, eps)));
     if (weight) y = ag_mul(y, ag_reshape(weight, x->ndim, bshape));
     if (bias) y = ag_add(y, ag_reshape(bias, x->ndim, bshape));
-    return finish(op, y);
+    return agi_scope_return(op, y);
 }
