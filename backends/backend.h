@@ -48,7 +48,8 @@ typedef struct agi_view {
 /* ---- Kernel ops and their exact semantics ------------------------------ */
 
 typedef enum agi_kernel_op {
-    /* dst[i] = (dst.dtype) params.f[0]. dst: any view, any dtype. */
+    /* dst[i] = params.f[0] converted like COPY converts an f32 (truncate toward
+     * zero to i32; u8 keeps the low 8 bits of that). dst: any view, any dtype. */
     AGI_K_FILL,
     /* dst[i] = convert(src0[i]); same shape, any dtypes. f32→i32 truncates
      * toward zero (out-of-range: unspecified but no trap); f32→u8 converts to
@@ -83,7 +84,8 @@ typedef enum agi_kernel_op {
     /* Batched matrix product: dst[b] = alpha * src0[b] @ src1[b] + beta * dst[b]
      * src0 A: [B, M, K], src1 B: [B, K, N], dst C: [B, M, N], all ndim 3, f32.
      * A and B: within a matrix one of the two strides is 1 (row- or column-
-     * major, i.e. plain or transposed), the batch stride is any value (0
+     * major, i.e. plain or transposed) — a dim of size 1 may have any stride,
+     * as agi_view_of sets 0 there — and the batch stride is any value (0
      * broadcasts). C is row-major with strides[2] == 1. When beta == 0, C's
      * old contents are ignored (even NaN). params.f[0] = alpha, f[1] = beta. */
     AGI_K_GEMM,
@@ -97,7 +99,8 @@ typedef enum agi_kernel_op {
     AGI_K_COL2IM,
     /* src0 x: [N, C, H, W] contiguous → dst y [N, C, OH, OW] f32 and dst2
      * indices [N, C, OH, OW] i32 (flat h*W + w of the max within the plane,
-     * first on ties; padding is -inf). params: agi_pool_params. */
+     * first on ties; padding is -inf; a NaN wins and the first NaN's index is
+     * kept). params: agi_pool_params. */
     AGI_K_MAXPOOL2D,
     /* src0 dy [N, C, OH, OW], src1 indices (i32, from MAXPOOL2D) → dst dx
      * [N, C, H, W]: every element written, sum of dy whose index points at it. */
@@ -107,7 +110,7 @@ typedef enum agi_kernel_op {
      * stride, padding, ceil_mode and count_include_pad like PyTorch (a window
      * never starts in right padding; with count_include_pad the divisor counts
      * padding but not the ceil_mode overhang). Adaptive window i along H is
-     * [floor(i*H/OH), ceil((i+1)*H/OH)). */
+     * [floor(i*H/OH), ceil((i+1)*H/OH)). dh/dw are unused (no dilation). */
     AGI_K_AVGPOOL2D,
     /* Backward: src0 dy [N, C, OH, OW] → dst dx [N, C, H, W], every element
      * written. Same params as the forward. */
@@ -117,7 +120,8 @@ typedef enum agi_kernel_op {
      * along params.i[0] = dim. f32 or i32 data. Out-of-range index → 0. */
     AGI_K_GATHER,
     /* dst[... index[i] (at dim) ...] += src0[i] for every i of src0's shape;
-     * src1 index i32 with src0's shape (strides may be 0). dst keeps its other
+     * src1 index i32 with src0's shape (strides may be 0); src0.shape[d] <=
+     * dst.shape[d] for every d != dim, as in PyTorch. dst keeps its other
      * contents (the front end fills it first). f32. Out-of-range index: the
      * element is skipped. params.i[0] = dim. Summation order unspecified
      * (fixed when ag_is_deterministic()). */
@@ -151,7 +155,7 @@ typedef enum agi_unary_op {
     AGI_U_POW,        /* x ^ f[0] (powf semantics) */
     AGI_U_AFFINE,     /* x * f[0] + f[1] */
     AGI_U_RDIV,       /* f[0] / x */
-    AGI_U_SIGN,       /* -1, 0, 1 */
+    AGI_U_SIGN,       /* -1, 0, 1; SIGN(NaN) = 0. RELU and CLAMP keep NaN. */
     AGI_U_STEP,       /* x > 0 ? 1 : 0 */
     AGI_U_COUNT
 } agi_unary_op;
