@@ -52,7 +52,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
         if (k->op == AGI_K_IM2COL) {
             if ((st = check_view(k, &k->src[0], AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
             if ((st = check_view(k, &k->dst, AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
-            total = p->n * rows * L;
+            total = p->n * p->c * L; /* one invocation per (n, c, output position) */
             disp.shader = "im2col";
         } else {
             if ((st = check_view(k, &k->src[0], AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;

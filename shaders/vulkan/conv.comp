@@ -47,40 +47,61 @@ void main()
     if (e >= pc.total) return;
     int H = pc.h, W = pc.w, OH = pc.oh, OW = pc.ow;
 #if OP == 0
-    // cols [N, C*kh*kw, OH*OW]
+    // cols [N, C*kh*kw, OH*OW]: one invocation per (n, c, output position),
+    // looping over the kernel window (keeps integer divisions out of the loop)
     int L = OH * OW;
     int col = int(e % uint(L));
-    uint rest = e / uint(L);
-    int R = pc.c * pc.kh * pc.kw;
-    int row = int(rest % uint(R));
-    int nn = int(rest / uint(R));
-    int j = row % pc.kw, i = (row / pc.kw) % pc.kh, ch = row / (pc.kw * pc.kh);
-    int oy = col / OW, ox = col % OW;
-    int y = oy * pc.sh - pc.ph + i * pc.dh, x = ox * pc.sw - pc.pw + j * pc.dw;
-    float v = 0.0;
-    if (y >= 0 && y < H && x >= 0 && x < W) v = s[pc.soff + uint(((nn * pc.c + ch) * H + y) * W + x)];
-    d[pc.doff + e] = v;
+    uint plane = e / uint(L); // n * C + c
+    int oy = col / OW, ox = col - (col / OW) * OW;
+    int y0 = oy * pc.sh - pc.ph, x0 = ox * pc.sw - pc.pw;
+    uint src = pc.soff + plane * uint(H * W);
+    uint dst = pc.doff + plane * uint(pc.kh * pc.kw * L) + uint(col);
+    for (int i = 0; i < pc.kh; i++) {
+        int y = y0 + i * pc.dh;
+        bool yin = y >= 0 && y < H;
+        for (int j = 0; j < pc.kw; j++) {
+            int x = x0 + j * pc.dw;
+            float v = 0.0;
+            if (yin && x >= 0 && x < W) v = s[src + uint(y * W + x)];
+            d[dst] = v;
+            dst += uint(L);
+        }
+    }
 #elif OP == 1
-    // x [N, C, H, W] from cols
+    // x [N, C, H, W] from cols: sum over the (i, j) whose window covers (y, x),
+    // in increasing (i, j) order
     int x = int(e % uint(W));
     int y = int((e / uint(W)) % uint(H));
-    uint plane = e / uint(W * H);
-    int ch = int(plane % uint(pc.c)), nn = int(plane / uint(pc.c));
+    uint plane = e / uint(W * H); // n * C + c
     int L = OH * OW;
-    int R = pc.c * pc.kh * pc.kw;
+    uint base = pc.soff + plane * uint(pc.kh * pc.kw * L);
     float acc = 0.0;
-    for (int i = 0; i < pc.kh; i++) {
-        int ty = y + pc.ph - i * pc.dh;
-        if (ty < 0 || ty % pc.sh != 0) continue;
-        int oy = ty / pc.sh;
-        if (oy >= OH) continue;
-        for (int j = 0; j < pc.kw; j++) {
-            int tx = x + pc.pw - j * pc.dw;
-            if (tx < 0 || tx % pc.sw != 0) continue;
-            int ox = tx / pc.sw;
-            if (ox >= OW) continue;
-            int row = (ch * pc.kh + i) * pc.kw + j;
-            acc += s[pc.soff + uint((nn * R + row) * L + oy * OW + ox)];
+    if (pc.dh == 1 && pc.dw == 1) {
+        int ty = y + pc.ph, tx = x + pc.pw;
+        int oy_hi = min(OH - 1, ty / pc.sh), ox_hi = min(OW - 1, tx / pc.sw);
+        int oy_lo = max(0, (ty - pc.kh + pc.sh) / pc.sh), ox_lo = max(0, (tx - pc.kw + pc.sw) / pc.sw);
+        for (int oy = oy_hi; oy >= oy_lo; oy--) {
+            int i = ty - oy * pc.sh;
+            if (i < 0 || i >= pc.kh) continue;
+            for (int ox = ox_hi; ox >= ox_lo; ox--) {
+                int j = tx - ox * pc.sw;
+                if (j < 0 || j >= pc.kw) continue;
+                acc += s[base + uint((i * pc.kw + j) * L + oy * OW + ox)];
+            }
+        }
+    } else {
+        for (int i = 0; i < pc.kh; i++) {
+            int ty = y + pc.ph - i * pc.dh;
+            if (ty < 0 || ty % pc.sh != 0) continue;
+            int oy = ty / pc.sh;
+            if (oy >= OH) continue;
+            for (int j = 0; j < pc.kw; j++) {
+                int tx = x + pc.pw - j * pc.dw;
+                if (tx < 0 || tx % pc.sw != 0) continue;
+                int ox = tx / pc.sw;
+                if (ox >= OW) continue;
+                acc += s[base + uint((i * pc.kw + j) * L + oy * OW + ox)];
+            }
         }
     }
     d[pc.doff + e] = acc;
@@ -109,25 +130,42 @@ void main()
     d[pc.doff + e] = best;
     d2[pc.d2off + e] = bi < 0 ? 0 : bi;
 #elif OP == 3
-    // dx [N, C, H, W]: sum of dy whose index points here
+    // dx [N, C, H, W]: sum of dy whose index points here (windows in
+    // increasing output order)
     int x = int(e % uint(W));
     int y = int((e / uint(W)) % uint(H));
     uint plane = e / uint(W * H);
     int q = y * W + x;
     uint ob = plane * uint(OH * OW);
     float acc = 0.0;
-    for (int i = pc.kh - 1; i >= 0; i--) {
-        int ty = y + pc.ph - i * pc.dh;
-        if (ty < 0 || ty % pc.sh != 0) continue;
-        int oy = ty / pc.sh;
-        if (oy >= OH) continue;
-        for (int j = pc.kw - 1; j >= 0; j--) {
-            int tx = x + pc.pw - j * pc.dw;
-            if (tx < 0 || tx % pc.sw != 0) continue;
-            int ox = tx / pc.sw;
-            if (ox >= OW) continue;
-            uint o = ob + uint(oy * OW + ox);
-            if (ix[pc.ioff + o] == q) acc += s[pc.soff + o];
+    if (pc.dh == 1 && pc.dw == 1) {
+        int ty = y + pc.ph, tx = x + pc.pw;
+        int oy_hi = min(OH - 1, ty / pc.sh), ox_hi = min(OW - 1, tx / pc.sw);
+        int oy_lo = max(0, (ty - pc.kh + pc.sh) / pc.sh), ox_lo = max(0, (tx - pc.kw + pc.sw) / pc.sw);
+        for (int oy = oy_lo; oy <= oy_hi; oy++) {
+            int i = ty - oy * pc.sh;
+            if (i < 0 || i >= pc.kh) continue;
+            for (int ox = ox_lo; ox <= ox_hi; ox++) {
+                int j = tx - ox * pc.sw;
+                if (j < 0 || j >= pc.kw) continue;
+                uint o = ob + uint(oy * OW + ox);
+                if (ix[pc.ioff + o] == q) acc += s[pc.soff + o];
+            }
+        }
+    } else {
+        for (int i = pc.kh - 1; i >= 0; i--) {
+            int ty = y + pc.ph - i * pc.dh;
+            if (ty < 0 || ty % pc.sh != 0) continue;
+            int oy = ty / pc.sh;
+            if (oy >= OH) continue;
+            for (int j = pc.kw - 1; j >= 0; j--) {
+                int tx = x + pc.pw - j * pc.dw;
+                if (tx < 0 || tx % pc.sw != 0) continue;
+                int ox = tx / pc.sw;
+                if (ox >= OW) continue;
+                uint o = ob + uint(oy * OW + ox);
+                if (ix[pc.ioff + o] == q) acc += s[pc.soff + o];
+            }
         }
     }
     d[pc.doff + e] = acc;
