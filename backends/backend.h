@@ -35,7 +35,9 @@ typedef struct agi_backend_device agi_backend_device;
 
 /* A strided view of a buffer. Offsets and strides count elements of `dtype`.
  * Strides may be 0 (broadcast) but never negative. Shape entries are >= 1
- * whenever a kernel is queued (empty tensors never reach a backend). */
+ * whenever a kernel is queued: the front end never queues a kernel whose dst
+ * or any source is empty (a sum over zero elements, a GEMM with K = 0 or a
+ * scatter from an empty source is handled in the op, e.g. with a FILL). */
 typedef struct agi_view {
     agi_buffer *buf;
     ag_dtype dtype;

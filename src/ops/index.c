@@ -39,8 +39,10 @@ static agi_view view_shaped(const ag_tensor *t, int ndim, const int64_t *shape)
  * cheap and synchronous, so the op can validate it). */
 static bool on_cpu(const ag_tensor *t) { return t->storage->dev->be->kind == AG_BACKEND_CPU; }
 
-/* Reports the first index outside [0, size) when `index` is on the CPU. */
-static bool check_range(const char *op, const ag_tensor *index, int dim, int64_t size)
+/* Reports the first index outside [0, size) when `index` is on the CPU,
+ * naming the shapes of the indexed tensor (`of`, or NULL) and of the index. */
+static bool check_range(const char *op, const ag_tensor *index, int dim, int64_t size,
+                        const ag_tensor *of)
 {
     if (!on_cpu(index)) return true;
     int64_t n = ag_numel(index);
@@ -53,8 +55,15 @@ static bool check_range(const char *op, const ag_tensor *index, int dim, int64_t
     bool ok = ag_tensor_read(index, h, (size_t)n * sizeof *h) == AG_OK;
     for (int64_t i = 0; ok && i < n; i++) {
         if (h[i] < 0 || h[i] >= size) {
-            agi_error(AG_ERR_INVALID, op, "index %d out of range for dim %d of size %lld", h[i],
-                      dim, (long long)size);
+            char a[192], b[192];
+            if (of)
+                agi_error(AG_ERR_INVALID, op,
+                          "index %d out of range for dim %d of size %lld (input %s, index %s)",
+                          h[i], dim, (long long)size, agi_fmt_shape(a, of->ndim, of->shape),
+                          agi_fmt_shape(b, index->ndim, index->shape));
+            else
+                agi_error(AG_ERR_INVALID, op, "index %d out of range [0, %lld) (index %s)", h[i],
+                          (long long)size, agi_fmt_shape(b, index->ndim, index->shape));
             ok = false;
         }
     }
@@ -171,7 +180,7 @@ ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index)
     if (!check_data_dtype(op, x, false, "x") || !check_index_dtype(op, index)) return NULL;
     if (!agi_norm_dim(op, x, dim, &dim)) return NULL;
     if (!check_same_rank(op, index, x, "x") || !check_fits(op, index, x, dim, "x")) return NULL;
-    if (!check_range(op, index, dim, x->shape[dim])) return NULL;
+    if (!check_range(op, index, dim, x->shape[dim], x)) return NULL;
     ag_tensor *y = agi_tensor_new(op, x->storage->dev, x->dtype, index->ndim, index->shape);
     if (!y) return NULL;
     if (gather_kernel(op, agi_view_of(y), x, dim, agi_view_of(index)) != AG_OK) {
@@ -227,7 +236,7 @@ ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
     if (!check_same_rank(op, index, x, "x") || !check_same_rank(op, index, src, "src") ||
         !check_fits(op, index, x, dim, "x") || !check_fits(op, index, src, -1, "src"))
         return NULL;
-    if (!check_range(op, index, dim, x->shape[dim])) return NULL;
+    if (!check_range(op, index, dim, x->shape[dim], x)) return NULL;
     ag_device *dev = x->storage->dev;
     ag_tensor *y = agi_tensor_new(op, dev, AG_F32, x->ndim, x->shape);
     if (!y) return NULL;
@@ -294,7 +303,7 @@ ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index)
                   agi_fmt_shape(a, index->ndim, index->shape), agi_fmt_shape(b, x->ndim, x->shape));
         return NULL;
     }
-    if (!check_range(op, index, dim, x->shape[dim])) return NULL;
+    if (!check_range(op, index, dim, x->shape[dim], x)) return NULL;
     int64_t shape[AG_MAX_DIMS];
     memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
     shape[dim] = ag_numel(index);
@@ -370,7 +379,7 @@ ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight)
                   agi_fmt_shape(b, index->ndim, index->shape));
         return NULL;
     }
-    if (!check_range(op, index, 0, weight->shape[0])) return NULL;
+    if (!check_range(op, index, 0, weight->shape[0], weight)) return NULL;
     int64_t m = ag_numel(index), d = weight->shape[1];
     int64_t shape[AG_MAX_DIMS];
     memcpy(shape, index->shape, (size_t)index->ndim * sizeof *shape);
@@ -415,7 +424,7 @@ ag_tensor *ag_one_hot(const ag_tensor *labels, int64_t num_classes)
                   agi_fmt_shape(a, labels->ndim, labels->shape));
         return NULL;
     }
-    if (!check_range(op, labels, labels->ndim, num_classes)) return NULL;
+    if (!check_range(op, labels, labels->ndim, num_classes, NULL)) return NULL;
     ag_device *dev = labels->storage->dev;
     int nd = labels->ndim + 1;
     int64_t shape[AG_MAX_DIMS];
