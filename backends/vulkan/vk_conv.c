@@ -6,7 +6,7 @@
 #include <string.h>
 
 typedef struct conv_pc {
-    uint32_t total;
+    uint32_t zbase;
     int32_t n, c, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
     int32_t ceil_mode, count_include_pad, adaptive;
     uint32_t doff, soff, ioff, d2off;
@@ -38,7 +38,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
     vk_dispatch disp;
     memset(&disp, 0, sizeof disp);
     ag_status st;
-    int64_t total;
+    int64_t total, xw, yh, planes;
     bool conv = k->op == AGI_K_IM2COL || k->op == AGI_K_COL2IM;
     if (conv) {
         const agi_conv_params *p = &k->p.conv;
@@ -53,11 +53,15 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
             if ((st = check_view(k, &k->src[0], AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
             if ((st = check_view(k, &k->dst, AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
             total = p->n * p->c * L; /* one invocation per (n, c, output position) */
+            xw = p->ow;
+            yh = p->oh;
             disp.shader = "im2col";
         } else {
             if ((st = check_view(k, &k->src[0], AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
             if ((st = check_view(k, &k->dst, AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
             total = p->n * p->c * p->h * p->w;
+            xw = p->w;
+            yh = p->h;
             disp.shader = "col2im";
         }
     } else {
@@ -84,6 +88,8 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
                 (st = check_view(k, &k->dst2, AG_I32, "indices", N, C, p->oh, p->ow)) != AG_OK)
                 return st;
             total = N * C * p->oh * p->ow;
+            xw = p->ow;
+            yh = p->oh;
             disp.shader = "maxpool";
             break;
         case AGI_K_MAXPOOL2D_BWD:
@@ -92,6 +98,8 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
                 (st = check_view(k, &k->dst, AG_F32, "dx", N, C, p->h, p->w)) != AG_OK)
                 return st;
             total = N * C * p->h * p->w;
+            xw = p->w;
+            yh = p->h;
             disp.shader = "maxpool_bwd";
             break;
         case AGI_K_AVGPOOL2D:
@@ -99,6 +107,8 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
                 (st = check_view(k, &k->dst, AG_F32, "y", N, C, p->oh, p->ow)) != AG_OK)
                 return st;
             total = N * C * p->oh * p->ow;
+            xw = p->ow;
+            yh = p->oh;
             disp.shader = "avgpool";
             break;
         default:
@@ -106,22 +116,37 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
                 (st = check_view(k, &k->dst, AG_F32, "dx", N, C, p->h, p->w)) != AG_OK)
                 return st;
             total = N * C * p->h * p->w;
+            xw = p->w;
+            yh = p->h;
             disp.shader = "avgpool_bwd";
             break;
         }
     }
     if (!fits(total)) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s too large", agi_kernel_op_name(k->op));
-    pc.total = (uint32_t)total;
+    planes = conv ? k->p.conv.n * k->p.conv.c : k->p.pool.n * k->p.pool.c;
+    if (yh > (int64_t)d->props.limits.maxComputeWorkGroupCount[1])
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s: %lld rows exceed the device's grid",
+                             agi_kernel_op_name(k->op), (long long)yh);
     if ((st = vk_bind_view(d, &k->dst, true, &disp.bind[0], &pc.doff)) != AG_OK) return st;
     if ((st = vk_bind_view(d, &k->src[0], false, &disp.bind[1], &pc.soff)) != AG_OK) return st;
     if (k->op == AGI_K_MAXPOOL2D_BWD && (st = vk_bind_view(d, &k->src[1], false, &disp.bind[2], &pc.ioff)) != AG_OK)
         return st;
     if (k->op == AGI_K_MAXPOOL2D && (st = vk_bind_view(d, &k->dst2, true, &disp.bind[3], &pc.d2off)) != AG_OK)
         return st;
-    uint32_t wg = vk_wg(d, 256);
+    uint32_t wg = 64;
+    while (wg > 8 && (int64_t)wg / 2 >= xw) wg /= 2;
+    wg = vk_wg(d, wg);
     disp.spec[0] = wg;
-    vk_grid(d, (pc.total + wg - 1) / wg, disp.groups);
-    memcpy(disp.push, &pc, sizeof pc);
-    disp.push_bytes = sizeof pc;
-    return vk_dispatch_run(d, &disp);
+    uint32_t zmax = d->props.limits.maxComputeWorkGroupCount[2];
+    if (zmax > 65535) zmax = 65535;
+    for (int64_t z0 = 0; z0 < planes; z0 += zmax) {
+        pc.zbase = (uint32_t)z0;
+        disp.groups[0] = (uint32_t)((xw + wg - 1) / wg);
+        disp.groups[1] = (uint32_t)yh;
+        disp.groups[2] = (uint32_t)(planes - z0 < zmax ? planes - z0 : zmax);
+        memcpy(disp.push, &pc, sizeof pc);
+        disp.push_bytes = sizeof pc;
+        if ((st = vk_dispatch_run(d, &disp)) != AG_OK) return st;
+    }
+    return AG_OK;
 }

@@ -8,6 +8,10 @@
 // Convolution and pooling helpers, one invocation per output element (the
 // backward kernels gather, so every element is written and no atomics are
 // needed). Binding 0 dst, 1 src0, 2 src1 (pool indices), 3 dst2 (indices).
+// 3-D grid: x = column, y = row, z = plane (n * C + c) + zbase, so no integer
+// divisions are needed to find an element's coordinates. Rows and columns
+// are those of the output positions (im2col, forward pools) or of the image
+// (col2im and the backward pools).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
@@ -15,7 +19,7 @@ layout(std430, binding = 1) readonly buffer S { float s[]; };
 layout(std430, binding = 2) readonly buffer I { int ix[]; };
 layout(std430, binding = 3) writeonly buffer D2 { int d2[]; };
 layout(push_constant) uniform PC {
-    uint total;
+    uint zbase;
     int n, c, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
     int ceil_mode, count_include_pad, adaptive;
     uint doff, soff, ioff, d2off;
@@ -43,16 +47,22 @@ float avg_window(int oy, int ox, out int y0, out int y1, out int x0, out int x1)
 
 void main()
 {
-    uint e = lin_id();
-    if (e >= pc.total) return;
     int H = pc.h, W = pc.w, OH = pc.oh, OW = pc.ow;
+#if OP == 1 || OP == 3 || OP == 5
+    int XW = W, YH = H;
+#else
+    int XW = OW, YH = OH;
+#endif
+    int gx = int(gl_GlobalInvocationID.x), gy = int(gl_GlobalInvocationID.y);
+    uint plane = gl_GlobalInvocationID.z + pc.zbase;
+    if (gx >= XW) return;
+    uint e = (plane * uint(YH) + uint(gy)) * uint(XW) + uint(gx);
 #if OP == 0
     // cols [N, C*kh*kw, OH*OW]: one invocation per (n, c, output position),
     // looping over the kernel window (keeps integer divisions out of the loop)
     int L = OH * OW;
-    int col = int(e % uint(L));
-    uint plane = e / uint(L); // n * C + c
-    int oy = col / OW, ox = col - (col / OW) * OW;
+    int oy = gy, ox = gx;
+    int col = oy * OW + ox;
     int y0 = oy * pc.sh - pc.ph, x0 = ox * pc.sw - pc.pw;
     uint src = pc.soff + plane * uint(H * W);
     uint dst = pc.doff + plane * uint(pc.kh * pc.kw * L) + uint(col);
@@ -70,9 +80,7 @@ void main()
 #elif OP == 1
     // x [N, C, H, W] from cols: sum over the (i, j) whose window covers (y, x),
     // in increasing (i, j) order
-    int x = int(e % uint(W));
-    int y = int((e / uint(W)) % uint(H));
-    uint plane = e / uint(W * H); // n * C + c
+    int x = gx, y = gy;
     int L = OH * OW;
     uint base = pc.soff + plane * uint(pc.kh * pc.kw * L);
     float acc = 0.0;
@@ -106,9 +114,7 @@ void main()
     }
     d[pc.doff + e] = acc;
 #elif OP == 2
-    int ox = int(e % uint(OW));
-    int oy = int((e / uint(OW)) % uint(OH));
-    uint plane = e / uint(OW * OH);
+    int ox = gx, oy = gy;
     uint base = pc.soff + plane * uint(H * W);
     int y0 = oy * pc.sh - pc.ph, x0 = ox * pc.sw - pc.pw;
     float best = -1.0 / 0.0;
@@ -132,9 +138,7 @@ void main()
 #elif OP == 3
     // dx [N, C, H, W]: sum of dy whose index points here (windows in
     // increasing output order)
-    int x = int(e % uint(W));
-    int y = int((e / uint(W)) % uint(H));
-    uint plane = e / uint(W * H);
+    int x = gx, y = gy;
     int q = y * W + x;
     uint ob = plane * uint(OH * OW);
     float acc = 0.0;
@@ -170,9 +174,7 @@ void main()
     }
     d[pc.doff + e] = acc;
 #elif OP == 4
-    int ox = int(e % uint(OW));
-    int oy = int((e / uint(OW)) % uint(OH));
-    uint plane = e / uint(OW * OH);
+    int ox = gx, oy = gy;
     uint base = pc.soff + plane * uint(H * W);
     int y0, y1, x0, x1;
     float div = avg_window(oy, ox, y0, y1, x0, x1);
@@ -181,9 +183,7 @@ void main()
         for (int xx = x0; xx < x1; xx++) acc += s[base + uint(yy * W + xx)];
     d[pc.doff + e] = div > 0.0 ? acc / div : 0.0;
 #else
-    int x = int(e % uint(W));
-    int y = int((e / uint(W)) % uint(H));
-    uint plane = e / uint(W * H);
+    int x = gx, y = gy;
     uint ob = pc.soff + plane * uint(OH * OW);
     int oy_lo, oy_hi, ox_lo, ox_hi;
     if (pc.adaptive != 0) {
