@@ -11,18 +11,10 @@
 #define TOL 1e-4
 #define OP "ag_scaled_dot_product_attention"
 
-static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
-{
-    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
-    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
-    return t;
-}
-
 static void check_grad(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *c,
                        const char *l)
 {
-    ck_assert_msg(ag_grad(x) != NULL, "%s/%s: no gradient", c, l);
-    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, c, l), TOL, TOL, c);
+    agt_assert_grad_golden(g, dev, x, c, l, TOL, TOL, c);
 }
 
 START_TEST(test_sdpa_hand)
@@ -77,9 +69,9 @@ START_TEST(test_sdpa_golden)
                             "sdpa_causal", "sdpa_keep_dead", "sdpa_additive_dead"};
     for (int i = 0; i < 6; i++) {
         const char *c = cases[i];
-        ag_tensor *q = gold(g, dev, c, "q", true), *k = gold(g, dev, c, "k", true),
-                  *v = gold(g, dev, c, "v", true);
-        ag_tensor *mask = agt_golden_has(g, c, "mask") ? gold(g, dev, c, "mask", false) : NULL;
+        ag_tensor *q = agt_golden_input(g, dev, c, "q", true), *k = agt_golden_input(g, dev, c, "k", true),
+                  *v = agt_golden_input(g, dev, c, "v", true);
+        ag_tensor *mask = agt_golden_has(g, c, "mask") ? agt_golden_input(g, dev, c, "mask", false) : NULL;
         double scale = i == 2 ? 0.3 : 0.0;
         ag_tensor *y = ag_scaled_dot_product_attention(q, k, v, mask, i == 3, scale);
         agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);

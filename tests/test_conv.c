@@ -10,21 +10,13 @@
 #define GOLDEN "conv.txt"
 #define TOL 1e-4
 
-static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
-{
-    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
-    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
-    return t;
-}
-
 static void check_grad(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *c,
                        const char *l)
 {
     char what[128], label[32];
     snprintf(label, sizeof label, "d%s", l);
     snprintf(what, sizeof what, "%s %s", c, label);
-    ck_assert_msg(ag_grad(x) != NULL, "%s: no gradient", what);
-    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, c, label), TOL, TOL, what);
+    agt_assert_grad_golden(g, dev, x, c, label, TOL, TOL, what);
 }
 
 /* Runs one golden case: forward, then backward with the stored dy. */
@@ -42,7 +34,7 @@ static void golden_case(ag_device *dev, agt_golden *g, const char *c, bool trans
     ck_assert_int_eq(ag_set_requires_grad(x, true), AG_OK);
     ck_assert_int_eq(ag_set_requires_grad(w, true), AG_OK);
     bool has_b = agt_golden_has(g, c, "b");
-    ag_tensor *b = has_b ? gold(g, dev, c, "b", true) : NULL;
+    ag_tensor *b = has_b ? agt_golden_input(g, dev, c, "b", true) : NULL;
     ag_tensor *y = transposed ? ag_conv_transpose2d(x, w, b, o) : ag_conv2d(x, w, b, o);
     ck_assert_msg(y != NULL, "%s: %s", c, ag_last_error());
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);

@@ -11,20 +11,11 @@
 
 #define GOLDEN "elementwise.txt"
 
-/* A golden tensor, optionally marked as requiring grad. */
-static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
-{
-    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
-    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
-    return t;
-}
-
 /* Compares x's accumulated gradient with golden entry `l` of case `c`. */
 static void check_grad(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *c,
                        const char *l, double tol, const char *what)
 {
-    ck_assert_msg(ag_grad(x) != NULL, "%s: no gradient", what);
-    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, c, l), tol, tol, what);
+    agt_assert_grad_golden(g, dev, x, c, l, tol, tol, what);
 }
 
 /* ---- Unary table -------------------------------------------------------------- */
@@ -140,12 +131,12 @@ START_TEST(test_unary_golden)
             ag_scope_begin();
             char what[96];
             snprintf(what, sizeof what, "%s%s", u->name, strided ? " strided" : "");
-            ag_tensor *x = gold(g, dev, u->name, "x", false);
+            ag_tensor *x = agt_golden_input(g, dev, u->name, "x", false);
             if (strided) x = agt_noncontiguous(x);
             ck_assert_int_eq(ag_set_requires_grad(x, true), AG_OK);
             ag_tensor *y = u->fn(x);
-            agt_assert_tensors_close(y, gold(g, dev, u->name, "y", false), u->tol, u->tol, what);
-            ck_assert_int_eq(ag_backward(y, gold(g, dev, u->name, "go", false)), AG_OK);
+            agt_assert_tensors_close(y, agt_golden_input(g, dev, u->name, "y", false), u->tol, u->tol, what);
+            ck_assert_int_eq(ag_backward(y, agt_golden_input(g, dev, u->name, "go", false)), AG_OK);
             check_grad(g, dev, x, u->name, "gx", u->tol * 10, what);
             ag_scope_end();
         }
@@ -165,7 +156,7 @@ START_TEST(test_unary_gradcheck)
         /* The golden inputs sit at least ~1e-2 from every kink except the
          * deliberate ties of maximum/minimum_scalar, where a central difference
          * gives PyTorch's 0.5 split. */
-        ag_tensor *x = gold(g, dev, u->name, "x", true);
+        ag_tensor *x = agt_golden_input(g, dev, u->name, "x", true);
         agt_gradcheck(unary_fn, 1, &x, (void *)u, 1e-3, 1e-2, 1e-2, u->name);
         ag_scope_end();
     }
@@ -280,12 +271,12 @@ START_TEST(test_binary_golden)
             snprintf(c, sizeof c, "%s%s", bc->name, variant == 2 ? "_bcast" : "");
             snprintf(what, sizeof what, "%s%s", c, variant == 1 ? " strided" : "");
             ag_scope_begin();
-            ag_tensor *a = gold(g, dev, c, "a", false), *b = gold(g, dev, c, "b", true);
+            ag_tensor *a = agt_golden_input(g, dev, c, "a", false), *b = agt_golden_input(g, dev, c, "b", true);
             if (variant == 1) a = agt_noncontiguous(a);
             ck_assert_int_eq(ag_set_requires_grad(a, true), AG_OK);
             ag_tensor *y = bc->fn(a, b);
-            agt_assert_tensors_close(y, gold(g, dev, c, "y", false), bc->tol, bc->tol, what);
-            ck_assert_int_eq(ag_backward(y, gold(g, dev, c, "go", false)), AG_OK);
+            agt_assert_tensors_close(y, agt_golden_input(g, dev, c, "y", false), bc->tol, bc->tol, what);
+            ck_assert_int_eq(ag_backward(y, agt_golden_input(g, dev, c, "go", false)), AG_OK);
             check_grad(g, dev, a, c, "ga", bc->tol * 10, what);
             check_grad(g, dev, b, c, "gb", bc->tol * 10, what);
             ag_scope_end();
@@ -304,11 +295,11 @@ START_TEST(test_binary_gradcheck)
         ag_scope_begin();
         char c[64];
         snprintf(c, sizeof c, "%s_bcast", BINARY[k].name);
-        ag_tensor *in[2] = {gold(g, dev, c, "a", true), gold(g, dev, c, "b", true)};
+        ag_tensor *in[2] = {agt_golden_input(g, dev, c, "a", true), agt_golden_input(g, dev, c, "b", true)};
         agt_gradcheck(binary_fn, 2, in, (void *)&BINARY[k], 1e-3, 1e-2, 1e-2, c);
         /* a strided [3,4] operand with b [4] */
-        ag_tensor *in2[2] = {agt_noncontiguous(gold(g, dev, BINARY[k].name, "a", false)),
-                             gold(g, dev, BINARY[k].name, "b", true)};
+        ag_tensor *in2[2] = {agt_noncontiguous(agt_golden_input(g, dev, BINARY[k].name, "a", false)),
+                             agt_golden_input(g, dev, BINARY[k].name, "b", true)};
         ck_assert_int_eq(ag_set_requires_grad(in2[0], true), AG_OK);
         agt_gradcheck(binary_fn, 2, in2, (void *)&BINARY[k], 1e-3, 1e-2, 1e-2, BINARY[k].name);
         ag_scope_end();
@@ -352,7 +343,7 @@ START_TEST(test_dtype_promotion)
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_scope_begin();
     const char *c = "int_ops";
-    ag_tensor *a = gold(g, dev, c, "a", false), *b = gold(g, dev, c, "b", false);
+    ag_tensor *a = agt_golden_input(g, dev, c, "a", false), *b = agt_golden_input(g, dev, c, "b", false);
     static const struct {
         const char *label;
         ag_tensor *(*fn)(const ag_tensor *, const ag_tensor *);
@@ -361,15 +352,15 @@ START_TEST(test_dtype_promotion)
     for (int k = 0; k < 5; k++) {
         ag_tensor *y = ops[k].fn(a, b);
         ck_assert_msg(ag_tensor_dtype(y) == AG_I32, "%s of i32 must stay i32", ops[k].label);
-        agt_assert_tensors_close(y, gold(g, dev, c, ops[k].label, false), 0, 0, ops[k].label);
+        agt_assert_tensors_close(y, agt_golden_input(g, dev, c, ops[k].label, false), 0, 0, ops[k].label);
     }
     ag_tensor *d = agt_tensor_i32(dev, AG_SHAPE(3), (int32_t[]){2, 4, -3});
     ag_tensor *q = ag_div(a, d);
     ck_assert_int_eq(ag_tensor_dtype(q), AG_F32);
-    agt_assert_tensors_close(q, gold(g, dev, c, "div", false), 1e-6, 1e-6, "div i32 -> f32");
+    agt_assert_tensors_close(q, agt_golden_input(g, dev, c, "div", false), 1e-6, 1e-6, "div i32 -> f32");
     ag_tensor *m = ag_add(a, agt_tensor(dev, AG_SHAPE(3), (float[]){0.5f, 1.5f, -0.25f}));
     ck_assert_int_eq(ag_tensor_dtype(m), AG_F32);
-    agt_assert_tensors_close(m, gold(g, dev, c, "mixed", false), 0, 0, "i32 + f32");
+    agt_assert_tensors_close(m, agt_golden_input(g, dev, c, "mixed", false), 0, 0, "i32 + f32");
     /* u8 stays u8 (wrapping like PyTorch); u8 with i32 gives i32 */
     uint8_t ub[3] = {250, 3, 7};
     ag_tensor *u = ag_from_data(dev, AG_U8, AG_SHAPE(3), ub, 3);
@@ -409,7 +400,7 @@ START_TEST(test_compare)
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_scope_begin();
     const char *c = "compare";
-    ag_tensor *a = gold(g, dev, c, "a", false), *b = gold(g, dev, c, "b", false);
+    ag_tensor *a = agt_golden_input(g, dev, c, "a", false), *b = agt_golden_input(g, dev, c, "b", false);
     static const struct {
         const char *label;
         ag_tensor *(*fn)(const ag_tensor *, const ag_tensor *);
@@ -418,12 +409,12 @@ START_TEST(test_compare)
         for (int strided = 0; strided < 2; strided++) {
             ag_tensor *y = ops[k].fn(strided ? agt_noncontiguous(a) : a, b);
             ck_assert_msg(ag_tensor_dtype(y) == AG_U8, "%s must give u8", ops[k].label);
-            agt_assert_tensors_close(y, gold(g, dev, c, ops[k].label, false), 0, 0, ops[k].label);
+            agt_assert_tensors_close(y, agt_golden_input(g, dev, c, ops[k].label, false), 0, 0, ops[k].label);
         }
     }
-    agt_assert_tensors_close(ag_eq_scalar(a, 0.5), gold(g, dev, c, "eq_s", false), 0, 0, "eq_scalar");
-    agt_assert_tensors_close(ag_lt_scalar(a, 0.5), gold(g, dev, c, "lt_s", false), 0, 0, "lt_scalar");
-    agt_assert_tensors_close(ag_ge_scalar(a, 0.5), gold(g, dev, c, "ge_s", false), 0, 0, "ge_scalar");
+    agt_assert_tensors_close(ag_eq_scalar(a, 0.5), agt_golden_input(g, dev, c, "eq_s", false), 0, 0, "eq_scalar");
+    agt_assert_tensors_close(ag_lt_scalar(a, 0.5), agt_golden_input(g, dev, c, "lt_s", false), 0, 0, "lt_scalar");
+    agt_assert_tensors_close(ag_ge_scalar(a, 0.5), agt_golden_input(g, dev, c, "ge_s", false), 0, 0, "ge_scalar");
     /* hand values, integer and mixed dtypes */
     ag_tensor *i = agt_tensor_i32(dev, AG_SHAPE(4), (int32_t[]){-1, 0, 1, 2});
     ag_tensor *f = agt_tensor(dev, AG_SHAPE(4), (float[]){-1, 0.5f, 1, 3});
@@ -451,18 +442,18 @@ START_TEST(test_where)
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_scope_begin();
     const char *c = "where";
-    ag_tensor *cond = gold(g, dev, c, "cond", false);
+    ag_tensor *cond = agt_golden_input(g, dev, c, "cond", false);
     for (int strided = 0; strided < 2; strided++) {
-        ag_tensor *a = gold(g, dev, c, "a", false), *b = gold(g, dev, c, "b", true);
+        ag_tensor *a = agt_golden_input(g, dev, c, "a", false), *b = agt_golden_input(g, dev, c, "b", true);
         if (strided) a = agt_noncontiguous(a);
         ck_assert_int_eq(ag_set_requires_grad(a, true), AG_OK);
         ag_tensor *y = ag_where(cond, a, b);
-        agt_assert_tensors_close(y, gold(g, dev, c, "y", false), 0, 0, "where");
-        ck_assert_int_eq(ag_backward(y, gold(g, dev, c, "go", false)), AG_OK);
+        agt_assert_tensors_close(y, agt_golden_input(g, dev, c, "y", false), 0, 0, "where");
+        ck_assert_int_eq(ag_backward(y, agt_golden_input(g, dev, c, "go", false)), AG_OK);
         check_grad(g, dev, a, c, "ga", 1e-6, "where ga");
         check_grad(g, dev, b, c, "gb", 1e-5, "where gb");
     }
-    ag_tensor *in[2] = {gold(g, dev, c, "a", true), gold(g, dev, c, "b", true)};
+    ag_tensor *in[2] = {agt_golden_input(g, dev, c, "a", true), agt_golden_input(g, dev, c, "b", true)};
     agt_gradcheck(where_fn, 2, in, cond, 1e-3, 1e-2, 1e-2, "where gradcheck");
     /* hand values: i32 branches stay i32, mixed promote to f32 */
     ag_tensor *m = ag_gt_scalar(agt_tensor(dev, AG_SHAPE(3), (float[]){1, -1, 2}), 0);

@@ -12,13 +12,6 @@
 
 static bool is_cpu(ag_device *dev) { return ag_device_get_info(dev)->backend == AG_BACKEND_CPU; }
 
-static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
-{
-    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
-    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
-    return t;
-}
-
 static void check(agt_golden *g, ag_device *dev, const ag_tensor *t, const char *c, const char *l)
 {
     char what[128];
@@ -159,7 +152,7 @@ START_TEST(test_scatter_add_golden)
     for (int k = 0; k < 2; k++) {
         ag_scope_begin();
         const char *c = cases[k];
-        ag_tensor *x = gold(g, dev, c, "x", true), *src = gold(g, dev, c, "src", true);
+        ag_tensor *x = agt_golden_input(g, dev, c, "x", true), *src = agt_golden_input(g, dev, c, "src", true);
         ag_tensor *y = ag_scatter_add(x, k, agt_golden_tensor(g, dev, c, "index"), src);
         check(g, dev, y, c, "y");
         ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "dy")), AG_OK);

@@ -11,18 +11,10 @@
 #define GOLDEN "nn_ops.txt"
 #define TOL 1e-4
 
-static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
-{
-    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
-    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
-    return t;
-}
-
 static void check_grad(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *c,
                        const char *l)
 {
-    ck_assert_msg(ag_grad(x) != NULL, "%s/%s: no gradient", c, l);
-    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, c, l), TOL, TOL, c);
+    agt_assert_grad_golden(g, dev, x, c, l, TOL, TOL, c);
 }
 
 static const ag_reduction REDS[3] = {AG_REDUCTION_MEAN, AG_REDUCTION_SUM, AG_REDUCTION_NONE};
@@ -85,8 +77,8 @@ END_TEST
 static void ce_case(agt_golden *g, ag_device *dev, const char *c, const ag_cross_entropy_opts *o,
                     bool nll)
 {
-    ag_tensor *x = gold(g, dev, c, "x", true);
-    ag_tensor *t = gold(g, dev, c, "t", false);
+    ag_tensor *x = agt_golden_input(g, dev, c, "x", true);
+    ag_tensor *t = agt_golden_input(g, dev, c, "t", false);
     ag_tensor *y = nll ? ag_nll_loss(x, t, o) : ag_cross_entropy(x, t, o);
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
     ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);
@@ -114,7 +106,7 @@ START_TEST(test_cross_entropy_golden)
     const char *pc[2] = {"ce_probs", "ce_probs_spatial_none"};
     ag_cross_entropy_opts po[2] = {{AG_REDUCTION_MEAN, -100, 0.1}, {AG_REDUCTION_NONE, -100, 0}};
     for (int i = 0; i < 2; i++) {
-        ag_tensor *x = gold(g, dev, pc[i], "x", true), *t = gold(g, dev, pc[i], "t", true);
+        ag_tensor *x = agt_golden_input(g, dev, pc[i], "x", true), *t = agt_golden_input(g, dev, pc[i], "t", true);
         ag_tensor *y = ag_cross_entropy(x, t, &po[i]);
         agt_assert_tensors_close(y, agt_golden_tensor(g, dev, pc[i], "y"), TOL, TOL, pc[i]);
         ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, pc[i], "gy")), AG_OK);
@@ -268,7 +260,7 @@ START_TEST(test_regression_golden)
         for (int r = 0; r < 3; r++) {
             char c[48];
             snprintf(c, sizeof c, "%s_%s", kinds[k], RED_NAMES[r]);
-            ag_tensor *a = gold(g, dev, c, "a", true), *b = gold(g, dev, c, "c", true);
+            ag_tensor *a = agt_golden_input(g, dev, c, "a", true), *b = agt_golden_input(g, dev, c, "c", true);
             ag_tensor *y = fns[k](a, b, REDS[r]);
             agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
             ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);
@@ -362,8 +354,8 @@ START_TEST(test_bce_golden)
         char c[32];
         if (r < 3) snprintf(c, sizeof c, "bce_%s", RED_NAMES[r]);
         else snprintf(c, sizeof c, "bce_pos_weight");
-        ag_tensor *x = gold(g, dev, c, "x", true), *t = gold(g, dev, c, "t", true);
-        ag_tensor *pw = r == 3 ? gold(g, dev, c, "pw", false) : NULL;
+        ag_tensor *x = agt_golden_input(g, dev, c, "x", true), *t = agt_golden_input(g, dev, c, "t", true);
+        ag_tensor *pw = r == 3 ? agt_golden_input(g, dev, c, "pw", false) : NULL;
         ag_tensor *y = ag_binary_cross_entropy_with_logits(x, t, pw, r < 3 ? REDS[r] : AG_REDUCTION_MEAN);
         agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
         ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);

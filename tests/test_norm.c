@@ -9,20 +9,11 @@
 #define GOLDEN "nn_ops.txt"
 #define TOL 1e-4
 
-/* A golden tensor, optionally marked as requiring grad. */
-static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
-{
-    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
-    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
-    return t;
-}
-
 /* Compares x's accumulated gradient with golden entry `l` of case `c`. */
 static void check_grad(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *c,
                        const char *l)
 {
-    ck_assert_msg(ag_grad(x) != NULL, "%s/%s: no gradient", c, l);
-    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, c, l), TOL, TOL, l);
+    agt_assert_grad_golden(g, dev, x, c, l, TOL, TOL, l);
 }
 
 /* ---- Layer norm ---------------------------------------------------------------- */
@@ -57,8 +48,8 @@ START_TEST(test_layer_norm_golden)
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_scope_begin();
     const char *c = "layer_norm_affine";
-    ag_tensor *x = gold(g, dev, c, "x", true), *w = gold(g, dev, c, "w", true),
-              *b = gold(g, dev, c, "b", true);
+    ag_tensor *x = agt_golden_input(g, dev, c, "x", true), *w = agt_golden_input(g, dev, c, "w", true),
+              *b = agt_golden_input(g, dev, c, "b", true);
     ag_tensor *y = ag_layer_norm(x, AG_SHAPE(4), w, b, 1e-5);
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
     ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);
@@ -67,7 +58,7 @@ START_TEST(test_layer_norm_golden)
     check_grad(g, dev, b, c, "db");
 
     c = "layer_norm_2d";
-    x = gold(g, dev, c, "x", true);
+    x = agt_golden_input(g, dev, c, "x", true);
     y = ag_layer_norm(x, AG_SHAPE(3, 4), NULL, NULL, 1e-5);
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
     ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);
@@ -166,7 +157,7 @@ START_TEST(test_rms_norm_golden)
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_scope_begin();
     const char *c = "rms_norm";
-    ag_tensor *x = gold(g, dev, c, "x", true), *w = gold(g, dev, c, "w", true);
+    ag_tensor *x = agt_golden_input(g, dev, c, "x", true), *w = agt_golden_input(g, dev, c, "w", true);
     ag_tensor *y = ag_rms_norm(x, AG_SHAPE(4), w, 1e-6);
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
     ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);
@@ -232,9 +223,9 @@ START_TEST(test_batch_norm_golden)
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_scope_begin();
     const char *c = "batch_norm_train";
-    ag_tensor *x = gold(g, dev, c, "x", true), *w = gold(g, dev, c, "w", true),
-              *b = gold(g, dev, c, "b", true);
-    ag_tensor *rm = gold(g, dev, c, "rm0", false), *rv = gold(g, dev, c, "rv0", false);
+    ag_tensor *x = agt_golden_input(g, dev, c, "x", true), *w = agt_golden_input(g, dev, c, "w", true),
+              *b = agt_golden_input(g, dev, c, "b", true);
+    ag_tensor *rm = agt_golden_input(g, dev, c, "rm0", false), *rv = agt_golden_input(g, dev, c, "rv0", false);
     ag_tensor *y = ag_batch_norm(x, rm, rv, w, b, true, 0.1, 1e-5);
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
     agt_assert_tensors_close(rm, agt_golden_tensor(g, dev, c, "rm"), 1e-5, 1e-5, "running_mean");
@@ -245,18 +236,18 @@ START_TEST(test_batch_norm_golden)
     check_grad(g, dev, b, c, "db");
 
     c = "batch_norm_2d";
-    x = gold(g, dev, c, "x", true);
+    x = agt_golden_input(g, dev, c, "x", true);
     y = ag_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5);
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
     ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);
     check_grad(g, dev, x, c, "dx");
 
     c = "batch_norm_eval";
-    x = gold(g, dev, c, "x", true);
-    w = gold(g, dev, c, "w", true);
-    b = gold(g, dev, c, "b", true);
-    rm = gold(g, dev, c, "rm", false);
-    rv = gold(g, dev, c, "rv", false);
+    x = agt_golden_input(g, dev, c, "x", true);
+    w = agt_golden_input(g, dev, c, "w", true);
+    b = agt_golden_input(g, dev, c, "b", true);
+    rm = agt_golden_input(g, dev, c, "rm", false);
+    rv = agt_golden_input(g, dev, c, "rv", false);
     y = ag_batch_norm(x, rm, rv, w, b, false, 0.1, 1e-5);
     agt_assert_tensors_close(y, agt_golden_tensor(g, dev, c, "y"), TOL, TOL, c);
     ck_assert_int_eq(ag_backward(y, agt_golden_tensor(g, dev, c, "gy")), AG_OK);

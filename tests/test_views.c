@@ -12,18 +12,10 @@
 
 #define GOLDEN "views.txt"
 
-static ag_tensor *gold(agt_golden *g, ag_device *dev, const char *c, const char *l, bool grad)
-{
-    ag_tensor *t = agt_golden_tensor(g, dev, c, l);
-    if (grad) ck_assert_int_eq(ag_set_requires_grad(t, true), AG_OK);
-    return t;
-}
-
 static void check_grad(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *c,
                        const char *l, const char *what)
 {
-    ck_assert_msg(ag_grad(x) != NULL, "%s: no gradient", what);
-    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, c, l), 1e-6, 1e-6, what);
+    agt_assert_grad_golden(g, dev, x, c, l, 1e-6, 1e-6, what);
 }
 
 static void assert_strides(const ag_tensor *t, int ndim, const int64_t *want, const char *what)
@@ -173,12 +165,12 @@ START_TEST(test_views_golden)
             char what[96];
             snprintf(what, sizeof what, "%s%s", v->name, strided ? " strided" : "");
             ag_scope_begin();
-            ag_tensor *x = gold(g, dev, v->name, "x", false);
+            ag_tensor *x = agt_golden_input(g, dev, v->name, "x", false);
             if (strided) x = agt_noncontiguous(x);
             ck_assert_int_eq(ag_set_requires_grad(x, true), AG_OK);
             ag_tensor *y = v->fn(x);
-            agt_assert_tensors_close(y, gold(g, dev, v->name, "y", false), 0, 0, what);
-            ck_assert_int_eq(ag_backward(y, gold(g, dev, v->name, "go", false)), AG_OK);
+            agt_assert_tensors_close(y, agt_golden_input(g, dev, v->name, "y", false), 0, 0, what);
+            ck_assert_int_eq(ag_backward(y, agt_golden_input(g, dev, v->name, "go", false)), AG_OK);
             check_grad(g, dev, x, v->name, "gx", what);
             ag_scope_end();
         }
@@ -194,7 +186,7 @@ START_TEST(test_views_gradcheck)
     agt_golden *g = agt_golden_load(GOLDEN);
     for (int k = 0; k < N_VIEWS; k++) {
         ag_scope_begin();
-        ag_tensor *x = gold(g, dev, VIEWS[k].name, "x", true);
+        ag_tensor *x = agt_golden_input(g, dev, VIEWS[k].name, "x", true);
         agt_gradcheck(view_fn, 1, &x, (void *)&VIEWS[k], 1e-2, 1e-3, 1e-3, VIEWS[k].name);
         ag_scope_end();
     }
@@ -301,14 +293,14 @@ START_TEST(test_join_golden)
             ag_tensor *xs[6];
             for (int j = 0; j < cases[k].n; j++) {
                 snprintf(label, sizeof label, "x%d", j);
-                xs[j] = gold(g, dev, c, label, false);
+                xs[j] = agt_golden_input(g, dev, c, label, false);
                 if (strided && j == 0) xs[j] = agt_noncontiguous(xs[j]);
                 ck_assert_int_eq(ag_set_requires_grad(xs[j], true), AG_OK);
             }
             ag_tensor *y = cases[k].stack ? ag_stack(cases[k].n, xs, cases[k].dim)
                                           : ag_cat(cases[k].n, xs, cases[k].dim);
-            agt_assert_tensors_close(y, gold(g, dev, c, "y", false), 0, 0, what);
-            ck_assert_int_eq(ag_backward(y, gold(g, dev, c, "go", false)), AG_OK);
+            agt_assert_tensors_close(y, agt_golden_input(g, dev, c, "y", false), 0, 0, what);
+            ck_assert_int_eq(ag_backward(y, agt_golden_input(g, dev, c, "go", false)), AG_OK);
             for (int j = 0; j < cases[k].n; j++) {
                 snprintf(label, sizeof label, "g%d", j);
                 check_grad(g, dev, xs[j], c, label, what);
@@ -321,7 +313,7 @@ START_TEST(test_join_golden)
     for (int k = 0; k < 2; k++) {
         const char *c = multi[k];
         ag_scope_begin();
-        ag_tensor *x = gold(g, dev, c, "x", true);
+        ag_tensor *x = agt_golden_input(g, dev, c, "x", true);
         ag_tensor *ys[4] = {0};
         int n = k == 0 ? ag_split(x, 3, 2, ys, 4) : ag_chunk(x, 3, 1, ys, 4);
         ck_assert_int_eq(n, k == 0 ? 2 : 3);
@@ -329,13 +321,13 @@ START_TEST(test_join_golden)
         for (int j = 0; j < n; j++) {
             char label[8];
             snprintf(label, sizeof label, "y%d", j);
-            agt_assert_tensors_close(ys[j], gold(g, dev, c, label, false), 0, 0, c);
+            agt_assert_tensors_close(ys[j], agt_golden_input(g, dev, c, label, false), 0, 0, c);
             snprintf(label, sizeof label, "go%d", j);
-            loss = ag_add(loss, ag_sum(ag_mul(ys[j], gold(g, dev, c, label, false)), 0, NULL, false));
+            loss = ag_add(loss, ag_sum(ag_mul(ys[j], agt_golden_input(g, dev, c, label, false)), 0, NULL, false));
         }
         ck_assert_int_eq(ag_backward(loss, NULL), AG_OK);
         ck_assert_msg(ag_grad(x) != NULL, "%s: no gradient", c);
-        agt_assert_tensors_close(ag_grad(x), gold(g, dev, c, "gx", false), 1e-5, 1e-5, c);
+        agt_assert_tensors_close(ag_grad(x), agt_golden_input(g, dev, c, "gx", false), 1e-5, 1e-5, c);
         ag_scope_end();
     }
     agt_golden_free(g);
@@ -352,16 +344,16 @@ START_TEST(test_join_gradcheck)
     for (int j = 0; j < 3; j++) {
         char label[8];
         snprintf(label, sizeof label, "x%d", j);
-        xs[j] = gold(g, dev, "cat", label, true);
+        xs[j] = agt_golden_input(g, dev, "cat", label, true);
     }
     agt_gradcheck(cat_fn, 3, xs, (int[]){3, 1}, 1e-2, 1e-3, 1e-3, "cat");
     for (int j = 0; j < 6; j++) {
         char label[8];
         snprintf(label, sizeof label, "x%d", j);
-        xs[j] = gold(g, dev, "cat6", label, true);
+        xs[j] = agt_golden_input(g, dev, "cat6", label, true);
     }
     agt_gradcheck(cat_fn, 6, xs, (int[]){6, 0}, 1e-2, 1e-3, 1e-3, "cat of 6");
-    ag_tensor *st[2] = {gold(g, dev, "stack", "x0", true), gold(g, dev, "stack", "x1", true)};
+    ag_tensor *st[2] = {agt_golden_input(g, dev, "stack", "x0", true), agt_golden_input(g, dev, "stack", "x1", true)};
     agt_gradcheck(stack_fn, 2, st, NULL, 1e-2, 1e-3, 1e-3, "stack");
     ag_scope_end();
     agt_golden_free(g);

@@ -421,3 +421,19 @@ ag_tensor *agt_golden_tensor(agt_golden *g, ag_device *dev, const char *name, co
     ck_assert_msg(t != NULL, "golden %s/%s upload failed: %s", name, label, ag_last_error());
     return t;
 }
+
+ag_tensor *agt_golden_input(agt_golden *g, ag_device *dev, const char *name, const char *label,
+                            bool requires_grad)
+{
+    ag_tensor *t = agt_golden_tensor(g, dev, name, label);
+    if (requires_grad)
+        ck_assert_msg(ag_set_requires_grad(t, true) == AG_OK, "%s/%s: %s", name, label, ag_last_error());
+    return t;
+}
+
+void agt_assert_grad_golden(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *name,
+                            const char *label, double atol, double rtol, const char *what)
+{
+    ck_assert_msg(ag_grad(x) != NULL, "%s: %s/%s: no gradient", what, name, label);
+    agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, name, label), atol, rtol, what);
+}

@@ -95,6 +95,12 @@ void agt_golden_free(agt_golden *g);
 /* A tensor of case `name`, entry `label`, uploaded to dev (f32/i32/u8 as
  * stored). Fails the test when absent. */
 ag_tensor *agt_golden_tensor(agt_golden *g, ag_device *dev, const char *name, const char *label);
+/* agt_golden_tensor, marked as a leaf requiring grad when `requires_grad`. */
+ag_tensor *agt_golden_input(agt_golden *g, ag_device *dev, const char *name, const char *label,
+                            bool requires_grad);
+/* Asserts that x has a gradient equal to entry `label` of case `name`. */
+void agt_assert_grad_golden(agt_golden *g, ag_device *dev, const ag_tensor *x, const char *name,
+                            const char *label, double atol, double rtol, const char *what);
 /* True when the case/label exists. */
 int agt_golden_has(agt_golden *g, const char *name, const char *label);
 
