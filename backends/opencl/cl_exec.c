@@ -121,8 +121,9 @@ static bool same_shape(const agi_view *a, const agi_view *b)
     return true;
 }
 
-/* Coalesces copies of the n views (view 0's shape) into g. */
-static void make_geom(const agi_view *const *views, int n, agcl_geom *g)
+/* Coalesces copies of the n views (view 0's shape) into g. Strided views on
+ * CPU-type devices use row mode (see EW_BODY in 00_common.cl). */
+static void make_geom(agi_backend_device *dev, const agi_view *const *views, int n, agcl_geom *g)
 {
     agi_view tmp[4];
     agi_view *ptrs[4];
@@ -141,7 +142,12 @@ static void make_geom(const agi_view *const *views, int n, agcl_geom *g)
         for (int d = 0; d < tmp[v].ndim; d++) g->st[v * 8 + d] = tmp[v].strides[d];
         if (tmp[v].ndim == 1 && tmp[v].strides[0] != 1) g->contig = 0;
     }
+    if (dev->is_cpu && !g->contig && g->ndim >= 2 && g->shape[g->ndim - 1] >= 4)
+        g->rows = g->n / g->shape[g->ndim - 1];
 }
+
+/* Work-items for an elementwise launch over g. */
+static size_t ew_items(const agcl_geom *g) { return (size_t)(g->rows ? g->rows : g->n); }
 
 /* ---- FILL / COPY / UNARY / BINARY / WHERE ------------------------------------ */
 
@@ -151,7 +157,7 @@ static ag_status op_fill(agi_backend_device *dev, const agi_kernel *k)
     if (st) return st;
     const agi_view *vs[1] = {&k->dst};
     agcl_geom g;
-    make_geom(vs, 1, &g);
+    make_geom(dev, vs, 1, &g);
     cl_mem d = k->dst.buf->mem;
     cl_uint bits;
     double f = k->p.s.f[0];
@@ -168,7 +174,7 @@ static ag_status op_fill(agi_backend_device *dev, const agi_kernel *k)
         }
     }
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(g), AGCL_ARG(bits)};
-    return launch1(dev, id, (size_t)g.n, 0, 3, a);
+    return launch1(dev, id, ew_items(&g), 0, 3, a);
 }
 
 static ag_status op_copy(agi_backend_device *dev, const agi_kernel *k)
@@ -189,10 +195,10 @@ static ag_status op_copy(agi_backend_device *dev, const agi_kernel *k)
         id = t == AG_F32 ? AGCL_K_copy_u8_f32 : AGCL_K_copy_u8_i32;
     const agi_view *vs[2] = {&k->dst, &k->src[0]};
     agcl_geom g;
-    make_geom(vs, 2, &g);
+    make_geom(dev, vs, 2, &g);
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g)};
-    return launch1(dev, id, (size_t)g.n, 0, 3, a);
+    return launch1(dev, id, ew_items(&g), 0, 3, a);
 }
 
 static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
@@ -205,11 +211,11 @@ static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
     if (!same_shape(&k->dst, &k->src[0])) return invalid(k, "dst and src0 shapes differ");
     const agi_view *vs[2] = {&k->dst, &k->src[0]};
     agcl_geom g;
-    make_geom(vs, 2, &g);
+    make_geom(dev, vs, 2, &g);
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
     cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(p0), AGCL_ARG(p1)};
-    return launch1(dev, (agcl_kernel_id)(AGCL_K_unary_neg + k->sub), (size_t)g.n, 0, 5, a);
+    return launch1(dev, (agcl_kernel_id)(AGCL_K_unary_neg + k->sub), ew_items(&g), 0, 5, a);
 }
 
 static bool binary_is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
@@ -248,17 +254,17 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
     (void)binary_is_bwd;
     const agi_view *vs[3] = {&k->dst, &k->src[0], &k->src[1]};
     agcl_geom g;
-    make_geom(vs, 3, &g);
+    make_geom(dev, vs, 3, &g);
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem, a1 = k->src[1].buf->mem;
     cl_int op = sub;
     cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
     if (s == AG_F32 && t == AG_F32) {
         agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g), AGCL_ARG(p0),
                         AGCL_ARG(p1)};
-        return launch1(dev, id, (size_t)g.n, 0, 6, a);
+        return launch1(dev, id, ew_items(&g), 0, 6, a);
     }
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g), AGCL_ARG(op)};
-    return launch1(dev, id, (size_t)g.n, 0, 5, a);
+    return launch1(dev, id, ew_items(&g), 0, 5, a);
 }
 
 static ag_status op_where(agi_backend_device *dev, const agi_kernel *k)
@@ -275,11 +281,11 @@ static ag_status op_where(agi_backend_device *dev, const agi_kernel *k)
         return invalid(k, "dst and source shapes differ");
     const agi_view *vs[4] = {&k->dst, &k->src[0], &k->src[1], &k->src[2]};
     agcl_geom g;
-    make_geom(vs, 4, &g);
+    make_geom(dev, vs, 4, &g);
     cl_mem d = k->dst.buf->mem, c = k->src[0].buf->mem, a0 = k->src[1].buf->mem,
            a1 = k->src[2].buf->mem;
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(c), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g)};
-    return launch1(dev, AGCL_K_where_u32, (size_t)g.n, 0, 5, a);
+    return launch1(dev, AGCL_K_where_u32, ew_items(&g), 0, 5, a);
 }
 
 /* ---- REDUCE ------------------------------------------------------------------- */
@@ -617,7 +623,7 @@ static ag_status op_rng(agi_backend_device *dev, const agi_kernel *k)
     if (st) return st;
     const agi_view *vs[1] = {&k->dst};
     agcl_geom g;
-    make_geom(vs, 1, &g);
+    make_geom(dev, vs, 1, &g);
     cl_mem d = k->dst.buf->mem;
     uint64_t seed = k->p.s.u[0], off = k->p.s.u[1];
     cl_uint slo = (cl_uint)seed, shi = (cl_uint)(seed >> 32), olo = (cl_uint)off,
@@ -626,7 +632,7 @@ static ag_status op_rng(agi_backend_device *dev, const agi_kernel *k)
     cl_float a0 = (float)k->p.s.f[0], a1 = (float)k->p.s.f[1];
     agcl_arg a[] = {AGCL_ARG(d),   AGCL_ARG(g),      AGCL_ARG(slo), AGCL_ARG(shi), AGCL_ARG(olo),
                     AGCL_ARG(ohi), AGCL_ARG(normal), AGCL_ARG(a0),  AGCL_ARG(a1)};
-    return launch1(dev, AGCL_K_rng_f32, (size_t)g.n, 0, 9, a);
+    return launch1(dev, AGCL_K_rng_f32, ew_items(&g), 0, 9, a);
 }
 
 /* ---- Optimizers ----------------------------------------------------------------------- */

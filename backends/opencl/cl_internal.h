@@ -96,6 +96,7 @@ typedef struct {
     cl_long st[32];
     cl_long off[4];
     cl_long n;
+    cl_long rows; /* > 0: one work-item per row of the last dim */
     cl_int ndim;
     cl_int contig;
 } agcl_geom;

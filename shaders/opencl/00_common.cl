@@ -13,6 +13,7 @@ typedef struct {
     long st[32];
     long off[4];
     long n;
+    long rows;  /* > 0: row mode, one work-item per row of the last dim */
     int ndim;
     int contig; /* every view contiguous: element i at off[v] + i */
 } geom_t;
@@ -42,7 +43,21 @@ void geom_offsets(const geom_t *g, long i, int nv, long *o)
     }
 }
 
-/* Offsets of element i, with the all-contiguous and 2-D cases inline (it
+/* Offsets of the first element of row `row` (all dims but the last). */
+void row_offsets(const geom_t *g, long row, int nv, long *o)
+{
+    for (int v = 0; v < nv; v++) o[v] = g->off[v];
+    long r = row;
+    for (int d = g->ndim - 2; d >= 0; d--) {
+        long s = g->shape[d];
+        long q = ag_div(r, s);
+        long c = r - q * s;
+        r = q;
+        for (int v = 0; v < nv; v++) o[v] += c * g->st[v * 8 + d];
+    }
+}
+
+/* Offsets of element i, with the all-contiguous, 2-D and 3-D cases inline (it
  * keeps CPU-type devices such as PoCL vectorizing the work-group loop). */
 #define GEOM_OFFSETS(g, i, NV, o)                                                  \
     do {                                                                           \
@@ -52,9 +67,42 @@ void geom_offsets(const geom_t *g, long i, int nv, long *o)
             long q_ = ag_div((i), (g).shape[1]), c_ = (i) - q_ * (g).shape[1];     \
             for (int v_ = 0; v_ < (NV); v_++)                                      \
                 (o)[v_] = (g).off[v_] + q_ * (g).st[v_ * 8] + c_ * (g).st[v_ * 8 + 1]; \
+        } else if ((g).ndim == 3) {                                                \
+            long q_ = ag_div((i), (g).shape[2]), c2_ = (i) - q_ * (g).shape[2];    \
+            long c0_ = ag_div(q_, (g).shape[1]), c1_ = q_ - c0_ * (g).shape[1];    \
+            for (int v_ = 0; v_ < (NV); v_++)                                      \
+                (o)[v_] = (g).off[v_] + c0_ * (g).st[v_ * 8] +                     \
+                          c1_ * (g).st[v_ * 8 + 1] + c2_ * (g).st[v_ * 8 + 2];     \
         } else {                                                                   \
             geom_offsets(&(g), (i), (NV), (o));                                    \
         }                                                                          \
     } while (0)
+
+/* Body of an elementwise kernel over geometry g with NV views: runs the
+ * statements (which see `i`, the row-major element index, and `o`, the
+ * views' offsets) for the work-item's element, or in row mode (CPU-type
+ * devices, strided views) for every element of the work-item's row, which
+ * keeps index division out of the inner loop. */
+#define EW_BODY(g, NV, ...)                                                        \
+    long gid_ = get_global_id(0);                                                  \
+    long o[NV];                                                                    \
+    if ((g).rows) {                                                                \
+        if (gid_ >= (g).rows) return;                                              \
+        long b_[NV], s_[NV];                                                       \
+        int last_ = (g).ndim - 1;                                                  \
+        long len_ = (g).shape[last_];                                              \
+        row_offsets(&(g), gid_, (NV), b_);                                         \
+        for (int v_ = 0; v_ < (NV); v_++) s_[v_] = (g).st[v_ * 8 + last_];         \
+        for (long j_ = 0; j_ < len_; j_++) {                                       \
+            long i = gid_ * len_ + j_;                                             \
+            for (int v_ = 0; v_ < (NV); v_++) o[v_] = b_[v_] + j_ * s_[v_];        \
+            __VA_ARGS__                                                            \
+        }                                                                          \
+    } else {                                                                       \
+        long i = gid_;                                                             \
+        if (i >= (g).n) return;                                                    \
+        GEOM_OFFSETS(g, i, NV, o);                                                 \
+        __VA_ARGS__                                                                \
+    }
 
 float ag_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }

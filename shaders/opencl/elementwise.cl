@@ -4,32 +4,19 @@
 /* ---- FILL: 4-byte (f32/i32 bit pattern) and 1-byte element types ---- */
 __kernel void fill_u32(__global uint *d, geom_t g, uint v)
 {
-    long i = get_global_id(0);
-    if (i >= g.n) return;
-    long o[1];
-    GEOM_OFFSETS(g, i, 1, o);
-    d[o[0]] = v;
+    EW_BODY(g, 1, d[o[0]] = v;)
 }
 
 __kernel void fill_u8(__global uchar *d, geom_t g, uint v)
 {
-    long i = get_global_id(0);
-    if (i >= g.n) return;
-    long o[1];
-    GEOM_OFFSETS(g, i, 1, o);
-    d[o[0]] = (uchar)v;
+    EW_BODY(g, 1, d[o[0]] = (uchar)v;)
 }
 
 /* ---- COPY with conversion: copy_<src>_<dst>; view 0 = dst, 1 = src ---- */
 #define AG_COPY_KERNEL(NAME, ST, DT, CONV)                                  \
     __kernel void NAME(__global DT *d, __global const ST *s, geom_t g)      \
     {                                                                        \
-        long i = get_global_id(0);                                           \
-        if (i >= g.n) return;                                                \
-        long o[2];                                                           \
-        GEOM_OFFSETS(g, i, 2, o);                                           \
-        ST x = s[o[1]];                                                      \
-        d[o[0]] = CONV;                                                      \
+        EW_BODY(g, 2, ST x = s[o[1]]; d[o[0]] = CONV;)                       \
     }
 
 AG_COPY_KERNEL(copy_u32_u32, uint, uint, x)
@@ -91,11 +78,7 @@ float un_step(float x, float p0, float p1) { return x > 0.0f ? 1.0f : 0.0f; }
     __kernel void unary_##NAME(__global float *d, __global const float *s, geom_t g,     \
                                float p0, float p1)                                      \
     {                                                                                   \
-        long i = get_global_id(0);                                                      \
-        if (i >= g.n) return;                                                           \
-        long o[2];                                                                      \
-        GEOM_OFFSETS(g, i, 2, o);                                                       \
-        d[o[0]] = un_##NAME(s[o[1]], p0, p1);                                           \
+        EW_BODY(g, 2, d[o[0]] = un_##NAME(s[o[1]], p0, p1);)                            \
     }
 
 AG_UNARY_KERNEL(neg)
@@ -170,11 +153,7 @@ float bi_softplus_bwd(float a, float b, float p0, float p1)
     __kernel void binary_##NAME(__global float *d, __global const float *a,              \
                                 __global const float *b, geom_t g, float p0, float p1)  \
     {                                                                                   \
-        long i = get_global_id(0);                                                      \
-        if (i >= g.n) return;                                                           \
-        long o[3];                                                                      \
-        GEOM_OFFSETS(g, i, 3, o);                                                       \
-        d[o[0]] = bi_##NAME(a[o[1]], b[o[2]], p0, p1);                                  \
+        EW_BODY(g, 3, d[o[0]] = bi_##NAME(a[o[1]], b[o[2]], p0, p1);)                   \
     }
 
 AG_BINARY_KERNEL(add)
@@ -193,43 +172,33 @@ AG_BINARY_KERNEL(sigmoid_bwd)
 AG_BINARY_KERNEL(tanh_bwd)
 AG_BINARY_KERNEL(softplus_bwd)
 
+int binary_int(int op, int x, int y)
+{
+    switch (op) {
+    case B_ADD: return (int)((uint)x + (uint)y);
+    case B_SUB: return (int)((uint)x - (uint)y);
+    case B_MUL: return (int)((uint)x * (uint)y);
+    case B_MAX: return x > y ? x : y;
+    case B_MIN: return x < y ? x : y;
+    }
+    return 0;
+}
+
 __kernel void binary_i32(__global int *d, __global const int *a, __global const int *b, geom_t g,
                          int op)
 {
-    long i = get_global_id(0);
-    if (i >= g.n) return;
-    long o[3];
-    GEOM_OFFSETS(g, i, 3, o);
-    int x = a[o[1]], y = b[o[2]], r = 0;
-    switch (op) {
-    case B_ADD: r = (int)((uint)x + (uint)y); break;
-    case B_SUB: r = (int)((uint)x - (uint)y); break;
-    case B_MUL: r = (int)((uint)x * (uint)y); break;
-    case B_MAX: r = x > y ? x : y; break;
-    case B_MIN: r = x < y ? x : y; break;
-    }
-    d[o[0]] = r;
+    EW_BODY(g, 3, d[o[0]] = binary_int(op, a[o[1]], b[o[2]]);)
 }
+
+#define compare_op(op, x, y)                                                             \
+    ((op) == B_EQ ? (x) == (y) : (op) == B_NE ? (x) != (y) : (op) == B_LT ? (x) < (y)          \
+     : (op) == B_LE ? (x) <= (y) : (op) == B_GT ? (x) > (y) : (x) >= (y))
 
 #define AG_CMP_KERNEL(NAME, T)                                                                  \
     __kernel void NAME(__global uchar *d, __global const T *a, __global const T *b, geom_t g,    \
                        int op)                                                                  \
     {                                                                                           \
-        long i = get_global_id(0);                                                              \
-        if (i >= g.n) return;                                                                   \
-        long o[3];                                                                              \
-        GEOM_OFFSETS(g, i, 3, o);                                                              \
-        T x = a[o[1]], y = b[o[2]];                                                             \
-        int r = 0;                                                                              \
-        switch (op) {                                                                           \
-        case B_EQ: r = x == y; break;                                                           \
-        case B_NE: r = x != y; break;                                                           \
-        case B_LT: r = x < y; break;                                                            \
-        case B_LE: r = x <= y; break;                                                           \
-        case B_GT: r = x > y; break;                                                            \
-        case B_GE: r = x >= y; break;                                                           \
-        }                                                                                       \
-        d[o[0]] = (uchar)(r ? 1 : 0);                                                           \
+        EW_BODY(g, 3, T x = a[o[1]]; T y = b[o[2]]; d[o[0]] = (uchar)(compare_op(op, x, y));)   \
     }
 
 AG_CMP_KERNEL(compare_f32, float)
@@ -239,9 +208,5 @@ AG_CMP_KERNEL(compare_i32, int)
 __kernel void where_u32(__global uint *d, __global const uchar *c, __global const uint *a,
                         __global const uint *b, geom_t g)
 {
-    long i = get_global_id(0);
-    if (i >= g.n) return;
-    long o[4];
-    GEOM_OFFSETS(g, i, 4, o);
-    d[o[0]] = c[o[1]] != 0 ? a[o[2]] : b[o[3]];
+    EW_BODY(g, 4, d[o[0]] = c[o[1]] != 0 ? a[o[2]] : b[o[3]];)
 }

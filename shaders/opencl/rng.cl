@@ -13,15 +13,10 @@ uint4 philox4x32_10(uint4 c, uint2 k)
     return c;
 }
 
-/* Element k (row-major in view 0) uses counter offset + k. normal = 0:
- * uniform in [a, b); normal = 1: mean a, std b (Box-Muller, first output). */
-__kernel void rng_f32(__global float *d, geom_t g, uint seed_lo, uint seed_hi, uint off_lo,
-                      uint off_hi, int normal, float a, float b)
+/* Value of element i (see rng_f32). */
+float rng_value(long i, uint seed_lo, uint seed_hi, uint off_lo, uint off_hi, int normal, float a,
+                float b)
 {
-    long i = get_global_id(0);
-    if (i >= g.n) return;
-    long o[1];
-    GEOM_OFFSETS(g, i, 1, o);
     ulong c = (((ulong)off_hi << 32) | off_lo) + (ulong)i;
     uint4 x = philox4x32_10((uint4)((uint)c, (uint)(c >> 32), 0u, 0u), (uint2)(seed_lo, seed_hi));
     float v;
@@ -33,5 +28,13 @@ __kernel void rng_f32(__global float *d, geom_t g, uint seed_lo, uint seed_hi, u
         float u2 = (float)(x.y >> 8) * 0x1.0p-24f;
         v = a + b * (sqrt(-2.0f * log(u1)) * cos(6.283185307179586f * u2));
     }
-    d[o[0]] = v;
+    return v;
+}
+
+/* Element k (row-major in view 0) uses counter offset + k. normal = 0:
+ * uniform in [a, b); normal = 1: mean a, std b (Box-Muller, first output). */
+__kernel void rng_f32(__global float *d, geom_t g, uint seed_lo, uint seed_hi, uint off_lo,
+                      uint off_hi, int normal, float a, float b)
+{
+    EW_BODY(g, 1, d[o[0]] = rng_value(i, seed_lo, seed_hi, off_lo, off_hi, normal, a, b);)
 }
