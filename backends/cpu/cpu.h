@@ -70,13 +70,26 @@ void cpu_parallel_for(cpu_pool *pool, int64_t n, int64_t grain, cpu_range_fn fn,
 struct agi_buffer {
     void *data;    /* 64-byte aligned */
     size_t nbytes;
+    size_t cap;    /* bytes allocated at data: nbytes rounded up to its size class */
+    int cls;       /* size class (index into the cache's free lists) */
+    struct agi_buffer *next; /* free-list link while cached */
 };
+
+/* Freed buffers are kept, per size class, for reuse (a training step frees
+ * and re-allocates the same sizes every iteration; returning large blocks to
+ * the OS each time costs page faults). The cache is bounded by cache_limit
+ * bytes and is emptied when a fresh allocation fails or the device closes. */
+#define CPU_CACHE_CLASSES 320
 
 struct agi_backend_device {
     cpu_pool pool;
     bool gemm_blocked;       /* AG_CPU_GEMM=blocked: never use CBLAS */
     uint64_t memory_limit;   /* AG_CPU_MEMORY_LIMIT; 0 = none */
-    atomic_ullong live_bytes;
+    atomic_ullong live_bytes; /* bytes of live buffers (nbytes rounded to 64) */
+    pthread_mutex_t cache_mu;
+    struct agi_buffer *cache[CPU_CACHE_CLASSES];
+    size_t cache_bytes;      /* cap bytes of the cached buffers */
+    size_t cache_limit;      /* AG_CPU_CACHE_BYTES; 0 = no caching */
 };
 
 typedef agi_backend_device cpu_device;

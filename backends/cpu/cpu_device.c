@@ -6,7 +6,9 @@
  *   AG_NUM_THREADS       worker threads (default: online cores); when set, also
  *                        OpenBLAS's thread count (a process-wide setting)
  *   AG_CPU_GEMM=blocked  use the built-in blocked GEMM even when CBLAS exists
- *   AG_CPU_MEMORY_LIMIT  cap on live buffer bytes (to test out-of-memory) */
+ *   AG_CPU_MEMORY_LIMIT  cap on live buffer bytes (to test out-of-memory)
+ *   AG_CPU_CACHE_BYTES   bound on freed buffer bytes kept for reuse (default a
+ *                        quarter of physical memory, at most 2 GiB; 0 = off) */
 #include "cpu.h"
 
 #include <ctype.h>
@@ -90,6 +92,8 @@ static int cpu_enumerate(ag_device_info *out, int max)
     return 1;
 }
 
+static void cache_release_locked(cpu_device *dev);
+
 /* ---- Open / close ------------------------------------------------------------ */
 
 static uint64_t env_u64(const char *name, uint64_t fallback)
@@ -123,6 +127,12 @@ static ag_status cpu_open(int index, agi_backend_device **out, ag_device_info *i
 #endif
     dev->memory_limit = env_u64("AG_CPU_MEMORY_LIMIT", 0);
     atomic_init(&dev->live_bytes, 0);
+    pthread_mutex_init(&dev->cache_mu, NULL);
+    /* Default cache bound: a quarter of physical memory, at most 2 GiB. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t phys = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    uint64_t def = phys / 4 < (2ull << 30) ? phys / 4 : (2ull << 30);
+    dev->cache_limit = (size_t)env_u64("AG_CPU_CACHE_BYTES", def);
     if (info) fill_info(info);
     *out = dev;
     return AG_OK;
@@ -132,16 +142,102 @@ static void cpu_close(agi_backend_device *dev)
 {
     if (!dev) return;
     cpu_pool_destroy(&dev->pool);
+    pthread_mutex_lock(&dev->cache_mu);
+    cache_release_locked(dev);
+    pthread_mutex_unlock(&dev->cache_mu);
+    pthread_mutex_destroy(&dev->cache_mu);
     free(dev);
 }
 
 /* ---- Buffers ------------------------------------------------------------------ */
 
+/* Memory-checker hooks: a cached block is off limits, a reused one undefined,
+ * so valgrind and ASan see kernels that read stale or out-of-range bytes. */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define CPU_HAVE_VALGRIND 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CPU_HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CPU_HAVE_ASAN 1
+#endif
+#endif
+#ifdef CPU_HAVE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+static void mem_noaccess(void *p, size_t n)
+{
+    if (!n) return;
+#ifdef CPU_HAVE_VALGRIND
+    VALGRIND_MAKE_MEM_NOACCESS(p, n);
+#endif
+#ifdef CPU_HAVE_ASAN
+    ASAN_POISON_MEMORY_REGION(p, n);
+#endif
+    (void)p;
+}
+
+static void mem_undefined(void *p, size_t n)
+{
+    if (!n) return;
+#ifdef CPU_HAVE_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#ifdef CPU_HAVE_VALGRIND
+    VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+    (void)p;
+}
+
+/* Size classes: multiples of 64 bytes up to 4 KiB (classes 0..63), then
+ * eight classes per power of two (at most 12.5% slack). Returns the class
+ * and its capacity, or -1 (not cached; capacity = bytes rounded to 64). */
+static int size_class(size_t nbytes, size_t *cap)
+{
+    size_t r = (nbytes + 63) / 64 * 64;
+    if (r <= 4096) {
+        *cap = r;
+        return (int)(r / 64) - 1;
+    }
+    int e = 63 - __builtin_clzll((unsigned long long)(r - 1)); /* r in (2^e, 2^(e+1)] */
+    size_t step = (size_t)1 << (e - 3);
+    size_t q = (r + step - 1) / step; /* 9..16 */
+    int cls = 64 + (e - 12) * 8 + (int)(q - 9);
+    if (cls >= CPU_CACHE_CLASSES) {
+        *cap = r;
+        return -1;
+    }
+    *cap = q * step;
+    return cls;
+}
+
+/* Frees every cached block. Caller holds cache_mu. */
+static void cache_release_locked(cpu_device *dev)
+{
+    for (int c = 0; c < CPU_CACHE_CLASSES; c++) {
+        agi_buffer *b = dev->cache[c];
+        while (b) {
+            agi_buffer *next = b->next;
+            mem_undefined(b->data, b->cap);
+            free(b->data);
+            free(b);
+            b = next;
+        }
+        dev->cache[c] = NULL;
+    }
+    dev->cache_bytes = 0;
+}
+
 static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_buffer **out)
 {
     *out = NULL;
     if (nbytes == 0) nbytes = 1;
-    if (nbytes > SIZE_MAX - 128)
+    if (nbytes > SIZE_MAX / 2)
         return agi_set_error(AG_ERR_OOM, "cpu: cannot allocate %zu bytes", nbytes);
     size_t rounded = (nbytes + 63) / 64 * 64;
     if (dev->memory_limit) {
@@ -157,15 +253,42 @@ static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_bu
     } else {
         atomic_fetch_add(&dev->live_bytes, rounded);
     }
-    agi_buffer *b = malloc(sizeof *b);
-    void *data = b ? aligned_alloc(64, rounded) : NULL;
-    if (!data) {
-        free(b);
-        atomic_fetch_sub(&dev->live_bytes, rounded);
-        return agi_set_error(AG_ERR_OOM, "cpu: out of host memory allocating %zu bytes", nbytes);
+    size_t cap;
+    int cls = size_class(nbytes, &cap);
+    agi_buffer *b = NULL;
+    if (cls >= 0 && dev->cache_limit) {
+        pthread_mutex_lock(&dev->cache_mu);
+        b = dev->cache[cls];
+        if (b) {
+            dev->cache[cls] = b->next;
+            dev->cache_bytes -= b->cap;
+        }
+        pthread_mutex_unlock(&dev->cache_mu);
     }
-    b->data = data;
+    if (b) {
+        mem_undefined(b->data, b->cap);
+    } else {
+        b = malloc(sizeof *b);
+        void *data = b ? aligned_alloc(64, cap) : NULL;
+        if (!data && b) {
+            /* Out of memory: give the cached blocks back and try once more. */
+            pthread_mutex_lock(&dev->cache_mu);
+            cache_release_locked(dev);
+            pthread_mutex_unlock(&dev->cache_mu);
+            data = aligned_alloc(64, cap);
+        }
+        if (!data) {
+            free(b);
+            atomic_fetch_sub(&dev->live_bytes, rounded);
+            return agi_set_error(AG_ERR_OOM, "cpu: out of host memory allocating %zu bytes", nbytes);
+        }
+        b->data = data;
+        b->cap = cap;
+        b->cls = cls;
+    }
     b->nbytes = nbytes;
+    b->next = NULL;
+    mem_noaccess((char *)b->data + rounded, b->cap - rounded);
     *out = b;
     return AG_OK;
 }
@@ -174,6 +297,19 @@ static void cpu_buffer_free(agi_backend_device *dev, agi_buffer *buf)
 {
     if (!buf) return;
     atomic_fetch_sub(&dev->live_bytes, (buf->nbytes + 63) / 64 * 64);
+    if (buf->cls >= 0 && dev->cache_limit) {
+        pthread_mutex_lock(&dev->cache_mu);
+        bool keep = dev->cache_bytes + buf->cap <= dev->cache_limit;
+        if (keep) {
+            mem_noaccess(buf->data, buf->cap);
+            buf->next = dev->cache[buf->cls];
+            dev->cache[buf->cls] = buf;
+            dev->cache_bytes += buf->cap;
+        }
+        pthread_mutex_unlock(&dev->cache_mu);
+        if (keep) return;
+    }
+    mem_undefined(buf->data, buf->cap);
     free(buf->data);
     free(buf);
 }
