@@ -78,14 +78,20 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
         cl_int err = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) return agcl_fail(err, "clSetKernelArg");
     }
-    size_t g[3] = {1, 1, 1};
+    size_t g[3] = {1, 1, 1}, l[3] = {1, 1, 1};
+    if (local) {
+        /* Bounds-checked kernels: a smaller group than asked is fine when the
+         * kernel's own limit is lower (first dim halves). */
+        for (int d = 0; d < dims; d++) l[d] = local[d] ? local[d] : 1;
+        while (l[0] > 1 && l[0] * l[1] * l[2] > dev->kernel_wg[id]) l[0] /= 2;
+    }
     for (int d = 0; d < dims; d++) {
         g[d] = global[d] ? global[d] : 1;
-        if (local && local[d] > 1) g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+        if (local && l[d] > 1) g[d] = (g[d] + l[d] - 1) / l[d] * l[d];
     }
     cl_event ev = NULL;
-    cl_int err = clEnqueueNDRangeKernel(dev->queue, kern, (cl_uint)dims, NULL, g, local, 0, NULL,
-                                        dev->profile ? &ev : NULL);
+    cl_int err = clEnqueueNDRangeKernel(dev->queue, kern, (cl_uint)dims, NULL, g, local ? l : NULL,
+                                        0, NULL, dev->profile ? &ev : NULL);
     if (err != CL_SUCCESS) return agcl_fail(err, "clEnqueueNDRangeKernel");
     if (ev) {
         cl_ulong t0 = 0, t1 = 0;

@@ -60,6 +60,7 @@ struct agi_backend_device {
     cl_command_queue queue;
     cl_program program;
     cl_kernel kernels[AGCL_K_COUNT];
+    size_t kernel_wg[AGCL_K_COUNT]; /* CL_KERNEL_WORK_GROUP_SIZE of each */
     pthread_mutex_t lock;
     ag_device_info info;
     bool is_cpu;

@@ -238,6 +238,18 @@ ag_status agcl_build_program(agi_backend_device *dev)
         if (!dev->kernels[i])
             return agi_set_error(AG_ERR_DEVICE, "opencl: kernel %s missing: %s (%d)",
                                  kernel_names[i], agcl_error_name(err), (int)err);
+        size_t wg = 0;
+        if (clGetKernelWorkGroupInfo(dev->kernels[i], dev->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                     sizeof wg, &wg, NULL) != CL_SUCCESS || wg == 0)
+            wg = dev->max_wg;
+        dev->kernel_wg[i] = wg;
     }
+    /* Tree reductions index outputs by group: their group size must fit every
+     * reduction kernel (a power of two). */
+    static const agcl_kernel_id tree[] = {AGCL_K_reduce_wg_f32, AGCL_K_reduce_part_f32,
+                                          AGCL_K_argreduce_wg_f32, AGCL_K_softmax_wg_f32,
+                                          AGCL_K_softmax_bwd_wg_f32};
+    for (size_t i = 0; i < sizeof tree / sizeof tree[0]; i++)
+        while (dev->red_local > 1 && dev->red_local > dev->kernel_wg[tree[i]]) dev->red_local /= 2;
     return AG_OK;
 }
