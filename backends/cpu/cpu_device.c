@@ -4,7 +4,9 @@
  *
  * Environment (read when a device is opened):
  *   AG_NUM_THREADS       worker threads (default: online cores); when set, also
- *                        OpenBLAS's thread count (a process-wide setting)
+ *                        OpenBLAS's thread count (a process-wide setting). The
+ *                        backend's own GEMMs call OpenBLAS single-threaded from
+ *                        its pool (see cpu_gemm.c) and restore the count after.
  *   AG_CPU_GEMM=blocked  use the built-in blocked GEMM even when CBLAS exists
  *   AG_CPU_MEMORY_LIMIT  cap on live buffer bytes (to test out-of-memory)
  *   AG_CPU_CACHE_BYTES   bound on freed buffer bytes kept for reuse (default a
