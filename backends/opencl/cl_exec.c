@@ -225,7 +225,6 @@ static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
 }
 
 static bool binary_is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
-static bool binary_is_bwd(int sub) { return sub >= AGI_B_RELU_BWD && sub < AGI_B_COUNT; }
 static bool binary_int_ok(int sub)
 {
     return sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL || sub == AGI_B_MAX ||
@@ -257,7 +256,6 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
     } else {
         return unsupported(k, "%s -> %s", dtype_name(s), dtype_name(t));
     }
-    (void)binary_is_bwd;
     const agi_view *vs[3] = {&k->dst, &k->src[0], &k->src[1]};
     agcl_geom g;
     make_geom(dev, vs, 3, &g);
