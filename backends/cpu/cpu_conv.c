@@ -56,41 +56,46 @@ typedef struct conv_job {
     float *dst;
 } conv_job;
 
+/* The outputs o in [0, n_out) with 0 <= o * s + off < n_in, as [*lo, *hi). */
+static void valid_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int64_t *lo,
+                        int64_t *hi)
+{
+    int64_t l = off < 0 ? (-off + s - 1) / s : 0;
+    int64_t h = n_in - 1 - off < 0 ? 0 : (n_in - 1 - off) / s + 1;
+    if (h > n_out) h = n_out;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
 // x: [N, C, H, W] → cols: [N, C*kh*kw, OH*OW]; one task per cols row
 static void im2col_range(void *ctx, int64_t begin, int64_t end)
 {
     const conv_job *j = ctx;
     const agi_conv_params *p = j->p;
-    const int64_t rows = p->c * p->kh * p->kw, L = p->oh * p->ow;
+    const int64_t rows = p->c * p->kh * p->kw, L = p->oh * p->ow, OW = p->ow;
     for (int64_t r = begin; r < end; r++) {
         int64_t n = r / rows, q = r % rows;
         int64_t c = q / (p->kh * p->kw), i = (q / p->kw) % p->kh, jj = q % p->kw;
         const float *x = j->src + (n * p->c + c) * p->h * p->w;
-        float *out = j->dst + r * L;
-        for (int64_t oy = 0; oy < p->oh; oy++) {
-            float *o = out + oy * p->ow;
-            int64_t iy = oy * p->sh - p->ph + i * p->dh;
-            if (iy < 0 || iy >= p->h) {
-                memset(o, 0, (size_t)p->ow * sizeof(float));
-                continue;
-            }
-            const float *xr = x + iy * p->w;
-            int64_t x0 = jj * p->dw - p->pw; /* ix = ox * sw + x0 */
-            if (p->sw == 1) {
-                /* valid ox: 0 <= ox + x0 < w */
-                int64_t lo = x0 < 0 ? -x0 : 0, hi = p->w - x0;
-                if (hi > p->ow) hi = p->ow;
-                if (lo > p->ow) lo = p->ow;
-                if (hi < lo) hi = lo;
-                for (int64_t ox = 0; ox < lo; ox++) o[ox] = 0.0f;
-                for (int64_t ox = lo; ox < hi; ox++) o[ox] = xr[ox + x0];
-                for (int64_t ox = hi; ox < p->ow; ox++) o[ox] = 0.0f;
-            } else {
-                for (int64_t ox = 0; ox < p->ow; ox++) {
-                    int64_t ix = ox * p->sw + x0;
-                    o[ox] = ix >= 0 && ix < p->w ? xr[ix] : 0.0f;
-                }
-            }
+        float *restrict out = j->dst + r * L;
+        /* iy = oy * sh + y0 and ix = ox * sw + x0 lie in the image for oy in
+         * [ylo, yhi) and ox in [lo, hi); everything else is padding. */
+        const int64_t y0 = i * p->dh - p->ph, x0 = jj * p->dw - p->pw, sw = p->sw;
+        int64_t ylo, yhi, lo, hi;
+        valid_range(y0, p->sh, p->h, p->oh, &ylo, &yhi);
+        valid_range(x0, sw, p->w, OW, &lo, &hi);
+        memset(out, 0, (size_t)(ylo * OW) * sizeof(float));
+        memset(out + yhi * OW, 0, (size_t)((p->oh - yhi) * OW) * sizeof(float));
+        for (int64_t oy = ylo; oy < yhi; oy++) {
+            float *restrict o = out + oy * OW;
+            const float *xr = x + (oy * p->sh + y0) * p->w + x0; /* x0 may be negative */
+            for (int64_t ox = 0; ox < lo; ox++) o[ox] = 0.0f;
+            if (sw == 1)
+                for (int64_t ox = lo; ox < hi; ox++) o[ox] = xr[ox];
+            else
+                for (int64_t ox = lo; ox < hi; ox++) o[ox] = xr[ox * sw];
+            for (int64_t ox = hi; ox < OW; ox++) o[ox] = 0.0f;
         }
     }
 }
@@ -130,9 +135,10 @@ static void col2im_range(void *ctx, int64_t begin, int64_t end)
                 int64_t lo = x0 < 0 ? (-x0 + sw - 1) / sw : 0;
                 int64_t hi = p->w - 1 - x0 < 0 ? 0 : (p->w - 1 - x0) / sw + 1;
                 if (hi > p->ow) hi = p->ow;
-                for (int64_t oy = 0; oy < p->oh; oy++) {
+                int64_t ylo, yhi;
+                valid_range(i * p->dh - p->ph, p->sh, p->h, p->oh, &ylo, &yhi);
+                for (int64_t oy = ylo; oy < yhi; oy++) {
                     int64_t iy = oy * p->sh - p->ph + i * p->dh;
-                    if (iy < 0 || iy >= p->h) continue;
                     /* element index arithmetic: x0 may be negative */
                     const int64_t row = iy * p->w + x0;
                     const float *cr = col + oy * p->ow;
@@ -188,6 +194,58 @@ typedef struct pool_job {
     float *dst;
     int32_t *idst;
 } pool_job;
+
+/* The common 2x2 window with stride 2, no padding or dilation, every window
+ * inside the image: the same visiting order and NaN rule as the general loop,
+ * unrolled over the four positions. */
+static bool maxpool_is_2x2(const agi_pool_params *p)
+{
+    return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0 &&
+           p->dh == 1 && p->dw == 1 && 2 * p->oh <= p->h && 2 * p->ow <= p->w;
+}
+
+/* One step of the scan with integer masks (no branches, so the loop over a
+ * row vectorizes): take v when it is larger, or NaN while m is not. */
+#define MAXPOOL_STEP(v, at)                                                                    \
+    do {                                                                                       \
+        const float v_ = (v);                                                                  \
+        const int32_t t_ = -(int32_t)((v_ > m) | ((v_ != v_) & (m == m)));                     \
+        int32_t vb_, mb_;                                                                      \
+        memcpy(&vb_, &v_, 4);                                                                  \
+        memcpy(&mb_, &m, 4);                                                                   \
+        mb_ = (vb_ & t_) | (mb_ & ~t_);                                                        \
+        memcpy(&m, &mb_, 4);                                                                   \
+        id = ((at) & t_) | (id & ~t_);                                                         \
+    } while (0)
+
+static void maxpool_2x2_range(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const agi_pool_params *p = j->p;
+    const int64_t H = p->h, W = p->w, OH = p->oh, OW = p->ow;
+    const int32_t W32 = (int32_t)W;
+    for (int64_t pl = begin; pl < end; pl++) {
+        const float *x = j->src + pl * H * W;
+        float *restrict y = j->dst + pl * OH * OW;
+        int32_t *restrict ix = j->idst + pl * OH * OW;
+        for (int64_t oy = 0; oy < OH; oy++) {
+            const float *restrict r0 = x + 2 * oy * W, *restrict r1 = r0 + W;
+            float *restrict yr = y + oy * OW;
+            int32_t *restrict ir = ix + oy * OW;
+            const int32_t base = (int32_t)(2 * oy * W);
+            for (int32_t ox = 0; ox < (int32_t)OW; ox++) {
+                const int32_t at = base + 2 * ox;
+                float m = r0[2 * ox];
+                int32_t id = at;
+                MAXPOOL_STEP(r0[2 * ox + 1], at + 1);
+                MAXPOOL_STEP(r1[2 * ox], at + W32);
+                MAXPOOL_STEP(r1[2 * ox + 1], at + W32 + 1);
+                yr[ox] = m;
+                ir[ox] = id;
+            }
+        }
+    }
+}
 
 // x: [N, C, H, W] → y, idx: [N, C, OH, OW]
 static void maxpool_range(void *ctx, int64_t begin, int64_t end)
@@ -248,7 +306,8 @@ ag_status cpu_maxpool2d(cpu_device *dev, const agi_kernel *k)
                   .idst = cpu_view_ptr(&k->dst2)};
     int64_t work = p->oh * p->ow * p->kh * p->kw;
     int64_t grain = work >= CPU_GRAIN_ROWS ? 1 : CPU_GRAIN_ROWS / work;
-    cpu_parallel_for(&dev->pool, p->n * p->c, grain, maxpool_range, &j);
+    cpu_parallel_for(&dev->pool, p->n * p->c, grain,
+                     maxpool_is_2x2(p) ? maxpool_2x2_range : maxpool_range, &j);
     return AG_OK;
 }
 
