@@ -608,7 +608,7 @@ static ag_status op_index(agi_backend_device *dev, const agi_kernel *k)
         g.n = agi_view_numel(d);
     } else if (ag_is_deterministic()) {
         id = AGCL_K_scatter_add_det_f32;
-        g.n = agi_view_numel(d);
+        g.n = agi_view_numel(s) / s->shape[dim];
     } else {
         id = AGCL_K_scatter_add_atomic_f32;
         g.n = agi_view_numel(s);

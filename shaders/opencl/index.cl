@@ -65,30 +65,31 @@ __kernel void scatter_add_atomic_f32(__global float *d, __global const float *s,
     atomic_add_f32(d + od + (long)j * g.dst_st[g.dim], s[os]);
 }
 
-/* Deterministic variant: one work-item per dst element adds the matching src
- * elements in increasing order along dim (the order of a sequential loop). */
+/* Deterministic variant: one work-item per position of src outside `dim`
+ * walks src along dim in order and adds into dst; no two work-items touch
+ * the same dst element, and each dst element receives its sources in
+ * increasing order (the order of a sequential loop). g.n = number of such
+ * positions. */
 __kernel void scatter_add_det_f32(__global float *d, __global const float *s,
                                   __global const int *idx, sgeom_t g)
 {
     long i = get_global_id(0);
     if (i >= g.n) return;
-    long r = i, od = g.doff, os = g.soff, oi = g.ioff, target = 0;
+    long r = i, od = g.doff, os = g.soff, oi = g.ioff;
     for (int k = g.ndim - 1; k >= 0; k--) {
-        long q = ag_div(r, g.dshape[k]);
-        long c = r - q * g.dshape[k];
+        if (k == g.dim) continue;
+        long q = ag_div(r, g.sshape[k]);
+        long c = r - q * g.sshape[k];
         r = q;
+        if (c >= g.dshape[k]) return;
+        os += c * g.src_st[k];
+        oi += c * g.idx_st[k];
         od += c * g.dst_st[k];
-        if (k == g.dim) {
-            target = c;
-        } else {
-            if (c >= g.sshape[k]) return;
-            os += c * g.src_st[k];
-            oi += c * g.idx_st[k];
-        }
     }
-    float acc = d[od];
     long len = g.sshape[g.dim], ss = g.src_st[g.dim], is = g.idx_st[g.dim];
-    for (long j = 0; j < len; j++)
-        if (idx[oi + j * is] == target) acc += s[os + j * ss];
-    d[od] = acc;
+    long dlen = g.dshape[g.dim], ds = g.dst_st[g.dim];
+    for (long j = 0; j < len; j++) {
+        int t = idx[oi + j * is];
+        if (t >= 0 && t < dlen) d[od + (long)t * ds] += s[os + j * ss];
+    }
 }
