@@ -65,6 +65,7 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
     bool reg = d->is_cpu;
     if (mode && strcmp(mode, "reg") == 0) reg = true;
     if (mode && strcmp(mode, "tiled") == 0) reg = false;
+    if (d->props.limits.maxComputeWorkGroupInvocations < 256) reg = true; /* tiles need 256 */
     uint32_t gx, gy;
     if (reg) {
         /* 8x8 blocks per invocation: measured best on lavapipe (1024^3:
