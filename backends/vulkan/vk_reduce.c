@@ -144,6 +144,8 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     }
     uint32_t wg = 256;
     while (wg > 32 && (int64_t)wg / 2 >= rcount) wg /= 2;
+    /* subgroup arithmetic for SUM/MAX/MIN where the device has it */
+    const char *wg_shader = d->subgroup_arith && !arg ? "reduce_wg_sg" : "reduce_wg";
     /* vec4 loads: one contiguous reduced run, 16-byte aligned for every output */
     bool vec = g.nr == 1 && pc.rsrc[0] == 1 && pc.soff % 4 == 0;
     for (int i = 0; i < g.nk && vec; i++) vec = g.ksize[i] == 1 || pc.ksrc[i] % 4 == 0;
@@ -160,7 +162,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
             pc.doff = 0;
             disp.bind[0] = (vk_binding){.buf = part, .off = 0, .range = part->alloc, .write = true};
             disp.bind[3] = (vk_binding){.buf = pidx, .off = 0, .range = pidx->alloc, .write = true};
-            disp.shader = "reduce_wg";
+            disp.shader = wg_shader;
             disp.spec[0] = vk_wg(d, wg);
             disp.spec[1] = (uint32_t)g.nk;
             disp.spec[2] = (uint32_t)g.nr;
@@ -195,7 +197,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     }
     if (per_wg) {
         wg = vk_wg(d, wg);
-        disp.shader = "reduce_wg";
+        disp.shader = wg_shader;
         disp.spec[5] = vec;
         vk_grid(d, (uint64_t)nout, disp.groups);
     } else {

@@ -1,5 +1,6 @@
 #version 450
 //! variant reduce_wg -DPER_WG=1
+//! variant reduce_wg_sg -DPER_WG=1 -DSUBGROUP
 //! variant reduce_thread -DPER_WG=0
 // REDUCE over up to 4 reduced dim groups for up to 4 kept dim groups.
 // reduce_wg: one workgroup per output (tree in shared memory);
@@ -9,7 +10,13 @@
 // slices of clen reduced elements per output into binding 0 (values) and
 // binding 3 (indices); 2 (reduce_thread) combine those partials (binding 1
 // values, binding 2 indices, `chunks` per output) into the destination.
+// reduce_wg_sg: SUM/MAX/MIN combine the invocations' partials with subgroup
+// arithmetic, then across subgroups in shared memory (ARGMAX/ARGMIN keep
+// the tree, which carries indices).
 #extension GL_GOOGLE_include_directive : require
+#ifdef SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #include "common.glsl"
 layout(constant_id = 1) const int KND = 4;
 layout(constant_id = 2) const int RND = 4;
@@ -130,6 +137,38 @@ void main()
             bi = r;
         }
     }
+#ifdef SUBGROUP
+    if (!ARG) {
+        float v = OP == 0 ? acc - comp : acc;
+        if (OP == 0) {
+            v = subgroupAdd(v);
+        } else {
+            // NaN wins: reduce the non-NaN values, then restore NaN if any
+            bool anynan = subgroupMax(isnan(v) ? 1.0 : 0.0) > 0.0;
+            v = MAXLIKE ? subgroupMax(isnan(v) ? -1.0 / 0.0 : v) : subgroupMin(isnan(v) ? 1.0 / 0.0 : v);
+            if (anynan) v = 0.0 / 0.0;
+        }
+        if (gl_NumSubgroups > 1u) {
+            if (subgroupElect()) sv[gl_SubgroupID] = v;
+            barrier();
+            if (t != 0u) return;
+            for (uint i = 1u; i < gl_NumSubgroups; i++) {
+                float o = sv[i];
+                if (OP == 0) v += o;
+                else if (better(v, 0u, o, 1u)) v = o;
+            }
+        } else if (t != 0u) {
+            return;
+        }
+        if (PASS == 1) {
+            d[pc.doff + g] = v;
+            pout[g] = 0u;
+        } else {
+            store(dof, v, 0u);
+        }
+        return;
+    }
+#endif
     sv[t] = acc;
     sc[t] = comp;
     si[t] = bi;
