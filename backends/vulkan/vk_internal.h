@@ -21,12 +21,12 @@
 #include <pthread.h>
 #include <vulkan/vulkan.h>
 
-#define VK_NBIND 5      /* storage-buffer bindings of the one descriptor set layout */
-#define VK_NSPEC 8      /* specialization constants 0..7 (0 = local_size_x) */
-#define VK_NBATCH 3     /* command batches in the ring */
-#define VK_BATCH_SETS 256 /* descriptor sets (= dispatches) per batch */
-#define VK_META_BYTES (64 * 1024) /* per-batch metadata arena */
-#define VK_PUSH_WORDS 32
+#define AGVK_NBIND 5      /* storage-buffer bindings of the one descriptor set layout */
+#define AGVK_NSPEC 8      /* specialization constants 0..7 (0 = local_size_x) */
+#define AGVK_NBATCH 3     /* command batches in the ring */
+#define AGVK_BATCH_SETS 256 /* descriptor sets (= dispatches) per batch */
+#define AGVK_META_BYTES (64 * 1024) /* per-batch metadata arena */
+#define AGVK_PUSH_WORDS 32
 
 /* One VkDeviceMemory block with a VkBuffer spanning it, sub-allocated. */
 typedef struct vk_range {
@@ -72,7 +72,7 @@ typedef struct vk_deferred {
 
 typedef struct vk_pipe {
     int shader; /* -1: empty slot */
-    uint32_t spec[VK_NSPEC];
+    uint32_t spec[AGVK_NSPEC];
     VkPipeline pipe;
 } vk_pipe;
 
@@ -106,7 +106,7 @@ struct agi_backend_device {
     uint32_t pipe_cap, pipe_count;
 
     VkCommandPool cmdpool;
-    vk_batch batches[VK_NBATCH];
+    vk_batch batches[AGVK_NBATCH];
     int cur;              /* recording batch or -1 */
     uint64_t next_seq;    /* seq of the next batch to begin */
     uint64_t done_seq;    /* every batch with seq <= done_seq has finished */
@@ -148,9 +148,9 @@ typedef struct vk_binding {
 
 typedef struct vk_dispatch {
     const char *shader;
-    uint32_t spec[VK_NSPEC]; /* spec[0] = workgroup size x */
-    vk_binding bind[VK_NBIND];
-    uint32_t push[VK_PUSH_WORDS];
+    uint32_t spec[AGVK_NSPEC]; /* spec[0] = workgroup size x */
+    vk_binding bind[AGVK_NBIND];
+    uint32_t push[AGVK_PUSH_WORDS];
     uint32_t push_bytes;
     uint32_t groups[3];
 } vk_dispatch;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VK_SUBMIT_AFTER 128 /* dispatches per submitted batch */
+#define AGVK_SUBMIT_AFTER 128 /* dispatches per submitted batch */
 
 static int shader_index(const char *name)
 {
@@ -30,8 +30,8 @@ bool vk_shader_exists(const char *name) { return shader_index(name) >= 0; }
 
 ag_status vk_stream_init(agi_backend_device *d)
 {
-    VkDescriptorSetLayoutBinding b[VK_NBIND];
-    for (int i = 0; i < VK_NBIND; i++)
+    VkDescriptorSetLayoutBinding b[AGVK_NBIND];
+    for (int i = 0; i < AGVK_NBIND; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
             .binding = (uint32_t)i,
             .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
@@ -40,12 +40,12 @@ ag_status vk_stream_init(agi_backend_device *d)
         };
     VkDescriptorSetLayoutCreateInfo dl = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-        .bindingCount = VK_NBIND,
+        .bindingCount = AGVK_NBIND,
         .pBindings = b,
     };
     ag_status st = vk_check(vkCreateDescriptorSetLayout(d->dev, &dl, NULL, &d->dsl), "vkCreateDescriptorSetLayout");
     if (st != AG_OK) return st;
-    VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = VK_PUSH_WORDS * 4};
+    VkPushConstantRange pr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = AGVK_PUSH_WORDS * 4};
     VkPipelineLayoutCreateInfo pl = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
         .setLayoutCount = 1,
@@ -67,8 +67,8 @@ ag_status vk_stream_init(agi_backend_device *d)
     };
     if ((st = vk_check(vkCreateCommandPool(d->dev, &cp, NULL, &d->cmdpool), "vkCreateCommandPool")) != AG_OK)
         return st;
-    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_BATCH_SETS * VK_NBIND};
-    for (int i = 0; i < VK_NBATCH; i++) {
+    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, AGVK_BATCH_SETS * AGVK_NBIND};
+    for (int i = 0; i < AGVK_NBATCH; i++) {
         vk_batch *bt = &d->batches[i];
         VkCommandBufferAllocateInfo ca = {
             .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -82,13 +82,13 @@ ag_status vk_stream_init(agi_backend_device *d)
         if ((st = vk_check(vkCreateFence(d->dev, &fi, NULL, &bt->fence), "vkCreateFence")) != AG_OK) return st;
         VkDescriptorPoolCreateInfo dp = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-            .maxSets = VK_BATCH_SETS,
+            .maxSets = AGVK_BATCH_SETS,
             .poolSizeCount = 1,
             .pPoolSizes = &ps,
         };
         if ((st = vk_check(vkCreateDescriptorPool(d->dev, &dp, NULL, &bt->pool), "vkCreateDescriptorPool")) != AG_OK)
             return st;
-        if ((st = vk_buffer_new(d, VK_META_BYTES, true, &bt->meta)) != AG_OK) return st;
+        if ((st = vk_buffer_new(d, AGVK_META_BYTES, true, &bt->meta)) != AG_OK) return st;
     }
     d->next_seq = 1;
     d->done_seq = 0;
@@ -98,7 +98,7 @@ ag_status vk_stream_init(agi_backend_device *d)
 
 void vk_stream_destroy(agi_backend_device *d)
 {
-    for (int i = 0; i < VK_NBATCH; i++) {
+    for (int i = 0; i < AGVK_NBATCH; i++) {
         vk_batch *bt = &d->batches[i];
         if (bt->fence) vkDestroyFence(d->dev, bt->fence, NULL);
         if (bt->pool) vkDestroyDescriptorPool(d->dev, bt->pool, NULL);
@@ -127,7 +127,7 @@ void vk_stream_destroy(agi_backend_device *d)
 static uint32_t pipe_hash(int shader, const uint32_t *spec)
 {
     uint32_t h = 2166136261u ^ (uint32_t)shader;
-    for (int i = 0; i < VK_NSPEC; i++) h = (h ^ spec[i]) * 16777619u;
+    for (int i = 0; i < AGVK_NSPEC; i++) h = (h ^ spec[i]) * 16777619u;
     return h;
 }
 
@@ -172,9 +172,9 @@ static ag_status get_pipeline(agi_backend_device *d, const char *name, const uin
         if ((st = vk_check(vkCreateShaderModule(d->dev, &mi, NULL, &d->modules[s]), "vkCreateShaderModule")) != AG_OK)
             return st;
     }
-    VkSpecializationMapEntry me[VK_NSPEC];
-    for (int i = 0; i < VK_NSPEC; i++) me[i] = (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(4 * i), 4};
-    VkSpecializationInfo si = {VK_NSPEC, me, VK_NSPEC * 4, spec};
+    VkSpecializationMapEntry me[AGVK_NSPEC];
+    for (int i = 0; i < AGVK_NSPEC; i++) me[i] = (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(4 * i), 4};
+    VkSpecializationInfo si = {AGVK_NSPEC, me, AGVK_NSPEC * 4, spec};
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {
@@ -211,7 +211,7 @@ void vk_poll(agi_backend_device *d)
     for (;;) {
         uint64_t next = d->done_seq + 1;
         vk_batch *bt = NULL;
-        for (int i = 0; i < VK_NBATCH; i++)
+        for (int i = 0; i < AGVK_NBATCH; i++)
             if (d->batches[i].submitted && d->batches[i].seq == next) bt = &d->batches[i];
         if (!bt || vkGetFenceStatus(d->dev, bt->fence) != VK_SUCCESS) return;
         bt->submitted = false;
@@ -227,7 +227,7 @@ static ag_status wait_batch(agi_backend_device *d, vk_batch *bt)
     bt->submitted = false;
     /* A signalled fence covers every earlier submission too. */
     if (bt->seq > d->done_seq) d->done_seq = bt->seq;
-    for (int i = 0; i < VK_NBATCH; i++)
+    for (int i = 0; i < AGVK_NBATCH; i++)
         if (d->batches[i].submitted && d->batches[i].seq <= d->done_seq) d->batches[i].submitted = false;
     return AG_OK;
 }
@@ -235,7 +235,7 @@ static ag_status wait_batch(agi_backend_device *d, vk_batch *bt)
 static ag_status begin_batch(agi_backend_device *d)
 {
     if (d->cur >= 0) return AG_OK;
-    int i = (int)(d->next_seq % VK_NBATCH);
+    int i = (int)(d->next_seq % AGVK_NBATCH);
     vk_batch *bt = &d->batches[i];
     ag_status st = wait_batch(d, bt);
     if (st != AG_OK) return st;
@@ -296,7 +296,7 @@ ag_status vk_wait_seq(agi_backend_device *d, uint64_t seq)
     ag_status st;
     if (d->cur >= 0 && d->batches[d->cur].seq <= seq && (st = vk_flush(d)) != AG_OK) return st;
     vk_batch *best = NULL;
-    for (int i = 0; i < VK_NBATCH; i++) {
+    for (int i = 0; i < AGVK_NBATCH; i++) {
         vk_batch *bt = &d->batches[i];
         if (bt->submitted && bt->seq >= seq && (!best || bt->seq < best->seq)) best = bt;
     }
@@ -312,7 +312,7 @@ ag_status vk_wait_all(agi_backend_device *d)
     ag_status st = vk_flush(d);
     if (st != AG_OK) return st;
     vk_batch *last = NULL;
-    for (int i = 0; i < VK_NBATCH; i++)
+    for (int i = 0; i < AGVK_NBATCH; i++)
         if (d->batches[i].submitted && (!last || d->batches[i].seq > last->seq)) last = &d->batches[i];
     if (last) st = wait_batch(d, last);
     if (st == AG_OK) d->done_seq = d->next_seq - 1;
@@ -325,7 +325,7 @@ static ag_status ensure_room(agi_backend_device *d, uint32_t meta_bytes)
     ag_status st;
     if (d->cur >= 0) {
         vk_batch *bt = &d->batches[d->cur];
-        if (bt->sets < VK_BATCH_SETS && bt->meta_used + meta_bytes <= VK_META_BYTES) return AG_OK;
+        if (bt->sets < AGVK_BATCH_SETS && bt->meta_used + meta_bytes <= AGVK_META_BYTES) return AG_OK;
         if ((st = vk_flush(d)) != AG_OK) return st;
     }
     return begin_batch(d);
@@ -335,7 +335,7 @@ ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_bindin
 {
     uint32_t a = (uint32_t)d->align;
     uint32_t size = (n + a - 1) / a * a;
-    if (size > VK_META_BYTES) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: kernel metadata too large");
+    if (size > AGVK_META_BYTES) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: kernel metadata too large");
     ag_status st = ensure_room(d, size);
     if (st != AG_OK) return st;
     vk_batch *bt = &d->batches[d->cur];
@@ -376,7 +376,7 @@ static void barrier(agi_backend_device *d, VkCommandBuffer cb)
 static ag_status after_record(agi_backend_device *d)
 {
     vk_batch *bt = &d->batches[d->cur];
-    if (bt->sets >= VK_SUBMIT_AFTER) return vk_flush(d);
+    if (bt->sets >= AGVK_SUBMIT_AFTER) return vk_flush(d);
     return AG_OK;
 }
 
@@ -398,10 +398,10 @@ ag_status vk_dispatch_run(agi_backend_device *d, const vk_dispatch *disp)
     VkResult r = vkAllocateDescriptorSets(d->dev, &ai, &set);
     if (r != VK_SUCCESS) return vk_check(r, "vkAllocateDescriptorSets");
     bt->sets++;
-    VkDescriptorBufferInfo bi[VK_NBIND];
-    VkWriteDescriptorSet w[VK_NBIND];
+    VkDescriptorBufferInfo bi[AGVK_NBIND];
+    VkWriteDescriptorSet w[AGVK_NBIND];
     bool need_barrier = false;
-    for (int i = 0; i < VK_NBIND; i++) {
+    for (int i = 0; i < AGVK_NBIND; i++) {
         const vk_binding *b = &disp->bind[i];
         agi_buffer *buf = b->buf ? b->buf : d->dummy;
         VkDeviceSize off = b->buf ? b->off : 0, range = b->buf ? b->range : d->dummy->alloc;
@@ -416,9 +416,9 @@ ag_status vk_dispatch_run(agi_backend_device *d, const vk_dispatch *disp)
         };
         if (b->buf && hazard(d, b->buf, b->write)) need_barrier = true;
     }
-    vkUpdateDescriptorSets(d->dev, VK_NBIND, w, 0, NULL);
+    vkUpdateDescriptorSets(d->dev, AGVK_NBIND, w, 0, NULL);
     if (need_barrier) barrier(d, bt->cb);
-    for (int i = 0; i < VK_NBIND; i++)
+    for (int i = 0; i < AGVK_NBIND; i++)
         if (disp->bind[i].buf) mark(d, disp->bind[i].buf, disp->bind[i].write, bt->seq);
     vkCmdBindPipeline(bt->cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
     vkCmdBindDescriptorSets(bt->cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout, 0, 1, &set, 0, NULL);
