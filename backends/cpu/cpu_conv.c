@@ -327,6 +327,57 @@ static void maxpool_bwd_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* 2x2 stride-2 windows (maxpool_is_2x2): the windows are disjoint, so when
+ * every index of a plane lies in its own window each dx element receives at
+ * most one dy, written directly (0 + dy, as the scatter computes it) without
+ * clearing dx first. A plane with any other index takes the general path. */
+static inline float select_bits(bool take, float v)
+{
+    int32_t b;
+    memcpy(&b, &v, 4);
+    b &= -(int32_t)take;
+    memcpy(&v, &b, 4);
+    return v;
+}
+
+static void maxpool_bwd_2x2_range(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const agi_pool_params *p = j->p;
+    const int64_t H = p->h, W = p->w, OH = p->oh, OW = p->ow, HW = H * W, L = OH * OW;
+    const int32_t W32 = (int32_t)W;
+    for (int64_t pl = begin; pl < end; pl++) {
+        float *restrict dx = j->dst + pl * HW;
+        const float *restrict dy = j->src + pl * L;
+        const int32_t *restrict ix = j->isrc + pl * L;
+        bool ok = true;
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int32_t ox = 0; ox < (int32_t)OW; ox++) {
+                const int32_t d = ix[oy * OW + ox] - (int32_t)(2 * oy * W) - 2 * ox;
+                ok &= (d == 0) | (d == 1) | (d == W32) | (d == W32 + 1);
+            }
+        if (!ok) {
+            maxpool_bwd_range(ctx, pl, pl + 1);
+            continue;
+        }
+        if (2 * OH != H || 2 * OW != W) memset(dx, 0, (size_t)HW * sizeof(float));
+        for (int64_t oy = 0; oy < OH; oy++) {
+            float *restrict r0 = dx + 2 * oy * W, *restrict r1 = r0 + W;
+            const float *restrict g = dy + oy * OW;
+            const int32_t *restrict ir = ix + oy * OW;
+            const int32_t base = (int32_t)(2 * oy * W);
+            for (int32_t ox = 0; ox < (int32_t)OW; ox++) {
+                const float v = 0.0f + g[ox];
+                const int32_t d = ir[ox] - base - 2 * ox;
+                r0[2 * ox] = select_bits(d == 0, v);
+                r0[2 * ox + 1] = select_bits(d == 1, v);
+                r1[2 * ox] = select_bits(d == W32, v);
+                r1[2 * ox + 1] = select_bits(d == W32 + 1, v);
+            }
+        }
+    }
+}
+
 ag_status cpu_maxpool2d_bwd(cpu_device *dev, const agi_kernel *k)
 {
     const char *kn = "maxpool2d_bwd";
@@ -340,7 +391,8 @@ ag_status cpu_maxpool2d_bwd(cpu_device *dev, const agi_kernel *k)
                   .dst = cpu_view_ptr(&k->dst)};
     int64_t work = p->oh * p->ow + p->h * p->w;
     int64_t grain = work >= CPU_GRAIN_ROWS ? 1 : CPU_GRAIN_ROWS / work;
-    cpu_parallel_for(&dev->pool, p->n * p->c, grain, maxpool_bwd_range, &j);
+    cpu_parallel_for(&dev->pool, p->n * p->c, grain,
+                     maxpool_is_2x2(p) ? maxpool_bwd_2x2_range : maxpool_bwd_range, &j);
     return AG_OK;
 }
 

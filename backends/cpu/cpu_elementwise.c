@@ -88,6 +88,10 @@ ag_status cpu_fill(cpu_device *dev, const agi_kernel *k)
         const ST *x = (const ST *)p[1];                                                            \
         if (ds == 1 && xs == 1) {                                                                  \
             for (int64_t i = 0; i < n; i++) { ST v = x[i]; d[i] = (DT)(CONV); }                    \
+        } else if (ds == 1 && xs == 0) { /* broadcast: a fill */                                   \
+            ST v = x[0];                                                                           \
+            const DT f = (DT)(CONV);                                                               \
+            for (int64_t i = 0; i < n; i++) d[i] = f;                                              \
         } else {                                                                                   \
             for (int64_t i = 0; i < n; i++) { ST v = x[i * xs]; d[i * ds] = (DT)(CONV); }          \
         }                                                                                          \

@@ -382,13 +382,16 @@ static void blas_range(void *ctx, int64_t begin, int64_t end)
                 N = len;
             }
         }
-        /* beta == 0 must ignore C's old contents, NaN included. */
-        if (j->beta == 0.0f) scale_c(M, N, 0.0f, C, j->ldc, 1);
+        /* beta == 0 must ignore C's old contents, NaN included: OpenBLAS
+         * does (its beta = 0 paths store zeros, they never scale C). */
         cblas_sgemm(CblasRowMajor, j->ta, j->tb, (int)M, (int)N, (int)j->K, j->alpha, A,
                     (int)j->lda, B, (int)j->ldb, j->beta, C, (int)j->ldc);
     }
 }
 
+#ifndef AG_BLAS_PARTS
+#define AG_BLAS_PARTS 2
+#endif
 static void blas_run(cpu_device *dev, int64_t batch, blas_job *j)
 {
     const int nthreads = dev->pool.nthreads;
@@ -399,7 +402,7 @@ static void blas_run(cpu_device *dev, int64_t batch, blas_job *j)
     j->split_m = false;
     if (nthreads > 1 && batch < 2 * nthreads && work >= 1.0e6) {
         /* Few big products: split each one into blocks of 16 rows or columns. */
-        int64_t want = (2 * nthreads + batch - 1) / batch;
+        int64_t want = (AG_BLAS_PARTS * nthreads + batch - 1) / batch;
         j->split_m = j->M > j->N;
         int64_t len = j->split_m ? j->M : j->N;
         int64_t block = (len + want - 1) / want;
