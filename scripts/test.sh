@@ -22,6 +22,17 @@ cmake --build build -j"$jobs"
 echo "== test suite on: $AG_TEST_BACKENDS"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== install, then build a program against it with CMake and with pkg-config"
+rm -rf build/install-test build/consumer
+cmake --install build --prefix "$PWD/build/install-test" >/dev/null
+cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/install-test" >/dev/null
+cmake --build build/consumer -j"$jobs" >/dev/null
+LD_LIBRARY_PATH="$PWD/build/install-test/lib" ./build/consumer/consumer
+./build/consumer/consumer_static
+cc tests/install/main.c -o build/consumer/with_pkg_config \
+  $(PKG_CONFIG_PATH="$PWD/build/install-test/lib/pkgconfig" pkg-config --cflags --libs anygrad)
+LD_LIBRARY_PATH="$PWD/build/install-test/lib" ./build/consumer/with_pkg_config
+
 echo "== Vulkan tests under the Khronos validation layer"
 AG_TEST_BACKENDS=vulkan AG_VULKAN_VALIDATION=1 \
   ctest --test-dir build --output-on-failure -j"$jobs" -R 'test_(kernels|elementwise|matmul|conv)$'
