@@ -88,7 +88,8 @@ typedef enum agi_kernel_op {
      * A and B: within a matrix one of the two strides is 1 (row- or column-
      * major, i.e. plain or transposed) — a dim of size 1 may have any stride,
      * as agi_view_of sets 0 there — and the batch stride is any value (0
-     * broadcasts). C is row-major with strides[2] == 1. When beta == 0, C's
+     * broadcasts). C is row-major with strides[2] == 1 and, when B > 1, a
+     * non-zero batch stride. When beta == 0, C's
      * old contents are ignored (even NaN). params.f[0] = alpha, f[1] = beta. */
     AGI_K_GEMM,
     /* src0 x: [N, C, H, W] contiguous → dst cols: [N, C*kh*kw, OH*OW]
@@ -119,7 +120,8 @@ typedef enum agi_kernel_op {
     AGI_K_AVGPOOL2D_BWD,
     /* dst[i_0..i_n] = src0[i_0.. index[i_0..i_n] (at dim) ..i_n]; src1 index
      * i32 with dst's shape (strides may be 0); dst's shape equals src0's except
-     * along params.i[0] = dim. f32 or i32 data. Out-of-range index → 0. */
+     * along params.i[0] = dim. f32 or i32 data. Out-of-range index (negative
+     * or >= size) → 0. */
     AGI_K_GATHER,
     /* dst[... index[i] (at dim) ...] += src0[i] for every i of src0's shape;
      * src1 index i32 with src0's shape (strides may be 0); src0.shape[d] <=
