@@ -173,16 +173,13 @@ static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
         memcpy(&bits, &f, 4);
         break;
     }
-    case AG_I32: {
-        double t = isnan(x) ? 0 : x < -2147483648.0 ? -2147483648.0 : x > 2147483647.0 ? 2147483647.0 : x;
-        bits = (uint32_t)(int32_t)t;
-        break;
-    }
+    case AG_I32:
     case AG_U8: {
-        if (!d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
-        double t = isnan(x) ? 0 : fmod(trunc(x), 256.0);
-        if (t < 0) t += 256.0;
-        bits = (uint32_t)t & 255u;
+        /* Integers convert like an f32 -> i32 copy of the value (out of
+         * range: INT32_MIN, as on the CPU backend); u8 keeps the low 8 bits. */
+        if (k->dst.dtype == AG_U8 && !d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
+        int32_t i = (x > -2147483649.0 && x < 2147483648.0) ? (int32_t)x : INT32_MIN;
+        bits = k->dst.dtype == AG_U8 ? (uint32_t)i & 255u : (uint32_t)i;
         break;
     }
     default: return unsupported(k, "dtype");
