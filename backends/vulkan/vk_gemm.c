@@ -68,15 +68,32 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
     if (d->props.limits.maxComputeWorkGroupInvocations < 256) reg = true; /* tiles need 256 */
     uint32_t gx, gy;
     if (reg) {
+        /* Matrix-vector (N == 1, C a column): compute C^T = B^T A^T instead,
+         * so the long dimension runs along the vectorized columns. */
+        if (N == 1 && M > 1 && C->strides[1] == 1) {
+            gemm_pc t = pc;
+            t.M = 1;
+            t.N = (uint32_t)M;
+            t.aoff = pc.boff, t.sam = 0, t.sak = pc.sbk, t.sab = pc.sbb;
+            t.boff = pc.aoff, t.sbk = pc.sak, t.sbn = pc.sam, t.sbb = pc.sab;
+            t.scm = 0;
+            pc = t;
+            vk_binding b1 = disp.bind[1];
+            disp.bind[1] = disp.bind[2];
+            disp.bind[2] = b1;
+            M = 1;
+            N = pc.N;
+        }
         /* 8x8 blocks per invocation: measured best on lavapipe (1024^3:
-         * ~9 GFLOP per CPU-second vs ~4 for 4x4 blocks). */
-        const uint32_t rm = 8, rn4 = 2;
+         * ~9 GFLOP per CPU-second vs ~4 for 4x4 blocks); fewer rows when M
+         * is small. */
+        const uint32_t rm = M >= 8 ? 8 : M >= 4 ? 4 : 1, rn4 = 2;
         /* vec4 loads need 16-byte aligned rows: offsets and strides % 4 == 0;
          * clamped vec4 blocks need the vector dimension % 4 == 0 (and >= 4). */
         bool al_a = pc.aoff % 4 == 0 && pc.sab % 4 == 0, al_b = pc.boff % 4 == 0 && pc.sbb % 4 == 0;
         uint32_t av = 0, bv = 0;
         if (al_a && pc.sak == 1 && pc.sam % 4 == 0 && K >= 4) av = 1;
-        else if (al_a && pc.sam == 1 && pc.sak % 4 == 0 && M % 4 == 0) av = 2;
+        else if (al_a && pc.sam == 1 && pc.sak % 4 == 0 && M % 4 == 0 && rm >= 4) av = 2;
         if (al_b && pc.sbn == 1 && pc.sbk % 4 == 0 && N % 4 == 0) bv = 1;
         else if (al_b && pc.sbk == 1 && pc.sbn % 4 == 0 && K >= 4) bv = 2;
         uint32_t wg = vk_wg(d, 16);
