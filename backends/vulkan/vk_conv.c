@@ -101,6 +101,18 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
             xw = p->w;
             yh = p->h;
             disp.shader = "maxpool_bwd";
+            /* Non-overlapping windows that each hold an image element (padding
+             * at most half the window): zero dx, then one invocation per
+             * output stores its gradient; far fewer memory accesses. */
+            if ((p->kh - 1) * p->dh + 1 <= p->sh && (p->kw - 1) * p->dw + 1 <= p->sw &&
+                2 * p->ph <= p->kh && 2 * p->pw <= p->kw) {
+                agi_kernel z = {.op = AGI_K_FILL};
+                z.dst = k->dst;
+                if ((st = vk_exec(d, &z)) != AG_OK) return st;
+                xw = p->ow;
+                yh = p->oh;
+                disp.shader = "maxpool_bwd_scatter";
+            }
             break;
         case AGI_K_AVGPOOL2D:
             if ((st = check_view(k, &k->src[0], AG_F32, "x", N, C, p->h, p->w)) != AG_OK ||

@@ -5,6 +5,7 @@
 //! variant maxpool_bwd -DOP=3
 //! variant avgpool -DOP=4
 //! variant avgpool_bwd -DOP=5
+//! variant maxpool_bwd_scatter -DOP=6
 // Convolution and pooling helpers, one invocation per output element (the
 // backward kernels gather, so every element is written and no atomics are
 // needed). Binding 0 dst, 1 src0, 2 src1 (pool indices), 3 dst2 (indices).
@@ -182,6 +183,13 @@ void main()
     for (int yy = y0; yy < y1; yy++)
         for (int xx = x0; xx < x1; xx++) acc += s[base + uint(yy * W + xx)];
     d[pc.doff + e] = div > 0.0 ? acc / div : 0.0;
+#elif OP == 6
+    // non-overlapping windows (the host checks): each dx element has at most
+    // one window, so one invocation per output stores its dy at its index
+    // into a dx the host zeroed first
+    uint o = plane * uint(OH * OW) + uint(gy * OW + gx);
+    int q = ix[pc.ioff + o];
+    if (q >= 0 && q < H * W) d[pc.doff + plane * uint(H * W) + uint(q)] = s[pc.soff + o];
 #else
     int x = gx, y = gy;
     uint ob = pc.soff + plane * uint(OH * OW);
