@@ -145,6 +145,10 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
         return st;
     if (k->op == AGI_K_MAXPOOL2D && (st = vk_bind_view(d, &k->dst2, true, &disp.bind[3], &pc.d2off)) != AG_OK)
         return st;
+    if (k->op == AGI_K_IM2COL && k->p.conv.ow % 4 == 0 && pc.doff % 4 == 0) {
+        disp.spec[1] = 1; /* vec4 stores of 4 output columns */
+        xw = k->p.conv.ow / 4;
+    }
     uint32_t wg = 64;
     while (wg > 8 && (int64_t)wg / 2 >= xw) wg /= 2;
     wg = vk_wg(d, wg);

@@ -19,6 +19,10 @@ layout(std430, binding = 0) writeonly buffer D { float d[]; };
 layout(std430, binding = 1) readonly buffer S { float s[]; };
 layout(std430, binding = 2) readonly buffer I { int ix[]; };
 layout(std430, binding = 3) writeonly buffer D2 { int d2[]; };
+layout(std430, binding = 0) writeonly buffer D4 { vec4 d4[]; };
+// Spec 1 = V4 (im2col): OW % 4 == 0 and dst 16-byte aligned; an invocation
+// fills 4 consecutive output columns with vec4 stores (x = column / 4).
+layout(constant_id = 1) const int V4 = 0;
 layout(push_constant) uniform PC {
     uint zbase;
     int n, c, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
@@ -62,6 +66,27 @@ void main()
     // cols [N, C*kh*kw, OH*OW]: one invocation per (n, c, output position),
     // looping over the kernel window (keeps integer divisions out of the loop)
     int L = OH * OW;
+    if (V4 != 0) {
+        if (gx * 4 >= OW) return;
+        int oy = gy, ox0 = gx * 4;
+        int y0 = oy * pc.sh - pc.ph;
+        uint src = pc.soff + plane * uint(H * W);
+        uint dst4 = (pc.doff + plane * uint(pc.kh * pc.kw * L) + uint(oy * OW + ox0)) >> 2;
+        for (int i = 0; i < pc.kh; i++) {
+            int y = y0 + i * pc.dh;
+            bool yin = y >= 0 && y < H;
+            for (int j = 0; j < pc.kw; j++) {
+                vec4 v = vec4(0.0);
+                for (int q = 0; q < 4; q++) {
+                    int x = (ox0 + q) * pc.sw - pc.pw + j * pc.dw;
+                    if (yin && x >= 0 && x < W) v[q] = s[src + uint(y * W + x)];
+                }
+                d4[dst4] = v;
+                dst4 += uint(L >> 2);
+            }
+        }
+        return;
+    }
     int oy = gy, ox = gx;
     int col = oy * OW + ox;
     int y0 = oy * pc.sh - pc.ph, x0 = ox * pc.sw - pc.pw;
