@@ -85,8 +85,9 @@ static void im2col_range(void *ctx, int64_t begin, int64_t end)
         int64_t ylo, yhi, lo, hi;
         valid_range(y0, p->sh, p->h, p->oh, &ylo, &yhi);
         valid_range(x0, sw, p->w, OW, &lo, &hi);
-        memset(out, 0, (size_t)(ylo * OW) * sizeof(float));
-        memset(out + yhi * OW, 0, (size_t)((p->oh - yhi) * OW) * sizeof(float));
+        /* padding rows: usually one short row, cheaper inline than memset */
+        for (int64_t e = 0; e < ylo * OW; e++) out[e] = 0.0f;
+        for (int64_t e = yhi * OW; e < L; e++) out[e] = 0.0f;
         for (int64_t oy = ylo; oy < yhi; oy++) {
             float *restrict o = out + oy * OW;
             const float *xr = x + (oy * p->sh + y0) * p->w + x0; /* x0 may be negative */

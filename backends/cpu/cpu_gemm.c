@@ -340,14 +340,14 @@ static bool blas_operand(int64_t rows, int64_t cols, int64_t rs, int64_t cs,
     return false;
 }
 
-/* CBLAS products. A few big products (fewer than two per thread) run one
- * after the other with OpenBLAS's own threads, which share the packed
- * operands (splitting them over the pool instead re-packs A or B in every
- * block and measured ~3x slower on the MLP training step). Many products (the
- * per-sample GEMMs of a convolution) run single-threaded inside OpenBLAS, in
- * parallel on the backend's pool: handing each small product to OpenBLAS's
- * threads costs a wake-up per call and leaves its workers busy-waiting
- * (sched_yield) against the pool's threads on machines with few cores. */
+/* CBLAS products run single-threaded inside OpenBLAS, in parallel on the
+ * backend's own pool: over the batch when it has enough entries, else over
+ * blocks of rows or columns of C. OpenBLAS's own threads busy-wait
+ * (sched_yield) for a while after every threaded call; with the pool also
+ * running (im2col, pooling, elementwise kernels) on a machine with few cores
+ * they compete for the same cores (measured: 15-20% of the CNN step's CPU time
+ * in __schedule/sched_yield when the linear layers' products used them). On
+ * the MLP step the split measured the same as OpenBLAS's own threading. */
 typedef struct blas_job {
     enum CBLAS_TRANSPOSE ta, tb;
     int64_t M, N, K;
@@ -356,32 +356,66 @@ typedef struct blas_job {
     float *C;
     int64_t lda, ldb, ldc;
     int64_t sa, sb, sc; /* batch strides */
+    int64_t parts;      /* blocks per product */
+    int64_t block;      /* rows (split_m) or columns per block */
+    bool split_m;
 } blas_job;
 
-/* beta == 0 must ignore C's old contents, NaN included: OpenBLAS does (its
- * beta = 0 paths store zeros, they never scale C). */
 static void blas_range(void *ctx, int64_t begin, int64_t end)
 {
     const blas_job *j = ctx;
-    for (int64_t i = begin; i < end; i++)
-        cblas_sgemm(CblasRowMajor, j->ta, j->tb, (int)j->M, (int)j->N, (int)j->K, j->alpha,
-                    j->A + i * j->sa, (int)j->lda, j->B + i * j->sb, (int)j->ldb, j->beta,
-                    j->C + i * j->sc, (int)j->ldc);
+    for (int64_t t = begin; t < end; t++) {
+        int64_t i = t / j->parts, part = t % j->parts;
+        const float *A = j->A + i * j->sa, *B = j->B + i * j->sb;
+        float *C = j->C + i * j->sc;
+        int64_t M = j->M, N = j->N;
+        if (j->parts > 1) {
+            int64_t b0 = part * j->block, len = j->block;
+            if (j->split_m) {
+                if (b0 >= M) continue;
+                if (len > M - b0) len = M - b0;
+                A += j->ta == CblasNoTrans ? b0 * j->lda : b0;
+                C += b0 * j->ldc;
+                M = len;
+            } else {
+                if (b0 >= N) continue;
+                if (len > N - b0) len = N - b0;
+                B += j->tb == CblasNoTrans ? b0 : b0 * j->ldb;
+                C += b0;
+                N = len;
+            }
+        }
+        /* beta == 0 must ignore C's old contents, NaN included: OpenBLAS
+         * does (its beta = 0 paths store zeros, they never scale C). */
+        cblas_sgemm(CblasRowMajor, j->ta, j->tb, (int)M, (int)N, (int)j->K, j->alpha, A,
+                    (int)j->lda, B, (int)j->ldb, j->beta, C, (int)j->ldc);
+    }
 }
 
 static void blas_run(cpu_device *dev, int64_t batch, blas_job *j)
 {
     const int nthreads = dev->pool.nthreads;
-    if (nthreads <= 1 || batch < 2 * nthreads) {
-        blas_range(j, 0, batch);
-        return;
-    }
     const double work = (double)j->M * (double)j->N * (double)j->K;
-    /* Whole products per task, enough of them to pay for a wake-up. */
-    int64_t grain = work >= 2.0e5 ? 1 : (int64_t)(2.0e5 / (work + 1.0)) + 1;
+    int64_t grain = 1;
+    j->parts = 1;
+    j->block = 0;
+    j->split_m = false;
+    if (nthreads > 1 && batch < 2 * nthreads && work >= 1.0e6) {
+        /* Few big products: split each one into blocks of 16 rows or columns. */
+        int64_t want = (2 * nthreads + batch - 1) / batch;
+        j->split_m = j->M > j->N;
+        int64_t len = j->split_m ? j->M : j->N;
+        int64_t block = (len + want - 1) / want;
+        block = (block + 15) / 16 * 16;
+        j->block = block;
+        j->parts = (len + block - 1) / block;
+    } else {
+        /* Many products: whole products per task, enough of them to pay for a wake-up. */
+        grain = work >= 2.0e5 ? 1 : (int64_t)(2.0e5 / (work + 1.0)) + 1;
+    }
     int prev = openblas_get_num_threads();
     if (prev != 1) openblas_set_num_threads(1);
-    cpu_parallel_for(&dev->pool, batch, grain, blas_range, j);
+    cpu_parallel_for(&dev->pool, batch * j->parts, grain, blas_range, j);
     if (prev != 1) openblas_set_num_threads(prev);
 }
 #endif
