@@ -103,7 +103,9 @@ typedef enum agi_kernel_op {
     /* src0 x: [N, C, H, W] contiguous → dst y [N, C, OH, OW] f32 and dst2
      * indices [N, C, OH, OW] i32 (flat h*W + w of the max within the plane,
      * first on ties; padding is -inf; a NaN wins and the first NaN's index is
-     * kept). params: agi_pool_params. */
+     * kept). Padding is at most half the dilated kernel (the front end
+     * checks), so every window holds an input element and every index lies
+     * inside its window. params: agi_pool_params. */
     AGI_K_MAXPOOL2D,
     /* src0 dy [N, C, OH, OW], src1 indices (i32, from MAXPOOL2D) → dst dx
      * [N, C, H, W]: every element written, sum of dy whose index points at it. */
@@ -265,7 +267,8 @@ typedef struct agi_backend {
                       size_t nbytes);
     /* Queues one kernel. Returns AG_ERR_UNSUPPORTED for ops/dtypes it lacks. */
     ag_status (*exec)(agi_backend_device *dev, const agi_kernel *k);
-    /* Whether exec would accept this op/sub for this dst dtype (coverage). */
+    /* Whether exec would accept this op/sub for this dst dtype (coverage; the
+     * source dtypes are not part of the question). */
     bool (*supports)(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype);
     /* Waits for all queued work. */
     ag_status (*sync)(agi_backend_device *dev);

@@ -34,8 +34,10 @@ cc tests/install/main.c -o build/consumer/with_pkg_config \
 LD_LIBRARY_PATH="$PWD/build/install-test/lib" ./build/consumer/with_pkg_config
 
 echo "== Vulkan tests under the Khronos validation layer"
+# Any validation message fails the test that caused it (the harness checks the
+# backend's message count when it closes each device).
 AG_TEST_BACKENDS=vulkan AG_VULKAN_VALIDATION=1 \
-  ctest --test-dir build --output-on-failure -j"$jobs" -R 'test_(kernels|elementwise|matmul|conv)$'
+  ctest --test-dir build --output-on-failure -j"$jobs"
 
 echo "== valgrind (memcheck, leaks) on the CPU backend"
 for t in build/tests/test_*; do

@@ -97,7 +97,8 @@ typedef struct ag_device_info {
     uint64_t memory_bytes;     /* device-local memory (host RAM for the CPU) */
     uint32_t compute_units;    /* cores, SMs or compute units */
     uint32_t subgroup_size;    /* 0 when unknown */
-    uint64_t max_buffer_bytes; /* largest single buffer */
+    uint64_t max_buffer_bytes; /* largest range one kernel operand may span
+                                  (Vulkan: maxStorageBufferRange) */
     bool fp16;                 /* native half-precision arithmetic */
 } ag_device_info;
 

@@ -52,6 +52,10 @@ const char *agt_backend_spec(int i)
 
 static int64_t baseline_tensors;
 
+/* Defined by the Vulkan backend when it is built (weak: absent otherwise).
+ * With AG_VULKAN_VALIDATION=1 it counts validation-layer messages. */
+int64_t agi_vulkan_validation_message_count(void) __attribute__((weak));
+
 ag_device *agt_open(int i)
 {
     ag_clear_error();
@@ -67,6 +71,10 @@ void agt_close(ag_device *dev)
     int64_t live = ag_live_tensors();
     int64_t bufs = ag_device_live_buffers(dev);
     ag_device_close(dev);
+    if (agi_vulkan_validation_message_count) {
+        int64_t msgs = agi_vulkan_validation_message_count();
+        ck_assert_msg(msgs == 0, "%lld Vulkan validation messages (printed above)", (long long)msgs);
+    }
     ck_assert_msg(live == baseline_tensors, "%lld tensors leaked", (long long)(live - baseline_tensors));
     ck_assert_msg(bufs == 0, "%lld device buffers still alive at close", (long long)bufs);
 }
