@@ -1257,6 +1257,588 @@ static void hand_optim(kt *c)
     expect(c, v, WANT(0.00025), 1e-7, "adam v");
 }
 
+/* ======================================================================================
+ * Code-path cases: each GPU backend's special paths (see backends/vulkan/README.md and
+ * backends/opencl/README.md) against the CPU reference
+ * ==================================================================================== */
+
+/* Whether the device under test is the CPU backend itself: the very large cases
+ * (GPU grid limits) run smaller there, as the CPU is the reference anyway. */
+static bool under_test_is_cpu(const kt *c)
+{
+    return strcmp(c->dev[0]->be->name, "cpu") == 0;
+}
+
+/* A view of an existing pair's base tensors. */
+static tp pair_view(tp base, int ndim, const int64_t *shape, const int64_t *strides,
+                    int64_t offset)
+{
+    tp r = base;
+    for (int s = 0; s < 2; s++) {
+        r.t[s] = agi_tensor_view(base.base[s], ndim, shape, strides, offset);
+        ck_assert(r.t[s] != NULL);
+    }
+    return r;
+}
+
+/* A permuted view over a fresh contiguous buffer: the view has shape `shape`;
+ * the buffer stores its dims in the order perm (buffer dim i = view dim perm[i]),
+ * view dim `step_dim` (or -1) has every other element (the buffer is twice as long
+ * there, plus one, and the view starts at offset 1). */
+static tp pair_perm(kt *c, ag_dtype dt, double lo, double hi, bool integral, int ndim,
+                    const int64_t *shape, const int *perm, int step_dim)
+{
+    int64_t bshape[AG_MAX_DIMS], bstrides[AG_MAX_DIMS], vstrides[AG_MAX_DIMS];
+    for (int i = 0; i < ndim; i++)
+        bshape[i] = perm[i] == step_dim ? 2 * shape[perm[i]] + 1 : shape[perm[i]];
+    agi_contiguous_strides(ndim, bshape, bstrides);
+    for (int i = 0; i < ndim; i++)
+        vstrides[perm[i]] = perm[i] == step_dim ? 2 * bstrides[i] : bstrides[i];
+    void *data = host_data(c, dt, agi_numel(ndim, bshape), lo, hi, integral);
+    tp r = pair_from(c, dt, ndim, bshape, data);
+    free(data);
+    return pair_view(r, ndim, shape, vstrides, step_dim >= 0 ? 1 : 0);
+}
+
+/* 1. SCATTER_ADD on the deterministic (ordered) path, bit for bit, and on the
+ * default (atomic where available) path within tolerance. */
+static void case_scatter_det(kt *c)
+{
+    for (int det = 1; det >= 0; det--) {
+        double tol = det ? 0 : 1e-5;
+        for (int v = 0; v < 4; v++) {
+            tp dst, src, idx;
+            int64_t dim;
+            if (v == 0) {
+                sub_case(c, "%s: dim 0 with duplicates and out-of-range", det ? "deterministic" : "default");
+                dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(7, 33));
+                src = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(10, 33));
+                idx = pair_rand_kind(c, AG_I32, K_CONTIG, -1, 7, true, SHAPE_OF(10, 33));
+                dim = 0;
+            } else if (v == 1) {
+                sub_case(c, "%s: dim 1, transposed source, broadcast index", det ? "deterministic" : "default");
+                dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(7, 33));
+                src = pair_rand_kind(c, AG_F32, K_TRANS, -1, 1, false, SHAPE_OF(7, 50));
+                idx = pair_rand_kind(c, AG_I32, K_BCAST0, 0, 33, true, SHAPE_OF(7, 50));
+                dim = 1;
+            } else if (v == 2) {
+                sub_case(c, "%s: 1-D, 5000 into 3 (long chains)", det ? "deterministic" : "default");
+                dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(3));
+                src = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(5000));
+                idx = pair_rand_kind(c, AG_I32, K_CONTIG, 0, 2, true, SHAPE_OF(5000));
+                dim = 0;
+            } else {
+                sub_case(c, "%s: 3-D dim 1, source smaller than dst, step index", det ? "deterministic" : "default");
+                dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(4, 9, 6));
+                src = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(3, 40, 5));
+                idx = pair_rand_kind(c, AG_I32, K_STEP, -1, 9, true, SHAPE_OF(3, 40, 5));
+                dim = 1;
+            }
+            kdesc d = {.op = AGI_K_SCATTER_ADD, .dst = dst, .src = {src, idx}, .i = {dim}};
+            ag_set_deterministic(det != 0);
+            exec_side(c, &d, 0);
+            exec_side(c, &d, 1);
+            ag_set_deterministic(false);
+            compare(c, dst, tol, tol, "dst");
+        }
+    }
+    ag_set_deterministic(false);
+}
+
+/* 2. RNG whose 64-bit counter carries from the low into the high word inside
+ * one kernel, and on non-contiguous views of rank >= 5. */
+static void case_rng_paths(kt *c)
+{
+    const uint64_t near = (UINT64_C(1) << 32) - 5, near2 = (UINT64_C(7) << 32) - 50;
+    for (int sub = 0; sub < 2; sub++) {
+        double tol = sub == AGI_RNG_UNIFORM ? 0 : 1e-4;
+        const char *nm = sub ? "normal" : "uniform";
+        sub_case(c, "%s, 64 elements, offset 2^32 - 5", nm);
+        tp y = pair_out(c, AG_F32, SHAPE_OF(64));
+        kdesc d = {.op = AGI_K_RNG, .sub = sub, .dst = y, .u = {0x123456789abcdefull, near},
+                   .f = {sub ? 0.0 : -1.0, sub ? 1.0 : 1.0}};
+        run(c, &d);
+        compare(c, y, tol, tol, "dst");
+
+        sub_case(c, "%s, 1000 elements, offset 2^32 - 5, step-2 slice", nm);
+        y = pair_rand_kind(c, AG_F32, K_STEP, 0, 1, false, SHAPE_OF(10, 100));
+        d.dst = y;
+        run(c, &d);
+        compare(c, y, tol, tol, "dst");
+
+        sub_case(c, "%s, rank-5 permuted step view, offset 7*2^32 - 50", nm);
+        y = pair_perm(c, AG_F32, 0, 1, false, 5, (int64_t[]){3, 2, 5, 4, 3},
+                      (const int[]){2, 4, 0, 3, 1}, 3);
+        d.dst = y;
+        d.u[1] = near2;
+        run(c, &d);
+        compare(c, y, tol, tol, "dst");
+
+        sub_case(c, "%s, rank-6 broadcast-free strided view, offset 2^64 - 100", nm);
+        y = pair_perm(c, AG_F32, 0, 1, false, 6, (int64_t[]){2, 3, 2, 3, 2, 5},
+                      (const int[]){5, 1, 3, 0, 2, 4}, 0);
+        d.dst = y;
+        d.u[1] = ~UINT64_C(0) - 99;
+        run(c, &d);
+        compare(c, y, tol, tol, "dst");
+    }
+}
+
+/* 3. Elementwise kernels on rank-5+ views that do not coalesce. */
+static void case_ew_highrank(kt *c)
+{
+    const int64_t s5[5] = {3, 4, 2, 5, 6}, s6[6] = {2, 3, 2, 3, 4, 5};
+    const int p5a[5] = {4, 2, 0, 3, 1}, p5b[5] = {1, 0, 3, 2, 4}, p5c[5] = {0, 1, 2, 3, 4};
+    const int p6a[6] = {5, 3, 1, 0, 4, 2}, p6b[6] = {2, 0, 5, 1, 3, 4}, p6c[6] = {0, 1, 2, 3, 4, 5};
+    for (int r = 0; r < 2; r++) {
+        int nd = r ? 6 : 5;
+        const int64_t *sh = r ? s6 : s5;
+        const int *pa = r ? p6a : p5a, *pb = r ? p6b : p5b, *pc = r ? p6c : p5c;
+
+        sub_case(c, "rank %d unary exp: permuted+step src, step dst", nd);
+        tp x = pair_perm(c, AG_F32, -2, 2, false, nd, sh, pa, 1);
+        tp y = pair_perm(c, AG_F32, 0, 1, false, nd, sh, pc, 2);
+        run(c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_EXP, .dst = y, .src = {x}});
+        compare(c, y, 1e-5, 1e-4, "dst");
+
+        sub_case(c, "rank %d unary neg: contiguous src, permuted dst", nd);
+        x = pair_perm(c, AG_F32, -2, 2, false, nd, sh, pc, -1);
+        y = pair_perm(c, AG_F32, 0, 1, false, nd, sh, pb, 0);
+        run(c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_NEG, .dst = y, .src = {x}});
+        compare(c, y, 0, 0, "dst");
+
+        for (int sub = 0; sub < 3; sub++) {
+            int bsub = sub == 0 ? AGI_B_SUB : sub == 1 ? AGI_B_MAX : AGI_B_LT;
+            sub_case(c, "rank %d binary %d f32: two permutations, step dst", nd, bsub);
+            tp a = pair_perm(c, AG_F32, -3, 3, bsub == AGI_B_LT, nd, sh, pa, 3);
+            tp b = pair_perm(c, AG_F32, -3, 3, bsub == AGI_B_LT, nd, sh, pb, -1);
+            tp o = pair_perm(c, bsub == AGI_B_LT ? AG_U8 : AG_F32, 0, 1, true, nd, sh, pc, nd - 1);
+            run(c, &(kdesc){.op = AGI_K_BINARY, .sub = bsub, .dst = o, .src = {a, b}});
+            compare(c, o, 0, 0, "dst");
+        }
+
+        sub_case(c, "rank %d binary i32 mul with a broadcast dim", nd);
+        {
+            tp a = pair_perm(c, AG_I32, -1000, 1000, true, nd, sh, pb, 2);
+            tp b = pair_perm(c, AG_I32, -1000, 1000, true, nd, sh, pa, -1);
+            int64_t bst[AG_MAX_DIMS];
+            memcpy(bst, agi_view_of(b.t[0]).strides, sizeof bst);
+            bst[1] = 0;
+            b = pair_view(b, nd, sh, bst, 0);
+            tp o = pair_perm(c, AG_I32, 0, 1, true, nd, sh, pa, 0);
+            run(c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_MUL, .dst = o, .src = {a, b}});
+            compare(c, o, 0, 0, "dst");
+        }
+
+        for (int ci = 0; ci < 3; ci++) {
+            ag_dtype dt = ci == 0 ? AG_F32 : ci == 1 ? AG_I32 : AG_U8;
+            ag_dtype st = ci == 0 ? AG_I32 : AG_F32;
+            sub_case(c, "rank %d copy %s <- %s, permuted both sides", nd, ag_dtype_name(dt),
+                     ag_dtype_name(st));
+            tp s = pair_perm(c, st, -300, 300, false, nd, sh, pa, 4);
+            tp o = pair_perm(c, dt, 0, 9, true, nd, sh, pb, 1);
+            run(c, &(kdesc){.op = AGI_K_COPY, .dst = o, .src = {s}});
+            compare(c, o, 0, 0, "dst");
+        }
+
+        for (int di = 0; di < 2; di++) {
+            ag_dtype dt = all_dtypes[di];
+            sub_case(c, "rank %d where %s, three layouts", nd, ag_dtype_name(dt));
+            tp cond = pair_perm(c, AG_U8, 0, 1, true, nd, sh, pb, 2);
+            tp a = pair_perm(c, dt, -100, 100, true, nd, sh, pa, -1);
+            tp b = pair_perm(c, dt, -100, 100, true, nd, sh, pc, 0);
+            tp o = pair_perm(c, dt, 0, 9, true, nd, sh, pa, 3);
+            run(c, &(kdesc){.op = AGI_K_WHERE, .dst = o, .src = {cond, a, b}});
+            compare(c, o, 0, 0, "dst");
+        }
+
+        sub_case(c, "rank %d fill u8 through a permuted step view", nd);
+        tp u = pair_perm(c, AG_U8, 0, 9, true, nd, sh, pa, 2);
+        run(c, &(kdesc){.op = AGI_K_FILL, .dst = u, .f = {7}});
+        compare(c, u, 0, 0, "dst");
+    }
+}
+
+/* 4. The vec4 paths: rows of 4k elements with a broadcast operand, and
+ * contiguous views whose start is not 16-byte aligned. */
+static void case_ew_vec4(kt *c)
+{
+    static const int bsubs[] = {AGI_B_ADD, AGI_B_DIV, AGI_B_MAX, AGI_B_GE, AGI_B_RELU_BWD};
+    /* [6,12] op [6,1] (row broadcast) and [6,12] op [1,12] (column broadcast),
+     * either side broadcast, and an [3,4,8] op [3,1,8] middle broadcast */
+    for (int bk = 0; bk < 3; bk++)
+        for (int side = 0; side < 2; side++)
+            for (size_t si = 0; si < sizeof bsubs / sizeof bsubs[0]; si++) {
+                int sub = bsubs[si];
+                bool cmp = sub == AGI_B_GE;
+                sub_case(c, "binary %d, %s broadcast on operand %d", sub,
+                         bk == 0 ? "[6,12] x [6,1]" : bk == 1 ? "[6,12] x [1,12]" : "[3,4,8] x [3,1,8]", side);
+                int nd = bk == 2 ? 3 : 2;
+                const int64_t *full = bk == 2 ? (int64_t[]){3, 4, 8} : (int64_t[]){6, 12};
+                const int64_t *small = bk == 0 ? (int64_t[]){6, 1} : bk == 1 ? (int64_t[]){1, 12}
+                                                                            : (int64_t[]){3, 1, 8};
+                const int64_t *bst = bk == 0 ? (int64_t[]){1, 0} : bk == 1 ? (int64_t[]){0, 1}
+                                                                          : (int64_t[]){8, 0, 1};
+                tp f = pair_rand_kind(c, AG_F32, K_CONTIG, sub == AGI_B_DIV && side == 1 ? 0.5 : -3, 3,
+                                      cmp, nd, full);
+                tp s = pair_rand_kind(c, AG_F32, K_CONTIG, sub == AGI_B_DIV && side == 0 ? 0.5 : -3, 3,
+                                      cmp, nd, small);
+                s = pair_view(s, nd, full, bst, 0);
+                tp o = pair_out(c, cmp ? AG_U8 : AG_F32, nd, full);
+                kdesc d = {.op = AGI_K_BINARY, .sub = sub, .dst = o,
+                           .src = {side ? f : s, side ? s : f}};
+                run(c, &d);
+                if (sub == AGI_B_DIV) compare(c, o, 1e-5, 1e-5, "dst");
+                else compare(c, o, 0, 0, "dst");
+            }
+    sub_case(c, "i32 add [6,12] x [6,1]");
+    {
+        tp f = pair_rand_kind(c, AG_I32, K_CONTIG, -1000, 1000, true, SHAPE_OF(6, 12));
+        tp s = pair_rand_kind(c, AG_I32, K_CONTIG, -1000, 1000, true, SHAPE_OF(6, 1));
+        s = pair_view(s, 2, (int64_t[]){6, 12}, (int64_t[]){1, 0}, 0);
+        tp o = pair_out(c, AG_I32, SHAPE_OF(6, 12));
+        run(c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_ADD, .dst = o, .src = {f, s}});
+        compare(c, o, 0, 0, "dst");
+    }
+    sub_case(c, "where f32 [6,12], [1,12] condition");
+    {
+        tp cond = pair_rand_kind(c, AG_U8, K_CONTIG, 0, 1, true, SHAPE_OF(1, 12));
+        cond = pair_view(cond, 2, (int64_t[]){6, 12}, (int64_t[]){0, 1}, 0);
+        tp a = pair_rand(c, AG_F32, -3, 3, SHAPE_OF(6, 12));
+        tp b = pair_rand_kind(c, AG_F32, K_CONTIG, -3, 3, false, SHAPE_OF(6, 1));
+        b = pair_view(b, 2, (int64_t[]){6, 12}, (int64_t[]){1, 0}, 0);
+        tp o = pair_out(c, AG_F32, SHAPE_OF(6, 12));
+        run(c, &(kdesc){.op = AGI_K_WHERE, .dst = o, .src = {cond, a, b}});
+        compare(c, o, 0, 0, "dst");
+    }
+    /* Contiguous views at offsets 0..3 (sources and destination at different
+     * alignments), lengths with and without a tail. */
+    static const int64_t lens[] = {12, 37, 1000};
+    for (size_t li = 0; li < 3; li++)
+        for (int off = 0; off < 4; off++) {
+            int64_t n = lens[li];
+            int64_t aoff = (off + 1) % 4, boff = (off + 3) % 4;
+            sub_case(c, "%lld elements, dst offset %d, a offset %lld, b offset %lld", (long long)n,
+                     off, (long long)aoff, (long long)boff);
+            tp a = pair_rand(c, AG_F32, -3, 3, SHAPE_OF(n + 4));
+            a = pair_view(a, 1, (int64_t[]){n}, (int64_t[]){1}, aoff);
+            tp b = pair_rand(c, AG_F32, 0.5, 3, SHAPE_OF(n + 4));
+            b = pair_view(b, 1, (int64_t[]){n}, (int64_t[]){1}, boff);
+            tp o = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(n + 4));
+            o = pair_view(o, 1, (int64_t[]){n}, (int64_t[]){1}, off);
+            run(c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_MUL, .dst = o, .src = {a, b}});
+            compare(c, o, 0, 1e-6, "binary mul");
+            run(c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_SQRT, .dst = o, .src = {b}});
+            compare(c, o, 1e-6, 1e-5, "unary sqrt");
+            run(c, &(kdesc){.op = AGI_K_COPY, .dst = o, .src = {a}});
+            compare(c, o, 0, 0, "copy");
+            run(c, &(kdesc){.op = AGI_K_FILL, .dst = o, .f = {2.5}});
+            compare(c, o, 0, 0, "fill");
+            tp oi = pair_rand(c, AG_I32, -9, 9, SHAPE_OF(n + 4));
+            oi = pair_view(oi, 1, (int64_t[]){n}, (int64_t[]){1}, boff);
+            run(c, &(kdesc){.op = AGI_K_COPY, .dst = oi, .src = {a}});
+            compare(c, oi, 0, 0, "copy f32 -> i32");
+            /* 2-D rows of 12 in a buffer with row stride 16, start off */
+            tp m = pair_rand(c, AG_F32, -3, 3, SHAPE_OF(5 * 16 + 4));
+            m = pair_view(m, 2, (int64_t[]){5, 12}, (int64_t[]){16, 1}, off);
+            tp r = pair_rand(c, AG_F32, -3, 3, SHAPE_OF(1, 12));
+            r = pair_view(r, 2, (int64_t[]){5, 12}, (int64_t[]){0, 1}, 0);
+            tp mo = pair_out(c, AG_F32, SHAPE_OF(5, 12));
+            run(c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_SUB, .dst = mo, .src = {m, r}});
+            compare(c, mo, 0, 0, "strided rows - broadcast row");
+        }
+}
+
+/* 5. Sizes beyond one grid dimension (65,535 workgroups). */
+static void case_big_grid(kt *c)
+{
+    bool cpu = under_test_is_cpu(c);
+    int64_t n = cpu ? 1000003 : 17000003; /* > 65,535 * 256 on the GPUs */
+    sub_case(c, "rng uniform + unary affine over %lld elements", (long long)n);
+    {
+        tp y = pair_out(c, AG_F32, SHAPE_OF(n));
+        run(c, &(kdesc){.op = AGI_K_RNG, .sub = AGI_RNG_UNIFORM, .dst = y, .u = {99, 12},
+                        .f = {-1, 1}});
+        compare(c, y, 0, 0, "rng");
+        tp z = pair_out(c, AG_F32, SHAPE_OF(n));
+        run(c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_AFFINE, .dst = z, .src = {y}, .f = {3, 0.5}});
+        compare(c, z, 1e-6, 1e-6, "affine");
+    }
+    int64_t nb = cpu ? 7000 : 70000;
+    sub_case(c, "gemm batch %lld of [2x3]@[3x2], A transposed", (long long)nb);
+    {
+        gemm_cfg q = {nb, 2, 2, 3, true, false, 0, 1, 0};
+        tp a = gemm_operand(c, nb, 2, 3, true, false);
+        tp b = gemm_operand(c, nb, 3, 2, false, false);
+        tp y = pair_out(c, AG_F32, SHAPE_OF(nb, 2, 2));
+        run(c, &(kdesc){.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {1, 0}});
+        if (cpu) gemm_host_check(c, &q, a.t[1], b.t[1], NULL, y.t[1]);
+        compare(c, y, 1e-5 * 3, 1e-4, "C");
+        sub_case(c, "gemm batch %lld of [2x3]@[3x2], beta 1", (long long)nb);
+        tp y2 = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(nb, 2, 2));
+        run(c, &(kdesc){.op = AGI_K_GEMM, .dst = y2, .src = {a, b}, .f = {0.5, 1}});
+        compare(c, y2, 1e-5 * 3, 1e-4, "C");
+    }
+    int64_t nn = cpu ? 70 : 700;
+    agi_pool_params pools[3] = {
+        {.n = nn, .c = 100, .h = 2, .w = 2, .oh = 1, .ow = 1, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1},
+        {.n = nn, .c = 100, .h = 2, .w = 2, .oh = 2, .ow = 2, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .ph = 1, .pw = 1,
+         .dh = 1, .dw = 1, .count_include_pad = 1},
+        {.n = nn, .c = 100, .h = 2, .w = 2, .oh = 1, .ow = 1, .adaptive = 1},
+    };
+    for (int pi = 0; pi < 3; pi++) {
+        agi_pool_params p = pools[pi];
+        sub_case(c, "pooling %d over %lld planes of 2x2 -> %lldx%lld", pi, (long long)(p.n * p.c),
+                 (long long)p.oh, (long long)p.ow);
+        tp x = pair_rand(c, AG_F32, -2, 2, SHAPE_OF(p.n, p.c, p.h, p.w));
+        tp dy = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        tp y = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+        tp dx = pair_out(c, AG_F32, SHAPE_OF(p.n, p.c, p.h, p.w));
+        if (pi < 2) {
+            tp idx = pair_out(c, AG_I32, SHAPE_OF(p.n, p.c, p.oh, p.ow));
+            run(c, &(kdesc){.op = AGI_K_MAXPOOL2D, .dst = y, .dst2 = idx, .src = {x}, .pool = &p});
+            compare(c, y, 0, 0, "maxpool y");
+            compare(c, idx, 0, 0, "maxpool indices");
+            run(c, &(kdesc){.op = AGI_K_MAXPOOL2D_BWD, .dst = dx, .src = {dy, idx}, .pool = &p});
+            compare(c, dx, 1e-6, 1e-5, "maxpool dx");
+        }
+        if (pi > 0) {
+            run(c, &(kdesc){.op = AGI_K_AVGPOOL2D, .dst = y, .src = {x}, .pool = &p});
+            compare(c, y, 1e-6, 1e-5, "avgpool y");
+            run(c, &(kdesc){.op = AGI_K_AVGPOOL2D_BWD, .dst = dx, .src = {dy}, .pool = &p});
+            compare(c, dx, 1e-6, 1e-5, "avgpool dx");
+        }
+    }
+    sub_case(c, "im2col / col2im over %lld planes of 2x2", (long long)(nn * 100));
+    {
+        agi_conv_params cp = {nn, 100, 2, 2, 1, 1, 2, 2, 1, 1, 0, 0, 1, 1};
+        tp x = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(nn, 100, 2, 2));
+        tp cols = pair_out(c, AG_F32, SHAPE_OF(nn, 100, 4));
+        run(c, &(kdesc){.op = AGI_K_IM2COL, .dst = cols, .src = {x}, .conv = &cp});
+        compare(c, cols, 0, 0, "cols");
+        tp back = pair_out(c, AG_F32, SHAPE_OF(nn, 100, 2, 2));
+        run(c, &(kdesc){.op = AGI_K_COL2IM, .dst = back, .src = {cols}, .conv = &cp});
+        compare(c, back, 0, 0, "col2im");
+    }
+}
+
+/* Host data for reductions: whole numbers in [0, 3] for arg-ops (ties),
+ * [0, 1] otherwise; NaN at the given positions. */
+static tp reduce_input(kt *c, bool arg, int nd, const int64_t *shape, const int64_t *nans,
+                       int nnan)
+{
+    int64_t n = agi_numel(nd, shape);
+    float *h = host_data(c, AG_F32, n, 0, arg ? 3 : 1, arg);
+    for (int i = 0; i < nnan; i++) h[nans[i]] = NAN;
+    tp r = pair_from(c, AG_F32, nd, shape, h);
+    free(h);
+    return r;
+}
+
+/* 6. Long reductions: single outputs over 32K+ elements (the two-pass/chunked
+ * paths), few outputs over > 16K elements each; ties and NaN across chunks. */
+static void case_reduce_long(kt *c)
+{
+    typedef struct { int nd; int64_t in[2], out[2]; int64_t nans[3]; int nnan; } rcfg;
+    static const rcfg cfgs[] = {
+        {1, {40000}, {1}, {0}, 0},
+        {1, {100003}, {1}, {0}, 0},
+        {1, {70000}, {1}, {65536, 32768, 50000}, 3},
+        {1, {70000}, {1}, {16384, 16383, 69999}, 3},
+        {1, {66000}, {1}, {65999}, 1},
+        {2, {3, 20000}, {3, 1}, {0}, 0},
+        {2, {2, 33000}, {2, 1}, {33000 + 16385, 33000 + 32767}, 2},
+        {2, {20000, 2}, {1, 2}, {2 * 8192 + 1, 2 * 12000}, 2},
+        {2, {17000, 3}, {1, 3}, {0}, 0},
+    };
+    for (int sub = 0; sub < AGI_R_COUNT; sub++)
+        for (size_t r = 0; r < sizeof cfgs / sizeof cfgs[0]; r++) {
+            const rcfg *q = &cfgs[r];
+            bool arg = sub >= AGI_R_ARGMAX;
+            sub_case(c, "reduce %d, config %zu (rank %d, %lld x %lld -> %lld x %lld), %d NaN", sub, r,
+                     q->nd, (long long)q->in[0], (long long)q->in[1], (long long)q->out[0],
+                     (long long)q->out[1], q->nnan);
+            tp x = reduce_input(c, arg, q->nd, q->in, q->nans, q->nnan);
+            tp y = pair_out(c, arg ? AG_I32 : AG_F32, q->nd, q->out);
+            run(c, &(kdesc){.op = AGI_K_REDUCE, .sub = sub, .dst = y, .src = {x}});
+            if (q->nnan == 0) reduce_host_check(c, sub, x.t[1], y.t[1], q->nd, q->in, q->out);
+            if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
+            else compare(c, y, 0, 0, "dst");
+        }
+    /* A strided (transposed) long single-output reduction. */
+    for (int sub = 0; sub < AGI_R_COUNT; sub++) {
+        bool arg = sub >= AGI_R_ARGMAX;
+        sub_case(c, "reduce %d, transposed [200,170] -> [1,1]", sub);
+        tp x = pair_rand_kind(c, AG_F32, K_TRANS, 0, arg ? 3 : 1, arg, SHAPE_OF(200, 170));
+        tp y = pair_out(c, arg ? AG_I32 : AG_F32, SHAPE_OF(1, 1));
+        run(c, &(kdesc){.op = AGI_K_REDUCE, .sub = sub, .dst = y, .src = {x}});
+        if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
+        else compare(c, y, 0, 0, "dst");
+    }
+}
+
+/* 7. NaN semantics: reductions, binary MAX/MIN, softmax. */
+static void case_nan(kt *c)
+{
+    static const reduce_cfg cfgs[] = {
+        {1, {130}, {1}, K_CONTIG},     {2, {7, 33}, {1, 33}, K_CONTIG},
+        {2, {7, 33}, {7, 1}, K_CONTIG}, {2, {7, 33}, {7, 1}, K_TRANS},
+        {2, {2, 5000}, {2, 1}, K_CONTIG}, {3, {3, 5, 7}, {1, 5, 1}, K_CONTIG},
+        {2, {300, 40}, {1, 40}, K_CONTIG},
+    };
+    for (int sub = 0; sub < AGI_R_COUNT; sub++)
+        for (size_t r = 0; r < sizeof cfgs / sizeof cfgs[0]; r++) {
+            const reduce_cfg *q = &cfgs[r];
+            bool arg = sub >= AGI_R_ARGMAX;
+            sub_case(c, "reduce %d, config %zu, about 3%% NaN", sub, r);
+            int64_t n = agi_numel(q->ndim, q->in);
+            float *h = host_data(c, AG_F32, n, 0, 3, arg);
+            for (int64_t i = 0; i < n; i++)
+                if (next_unit(c) < 0.03) h[i] = NAN;
+            tp x;
+            if (q->kind == K_TRANS) {
+                /* stored as [in1, in0], read through a transposed view */
+                x = pair_from(c, AG_F32, 2, (int64_t[]){q->in[1], q->in[0]}, h);
+                x = pair_view(x, 2, q->in, (int64_t[]){1, q->in[0]}, 0);
+            } else {
+                x = pair_from(c, AG_F32, q->ndim, q->in, h);
+            }
+            free(h);
+            tp y = pair_out(c, arg ? AG_I32 : AG_F32, q->ndim, q->out);
+            run(c, &(kdesc){.op = AGI_K_REDUCE, .sub = sub, .dst = y, .src = {x}});
+            if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
+            else compare(c, y, 0, 0, "dst");
+        }
+    for (int sub = AGI_B_MAX; sub <= AGI_B_MIN; sub++)
+        for (int l = 0; l < 3; l++) {
+            sub_case(c, "binary %d with NaN operands, layout %d", sub, l);
+            int64_t n = 7 * 33;
+            float *ha = host_data(c, AG_F32, n, -3, 3, true), *hb = host_data(c, AG_F32, n, -3, 3, true);
+            for (int64_t i = 0; i < n; i++) {
+                if (i % 5 == 1) ha[i] = NAN;
+                if (i % 7 == 2) hb[i] = NAN;
+                if (i % 11 == 3) hb[i] = -INFINITY;
+            }
+            tp a = pair_from(c, AG_F32, SHAPE_OF(7, 33), ha), b = pair_from(c, AG_F32, SHAPE_OF(7, 33), hb);
+            free(ha);
+            free(hb);
+            if (l == 1) b = pair_view(b, 2, (int64_t[]){7, 33}, (int64_t[]){0, 1}, 0);
+            if (l == 2) a = pair_view(a, 2, (int64_t[]){7, 33}, (int64_t[]){1, 7}, 0);
+            tp y = pair_out(c, AG_F32, SHAPE_OF(7, 33));
+            run(c, &(kdesc){.op = AGI_K_BINARY, .sub = sub, .dst = y, .src = {a, b}});
+            compare(c, y, 0, 0, "dst");
+        }
+    static const int64_t sshapes[][2] = {{7, 33}, {3, 1000}, {4, 1}};
+    for (int sub = 0; sub < 2; sub++)
+        for (int s = 0; s < 3; s++) {
+            sub_case(c, "%s [%lld,%lld] with NaN rows", sub ? "log_softmax" : "softmax",
+                     (long long)sshapes[s][0], (long long)sshapes[s][1]);
+            int64_t rows = sshapes[s][0], cols = sshapes[s][1];
+            float *h = host_data(c, AG_F32, rows * cols, -5, 5, false);
+            h[0] = NAN;                          /* row 0: first element */
+            h[2 * cols + cols - 1] = NAN;        /* row 2: last element */
+            if (cols > 1) h[cols + cols / 2] = -INFINITY; /* row 1: -inf only */
+            tp x = pair_from(c, AG_F32, 2, sshapes[s], h);
+            free(h);
+            tp y = pair_out(c, AG_F32, 2, sshapes[s]);
+            run(c, &(kdesc){.op = AGI_K_SOFTMAX, .sub = sub, .dst = y, .src = {x}});
+            compare(c, y, 1e-6, 1e-4, "y");
+        }
+}
+
+/* NaN semantics by hand (checks the CPU reference too). */
+static void hand_nan(kt *c)
+{
+    // x: [2, 4]
+    ag_tensor *x = dev_f32(c, SHAPE_OF(2, 4), (float[]){1, NAN, 3, NAN, 2, 2, 1, 0});
+    ag_tensor *r = ag_empty(c->dev[0], AG_F32, SHAPE_OF(2, 1));
+    ag_tensor *ri = ag_empty(c->dev[0], AG_I32, SHAPE_OF(2, 1));
+    ag_tensor *col = ag_empty(c->dev[0], AG_I32, SHAPE_OF(1, 4));
+    struct { int sub; ag_tensor *dst; const double *want; int64_t n; const char *what; } t[] = {
+        {AGI_R_MAX, r, WANT(NAN, 2), "max dim 1 with NaN"},
+        {AGI_R_MIN, r, WANT(NAN, 0), "min dim 1 with NaN"},
+        {AGI_R_SUM, r, WANT(NAN, 5), "sum dim 1 with NaN"},
+        {AGI_R_ARGMAX, ri, WANT(1, 0), "argmax dim 1: first NaN"},
+        {AGI_R_ARGMIN, ri, WANT(1, 3), "argmin dim 1: first NaN"},
+        {AGI_R_ARGMAX, col, WANT(1, 0, 0, 0), "argmax dim 0: NaN in row 0"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        agi_kernel k = {.op = AGI_K_REDUCE, .sub = t[i].sub};
+        k.dst = agi_view_of(t[i].dst);
+        k.src[0] = agi_view_of(x);
+        exec0(c, &k);
+        expect(c, t[i].dst, t[i].want, t[i].n, 1e-6, t[i].what);
+    }
+    ag_tensor *b = dev_f32(c, SHAPE_OF(2, 4), (float[]){NAN, 0, 5, NAN, 1, NAN, 1, 1});
+    ag_tensor *y = ag_empty(c->dev[0], AG_F32, SHAPE_OF(2, 4));
+    agi_kernel k = {.op = AGI_K_BINARY, .sub = AGI_B_MAX};
+    k.dst = agi_view_of(y);
+    k.src[0] = agi_view_of(x);
+    k.src[1] = agi_view_of(b);
+    exec0(c, &k);
+    expect(c, y, WANT(NAN, NAN, 5, NAN, 2, NAN, 1, 1), 0, "binary max with NaN");
+    k.sub = AGI_B_MIN;
+    exec0(c, &k);
+    expect(c, y, WANT(NAN, NAN, 3, NAN, 1, NAN, 1, 0), 0, "binary min with NaN");
+}
+
+/* A [b, r, cols] operand whose matrices lie `bstride` elements apart (any
+ * value >= the matrix size), stored transposed when `t`. */
+static tp gemm_operand_bs(kt *c, int64_t b, int64_t r, int64_t cols, bool t, int64_t bstride)
+{
+    tp x = pair_rand(c, AG_F32, -1, 1, SHAPE_OF((b - 1) * bstride + r * cols));
+    int64_t st[3] = {bstride, t ? 1 : cols, t ? r : 1};
+    return pair_view(x, 3, (int64_t[]){b, r, cols}, st, 0);
+}
+
+/* 8. GEMM: both operands batch-broadcast under beta 1; M = 1 / K = 1 / N = 1 with
+ * odd batch strides (and an output with a padded batch stride). */
+static void case_gemm_paths(kt *c)
+{
+    static const gemm_cfg bc[] = {
+        {5, 7, 9, 4, false, false, 3, 1, 1},    {4, 33, 17, 65, true, true, 3, 0.5, 1},
+        {6, 1, 40, 9, false, true, 3, 1, 1},    {3, 64, 64, 64, false, false, 3, -1, 1},
+        {9, 5, 1, 300, true, false, 3, 2, 1},
+    };
+    for (size_t g = 0; g < sizeof bc / sizeof bc[0]; g++) {
+        const gemm_cfg *q = &bc[g];
+        sub_case(c, "both broadcast, B=%lld M=%lld N=%lld K=%lld alpha %g beta %g", (long long)q->b,
+                 (long long)q->m, (long long)q->n, (long long)q->k, q->alpha, q->beta);
+        tp a = gemm_operand(c, q->b, q->m, q->k, q->ta, true);
+        tp b = gemm_operand(c, q->b, q->k, q->n, q->tb, true);
+        tp y = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(q->b, q->m, q->n));
+        run(c, &(kdesc){.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {q->alpha, q->beta}});
+        compare(c, y, 1e-5 * (double)q->k, 1e-4, "C");
+    }
+    typedef struct { int64_t b, m, n, k; bool ta, tb; int64_t sa, sb, sc; double beta; } scfg;
+    static const scfg sc[] = {
+        {3, 1, 9, 5, false, false, 7, 47, 0, 0},  {3, 1, 9, 5, true, true, 13, 53, 11, 1},
+        {5, 1, 130, 33, false, true, 35, 4301, 0, 0}, {3, 6, 5, 1, false, false, 11, 9, 0, 0},
+        {3, 6, 5, 1, true, true, 7, 5, 33, 1},    {4, 33, 65, 1, false, false, 37, 67, 0, 0},
+        {3, 7, 1, 9, false, false, 65, 11, 9, 1}, {7, 1, 1, 3, false, false, 5, 3, 0, 0},
+    };
+    for (size_t g = 0; g < sizeof sc / sizeof sc[0]; g++) {
+        const scfg *q = &sc[g];
+        sub_case(c, "B=%lld M=%lld N=%lld K=%lld%s%s batch strides A %lld B %lld C %lld beta %g",
+                 (long long)q->b, (long long)q->m, (long long)q->n, (long long)q->k,
+                 q->ta ? " A^T" : "", q->tb ? " B^T" : "", (long long)q->sa, (long long)q->sb,
+                 (long long)q->sc, q->beta);
+        tp a = gemm_operand_bs(c, q->b, q->m, q->k, q->ta, q->sa);
+        tp b = gemm_operand_bs(c, q->b, q->k, q->n, q->tb, q->sb);
+        tp y;
+        if (q->sc == 0)
+            y = q->beta == 0 ? pair_out(c, AG_F32, SHAPE_OF(q->b, q->m, q->n))
+                             : pair_rand(c, AG_F32, -1, 1, SHAPE_OF(q->b, q->m, q->n));
+        else {
+            y = q->beta == 0 ? pair_out(c, AG_F32, SHAPE_OF((q->b - 1) * q->sc + q->m * q->n))
+                             : pair_rand(c, AG_F32, -1, 1, SHAPE_OF((q->b - 1) * q->sc + q->m * q->n));
+            y = pair_view(y, 3, (int64_t[]){q->b, q->m, q->n}, (int64_t[]){q->sc, q->n, 1}, 0);
+        }
+        run(c, &(kdesc){.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {1, q->beta}});
+        compare(c, y, 1e-5 * (double)q->k, 1e-4, "C");
+    }
+}
+
 /* ---- The case table ------------------------------------------------------------- */
 
 typedef struct kcase {
@@ -1278,6 +1860,11 @@ static const kcase cases[] = {
     {"hand_im2col", hand_im2col},  {"hand_reduce", hand_reduce},
     {"hand_copy", hand_copy},      {"hand_index", hand_index},
     {"hand_rng", hand_rng},        {"hand_optim", hand_optim},
+    {"scatter_add_paths", case_scatter_det}, {"rng_paths", case_rng_paths},
+    {"elementwise_high_rank", case_ew_highrank}, {"elementwise_vec4", case_ew_vec4},
+    {"big_grid", case_big_grid},   {"reduce_long", case_reduce_long},
+    {"nan", case_nan},             {"hand_nan", hand_nan},
+    {"gemm_paths", case_gemm_paths},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
