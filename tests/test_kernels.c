@@ -1306,7 +1306,7 @@ static void case_scatter_det(kt *c)
 {
     for (int det = 1; det >= 0; det--) {
         double tol = det ? 0 : 1e-5;
-        for (int v = 0; v < 4; v++) {
+        for (int v = 0; v < 5; v++) {
             tp dst, src, idx;
             int64_t dim;
             if (v == 0) {
@@ -1326,6 +1326,12 @@ static void case_scatter_det(kt *c)
                 dst = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(3));
                 src = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(5000));
                 idx = pair_rand_kind(c, AG_I32, K_CONTIG, 0, 2, true, SHAPE_OF(5000));
+                dim = 0;
+            } else if (v == 4) {
+                sub_case(c, "%s: dim 0 into a transposed dst", det ? "deterministic" : "default");
+                dst = pair_rand_kind(c, AG_F32, K_TRANS, -1, 1, false, SHAPE_OF(9, 20));
+                src = pair_rand_kind(c, AG_F32, K_STEP, -1, 1, false, SHAPE_OF(300, 17));
+                idx = pair_rand_kind(c, AG_I32, K_CONTIG, 0, 8, true, SHAPE_OF(300, 17));
                 dim = 0;
             } else {
                 sub_case(c, "%s: 3-D dim 1, source smaller than dst, step index", det ? "deterministic" : "default");
@@ -1457,6 +1463,30 @@ static void case_ew_highrank(kt *c)
         run(c, &(kdesc){.op = AGI_K_FILL, .dst = u, .f = {7}});
         compare(c, u, 0, 0, "dst");
     }
+    /* rank 8 (AG_MAX_DIMS), a broadcast leading dim */
+    const int64_t s8[8] = {3, 2, 3, 2, 2, 3, 2, 3};
+    const int p8a[8] = {7, 5, 3, 1, 0, 2, 4, 6}, p8b[8] = {1, 0, 3, 2, 5, 4, 7, 6};
+    const int p8c[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    sub_case(c, "rank 8 binary add, broadcast dim 0, permuted operands");
+    {
+        tp a = pair_perm(c, AG_F32, -3, 3, false, 8, s8, p8a, 4);
+        tp b = pair_perm(c, AG_F32, -3, 3, false, 8, s8, p8b, -1);
+        int64_t bst[AG_MAX_DIMS];
+        memcpy(bst, agi_view_of(b.t[0]).strides, sizeof bst);
+        bst[0] = 0;
+        b = pair_view(b, 8, s8, bst, 0);
+        tp o = pair_perm(c, AG_F32, 0, 1, false, 8, s8, p8c, 6);
+        run(c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_ADD, .dst = o, .src = {a, b}});
+        compare(c, o, 0, 1e-6, "dst");
+        sub_case(c, "rank 8 copy f32 -> u8 and rng normal");
+        tp u = pair_perm(c, AG_U8, 0, 9, true, 8, s8, p8b, 3);
+        tp s = pair_perm(c, AG_F32, -300, 300, false, 8, s8, p8a, -1);
+        run(c, &(kdesc){.op = AGI_K_COPY, .dst = u, .src = {s}});
+        compare(c, u, 0, 0, "copy");
+        run(c, &(kdesc){.op = AGI_K_RNG, .sub = AGI_RNG_UNIFORM, .dst = o,
+                        .u = {77, (UINT64_C(1) << 32) - 100}, .f = {0, 1}});
+        compare(c, o, 0, 0, "rng");
+    }
 }
 
 /* 4. The vec4 paths: rows of 4k elements with a broadcast operand, and
@@ -1564,6 +1594,29 @@ static void case_big_grid(kt *c)
         run(c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_AFFINE, .dst = z, .src = {y}, .f = {3, 0.5}});
         compare(c, z, 1e-6, 1e-6, "affine");
     }
+    int64_t r0 = cpu ? 1000 : 4123, r1 = r0 + 1; /* > 65,535 * 256 on the GPUs */
+    sub_case(c, "unary neg, transposed [%lld,%lld] source (no vec4)", (long long)r0, (long long)r1);
+    {
+        tp y = pair_out(c, AG_F32, SHAPE_OF(r1, r0));
+        run(c, &(kdesc){.op = AGI_K_RNG, .sub = AGI_RNG_UNIFORM, .dst = y, .u = {5, 0},
+                        .f = {-1, 1}});
+        tp yt = pair_view(y, 2, (int64_t[]){r0, r1}, (int64_t[]){1, r0}, 0);
+        tp z = pair_out(c, AG_F32, SHAPE_OF(r0, r1));
+        run(c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_NEG, .dst = z, .src = {yt}});
+        compare(c, z, 0, 0, "neg");
+    }
+    int64_t nr = cpu ? 7000 : 70000;
+    for (int sub = 0; sub < 2; sub++) {
+        sub_case(c, "%s and backward over %lld rows of 3", sub ? "log_softmax" : "softmax", (long long)nr);
+        tp x = pair_rand(c, AG_F32, -5, 5, SHAPE_OF(nr, 3));
+        tp y = pair_out(c, AG_F32, SHAPE_OF(nr, 3));
+        run(c, &(kdesc){.op = AGI_K_SOFTMAX, .sub = sub, .dst = y, .src = {x}});
+        compare(c, y, 1e-6, 1e-4, "y");
+        tp dy = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(nr, 3));
+        tp dx = pair_out(c, AG_F32, SHAPE_OF(nr, 3));
+        run(c, &(kdesc){.op = AGI_K_SOFTMAX_BWD, .sub = sub, .dst = dx, .src = {y, dy}});
+        compare(c, dx, 1e-5, 1e-4, "dx");
+    }
     int64_t nb = cpu ? 7000 : 70000;
     /* One product only: lavapipe runs the GPU variant (a 64x64 tile per matrix)
      * for ~15 s at this batch. */
@@ -1665,6 +1718,35 @@ static void case_reduce_long(kt *c)
             if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
             else compare(c, y, 0, 0, "dst");
         }
+    /* Planted extremes: the winner only in later chunks, tied across a chunk
+     * boundary; and inputs that are all -inf / +inf (the first index wins). */
+    static const int64_t planted[] = {65536, 16384, 16383, 40000};
+    for (int sub = 0; sub < AGI_R_COUNT; sub++)
+        for (int v = 0; v < 4; v++) {
+            int64_t n = v < 2 ? 70000 : 3 * 20000;
+            int nd = v < 2 ? 1 : 2;
+            const int64_t *in = v < 2 ? (int64_t[]){70000} : (int64_t[]){3, 20000};
+            const int64_t *out = v < 2 ? (int64_t[]){1} : (int64_t[]){3, 1};
+            bool up = sub == AGI_R_MAX || sub == AGI_R_ARGMAX || sub == AGI_R_SUM;
+            sub_case(c, "reduce %d, %s, %s", sub, v < 2 ? "[70000] -> [1]" : "[3,20000] -> [3,1]",
+                     v % 2 ? "all infinite" : "planted extremes");
+            float *h = malloc((size_t)n * sizeof *h);
+            ck_assert(h != NULL);
+            for (int64_t i = 0; i < n; i++)
+                h[i] = v % 2 ? (up ? -INFINITY : INFINITY) : (float)(i % 3);
+            if (v % 2 == 0)
+                for (int i = 0; i < 4; i++) {
+                    int64_t p = v < 2 ? planted[i] : planted[i] % 20000 + 20000 * (i % 3);
+                    h[p] = up ? 7.0f : -7.0f;
+                }
+            tp x = pair_from(c, AG_F32, nd, in, h);
+            free(h);
+            bool arg = sub >= AGI_R_ARGMAX;
+            tp y = pair_out(c, arg ? AG_I32 : AG_F32, nd, out);
+            run(c, &(kdesc){.op = AGI_K_REDUCE, .sub = sub, .dst = y, .src = {x}});
+            if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
+            else compare(c, y, 0, 0, "dst");
+        }
     /* A strided (transposed) long single-output reduction. */
     for (int sub = 0; sub < AGI_R_COUNT; sub++) {
         bool arg = sub >= AGI_R_ARGMAX;
@@ -1738,6 +1820,10 @@ static void case_nan(kt *c)
             h[0] = NAN;                          /* row 0: first element */
             h[2 * cols + cols - 1] = NAN;        /* row 2: last element */
             if (cols > 1) h[cols + cols / 2] = -INFINITY; /* row 1: -inf only */
+            if (rows > 3) {                      /* row 3: all -inf, row 4: one +inf */
+                for (int64_t j = 0; j < cols; j++) h[3 * cols + j] = -INFINITY;
+                if (rows > 4) h[4 * cols + cols / 3] = INFINITY;
+            }
             tp x = pair_from(c, AG_F32, 2, sshapes[s], h);
             free(h);
             tp y = pair_out(c, AG_F32, 2, sshapes[s]);
