@@ -1747,6 +1747,24 @@ static void case_reduce_long(kt *c)
             if (sub == AGI_R_SUM) compare(c, y, 1e-4, 1e-4, "dst");
             else compare(c, y, 0, 0, "dst");
         }
+    /* Rows of 16 at every start alignment and with a row stride that is or is
+     * not a multiple of 4 (vec4 loads need both aligned). */
+    for (int sub = 0; sub < AGI_R_COUNT; sub++)
+        for (int off = 0; off < 4; off++)
+            for (int rs = 16; rs <= 17; rs++) {
+                bool arg = sub >= AGI_R_ARGMAX;
+                sub_case(c, "reduce %d, [6,16] rows at offset %d, row stride %d", sub, off, rs);
+                tp x = pair_rand_kind(c, AG_F32, K_CONTIG, 0, arg ? 3 : 1, arg, SHAPE_OF(6 * rs + 4));
+                x = pair_view(x, 2, (int64_t[]){6, 16}, (int64_t[]){rs, 1}, off);
+                tp y = pair_out(c, arg ? AG_I32 : AG_F32, SHAPE_OF(6, 1));
+                run(c, &(kdesc){.op = AGI_K_REDUCE, .sub = sub, .dst = y, .src = {x}});
+                if (sub == AGI_R_SUM) compare(c, y, 1e-5, 1e-5, "dst");
+                else compare(c, y, 0, 0, "dst");
+                tp y1 = pair_out(c, arg ? AG_I32 : AG_F32, SHAPE_OF(1, 1));
+                run(c, &(kdesc){.op = AGI_K_REDUCE, .sub = sub, .dst = y1, .src = {x}});
+                if (sub == AGI_R_SUM) compare(c, y1, 1e-4, 1e-4, "dst (all)");
+                else compare(c, y1, 0, 0, "dst (all)");
+            }
     /* A strided (transposed) long single-output reduction. */
     for (int sub = 0; sub < AGI_R_COUNT; sub++) {
         bool arg = sub >= AGI_R_ARGMAX;
@@ -1902,6 +1920,10 @@ static void case_gemm_paths(kt *c)
         {5, 1, 130, 33, false, true, 35, 4301, 0, 0}, {3, 6, 5, 1, false, false, 11, 9, 0, 0},
         {3, 6, 5, 1, true, true, 7, 5, 33, 1},    {4, 33, 65, 1, false, false, 37, 67, 0, 0},
         {3, 7, 1, 9, false, false, 65, 11, 9, 1}, {7, 1, 1, 3, false, false, 5, 3, 0, 0},
+        /* dims of 4k (vec4 loads/stores) with batch strides that are not */
+        {3, 1, 16, 8, false, false, 9, 131, 0, 0},  {3, 1, 16, 8, true, true, 10, 129, 17, 1},
+        {3, 8, 8, 8, false, false, 65, 67, 66, 1},  {3, 8, 12, 16, true, false, 130, 197, 0, 0},
+        {3, 12, 8, 1, false, true, 13, 9, 98, 1},   {5, 16, 16, 16, false, true, 257, 258, 259, 0},
     };
     for (size_t g = 0; g < sizeof sc / sizeof sc[0]; g++) {
         const scfg *q = &sc[g];
