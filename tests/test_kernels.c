@@ -1541,6 +1541,35 @@ static void case_ew_vec4(kt *c)
         run(c, &(kdesc){.op = AGI_K_WHERE, .dst = o, .src = {cond, a, b}});
         compare(c, o, 0, 0, "dst");
     }
+    /* Row-broadcast copies (bias init), unary and binary into [6,12] rows whose
+     * destination has row stride 12, 14 or 16 and start offset 0, 2 or 4. */
+    for (int rs = 12; rs <= 16; rs += 2)
+        for (int off = 0; off <= 4; off += 2)
+            for (int bk = 0; bk < 2; bk++) {
+                sub_case(c, "[6,12] dst row stride %d offset %d, %s source", rs, off,
+                         bk ? "[1,12]" : "[6,1]");
+                const int64_t *small = bk ? (int64_t[]){1, 12} : (int64_t[]){6, 1};
+                const int64_t *bst = bk ? (int64_t[]){0, 1} : (int64_t[]){1, 0};
+                tp s = pair_rand(c, AG_F32, 0.5, 3, 2, small);
+                s = pair_view(s, 2, (int64_t[]){6, 12}, bst, 0);
+                tp si = pair_rand_kind(c, AG_I32, K_CONTIG, -1000, 1000, true, 2, small);
+                si = pair_view(si, 2, (int64_t[]){6, 12}, bst, 0);
+                tp o = pair_rand(c, AG_F32, -1, 1, SHAPE_OF(6 * rs + 4));
+                o = pair_view(o, 2, (int64_t[]){6, 12}, (int64_t[]){rs, 1}, off);
+                tp oi = pair_rand_kind(c, AG_I32, K_CONTIG, -9, 9, true, SHAPE_OF(6 * rs + 4));
+                oi = pair_view(oi, 2, (int64_t[]){6, 12}, (int64_t[]){rs, 1}, off);
+                run(c, &(kdesc){.op = AGI_K_COPY, .dst = o, .src = {s}});
+                compare(c, o, 0, 0, "copy f32");
+                run(c, &(kdesc){.op = AGI_K_COPY, .dst = oi, .src = {si}});
+                compare(c, oi, 0, 0, "copy i32");
+                run(c, &(kdesc){.op = AGI_K_UNARY, .sub = AGI_U_LOG, .dst = o, .src = {s}});
+                compare(c, o, 1e-6, 1e-5, "unary log");
+                tp f = pair_rand(c, AG_F32, -3, 3, SHAPE_OF(6, 12));
+                run(c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_SUB, .dst = o, .src = {s, f}});
+                compare(c, o, 0, 0, "binary sub");
+                run(c, &(kdesc){.op = AGI_K_BINARY, .sub = AGI_B_MIN, .dst = oi, .src = {oi, si}});
+                compare(c, oi, 0, 0, "binary i32 min, in place");
+            }
     /* Contiguous views at offsets 0..3 (sources and destination at different
      * alignments), lengths with and without a tail. */
     static const int64_t lens[] = {12, 37, 1000};
