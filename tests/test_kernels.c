@@ -12,6 +12,16 @@
  * functions and reductions. Hand-computed cases ("hand_*") check the values
  * themselves on every backend, so the CPU reference is checked too.
  *
+ * Code-path cases (scatter_add_paths ... gemm_paths) aim at the GPU backends'
+ * special paths (backends/vulkan/README.md, backends/opencl/README.md): the
+ * deterministic and atomic SCATTER_ADD, RNG counters that carry into the high
+ * word, rank 5..8 views that do not coalesce, vec4 rows with broadcast
+ * operands and unaligned starts, grids of more than 65,535 workgroups (run
+ * smaller when the device under test is the CPU, which is the reference:
+ * valgrind runs the suite there), chunked reductions with ties, infinities
+ * and NaN across chunk boundaries, NaN semantics, broadcast and odd-stride GEMM.
+ * Run them with AG_VULKAN_KERNELS=gpu / AG_OPENCL_VARIANTS=gpu too.
+ *
  * A failure message names the backend, the case and the sub-case, e.g.
  *   [vulkan] binary_f32: sub 3 (a transposed, b broadcast): element 17 ...
  *
