@@ -72,7 +72,7 @@ static int parse(int argc, char **argv, options *o)
         fprintf(stderr, "unknown model \"%s\" (mlp or cnn)\n", o->model);
         return -1;
     }
-    if (o->epochs < 0) o->epochs = cnn ? 3 : 5;
+    if (o->epochs < 0) o->epochs = cnn ? 6 : 5;
     if (o->batch_size <= 0 || o->lr <= 0) {
         fprintf(stderr, "batch size and learning rate must be positive\n");
         return -1;

@@ -287,7 +287,7 @@ START_TEST(test_join_golden)
     for (int k = 0; k < 3; k++) {
         for (int strided = 0; strided < 2; strided++) {
             const char *c = cases[k].name;
-            char what[64], label[8];
+            char what[64], label[16];
             snprintf(what, sizeof what, "%s%s", c, strided ? " strided" : "");
             ag_scope_begin();
             ag_tensor *xs[6];
@@ -319,7 +319,7 @@ START_TEST(test_join_golden)
         ck_assert_int_eq(n, k == 0 ? 2 : 3);
         ag_tensor *loss = ag_scalar(dev, AG_F32, 0);
         for (int j = 0; j < n; j++) {
-            char label[8];
+            char label[16];
             snprintf(label, sizeof label, "y%d", j);
             agt_assert_tensors_close(ys[j], agt_golden_input(g, dev, c, label, false), 0, 0, c);
             snprintf(label, sizeof label, "go%d", j);

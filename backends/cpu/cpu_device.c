@@ -71,7 +71,7 @@ static void fill_info(ag_device_info *info)
         else if (strcmp(vendor, "AuthenticAMD") == 0) snprintf(info->vendor, sizeof info->vendor, "AMD");
         else snprintf(info->vendor, sizeof info->vendor, "%s", vendor);
     } else if (cpuinfo_field("CPU implementer", vendor, sizeof vendor)) {
-        snprintf(info->vendor, sizeof info->vendor, "implementer %s", vendor);
+        snprintf(info->vendor, sizeof info->vendor, "implementer %.40s", vendor);
     } else {
         snprintf(info->vendor, sizeof info->vendor, "unknown");
     }
