@@ -18,7 +18,7 @@
  * word, rank 5..8 views that do not coalesce, vec4 rows with broadcast
  * operands and unaligned starts, grids of more than 65,535 workgroups (run
  * smaller when the device under test is the CPU, which is the reference:
- * valgrind runs the suite there), chunked reductions with ties, infinities
+ * valgrind runs the suite there, and in ASan builds), chunked reductions with ties, infinities
  * and NaN across chunk boundaries, NaN semantics, broadcast and odd-stride GEMM.
  * Run them with AG_VULKAN_KERNELS=gpu / AG_OPENCL_VARIANTS=gpu too.
  *
@@ -1272,11 +1272,25 @@ static void hand_optim(kt *c)
  * backends/opencl/README.md) against the CPU reference
  * ==================================================================================== */
 
-/* Whether the device under test is the CPU backend itself: the very large cases
- * (GPU grid limits) run smaller there, as the CPU is the reference anyway. */
-static bool under_test_is_cpu(const kt *c)
+/* AddressSanitizer builds (lavapipe dispatches of ~65,000 workgroups take
+ * seconds each under ASan) */
+#if defined(__SANITIZE_ADDRESS__)
+#define TK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TK_ASAN 1
+#endif
+#endif
+#ifndef TK_ASAN
+#define TK_ASAN 0
+#endif
+
+/* Whether the very large cases (GPU grid limits) run small: when the device
+ * under test is the CPU backend itself (the reference anyway; valgrind runs the
+ * suite there) and in ASan builds (the plain builds check the grid limits). */
+static bool run_small(const kt *c)
 {
-    return strcmp(c->dev[0]->be->name, "cpu") == 0;
+    return TK_ASAN || strcmp(c->dev[0]->be->name, "cpu") == 0;
 }
 
 /* A view of an existing pair's base tensors. */
@@ -1622,8 +1636,8 @@ static void case_ew_vec4(kt *c)
 static void case_big_grid(kt *c)
 {
     /* Every size here just passes 65,535 workgroups on the GPU backends (kept
-     * small: lavapipe and PoCL run them on 2 cores, also under ASan). */
-    bool cpu = under_test_is_cpu(c);
+     * small otherwise: lavapipe and PoCL run them on 2 cores). */
+    bool cpu = run_small(c);
     int64_t r0 = cpu ? 1000 : 4096, r1 = r0 + 9; /* > 65,535 * 256 elements */
     sub_case(c, "rng [%lld,%lld], unary neg from its transpose (no vec4), affine in place (vec4)",
              (long long)r1, (long long)r0);
