@@ -83,6 +83,15 @@ ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k);
 /* Counts live tensors (for ag_live_tensors). */
 extern atomic_llong agi_live_tensor_count;
 
+/* ---- Kernel shortcuts shared by ops (src/ops/kernels.c) ---------------- */
+
+/* out = f(x) for an f32 x: one AGI_K_UNARY kernel (sub, params f0, f1) into a
+ * new contiguous tensor; no autograd. NULL on failure. */
+ag_tensor *agi_unary_kernel(const char *op, const ag_tensor *x, int sub, double f0, double f1);
+/* A contiguous f32 version of t (t itself with a new reference when it already
+ * is one), without recording autograd. */
+ag_tensor *agi_f32_contiguous(const ag_tensor *t);
+
 /* ---- Checks (each sets "op: message" and returns false on failure) ------ */
 
 bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg);

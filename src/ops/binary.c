@@ -47,25 +47,6 @@ static ag_tensor *binary_kernel(const char *op, const ag_tensor *a, const ag_ten
     return out;
 }
 
-/* out = f(x) for f32 x (the scalar forms). */
-static ag_tensor *unary_kernel(const char *op, const ag_tensor *x, int sub, double f0, double f1)
-{
-    ag_tensor *out = agi_tensor_new(op, x->storage->dev, AG_F32, x->ndim, x->shape);
-    if (!out) return NULL;
-    agi_kernel k = {.op = AGI_K_UNARY, .sub = sub};
-    k.dst = agi_view_of(out);
-    k.src[0] = agi_view_of(x);
-    k.p.s.f[0] = f0;
-    k.p.s.f[1] = f1;
-    agi_view *views[2] = {&k.dst, &k.src[0]};
-    agi_views_coalesce(views, 2);
-    if (agi_exec(op, x->storage->dev, &k) != AG_OK) {
-        agi_discard(out);
-        return NULL;
-    }
-    return out;
-}
-
 /* Moves `out` (made inside an inner scope) to the caller's scope and closes
  * the inner scope. */
 static ag_tensor *leave_scope(ag_tensor *out)
@@ -254,14 +235,14 @@ static ag_tensor *scalar_op(const char *op, const ag_tensor *a, double s, scalar
     const ag_tensor *x = a->dtype == AG_F32 ? a : ag_cast(a, AG_F32);
     if (x) {
         switch (kind) {
-        case S_ADD: out = unary_kernel(op, x, AGI_U_AFFINE, 1.0, s); break;
-        case S_SUB: out = unary_kernel(op, x, AGI_U_AFFINE, 1.0, -s); break;
-        case S_RSUB: out = unary_kernel(op, x, AGI_U_AFFINE, -1.0, s); break;
-        case S_MUL: out = unary_kernel(op, x, AGI_U_AFFINE, s, 0.0); break;
-        case S_DIV: out = unary_kernel(op, x, AGI_U_AFFINE, 1.0 / s, 0.0); break;
-        case S_RDIV: out = unary_kernel(op, x, AGI_U_RDIV, s, 0.0); break;
-        case S_MAX: out = unary_kernel(op, x, AGI_U_CLAMP, s, INFINITY); break;
-        case S_MIN: out = unary_kernel(op, x, AGI_U_CLAMP, -INFINITY, s); break;
+        case S_ADD: out = agi_unary_kernel(op, x, AGI_U_AFFINE, 1.0, s); break;
+        case S_SUB: out = agi_unary_kernel(op, x, AGI_U_AFFINE, 1.0, -s); break;
+        case S_RSUB: out = agi_unary_kernel(op, x, AGI_U_AFFINE, -1.0, s); break;
+        case S_MUL: out = agi_unary_kernel(op, x, AGI_U_AFFINE, s, 0.0); break;
+        case S_DIV: out = agi_unary_kernel(op, x, AGI_U_AFFINE, 1.0 / s, 0.0); break;
+        case S_RDIV: out = agi_unary_kernel(op, x, AGI_U_RDIV, s, 0.0); break;
+        case S_MAX: out = agi_unary_kernel(op, x, AGI_U_CLAMP, s, INFINITY); break;
+        case S_MIN: out = agi_unary_kernel(op, x, AGI_U_CLAMP, -INFINITY, s); break;
         }
     }
     if (out && AGI_NEEDS_GRAD(x)) {

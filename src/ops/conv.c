@@ -136,14 +136,6 @@ static ag_status col2im(const char *op, ag_tensor *img, const ag_tensor *cols, a
 
 /* A contiguous f32 version of t without recording autograd (t itself when it
  * already is one, with a new reference). Caller agi_discard()s it. */
-static ag_tensor *as_f32_contig(const ag_tensor *t)
-{
-    ag_no_grad_begin();
-    ag_tensor *r = t->dtype == AG_F32 ? ag_contiguous(t) : ag_cast(t, AG_F32);
-    ag_no_grad_end();
-    return r;
-}
-
 /* dst[rows, cols] (contiguous, at element `off` of `dst`) = Σ_b a[b] · b[b].
  * With one batch entry the GEMM writes dst directly; otherwise the per-sample
  * products go to a temporary [B, rows, cols] that is summed over dim 0. */
@@ -513,8 +505,8 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
     q.ow = (q.w + 2 * q.pw - ekw) / q.sw + 1;
 
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = as_f32_contig(x), *wc = as_f32_contig(weight);
-    ag_tensor *bc = bias ? as_f32_contig(bias) : NULL;
+    ag_tensor *xc = agi_f32_contiguous(x), *wc = agi_f32_contiguous(weight);
+    ag_tensor *bc = bias ? agi_f32_contiguous(bias) : NULL;
     ag_tensor *y = NULL;
     if (!xc || !wc || (bias && !bc)) goto fail;
     y = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow}); // [N, O, OH, OW]
@@ -706,8 +698,8 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
     }
 
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = as_f32_contig(x), *wc = as_f32_contig(weight);
-    ag_tensor *bc = bias ? as_f32_contig(bias) : NULL;
+    ag_tensor *xc = agi_f32_contiguous(x), *wc = agi_f32_contiguous(weight);
+    ag_tensor *bc = bias ? agi_f32_contiguous(bias) : NULL;
     ag_tensor *img = NULL, *y = NULL;
     if (!xc || !wc || (bias && !bc)) goto fail;
     img = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow});

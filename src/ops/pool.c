@@ -147,15 +147,6 @@ static void out_shape(const ag_tensor *x, const agi_pool_params *p, int64_t *sha
     shape[x->ndim - 1] = p->ow;
 }
 
-/* A contiguous f32 copy of t (or t itself) without recording autograd. */
-static ag_tensor *as_f32_contig(const ag_tensor *t)
-{
-    ag_no_grad_begin();
-    ag_tensor *r = t->dtype == AG_F32 ? ag_contiguous(t) : ag_cast(t, AG_F32);
-    ag_no_grad_end();
-    return r;
-}
-
 /* ---- max_pool2d ---------------------------------------------------------------- */
 
 /* saved[0] = indices [N, C, OH, OW] i32. */
@@ -186,7 +177,7 @@ ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
     int64_t shape[4];
     out_shape(x, &p, shape);
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = as_f32_contig(x);
+    ag_tensor *xc = agi_f32_contiguous(x);
     ag_tensor *y = agi_tensor_new(op, dev, AG_F32, x->ndim, shape);
     ag_tensor *idx = agi_tensor_new(op, dev, AG_I32, x->ndim, shape);
     if (!xc || !y || !idx) goto fail;
@@ -239,7 +230,7 @@ static ag_tensor *avg_pool(const char *op, const ag_tensor *x, const agi_pool_pa
     int64_t shape[4];
     out_shape(x, p, shape);
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = as_f32_contig(x);
+    ag_tensor *xc = agi_f32_contiguous(x);
     ag_tensor *y = agi_tensor_new(op, dev, AG_F32, x->ndim, shape);
     if (!xc || !y) goto fail;
     agi_kernel k = {.op = AGI_K_AVGPOOL2D};

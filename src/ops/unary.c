@@ -7,25 +7,6 @@
 
 /* ---- Kernels ----------------------------------------------------------------- */
 
-/* out = f(x) for an f32 x; no autograd. */
-static ag_tensor *unary_kernel(const char *op, const ag_tensor *x, int sub, double f0, double f1)
-{
-    ag_tensor *out = agi_tensor_new(op, x->storage->dev, AG_F32, x->ndim, x->shape);
-    if (!out) return NULL;
-    agi_kernel k = {.op = AGI_K_UNARY, .sub = sub};
-    k.dst = agi_view_of(out);
-    k.src[0] = agi_view_of(x);
-    k.p.s.f[0] = f0;
-    k.p.s.f[1] = f1;
-    agi_view *views[2] = {&k.dst, &k.src[0]};
-    agi_views_coalesce(views, 2);
-    if (agi_exec(op, x->storage->dev, &k) != AG_OK) {
-        agi_discard(out);
-        return NULL;
-    }
-    return out;
-}
-
 /* dx = fused_bwd(dy, s) for same-shaped f32 dy and s (x or the output y). */
 static ag_tensor *bwd_kernel(const char *op, const ag_tensor *dy, const ag_tensor *s, int sub,
                              double f0, double f1)
@@ -73,7 +54,7 @@ static ag_status done(ag_tensor **grads, ag_tensor *g)
 static ag_status neg_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr) { return done(gr, ag_neg(g)); }
 static ag_status abs_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 {
-    ag_tensor *sign = unary_kernel("ag_abs", X(n), AGI_U_SIGN, 0, 0); /* sign(0) = 0 like PyTorch */
+    ag_tensor *sign = agi_unary_kernel("ag_abs", X(n), AGI_U_SIGN, 0, 0); /* sign(0) = 0 like PyTorch */
     return done(gr, sign ? ag_mul(g, sign) : NULL);
 }
 static ag_status exp_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr) { return done(gr, ag_mul(g, Y(n))); }
@@ -157,12 +138,12 @@ static ag_tensor *run(const unary_def *def, const ag_tensor *x, double f0, doubl
         /* Integer input: cast in an inner scope, keep only the result. */
         ag_scope_begin();
         ag_tensor *xf = ag_cast(x, AG_F32);
-        out = xf ? ag_retain(unary_kernel(def->name, xf, def->sub, f0, f1)) : NULL;
+        out = xf ? ag_retain(agi_unary_kernel(def->name, xf, def->sub, f0, f1)) : NULL;
         ag_scope_end();
         if (out) agi_scope_track(out);
         return out; /* integers never require grad */
     }
-    out = unary_kernel(def->name, x, def->sub, f0, f1);
+    out = agi_unary_kernel(def->name, x, def->sub, f0, f1);
     if (out && AGI_NEEDS_GRAD(x)) {
         agi_node *node = agi_node_new(def->name, def->backward, 1, (const ag_tensor *[]){x});
         if (node) {

@@ -1,0 +1,28 @@
+/* src/ops/kernels.c — small kernel shortcuts several op files share. */
+#include "internal.h"
+
+ag_tensor *agi_unary_kernel(const char *op, const ag_tensor *x, int sub, double f0, double f1)
+{
+    ag_tensor *out = agi_tensor_new(op, x->storage->dev, AG_F32, x->ndim, x->shape);
+    if (!out) return NULL;
+    agi_kernel k = {.op = AGI_K_UNARY, .sub = sub};
+    k.dst = agi_view_of(out);
+    k.src[0] = agi_view_of(x);
+    k.p.s.f[0] = f0;
+    k.p.s.f[1] = f1;
+    agi_view *views[2] = {&k.dst, &k.src[0]};
+    agi_views_coalesce(views, 2);
+    if (agi_exec(op, x->storage->dev, &k) != AG_OK) {
+        agi_discard(out);
+        return NULL;
+    }
+    return out;
+}
+
+ag_tensor *agi_f32_contiguous(const ag_tensor *t)
+{
+    ag_no_grad_begin();
+    ag_tensor *r = t->dtype == AG_F32 ? ag_contiguous(t) : ag_cast(t, AG_F32);
+    ag_no_grad_end();
+    return r;
+}
