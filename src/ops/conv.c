@@ -435,10 +435,16 @@ static ag_status conv2d_bwd(const char *op, const conv_geom *q, const ag_tensor 
     return st;
 }
 
-/* saved[0] = x (contiguous f32), saved[1] = weight (contiguous f32). */
-static ag_status conv2d_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
+typedef ag_status (*conv_bwd_fn)(const char *op, const conv_geom *q, const ag_tensor *x,
+                                  const ag_tensor *w, const ag_tensor *dy, ag_tensor *dx,
+                                  ag_tensor **dw);
+
+/* The autograd side of both convolutions: allocates the gradients the inputs
+ * need, runs `bwd` over the batch, and reduces dy for the bias.
+ * saved[0] = x, saved[1] = weight (contiguous f32). */
+static ag_status conv_node_backward(const char *op, conv_bwd_fn bwd, agi_node *node,
+                                    ag_tensor *grad, ag_tensor **grads)
 {
-    const char *op = "ag_conv2d";
     conv_geom q = geom_load(node);
     ag_tensor *x = node->saved[0], *w = node->saved[1];
     ag_device *dev = x->storage->dev;
@@ -453,7 +459,7 @@ static ag_status conv2d_backward(agi_node *node, ag_tensor *grad, ag_tensor **gr
         dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
         if (!dw) return ag_last_status();
     }
-    if ((dx || dw) && conv2d_bwd(op, &q, x, w, dy, dx, &dw) != AG_OK) return ag_last_status();
+    if ((dx || dw) && bwd(op, &q, x, w, dy, dx, &dw) != AG_OK) return ag_last_status();
     grads[0] = dx;
     grads[1] = dw;
     if (node->inputs[2] && node->inputs[2]->requires_grad) {
@@ -461,6 +467,11 @@ static ag_status conv2d_backward(agi_node *node, ag_tensor *grad, ag_tensor **gr
         if (!grads[2]) return ag_last_status();
     }
     return AG_OK;
+}
+
+static ag_status conv2d_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
+{
+    return conv_node_backward("ag_conv2d", conv2d_bwd, node, grad, grads);
 }
 
 static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
@@ -635,32 +646,9 @@ static ag_status conv_t_bwd(const char *op, const conv_geom *q, const ag_tensor 
     return st;
 }
 
-/* saved[0] = x, saved[1] = weight (contiguous f32). */
 static ag_status conv_t_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
 {
-    const char *op = "ag_conv_transpose2d";
-    conv_geom q = geom_load(node);
-    ag_tensor *x = node->saved[0], *w = node->saved[1];
-    ag_device *dev = x->storage->dev;
-    ag_tensor *dy = ag_contiguous(grad); // [N, Cout, OH, OW]
-    if (!dy) return ag_last_status();
-    ag_tensor *dx = NULL, *dw = NULL;
-    if (node->inputs[0]->requires_grad) {
-        dx = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.c, q.h, q.w});
-        if (!dx) return ag_last_status();
-    }
-    if (node->inputs[1]->requires_grad) {
-        dw = agi_tensor_new(op, dev, AG_F32, 4, w->shape);
-        if (!dw) return ag_last_status();
-    }
-    if ((dx || dw) && conv_t_bwd(op, &q, x, w, dy, dx, &dw) != AG_OK) return ag_last_status();
-    grads[0] = dx;
-    grads[1] = dw;
-    if (node->inputs[2] && node->inputs[2]->requires_grad) {
-        grads[2] = bias_grad(op, dy);
-        if (!grads[2]) return ag_last_status();
-    }
-    return AG_OK;
+    return conv_node_backward("ag_conv_transpose2d", conv_t_bwd, node, grad, grads);
 }
 
 static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
