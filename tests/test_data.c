@@ -11,29 +11,6 @@
 
 /* ---- Temporary IDX files ------------------------------------------------------ */
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ag_test_data_XXXXXX");
-    ck_assert(mkdtemp(tmpdir) != NULL);
-}
-
-static void remove_tmpdir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert(system(cmd) == 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[64][320];
-    static int k;
-    k = (k + 1) % 64;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static void write_bytes(const char *path, const void *p, size_t n, bool gz)
 {
@@ -92,9 +69,9 @@ static void assert_status_error(ag_status st, ag_status want, const char *n1, co
 START_TEST(test_idx_plain_and_gzip)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
+    agt_tmpdir_create("data");
     for (int gz = 0; gz < 2; gz++) {
-        const char *im = tmp_path(gz ? "im.gz" : "im"), *lb = tmp_path(gz ? "lb.gz" : "lb");
+        const char *im = agt_tmp_path(gz ? "im.gz" : "im"), *lb = agt_tmp_path(gz ? "lb.gz" : "lb");
         write_mnist(im, lb, gz);
         ag_idx_array a;
         ck_assert_msg(ag_idx_read(im, &a) == AG_OK, "%s", ag_last_error());
@@ -115,16 +92,16 @@ START_TEST(test_idx_plain_and_gzip)
     /* i32 and f32 payloads are big-endian. */
     unsigned char buf[128];
     unsigned char be_i32[8] = {0xff, 0xff, 0xff, 0xfe, 0x00, 0x01, 0x00, 0x00}; /* -2, 65536 */
-    write_bytes(tmp_path("i32"), buf, idx_bytes(buf, 0x0C, 1, (uint32_t[]){2}, be_i32, 8), false);
+    write_bytes(agt_tmp_path("i32"), buf, idx_bytes(buf, 0x0C, 1, (uint32_t[]){2}, be_i32, 8), false);
     unsigned char be_f32[4] = {0x3f, 0xc0, 0x00, 0x00}; /* 1.5 */
-    write_bytes(tmp_path("f32"), buf, idx_bytes(buf, 0x0D, 2, (uint32_t[]){1, 1}, be_f32, 4), true);
+    write_bytes(agt_tmp_path("f32"), buf, idx_bytes(buf, 0x0D, 2, (uint32_t[]){1, 1}, be_f32, 4), true);
     ag_scope_begin();
-    agt_assert_close(ag_idx_load(tmp_path("i32"), dev), (float[]){-2, 65536}, 2, 0, 0, "i32");
-    ag_tensor *f = ag_idx_load(tmp_path("f32"), dev);
+    agt_assert_close(ag_idx_load(agt_tmp_path("i32"), dev), (float[]){-2, 65536}, 2, 0, 0, "i32");
+    ag_tensor *f = ag_idx_load(agt_tmp_path("f32"), dev);
     agt_assert_shape(f, AG_SHAPE(1, 1), "f32");
     agt_assert_close(f, (float[]){1.5f}, 1, 0, 0, "f32");
     ag_scope_end();
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST
@@ -132,7 +109,7 @@ END_TEST
 START_TEST(test_idx_corrupt)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
+    agt_tmpdir_create("data");
     unsigned char buf[256];
     ag_idx_array a;
     size_t n = idx_bytes(buf, 0x08, 3, (uint32_t[]){3, 2, 2}, img_data, 12);
@@ -160,7 +137,7 @@ START_TEST(test_idx_corrupt)
             if (cases[c].patch_at >= 0) copy[cases[c].patch_at] = (unsigned char)cases[c].patch_val;
             char name[64];
             snprintf(name, sizeof name, "%s%s", cases[c].name, gz ? ".gz" : "");
-            const char *path = tmp_path(name);
+            const char *path = agt_tmp_path(name);
             write_bytes(path, copy, cases[c].len, gz);
             ag_clear_error();
             assert_status_error(ag_idx_read(path, &a), AG_ERR_FORMAT, path, cases[c].needle, name);
@@ -170,7 +147,7 @@ START_TEST(test_idx_corrupt)
             ag_scope_end();
         }
     /* A gzip stream cut in the middle. */
-    const char *gzp = tmp_path("cut.gz");
+    const char *gzp = agt_tmp_path("cut.gz");
     unsigned char big[4096];
     for (int i = 0; i < 4000; i++) big[i] = (unsigned char)(i * 7919 >> 3);
     size_t bn = idx_bytes(buf, 0x08, 1, (uint32_t[]){4000}, NULL, 0);
@@ -186,10 +163,10 @@ START_TEST(test_idx_corrupt)
     ck_assert(ag_idx_read(gzp, &a) == AG_ERR_FORMAT);
     ck_assert_msg(strstr(ag_last_error(), gzp), "%s", ag_last_error());
     /* Missing file and NULL arguments. */
-    assert_status_error(ag_idx_read(tmp_path("nope"), &a), AG_ERR_IO, "nope", "cannot open", "missing");
+    assert_status_error(ag_idx_read(agt_tmp_path("nope"), &a), AG_ERR_IO, "nope", "cannot open", "missing");
     assert_status_error(ag_idx_read(NULL, &a), AG_ERR_INVALID, "ag_idx_read", NULL, "NULL path");
     assert_status_error(ag_idx_read(gzp, NULL), AG_ERR_INVALID, "ag_idx_read", NULL, "NULL out");
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST
@@ -199,10 +176,10 @@ END_TEST
 START_TEST(test_mnist_dataset)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
-    const char *im = tmp_path("im.gz"), *lb = tmp_path("lb");
+    agt_tmpdir_create("data");
+    const char *im = agt_tmp_path("im.gz"), *lb = agt_tmp_path("lb");
     write_mnist(im, lb, false);
-    write_mnist(im, tmp_path("lb.gz"), true);
+    write_mnist(im, agt_tmp_path("lb.gz"), true);
     ag_dataset *ds = ag_dataset_mnist(im, lb, NULL);
     ck_assert_msg(ds != NULL, "%s", ag_last_error());
     ck_assert_int_eq(ag_dataset_length(ds), 3);
@@ -217,7 +194,7 @@ START_TEST(test_mnist_dataset)
     assert_status_error(ag_dataset_get(ds, 3, x, &y), AG_ERR_INVALID, "out of range", NULL, "index");
     ag_dataset_free(ds);
     /* Normalisation (x/255 - 0.5) / 0.25. */
-    ds = ag_dataset_mnist(im, tmp_path("lb.gz"), &(ag_normalize){.mean = 0.5, .std = 0.25});
+    ds = ag_dataset_mnist(im, agt_tmp_path("lb.gz"), &(ag_normalize){.mean = 0.5, .std = 0.25});
     ck_assert(ds != NULL);
     ck_assert(ag_dataset_get(ds, 2, x, &y) == AG_OK);
     ck_assert_int_eq(y, 3);
@@ -225,16 +202,16 @@ START_TEST(test_mnist_dataset)
     ag_dataset_free(ds);
     /* Mismatched counts and ranks. */
     unsigned char buf[64];
-    write_bytes(tmp_path("lb4"), buf, idx_bytes(buf, 0x08, 1, (uint32_t[]){4}, "abcd", 4), false);
-    ck_assert(ag_dataset_mnist(im, tmp_path("lb4"), NULL) == NULL);
+    write_bytes(agt_tmp_path("lb4"), buf, idx_bytes(buf, 0x08, 1, (uint32_t[]){4}, "abcd", 4), false);
+    ck_assert(ag_dataset_mnist(im, agt_tmp_path("lb4"), NULL) == NULL);
     ck_assert(ag_last_status() == AG_ERR_FORMAT);
     ck_assert_msg(strstr(ag_last_error(), "3 images") && strstr(ag_last_error(), "4 labels"), "%s",
                   ag_last_error());
     ck_assert(ag_dataset_mnist(lb, lb, NULL) == NULL);
     ck_assert_msg(strstr(ag_last_error(), "images must be u8 [N, H, W]"), "%s", ag_last_error());
-    ck_assert(ag_dataset_mnist(tmp_path("none"), lb, NULL) == NULL);
+    ck_assert(ag_dataset_mnist(agt_tmp_path("none"), lb, NULL) == NULL);
     ck_assert(ag_last_status() == AG_ERR_IO);
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST
@@ -458,8 +435,8 @@ END_TEST
 START_TEST(test_loader_mnist)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
-    const char *im = tmp_path("im.gz"), *lb = tmp_path("lb.gz");
+    agt_tmpdir_create("data");
+    const char *im = agt_tmp_path("im.gz"), *lb = agt_tmp_path("lb.gz");
     write_mnist(im, lb, true);
     ag_dataset *ds = ag_dataset_mnist(im, lb, NULL);
     ag_loader *ld = ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 2});
@@ -476,7 +453,7 @@ START_TEST(test_loader_mnist)
     ag_scope_end();
     ag_loader_free(ld);
     ag_dataset_free(ds);
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST

@@ -8,29 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ag_test_io_XXXXXX");
-    ck_assert(mkdtemp(tmpdir) != NULL);
-}
-
-static void remove_tmpdir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert(system(cmd) == 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[64][320];
-    static int k;
-    k = (k + 1) % 64;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static void write_file(const char *path, const void *p, size_t n)
 {
@@ -120,8 +97,8 @@ END_TEST
 START_TEST(test_safetensors_roundtrip)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
-    const char *path = tmp_path("model.safetensors");
+    agt_tmpdir_create("io");
+    const char *path = agt_tmp_path("model.safetensors");
     ag_scope_begin();
     ag_tensor *w = agt_randn(dev, AG_SHAPE(3, 4), 5, 1.0);
     ag_tensor *wt = ag_transpose(w, 0, 1); /* a non-contiguous view: saved row-major */
@@ -169,13 +146,13 @@ START_TEST(test_safetensors_roundtrip)
     ck_assert_int_eq(ag_state_dict_count(in), 1);
     ag_state_dict_free(in);
     /* An unwritable location fails cleanly. */
-    assert_status_error(ag_safetensors_save(tmp_path("no/such/dir/x.safetensors"), small), AG_ERR_IO,
+    assert_status_error(ag_safetensors_save(agt_tmp_path("no/such/dir/x.safetensors"), small), AG_ERR_IO,
                         "ag_safetensors_save", "cannot create", "bad dir");
     assert_status_error(ag_safetensors_save(NULL, small), AG_ERR_INVALID, "path is NULL", NULL, "NULL");
     ag_state_dict_free(small);
     ag_state_dict_free(sd);
     ag_scope_end();
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST
@@ -209,7 +186,7 @@ END_TEST
 START_TEST(test_safetensors_corrupt)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
+    agt_tmpdir_create("io");
     static const struct {
         const char *header;
         size_t data;
@@ -242,7 +219,7 @@ START_TEST(test_safetensors_corrupt)
     char name[32];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         snprintf(name, sizeof name, "bad%zu.safetensors", c);
-        const char *path = tmp_path(name);
+        const char *path = agt_tmp_path(name);
         write_st(path, cases[c].header, cases[c].data);
         ag_clear_error();
         ag_scope_begin();
@@ -253,7 +230,7 @@ START_TEST(test_safetensors_corrupt)
         ag_scope_end();
     }
     /* Too short, header beyond the file, missing file. */
-    const char *p = tmp_path("short");
+    const char *p = agt_tmp_path("short");
     write_file(p, "\x08\0\0", 3);
     ck_assert(ag_safetensors_load(p, dev) == NULL);
     assert_status_error(ag_last_status(), AG_ERR_FORMAT, "truncated", p, "short");
@@ -263,7 +240,7 @@ START_TEST(test_safetensors_corrupt)
     write_file(p, "\xff\xff\xff\xff\xff\xff\xff\xff{}", 10);
     ck_assert(ag_safetensors_load(p, dev) == NULL);
     assert_status_error(ag_last_status(), AG_ERR_FORMAT, "exceeds the file", NULL, "huge hlen");
-    ck_assert(ag_safetensors_load(tmp_path("missing"), dev) == NULL);
+    ck_assert(ag_safetensors_load(agt_tmp_path("missing"), dev) == NULL);
     assert_status_error(ag_last_status(), AG_ERR_IO, "cannot open", NULL, "missing");
     ck_assert(ag_safetensors_load(p, NULL) == NULL);
     /* Empty header object: a valid, empty file. */
@@ -271,7 +248,7 @@ START_TEST(test_safetensors_corrupt)
     ag_state_dict *empty = ag_safetensors_load(p, dev);
     ck_assert(empty != NULL && ag_state_dict_count(empty) == 0);
     ag_state_dict_free(empty);
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST
@@ -281,12 +258,12 @@ END_TEST
 START_TEST(test_safetensors_fuzz)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
+    agt_tmpdir_create("io");
     const char *good = AG_GOLDEN_DIR "/io_torch.safetensors";
     size_t len;
     unsigned char *orig = slurp(good, &len);
     unsigned char *buf = malloc(len);
-    const char *p = tmp_path("fuzz.safetensors");
+    const char *p = agt_tmp_path("fuzz.safetensors");
     static const unsigned char flips[] = {0x01, 0x20, 0x80, 0xff};
     int loaded = 0, failed = 0;
     uint64_t hl = 0;
@@ -316,7 +293,7 @@ START_TEST(test_safetensors_fuzz)
     ck_assert(failed > 0);
     free(buf);
     free(orig);
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST
@@ -377,8 +354,8 @@ static void train_step(ag_device *dev, ag_optimizer *opt, ag_tensor *w, ag_tenso
 START_TEST(test_checkpoint_roundtrip)
 {
     ag_device *dev = agt_open(_i);
-    make_tmpdir();
-    const char *path = tmp_path("ckpt.safetensors");
+    agt_tmpdir_create("io");
+    const char *path = agt_tmp_path("ckpt.safetensors");
     ag_scope_begin();
     for (int kind = 0; kind < 3; kind++) {
         ag_tensor *w = agt_randn(dev, AG_SHAPE(3, 2), 9, 1.0);
@@ -460,7 +437,7 @@ START_TEST(test_checkpoint_roundtrip)
     ag_optimizer_free(shape);
     ag_state_dict_free(model);
     ag_scope_end();
-    remove_tmpdir();
+    agt_tmpdir_remove();
     agt_close(dev);
 }
 END_TEST

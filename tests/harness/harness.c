@@ -445,3 +445,29 @@ void agt_assert_grad_golden(agt_golden *g, ag_device *dev, const ag_tensor *x, c
     ck_assert_msg(ag_grad(x) != NULL, "%s: %s/%s: no gradient", what, name, label);
     agt_assert_tensors_close(ag_grad(x), agt_golden_tensor(g, dev, name, label), atol, rtol, what);
 }
+
+/* ---- Temporary files ------------------------------------------------------------- */
+
+static char tmpdir[256];
+
+void agt_tmpdir_create(const char *tag)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ag_test_%.32s_XXXXXX", tag);
+    ck_assert_msg(mkdtemp(tmpdir) != NULL, "cannot create %s", tmpdir);
+}
+
+void agt_tmpdir_remove(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_msg(system(cmd) == 0, "cannot remove %s", tmpdir);
+}
+
+const char *agt_tmp_path(const char *name)
+{
+    static char buf[64][320];
+    static int k;
+    k = (k + 1) % 64;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}

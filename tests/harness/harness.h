@@ -86,6 +86,15 @@ typedef ag_tensor *(*agt_fn)(ag_tensor *const *inputs, void *ctx);
 void agt_gradcheck(agt_fn fn, int n, ag_tensor *const *inputs, void *ctx, double eps, double atol,
                    double rtol, const char *what);
 
+/* ---- Temporary files ------------------------------------------------------- */
+
+/* Creates a fresh directory /tmp/ag_test_<tag>_XXXXXX for the running test. */
+void agt_tmpdir_create(const char *tag);
+/* Removes it with everything inside. */
+void agt_tmpdir_remove(void);
+/* "<dir>/<name>" in a rotating static buffer (valid for the next 63 calls). */
+const char *agt_tmp_path(const char *name);
+
 /* ---- Golden data from PyTorch ------------------------------------------------ */
 
 typedef struct agt_golden agt_golden;
