@@ -144,6 +144,14 @@ const char *agcl_kernel_name(agcl_kernel_id id);
 
 /* cl_program.c */
 ag_status agcl_build_program(agi_backend_device *dev);
+/* The program text exactly as the backend builds it: every embedded
+ * shaders/opencl source concatenated in name order (malloc'd; NULL on OOM). */
+char *agcl_program_source(void);
+/* The build options for a device of OpenCL C version major.minor, with or
+ * without correctly rounded f32 divide/sqrt (tests/portability checks every
+ * combination with a strict compiler). */
+void agcl_build_options(int major, int minor, bool correctly_rounded_div_sqrt, char *out,
+                        size_t cap);
 
 /* cl_exec.c */
 ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k);

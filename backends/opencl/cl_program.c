@@ -40,8 +40,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-/* All embedded sources concatenated in name order (malloc'd). */
-static char *program_source(void)
+char *agcl_program_source(void)
 {
     size_t total = 1;
     for (int i = 0; i < agcl_embedded_source_count; i++)
@@ -149,6 +148,13 @@ static ag_status build_log_error(agi_backend_device *dev, cl_program prog, cl_in
     return st;
 }
 
+void agcl_build_options(int major, int minor, bool correctly_rounded_div_sqrt, char *out,
+                        size_t cap)
+{
+    snprintf(out, cap, "%s%s", (major > 1 || minor >= 2) ? "-cl-std=CL1.2 " : "",
+             correctly_rounded_div_sqrt ? "-cl-fp32-correctly-rounded-divide-sqrt" : "");
+}
+
 ag_status agcl_build_program(agi_backend_device *dev)
 {
     char options[256];
@@ -159,12 +165,10 @@ ag_status agcl_build_program(agi_backend_device *dev)
     if (sscanf(cver, "OpenCL C %d.%d", &major, &minor) != 2) major = 1, minor = 0;
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(dev->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
-    snprintf(options, sizeof options, "%s%s",
-             (major > 1 || minor >= 2) ? "-cl-std=CL1.2 " : "",
-             (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? "-cl-fp32-correctly-rounded-divide-sqrt"
-                                                        : "");
+    agcl_build_options(major, minor, (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0, options,
+                       sizeof options);
 
-    char *src = program_source();
+    char *src = agcl_program_source();
     if (!src) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
     char plat_ver[256] = "";
     clGetPlatformInfo(dev->platform, CL_PLATFORM_VERSION, sizeof plat_ver, plat_ver, NULL);

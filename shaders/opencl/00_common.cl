@@ -79,11 +79,12 @@ void row_offsets(const geom_t *g, long row, int nv, long *o)
     } while (0)
 
 /* Body of an elementwise kernel over geometry g with NV views: runs the
- * statements (which see `i`, the row-major element index, and `o`, the
- * views' offsets) for the work-item's element, or in row mode (CPU-type
+ * statements BODY (which see `i`, the row-major element index, and `o`, the
+ * views' offsets; BODY must hold no top-level comma, as OpenCL C 1.2 has no
+ * variadic macros) for the work-item's element, or in row mode (CPU-type
  * devices, strided views) for every element of the work-item's row, which
  * keeps index division out of the inner loop. */
-#define EW_BODY(g, NV, ...)                                                        \
+#define EW_BODY(g, NV, BODY)                                                       \
     long gid_ = get_global_id(0);                                                  \
     long o[NV];                                                                    \
     if ((g).rows) {                                                                \
@@ -96,13 +97,13 @@ void row_offsets(const geom_t *g, long row, int nv, long *o)
         for (long j_ = 0; j_ < len_; j_++) {                                       \
             long i = gid_ * len_ + j_;                                             \
             for (int v_ = 0; v_ < (NV); v_++) o[v_] = b_[v_] + j_ * s_[v_];        \
-            __VA_ARGS__                                                            \
+            BODY                                                                   \
         }                                                                          \
     } else {                                                                       \
         long i = gid_;                                                             \
         if (i >= (g).n) return;                                                    \
         GEOM_OFFSETS(g, i, NV, o);                                                 \
-        __VA_ARGS__                                                                \
+        BODY                                                                       \
     }
 
 float ag_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
