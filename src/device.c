@@ -58,10 +58,12 @@ static ag_device *open_index(const agi_backend *be, int index, const char *spec)
     return dev;
 }
 
-/* Rank for "auto": discrete GPU first (Vulkan before OpenCL by list order),
- * then integrated, then other GPU-like devices; CPU-type devices of the GPU
- * backends (lavapipe, PoCL) never win over the CPU backend. */
-static int auto_rank(const ag_device_info *d)
+/* Rank for "auto" and for a backend name without an index: discrete GPU
+ * first, then integrated, then other GPU-like devices; CPU-type devices of
+ * the GPU backends (lavapipe, PoCL) rank lowest, whatever order the Vulkan
+ * loader or the OpenCL ICD files list them in. Between backends, the CPU
+ * backend beats a GPU backend's CPU-type device. */
+static int device_rank(const ag_device_info *d)
 {
     if (d->backend == AG_BACKEND_CPU) return 1;
     switch (d->type) {
@@ -72,67 +74,105 @@ static int auto_rank(const ag_device_info *d)
     }
 }
 
-static ag_device *open_auto(void)
+/* Index of the best-ranked entry (the first on ties), -1 when n == 0. */
+static int best_device(const ag_device_info *infos, int n)
 {
-    ag_device_info infos[64];
-    int n = ag_device_list(infos, 64);
-    if (n > 64) n = 64;
     int best = -1;
     for (int i = 0; i < n; i++)
-        if (best < 0 || auto_rank(&infos[i]) > auto_rank(&infos[best])) best = i;
-    if (best < 0 || auto_rank(&infos[best]) == 0) return ag_device_open("cpu");
-    return ag_device_open(infos[best].spec);
+        if (best < 0 || device_rank(&infos[i]) > device_rank(&infos[best])) best = i;
+    return best;
 }
 
-ag_device *ag_device_open(const char *spec)
+static void unknown_backend_error(const char *spec)
 {
-    if (!spec || strcmp(spec, "auto") == 0 || spec[0] == '\0') {
+    agi_error(AG_ERR_NOT_FOUND, "ag_device_open",
+              "unknown device \"%s\" (use auto, cpu, vulkan[:N] or opencl[:P.D]; "
+              "backends built: %s%s%s)",
+              spec,
+#ifdef AG_HAVE_VULKAN
+              "vulkan ",
+#else
+              "",
+#endif
+#ifdef AG_HAVE_OPENCL
+              "opencl ",
+#else
+              "",
+#endif
+              "cpu");
+}
+
+/* Resolves `spec` to a backend and a device index of that backend's list
+ * (and the concrete spec in `out`); sets the error and returns -1 when there
+ * is no such device. */
+static int resolve(const char *spec, const agi_backend **be_out, char *out, size_t cap)
+{
+    if (!spec || spec[0] == '\0' || strcmp(spec, "auto") == 0) {
         const char *env = getenv("AG_DEVICE");
-        if (env && env[0] && strcmp(env, "auto") != 0) return ag_device_open(env);
-        return open_auto();
+        if (env && env[0] && strcmp(env, "auto") != 0) return resolve(env, be_out, out, cap);
+        ag_device_info infos[64];
+        int n = ag_device_list(infos, 64);
+        if (n > 64) n = 64;
+        int best = best_device(infos, n > 0 ? n : 0);
+        return resolve(best >= 0 && device_rank(&infos[best]) > 0 ? infos[best].spec : "cpu",
+                       be_out, out, cap);
     }
     const char *colon = strchr(spec, ':');
     size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
     const agi_backend *be = backend_by_name(spec, len);
     if (!be) {
-        agi_error(AG_ERR_NOT_FOUND, "ag_device_open",
-                  "unknown device \"%s\" (use auto, cpu, vulkan[:N] or opencl[:P.D]; "
-                  "backends built: %s%s%s)",
-                  spec,
-#ifdef AG_HAVE_VULKAN
-                  "vulkan ",
-#else
-                  "",
-#endif
-#ifdef AG_HAVE_OPENCL
-                  "opencl ",
-#else
-                  "",
-#endif
-                  "cpu");
-        return NULL;
+        unknown_backend_error(spec);
+        return -1;
     }
     int count = be->enumerate(NULL, 0);
     ag_device_info *infos = count > 0 ? calloc((size_t)count, sizeof *infos) : NULL;
     if (count > 0 && !infos) {
         agi_error(AG_ERR_OOM, "ag_device_open", "host out of memory");
-        return NULL;
+        return -1;
     }
-    if (count > 0) be->enumerate(infos, count);
+    if (count > 0) {
+        int got = be->enumerate(infos, count); /* a device may vanish in between */
+        if (got < count) count = got > 0 ? got : 0;
+    }
     int index = -1;
     if (!colon) {
-        index = count > 0 ? 0 : -1;
+        index = best_device(infos, count > 0 ? count : 0);
     } else {
         for (int i = 0; i < count; i++)
             if (strcmp(infos[i].spec, spec) == 0) index = i;
     }
+    if (index >= 0) snprintf(out, cap, "%s", infos[index].spec);
     free(infos);
     if (index < 0) {
         agi_error(AG_ERR_NOT_FOUND, "ag_device_open", "no device \"%s\" (%d %s device%s found)",
                   spec, count > 0 ? count : 0, be->name, count == 1 ? "" : "s");
-        return NULL;
+        return -1;
     }
-    return open_index(be, index, spec);
+    *be_out = be;
+    return index;
+}
+
+ag_status ag_device_resolve(const char *spec, char *out, size_t cap)
+{
+    if (!out || cap == 0)
+        return agi_error(AG_ERR_INVALID, "ag_device_resolve", "output buffer is NULL or empty");
+    char buf[sizeof ((ag_device_info *)0)->spec];
+    const agi_backend *be = NULL;
+    if (resolve(spec, &be, buf, sizeof buf) < 0) return ag_last_status();
+    if (strlen(buf) >= cap)
+        return agi_error(AG_ERR_INVALID, "ag_device_resolve", "output buffer of %zu bytes too small for \"%s\"",
+                         cap, buf);
+    snprintf(out, cap, "%s", buf);
+    return AG_OK;
+}
+
+ag_device *ag_device_open(const char *spec)
+{
+    char concrete[sizeof ((ag_device_info *)0)->spec];
+    const agi_backend *be = NULL;
+    int index = resolve(spec, &be, concrete, sizeof concrete);
+    if (index < 0) return NULL;
+    return open_index(be, index, spec && spec[0] ? spec : "auto");
 }
 
 void agi_device_retain(ag_device *dev) { atomic_fetch_add(&dev->refs, 1); }

@@ -162,7 +162,7 @@ START_TEST(test_safetensors_torch_file)
     ag_device *dev = agt_open(_i);
     agt_golden *g = agt_golden_load("io.txt");
     ag_scope_begin();
-    ag_state_dict *sd = ag_safetensors_load(AG_GOLDEN_DIR "/io_torch.safetensors", dev);
+    ag_state_dict *sd = ag_safetensors_load(agt_golden_path("io_torch.safetensors"), dev);
     ck_assert_msg(sd != NULL, "%s", ag_last_error());
     ck_assert_int_eq(ag_state_dict_count(sd), 5);
     const char *names[5] = {"features.0.weight", "features.0.bias", "counts", "mask", "scale"};
@@ -259,7 +259,7 @@ START_TEST(test_safetensors_fuzz)
 {
     ag_device *dev = agt_open(_i);
     agt_tmpdir_create("io");
-    const char *good = AG_GOLDEN_DIR "/io_torch.safetensors";
+    const char *good = agt_golden_path("io_torch.safetensors");
     size_t len;
     unsigned char *orig = slurp(good, &len);
     unsigned char *buf = malloc(len);
@@ -416,7 +416,7 @@ START_TEST(test_checkpoint_roundtrip)
         ag_optimizer_free(opt);
         ag_optimizer_free(opt2);
     }
-    assert_status_error(ag_checkpoint_load(AG_GOLDEN_DIR "/io_torch.safetensors", dev, NULL, false, NULL, NULL),
+    assert_status_error(ag_checkpoint_load(agt_golden_path("io_torch.safetensors"), dev, NULL, false, NULL, NULL),
                         AG_ERR_FORMAT, "not an anygrad checkpoint", NULL, "torch file");
     /* An optimizer over fewer parameters than the file. */
     ag_tensor *w = ag_zeros(dev, AG_F32, AG_SHAPE(3, 2));

@@ -1,8 +1,8 @@
 /* tests/test_kernels.c — conformance of the backend kernel contract
  * (backends/backend.h), op by op, for every backend under test.
  *
- * Backends: AG_TEST_BACKENDS, a comma list of device specs (default "cpu");
- * a spec that cannot be opened FAILS. Each case of the table below runs once
+ * Backends: AG_TEST_BACKENDS, a comma list of device specs, read by the
+ * harness like every suite's; a spec that cannot be opened FAILS. Each case of the table below runs once
  * per backend (test "test_case", loop index = backend * N_CASES + case) and
  * compares the backend's results with the CPU backend's on the same inputs:
  * small random data, odd sizes (1, 7, 33, 130), contiguous, transposed,
@@ -40,23 +40,6 @@
 #include <string.h>
 
 /* ---- Backends under test ---------------------------------------------------- */
-
-static char specs[16][32];
-static int n_specs = -1;
-
-static void parse_backends(void)
-{
-    if (n_specs >= 0) return;
-    n_specs = 0;
-    const char *env = getenv("AG_TEST_BACKENDS");
-    if (!env || !env[0]) env = "cpu";
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", env);
-    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok && n_specs < 16;
-         tok = strtok_r(NULL, ", ", &save))
-        snprintf(specs[n_specs++], sizeof specs[0], "%s", tok);
-    if (n_specs == 0) snprintf(specs[n_specs++], sizeof specs[0], "cpu");
-}
 
 /* ---- Per-test context -------------------------------------------------------- */
 
@@ -2014,7 +1997,7 @@ START_TEST(test_case)
 {
     int b = _i / N_CASES, ci = _i % N_CASES;
     kt c;
-    kt_open(&c, specs[b], cases[ci].name, (uint64_t)ci + 1);
+    kt_open(&c, agt_backend_spec(b), cases[ci].name, (uint64_t)ci + 1);
     cases[ci].fn(&c);
     kt_close(&c);
 }
@@ -2028,7 +2011,7 @@ END_TEST
  * must not be (and exec must refuse them cleanly). */
 START_TEST(test_supports)
 {
-    const char *spec = specs[_i];
+    const char *spec = agt_backend_spec(_i);
     ag_device *dev = ag_device_open(spec);
     ck_assert_msg(dev != NULL, "[%s] cannot open: %s", spec, ag_last_error());
     const agi_backend *be = dev->be;
@@ -2084,7 +2067,7 @@ END_TEST
  * only required not to crash, but a backend that validates is better. */
 START_TEST(test_bad_views)
 {
-    const char *spec = specs[_i];
+    const char *spec = agt_backend_spec(_i);
     ag_device *dev = ag_device_open(spec);
     ck_assert_msg(dev != NULL, "[%s] cannot open: %s", spec, ag_last_error());
     const bool strict = strcmp(dev->be->name, "cpu") == 0;
@@ -2451,7 +2434,7 @@ END_TEST
 
 int main(void)
 {
-    parse_backends();
+    int n_specs = agt_backend_count();
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("conformance");
     tcase_set_timeout(tc, 600);

@@ -64,7 +64,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         printf("usage: %s\nLists the devices anygrad can use (all backends compiled in).\n"
-               "AG_DEVICE selects the device \"auto\" opens.\n",
+               "AG_DEVICE selects the device \"auto\" opens; a backend name alone opens that\n"
+               "backend's best device (a GPU before a CPU implementation).\n",
                argv[0]);
         return 0;
     }
@@ -103,13 +104,19 @@ int main(int argc, char **argv)
         field("subgroup size", buf);
         field("fp16", d->fp16 ? "yes" : "no");
     }
-    /* Which device "auto" would pick (honours AG_DEVICE). */
-    ag_device *dev = ag_device_open("auto");
-    if (dev) {
-        printf("\nauto -> %s (%s)\n", ag_device_get_info(dev)->spec, ag_device_get_info(dev)->name);
-        ag_device_close(dev);
-    } else {
-        printf("\nauto -> (cannot open: %s)\n", ag_last_error());
+    /* Which device each spec without an index picks (auto honours AG_DEVICE). */
+    printf("\n");
+    static const char *const names[] = {"auto", "vulkan", "opencl", "cpu"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char spec[32];
+        if (ag_device_resolve(names[k], spec, sizeof spec) != AG_OK) {
+            if (k == 0) printf("auto -> (none: %s)\n", ag_last_error());
+            continue;
+        }
+        const char *name = "";
+        for (int i = 0; i < n; i++)
+            if (strcmp(infos[i].spec, spec) == 0) name = infos[i].name;
+        printf("%-6s -> %s (%s)\n", names[k], spec, name);
     }
     free(infos);
     return 0;

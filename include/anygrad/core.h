@@ -109,11 +109,21 @@ typedef struct ag_device_info {
 AG_API int ag_device_list(ag_device_info *out, int max);
 
 /* Opens a device. `spec` is "auto" (or NULL), "cpu", "vulkan", "vulkan:N",
- * "opencl", "opencl:P.D". "auto" honours the AG_DEVICE environment variable,
- * then picks a discrete GPU (Vulkan, then OpenCL), then an integrated GPU, then
- * the CPU backend. Returns NULL with an error when the device does not exist
+ * "opencl", "opencl:P.D" (OpenCL platform P, device D, as ag_device_list
+ * names them). "auto" honours the AG_DEVICE environment variable, then picks
+ * a discrete GPU (Vulkan, then OpenCL), then an integrated GPU, then the CPU
+ * backend. A backend name alone ("vulkan", "opencl") picks that backend's
+ * best device by the same rule, so a GPU wins over a CPU implementation
+ * (lavapipe, PoCL) whatever order the Vulkan loader or the OpenCL ICD files
+ * list them in. Returns NULL with an error when the device does not exist
  * or fails to initialise. The caller owns the device: ag_device_close it. */
 AG_API ag_device *ag_device_open(const char *spec);
+
+/* Writes into `out` the concrete spec ("vulkan:0", "opencl:1.0", "cpu") of
+ * the device ag_device_open(spec) would open, without opening it. Returns
+ * AG_OK, AG_ERR_NOT_FOUND when there is no such device, or AG_ERR_INVALID
+ * when `out` is NULL or smaller than the spec. */
+AG_API ag_status ag_device_resolve(const char *spec, char *out, size_t cap);
 
 /* Releases the caller's handle. The device stays alive while tensors on it
  * exist and is destroyed with the last of them. NULL is a no-op. */

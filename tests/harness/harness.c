@@ -339,10 +339,17 @@ static ag_dtype parse_dtype(const char *s)
     return AG_DTYPE_COUNT;
 }
 
+const char *agt_golden_path(const char *file)
+{
+    static _Thread_local char path[1024];
+    const char *dir = getenv("AG_GOLDEN_DIR");
+    snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : AG_GOLDEN_DIR, file);
+    return path;
+}
+
 agt_golden *agt_golden_load(const char *file)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", AG_GOLDEN_DIR, file);
+    const char *path = agt_golden_path(file);
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "golden file %s is missing", path);
     agt_golden *g = calloc(1, sizeof *g);

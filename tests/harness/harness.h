@@ -98,7 +98,11 @@ const char *agt_tmp_path(const char *name);
 /* ---- Golden data from PyTorch ------------------------------------------------ */
 
 typedef struct agt_golden agt_golden;
-/* Loads tests/golden/<file>; fails the test when missing or malformed. */
+/* Path of a golden data file: $AG_GOLDEN_DIR/<file> when that variable is
+ * set (a relocated test bundle), else tests/golden/<file> of the source tree.
+ * Thread-local buffer, valid until the next call. */
+const char *agt_golden_path(const char *file);
+/* Loads the golden file (agt_golden_path); fails the test when missing or malformed. */
 agt_golden *agt_golden_load(const char *file);
 void agt_golden_free(agt_golden *g);
 /* A tensor of case `name`, entry `label`, uploaded to dev (f32/i32/u8 as
