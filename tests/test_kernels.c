@@ -30,6 +30,7 @@
  * (AG_CPU_MEMORY_LIMIT) and its blocked C GEMM against CBLAS.
  *
  * Devices are opened inside each test: GPU runtimes do not survive fork. */
+#include "harness.h"
 #include "internal.h"
 
 #include <check.h>
