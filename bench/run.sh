@@ -5,18 +5,19 @@
 #   bash bench/run.sh [--quick] [--out DIR]     (after building into ./build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=""; out="bench/out"
+mode=""; out="bench/out"; devices=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode="--quick" ;;
     --out) out="$2"; shift ;;
-    *) echo "usage: $0 [--quick] [--out DIR]" >&2; exit 2 ;;
+    --devices) devices=(--devices "$2"); shift ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--devices SPEC,...]" >&2; exit 2 ;;
   esac
   shift
 done
 mkdir -p "$out"
 threads=$(nproc)
-./build/bench/anygrad-bench $mode --json "$out/anygrad.json" --csv "$out/anygrad.csv"
+./build/bench/anygrad-bench $mode "${devices[@]}" --json "$out/anygrad.json" --csv "$out/anygrad.csv"
 torch_files=()
 if python3 -c "import torch" 2>/dev/null; then
   python3 bench/torch_reference.py $mode --device cpu --threads "$threads" --json "$out/torch_cpu.json"

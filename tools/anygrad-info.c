@@ -10,6 +10,7 @@
  */
 #include "anygrad.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +63,15 @@ static void field(const char *label, const char *value)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        printf("usage: %s\nLists the devices anygrad can use (all backends compiled in).\n"
+    bool list = argc > 1 && strcmp(argv[1], "--list") == 0;
+    if (argc > 2 || (argc > 1 && !list)) {
+        printf("usage: %s [--list]\nLists the devices anygrad can use (all backends compiled in).\n"
+               "--list prints one line per device for scripts: SPEC<TAB>TYPE<TAB>NAME, with TYPE\n"
+               "one of discrete-gpu, integrated-gpu, other, cpu.\n"
                "AG_DEVICE selects the device \"auto\" opens; a backend name alone opens that\n"
                "backend's best device (a GPU before a CPU implementation).\n",
                argv[0]);
-        return 0;
+        return strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     int n = ag_device_list(NULL, 0);
     if (n < 0) {
@@ -84,6 +88,18 @@ int main(int argc, char **argv)
         n = ag_device_list(infos, cap);
         if (n > cap) n = cap; /* a device appeared in between */
         if (n < 0) n = 0;
+    }
+    if (list) {
+        for (int i = 0; i < n; i++) {
+            const char *t = type_name(infos[i].type);
+            printf("%s\t%s\t%s\n", infos[i].spec,
+                   strcmp(t, "discrete gpu") == 0     ? "discrete-gpu"
+                   : strcmp(t, "integrated gpu") == 0 ? "integrated-gpu"
+                                                      : t,
+                   infos[i].name);
+        }
+        free(infos);
+        return 0;
     }
     printf("anygrad %s: %d device%s\n", ag_version(), n, n == 1 ? "" : "s");
     for (int i = 0; i < n; i++) {
