@@ -20,6 +20,7 @@
 # Exit status 0 when every suite, the benchmark and every demo run passed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+invocation="bash scripts/gpu-check.sh${*:+ $*}"
 cd "$root" || exit 2
 
 devices=""; quick=""; copy_to=""; name=""; jobs=""
@@ -154,7 +155,7 @@ base="bench/results/$date_tag-$name"
 {
   echo "# GPU check: $first_name ($date_tag)"
   echo
-  echo "Command: \`bash scripts/gpu-check.sh${quick:+ $quick} --devices $devices\`, $elapsed s in all."
+  echo "Command: \`$invocation\` (devices $devices${quick:+, benchmark $quick}), $elapsed s in all."
   echo "anygrad $(cat VERSION 2>/dev/null || git describe --always --dirty 2>/dev/null || echo unknown);" \
        "$(uname -srm); $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $cores cores."
   echo
