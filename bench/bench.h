@@ -50,6 +50,9 @@ void bench_cases_train(const bench_config *cfg, ag_device *dev, bench_emit emit,
 /* References run in the same process: OpenBLAS sgemm; CLBlast on an OpenCL device. */
 void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user);
 void bench_reference_clblast(const bench_config *cfg, const char *spec, bench_emit emit, void *user);
+/* The references' versions for the results' provenance ("" when not built in). */
+const char *bench_openblas_version(void);
+const char *bench_clblast_version(void);
 
 /* GEMM shapes shared by the cases and the references. */
 typedef struct gemm_shape {

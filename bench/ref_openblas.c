@@ -23,6 +23,14 @@ static bool blas_run(void *p)
 
 static bool no_sync(void *p) { return true; }
 
+/* e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64 (2 threads)" */
+const char *bench_openblas_version(void)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s (%d threads)", openblas_get_config(), openblas_get_num_threads());
+    return buf;
+}
+
 void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user)
 {
     for (int i = 0; i < bench_gemm_shape_count; i++) {
@@ -50,4 +58,5 @@ void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *us
 }
 #else
 void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user) {}
+const char *bench_openblas_version(void) { return ""; }
 #endif
