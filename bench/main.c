@@ -3,9 +3,9 @@
  * device, with OpenBLAS and direct-CLBlast references in the same process, and
  * prints a table plus JSON and CSV. PyTorch's side runs in bench/torch_reference.py;
  * bench/report.py joins both into ratios and a chart (bench/run.sh does it all).
- * Each device's GEMM cases are followed at once by its in-process reference
- * (OpenBLAS after the CPU backend, CLBlast after an OpenCL device), so that
- * both sides of a ratio see the same load on a shared machine. The JSON also
+ * So that both sides of a ratio see the same load on a shared machine, the CPU
+ * backend's GEMM cases are timed alternately, run by run, with OpenBLAS on the
+ * same shape, and an OpenCL device's GEMM cases are followed at once by CLBlast. The JSON also
  * records the command line, every device (name, driver) and the references'
  * versions.
  *
@@ -222,18 +222,12 @@ int main(int argc, char **argv)
         printf("\n== %s: %s\n", info->spec, info->name);
         rs.device = info->spec;
         rs.device_name = info->name;
-        bench_cases_gemm(&cfg, dev, collect, &rs);
+        if (references && info->backend == AG_BACKEND_CPU)
+            printf("-- GEMM timed alternately with %s\n", bench_openblas_version());
+        bench_cases_gemm(&cfg, dev, references && info->backend == AG_BACKEND_CPU, collect, &rs);
         if (references && info->backend == AG_BACKEND_OPENCL) {
             printf("-- reference: CLBlast on %s\n", info->spec);
             bench_reference_clblast(&cfg, info->spec, collect, &rs);
-        }
-        if (references && info->backend == AG_BACKEND_CPU) {
-            printf("-- reference: %s\n", bench_openblas_version());
-            rs.device = "openblas";
-            rs.device_name = "OpenBLAS";
-            bench_reference_openblas(&cfg, collect, &rs);
-            rs.device = info->spec;
-            rs.device_name = info->name;
         }
         bench_cases_ops(&cfg, dev, collect, &rs);
         bench_cases_train(&cfg, dev, collect, &rs);
