@@ -9,6 +9,7 @@ time, so > 1 means anygrad is faster), on medians and on minima:
 describe(): the provenance of a run as short lines for a title or a record.
 Python standard library only.
 """
+import re
 
 GPU_TYPES = ("discrete-gpu", "integrated-gpu")
 CPU_NAME_HINTS = ("llvmpipe", "lavapipe", "pthread", "cpu", "epyc", "xeon", "ryzen", "core(tm)",
@@ -94,8 +95,11 @@ def describe(ag, torch_runs, env):
                                     f"{m['cores']} cores" if m.get("cores") else "",
                                     f"{m['memory_gib']:g} GiB" if m.get("memory_gib") else "",
                                     m.get("os", "")] if x)
-    load = (f"load average {_load(env.get('load_start'))} at start, "
-            f"{_load(env.get('load_end'))} at end") if env.get("load_start") else "load not recorded"
+    load = "load not recorded"
+    if env.get("load_start"):
+        load = f"load average {_load(env['load_start'])} at start"
+        if env.get("load_end"):
+            load += f", {_load(env['load_end'])} at end"
     devices = [f"{d['spec']}: {d['name']} ({d['driver']})" for d in ag.get("devices", [])]
     if not devices:
         seen = {}
@@ -110,8 +114,8 @@ def describe(ag, torch_runs, env):
     if lib.get("clblast"):
         refs.append(lib["clblast"])
     t = env.get("torch")
-    threads = [run["threads"] for run in torch_runs if "threads" in run and run["results"]
-               and run["results"][0]["device"] == "torch:cpu"]
+    threads = [run.get("threads") or re.sub(r"\D", "", run["results"][0]["device_name"])
+               for run in torch_runs if run["results"] and run["results"][0]["device"] == "torch:cpu"]
     if t:
         cpu = f"CPU {threads[0]} threads" if threads else "CPU"
         cuda = f", CUDA {t['cuda']} on {t['cuda_device']}" if t.get("cuda") else ""
