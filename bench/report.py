@@ -2,7 +2,8 @@
 """Joins anygrad-bench's JSON with the references (its in-process OpenBLAS/CLBlast
 rows, and PyTorch's JSON from torch_reference.py), prints the ratio table, and
 writes report.csv and chart.svg into --out. With --results NAME it also writes the
-record bench/results/<date>-NAME.{md,json,svg} (see record.py). Ratio = reference
+record bench/results/<date>-NAME.{md,json,svg} (see record.py) and points the
+README's latest results at it (latest_results.py). Ratio = reference
 time / anygrad time, so above 1 anygrad is faster (pairs: see summary.py).
 Python standard library only.
 
@@ -15,6 +16,7 @@ import json
 import os
 
 import chart_svg
+import latest_results
 import record
 import summary
 
@@ -55,6 +57,9 @@ def main():
         sources = {"environment": env, "anygrad": ag, "torch": torch_runs}
         md = record.write(args.results_dir, args.results, table, meta, svg, sources)
         print(f"wrote {md} (with its .json and .svg)")
+        readme = os.path.join(args.results_dir, "..", "..", "README.md")
+        if latest_results.update(readme, args.results_dir):
+            print(f"updated the latest results in {os.path.normpath(readme)}")
 
 
 if __name__ == "__main__":
