@@ -39,15 +39,16 @@ candidates=()
 [ -n "${AG_PYTHON:-}" ] && candidates+=("$AG_PYTHON")
 if command -v python3 >/dev/null 2>&1; then candidates+=("$(command -v python3)"); fi
 [ -x /usr/bin/python3 ] && candidates+=(/usr/bin/python3)
-torch_py=""; tried=()
+torch_py=""; any_py=""; tried=()
 for py in "${candidates[@]}"; do
   case " ${tried[*]-} " in *" $py "*) continue ;; esac
   tried+=("$py")
+  "$py" -c "" >/dev/null 2>&1 && any_py="${any_py:-$py}"
   if "$py" -c "import torch" >/dev/null 2>&1; then torch_py="$py"; break; fi
   if [ "$py" = "${AG_PYTHON:-}" ]; then echo "warning: AG_PYTHON=$py cannot import torch" >&2; fi
 done
 # Any interpreter runs the report (standard library only).
-py="${torch_py:-${candidates[0]:-}}"
+py="${torch_py:-$any_py}"
 if [ -z "$py" ]; then
   echo "error: no python3 found (needed for the report); set AG_PYTHON" >&2
   exit 1
