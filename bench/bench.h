@@ -39,17 +39,26 @@ typedef struct bench_config {
 /* Times `t` (warm-up then reps, each synced) into r's min/median/max.
  * Returns false (with r->error) when a run fails. */
 bool bench_time(const bench_config *cfg, const bench_timer *t, bench_result *r);
+/* Times `a` and `b` alternately, rep by rep (a b, b a, a b, ...), after both
+ * warm up, so that both sides of a ratio see the same load on a shared machine.
+ * Fills ra and rb like bench_time; returns false when either fails. */
+bool bench_time_paired(const bench_config *cfg, const bench_timer *a, bench_result *ra,
+                       const bench_timer *b, bench_result *rb);
 /* Fills throughput from the median: work per run in flops, bytes or ops. */
 void bench_set_throughput(bench_result *r, bench_unit unit, double work_per_run);
 
 /* Case families (bench/cases_*.c). Each appends results through `emit`. */
 typedef void (*bench_emit)(const bench_result *r, void *user);
-void bench_cases_gemm(const bench_config *cfg, ag_device *dev, bench_emit emit, void *user);
+/* With `openblas`, each shape is timed paired with OpenBLAS (bench_time_paired). */
+void bench_cases_gemm(const bench_config *cfg, ag_device *dev, bool openblas, bench_emit emit,
+                      void *user);
 void bench_cases_ops(const bench_config *cfg, ag_device *dev, bench_emit emit, void *user);
 void bench_cases_train(const bench_config *cfg, ag_device *dev, bench_emit emit, void *user);
 /* References run in the same process: OpenBLAS sgemm; CLBlast on an OpenCL device. */
-void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user);
 void bench_reference_clblast(const bench_config *cfg, const char *spec, bench_emit emit, void *user);
+/* The references' versions for the results' provenance ("" when not built in). */
+const char *bench_openblas_version(void);
+const char *bench_clblast_version(void);
 
 /* GEMM shapes shared by the cases and the references. */
 typedef struct gemm_shape {
@@ -60,5 +69,10 @@ typedef struct gemm_shape {
 } gemm_shape;
 extern const gemm_shape bench_gemm_shapes[];
 extern const int bench_gemm_shape_count;
+
+/* OpenBLAS cblas_sgemm on shape `s`: fills the timer and names r ("openblas");
+ * returns the context for bench_openblas_close, or NULL without OpenBLAS. */
+void *bench_openblas_open(const gemm_shape *s, bench_timer *t, bench_result *r);
+void bench_openblas_close(void *ctx);
 
 #endif /* AG_BENCH_H */

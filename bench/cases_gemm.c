@@ -1,4 +1,5 @@
-/* bench/cases_gemm.c — square and DeepBench GEMM shapes through ag_matmul. */
+/* bench/cases_gemm.c — square and DeepBench GEMM shapes through ag_matmul (on the
+ * CPU backend timed alternately with OpenBLAS on the same shape). */
 #include "bench.h"
 
 #include <string.h>
@@ -37,7 +38,8 @@ static bool is_gpu(ag_device *dev)
     return t == AG_DEVICE_DISCRETE_GPU || t == AG_DEVICE_INTEGRATED_GPU;
 }
 
-void bench_cases_gemm(const bench_config *cfg, ag_device *dev, bench_emit emit, void *user)
+void bench_cases_gemm(const bench_config *cfg, ag_device *dev, bool openblas, bench_emit emit,
+                      void *user)
 {
     for (int i = 0; i < bench_gemm_shape_count; i++) {
         const gemm_shape *s = &bench_gemm_shapes[i];
@@ -50,11 +52,19 @@ void bench_cases_gemm(const bench_config *cfg, ag_device *dev, bench_emit emit, 
         gemm_ctx c = {dev, NULL, NULL};
         c.a = s->trans_a ? ag_t(ag_randn(dev, AG_SHAPE(s->k, s->m))) : ag_randn(dev, AG_SHAPE(s->m, s->k));
         c.b = ag_randn(dev, AG_SHAPE(s->k, s->n));
-        bench_timer t = {&c, gemm_run, dev_sync};
-        if (c.a && c.b) bench_time(cfg, &t, &r);
+        bench_timer t = {&c, gemm_run, dev_sync}, ref_t;
+        bench_result ref_r;
+        void *ref = openblas && !s->gpu_only ? bench_openblas_open(s, &ref_t, &ref_r) : NULL;
+        if (c.a && c.b && ref) bench_time_paired(cfg, &t, &r, &ref_t, &ref_r);
+        else if (c.a && c.b) bench_time(cfg, &t, &r);
         else snprintf(r.error, sizeof r.error, "%s", ag_last_error());
         ag_scope_end();
         bench_set_throughput(&r, UNIT_GFLOPS, 2.0 * s->m * s->n * s->k);
         emit(&r, user);
+        if (ref) {
+            bench_set_throughput(&ref_r, UNIT_GFLOPS, 2.0 * s->m * s->n * s->k);
+            emit(&ref_r, user);
+            bench_openblas_close(ref);
+        }
     }
 }

@@ -1,9 +1,13 @@
 /*
-#define _POSIX_C_SOURCE 200809L
  * bench/main.c — anygrad-bench: runs the benchmark cases on every chosen
  * device, with OpenBLAS and direct-CLBlast references in the same process, and
  * prints a table plus JSON and CSV. PyTorch's side runs in bench/torch_reference.py;
  * bench/report.py joins both into ratios and a chart (bench/run.sh does it all).
+ * So that both sides of a ratio see the same load on a shared machine, the CPU
+ * backend's GEMM cases are timed alternately, run by run, with OpenBLAS on the
+ * same shape, and an OpenCL device's GEMM cases are followed at once by CLBlast. The JSON also
+ * records the command line, every device (name, driver) and the references'
+ * versions.
  *
  *   anygrad-bench [--quick|--full] [--devices cpu,vulkan:0,...] [--filter NAME]
  *                 [--reps N] [--warmup N] [--json FILE] [--csv FILE] [--no-reference]
@@ -60,7 +64,58 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void write_json(const char *path, const results *rs, const bench_config *cfg)
+static const char *type_name(ag_device_type t)
+{
+    switch (t) {
+    case AG_DEVICE_CPU: return "cpu";
+    case AG_DEVICE_INTEGRATED_GPU: return "integrated-gpu";
+    case AG_DEVICE_DISCRETE_GPU: return "discrete-gpu";
+    case AG_DEVICE_OTHER: break;
+    }
+    return "other";
+}
+
+/* The run's provenance: the command, every benchmarked device, the references. */
+typedef struct provenance {
+    int argc;
+    char **argv;
+    ag_device_info devices[32];
+    int n_devices;
+} provenance;
+
+static void write_provenance(FILE *f, const provenance *pv)
+{
+    fprintf(f, "  \"command\": ");
+    char cmd[1024] = "";
+    for (int i = 0; i < pv->argc; i++) {
+        size_t len = strlen(cmd);
+        snprintf(cmd + len, sizeof cmd - len, "%s%s", i ? " " : "", pv->argv[i]);
+    }
+    json_string(f, cmd);
+    fprintf(f, ",\n  \"devices\": [\n");
+    for (int i = 0; i < pv->n_devices; i++) {
+        const ag_device_info *d = &pv->devices[i];
+        fprintf(f, "    {\"spec\": ");
+        json_string(f, d->spec);
+        fprintf(f, ", \"name\": ");
+        json_string(f, d->name);
+        fprintf(f, ", \"vendor\": ");
+        json_string(f, d->vendor);
+        fprintf(f, ", \"driver\": ");
+        json_string(f, d->driver);
+        fprintf(f, ", \"type\": \"%s\", \"compute_units\": %u, \"memory_bytes\": %llu}%s\n",
+                type_name(d->type), d->compute_units, (unsigned long long)d->memory_bytes,
+                i + 1 < pv->n_devices ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"references\": {\"openblas\": ");
+    json_string(f, bench_openblas_version());
+    fprintf(f, ", \"clblast\": ");
+    json_string(f, bench_clblast_version());
+    fprintf(f, "},\n");
+}
+
+static void write_json(const char *path, const results *rs, const bench_config *cfg,
+                       const provenance *pv)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -71,7 +126,10 @@ static void write_json(const char *path, const results *rs, const bench_config *
     char date[32];
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     fprintf(f, "{\n  \"tool\": \"anygrad-bench\",\n  \"version\": \"%s\",\n  \"date\": \"%s\",\n"
-               "  \"mode\": \"%s\",\n  \"results\": [\n", ag_version(), date, cfg->quick ? "quick" : "full");
+               "  \"mode\": \"%s\",\n  \"warmup\": %d,\n  \"reps\": %d,\n", ag_version(), date,
+            cfg->quick ? "quick" : "full", cfg->warmup, cfg->reps);
+    write_provenance(f, pv);
+    fprintf(f, "  \"results\": [\n");
     for (int i = 0; i < rs->count; i++) {
         const bench_result *r = &rs->items[i];
         fprintf(f, "    {\"case\": ");
@@ -123,7 +181,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) { cfg.quick = true; cfg.reps = 3; cfg.warmup = 1; }
+        if (!strcmp(a, "--quick")) { cfg.quick = true; cfg.reps = 5; cfg.warmup = 1; }
         else if (!strcmp(a, "--full")) cfg.quick = false;
         else if (!strcmp(a, "--no-reference")) references = false;
         else if (v && !strcmp(a, "--devices")) { devices = v; i++; }
@@ -150,6 +208,7 @@ int main(int argc, char **argv)
     }
 
     results rs = {0};
+    provenance pv = {.argc = argc, .argv = argv};
     printf("anygrad-bench %s (%s mode, %d warm-up + %d runs per case)\n", ag_version(),
            cfg.quick ? "quick" : "full", cfg.warmup, cfg.reps);
     for (int i = 0; i < n_specs; i++) {
@@ -159,23 +218,22 @@ int main(int argc, char **argv)
             continue;
         }
         const ag_device_info *info = ag_device_get_info(dev);
+        if (pv.n_devices < 32) pv.devices[pv.n_devices++] = *info;
         printf("\n== %s: %s\n", info->spec, info->name);
         rs.device = info->spec;
         rs.device_name = info->name;
-        bench_cases_gemm(&cfg, dev, collect, &rs);
+        if (references && info->backend == AG_BACKEND_CPU)
+            printf("-- GEMM timed alternately with %s\n", bench_openblas_version());
+        bench_cases_gemm(&cfg, dev, references && info->backend == AG_BACKEND_CPU, collect, &rs);
+        if (references && info->backend == AG_BACKEND_OPENCL) {
+            printf("-- reference: CLBlast on %s\n", info->spec);
+            bench_reference_clblast(&cfg, info->spec, collect, &rs);
+        }
         bench_cases_ops(&cfg, dev, collect, &rs);
         bench_cases_train(&cfg, dev, collect, &rs);
-        if (references && info->backend == AG_BACKEND_OPENCL)
-            bench_reference_clblast(&cfg, info->spec, collect, &rs);
         ag_device_close(dev);
     }
-    if (references) {
-        printf("\n== reference: OpenBLAS\n");
-        rs.device = "openblas";
-        rs.device_name = "OpenBLAS";
-        bench_reference_openblas(&cfg, collect, &rs);
-    }
-    write_json(json, &rs, &cfg);
+    write_json(json, &rs, &cfg, &pv);
     write_csv(csv, &rs);
     printf("\nwrote %s and %s\n", json, csv);
     free(rs.items);

@@ -87,6 +87,16 @@ void bench_reference_clblast(const bench_config *cfg, const char *spec, bench_em
     clReleaseCommandQueue(queue);
     clReleaseContext(context);
 }
+
+/* The CLBlast headers' version (the library itself has no version query). */
+const char *bench_clblast_version(void)
+{
+    static char buf[32];
+    snprintf(buf, sizeof buf, "CLBlast %d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
+             CLBLAST_VERSION_PATCH);
+    return buf;
+}
 #else
 void bench_reference_clblast(const bench_config *cfg, const char *spec, bench_emit emit, void *user) {}
+const char *bench_clblast_version(void) { return ""; }
 #endif

@@ -1,4 +1,5 @@
-/* bench/ref_openblas.c — the CPU GEMM reference: cblas_sgemm on the same shapes. */
+/* bench/ref_openblas.c — the CPU GEMM reference: cblas_sgemm on the same shapes,
+ * timed rep by rep alternately with the CPU backend (see bench_time_paired). */
 #include "bench.h"
 
 #include <stdlib.h>
@@ -23,31 +24,45 @@ static bool blas_run(void *p)
 
 static bool no_sync(void *p) { return true; }
 
-void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user)
+/* e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64 (2 threads)" */
+const char *bench_openblas_version(void)
 {
-    for (int i = 0; i < bench_gemm_shape_count; i++) {
-        const gemm_shape *s = &bench_gemm_shapes[i];
-        if (s->gpu_only || (cfg->filter && !strstr(s->name, cfg->filter))) continue;
-        if (cfg->quick && (s->m > 1024 && s->n > 1024)) continue;
-        blas_ctx x = {s, malloc((size_t)s->m * s->k * 4), malloc((size_t)s->k * s->n * 4),
-                      malloc((size_t)s->m * s->n * 4)};
-        bench_result r = {0};
-        snprintf(r.name, sizeof r.name, "%s", s->name);
-        snprintf(r.device, sizeof r.device, "openblas");
-        snprintf(r.device_name, sizeof r.device_name, "OpenBLAS cblas_sgemm");
-        if (x.a && x.b && x.c) {
-            for (size_t j = 0; j < (size_t)s->m * s->k; j++) x.a[j] = (float)(j % 7) * 0.1f;
-            for (size_t j = 0; j < (size_t)s->k * s->n; j++) x.b[j] = (float)(j % 5) * 0.1f;
-            bench_timer t = {&x, blas_run, no_sync};
-            bench_time(cfg, &t, &r);
-        }
-        bench_set_throughput(&r, UNIT_GFLOPS, 2.0 * s->m * s->n * s->k);
-        emit(&r, user);
-        free(x.a);
-        free(x.b);
-        free(x.c);
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s (%d threads)", openblas_get_config(), openblas_get_num_threads());
+    return buf;
+}
+
+void *bench_openblas_open(const gemm_shape *s, bench_timer *t, bench_result *r)
+{
+    blas_ctx *x = malloc(sizeof *x);
+    if (!x) return NULL;
+    *x = (blas_ctx){s, malloc((size_t)s->m * s->k * 4), malloc((size_t)s->k * s->n * 4),
+                    malloc((size_t)s->m * s->n * 4)};
+    if (!x->a || !x->b || !x->c) {
+        bench_openblas_close(x);
+        return NULL;
     }
+    for (size_t j = 0; j < (size_t)s->m * s->k; j++) x->a[j] = (float)(j % 7) * 0.1f;
+    for (size_t j = 0; j < (size_t)s->k * s->n; j++) x->b[j] = (float)(j % 5) * 0.1f;
+    *t = (bench_timer){x, blas_run, no_sync};
+    *r = (bench_result){0};
+    snprintf(r->name, sizeof r->name, "%s", s->name);
+    snprintf(r->device, sizeof r->device, "openblas");
+    snprintf(r->device_name, sizeof r->device_name, "OpenBLAS cblas_sgemm");
+    return x;
+}
+
+void bench_openblas_close(void *ctx)
+{
+    blas_ctx *x = ctx;
+    if (!x) return;
+    free(x->a);
+    free(x->b);
+    free(x->c);
+    free(x);
 }
 #else
-void bench_reference_openblas(const bench_config *cfg, bench_emit emit, void *user) {}
+const char *bench_openblas_version(void) { return ""; }
+void *bench_openblas_open(const gemm_shape *s, bench_timer *t, bench_result *r) { return NULL; }
+void bench_openblas_close(void *ctx) {}
 #endif

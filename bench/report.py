@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
-"""Joins anygrad-bench's JSON with the references (in-process OpenBLAS/CLBlast rows,
-and PyTorch's JSON from torch_reference.py), prints the table of ratios, writes a
-merged CSV and a PNG chart.
+"""Joins anygrad-bench's JSON with the references (its in-process OpenBLAS/CLBlast
+rows, and PyTorch's JSON from torch_reference.py), prints the ratio table, and
+writes report.csv and chart.svg into --out. With --results NAME it also writes the
+record bench/results/<date>-NAME.{md,json,svg} (see record.py) and points the
+README's latest results at it (latest_results.py). Ratio = reference
+time / anygrad time, so above 1 anygrad is faster (pairs: see summary.py).
+Python standard library only.
 
-Ratio = reference time / anygrad time (so > 1 means anygrad is faster):
-  GEMM on the CPU backend      vs OpenBLAS cblas_sgemm
-  GEMM on an OpenCL device     vs CLBlast called directly on that device
-  Vulkan GEMM                  vs CLBlast on the OpenCL device (when present)
-  everything                   vs PyTorch (CPU for CPU-type devices, CUDA for GPUs when given)
-
-    python3 bench/report.py anygrad.json [torch_cpu.json] [torch_cuda.json] --out DIR
+    python3 bench/report.py anygrad.json [torch_cpu.json] [torch_cuda.json]
+                            [--env environment.json] [--out DIR] [--results NAME]
 """
 import argparse
 import csv
 import json
 import os
+
+import chart_svg
+import latest_results
+import record
+import summary
 
 
 def load(path):
@@ -22,83 +26,40 @@ def load(path):
         return json.load(f)
 
 
-def is_gpu_name(name):
-    low = name.lower()
-    return not any(k in low for k in ("llvmpipe", "lavapipe", "pthread", "cpu", "epyc", "xeon",
-                                      "ryzen", "core(tm)", "pocl"))
-
-
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("anygrad")
     ap.add_argument("torch", nargs="*")
+    ap.add_argument("--env", help="environment.json from bench/environment.py")
     ap.add_argument("--out", default="bench/out")
+    ap.add_argument("--results", metavar="NAME", help="also write bench/results/<date>-NAME.*")
+    ap.add_argument("--results-dir", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     ag = load(args.anygrad)
-    rows = [r for r in ag["results"] if r["ok"]]
-    refs = {}
-    for r in rows:
-        refs[(r["case"], r["device"])] = r
-    for path in args.torch:
-        for r in load(path)["results"]:
-            refs[(r["case"], r["device"])] = r
+    torch_runs = [load(p) for p in args.torch]
+    env = load(args.env) if args.env else None
+    table = summary.ratios(ag, torch_runs)
+    meta = summary.describe(ag, torch_runs, env)
 
-    def ms(r):
-        return r["median_ms"]
-
-    table = []
-    for r in rows:
-        dev = r["device"]
-        if dev == "openblas" or dev.startswith("clblast:"):
-            continue
-        gpu = is_gpu_name(r["device_name"])
-        cands = []
-        if r["case"].startswith(("gemm", "gemv")):
-            if dev == "cpu":
-                cands.append("openblas")
-            if dev.startswith("opencl"):
-                cands.append("clblast:" + dev)
-            if dev.startswith("vulkan"):
-                cands += [k[1] for k in refs if k[0] == r["case"] and k[1].startswith("clblast:")]
-        cands.append("torch:cuda" if gpu else "torch:cpu")
-        for ref_dev in cands:
-            ref = refs.get((r["case"], ref_dev))
-            if not ref:
-                continue
-            ratio = ms(ref) / ms(r) if ms(r) > 0 else 0.0
-            table.append({"case": r["case"], "device": dev, "device_name": r["device_name"],
-                          "anygrad_ms": ms(r), "throughput": r["throughput"], "unit": r["unit"],
-                          "reference": ref_dev, "reference_ms": ms(ref), "ratio": ratio})
-    print(f"{'case':32s} {'device':12s} {'anygrad':>12s} {'reference':>22s} {'ref':>12s} {'ratio':>7s}")
-    for t in table:
-        print(f"{t['case']:32s} {t['device']:12s} {t['anygrad_ms']:10.3f}ms "
-              f"{t['reference']:>22s} {t['reference_ms']:10.3f}ms {t['ratio']:7.2f}")
+    print(f"\n{meta['title']}\n{meta['machine']}; {meta['load']}\nreferences: {meta['references']}\n")
+    print(record.ratio_table(table))
     with open(os.path.join(args.out, "report.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(table[0].keys()) if table else ["case"])
         w.writeheader()
         w.writerows(table)
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no chart (pip install matplotlib)")
-        return
-    labels = [f"{t['case']}\n{t['device']} vs {t['reference']}" for t in table]
-    fig, ax = plt.subplots(figsize=(10, max(4, 0.32 * len(table))))
-    colors = ["tab:green" if t["ratio"] >= 1 else "tab:orange" for t in table]
-    ax.barh(range(len(table)), [t["ratio"] for t in table], color=colors)
-    ax.set_yticks(range(len(table)))
-    ax.set_yticklabels(labels, fontsize=6)
-    ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.invert_yaxis()
-    ax.set_xlabel("reference time / anygrad time (> 1: anygrad faster)")
-    ax.set_title(f"anygrad-bench {ag.get('date', '')} ({ag.get('mode', '')} mode)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "chart.png"), dpi=110)
-    print(f"wrote {args.out}/report.csv and {args.out}/chart.png")
+    svg = chart_svg.render(table, meta)
+    if svg:
+        with open(os.path.join(args.out, "chart.svg"), "w") as f:
+            f.write(svg)
+    print(f"\nwrote {args.out}/report.csv" + (f" and {args.out}/chart.svg" if svg else " (no ratios: no chart)"))
+    if args.results:
+        sources = {"environment": env, "anygrad": ag, "torch": torch_runs}
+        md = record.write(args.results_dir, args.results, table, meta, svg, sources)
+        print(f"wrote {md} (with its .json and .svg)")
+        readme = os.path.join(args.results_dir, "..", "..", "README.md")
+        if latest_results.update(readme, args.results_dir):
+            print(f"updated the latest results in {os.path.normpath(readme)}")
 
 
 if __name__ == "__main__":

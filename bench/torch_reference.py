@@ -9,6 +9,7 @@ import argparse
 import datetime
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -47,7 +48,7 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     dev = torch.device(args.device)
     gpu = dev.type == "cuda"
-    warmup, reps = (1, 3) if args.quick else (2, 10)
+    warmup, reps = (1, 5) if args.quick else (2, 10)
     sync = torch.cuda.synchronize if gpu else (lambda: None)
     results = []
     name = torch.cuda.get_device_name() if gpu else f"PyTorch CPU ({torch.get_num_threads()} threads)"
@@ -138,6 +139,7 @@ def main():
 
     with open(args.json, "w") as f:
         json.dump({"tool": "torch_reference", "torch": torch.__version__,
+                   "interpreter": sys.executable, "threads": torch.get_num_threads(),
                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                    "mode": "quick" if args.quick else "full", "results": results}, f, indent=1)
 

@@ -5,9 +5,13 @@
  * checkpoint after every epoch so a run can be resumed.
  *
  *   fashion_mnist [--device auto|cpu|vulkan[:N]|opencl[:P.D]] [--model mlp|cnn]
- *                 [--epochs N] [--batch-size N] [--lr LR] [--seed S]
+ *                 [--epochs N] [--batch-size N] [--eval-batch-size N] [--lr LR]
+ *                 [--schedule cosine|constant] [--no-normalize] [--seed S]
  *                 [--data DIR] [--save FILE] [--checkpoint FILE] [--resume FILE]
- *                 [--limit N]
+ *                 [--limit N] [--help]
+ *
+ * --schedule constant --no-normalize makes a run the same procedure as a plain
+ * PyTorch script (examples/fashion_mnist_torch.py).
  *
  * The data directory holds the four IDX files (gzipped or not); Debian's
  * dataset-fashion-mnist package installs them under /usr/share/datasets/fashion-mnist.
@@ -16,20 +20,12 @@
 #include <anygrad.h>
 
 #include "fmnist_models.h"
+#include "fmnist_options.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-
-typedef struct options {
-    const char *device, *model, *data, *save, *checkpoint, *resume;
-    int epochs;
-    int64_t batch_size, limit;
-    double lr;
-    uint64_t seed;
-} options;
 
 static double now_s(void)
 {
@@ -38,67 +34,13 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void usage(const char *argv0)
+static ag_dataset *load_split(const fmnist_options *o, int first_file)
 {
-    fprintf(stderr,
-            "usage: %s [--device SPEC] [--model mlp|cnn] [--epochs N] [--batch-size N]\n"
-            "          [--lr LR] [--seed S] [--data DIR] [--save FILE] [--checkpoint FILE]\n"
-            "          [--resume FILE] [--limit N]\n", argv0);
-}
-
-static int parse(int argc, char **argv, options *o)
-{
-    *o = (options){.device = "auto", .model = "mlp", .data = "/usr/share/datasets/fashion-mnist",
-                   .epochs = -1, .batch_size = 128, .lr = 1e-3, .seed = 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) { usage(argv[0]); return -1; }
-        if (!strcmp(a, "--device")) o->device = v;
-        else if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--epochs")) o->epochs = atoi(v);
-        else if (!strcmp(a, "--batch-size")) o->batch_size = atoll(v);
-        else if (!strcmp(a, "--lr")) o->lr = atof(v);
-        else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--save")) o->save = v;
-        else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
-        else if (!strcmp(a, "--resume")) o->resume = v;
-        else if (!strcmp(a, "--limit")) o->limit = atoll(v);
-        else { usage(argv[0]); return -1; }
-        i++;
-    }
-    bool cnn = !strcmp(o->model, "cnn");
-    if (!cnn && strcmp(o->model, "mlp")) {
-        fprintf(stderr, "unknown model \"%s\" (mlp or cnn)\n", o->model);
-        return -1;
-    }
-    if (o->epochs < 0) o->epochs = cnn ? 6 : 5;
-    if (o->batch_size <= 0 || o->lr <= 0) {
-        fprintf(stderr, "batch size and learning rate must be positive\n");
-        return -1;
-    }
-    return 0;
-}
-
-/* Finds "<dir>/<base>" or "<dir>/<base>.gz". */
-static const char *data_file(char *buf, size_t cap, const char *dir, const char *base)
-{
-    struct stat st;
-    snprintf(buf, cap, "%s/%s", dir, base);
-    if (stat(buf, &st) == 0) return buf;
-    snprintf(buf, cap, "%s/%s.gz", dir, base);
-    return buf;
-}
-
-static ag_dataset *load_split(const options *o, const char *prefix)
-{
-    char img[1024], lbl[1024], name[64];
-    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
-    data_file(img, sizeof img, o->data, name);
-    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
-    data_file(lbl, sizeof lbl, o->data, name);
-    ag_normalize norm = {.mean = 0.2860, .std = 0.3530};
-    return ag_dataset_mnist(img, lbl, &norm);
+    char img[1024], lbl[1024];
+    fmnist_data_file(img, sizeof img, o->data, fmnist_files[first_file]);
+    fmnist_data_file(lbl, sizeof lbl, o->data, fmnist_files[first_file + 1]);
+    ag_normalize norm = {.mean = FMNIST_MEAN, .std = FMNIST_STD};
+    return ag_dataset_mnist(img, lbl, o->normalize ? &norm : NULL);
 }
 
 /* A dataset view of the first `limit` items (for quick runs). */
@@ -120,47 +62,85 @@ static ag_dataset *limit_dataset(ag_dataset *ds, int64_t limit, subset *ctx)
     return ag_dataset_new(limit, nd, shape, subset_get, ctx, NULL);
 }
 
+static void bar(char *out, int64_t done, int64_t total)
+{
+    int width = 30, filled = total ? (int)(width * done / total) : width;
+    for (int i = 0; i < width; i++) out[i] = i < filled ? '#' : '.';
+    out[width] = '\0';
+}
+
 static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double acc,
                      double ips)
 {
-    int width = 30, filled = total ? (int)(width * done / total) : width;
-    char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-    bar[width] = '\0';
-    printf("\repoch %d/%d [%s] %5lld/%lld  loss %.4f  acc %5.2f%%  %7.0f img/s", epoch, epochs, bar,
+    char b[64];
+    bar(b, done, total);
+    printf("\repoch %d/%d [%s] %5lld/%lld  loss %.4f  acc %5.2f%%  %7.0f img/s", epoch, epochs, b,
            (long long)done, (long long)total, loss, 100 * acc, ips);
     fflush(stdout);
 }
 
-/* Test-set accuracy in eval mode without gradients. */
-static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev)
+static void eval_progress(int64_t done, int64_t total, double t0)
 {
-    ag_loader *ld = ag_loader_new(test, dev, &(ag_loader_opts){.batch_size = 1000});
+    char b[64];
+    bar(b, done, total);
+    printf("\rtest set  [%s] %5lld/%lld  evaluating %7.0f img/s%20s", b, (long long)done,
+           (long long)total, done / (now_s() - t0 + 1e-9), "");
+    fflush(stdout);
+}
+
+/* Test-set accuracy in eval mode without gradients, in large batches; the hits
+ * are summed on the device (one read at the end) and a bar shows progress. */
+static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev, int64_t batch_size)
+{
+    ag_loader *ld = ag_loader_new(test, dev, &(ag_loader_opts){.batch_size = batch_size});
     if (!ld) return -1;
     ag_module_train(model, false);
     ag_no_grad_begin();
-    double correct = 0, seen = 0;
+    const int64_t total = ag_dataset_length(test);
+    const double t0 = now_s();
+    int64_t seen = 0;
+    ag_tensor *hits = NULL; /* running device sum */
     int rc;
     ag_tensor *x, *y;
-    ag_scope_begin();
-    while ((rc = ag_loader_next(ld, &x, &y)) == 1) {
-        ag_tensor *pred = ag_argmax(ag_module_forward(model, x), 1, false);
-        correct += ag_item(ag_sum(ag_cast(ag_eq(pred, y), AG_F32), 0, NULL, false));
-        seen += (double)ag_size(y, 0);
-        ag_scope_end();
+    eval_progress(0, total, t0);
+    for (;;) {
         ag_scope_begin();
+        if ((rc = ag_loader_next(ld, &x, &y)) != 1) {
+            ag_scope_end();
+            break;
+        }
+        ag_tensor *pred = ag_argmax(ag_module_forward(model, x), 1, false);
+        ag_tensor *batch_hits = ag_sum(ag_cast(ag_eq(pred, y), AG_F32), 0, NULL, false);
+        ag_tensor *sum = hits ? ag_add(hits, batch_hits) : batch_hits;
+        ag_release(hits);
+        hits = ag_retain(sum);
+        seen += ag_size(y, 0);
+        ag_scope_end();
+        if (!hits) {
+            rc = -1;
+            break;
+        }
+        eval_progress(seen, total, t0);
     }
-    ag_scope_end();
+    double correct = rc == 0 && hits ? ag_item(hits) : -1;
+    ag_release(hits);
     ag_no_grad_end();
     ag_module_train(model, true);
     ag_loader_free(ld);
-    return rc < 0 ? -1 : correct / seen;
+    printf("\r%100s\r", "");
+    return rc < 0 || seen == 0 ? -1 : correct / (double)seen;
 }
 
 int main(int argc, char **argv)
 {
-    options o;
-    if (parse(argc, argv, &o) != 0) return 2;
+    fmnist_options o;
+    if (fmnist_parse(argc, argv, &o) != 0) return 2;
+    if (o.help) {
+        fmnist_usage(stdout, argv[0]);
+        fmnist_print_devices(stdout);
+        return 0;
+    }
+    if (!fmnist_check_data(o.data)) return 1;
     ag_device *dev = ag_device_open(o.device);
     if (!dev) {
         fprintf(stderr, "error: %s\n", ag_last_error());
@@ -169,7 +149,7 @@ int main(int argc, char **argv)
     const ag_device_info *info = ag_device_get_info(dev);
     printf("anygrad %s — Fashion-MNIST %s on %s (%s)\n", ag_version(), o.model, info->name, info->spec);
 
-    ag_dataset *train = load_split(&o, "train"), *test = load_split(&o, "t10k");
+    ag_dataset *train = load_split(&o, 0), *test = load_split(&o, 2);
     if (!train || !test) {
         fprintf(stderr, "error: %s\n(install the data with: apt-get install dataset-fashion-mnist, "
                         "or pass --data DIR)\n", ag_last_error());
@@ -192,9 +172,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", ag_last_error());
         return 1;
     }
-    printf("model: %lld parameters, %lld training images, batch %lld, Adam lr %g with cosine decay, %d epochs\n",
+    bool cosine = !strcmp(o.schedule, "cosine");
+    printf("model: %lld parameters, %lld training images, batch %lld, Adam lr %g%s, %d epochs, "
+           "inputs %s\n",
            (long long)ag_module_num_parameters(model), (long long)ag_dataset_length(train_set),
-           (long long)o.batch_size, o.lr, o.epochs);
+           (long long)o.batch_size, o.lr, cosine ? " with cosine decay" : " (constant)", o.epochs,
+           o.normalize ? "standardised" : "x / 255");
 
     int64_t start_epoch = 0;
     if (o.resume) {
@@ -210,7 +193,7 @@ int main(int argc, char **argv)
         printf("resumed from %s after epoch %lld\n", o.resume, (long long)epoch + 1);
     }
 
-    double t_start = now_s();
+    double t_start = now_s(), test_acc = -1; /* of the model as it is now; -1: not measured */
     int64_t batches = ag_loader_num_batches(loader);
     for (int64_t epoch = start_epoch; epoch < o.epochs; epoch++) {
         ag_loader_reset(loader, epoch);
@@ -228,7 +211,8 @@ int main(int argc, char **argv)
             }
             /* Cosine decay of the learning rate over the whole run. */
             int64_t global_step = epoch * batches + step;
-            ag_optimizer_set_lr(opt, ag_lr_cosine(o.lr, global_step, (int64_t)o.epochs * batches, 0, 0.0));
+            if (cosine)
+                ag_optimizer_set_lr(opt, ag_lr_cosine(o.lr, global_step, (int64_t)o.epochs * batches, 0, 0.0));
             ag_optimizer_zero_grad(opt);
             ag_tensor *logits = ag_module_forward(model, x);
             ag_tensor *loss = ag_cross_entropy(logits, y, NULL);
@@ -262,7 +246,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "\nerror: %s\n", ag_last_error());
             return 1;
         }
-        double test_acc = evaluate(model, test, dev);
+        test_acc = evaluate(model, test, dev, o.eval_batch_size);
         printf("\repoch %d/%d done in %.1f s: train loss %.4f, train acc %.2f%%, test acc %.2f%%%20s\n",
                (int)epoch + 1, o.epochs, now_s() - t0, loss_shown, 100 * acc_shown, 100 * test_acc, "");
         if (o.checkpoint) {
@@ -273,7 +257,8 @@ int main(int argc, char **argv)
         }
     }
 
-    double acc = evaluate(model, test, dev);
+    /* The last epoch's evaluation is the final one (the model has not changed since). */
+    double acc = test_acc >= 0 ? test_acc : evaluate(model, test, dev, o.eval_batch_size);
     printf("test accuracy: %.2f%% (%s, %s) in %.1f s\n", 100 * acc, o.model, info->spec,
            now_s() - t_start);
     char default_save[64];
