@@ -3,7 +3,8 @@
 # list, the whole test suite on each GPU device (Vulkan and OpenCL), the
 # benchmark (with the PyTorch reference when torch is importable there) and
 # the demo (MLP and CNN, 1 epoch each) on each GPU device. It writes
-# bench/results/<date>-<gpu>.md with the benchmark's JSON and chart beside it.
+# bench/results/<date>-<gpu>.md (the benchmark's record, which the check's
+# findings are added to) with the benchmark's JSON and chart beside it.
 #
 #   bash scripts/gpu-check.sh [--devices SPEC,...] [--quick] [--out DIR] [--name NAME] [--jobs N]
 #
@@ -126,7 +127,8 @@ done
 # ---- 3. Benchmark -------------------------------------------------------------
 stamp "benchmark ${quick:-(full)} on: $devices"
 bench_ok=yes
-bash bench/run.sh $quick --out "$work/bench" --devices "$devices" >"$work/bench.log" 2>&1 || bench_ok=no
+bash bench/run.sh $quick --out "$work/bench" --devices "$devices" --results "$name" >"$work/bench.log" 2>&1 ||
+  bench_ok=no
 tail -60 "$work/bench.log"
 
 # ---- 4. Demo --------------------------------------------------------------------
@@ -149,43 +151,46 @@ for d in "${devs[@]}"; do
 done
 
 # ---- 5. Results file ----------------------------------------------------------
+# The benchmark wrote bench/results/<date>-<name>.md (+ .json, .svg); the
+# check's own findings are added to it.
 elapsed=$(($(date +%s) - start))
 mkdir -p bench/results
-base="bench/results/$date_tag-$name"
+base=$(ls -t bench/results/*-"$name".md 2>/dev/null | head -1)
+base=${base%.md}
+[ -n "$base" ] || base="bench/results/$date_tag-$name"
 {
-  echo "# GPU check: $first_name ($date_tag)"
+  [ -f "$base.md" ] || echo "# GPU check: $first_name ($date_tag) — the benchmark wrote no record"
   echo
-  echo "Command: \`$invocation\` (devices $devices${quick:+, benchmark $quick}), $elapsed s in all."
-  echo "anygrad $(cat VERSION 2>/dev/null || git describe --always --dirty 2>/dev/null || echo unknown);" \
-       "$(uname -srm); $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $cores cores."
+  echo "## GPU check"
   echo
-  echo "## Devices"
+  echo "Command: \`$invocation\` (devices $devices${quick:+, benchmark $quick}), $elapsed s in all;"
+  echo "anygrad $(cat VERSION 2>/dev/null || git describe --always --dirty 2>/dev/null || echo unknown)."
+  echo
+  echo "### Devices"
   echo
   echo '```'
   cat "$work/devices.txt"
   echo '```'
   echo
-  echo "## Test suites ($suite_fail failed)"
+  echo "### Test suites ($suite_fail failed)"
   echo
   cat "$work/suites.md"
   echo
-  echo "## Demo (1 epoch each${demo_limit[*]:+, ${demo_limit[*]}})"
+  echo "### Demo (1 epoch each${demo_limit[*]:+, ${demo_limit[*]}})"
   echo
   echo "| device | model | result |"
   echo "|---|---|---|"
   cat "$work/demo.md"
-  echo
-  echo "## Benchmark ($([ "$bench_ok" = yes ] && echo "ratios: reference time / anygrad time, above 1 anygrad is faster" || echo FAILED))"
-  echo
-  echo '```'
-  sed -n '/^== report/,$p' "$work/bench.log" | grep -v '^== report' || true
-  [ -s "$work/bench.log" ] && ! grep -q '^== report' "$work/bench.log" && tail -80 "$work/bench.log"
-  echo '```'
-} >"$base.md"
-for f in "$work"/bench/*.json "$work"/bench/*.png "$work"/bench/*.svg; do
-  [ -f "$f" ] && cp "$f" "$base-$(basename "$f")"
-done
-results=("$base".md "$base"-*)
+  if [ "$bench_ok" != yes ]; then
+    echo
+    echo "### Benchmark FAILED (end of its log)"
+    echo
+    echo '```'
+    tail -40 "$work/bench.log"
+    echo '```'
+  fi
+} >>"$base.md"
+results=("$base".md); for ext in json svg; do [ -f "$base.$ext" ] && results+=("$base.$ext"); done
 echo "results: ${results[*]}"
 if [ -n "$copy_to" ]; then mkdir -p "$copy_to" && cp "${results[@]}" "$copy_to/"; fi
 stamp "done: $suite_fail suite failures, $demo_fail demo failures, benchmark ${bench_ok/yes/ok}"
