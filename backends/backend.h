@@ -272,6 +272,10 @@ typedef struct agi_backend {
     bool (*supports)(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype);
     /* Waits for all queued work. */
     ag_status (*sync)(agi_backend_device *dev);
+    /* Fills the allocator and stream counters (ag_device_counters). */
+    void (*counters)(agi_backend_device *dev, ag_device_counters *out);
+    /* Waits for queued work and gives cached free memory back to the driver. */
+    ag_status (*empty_cache)(agi_backend_device *dev);
 } agi_backend;
 
 /* The compiled-in backends (NULL entries for those not built). */

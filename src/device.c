@@ -199,3 +199,18 @@ int64_t ag_device_live_buffers(const ag_device *dev)
 {
     return dev ? atomic_load(&dev->live_buffers) : -1;
 }
+
+ag_status ag_device_get_counters(ag_device *dev, ag_device_counters *out)
+{
+    if (!dev || !out)
+        return agi_error(AG_ERR_INVALID, "ag_device_get_counters", "%s is NULL", dev ? "out" : "device");
+    memset(out, 0, sizeof *out);
+    dev->be->counters(dev->impl, out);
+    return AG_OK;
+}
+
+ag_status ag_device_empty_cache(ag_device *dev)
+{
+    if (!dev) return agi_error(AG_ERR_INVALID, "ag_device_empty_cache", "device is NULL");
+    return dev->be->empty_cache(dev->impl);
+}

@@ -90,6 +90,8 @@ struct agi_backend_device {
     struct agi_buffer *cache[CPU_CACHE_CLASSES];
     size_t cache_bytes;      /* cap bytes of the cached buffers */
     size_t cache_limit;      /* AG_CPU_CACHE_BYTES; 0 = no caching */
+    /* Counters (ag_device_counters). */
+    atomic_ullong n_sys_allocs, n_sys_frees, sys_alloc_bytes, n_kernels;
 };
 
 typedef agi_backend_device cpu_device;

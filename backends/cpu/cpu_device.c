@@ -228,6 +228,7 @@ static void cache_release_locked(cpu_device *dev)
             mem_undefined(b->data, b->cap);
             free(b->data);
             free(b);
+            atomic_fetch_add(&dev->n_sys_frees, 1);
             b = next;
         }
         dev->cache[c] = NULL;
@@ -287,6 +288,8 @@ static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_bu
         b->data = data;
         b->cap = cap;
         b->cls = cls;
+        atomic_fetch_add(&dev->n_sys_allocs, 1);
+        atomic_fetch_add(&dev->sys_alloc_bytes, cap);
     }
     b->nbytes = nbytes;
     b->next = NULL;
@@ -314,6 +317,7 @@ static void cpu_buffer_free(agi_backend_device *dev, agi_buffer *buf)
     mem_undefined(buf->data, buf->cap);
     free(buf->data);
     free(buf);
+    atomic_fetch_add(&dev->n_sys_frees, 1);
 }
 
 static ag_status check_range(const char *what, agi_buffer *buf, size_t offset, size_t nbytes,
@@ -344,6 +348,27 @@ static ag_status cpu_read(agi_backend_device *dev, agi_buffer *buf, size_t offse
 }
 
 static ag_status cpu_sync(agi_backend_device *dev) { return AG_OK; }
+
+static void cpu_counters(agi_backend_device *dev, ag_device_counters *out)
+{
+    out->driver_allocs = atomic_load(&dev->n_sys_allocs);
+    out->driver_alloc_bytes = atomic_load(&dev->sys_alloc_bytes);
+    out->driver_frees = atomic_load(&dev->n_sys_frees);
+    out->dispatches = atomic_load(&dev->n_kernels);
+    out->host_waits = 0;
+    out->in_use_bytes = atomic_load(&dev->live_bytes);
+    pthread_mutex_lock(&dev->cache_mu);
+    out->cached_bytes = dev->cache_bytes;
+    pthread_mutex_unlock(&dev->cache_mu);
+}
+
+static ag_status cpu_empty_cache(agi_backend_device *dev)
+{
+    pthread_mutex_lock(&dev->cache_mu);
+    cache_release_locked(dev);
+    pthread_mutex_unlock(&dev->cache_mu);
+    return AG_OK;
+}
 
 /* ---- Coverage ------------------------------------------------------------------ */
 
@@ -401,6 +426,7 @@ static bool cpu_supports_vt(agi_backend_device *dev, agi_kernel_op op, int sub, 
 static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
 {
     if (!k) return agi_set_error(AG_ERR_INVALID, "cpu: exec: kernel is NULL");
+    atomic_fetch_add(&dev->n_kernels, 1);
     switch (k->op) {
     case AGI_K_FILL: return cpu_fill(dev, k);
     case AGI_K_COPY: return cpu_copy(dev, k);
@@ -441,4 +467,6 @@ const agi_backend agi_backend_cpu = {
     .exec = cpu_exec,
     .supports = cpu_supports_vt,
     .sync = cpu_sync,
+    .counters = cpu_counters,
+    .empty_cache = cpu_empty_cache,
 };

@@ -180,6 +180,7 @@ static void release_pool(agi_backend_device *dev)
         while (b) {
             agi_buffer *next = b->next;
             clReleaseMemObject(b->mem);
+            dev->n_driver_frees++;
             dev->mem_used -= b->cap;
             free(b);
             b = next;
@@ -379,6 +380,8 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
     b->cap = cap;
     b->cls = exact ? -1 : cls;
     dev->mem_used += cap;
+    dev->n_driver_allocs++;
+    dev->driver_alloc_bytes += cap;
     *out = b;
     return AG_OK;
 }
@@ -389,6 +392,7 @@ void agcl_free_locked(agi_backend_device *dev, agi_buffer *buf)
     int cls = buf->cls;
     if (cls < 0 || cls >= AGCL_NUM_CLASSES) {
         clReleaseMemObject(buf->mem);
+        dev->n_driver_frees++;
         dev->mem_used -= buf->cap;
         free(buf);
         return;
@@ -442,6 +446,7 @@ static ag_status cl_write(agi_backend_device *dev, agi_buffer *buf, size_t offse
             dev->staged = st;
             dev->staged_bytes += nbytes;
             if (dev->staged_bytes > AGCL_STAGE_TOTAL) {
+                dev->n_host_waits++;
                 err = clFinish(dev->queue);
                 if (err == CL_SUCCESS) drop_staged(dev);
             }
@@ -449,6 +454,7 @@ static ag_status cl_write(agi_backend_device *dev, agi_buffer *buf, size_t offse
             free(st);
         }
     } else {
+        dev->n_host_waits++;
         err = clEnqueueWriteBuffer(dev->queue, buf->mem, CL_TRUE, offset, nbytes, src, 0, NULL,
                                    NULL);
     }
@@ -464,6 +470,7 @@ static ag_status cl_read(agi_backend_device *dev, agi_buffer *buf, size_t offset
         return agi_set_error(AG_ERR_INVALID, "opencl: read of %zu bytes at %zu out of range",
                              nbytes, offset);
     pthread_mutex_lock(&dev->lock);
+    dev->n_host_waits++;
     cl_int err = clEnqueueReadBuffer(dev->queue, buf->mem, CL_TRUE, offset, nbytes, dst, 0, NULL,
                                      NULL);
     /* In-order queue: every earlier command (staged writes too) has finished. */
@@ -475,8 +482,35 @@ static ag_status cl_read(agi_backend_device *dev, agi_buffer *buf, size_t offset
 static ag_status cl_sync(agi_backend_device *dev)
 {
     pthread_mutex_lock(&dev->lock);
+    dev->n_host_waits++;
     cl_int err = clFinish(dev->queue);
     if (err == CL_SUCCESS) drop_staged(dev);
+    pthread_mutex_unlock(&dev->lock);
+    return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clFinish");
+}
+
+static void cl_counters(agi_backend_device *dev, ag_device_counters *out)
+{
+    pthread_mutex_lock(&dev->lock);
+    out->driver_allocs = dev->n_driver_allocs;
+    out->driver_alloc_bytes = dev->driver_alloc_bytes;
+    out->driver_frees = dev->n_driver_frees;
+    out->dispatches = dev->n_dispatches;
+    out->host_waits = dev->n_host_waits;
+    out->cached_bytes = dev->pooled_bytes;
+    out->in_use_bytes = dev->mem_used - dev->pooled_bytes;
+    pthread_mutex_unlock(&dev->lock);
+}
+
+static ag_status cl_empty_cache(agi_backend_device *dev)
+{
+    pthread_mutex_lock(&dev->lock);
+    dev->n_host_waits++;
+    cl_int err = clFinish(dev->queue);
+    if (err == CL_SUCCESS) {
+        drop_staged(dev);
+        release_pool(dev);
+    }
     pthread_mutex_unlock(&dev->lock);
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clFinish");
 }
@@ -508,4 +542,6 @@ const agi_backend agi_backend_opencl = {
     .exec = cl_exec,
     .supports = cl_supports,
     .sync = cl_sync,
+    .counters = cl_counters,
+    .empty_cache = cl_empty_cache,
 };

@@ -93,6 +93,7 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
     cl_int err = clEnqueueNDRangeKernel(dev->queue, kern, (cl_uint)dims, NULL, g, local ? l : NULL,
                                         0, NULL, dev->profile ? &ev : NULL);
     if (err != CL_SUCCESS) return agcl_fail(err, "clEnqueueNDRangeKernel");
+    dev->n_dispatches++;
     if (ev) {
         cl_ulong t0 = 0, t1 = 0;
         if (clWaitForEvents(1, &ev) == CL_SUCCESS &&

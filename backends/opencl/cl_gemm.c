@@ -131,6 +131,7 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
                                        (size_t)c->offset, ldc, &dev->queue, NULL,
                                        tmp > 0 ? dev->gemm_temp->mem : NULL);
         if (s != CLBlastSuccess) return clblast_fail(s, "CLBlastSgemm");
+        dev->n_dispatches++;
         if (dev->profile) prof_gemm(dev, t0);
         return AG_OK;
     }
@@ -140,6 +141,7 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
                                    (size_t)b->strides[0], beta, c->buf->mem, (size_t)c->offset,
                                    ldc, (size_t)c->strides[0], (size_t)B, &dev->queue, NULL);
     if (s != CLBlastSuccess) return clblast_fail(s, "CLBlastSgemmStridedBatched");
+    dev->n_dispatches++;
     if (dev->profile) prof_gemm(dev, t0);
     return AG_OK;
 }

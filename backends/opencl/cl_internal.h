@@ -71,6 +71,8 @@ struct agi_backend_device {
     uint64_t max_alloc;     /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
     uint64_t mem_used;      /* bytes in live + pooled buffers */
     uint64_t pooled_bytes;  /* bytes waiting in the free lists */
+    /* Counters (ag_device_counters), under the lock. */
+    uint64_t n_driver_allocs, n_driver_frees, driver_alloc_bytes, n_dispatches, n_host_waits;
     agi_buffer *free_lists[AGCL_NUM_CLASSES];
     agi_buffer *gemm_temp;  /* CLBlast scratch, grown on demand */
     /* Host copies of queued (non-blocking) writes, freed once the queue has

@@ -613,6 +613,27 @@ static ag_status vt_sync(agi_backend_device *d)
     return st;
 }
 
+static void vt_counters(agi_backend_device *d, ag_device_counters *out)
+{
+    pthread_mutex_lock(&d->lock);
+    out->driver_allocs = d->n_driver_allocs;
+    out->driver_alloc_bytes = d->driver_alloc_bytes;
+    out->driver_frees = d->n_driver_frees;
+    out->dispatches = d->n_dispatches;
+    out->host_waits = d->n_host_waits;
+    out->in_use_bytes = d->in_use;
+    out->cached_bytes = d->heap_used > d->in_use ? d->heap_used - d->in_use : 0;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static ag_status vt_empty_cache(agi_backend_device *d)
+{
+    pthread_mutex_lock(&d->lock);
+    ag_status st = vk_mem_trim(d);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
 const agi_backend agi_backend_vulkan = {
     .name = "vulkan",
     .kind = AG_BACKEND_VULKAN,
@@ -626,4 +647,6 @@ const agi_backend agi_backend_vulkan = {
     .exec = vt_exec,
     .supports = vt_supports,
     .sync = vt_sync,
+    .counters = vt_counters,
+    .empty_cache = vt_empty_cache,
 };

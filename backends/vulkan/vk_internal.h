@@ -28,9 +28,16 @@
 #define AGVK_META_BYTES (64 * 1024) /* per-batch metadata arena */
 #define AGVK_PUSH_WORDS 32
 
-/* One VkDeviceMemory block with a VkBuffer spanning it, sub-allocated. */
+/* A free range of a block. Device memory is reused in stream order: a
+ * buffer freed while queued work still uses it goes back to its block at
+ * once, and the range remembers that work (the batch seq and the barrier
+ * epoch of its last use). A buffer carved from it inherits both, so the
+ * stream records a barrier before the new use when the old one is in the
+ * current epoch, and host access waits for (or stages behind) the old work.
+ * Coalesced ranges keep the larger tags. */
 typedef struct vk_range {
     VkDeviceSize off, size;
+    uint64_t seq, epoch;
     struct vk_range *next;
 } vk_range;
 
@@ -96,6 +103,9 @@ struct agi_backend_device {
     VkDeviceSize align;   /* sub-allocation alignment */
     VkDeviceSize block_size;
     VkDeviceSize heap_size, heap_used;
+    VkDeviceSize in_use;  /* bytes of live device-pool buffers */
+    /* Counters (ag_device_counters), under the device lock. */
+    uint64_t n_driver_allocs, n_driver_frees, driver_alloc_bytes, n_dispatches, n_host_waits;
 
     VkDescriptorSetLayout dsl;
     VkPipelineLayout layout;
@@ -132,10 +142,13 @@ ag_status vk_mem_init(agi_backend_device *d);
 void vk_mem_destroy(agi_backend_device *d);
 /* host = true: a host-visible coherent staging buffer. */
 ag_status vk_buffer_new(agi_backend_device *d, size_t nbytes, bool host, agi_buffer **out);
-/* Frees now, or when the batch that last used the buffer has finished. */
+/* Device buffers go back to their block at once (reused in stream order);
+ * host staging buffers when the batch that last used them has finished. */
 void vk_buffer_release(agi_backend_device *d, agi_buffer *b);
-/* Frees the deferred buffers whose batches finished. */
+/* Frees the deferred host buffers whose batches finished. */
 void vk_reclaim(agi_backend_device *d);
+/* Waits for all work and gives every empty cached block back to the driver. */
+ag_status vk_mem_trim(agi_backend_device *d);
 ag_status vk_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n);
 ag_status vk_read(agi_backend_device *d, agi_buffer *b, size_t off, void *dst, size_t n);
 

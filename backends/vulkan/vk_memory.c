@@ -1,16 +1,33 @@
-/* backends/vulkan/vk_memory.c — device memory: large VkDeviceMemory blocks,
- * each with one VkBuffer spanning it, sub-allocated first-fit from a sorted,
- * coalescing free list. Buffers larger than half a block get a dedicated
- * block. A buffer freed while queued work may still use it is released only
- * when that work has finished. */
+/* backends/vulkan/vk_memory.c — device memory: a caching allocator in the
+ * style of PyTorch's CUDA allocator, over large VkDeviceMemory blocks (each
+ * with one VkBuffer spanning it).
+ *
+ * - Small buffers (up to half a block) are sub-allocated first-fit from a
+ *   sorted, coalescing free list per block; larger ones get a dedicated block,
+ *   its size rounded up to 2 MiB so that similar sizes share cached blocks.
+ * - Device buffers are reused in stream order: a buffer freed while queued
+ *   work still uses it returns to its block at once, tagged with the batch
+ *   seq and barrier epoch of its last use (vk_range); the next buffer carved
+ *   there inherits the tags, so the one queue orders the new use after the
+ *   old one (a barrier when needed) and the host waits or stages behind it.
+ *   The pool therefore never grows with how far the host runs ahead; the
+ *   ring of command batches is the backpressure (begin_batch waits for the
+ *   oldest batch).
+ * - Empty blocks stay cached: a training step in steady state never calls
+ *   vkAllocateMemory. On out-of-memory, the cache is given back to the
+ *   driver (after waiting for all work) and the allocation is retried;
+ *   ag_device_empty_cache does the same on request.
+ * - Host staging buffers are reused only once their batch has finished (the
+ *   host writes them directly). */
 #include "vk_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-
+#define AGVK_LARGE_ROUND ((VkDeviceSize)2 << 20)
 
 static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a) { return (x + a - 1) / a * a; }
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 ag_status vk_mem_init(agi_backend_device *d)
 {
@@ -29,6 +46,7 @@ static void block_destroy(agi_backend_device *d, vk_block *b)
     if (b->buffer) vkDestroyBuffer(d->dev, b->buffer, NULL);
     if (b->mem) {
         vkFreeMemory(d->dev, b->mem, NULL);
+        d->n_driver_frees++;
         if (!b->host) d->heap_used -= b->size;
     }
     while (b->free) {
@@ -109,6 +127,8 @@ static ag_status block_new(agi_backend_device *d, VkDeviceSize size, bool host, 
                  : vk_check(vr, "vkAllocateMemory");
         goto fail;
     }
+    d->n_driver_allocs++;
+    d->driver_alloc_bytes += size;
     if (!host) d->heap_used += size;
     if ((vr = vkBindBufferMemory(d->dev, b->buffer, b->mem, 0)) != VK_SUCCESS) {
         st = vk_check(vr, "vkBindBufferMemory");
@@ -133,12 +153,15 @@ fail:
     return st;
 }
 
-static bool block_take(vk_block *b, VkDeviceSize size, VkDeviceSize *off)
+/* Takes `size` bytes first-fit; the range's tags go to *seq and *epoch. */
+static bool block_take(vk_block *b, VkDeviceSize size, VkDeviceSize *off, uint64_t *seq, uint64_t *epoch)
 {
     for (vk_range **pr = &b->free; *pr; pr = &(*pr)->next) {
         vk_range *r = *pr;
         if (r->size < size) continue;
         *off = r->off;
+        *seq = r->seq;
+        *epoch = r->epoch;
         r->off += size;
         r->size -= size;
         if (r->size == 0) {
@@ -151,7 +174,9 @@ static bool block_take(vk_block *b, VkDeviceSize size, VkDeviceSize *off)
     return false;
 }
 
-static void block_give(vk_block *b, VkDeviceSize off, VkDeviceSize size)
+/* Returns a range to the block's free list, coalescing (merged ranges keep
+ * the larger tags). */
+static void block_give(vk_block *b, VkDeviceSize off, VkDeviceSize size, uint64_t seq, uint64_t epoch)
 {
     b->used -= size;
     vk_range *prev = NULL, *next = b->free;
@@ -161,8 +186,12 @@ static void block_give(vk_block *b, VkDeviceSize off, VkDeviceSize size)
     }
     if (prev && prev->off + prev->size == off) {
         prev->size += size;
+        prev->seq = max_u64(prev->seq, seq);
+        prev->epoch = max_u64(prev->epoch, epoch);
         if (next && prev->off + prev->size == next->off) {
             prev->size += next->size;
+            prev->seq = max_u64(prev->seq, next->seq);
+            prev->epoch = max_u64(prev->epoch, next->epoch);
             prev->next = next->next;
             free(next);
         }
@@ -171,35 +200,47 @@ static void block_give(vk_block *b, VkDeviceSize off, VkDeviceSize size)
     if (next && off + size == next->off) {
         next->off = off;
         next->size += size;
+        next->seq = max_u64(next->seq, seq);
+        next->epoch = max_u64(next->epoch, epoch);
         return;
     }
     vk_range *r = malloc(sizeof *r);
     if (!r) return; /* the range is lost until the block dies; never corrupts */
-    r->off = off;
-    r->size = size;
-    r->next = next;
+    *r = (vk_range){.off = off, .size = size, .seq = seq, .epoch = epoch, .next = next};
     if (prev) prev->next = r;
     else b->free = r;
 }
 
-static ag_status try_alloc(agi_backend_device *d, VkDeviceSize size, bool host, agi_buffer *buf)
+/* Finds room for buf->alloc bytes (a dedicated block may enlarge it). */
+static ag_status try_alloc(agi_backend_device *d, bool host, agi_buffer *buf, uint64_t *seq, uint64_t *epoch)
 {
     vk_block **list = host ? &d->host_blocks : &d->blocks;
     VkDeviceSize bs = host ? (8u << 20) : d->block_size;
+    VkDeviceSize size = buf->alloc;
     if (size > bs / 2) {
-        vk_block *b;
-        ag_status st = block_new(d, size, host, &b);
-        if (st != AG_OK) return st;
-        b->dedicated = true;
-        block_take(b, size, &buf->offset);
-        b->next = *list;
-        *list = b;
-        buf->block = b;
+        /* Large: the best-fitting cached empty dedicated block within 1/8 of
+         * the rounded size, else a new one. */
+        VkDeviceSize want = round_up(size, AGVK_LARGE_ROUND);
+        vk_block *best = NULL;
+        for (vk_block *b = *list; b; b = b->next)
+            if (b->dedicated && b->used == 0 && b->size >= want && b->size - want <= want / 8 &&
+                (!best || b->size < best->size))
+                best = b;
+        if (!best) {
+            ag_status st = block_new(d, want, host, &best);
+            if (st != AG_OK) return st;
+            best->dedicated = true;
+            best->next = *list;
+            *list = best;
+        }
+        buf->alloc = best->size;
+        block_take(best, best->size, &buf->offset, seq, epoch);
+        buf->block = best;
         return AG_OK;
     }
     for (vk_block *b = *list; b; b = b->next) {
         if (b->dedicated || b->size - b->used < size) continue;
-        if (block_take(b, size, &buf->offset)) {
+        if (block_take(b, size, &buf->offset, seq, epoch)) {
             buf->block = b;
             return AG_OK;
         }
@@ -207,7 +248,7 @@ static ag_status try_alloc(agi_backend_device *d, VkDeviceSize size, bool host, 
     vk_block *b;
     ag_status st = block_new(d, bs, host, &b);
     if (st != AG_OK) return st;
-    block_take(b, size, &buf->offset);
+    block_take(b, size, &buf->offset, seq, epoch);
     b->next = *list;
     *list = b;
     buf->block = b;
@@ -222,44 +263,42 @@ ag_status vk_buffer_new(agi_backend_device *d, size_t nbytes, bool host, agi_buf
         return agi_set_error(AG_ERR_OOM, "vulkan: cannot allocate %zu bytes", nbytes);
     agi_buffer *buf = calloc(1, sizeof *buf);
     if (!buf) return agi_set_error(AG_ERR_OOM, "vulkan: host out of memory");
-    VkDeviceSize size = round_up(nbytes, d->align);
-    ag_status st = try_alloc(d, size, host, buf);
+    buf->alloc = round_up(nbytes, d->align);
+    uint64_t seq = 0, epoch = 0;
+    ag_status st = try_alloc(d, host, buf, &seq, &epoch);
     if (st == AG_ERR_OOM) {
-        /* Memory held by finished or deferred work may come back: wait, retry. */
-        vk_wait_all(d);
-        vk_reclaim(d);
-        st = try_alloc(d, size, host, buf);
+        /* Cached blocks and finished staging buffers go back to the driver. */
+        vk_mem_trim(d);
+        buf->alloc = round_up(nbytes, d->align);
+        st = try_alloc(d, host, buf, &seq, &epoch);
     }
     if (st != AG_OK) {
         free(buf);
         return st;
     }
     buf->size = nbytes;
-    buf->alloc = size;
+    /* The memory's previous user may still be queued: inherit its tags. */
+    buf->last_use = seq;
+    buf->wr_epoch = epoch;
+    if (!host) d->in_use += buf->alloc;
     *out = buf;
     return AG_OK;
 }
 
 static void buffer_free_now(agi_backend_device *d, agi_buffer *buf)
 {
-    vk_block *b = buf->block;
-    block_give(b, buf->offset, buf->alloc);
+    if (!buf->block->host) d->in_use -= buf->alloc;
+    block_give(buf->block, buf->offset, buf->alloc, buf->last_use, max_u64(buf->rd_epoch, buf->wr_epoch));
     free(buf);
-    if (b->used != 0) return;
-    /* Give an empty block back unless it is the only one of its pool. */
-    vk_block **list = b->host ? &d->host_blocks : &d->blocks;
-    if (!b->dedicated && *list == b && !b->next) return;
-    for (vk_block **p = list; *p; p = &(*p)->next)
-        if (*p == b) {
-            *p = b->next;
-            block_destroy(d, b);
-            return;
-        }
 }
 
 void vk_buffer_release(agi_backend_device *d, agi_buffer *buf)
 {
     if (!buf) return;
+    if (!buf->block->host) {
+        buffer_free_now(d, buf); /* reused in stream order */
+        return;
+    }
     vk_poll(d);
     if (buf->last_use > d->done_seq) {
         if (d->n_deferred == d->cap_deferred) {
@@ -289,6 +328,25 @@ void vk_reclaim(agi_backend_device *d)
         else d->deferred[k++] = d->deferred[i];
     }
     d->n_deferred = k;
+}
+
+ag_status vk_mem_trim(agi_backend_device *d)
+{
+    ag_status st = vk_wait_all(d);
+    if (st != AG_OK) return st; /* blocks may still be in use: keep them */
+    vk_reclaim(d);
+    vk_block **lists[2] = {&d->blocks, &d->host_blocks};
+    for (int l = 0; l < 2; l++)
+        for (vk_block **p = lists[l]; *p;) {
+            vk_block *b = *p;
+            if (b->used == 0) {
+                *p = b->next;
+                block_destroy(d, b);
+            } else {
+                p = &b->next;
+            }
+        }
+    return st;
 }
 
 ag_status vk_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n)

@@ -222,7 +222,11 @@ void vk_poll(agi_backend_device *d)
 static ag_status wait_batch(agi_backend_device *d, vk_batch *bt)
 {
     if (!bt->submitted) return AG_OK;
-    VkResult r = vkWaitForFences(d->dev, 1, &bt->fence, VK_TRUE, UINT64_MAX);
+    VkResult r = vkGetFenceStatus(d->dev, bt->fence);
+    if (r == VK_NOT_READY) {
+        d->n_host_waits++;
+        r = vkWaitForFences(d->dev, 1, &bt->fence, VK_TRUE, UINT64_MAX);
+    }
     if (r != VK_SUCCESS) return vk_check(r, "vkWaitForFences");
     bt->submitted = false;
     /* A signalled fence covers every earlier submission too. */
@@ -425,6 +429,7 @@ ag_status vk_dispatch_run(agi_backend_device *d, const vk_dispatch *disp)
     if (disp->push_bytes)
         vkCmdPushConstants(bt->cb, d->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, disp->push_bytes, disp->push);
     vkCmdDispatch(bt->cb, disp->groups[0], disp->groups[1], disp->groups[2]);
+    d->n_dispatches++;
     return after_record(d);
 }
 
@@ -440,6 +445,7 @@ ag_status vk_copy_buffer(agi_backend_device *d, agi_buffer *src, VkDeviceSize so
     VkBufferCopy c = {src->offset + soff, dst->offset + doff, n};
     vkCmdCopyBuffer(bt->cb, src->block->buffer, dst->block->buffer, 1, &c);
     bt->sets++; /* counts toward the batch size */
+    d->n_dispatches++;
     return after_record(d);
 }
 

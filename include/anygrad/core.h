@@ -139,6 +139,35 @@ AG_API ag_status ag_device_sync(ag_device *dev);
  * checks). */
 AG_API int64_t ag_device_live_buffers(const ag_device *dev);
 
+/* What a device's memory allocator and command stream have done since the
+ * device was opened. The totals only grow; take differences around a
+ * training step. A step in steady state (after warm-up) should make no
+ * driver allocation on any backend: every allocator caches freed memory. */
+typedef struct ag_device_counters {
+    uint64_t driver_allocs;      /* memory obtained from the driver or system:
+                                    vkAllocateMemory, clCreateBuffer, or the CPU
+                                    backend's aligned_alloc */
+    uint64_t driver_alloc_bytes; /* bytes those allocations obtained */
+    uint64_t driver_frees;       /* memory given back (vkFreeMemory, ...) */
+    uint64_t dispatches;         /* kernels and copies queued (a CLBlast call
+                                    counts as one; CPU: kernels run) */
+    uint64_t host_waits;         /* times the host blocked on the device (fence
+                                    waits, clFinish, blocking transfers; 0 on
+                                    the CPU backend, which runs synchronously) */
+    uint64_t in_use_bytes;       /* now: held by live buffers */
+    uint64_t cached_bytes;       /* now: held by the allocator's cache, free */
+} ag_device_counters;
+
+/* Fills `out` with the device's counters. Returns AG_OK, or AG_ERR_INVALID
+ * when `dev` or `out` is NULL. */
+AG_API ag_status ag_device_get_counters(ag_device *dev, ag_device_counters *out);
+
+/* Gives the device memory cached by the allocator back to the driver (like
+ * torch.cuda.empty_cache), after waiting for queued work. Live tensors are
+ * untouched. The allocators also do this by themselves before reporting
+ * AG_ERR_OOM. Returns AG_OK or the device's error. */
+AG_API ag_status ag_device_empty_cache(ag_device *dev);
+
 /* ---- Scopes and ownership ----------------------------------------------- */
 
 /* Opens a scope on the calling thread. Every tensor created until the matching
