@@ -20,6 +20,11 @@ typedef struct bench_result {
     int runs;
     bool ok;
     char error[256];
+    /* Training steps: device counters per step in steady state (after the
+     * timed runs), from ag_device_get_counters. */
+    bool has_counters;
+    double driver_allocs_per_step, driver_alloc_bytes_per_step, dispatches_per_step,
+        host_waits_per_step;
 } bench_result;
 
 /* One timed workload: `run` is called repeatedly after `setup`; `sync` waits

@@ -39,8 +39,25 @@ static void train_case(const bench_config *cfg, ag_device *dev, const char *name
     ag_optimizer *opt = n > 0 ? ag_optim_adam(params, n, &(ag_adam_opts){.lr = 1e-3}) : NULL;
     train_ctx c = {dev, model, opt, x, y, regression};
     bench_timer t = {&c, train_step, train_sync};
-    if (model && opt && x && y) bench_time(cfg, &t, &r);
-    else snprintf(r.error, sizeof r.error, "%s", ag_last_error());
+    if (model && opt && x && y && bench_time(cfg, &t, &r)) {
+        /* Steady-state counters: a few more steps, each synced like a timed run. */
+        enum { STEPS = 5 };
+        ag_device_counters a, b;
+        ag_device_get_counters(dev, &a);
+        bool ok = true;
+        for (int i = 0; i < STEPS && ok; i++) ok = train_step(&c) && train_sync(&c);
+        ag_device_get_counters(dev, &b);
+        if (ok) {
+            r.has_counters = true;
+            r.driver_allocs_per_step = (double)(b.driver_allocs - a.driver_allocs) / STEPS;
+            r.driver_alloc_bytes_per_step = (double)(b.driver_alloc_bytes - a.driver_alloc_bytes) / STEPS;
+            r.dispatches_per_step = (double)(b.dispatches - a.dispatches) / STEPS;
+            /* the sync after each step is the benchmark's, not the step's */
+            r.host_waits_per_step = (double)(b.host_waits - a.host_waits) / STEPS;
+        }
+    } else if (!r.error[0]) {
+        snprintf(r.error, sizeof r.error, "%s", ag_last_error());
+    }
     bench_set_throughput(&r, UNIT_MS_PER_STEP, 1.0);
     (void)batch;
     emit(&r, user);

@@ -51,6 +51,11 @@ static void collect(const bench_result *r, void *user)
                copy.median_ms, copy.min_ms, copy.max_ms, copy.throughput, unit_name(copy.unit));
     else
         printf("  %-32s %-22s FAILED: %s\n", copy.name, copy.device, copy.error);
+    if (copy.ok && copy.has_counters)
+        printf("  %-32s %-22s per step: %.1f dispatches, %.2f driver allocations (%.0f bytes), "
+               "%.2f host waits (incl. the sync)\n",
+               "", "", copy.dispatches_per_step, copy.driver_allocs_per_step,
+               copy.driver_alloc_bytes_per_step, copy.host_waits_per_step);
     fflush(stdout);
 }
 
@@ -143,6 +148,11 @@ static void write_json(const char *path, const results *rs, const bench_config *
                 r->ok ? "true" : "false", r->median_ms, r->min_ms, r->max_ms, r->runs,
                 r->throughput, unit_name(r->unit));
         json_string(f, r->error);
+        if (r->has_counters)
+            fprintf(f, ", \"per_step\": {\"driver_allocs\": %.2f, \"driver_alloc_bytes\": %.0f, "
+                       "\"dispatches\": %.1f, \"host_waits\": %.2f}",
+                    r->driver_allocs_per_step, r->driver_alloc_bytes_per_step, r->dispatches_per_step,
+                    r->host_waits_per_step);
         fprintf(f, "}%s\n", i + 1 < rs->count ? "," : "");
     }
     fprintf(f, "  ]\n}\n");

@@ -17,7 +17,22 @@ def ratio_table(table):
     return "\n".join(lines)
 
 
-def markdown(name, table, meta, chart_file, json_file):
+def counters_table(results):
+    """Per-step device counters of the training cases (anygrad-bench's per_step)."""
+    rows = [r for r in results if r.get("ok") and r.get("per_step")]
+    if not rows:
+        return []
+    out = ["## Device counters per training step (steady state)", "",
+           "| case | device | dispatches | driver allocations | bytes allocated | host waits (incl. the sync) |",
+           "|---|---|---|---|---|---|"]
+    for r in rows:
+        c = r["per_step"]
+        out.append(f"| {r['case']} | {r['device']} | {c['dispatches']:g} | {c['driver_allocs']:g} | "
+                   f"{c['driver_alloc_bytes']:g} | {c['host_waits']:g} |")
+    return out + [""]
+
+
+def markdown(name, table, meta, chart_file, json_file, results=()):
     devices = "\n".join(f"  - {d}" for d in meta["devices"]) or "  - (none recorded)"
     parts = [f"# anygrad-bench — {meta['date']}, {name}", "",
              f"- Machine: {meta['machine']}",
@@ -33,6 +48,7 @@ def markdown(name, table, meta, chart_file, json_file):
     parts += ["## Ratio table (reference time / anygrad time; > 1: anygrad faster)", "",
               "`ratio` compares medians, `(min)` the fastest runs.", "",
               "```", ratio_table(table), "```", ""]
+    parts += counters_table(results)
     return "\n".join(parts)
 
 
@@ -48,5 +64,6 @@ def write(results_dir, name, table, meta, svg, sources):
         json.dump(sources, f, indent=1)
     md = os.path.join(results_dir, f"{stem}.md")
     with open(md, "w") as f:
-        f.write(markdown(name, table, meta, chart_file, f"{stem}.json"))
+        f.write(markdown(name, table, meta, chart_file, f"{stem}.json",
+                         sources.get("anygrad", {}).get("results", [])))
     return md
