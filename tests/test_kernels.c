@@ -646,6 +646,9 @@ static const gemm_cfg gemm_cfgs[] = {
     {3, 17, 9, 5, false, false, 1, 1, 0},   {3, 5, 9, 17, true, false, 2, 1, 0},
     {1, 64, 64, 64, false, false, 0, 0.5, 2.0}, {2, 1, 130, 33, false, true, 0, -1, 1},
     {1, 130, 1, 33, true, false, 0, 1, 0.5}, {1, 97, 203, 301, false, false, 0, 1, 0},
+    /* matrix-vector products long enough for the GPU kernel's wider trees */
+    {2, 70, 1, 2100, false, false, 0, 1, 0}, {1, 1, 90, 600, false, true, 0, 1, 0.5},
+    {2, 40, 1, 700, true, false, 0, 2, 0},
 };
 
 /* A [b, r, c] operand, stored transposed when `t`, batch stride 0 when `bc`. */

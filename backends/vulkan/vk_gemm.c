@@ -3,7 +3,8 @@
  * memory (8x8 per invocation, vec4 loads where layout and alignment allow:
  * on lavapipe each storage-buffer load instruction is a per-lane loop, so
  * work per load matters most);
- * GPUs use 64x64 shared-memory tiles. AG_VULKAN_GEMM=reg|tiled overrides. */
+ * GPUs use 64x64 shared-memory tiles, and a matrix-vector kernel (gemv.comp)
+ * when N or M is 1. AG_VULKAN_GEMM=reg|tiled overrides. */
 #include "vk_internal.h"
 
 #include <stdlib.h>
@@ -18,6 +19,53 @@ typedef struct gemm_pc {
 } gemm_pc;
 
 static bool fits32(int64_t x) { return x >= 0 && x <= (int64_t)UINT32_MAX; }
+
+/* Dispatches over the batch in chunks the device's z limit allows. */
+static ag_status run_batches(agi_backend_device *d, gemm_pc *pc, vk_dispatch *disp, int64_t batch)
+{
+    uint32_t zmax = d->props.limits.maxComputeWorkGroupCount[2];
+    if (zmax > 65535) zmax = 65535;
+    for (int64_t z0 = 0; z0 < batch; z0 += zmax) {
+        pc->zbase = (uint32_t)z0;
+        disp->groups[2] = (uint32_t)(batch - z0 < zmax ? batch - z0 : zmax);
+        memcpy(disp->push, pc, sizeof *pc);
+        disp->push_bytes = sizeof *pc;
+        ag_status st = vk_dispatch_run(d, disp);
+        if (st != AG_OK) return st;
+    }
+    return AG_OK;
+}
+
+/* GPU matrix-vector products (gemv.comp): out[i] = sum_k P[i, k] v[k] with
+ * P = A, v = B's column when N == 1, or P = Bᵀ, v = A's row when M == 1. */
+static ag_status gemv(agi_backend_device *d, gemm_pc *pc, vk_dispatch *disp, int64_t M, int64_t N,
+                      int64_t K, int64_t batch)
+{
+    gemm_pc t = *pc;
+    if (N == 1) { /* P = A (binding 1), v = B (binding 2), out stride scm */
+        t.sbk = pc->sbk;
+    } else {      /* M == 1: P = Bᵀ at binding 1, v = A's row at binding 2 */
+        t.M = (uint32_t)N;
+        t.aoff = pc->boff, t.sam = pc->sbn, t.sak = pc->sbk, t.sab = pc->sbb;
+        t.boff = pc->aoff, t.sbk = pc->sak, t.sbb = pc->sab;
+        t.scm = 1; /* C row-major: consecutive n */
+        vk_binding b1 = disp->bind[1];
+        disp->bind[1] = disp->bind[2];
+        disp->bind[2] = b1;
+        M = N;
+    }
+    /* k contiguous (or neither): a workgroup per output; P column-major:
+     * an invocation per output. */
+    bool per_output_wg = !(t.sam == 1 && t.sak != 1);
+    uint32_t wg = per_output_wg ? (K >= 2048 ? 256 : K >= 512 ? 128 : 64) : 64;
+    wg = vk_wg(d, wg);
+    while (wg & (wg - 1)) wg &= wg - 1; /* the tree needs a power of two */
+    disp->shader = "gemv";
+    disp->spec[0] = wg;
+    disp->spec[1] = per_output_wg ? 0 : 1;
+    vk_grid(d, per_output_wg ? (uint64_t)M : ((uint64_t)M + wg - 1) / wg, disp->groups);
+    return run_batches(d, &t, disp, batch);
+}
 
 ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
 {
@@ -105,6 +153,8 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
         disp.spec[4] = rn4;
         gx = (uint32_t)((((N + 4 * rn4 - 1) / (4 * rn4)) + wg - 1) / wg);
         gy = (uint32_t)((M + rm - 1) / rm);
+    } else if (N == 1 || M == 1) {
+        return gemv(d, &pc, &disp, M, N, K, batch);
     } else {
         disp.shader = "gemm_tiled";
         disp.spec[0] = 256;
@@ -114,15 +164,7 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
     const uint32_t *maxc = d->props.limits.maxComputeWorkGroupCount;
     if (gx > maxc[0] || gy > maxc[1])
         return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: gemm grid %ux%u exceeds device limits", gx, gy);
-    uint32_t zmax = maxc[2] < 65535 ? maxc[2] : 65535;
-    for (int64_t z0 = 0; z0 < batch; z0 += zmax) {
-        pc.zbase = (uint32_t)z0;
-        disp.groups[0] = gx;
-        disp.groups[1] = gy;
-        disp.groups[2] = (uint32_t)(batch - z0 < zmax ? batch - z0 : zmax);
-        memcpy(disp.push, &pc, sizeof pc);
-        disp.push_bytes = sizeof pc;
-        if ((st = vk_dispatch_run(d, &disp)) != AG_OK) return st;
-    }
-    return AG_OK;
+    disp.groups[0] = gx;
+    disp.groups[1] = gy;
+    return run_batches(d, &pc, &disp, batch);
 }

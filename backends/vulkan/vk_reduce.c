@@ -126,9 +126,13 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     if ((st = vk_bind_view(d, &x, false, &disp.bind[1], &pc.soff)) != AG_OK) goto done;
     /* A workgroup per output (shared-memory tree) suits GPUs; on CPU-type
      * devices barriers are costly, so one invocation per output is used
-     * unless there are too few outputs to keep the threads busy. */
+     * unless there are too few outputs to keep the threads busy. On GPUs a
+     * contiguous reduced run (row sums) always takes a workgroup per output:
+     * one invocation per row would read with a row-sized stride across the
+     * subgroup, a few percent of the memory bandwidth. */
+    bool contiguous_run = pc.rsrc[g.nr - 1] == 1 && pc.rsize[g.nr - 1] >= 32;
     bool per_wg = d->is_cpu ? nout < 16 && rcount >= 256
-                            : rcount >= 64 && nout < 4096 && rcount * 2 >= nout;
+                            : rcount >= 64 && ((nout < 4096 && rcount * 2 >= nout) || contiguous_run);
     /* Few outputs over many elements: split each output's range into chunks
      * reduced by separate workgroups, then combine the partials. */
     uint64_t chunks = 1, clen = (uint64_t)rcount;
