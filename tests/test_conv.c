@@ -483,6 +483,49 @@ START_TEST(test_conv_chunked)
 }
 END_TEST
 
+/* The weight gradient over large images (OH*OW >= 8192) sums products split
+ * along the image (src/ops/conv.c, gemm_batch_sum): checked against a direct
+ * sum on the host. */
+START_TEST(test_conv_weight_grad_large_image)
+{
+    ag_device *dev = agt_open(_i);
+    enum { NB = 2, C = 2, O = 3, H = 92, W = 92, KH = 3, KW = 3 };
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(NB, C, H, W), 141, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(O, C, KH, KW), 142, 0.5);
+    ag_tensor *g = agt_randn(dev, AG_SHAPE(NB, O, H, W), 143, 1.0); /* dL/dy */
+    ag_set_requires_grad(w, true);
+    ag_conv2d_opts o = {.padding = {1, 1}};
+    ag_tensor *loss = ag_sum(ag_mul(ag_conv2d(x, w, NULL, &o), g), 0, NULL, false);
+    ck_assert_msg(loss && ag_backward(loss, NULL) == AG_OK, "%s", ag_last_error());
+    float *hx = agt_read_f32(x), *hg = agt_read_f32(g), *dw = agt_read_f32(ag_grad(w));
+    for (int oc = 0; oc < O; oc++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < KH; i++)
+                for (int j = 0; j < KW; j++) {
+                    double want = 0, mag = 0;
+                    for (int n = 0; n < NB; n++)
+                        for (int y = 0; y < H; y++)
+                            for (int xx = 0; xx < W; xx++) {
+                                int iy = y + i - 1, ix = xx + j - 1;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                double t = (double)hg[((n * O + oc) * H + y) * W + xx] *
+                                           hx[((n * C + c) * H + iy) * W + ix];
+                                want += t;
+                                mag += fabs(t);
+                            }
+                    float got = dw[((oc * C + c) * KH + i) * KW + j];
+                    ck_assert_msg(fabs(got - want) <= 1e-5 * mag + 1e-4,
+                                  "dw[%d,%d,%d,%d] = %.7g, host sum %.7g", oc, c, i, j, got, want);
+                }
+    free(hx);
+    free(hg);
+    free(dw);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* A tiny CNN (conv → relu → max pool → linear → cross entropy) learns to tell
  * vertical from horizontal bars with plain gradient descent: the ops and their
  * gradients work together on every backend. */
@@ -551,6 +594,7 @@ static Suite *conv_suite(void)
     AGT_ADD_LOOP(tc, test_conv_transpose2d_errors);
     AGT_ADD_LOOP(tc, test_conv_vs_cpu);
     AGT_ADD_LOOP(tc, test_conv_chunked);
+    AGT_ADD_LOOP(tc, test_conv_weight_grad_large_image);
     AGT_ADD_LOOP(tc, test_conv_training);
     suite_add_tcase(s, tc);
     return s;

@@ -134,27 +134,55 @@ static ag_status col2im(const char *op, ag_tensor *img, const ag_tensor *cols, a
     return agi_exec(op, img->storage->dev, &k);
 }
 
-/* A contiguous f32 version of t without recording autograd (t itself when it
- * already is one, with a new reference). Caller agi_discard()s it. */
+#define CHUNK_ELEMS ((int64_t)1 << 24) /* 64 MiB of f32: see "Batch chunks" */
+
+/* Products with a long inner dim and a small output (the weight gradient of
+ * a convolution over large images: K = OH*OW) are split along K into chunks
+ * of about this many elements, so that the device gets chunks x batch
+ * independent products instead of a few very long ones; the chunks' partial
+ * results are summed with the batch's. The split depends on the shapes only,
+ * so every backend sums in the same order. */
+#define SPLIT_K_CHUNK 4096
+#define SPLIT_K_MAX_OUTPUT 65536 /* rows*cols above this parallelise well unsplit */
+#define SPLIT_K_MAX 64
+
 /* dst[rows, cols] (contiguous, at element `off` of `dst`) = Σ_b a[b] · b[b].
- * With one batch entry the GEMM writes dst directly; otherwise the per-sample
- * products go to a temporary [B, rows, cols] that is summed over dim 0. */
+ * With one batch entry (and no split) the GEMM writes dst directly;
+ * otherwise the partial products go to a temporary [S*B, rows, cols] that is
+ * summed over dim 0. */
 static ag_status gemm_batch_sum(const char *op, ag_device *dev, agi_view a, agi_view b,
                                 ag_tensor *dst, int64_t off)
 {
-    int64_t nb = a.shape[0], rows = a.shape[1], cols = b.shape[2];
+    int64_t nb = a.shape[0], rows = a.shape[1], cols = b.shape[2], k = a.shape[2];
     agi_view d = view3(dst, off, 1, rows, cols, rows * cols, cols, 1);
-    if (nb == 0 || a.shape[2] == 0) return fill_zero(op, dev, d);
-    if (nb == 1) return gemm(op, dev, a, b, d, 0.0);
-    ag_tensor *tmp = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, rows, cols});
+    if (nb == 0 || k == 0) return fill_zero(op, dev, d);
+    int64_t splits = 1;
+    if (rows * cols <= SPLIT_K_MAX_OUTPUT && k >= 2 * SPLIT_K_CHUNK) {
+        splits = (k + SPLIT_K_CHUNK - 1) / SPLIT_K_CHUNK;
+        if (splits > SPLIT_K_MAX) splits = SPLIT_K_MAX;
+        while (splits > 1 && splits * nb * rows * cols > CHUNK_ELEMS) splits--;
+    }
+    if (nb == 1 && splits == 1) return gemm(op, dev, a, b, d, 0.0);
+    ag_tensor *tmp = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){splits * nb, rows, cols});
     if (!tmp) return ag_last_status();
-    ag_status st = gemm(op, dev, a, b, agi_view_of(tmp), 0.0);
+    ag_status st = AG_OK;
+    int64_t kc = (k + splits - 1) / splits;
+    for (int64_t s = 0; s < splits && st == AG_OK; s++) {
+        int64_t k0 = s * kc, kn = k - k0 < kc ? k - k0 : kc;
+        agi_view as = a, bs = b;
+        as.offset += k0 * a.strides[2];
+        as.shape[2] = kn;
+        bs.offset += k0 * b.strides[1];
+        bs.shape[1] = kn;
+        st = gemm(op, dev, as, bs, view3(tmp, s * nb * rows * cols, nb, rows, cols, rows * cols, cols, 1),
+                  0.0);
+    }
     if (st == AG_OK) {
-        agi_kernel k = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
-        k.src[0] = agi_view_of(tmp);
-        k.dst = d;
-        k.dst.strides[0] = 0;
-        st = agi_exec(op, dev, &k);
+        agi_kernel r = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
+        r.src[0] = agi_view_of(tmp);
+        r.dst = d;
+        r.dst.strides[0] = 0;
+        st = agi_exec(op, dev, &r);
     }
     agi_discard(tmp);
     return st;
@@ -318,7 +346,6 @@ static ag_status weight_grad_group(const char *op, const ag_tensor *lhs, int64_t
  * can be lowered with the environment variable AG_CONV_CHUNK_ELEMS (tests use
  * it to exercise several chunks). */
 
-#define CHUNK_ELEMS ((int64_t)1 << 24) /* 64 MiB of f32 */
 
 /* Samples per chunk when one sample needs `per_sample` elements of temporaries. */
 static int64_t chunk_size(const ag_device *dev, int64_t n, int64_t per_sample)
