@@ -127,11 +127,14 @@ struct agi_backend_device {
     vk_deferred *deferred;
     size_t n_deferred, cap_deferred;
     agi_buffer *dummy;    /* bound to unused bindings */
-    /* AG_VULKAN_PROFILE=1: every kernel waits for completion and its time is
+    /* AG_VULKAN_PROFILE=1: every kernel waits for completion and its time
+     * (less the creation of pipelines it used first, counted apart) is
      * added up per op; the table is printed to stderr at close. */
     bool profile;
     double prof_s[AGI_K_COUNT];
     int64_t prof_n[AGI_K_COUNT];
+    double prof_pipeline_s; /* pipeline creation, kept out of the ops' times */
+    int64_t prof_pipelines;
 };
 
 /* ---- vk_device.c ----------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define AGVK_SUBMIT_AFTER 128 /* dispatches per submitted batch */
 
@@ -187,8 +188,15 @@ static ag_status get_pipeline(agi_backend_device *d, const char *name, const uin
         .layout = d->layout,
     };
     VkPipeline p;
+    struct timespec t0, t1;
+    if (d->profile) clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((st = vk_check(vkCreateComputePipelines(d->dev, d->pcache, 1, &ci, NULL, &p), "vkCreateComputePipelines")) != AG_OK)
         return st;
+    if (d->profile) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        d->prof_pipeline_s += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        d->prof_pipelines++;
+    }
     if ((d->pipe_count + 1) * 2 > d->pipe_cap && pipe_grow(d) != AG_OK) {
         vkDestroyPipeline(d->dev, p, NULL);
         return AG_ERR_OOM;
