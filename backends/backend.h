@@ -146,6 +146,14 @@ typedef enum agi_kernel_op {
     AGI_K_SGD,
     AGI_K_ADAM,
     AGI_K_RMSPROP,
+    /* Row-wise layer normalisation. src0 x: contiguous [rows, n] f32;
+     * mean = Σx / n, var = Σ(x - mean)² / n (biased, from the centred
+     * values), rstd = 1 / sqrt(var + eps);
+     * dst y [rows, n] = (x - mean) * rstd * w + b, with src1 w and src2 b
+     * contiguous f32 [n] (buf NULL: w = 1, b = 0). dst2, when its buf is
+     * set: contiguous f32 [rows, 2] receiving (mean, rstd) of each row.
+     * params.f[0] = eps (>= 0). */
+    AGI_K_LAYER_NORM,
     AGI_K_COUNT
 } agi_kernel_op;
 

@@ -60,7 +60,7 @@ const char *agi_kernel_op_name(agi_kernel_op op)
     static const char *const names[AGI_K_COUNT] = {
         "fill", "copy", "unary", "binary", "where", "reduce", "softmax", "softmax_bwd",
         "gemm", "im2col", "col2im", "maxpool2d", "maxpool2d_bwd", "avgpool2d",
-        "avgpool2d_bwd", "gather", "scatter_add", "rng", "sgd", "adam", "rmsprop",
+        "avgpool2d_bwd", "gather", "scatter_add", "rng", "sgd", "adam", "rmsprop", "layer_norm",
     };
     return (unsigned)op < AGI_K_COUNT ? names[op] : "?";
 }

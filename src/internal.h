@@ -68,6 +68,8 @@ ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape
                            const int64_t *strides, int64_t offset);
 /* The backend view of a tensor (same geometry). */
 agi_view agi_view_of(const ag_tensor *t);
+/* The [rows, n] kernel view of a contiguous tensor of rows * n elements. */
+agi_view agi_view_rows(const ag_tensor *t, int64_t rows, int64_t n);
 /* Registers a new tensor reference in the innermost scope (or leaves it to the
  * caller). Used by agi_tensor_new / agi_tensor_view. */
 void agi_scope_track(ag_tensor *t);

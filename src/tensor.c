@@ -183,6 +183,17 @@ agi_view agi_view_of(const ag_tensor *t)
     return v;
 }
 
+agi_view agi_view_rows(const ag_tensor *t, int64_t rows, int64_t n)
+{
+    agi_view v = agi_view_of(t);
+    v.ndim = 2;
+    v.shape[0] = rows;
+    v.shape[1] = n;
+    v.strides[0] = n;
+    v.strides[1] = 1;
+    return v;
+}
+
 ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k)
 {
     if (agi_view_numel(&k->dst) == 0) return AG_OK; /* empty tensors: nothing to do */

@@ -632,6 +632,40 @@ static void case_softmax(kt *c)
         }
 }
 
+/* LAYER_NORM with and without weight, bias and statistics, rows long and
+ * short (a workgroup per row, and a row per invocation on CPU-type devices),
+ * one row of a large constant offset (the centred variance must not cancel),
+ * eps 0 on a non-constant row. */
+static void case_layer_norm(kt *c)
+{
+    static const int64_t shapes[][2] = {{7, 33}, {1, 1000}, {40, 3}, {5, 768}};
+    for (int s = 0; s < 4; s++)
+        for (int parts = 0; parts < 4; parts++) {
+            sub_case(c, "[%lld,%lld]%s%s", (long long)shapes[s][0], (long long)shapes[s][1],
+                     parts & 1 ? " weight+bias" : "", parts & 2 ? " stats" : "");
+            int64_t rows = shapes[s][0], n = shapes[s][1];
+            tp x = pair_rand(c, AG_F32, -3, 3, 2, shapes[s]);
+            tp y = pair_out(c, AG_F32, 2, shapes[s]);
+            tp w = {{0}}, b = {{0}}, st = {{0}};
+            if (parts & 1) {
+                w = pair_rand(c, AG_F32, -2, 2, 1, &n);
+                b = pair_rand(c, AG_F32, -1, 1, 1, &n);
+            }
+            if (parts & 2) st = pair_out(c, AG_F32, 2, (int64_t[]){rows, 2});
+            kdesc d = {.op = AGI_K_LAYER_NORM, .dst = y, .dst2 = st, .src = {x, w, b},
+                       .f = {s == 1 ? 0.0 : 1e-5}};
+            run(c, &d);
+            compare(c, y, 1e-5, 1e-4, "y");
+            if (parts & 2) compare(c, st, 1e-5, 1e-4, "stats");
+        }
+    sub_case(c, "offset 1e4 row");
+    int64_t shape[2] = {3, 300};
+    tp x = pair_rand(c, AG_F32, 1e4 - 1, 1e4 + 1, 2, shape);
+    tp y = pair_out(c, AG_F32, 2, shape);
+    run(c, &(kdesc){.op = AGI_K_LAYER_NORM, .dst = y, .src = {x}, .f = {1e-5}});
+    compare(c, y, 2e-3, 2e-3, "y");
+}
+
 typedef struct gemm_cfg {
     int64_t b, m, n, k;
     bool ta, tb;
@@ -1979,7 +2013,7 @@ static const kcase cases[] = {
     {"fill", case_fill},           {"copy", case_copy},
     {"unary", case_unary},         {"binary_f32", case_binary_f32},
     {"binary_i32", case_binary_i32}, {"where", case_where},
-    {"reduce", case_reduce},       {"softmax", case_softmax},
+    {"reduce", case_reduce},       {"softmax", case_softmax},       {"layer_norm", case_layer_norm},
     {"gemm", case_gemm},           {"im2col_col2im", case_im2col},
     {"maxpool2d", case_maxpool},   {"avgpool2d", case_avgpool},
     {"gather", case_gather},       {"scatter_add", case_scatter_add},

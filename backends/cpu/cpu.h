@@ -152,6 +152,7 @@ ag_status cpu_where(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_reduce(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_softmax(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_softmax_bwd(cpu_device *dev, const agi_kernel *k);
+ag_status cpu_layer_norm(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_gemm(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_im2col(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_col2im(cpu_device *dev, const agi_kernel *k);

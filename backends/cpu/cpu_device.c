@@ -396,6 +396,8 @@ bool cpu_supports(agi_kernel_op op, int sub, ag_dtype dt)
     case AGI_K_SOFTMAX:
     case AGI_K_SOFTMAX_BWD:
         return dt == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
+    case AGI_K_LAYER_NORM:
+        return dt == AG_F32;
     case AGI_K_RNG:
         return dt == AG_F32 && (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL);
     case AGI_K_GEMM:
@@ -436,6 +438,7 @@ static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
     case AGI_K_REDUCE: return cpu_reduce(dev, k);
     case AGI_K_SOFTMAX: return cpu_softmax(dev, k);
     case AGI_K_SOFTMAX_BWD: return cpu_softmax_bwd(dev, k);
+    case AGI_K_LAYER_NORM: return cpu_layer_norm(dev, k);
     case AGI_K_GEMM: return cpu_gemm(dev, k);
     case AGI_K_IM2COL: return cpu_im2col(dev, k);
     case AGI_K_COL2IM: return cpu_col2im(dev, k);

@@ -404,3 +404,71 @@ ag_status cpu_softmax_bwd(cpu_device *dev, const agi_kernel *k)
     cpu_parallel_for(&dev->pool, k->dst.shape[0], grain, softmax_bwd_range, &j);
     return AG_OK;
 }
+
+/* ---- LAYER_NORM ----------------------------------------------------------------- */
+
+typedef struct layer_norm_job {
+    int64_t n;
+    float eps;
+    const float *x, *w, *b;
+    float *y, *stats;
+} layer_norm_job;
+
+// x, y: [rows, n]; w, b: [n] or NULL; stats: [rows, 2] or NULL
+static void layer_norm_range(void *ctx, int64_t begin, int64_t end)
+{
+    const layer_norm_job *j = ctx;
+    const int64_t n = j->n;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = j->x + r * n;
+        float *y = j->y + r * n;
+        const float mean = (float)(sum_contig(x, n) / (double)n);
+        double ss = 0.0;
+        for (int64_t i = 0; i < n; i++) ss += (double)(x[i] - mean) * (x[i] - mean);
+        const float rstd = (float)(1.0 / sqrt(ss / (double)n + j->eps));
+        for (int64_t i = 0; i < n; i++) {
+            float v = (x[i] - mean) * rstd;
+            if (j->w) v *= j->w[i];
+            if (j->b) v += j->b[i];
+            y[i] = v;
+        }
+        if (j->stats) {
+            j->stats[2 * r] = mean;
+            j->stats[2 * r + 1] = rstd;
+        }
+    }
+}
+
+static bool vector_view_ok(const char *kn, const agi_view *v, const char *what, int64_t n)
+{
+    if (!cpu_view_check(kn, v, AG_F32, what)) return false;
+    if (!agi_view_is_contiguous(v) || agi_view_numel(v) != n) {
+        char a[192];
+        agi_set_error(AG_ERR_INVALID, "cpu: %s: %s %s must be contiguous with %lld elements", kn,
+                      what, cpu_shape_str(a, v), (long long)n);
+        return false;
+    }
+    return true;
+}
+
+ag_status cpu_layer_norm(cpu_device *dev, const agi_kernel *k)
+{
+    const char *kn = "layer_norm";
+    if (!rows_view_ok(kn, &k->dst, "dst", NULL) || !rows_view_ok(kn, &k->src[0], "src0", &k->dst))
+        return ag_last_status();
+    int64_t rows = k->dst.shape[0], n = k->dst.shape[1];
+    if ((k->src[1].buf && !vector_view_ok(kn, &k->src[1], "src1 (weight)", n)) ||
+        (k->src[2].buf && !vector_view_ok(kn, &k->src[2], "src2 (bias)", n)) ||
+        (k->dst2.buf && !vector_view_ok(kn, &k->dst2, "dst2 (stats)", 2 * rows)))
+        return ag_last_status();
+    if (!(k->p.s.f[0] >= 0.0))
+        return agi_set_error(AG_ERR_INVALID, "cpu: layer_norm: eps %g must be >= 0", k->p.s.f[0]);
+    layer_norm_job j = {.n = n, .eps = (float)k->p.s.f[0], .x = cpu_view_ptr(&k->src[0]),
+                        .w = k->src[1].buf ? cpu_view_ptr(&k->src[1]) : NULL,
+                        .b = k->src[2].buf ? cpu_view_ptr(&k->src[2]) : NULL,
+                        .y = cpu_view_ptr(&k->dst),
+                        .stats = k->dst2.buf ? cpu_view_ptr(&k->dst2) : NULL};
+    int64_t grain = n >= CPU_GRAIN_ROWS ? 1 : CPU_GRAIN_ROWS / n;
+    cpu_parallel_for(&dev->pool, rows, grain, layer_norm_range, &j);
+    return AG_OK;
+}

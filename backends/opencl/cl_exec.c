@@ -427,6 +427,53 @@ static ag_status check_rows(const agi_kernel *k, const agi_view *v, const char *
     return AG_OK;
 }
 
+/* A contiguous f32 view of exactly `numel` elements (norm weights and
+ * statistics, optimizer buffers). */
+static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *which,
+                            int64_t numel)
+{
+    ag_status st = agcl_check_view(k, v, which, AG_F32);
+    if (st) return st;
+    if (!agi_view_is_contiguous(v)) return unsupported(k, "non-contiguous %s%s", which, NULL);
+    if (agi_view_numel(v) != numel) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s has %lld elements, expected %lld", which,
+                 (long long)agi_view_numel(v), (long long)numel);
+        return invalid(k, msg);
+    }
+    return AG_OK;
+}
+
+static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
+{
+    ag_status st;
+    if ((st = check_rows(k, &k->dst, "dst", NULL)) || (st = check_rows(k, &k->src[0], "src0", &k->dst)))
+        return st;
+    cl_long rows = k->dst.shape[0], n = k->dst.shape[1];
+    if ((k->src[1].buf && (st = check_flat(k, &k->src[1], "src1 (weight)", n))) ||
+        (k->src[2].buf && (st = check_flat(k, &k->src[2], "src2 (bias)", n))) ||
+        (k->dst2.buf && (st = check_flat(k, &k->dst2, "dst2 (stats)", 2 * rows))))
+        return st;
+    if (!(k->p.s.f[0] >= 0.0)) return invalid(k, "eps must be >= 0");
+    cl_mem y = k->dst.buf->mem, x = k->src[0].buf->mem;
+    /* absent operands: any valid buffer, never read (flags say which exist) */
+    cl_mem w = k->src[1].buf ? k->src[1].buf->mem : x, b = k->src[2].buf ? k->src[2].buf->mem : x;
+    cl_mem s = k->dst2.buf ? k->dst2.buf->mem : y;
+    cl_long yo = k->dst.offset, xo = k->src[0].offset;
+    cl_long wo = k->src[1].buf ? k->src[1].offset : 0, bo = k->src[2].buf ? k->src[2].offset : 0;
+    cl_long so = k->dst2.buf ? k->dst2.offset : 0;
+    cl_float eps = (cl_float)k->p.s.f[0];
+    cl_int flags = (k->src[1].buf ? 1 : 0) | (k->src[2].buf ? 2 : 0) | (k->dst2.buf ? 4 : 0);
+    bool wg = n > 64 && (rows < 8192 || !dev->is_cpu);
+    size_t l = dev->red_local, gsz = wg ? (size_t)rows * l : (size_t)rows;
+    agcl_arg a[] = {AGCL_ARG(y),    AGCL_ARG(yo),  AGCL_ARG(x),   AGCL_ARG(xo),    AGCL_ARG(w),
+                    AGCL_ARG(wo),   AGCL_ARG(b),   AGCL_ARG(bo),  AGCL_ARG(s),     AGCL_ARG(so),
+                    AGCL_ARG(rows), AGCL_ARG(n),   AGCL_ARG(eps), AGCL_ARG(flags),
+                    AGCL_LOCAL(l * sizeof(cl_float))};
+    if (wg) return agcl_launch(dev, AGCL_K_layer_norm_wg_f32, 1, &gsz, &l, 15, a);
+    return launch1(dev, AGCL_K_layer_norm_rows_f32, gsz, 0, 14, a);
+}
+
 static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
 {
     if (k->sub != AGI_SOFTMAX && k->sub != AGI_LOG_SOFTMAX)
@@ -642,15 +689,6 @@ static ag_status op_rng(agi_backend_device *dev, const agi_kernel *k)
 
 /* ---- Optimizers ----------------------------------------------------------------------- */
 
-static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *which,
-                            int64_t numel)
-{
-    ag_status st = agcl_check_view(k, v, which, AG_F32);
-    if (st) return st;
-    if (!agi_view_is_contiguous(v)) return unsupported(k, "non-contiguous %s%s", which, NULL);
-    if (agi_view_numel(v) != numel) return invalid(k, "optimizer buffers differ in size");
-    return AG_OK;
-}
 
 static ag_status op_optim(agi_backend_device *dev, const agi_kernel *k)
 {
@@ -694,6 +732,7 @@ ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k)
     case AGI_K_REDUCE: return op_reduce(dev, k);
     case AGI_K_SOFTMAX:
     case AGI_K_SOFTMAX_BWD: return op_softmax(dev, k);
+    case AGI_K_LAYER_NORM: return op_layer_norm(dev, k);
     case AGI_K_GEMM: return agcl_gemm(dev, k);
     case AGI_K_IM2COL:
     case AGI_K_COL2IM: return op_im2col(dev, k);
@@ -729,6 +768,7 @@ bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype 
         return dtype == ((sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN) ? AG_I32 : AG_F32);
     case AGI_K_SOFTMAX:
     case AGI_K_SOFTMAX_BWD: return (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX) && dtype == AG_F32;
+    case AGI_K_LAYER_NORM: return dtype == AG_F32;
     case AGI_K_GATHER: return dtype == AG_F32 || dtype == AG_I32;
     case AGI_K_RNG: return (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL) && dtype == AG_F32;
     case AGI_K_GEMM:

@@ -211,6 +211,7 @@ void vk_poll(agi_backend_device *d);
 /* ---- kernels in other files -------------------------------------------------- */
 ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k);   /* vk_reduce.c */
 ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k);  /* vk_reduce.c */
+ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k); /* vk_reduce.c */
 ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k);     /* vk_gemm.c */
 ag_status vk_conv(agi_backend_device *d, const agi_kernel *k);     /* vk_conv.c: im2col, col2im, pools */
 ag_status vk_index(agi_backend_device *d, const agi_kernel *k);    /* vk_index.c: gather, scatter_add */

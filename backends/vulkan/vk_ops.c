@@ -343,6 +343,7 @@ ag_status vk_exec(agi_backend_device *d, const agi_kernel *k)
     case AGI_K_REDUCE: return vk_reduce(d, k);
     case AGI_K_SOFTMAX:
     case AGI_K_SOFTMAX_BWD: return vk_softmax(d, k);
+    case AGI_K_LAYER_NORM: return vk_layer_norm(d, k);
     case AGI_K_GEMM: return vk_gemm(d, k);
     case AGI_K_IM2COL:
     case AGI_K_COL2IM:
@@ -376,6 +377,7 @@ bool vk_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtyp
         return dtype == (sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN ? AG_I32 : AG_F32);
     case AGI_K_SOFTMAX:
     case AGI_K_SOFTMAX_BWD: return dtype == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
+    case AGI_K_LAYER_NORM: return dtype == AG_F32;
     case AGI_K_GEMM:
     case AGI_K_IM2COL:
     case AGI_K_COL2IM:

@@ -270,3 +270,63 @@ ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
     disp.push_bytes = sizeof pc;
     return vk_dispatch_run(d, &disp);
 }
+
+typedef struct ln_pc {
+    uint32_t rows, n, yoff, xoff, woff, boff, soff;
+    float eps;
+} ln_pc;
+
+/* A contiguous f32 view of exactly `n` elements (weights, bias, stats). */
+static bool flat_ok(const agi_view *v, int64_t n)
+{
+    return v->dtype == AG_F32 && agi_view_is_contiguous(v) && agi_view_numel(v) == n;
+}
+
+ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k)
+{
+    const agi_view *y = &k->dst, *x = &k->src[0];
+    if (y->dtype != AG_F32 || x->dtype != AG_F32)
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: layer_norm: non-f32 data unsupported");
+    if (y->ndim != 2 || x->ndim != 2 || !agi_view_is_contiguous(y) || !agi_view_is_contiguous(x) ||
+        x->shape[0] != y->shape[0] || x->shape[1] != y->shape[1])
+        return agi_set_error(AG_ERR_INVALID, "vulkan: layer_norm: x and y must be contiguous [rows, n]");
+    int64_t rows = y->shape[0], n = y->shape[1];
+    if ((k->src[1].buf && !flat_ok(&k->src[1], n)) || (k->src[2].buf && !flat_ok(&k->src[2], n)) ||
+        (k->dst2.buf && !flat_ok(&k->dst2, 2 * rows)))
+        return agi_set_error(AG_ERR_INVALID,
+                             "vulkan: layer_norm: weight and bias must be contiguous f32 [n], stats [rows, 2]");
+    if (!(k->p.s.f[0] >= 0.0))
+        return agi_set_error(AG_ERR_INVALID, "vulkan: layer_norm: eps %g must be >= 0", k->p.s.f[0]);
+    if (rows > UINT32_MAX || n > UINT32_MAX)
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: layer_norm too large");
+    ln_pc pc = {.rows = (uint32_t)rows, .n = (uint32_t)n, .eps = (float)k->p.s.f[0]};
+    vk_dispatch disp;
+    memset(&disp, 0, sizeof disp);
+    ag_status st;
+    if ((st = vk_bind_view(d, y, true, &disp.bind[0], &pc.yoff)) != AG_OK) return st;
+    if ((st = vk_bind_view(d, x, false, &disp.bind[1], &pc.xoff)) != AG_OK) return st;
+    if (k->src[1].buf && (st = vk_bind_view(d, &k->src[1], false, &disp.bind[2], &pc.woff)) != AG_OK)
+        return st;
+    if (k->src[2].buf && (st = vk_bind_view(d, &k->src[2], false, &disp.bind[3], &pc.boff)) != AG_OK)
+        return st;
+    if (k->dst2.buf && (st = vk_bind_view(d, &k->dst2, true, &disp.bind[4], &pc.soff)) != AG_OK)
+        return st;
+    /* as softmax: a workgroup per row, one subgroup on CPU-type devices */
+    uint32_t wg = 256;
+    while (wg > 8 && (int64_t)wg / 2 >= n) wg /= 2;
+    if (d->subgroup_arith) {
+        uint32_t sg = d->subgroup_size;
+        if (d->is_cpu || wg < sg) wg = sg;
+        disp.shader = "layer_norm_sg";
+    } else {
+        disp.shader = "layer_norm";
+    }
+    disp.spec[0] = vk_wg(d, wg);
+    disp.spec[1] = k->src[1].buf != NULL;
+    disp.spec[2] = k->src[2].buf != NULL;
+    disp.spec[3] = k->dst2.buf != NULL;
+    vk_grid(d, (uint64_t)rows, disp.groups);
+    memcpy(disp.push, &pc, sizeof pc);
+    disp.push_bytes = sizeof pc;
+    return vk_dispatch_run(d, &disp);
+}

@@ -227,16 +227,19 @@ AG_API ag_tensor *ag_one_hot(const ag_tensor *labels, int64_t num_classes);
  * a GPU they read as 0 and are ignored on write (never out-of-bounds). */
 
 /* ---- Normalisation and dropout ----------------------------------------- */
-/* Composed from the ops above (their gradients come from autograd). Integer
- * inputs are promoted to f32. Each fails (NULL, error naming the op and the
- * shapes) when a parameter's shape or device does not fit x. */
+/* Integer inputs are promoted to f32. Each fails (NULL, error naming the op
+ * and the shapes) when a parameter's shape or device does not fit x. */
 
 /* Normalises over the last `ndims` dims given by `shape` (x must end with
  * them), with the biased variance: (x - mean) / sqrt(var + eps) * weight +
- * bias; weight and bias of that shape or NULL. */
+ * bias; weight and bias of that shape or NULL; eps finite and >= 0. One
+ * fused kernel per call (statistics accumulated in f32, the mean shifted by
+ * each row's first value so a large offset does not cancel); its gradient
+ * is exact (not higher-order differentiable). */
 AG_API ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
                                 const ag_tensor *weight, const ag_tensor *bias, double eps);
-/* x: [N, C, ...]. In training mode normalises with the batch statistics over
+/* Composed from the ops above (their gradients come from autograd).
+ * x: [N, C, ...]. In training mode normalises with the batch statistics over
  * every dim but C (biased variance) and, when given, updates
  * running_mean/running_var in place (r = (1-momentum) r + momentum s, with the
  * unbiased variance; not recorded by autograd); fails when a channel has only

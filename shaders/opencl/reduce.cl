@@ -271,3 +271,74 @@ __kernel void softmax_bwd_wg_f32(__global float *dx, long dxoff, __global const 
     for (long j = lid; j < n; j += wg)
         dr[j] = logsm ? gr[j] - exp(yr[j]) * sum : yr[j] * (gr[j] - sum);
 }
+
+/* ---- LAYER_NORM: per row of contiguous [rows, n] x, mean and rstd from the
+ * centred values, y = (x - mean) * rstd * w + b. flags: 1 w given, 2 b
+ * given, 4 write (mean, rstd) to st[2 * row]. ---- */
+void ln_write(__global float *yr, __global const float *xr, long j, float mean, float rstd,
+              __global const float *w, __global const float *b, int flags)
+{
+    float v = (xr[j] - mean) * rstd;
+    if (flags & 1) v *= w[j];
+    if (flags & 2) v += b[j];
+    yr[j] = v;
+}
+
+/* One work-item per row. */
+__kernel void layer_norm_rows_f32(__global float *y, long yoff, __global const float *x, long xoff,
+                                  __global const float *w, long woff, __global const float *b,
+                                  long boff, __global float *st, long soff, long rows, long n,
+                                  float eps, int flags)
+{
+    long row = get_global_id(0);
+    if (row >= rows) return;
+    __global const float *xr = x + xoff + row * n;
+    __global float *yr = y + yoff + row * n;
+    float x0 = xr[0], s = 0.0f; /* shifted: no cancellation when |mean| >> std */
+    for (long j = 0; j < n; j++) s += xr[j] - x0;
+    float mean = x0 + s / (float)n, ss = 0.0f;
+    for (long j = 0; j < n; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+    float rstd = 1.0f / sqrt(ss / (float)n + eps);
+    for (long j = 0; j < n; j++) ln_write(yr, xr, j, mean, rstd, w + woff, b + boff, flags);
+    if (flags & 4) {
+        st[soff + 2 * row] = mean;
+        st[soff + 2 * row + 1] = rstd;
+    }
+}
+
+/* Sum of v over the work-group (power-of-two size), through lv. */
+float wg_sum_local(__local float *lv, float v)
+{
+    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    lv[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) lv[lid] += lv[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = lv[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* One work-group per row. */
+__kernel void layer_norm_wg_f32(__global float *y, long yoff, __global const float *x, long xoff,
+                                __global const float *w, long woff, __global const float *b,
+                                long boff, __global float *st, long soff, long rows, long n,
+                                float eps, int flags, __local float *lv)
+{
+    long row = get_group_id(0);
+    long lid = get_local_id(0), wg = get_local_size(0);
+    __global const float *xr = x + xoff + row * n;
+    __global float *yr = y + yoff + row * n;
+    float x0 = xr[0], s = 0.0f;
+    for (long j = lid; j < n; j += wg) s += xr[j] - x0;
+    float mean = x0 + wg_sum_local(lv, s) / (float)n, ss = 0.0f;
+    for (long j = lid; j < n; j += wg) ss += (xr[j] - mean) * (xr[j] - mean);
+    float rstd = 1.0f / sqrt(wg_sum_local(lv, ss) / (float)n + eps);
+    for (long j = lid; j < n; j += wg) ln_write(yr, xr, j, mean, rstd, w + woff, b + boff, flags);
+    if ((flags & 4) && lid == 0) {
+        st[soff + 2 * row] = mean;
+        st[soff + 2 * row + 1] = rstd;
+    }
+}

@@ -1,5 +1,6 @@
-/* src/ops/norm.c — layer norm, RMS norm and batch norm, composed from
- * front-end ops (their backward comes from the ops they are built of).
+/* src/ops/norm.c — layer norm (one fused kernel, AGI_K_LAYER_NORM, with a
+ * backward written in front-end ops), RMS norm and batch norm (composed from
+ * front-end ops; their backward comes from the ops they are built of).
  *
  * Each op validates its arguments itself (so errors name it and the shapes),
  * then builds the result inside a private scope: intermediates not kept by the
@@ -7,6 +8,7 @@
  * the caller's scope. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +58,47 @@ static bool check_normalized(const char *op, const ag_tensor *x, int ndims, cons
 
 /* ---- Layer norm ---------------------------------------------------------- */
 
+/* A [lead..., 1, ..., 1] view of column `col` of the [rows, 2] statistics
+ * (mean, rstd), broadcasting against x over its `nd` normalised dims. */
+static ag_tensor *stat_view(const ag_tensor *stats, const ag_tensor *x, int nd, int col)
+{
+    int64_t shape[AG_MAX_DIMS], strides[AG_MAX_DIMS], s = 2;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        bool norm = d >= x->ndim - nd;
+        shape[d] = norm ? 1 : x->shape[d];
+        strides[d] = norm ? 0 : s;
+        if (!norm) s *= x->shape[d];
+    }
+    return agi_tensor_view(stats, x->ndim, shape, strides, stats->offset + col);
+}
+
+/* With xhat = (x - mean) * rstd and gw = g * w (g without weight), over the
+ * normalised dims:  dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),
+ * dw = Σ_lead g * xhat, db = Σ_lead g. */
+static ag_status layer_norm_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
+{
+    const ag_tensor *x = node->inputs[0], *w = node->inputs[1], *b = node->inputs[2];
+    const ag_tensor *xc = node->saved[0], *stats = node->saved[1];
+    int nd = (int)node->i[0];
+    int dims[AG_MAX_DIMS];
+    for (int d = 0; d < nd; d++) dims[d] = x->ndim - nd + d;
+    ag_tensor *rstd = stat_view(stats, x, nd, 1);
+    ag_tensor *xhat = ag_mul(ag_sub(xc, stat_view(stats, x, nd, 0)), rstd);
+    if (!xhat) return ag_last_status();
+    if (x->requires_grad) {
+        ag_tensor *gw = w ? ag_mul(g, w) : g;
+        ag_tensor *m1 = ag_mean(gw, nd, dims, true);
+        ag_tensor *m2 = ag_mean(ag_mul(gw, xhat), nd, dims, true);
+        grads[0] = ag_mul(ag_sub(ag_sub(gw, m1), ag_mul(xhat, m2)), rstd);
+        if (!grads[0]) return ag_last_status();
+    }
+    if (w && w->requires_grad && !(grads[1] = agi_sum_to_shape(ag_mul(g, xhat), w->ndim, w->shape)))
+        return ag_last_status();
+    if (b && b->requires_grad && !(grads[2] = agi_sum_to_shape(g, b->ndim, b->shape)))
+        return ag_last_status();
+    return AG_OK;
+}
+
 ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
                          const ag_tensor *weight, const ag_tensor *bias, double eps)
 {
@@ -65,17 +108,57 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     if (!check_normalized(op, x, ndims, shape, dims)) return NULL;
     if (!check_param(op, x, weight, "weight", ndims, shape)) return NULL;
     if (!check_param(op, x, bias, "bias", ndims, shape)) return NULL;
+    if (!(eps >= 0.0) || isinf(eps)) {
+        agi_error(AG_ERR_INVALID, op, "eps %g must be finite and >= 0", eps);
+        return NULL;
+    }
+    ag_device *dev = x->storage->dev;
+    int64_t n = agi_numel(ndims, shape), rows = n ? ag_numel(x) / n : 0;
+    bool need = AGI_NEEDS_GRAD(x, weight, bias);
 
+    // x: [..., *shape] viewed as [rows, n]; one kernel writes y and, for the
+    // backward, the per-row (mean, rstd)
+    ag_tensor *y = NULL, *xc = NULL, *stats = NULL;
     ag_scope_begin();
-    // x: [..., *shape]; statistics over the trailing dims, kept for broadcasting
-    ag_tensor *xf = as_float(x);
-    ag_tensor *mean = ag_mean(xf, ndims, dims, true);
-    ag_tensor *xc = ag_sub(xf, mean);
-    ag_tensor *var = ag_mean(ag_square(xc), ndims, dims, true); /* biased */
-    ag_tensor *y = ag_mul(xc, ag_rsqrt(ag_add_scalar(var, eps)));
-    if (weight) y = ag_mul(y, weight);
-    if (bias) y = ag_add(y, bias);
-    return agi_scope_return(op, y);
+    ag_no_grad_begin();
+    xc = ag_contiguous(as_float(x));
+    const ag_tensor *wc = weight ? ag_contiguous(as_float(weight)) : NULL;
+    const ag_tensor *bc = bias ? ag_contiguous(as_float(bias)) : NULL;
+    y = xc && (!weight || wc) && (!bias || bc) ? agi_tensor_new(op, dev, AG_F32, x->ndim, x->shape)
+                                               : NULL;
+    stats = y && need ? agi_tensor_new(op, dev, AG_F32, 2, (int64_t[]){rows, 2}) : NULL;
+    if (y && (!need || stats) && rows * n > 0) {
+        agi_kernel k = {.op = AGI_K_LAYER_NORM};
+        k.dst = agi_view_rows(y, rows, n);
+        k.src[0] = agi_view_rows(xc, rows, n);
+        if (wc) k.src[1] = agi_view_rows(wc, 1, n);
+        if (bc) k.src[2] = agi_view_rows(bc, 1, n);
+        if (stats) k.dst2 = agi_view_rows(stats, rows, 2);
+        k.p.s.f[0] = eps;
+        if (agi_exec(op, dev, &k) != AG_OK) y = NULL;
+    }
+    if (need && !stats) y = NULL;
+    ag_no_grad_end();
+    agi_node *node = NULL;
+    if (y && need) {
+        node = agi_node_new(op, layer_norm_backward, 3, (const ag_tensor *[]){x, weight, bias});
+        if (node) {
+            node->i[0] = ndims;
+            agi_node_save(node, 0, xc);
+            agi_node_save(node, 1, stats);
+        } else {
+            y = NULL;
+        }
+    }
+    ag_retain(y);
+    ag_scope_end();
+    if (!y) {
+        agi_node_release(node);
+        return NULL;
+    }
+    agi_scope_track(y);
+    if (node) agi_attach(y, node);
+    return y;
 }
 
 /* ---- RMS norm ------------------------------------------------------------ */

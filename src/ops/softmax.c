@@ -23,18 +23,6 @@ static ag_tensor *swap_view(const ag_tensor *t, int a, int b)
     return agi_tensor_view(t, t->ndim, shape, strides, t->offset);
 }
 
-/* The [rows, n] kernel view of a contiguous tensor. */
-static agi_view rows_view(const ag_tensor *t, int64_t rows, int64_t n)
-{
-    agi_view v = agi_view_of(t);
-    v.ndim = 2;
-    v.shape[0] = rows;
-    v.shape[1] = n;
-    v.strides[0] = n;
-    v.strides[1] = 1;
-    return v;
-}
-
 /* t with `dim` moved last (swapped with the last dim) as a contiguous tensor. */
 static ag_tensor *dim_last_contiguous(const ag_tensor *t, int dim)
 {
@@ -53,9 +41,9 @@ static ag_status softmax_backward(agi_node *node, ag_tensor *g, ag_tensor **grad
                         : NULL;
     if (!dxt) return ag_last_status();
     agi_kernel k = {.op = AGI_K_SOFTMAX_BWD, .sub = (int)node->i[1]};
-    k.dst = rows_view(dxt, rows, n);
-    k.src[0] = rows_view(yt, rows, n);
-    k.src[1] = rows_view(gt, rows, n);
+    k.dst = agi_view_rows(dxt, rows, n);
+    k.src[0] = agi_view_rows(yt, rows, n);
+    k.src[1] = agi_view_rows(gt, rows, n);
     ag_status st = agi_exec(node->name, x->storage->dev, &k);
     if (st != AG_OK) return st;
     grads[0] = x->ndim == 0 || dim == last ? dxt : swap_view(dxt, dim, last);
@@ -83,8 +71,8 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
     ag_tensor *yt = xc ? agi_tensor_new(op, dev, AG_F32, xc->ndim, xc->shape) : NULL;
     if (yt) {
         agi_kernel k = {.op = AGI_K_SOFTMAX, .sub = sub};
-        k.dst = rows_view(yt, rows, n);
-        k.src[0] = rows_view(xc, rows, n);
+        k.dst = agi_view_rows(yt, rows, n);
+        k.src[0] = agi_view_rows(xc, rows, n);
         if (agi_exec(op, dev, &k) == AG_OK)
             y = moved ? ag_contiguous(swap_view(yt, d, last)) : yt;
     }
