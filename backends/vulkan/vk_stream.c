@@ -238,7 +238,7 @@ static ag_status wait_batch(agi_backend_device *d, vk_batch *bt)
          * sleeps in the kernel, and waking up costs tens of microseconds, as
          * much as a whole small step (CUDA's default synchronisation spins
          * too). CPU-type devices (lavapipe) need that core themselves. */
-        if (!d->is_cpu) {
+        if (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU) {
             struct timespec t0, t;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             do {
