@@ -127,7 +127,9 @@ static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, 
                     if (pc.v[j].st[i] % 4) vec = 0;
             }
         }
-        uint32_t wg = vk_wg(d, vec ? 64 : 256);
+        /* vec4 invocations: small workgroups on CPU-type devices (each
+         * invocation is a loop there), full-size ones on GPUs */
+        uint32_t wg = vk_wg(d, vec && d->is_cpu ? 64 : 256);
         uint64_t work = vec == 1 ? (uint64_t)(n >> 2) + 1 : vec == 2 ? (uint64_t)(n >> 2) : n;
         disp.spec[0] = wg;
         disp.spec[1] = (uint32_t)(inner_nd < 1 ? 1 : inner_nd);

@@ -479,8 +479,10 @@ void vk_grid(agi_backend_device *d, uint64_t groups, uint32_t out[3])
         out[0] = (uint32_t)groups;
         out[1] = 1;
     } else {
-        out[0] = (uint32_t)maxx;
+        /* balanced rows: at most out[1] - 1 idle workgroups (65,536 groups
+         * as 65,535 x 2 would launch 65,534 empty ones) */
         out[1] = (uint32_t)((groups + maxx - 1) / maxx);
+        out[0] = (uint32_t)((groups + out[1] - 1) / out[1]);
     }
     out[2] = 1;
 }
