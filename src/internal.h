@@ -80,6 +80,9 @@ void agi_discard(ag_tensor *t);
  * NULL) to the enclosing scope. On failure, prefixes the last error with `op`
  * unless it already names it. Returns out. */
 ag_tensor *agi_scope_return(const char *op, ag_tensor *out);
+/* agi_scope_return, then makes `out` the output of `node` (agi_attach); on
+ * failure (out NULL) releases node. node may be NULL. */
+ag_tensor *agi_scope_return_node(const char *op, ag_tensor *out, agi_node *node);
 /* Queues a kernel on `dev`; on failure sets the error (prefixing `op`). */
 ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k);
 /* Counts live tensors (for ag_live_tensors). */

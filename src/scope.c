@@ -74,3 +74,14 @@ ag_tensor *agi_scope_return(const char *op, ag_tensor *out)
     if (out) agi_scope_track(out);
     return out;
 }
+
+ag_tensor *agi_scope_return_node(const char *op, ag_tensor *out, agi_node *node)
+{
+    out = agi_scope_return(op, out);
+    if (!out) {
+        agi_node_release(node);
+        return NULL;
+    }
+    if (node) agi_attach(out, node);
+    return out;
+}

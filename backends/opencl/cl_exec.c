@@ -427,12 +427,12 @@ static ag_status check_rows(const agi_kernel *k, const agi_view *v, const char *
     return AG_OK;
 }
 
-/* A contiguous f32 view of exactly `numel` elements (norm weights and
- * statistics, optimizer buffers). */
-static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *which,
+/* A contiguous view of `dtype` with exactly `numel` elements (norm weights and
+ * statistics, images and columns, optimizer buffers). */
+static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *which, int dtype,
                             int64_t numel)
 {
-    ag_status st = agcl_check_view(k, v, which, AG_F32);
+    ag_status st = agcl_check_view(k, v, which, dtype);
     if (st) return st;
     if (!agi_view_is_contiguous(v)) return unsupported(k, "non-contiguous %s%s", which, NULL);
     if (agi_view_numel(v) != numel) {
@@ -450,9 +450,9 @@ static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
     if ((st = check_rows(k, &k->dst, "dst", NULL)) || (st = check_rows(k, &k->src[0], "src0", &k->dst)))
         return st;
     cl_long rows = k->dst.shape[0], n = k->dst.shape[1];
-    if ((k->src[1].buf && (st = check_flat(k, &k->src[1], "src1 (weight)", n))) ||
-        (k->src[2].buf && (st = check_flat(k, &k->src[2], "src2 (bias)", n))) ||
-        (k->dst2.buf && (st = check_flat(k, &k->dst2, "dst2 (stats)", 2 * rows))))
+    if ((k->src[1].buf && (st = check_flat(k, &k->src[1], "src1 (weight)", AG_F32, n))) ||
+        (k->src[2].buf && (st = check_flat(k, &k->src[2], "src2 (bias)", AG_F32, n))) ||
+        (k->dst2.buf && (st = check_flat(k, &k->dst2, "dst2 (stats)", AG_F32, 2 * rows))))
         return st;
     if (!(k->p.s.f[0] >= 0.0)) return invalid(k, "eps must be >= 0");
     cl_mem y = k->dst.buf->mem, x = k->src[0].buf->mem;
@@ -507,20 +507,6 @@ static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
 
 /* ---- IM2COL / COL2IM / pooling ---------------------------------------------------- */
 
-static ag_status check_image(const agi_kernel *k, const agi_view *v, const char *which, int dtype,
-                             int64_t numel)
-{
-    ag_status st = agcl_check_view(k, v, which, dtype);
-    if (st) return st;
-    if (!agi_view_is_contiguous(v)) return unsupported(k, "non-contiguous %s%s", which, NULL);
-    if (agi_view_numel(v) != numel) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%s has %lld elements, the params say %lld", which,
-                 (long long)agi_view_numel(v), (long long)numel);
-        return invalid(k, msg);
-    }
-    return AG_OK;
-}
 
 static ag_status op_im2col(agi_backend_device *dev, const agi_kernel *k)
 {
@@ -531,8 +517,8 @@ static ag_status op_im2col(agi_backend_device *dev, const agi_kernel *k)
     int64_t xn = p->n * p->c * p->h * p->w, cn = p->n * p->c * p->kh * p->kw * p->oh * p->ow;
     bool fwd = k->op == AGI_K_IM2COL;
     ag_status st;
-    if ((st = check_image(k, &k->dst, "dst", AG_F32, fwd ? cn : xn)) ||
-        (st = check_image(k, &k->src[0], "src0", AG_F32, fwd ? xn : cn)))
+    if ((st = check_flat(k, &k->dst, "dst", AG_F32, fwd ? cn : xn)) ||
+        (st = check_flat(k, &k->src[0], "src0", AG_F32, fwd ? xn : cn)))
         return st;
     cl_mem d = k->dst.buf->mem, s = k->src[0].buf->mem;
     cl_long doff = k->dst.offset, soff = k->src[0].offset;
@@ -573,9 +559,9 @@ static ag_status op_pool(agi_backend_device *dev, const agi_kernel *k)
     cl_long doff = k->dst.offset, s0off = k->src[0].offset;
     switch (k->op) {
     case AGI_K_MAXPOOL2D: {
-        if ((st = check_image(k, &k->dst, "dst", AG_F32, yn)) ||
-            (st = check_image(k, &k->dst2, "dst2", AG_I32, yn)) ||
-            (st = check_image(k, &k->src[0], "src0", AG_F32, xn)))
+        if ((st = check_flat(k, &k->dst, "dst", AG_F32, yn)) ||
+            (st = check_flat(k, &k->dst2, "dst2", AG_I32, yn)) ||
+            (st = check_flat(k, &k->src[0], "src0", AG_F32, xn)))
             return st;
         cl_mem i = k->dst2.buf->mem;
         cl_long ioff = k->dst2.offset;
@@ -588,9 +574,9 @@ static ag_status op_pool(agi_backend_device *dev, const agi_kernel *k)
         return launch1(dev, AGCL_K_maxpool2d_f32, (size_t)yn, 0, 7, a);
     }
     case AGI_K_MAXPOOL2D_BWD: {
-        if ((st = check_image(k, &k->dst, "dst", AG_F32, xn)) ||
-            (st = check_image(k, &k->src[0], "src0", AG_F32, yn)) ||
-            (st = check_image(k, &k->src[1], "src1", AG_I32, yn)))
+        if ((st = check_flat(k, &k->dst, "dst", AG_F32, xn)) ||
+            (st = check_flat(k, &k->src[0], "src0", AG_F32, yn)) ||
+            (st = check_flat(k, &k->src[1], "src1", AG_I32, yn)))
             return st;
         cl_mem i = k->src[1].buf->mem;
         cl_long ioff = k->src[1].offset;
@@ -599,15 +585,15 @@ static ag_status op_pool(agi_backend_device *dev, const agi_kernel *k)
         return launch1(dev, AGCL_K_maxpool2d_bwd_f32, (size_t)xn, 0, 7, a);
     }
     case AGI_K_AVGPOOL2D: {
-        if ((st = check_image(k, &k->dst, "dst", AG_F32, yn)) ||
-            (st = check_image(k, &k->src[0], "src0", AG_F32, xn)))
+        if ((st = check_flat(k, &k->dst, "dst", AG_F32, yn)) ||
+            (st = check_flat(k, &k->src[0], "src0", AG_F32, xn)))
             return st;
         agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(s0), AGCL_ARG(s0off), AGCL_ARG(pp)};
         return launch1(dev, AGCL_K_avgpool2d_f32, (size_t)yn, 0, 5, a);
     }
     default: {
-        if ((st = check_image(k, &k->dst, "dst", AG_F32, xn)) ||
-            (st = check_image(k, &k->src[0], "src0", AG_F32, yn)))
+        if ((st = check_flat(k, &k->dst, "dst", AG_F32, xn)) ||
+            (st = check_flat(k, &k->src[0], "src0", AG_F32, yn)))
             return st;
         agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(doff), AGCL_ARG(s0), AGCL_ARG(s0off), AGCL_ARG(pp)};
         return launch1(dev, AGCL_K_avgpool2d_bwd_f32, (size_t)xn, 0, 5, a);
@@ -697,9 +683,9 @@ static ag_status op_optim(agi_backend_device *dev, const agi_kernel *k)
     bool need1 = k->op == AGI_K_ADAM || k->op == AGI_K_RMSPROP || p->momentum != 0.0f;
     bool need2 = k->op == AGI_K_ADAM || (k->op == AGI_K_RMSPROP && p->momentum != 0.0f);
     ag_status st;
-    if ((st = check_flat(k, &k->dst, "dst", n)) || (st = check_flat(k, &k->src[0], "src0", n)) ||
-        (need1 && (st = check_flat(k, &k->src[1], "src1", n))) ||
-        (need2 && (st = check_flat(k, &k->src[2], "src2", n))))
+    if ((st = check_flat(k, &k->dst, "dst", AG_F32, n)) || (st = check_flat(k, &k->src[0], "src0", AG_F32, n)) ||
+        (need1 && (st = check_flat(k, &k->src[1], "src1", AG_F32, n))) ||
+        (need2 && (st = check_flat(k, &k->src[2], "src2", AG_F32, n))))
         return st;
     agcl_optim o = {p->lr,    p->weight_decay, p->momentum, p->dampening, p->beta1,
                     p->beta2, p->eps,          p->bias1,    p->bias2,     p->nesterov,

@@ -150,15 +150,7 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
             y = NULL;
         }
     }
-    ag_retain(y);
-    ag_scope_end();
-    if (!y) {
-        agi_node_release(node);
-        return NULL;
-    }
-    agi_scope_track(y);
-    if (node) agi_attach(y, node);
-    return y;
+    return agi_scope_return_node(op, y, node);
 }
 
 /* ---- RMS norm ------------------------------------------------------------ */

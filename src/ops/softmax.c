@@ -87,15 +87,7 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
                                                    yt->offset));
         }
     }
-    ag_retain(y);
-    ag_scope_end();
-    if (!y) {
-        agi_node_release(node);
-        return NULL;
-    }
-    agi_scope_track(y);
-    if (node) agi_attach(y, node);
-    return y;
+    return agi_scope_return_node(op, y, node);
 }
 
 ag_tensor *ag_softmax(const ag_tensor *x, int dim)
