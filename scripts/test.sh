@@ -44,6 +44,7 @@ for t in build/tests/test_*; do
   [ -x "$t" ] || continue
   echo "-- $(basename "$t")"
   AG_TEST_BACKENDS=cpu AG_NUM_THREADS=2 valgrind -q --error-exitcode=1 --leak-check=full \
+    --suppressions=tests/valgrind.supp \
     --errors-for-leak-kinds=definite,indirect "$t" >/dev/null
 done
 
