@@ -167,7 +167,14 @@ ag_dataset *ag_dataset_from_host(ag_dtype dtype, const void *x, int64_t n, int i
         return NULL;
     }
     if (!agi_check_shape(op, item_ndim, item_shape)) return NULL;
-    size_t xbytes = (size_t)(n * agi_numel(item_ndim, item_shape)) * ag_dtype_size(dtype);
+    int64_t item_numel = agi_numel(item_ndim, item_shape);
+    if (item_numel > 0 && n > (INT64_C(1) << 40) / item_numel) {
+        char buf[192];
+        agi_error(AG_ERR_INVALID, op, "%lld items of shape %s are too many elements", (long long)n,
+                  agi_fmt_shape(buf, item_ndim, item_shape));
+        return NULL;
+    }
+    size_t xbytes = (size_t)(n * item_numel) * ag_dtype_size(dtype);
     void *xc = malloc(xbytes ? xbytes : 1);
     int32_t *lc = malloc(n ? (size_t)n * sizeof *lc : 1);
     if (!xc || !lc) {
@@ -204,6 +211,12 @@ ag_dataset *ag_dataset_mnist(const char *images_path, const char *labels_path,
                   (long long)im.shape[0], agi_fmt_shape(a, im.ndim, im.shape), labels_path,
                   (long long)lb.shape[0]);
         (void)b;
+    } else if ((uint64_t)im.nbytes != (uint64_t)im.shape[0] * (uint64_t)im.shape[1] *
+                                         (uint64_t)im.shape[2] ||
+               lb.nbytes != (size_t)lb.shape[0] * ag_dtype_size(lb.dtype)) {
+        /* ag_idx_read guarantees this; a dataset must never index past its data. */
+        agi_error(AG_ERR_FORMAT, op, "%s: data size does not match the dims %s", images_path,
+                  agi_fmt_shape(a, im.ndim, im.shape));
     } else {
         int64_t n = im.shape[0];
         int32_t *labels = malloc(n ? (size_t)n * sizeof *labels : 1);
