@@ -36,6 +36,8 @@ bool agi_check_shape(const char *op, int ndim, const int64_t *shape)
         agi_error(AG_ERR_INVALID, op, "shape is NULL");
         return false;
     }
+    /* The product of the non-zero dims is bounded too: it is what the
+     * contiguous strides multiply up to, even when another dim is 0. */
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) {
         char buf[192];
@@ -44,11 +46,11 @@ bool agi_check_shape(const char *op, int ndim, const int64_t *shape)
             return false;
         }
         if (shape[d] > 0 && n > (INT64_C(1) << 40) / shape[d]) {
-            agi_error(AG_ERR_INVALID, op, "shape %s has too many elements",
-                      agi_fmt_shape(buf, ndim, shape));
+            agi_error(AG_ERR_INVALID, op, "shape %s has too many elements (at most 2^40, "
+                      "zero dims aside)", agi_fmt_shape(buf, ndim, shape));
             return false;
         }
-        n *= shape[d];
+        if (shape[d] > 0) n *= shape[d];
     }
     return true;
 }

@@ -251,6 +251,15 @@ START_TEST(test_creation_error_names)
                      "ag_ones", "[2097152,1048576]", "ones huge shape");
     agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1)), "ag_zeros", "9",
                      "zeros 9 dims");
+    /* A zero dim does not exempt the others from the size limit (their
+     * product is what the contiguous strides multiply up to). */
+    agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(0, INT64_C(1) << 32, INT64_C(1) << 32)),
+                     "ag_zeros", "[0,4294967296,4294967296]", "zeros zero dim beside huge dims");
+    agt_assert_error(ag_empty(dev, AG_F32, AG_SHAPE(INT64_C(1) << 32, INT64_C(1) << 32, 0)),
+                     "ag_empty", "too many elements", "empty huge dims before a zero dim");
+    ag_tensor *fine = ag_zeros(dev, AG_F32, AG_SHAPE(0, INT64_C(1) << 20, INT64_C(1) << 20));
+    ck_assert_msg(fine != NULL, "zeros [0,2^20,2^20]: %s", ag_last_error());
+    ck_assert_int_eq(ag_numel(fine), 0);
     ag_scope_end();
     agt_close(dev);
 }

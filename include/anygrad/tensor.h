@@ -3,7 +3,9 @@
  *
  * A tensor is a strided view (shape, strides, offset, dtype) of a device
  * buffer. Views share the buffer without copying. Shapes are int64_t with at
- * most AG_MAX_DIMS dims; a 0-dim tensor is a scalar.
+ * most AG_MAX_DIMS dims; a 0-dim tensor is a scalar. Dims are >= 0 and the
+ * product of the non-zero dims is at most 2^40 (so [0, 2^32, 2^32] is refused
+ * like [1, 2^32, 2^32]): AG_ERR_INVALID "shape [...] has too many elements".
  *
  * Ownership: every function that returns a new ag_tensor* gives one reference
  * to the innermost open scope, or to the caller when no scope is open. Returns
