@@ -82,8 +82,21 @@ AG_API ag_status ag_state_dict_load_into(const ag_state_dict *sd, int n,
 /* ---- safetensors ------------------------------------------------------------ */
 
 /* Writes every entry (read back from its device) and the metadata to `path`
- * atomically: the data goes to "<path>.tmp.<pid>", is fsync'ed, then renamed
- * over `path`, so a crash never leaves a half-written file under `path`.
+ * atomically: readers of `path` see the old file or the new one, never a
+ * mix, also when threads or processes save the same path at once (the last
+ * rename wins) and when the process dies mid-save.
+ *   - A symbolic link is followed: the file it points at is replaced and the
+ *     link stays. An existing target that is not a regular file (a
+ *     directory, a device such as /dev/full, a FIFO) is refused with
+ *     AG_ERR_IO "... is a character device, not a regular file ...".
+ *   - The data goes to a temporary file made with mkstemp in the target's
+ *     directory, ".<name>.agtmp-<pid>-XXXXXX", which is fsync'ed and renamed
+ *     over the target; then the directory is fsync'ed. The file keeps the
+ *     old target's permission bits (a new one gets 0666 minus the umask).
+ *   - A process killed mid-save leaves its temporary file. Every save removes
+ *     the temporary files of the same target whose <pid> is no longer a
+ *     running process on this machine; the temporary files of a live
+ *     process (another thread's save in progress) are never touched.
  * Supported dtypes: all (F32, I32, U8). AG_ERR_IO on file-system errors. */
 AG_API ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd);
 

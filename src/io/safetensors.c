@@ -2,6 +2,7 @@
  * strict validation (no read ever leaves the file's bytes). */
 #include "internal.h"
 #include "anygrad/io.h"
+#include "io/atomic_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -79,19 +80,14 @@ ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd)
     if (!json) return agi_error(AG_ERR_OOM, SAVE, "%s: cannot build the header", path);
     size_t jlen = strlen(json);
     size_t hlen = (jlen + 7) / 8 * 8; /* padded with spaces to 8-byte alignment */
-    size_t plen = strlen(path) + 32;
-    char *tmp = malloc(plen);
-    if (!tmp) {
+    agi_atomic_file af;
+    ag_status st = agi_atomic_open(SAVE, path, &af);
+    if (st != AG_OK) {
         free(json);
-        return agi_error(AG_ERR_OOM, SAVE, "host out of memory");
+        return st;
     }
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    ag_status st = AG_OK;
-    if (!f) {
-        st = agi_error(AG_ERR_IO, SAVE, "%s: cannot create (%s)", tmp, strerror(errno));
-        goto out;
-    }
+    FILE *f = af.f;
+    const char *tmp = af.tmp;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     st = write_all(f, len8, 8, tmp);
@@ -116,15 +112,8 @@ ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd)
         }
         free(host);
     }
-    if (st == AG_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        st = agi_error(AG_ERR_IO, SAVE, "%s: flush failed (%s)", tmp, strerror(errno));
-    if (fclose(f) != 0 && st == AG_OK)
-        st = agi_error(AG_ERR_IO, SAVE, "%s: close failed (%s)", tmp, strerror(errno));
-    if (st == AG_OK && rename(tmp, path) != 0)
-        st = agi_error(AG_ERR_IO, SAVE, "cannot rename %s to %s (%s)", tmp, path, strerror(errno));
-    if (st != AG_OK) remove(tmp);
-out:
-    free(tmp);
+    if (st == AG_OK) st = agi_atomic_commit(SAVE, &af);
+    else agi_atomic_abort(&af);
     free(json);
     return st;
 }
