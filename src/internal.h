@@ -156,6 +156,13 @@ void agi_node_release(agi_node *node);
 /* Reduces a broadcast gradient back to `ndim`/`shape` (sum over broadcast dims). */
 ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape);
 
+/* ---- Optimizers ------------------------------------------------------------ */
+
+/* Every check ag_optimizer_state_set makes (name, index, buffer, dtype, shape,
+ * step value), without changing the optimizer. Sets the error like it. */
+ag_status agi_optimizer_state_check(const ag_optimizer *opt, const char *name,
+                                    const ag_tensor *value);
+
 /* ---- RNG ----------------------------------------------------------------- */
 
 /* Reserves `n` counters of the global generator; returns the seed and the

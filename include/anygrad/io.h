@@ -131,8 +131,14 @@ AG_API ag_status ag_checkpoint_save(const char *path, const ag_state_dict *model
  * receives the stored epoch. `*model` (may be NULL) receives a new dict of
  * the "model." entries with the prefix removed, carrying the file's metadata
  * (query "extra.<key>" with ag_state_dict_get_meta_int); the caller frees it
- * and typically passes it to ag_state_dict_load_into. Nothing is restored
- * unless the whole file validates. */
+ * and typically passes it to ag_state_dict_load_into.
+ * Nothing is restored unless the whole file validates: the format tag, the
+ * epoch and RNG metadata, "optim.lr" (a finite number >= 0), "optim.steps"
+ * (an integer >= 0) and every optimizer entry (name, parameter index,
+ * buffer used by the algorithm, dtype, shape, step value) are checked before
+ * the optimizer, the RNG or `*epoch` change. Every error names the file. Only
+ * a device failure while restoring (out of memory allocating the state) can
+ * stop after part of the optimizer state was restored; it is reported. */
 AG_API ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt,
                                     bool restore_rng, int64_t *epoch, ag_state_dict **model);
 
