@@ -296,6 +296,50 @@ START_TEST(test_safetensors_fuzz)
 }
 END_TEST
 
+/* A header of `n` empty F32 tensors "t0".."t<n-1>" (plus a repeat of "t0"
+ * when `dup`), written as a safetensors file. */
+static void write_many(const char *path, int n, bool dup)
+{
+    size_t cap = (size_t)n * 64 + 128, len = 0;
+    char *h = malloc(cap);
+    h[len++] = '{';
+    for (int i = 0; i < n + dup; i++)
+        len += (size_t)snprintf(h + len, cap - len, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[0],"
+                                "\"data_offsets\":[0,0]}", i ? "," : "", i < n ? i : 0);
+    h[len++] = '}';
+    h[len] = '\0';
+    write_st(path, h, 0);
+    free(h);
+}
+
+/* Many entries load in linear time (a quadratic duplicate check took minutes
+ * at this size); past the limit the file fails before its JSON is parsed. */
+START_TEST(test_safetensors_many_entries)
+{
+    ag_device *dev = agt_open(_i);
+    agt_tmpdir_create("io");
+    const char *path = agt_tmp_path("many.safetensors");
+    write_many(path, 131072, false);
+    ag_state_dict *sd = ag_safetensors_load(path, dev);
+    ck_assert_msg(sd != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_state_dict_count(sd), 131072);
+    ck_assert_str_eq(ag_state_dict_name_at(sd, 131071), "t131071");
+    ck_assert(ag_state_dict_get(sd, "t65536") == ag_state_dict_tensor_at(sd, 65536));
+    ck_assert(ag_state_dict_get(sd, "t131072") == NULL);
+    ck_assert(ag_state_dict_add(sd, "t7", ag_state_dict_tensor_at(sd, 0)) == AG_ERR_INVALID);
+    ck_assert_msg(strstr(ag_last_error(), "duplicate name \"t7\""), "%s", ag_last_error());
+    ag_state_dict_free(sd);
+    write_many(path, 131071, true); /* the duplicate is the last entry */
+    assert_status_error(ag_safetensors_load(path, dev) ? AG_OK : ag_last_status(), AG_ERR_FORMAT,
+                        "tensor \"t0\": duplicate name", path, "late duplicate");
+    write_many(path, 131073, false);
+    assert_status_error(ag_safetensors_load(path, dev) ? AG_OK : ag_last_status(), AG_ERR_FORMAT,
+                        "524292 JSON members, more than the 524288 supported", path, "too many");
+    agt_tmpdir_remove();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- Loading into existing tensors ------------------------------------------------------ */
 
 START_TEST(test_load_into)
@@ -568,6 +612,7 @@ int main(void)
     AGT_ADD_LOOP(tc, test_safetensors_torch_file);
     AGT_ADD_LOOP(tc, test_safetensors_corrupt);
     AGT_ADD_LOOP(tc, test_safetensors_fuzz);
+    AGT_ADD_LOOP(tc, test_safetensors_many_entries);
     AGT_ADD_LOOP(tc, test_load_into);
     AGT_ADD_LOOP(tc, test_checkpoint_roundtrip);
     AGT_ADD_LOOP(tc, test_checkpoint_load_validates_first);

@@ -44,7 +44,8 @@ AG_API void ag_state_dict_free(ag_state_dict *sd);
 
 /* Appends `name` → `t` (the dict takes its own reference; the tensor may be
  * any dtype, device, or a view). Names are non-empty, at most 255 bytes and
- * unique ("__metadata__" is reserved): a duplicate is AG_ERR_INVALID. */
+ * unique ("__metadata__" is reserved): a duplicate is AG_ERR_INVALID. Adding,
+ * finding and metadata lookups take constant time (hashed). */
 AG_API ag_status ag_state_dict_add(ag_state_dict *sd, const char *name, ag_tensor *t);
 /* The tensor stored under `name` (borrowed: valid while the dict lives), or
  * NULL (AG_ERR_NOT_FOUND set) when absent. */
@@ -106,8 +107,12 @@ AG_API ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd);
  * JSON header, a missing/ill-typed dtype, shape or data_offsets, an unknown or
  * unsupported dtype (F16, BF16, I64, ...), offsets out of range, overlapping,
  * leaving holes, or not matching numel * dtype size, and duplicate names are
- * AG_ERR_FORMAT with a message naming the file and the tensor. A missing file
- * is AG_ERR_IO. Returns NULL on failure. */
+ * AG_ERR_FORMAT with a message naming the file and the tensor. The header is
+ * at most 100 MB and 2^19 JSON members (key: value pairs at any depth; a
+ * tensor has 4, a metadata value 1: so at most 131072 tensors); a larger one
+ * is AG_ERR_FORMAT, found before parsing. Loading takes time linear in the
+ * number of entries. A missing file or one that is not a regular file (a
+ * directory) is AG_ERR_IO. Returns NULL on failure. */
 AG_API ag_state_dict *ag_safetensors_load(const char *path, ag_device *dev);
 
 /* ---- Checkpoints ------------------------------------------------------------

@@ -16,6 +16,11 @@
 #define SAVE "ag_safetensors_save"
 /* Largest header accepted (the reference implementation uses 100 MB). */
 #define MAX_HEADER (100u << 20)
+/* Largest number of JSON members (key: value pairs at any depth) accepted in
+ * the header: a tensor entry has 4 (its name, dtype, shape, data_offsets), a
+ * metadata value 1. Bounds the time and memory a header costs; counted
+ * before parsing so an oversized header fails fast. */
+#define MAX_MEMBERS (UINT64_C(1) << 19)
 
 static const char *st_dtype_name(ag_dtype d)
 {
@@ -206,6 +211,44 @@ static int cmp_begin(const void *a, const void *b)
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
+/* Number of ':' outside JSON strings: the key/value pairs of the header. */
+static uint64_t count_members(const char *p, size_t n)
+{
+    uint64_t count = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ':') {
+            count++;
+        }
+    }
+    return count;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Duplicate names, found by sorting: O(n log n) for any number of entries. */
+static ag_status check_unique_names(const char *path, const st_entry *es, int ne)
+{
+    const char **names = malloc(((size_t)ne + 1) * sizeof *names);
+    if (!names) return agi_error(AG_ERR_OOM, LOAD, "%s: host out of memory", path);
+    for (int i = 0; i < ne; i++) names[i] = es[i].name;
+    qsort(names, (size_t)ne, sizeof *names, cmp_name);
+    ag_status st = AG_OK;
+    for (int i = 1; st == AG_OK && i < ne; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) st = bad(path, names[i], "duplicate name");
+    free(names);
+    return st;
+}
+
 static unsigned char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -245,6 +288,14 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
     }
     if (hlen < 2 || buf[8] != '{') return bad(path, NULL, "header is not a JSON object");
     const char *hdr = (const char *)buf + 8;
+    uint64_t members = count_members(hdr, (size_t)hlen);
+    if (members > MAX_MEMBERS) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "header has %llu JSON members, more than the %llu supported "
+                 "(%llu tensors)", (unsigned long long)members, (unsigned long long)MAX_MEMBERS,
+                 (unsigned long long)MAX_MEMBERS / 4);
+        return bad(path, NULL, msg);
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, false);
     if (!root || !cJSON_IsObject(root)) {
@@ -273,10 +324,9 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
             }
         } else {
             st = parse_entry(path, it, data_len, &es[ne++]);
-            for (int j = 0; st == AG_OK && j < ne - 1; j++)
-                if (strcmp(es[j].name, it->string) == 0) st = bad(path, it->string, "duplicate name");
         }
     }
+    if (st == AG_OK) st = check_unique_names(path, es, ne);
     if (st == AG_OK) { /* the data must be covered exactly: no overlaps, no holes */
         st_entry *sorted = malloc(((size_t)ne + 1) * sizeof *sorted);
         if (!sorted) st = agi_error(AG_ERR_OOM, LOAD, "host out of memory");
