@@ -418,7 +418,7 @@ ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, d
 
 ag_tensor *ag_eye(ag_device *dev, ag_dtype dtype, int64_t n, int64_t m)
 {
-    ag_tensor *t = ag_zeros(dev, dtype, 2, (int64_t[]){n, m});
+    ag_tensor *t = full_named("ag_eye", dev, dtype, 2, (int64_t[]){n, m}, 0.0);
     if (!t) return NULL;
     int64_t k = n < m ? n : m;
     if (k == 0) return t;

@@ -251,6 +251,23 @@ START_TEST(test_creation_error_names)
                      "ag_ones", "[2097152,1048576]", "ones huge shape");
     agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1)), "ag_zeros", "9",
                      "zeros 9 dims");
+    agt_assert_error(ag_eye(dev, AG_F32, -2, 3), "ag_eye: ", "[-2,3]", "eye negative dim");
+    ck_assert_msg(!strstr(ag_last_error(), "ag_zeros"), "%s", ag_last_error());
+    /* Tensor lists: the NULL entry is named by its index; a NULL array is
+     * not reported as a count problem. */
+    ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(2));
+    ag_clear_error(); /* a NULL input keeps an earlier failure's message */
+    agt_assert_error(ag_cat(3, (ag_tensor *[]){x, x, NULL}, 0), "ag_cat: tensors[2] is NULL", NULL,
+                     "cat NULL entry");
+    ag_clear_error();
+    agt_assert_error(ag_stack(2, (ag_tensor *[]){x, NULL}, 0), "ag_stack: tensors[1] is NULL", NULL,
+                     "stack NULL entry");
+    agt_assert_error(ag_cat(2, NULL, 0), "ag_cat: the tensor array is NULL (n = 2)", NULL,
+                     "cat NULL array");
+    agt_assert_error(ag_stack(2, NULL, 0), "ag_stack: the tensor array is NULL", NULL,
+                     "stack NULL array");
+    agt_assert_error(ag_cat(0, (ag_tensor *[]){x}, 0), "ag_cat: needs at least one tensor, got 0",
+                     NULL, "cat none");
     /* A zero dim does not exempt the others from the size limit (their
      * product is what the contiguous strides multiply up to). */
     agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(0, INT64_C(1) << 32, INT64_C(1) << 32)),

@@ -240,6 +240,10 @@ START_TEST(test_safetensors_corrupt)
     assert_status_error(ag_last_status(), AG_ERR_FORMAT, "exceeds the file", NULL, "huge hlen");
     ck_assert(ag_safetensors_load(agt_tmp_path("missing"), dev) == NULL);
     assert_status_error(ag_last_status(), AG_ERR_IO, "cannot open", NULL, "missing");
+    /* A directory is not a file (it used to report host OOM of 2^63-1 bytes). */
+    ck_assert(ag_safetensors_load(agt_tmp_path(""), dev) == NULL);
+    assert_status_error(ag_last_status(), AG_ERR_IO, "not a regular file (a directory)", NULL, "dir");
+    ck_assert_msg(!strstr(ag_last_error(), "memory"), "%s", ag_last_error());
     ck_assert(ag_safetensors_load(p, NULL) == NULL);
     /* Empty header object: a valid, empty file. */
     write_st(p, "{}", 0);

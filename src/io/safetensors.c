@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LOAD "ag_safetensors_load"
@@ -258,8 +259,14 @@ static unsigned char *read_file(const char *path, size_t *len)
     }
     unsigned char *buf = NULL;
     long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        agi_error(AG_ERR_IO, LOAD, "%s: cannot inspect (%s)", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        agi_error(AG_ERR_IO, LOAD, "%s: not a regular file (%s)", path,
+                  S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
+    } else if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        size = -1;
         agi_error(AG_ERR_IO, LOAD, "%s: cannot determine the size (%s)", path, strerror(errno));
     } else if (!(buf = malloc((size_t)size + 1))) {
         agi_error(AG_ERR_OOM, LOAD, "%s: host out of memory (%ld bytes)", path, size);

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static ag_dtype promote(ag_dtype a, ag_dtype b)
@@ -29,15 +30,29 @@ static ag_status cat_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
     return AG_OK;
 }
 
-/* Validates the inputs of cat; sets *d (normalised dim) and *dtype. */
-static bool check_cat(const char *op, int n, ag_tensor *const *ts, int dim, int *d, ag_dtype *dtype)
+/* The tensor list of cat/stack: n >= 1, the array and every entry set. */
+static bool check_list(const char *op, int n, ag_tensor *const *ts)
 {
-    if (n <= 0 || !ts) {
+    if (n <= 0) {
         agi_error(AG_ERR_INVALID, op, "needs at least one tensor, got %d", n);
         return false;
     }
-    for (int k = 0; k < n; k++)
-        if (!agi_check_tensor(op, ts[k], "tensors[k]")) return false;
+    if (!ts) {
+        agi_error(AG_ERR_INVALID, op, "the tensor array is NULL (n = %d)", n);
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "tensors[%d]", k);
+        if (!agi_check_tensor(op, ts[k], arg)) return false;
+    }
+    return true;
+}
+
+/* Validates the inputs of cat; sets *d (normalised dim) and *dtype. */
+static bool check_cat(const char *op, int n, ag_tensor *const *ts, int dim, int *d, ag_dtype *dtype)
+{
+    if (!check_list(op, n, ts)) return false;
     const ag_tensor *t0 = ts[0];
     char a[192], b[192];
     if (t0->ndim == 0) {
@@ -136,12 +151,7 @@ ag_tensor *ag_cat(int n, ag_tensor *const *tensors, int dim)
 ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
 {
     const char *op = "ag_stack";
-    if (n <= 0 || !tensors) {
-        agi_error(AG_ERR_INVALID, op, "needs at least one tensor, got %d", n);
-        return NULL;
-    }
-    for (int k = 0; k < n; k++)
-        if (!agi_check_tensor(op, tensors[k], "tensors[k]")) return NULL;
+    if (!check_list(op, n, tensors)) return NULL;
     const ag_tensor *t0 = tensors[0];
     char a[192], b[192];
     for (int k = 1; k < n; k++) {
