@@ -37,7 +37,7 @@ int ag_device_list(ag_device_info *out, int max)
 
 static ag_device *open_index(const agi_backend *be, int index, const char *spec)
 {
-    ag_device *dev = calloc(1, sizeof *dev);
+    ag_device *dev = agi_calloc(1, sizeof *dev);
     if (!dev) {
         agi_error(AG_ERR_OOM, "ag_device_open", "host out of memory");
         return NULL;
@@ -113,7 +113,7 @@ ag_device *ag_device_open(const char *spec)
         return NULL;
     }
     int count = be->enumerate(NULL, 0);
-    ag_device_info *infos = count > 0 ? calloc((size_t)count, sizeof *infos) : NULL;
+    ag_device_info *infos = count > 0 ? agi_calloc((size_t)count, sizeof *infos) : NULL;
     if (count > 0 && !infos) {
         agi_error(AG_ERR_OOM, "ag_device_open", "host out of memory");
         return NULL;

@@ -68,9 +68,12 @@ ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape
                            const int64_t *strides, int64_t offset);
 /* The backend view of a tensor (same geometry). */
 agi_view agi_view_of(const ag_tensor *t);
-/* Registers a new tensor reference in the innermost scope (or leaves it to the
- * caller). Used by agi_tensor_new / agi_tensor_view. */
-void agi_scope_track(ag_tensor *t);
+/* Hands a new tensor reference to the innermost scope (or leaves it to the
+ * caller when none is open) and returns it. On host OOM the reference is
+ * released and NULL returned with AG_ERR_OOM set. NULL passes through. */
+ag_tensor *agi_scope_track(ag_tensor *t) __attribute__((warn_unused_result));
+/* Open scopes of the calling thread (for tests of balanced begin/end). */
+size_t agi_scope_depth(void);
 /* Drops a tensor made by this call that will not be returned: released now
  * when no scope is open, else left for the scope to release. NULL is a no-op. */
 void agi_discard(ag_tensor *t);
@@ -135,6 +138,7 @@ struct agi_node {
     double f[8];
     int64_t i[AG_MAX_DIMS * 2];
     void *extra;                            /* freed with free() if set */
+    bool incomplete;                        /* agi_node_save got NULL (OOM) */
 };
 
 /* True when grad mode is on and any of the (possibly NULL) inputs requires grad. */
@@ -150,8 +154,11 @@ agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
  * leak. Save ag_detach(out) instead (a view of the same data without grad_fn). */
 void agi_node_save(agi_node *node, int slot, const ag_tensor *t);
 /* Makes `out` the output of `node` (out->grad_fn = node, requires_grad = 1).
- * Takes over the caller's reference to node. Returns out. */
-ag_tensor *agi_attach(ag_tensor *out, agi_node *node);
+ * Takes over the caller's reference to node. Returns out. Call it only when
+ * a graph is needed: a NULL node (host OOM in agi_node_new) or one whose
+ * agi_node_save got NULL fails the op: `out` is discarded (agi_discard) and
+ * NULL returned with AG_ERR_OOM set. A NULL `out` releases the node. */
+ag_tensor *agi_attach(ag_tensor *out, agi_node *node) __attribute__((warn_unused_result));
 void agi_node_release(agi_node *node);
 /* Reduces a broadcast gradient back to `ndim`/`shape` (sum over broadcast dims). */
 ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape);
@@ -168,6 +175,20 @@ ag_status agi_optimizer_state_check(const ag_optimizer *opt, const char *name,
 /* Reserves `n` counters of the global generator; returns the seed and the
  * first counter for an AGI_K_RNG kernel. */
 void agi_rng_reserve(uint64_t n, uint64_t *seed, uint64_t *offset);
+
+/* ---- Host memory (src/alloc.c) ---------------------------------------------
+ * Every host allocation of the front end uses these (never malloc & co.
+ * directly), so a failure can be injected: agi_alloc_fail_at(n) makes the
+ * n-th allocation from now (counting all threads) return NULL, once; 0 turns
+ * the injector off. agi_alloc_failures() counts the injected failures since.
+ * Only tests call them. A failed allocation must become AG_ERR_OOM. */
+void *agi_malloc(size_t n);
+void *agi_calloc(size_t n, size_t size);
+void *agi_realloc(void *p, size_t n);
+char *agi_strdup(const char *s);
+char *agi_strndup(const char *s, size_t n);
+void agi_alloc_fail_at(int64_t n);
+int64_t agi_alloc_failures(void);
 
 /* ---- Misc ----------------------------------------------------------------- */
 

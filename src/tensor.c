@@ -59,7 +59,7 @@ bool agi_check_shape(const char *op, int ndim, const int64_t *shape)
 
 static agi_storage *storage_new(const char *op, ag_device *dev, size_t nbytes)
 {
-    agi_storage *s = calloc(1, sizeof *s);
+    agi_storage *s = agi_calloc(1, sizeof *s);
     if (!s) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -97,7 +97,7 @@ static void storage_release(agi_storage *s)
 
 static ag_tensor *tensor_alloc(void)
 {
-    ag_tensor *t = calloc(1, sizeof *t);
+    ag_tensor *t = agi_calloc(1, sizeof *t);
     if (!t) return NULL;
     atomic_init(&t->refs, 1);
     atomic_fetch_add(&agi_live_tensor_count, 1);
@@ -130,8 +130,7 @@ ag_tensor *agi_tensor_new(const char *op, ag_device *dev, ag_dtype dtype, int nd
     if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     agi_contiguous_strides(ndim, shape, t->strides);
     t->storage = s;
-    agi_scope_track(t);
-    return t;
+    return agi_scope_track(t);
 }
 
 ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape,
@@ -151,8 +150,7 @@ ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape
     t->offset = offset;
     t->storage = base->storage;
     atomic_fetch_add(&t->storage->refs, 1);
-    agi_scope_track(t);
-    return t;
+    return agi_scope_track(t);
 }
 
 ag_tensor *ag_retain(ag_tensor *t)
@@ -405,7 +403,7 @@ ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, d
         return NULL;
     }
     size_t bytes = (size_t)n * ag_dtype_size(dtype);
-    void *host = malloc(bytes ? bytes : 1);
+    void *host = agi_malloc(bytes ? bytes : 1);
     if (!host) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -550,7 +548,7 @@ void ag_print(const ag_tensor *t, const char *label)
     printf("%s: %s %s [", label ? label : "tensor", ag_dtype_name(t->dtype),
            agi_fmt_shape(buf, t->ndim, t->shape));
     int64_t show = n < 16 ? n : 16;
-    void *host = malloc((size_t)n * ag_dtype_size(t->dtype) + 1);
+    void *host = agi_malloc((size_t)n * ag_dtype_size(t->dtype) + 1);
     if (host && ag_tensor_read(t, host, (size_t)n * ag_dtype_size(t->dtype)) == AG_OK) {
         for (int64_t i = 0; i < show; i++) {
             if (t->dtype == AG_F32) printf(i ? " %g" : "%g", ((float *)host)[i]);

@@ -32,7 +32,8 @@ AG_API const char *ag_version(void);
 typedef enum ag_status {
     AG_OK = 0,
     AG_ERR_INVALID = -1,     /* bad argument: NULL, wrong shape, dtype, dim... */
-    AG_ERR_OOM = -2,         /* out of memory (host or device); recoverable */
+    AG_ERR_OOM = -2,         /* out of memory (host or device); recoverable:
+                              * the library never aborts on a failed allocation */
     AG_ERR_UNSUPPORTED = -3, /* the device's backend lacks this op or dtype */
     AG_ERR_DEVICE = -4,      /* a device or driver call failed */
     AG_ERR_IO = -5,          /* a file could not be read or written */
@@ -132,7 +133,10 @@ AG_API int64_t ag_device_live_buffers(const ag_device *dev);
 /* ---- Scopes and ownership ----------------------------------------------- */
 
 /* Opens a scope on the calling thread. Every tensor created until the matching
- * ag_scope_end belongs to it (one reference each). Scopes nest. */
+ * ag_scope_end belongs to it (one reference each). Scopes nest. Never fails
+ * for the first 16 levels; deeper, when host memory cannot grow the scope
+ * stack, it sets AG_ERR_OOM and the new level's tensors belong to the
+ * enclosing scope (the matching ag_scope_end still pairs with this call). */
 AG_API void ag_scope_begin(void);
 
 /* Closes the innermost scope, releasing the reference it holds to each tensor

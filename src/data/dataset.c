@@ -25,7 +25,7 @@ ag_dataset *ag_dataset_new(int64_t length, int item_ndim, const int64_t *item_sh
         return NULL;
     }
     if (!agi_check_shape(op, item_ndim, item_shape)) return NULL;
-    ag_dataset *ds = calloc(1, sizeof *ds);
+    ag_dataset *ds = agi_calloc(1, sizeof *ds);
     if (!ds) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -119,7 +119,7 @@ static ag_dataset *host_dataset(const char *op, ag_dtype dtype, void *x, int32_t
                                 int64_t n, int item_ndim, const int64_t *item_shape,
                                 const ag_normalize *norm, bool on_load)
 {
-    host_data *h = calloc(1, sizeof *h);
+    host_data *h = agi_calloc(1, sizeof *h);
     if (!h) {
         free(x);
         free(labels);
@@ -133,7 +133,7 @@ static ag_dataset *host_dataset(const char *op, ag_dtype dtype, void *x, int32_t
     norm_params(dtype, norm, &h->scale, &h->mean, &h->inv_std);
     if (on_load) {
         size_t total = (size_t)(n * h->item_numel);
-        float *f = malloc(total ? total * sizeof *f : 1);
+        float *f = agi_malloc(total ? total * sizeof *f : 1);
         if (!f) {
             host_free(h);
             agi_error(AG_ERR_OOM, op, "host out of memory");
@@ -175,8 +175,8 @@ ag_dataset *ag_dataset_from_host(ag_dtype dtype, const void *x, int64_t n, int i
         return NULL;
     }
     size_t xbytes = (size_t)(n * item_numel) * ag_dtype_size(dtype);
-    void *xc = malloc(xbytes ? xbytes : 1);
-    int32_t *lc = malloc(n ? (size_t)n * sizeof *lc : 1);
+    void *xc = agi_malloc(xbytes ? xbytes : 1);
+    int32_t *lc = agi_malloc(n ? (size_t)n * sizeof *lc : 1);
     if (!xc || !lc) {
         free(xc);
         free(lc);
@@ -219,7 +219,7 @@ ag_dataset *ag_dataset_mnist(const char *images_path, const char *labels_path,
                   agi_fmt_shape(a, im.ndim, im.shape));
     } else {
         int64_t n = im.shape[0];
-        int32_t *labels = malloc(n ? (size_t)n * sizeof *labels : 1);
+        int32_t *labels = agi_malloc(n ? (size_t)n * sizeof *labels : 1);
         bool ok = labels != NULL;
         for (int64_t i = 0; ok && i < n; i++) {
             labels[i] = lb.dtype == AG_U8 ? ((uint8_t *)lb.data)[i] : ((int32_t *)lb.data)[i];

@@ -44,12 +44,12 @@ static uint32_t be32(const unsigned char *p)
 static ag_status read_data(gzFile f, const char *path, size_t nbytes, void **out)
 {
     size_t cap = nbytes < (1u << 20) ? nbytes : (1u << 20), have = 0;
-    unsigned char *buf = malloc(cap ? cap : 1);
+    unsigned char *buf = agi_malloc(cap ? cap : 1);
     if (!buf) return agi_error(AG_ERR_OOM, OP, "%s: host out of memory", path);
     while (have < nbytes) {
         if (have == cap) {
             size_t ncap = cap * 2 < nbytes ? cap * 2 : nbytes;
-            unsigned char *g = realloc(buf, ncap);
+            unsigned char *g = agi_realloc(buf, ncap);
             if (!g) {
                 free(buf);
                 return agi_error(AG_ERR_OOM, OP, "%s: host out of memory (%zu bytes)", path, ncap);

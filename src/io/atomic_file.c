@@ -32,7 +32,7 @@ static char *join_link(const char *base_path, const char *rel)
 {
     const char *slash = strrchr(base_path, '/');
     size_t dlen = rel[0] == '/' || !slash ? 0 : (size_t)(slash - base_path) + 1;
-    char *out = malloc(dlen + strlen(rel) + 1);
+    char *out = agi_malloc(dlen + strlen(rel) + 1);
     if (!out) return NULL;
     memcpy(out, base_path, dlen);
     strcpy(out + dlen, rel);
@@ -43,7 +43,7 @@ static char *join_link(const char *base_path, const char *rel)
  * file may be absent. Sets *mode to its mode (0 when absent). */
 static char *resolve(const char *op, const char *path, mode_t *mode)
 {
-    char *cur = strdup(path);
+    char *cur = agi_strdup(path);
     if (!cur) goto oom;
     for (int depth = 0;; depth++) {
         struct stat st;
@@ -76,7 +76,7 @@ static char *resolve(const char *op, const char *path, mode_t *mode)
             return NULL;
         }
         size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-        char *link = malloc(cap);
+        char *link = agi_malloc(cap);
         if (!link) {
             free(cur);
             goto oom;
@@ -137,7 +137,7 @@ static void remove_stale(const char *target)
     size_t dir_len, name_len;
     const char *name;
     split(target, &dir_len, &name, &name_len);
-    char *dir = dir_len ? strndup(target, dir_len) : strdup(".");
+    char *dir = dir_len ? agi_strndup(target, dir_len) : agi_strdup(".");
     DIR *d = dir ? opendir(dir) : NULL;
     free(dir);
     if (!d) return;
@@ -170,7 +170,7 @@ ag_status agi_atomic_open(const char *op, const char *path, agi_atomic_file *af)
     const char *name;
     split(target, &dir_len, &name, &name_len);
     size_t cap = dir_len + name_len + 64;
-    char *tmp = malloc(cap);
+    char *tmp = agi_malloc(cap);
     if (!tmp) {
         free(target);
         return agi_error(AG_ERR_OOM, op, "%s: host out of memory", path);
@@ -220,7 +220,7 @@ void agi_atomic_abort(agi_atomic_file *af)
 static int sync_dir(const char *target)
 {
     const char *slash = strrchr(target, '/');
-    char *dir = slash ? strndup(target, (size_t)(slash - target) + 1) : strdup(".");
+    char *dir = slash ? agi_strndup(target, (size_t)(slash - target) + 1) : agi_strdup(".");
     if (!dir) return ENOMEM;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     free(dir);
@@ -246,7 +246,10 @@ ag_status agi_atomic_commit(const char *op, agi_atomic_file *af)
         return st;
     }
     int err = sync_dir(af->target);
-    if (err)
+    if (err == ENOMEM)
+        st = agi_error(AG_ERR_OOM, op, "%s: written, but host out of memory syncing its directory",
+                       af->target);
+    else if (err)
         st = agi_error(AG_ERR_IO, op, "%s: written, but syncing its directory failed (%s)",
                        af->target, strerror(err));
     free_names(af);

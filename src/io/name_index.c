@@ -1,4 +1,5 @@
 /* src/io/name_index.c — open-addressing hash index of names (see name_index.h). */
+#include "internal.h"
 #include "io/name_index.h"
 
 #include <stdint.h>
@@ -31,7 +32,7 @@ bool agi_name_index_put(agi_name_index *ix, const char *name, int pos)
 {
     if (2 * (ix->count + 1) > ix->cap) {
         size_t cap = ix->cap ? ix->cap * 2 : 16;
-        agi_name_slot *slots = calloc(cap, sizeof *slots);
+        agi_name_slot *slots = agi_calloc(cap, sizeof *slots);
         if (!slots) return false;
         for (size_t i = 0; i < ix->cap; i++)
             if (ix->slots[i].name) *probe(slots, cap, ix->slots[i].name) = ix->slots[i];

@@ -103,7 +103,7 @@ ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd)
         const ag_tensor *t = ag_state_dict_tensor_at(sd, i);
         size_t nbytes = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
         if (!nbytes) continue;
-        void *host = malloc(nbytes);
+        void *host = agi_malloc(nbytes);
         if (!host) {
             st = agi_error(AG_ERR_OOM, SAVE, "host out of memory (%zu bytes)", nbytes);
             break;
@@ -239,7 +239,7 @@ static int cmp_name(const void *a, const void *b)
 /* Duplicate names, found by sorting: O(n log n) for any number of entries. */
 static ag_status check_unique_names(const char *path, const st_entry *es, int ne)
 {
-    const char **names = malloc(((size_t)ne + 1) * sizeof *names);
+    const char **names = agi_malloc(((size_t)ne + 1) * sizeof *names);
     if (!names) return agi_error(AG_ERR_OOM, LOAD, "%s: host out of memory", path);
     for (int i = 0; i < ne; i++) names[i] = es[i].name;
     qsort(names, (size_t)ne, sizeof *names, cmp_name);
@@ -268,7 +268,7 @@ static unsigned char *read_file(const char *path, size_t *len)
     } else if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         size = -1;
         agi_error(AG_ERR_IO, LOAD, "%s: cannot determine the size (%s)", path, strerror(errno));
-    } else if (!(buf = malloc((size_t)size + 1))) {
+    } else if (!(buf = agi_malloc((size_t)size + 1))) {
         agi_error(AG_ERR_OOM, LOAD, "%s: host out of memory (%ld bytes)", path, size);
     } else if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
         agi_error(AG_ERR_IO, LOAD, "%s: read failed", path);
@@ -317,7 +317,7 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
     const unsigned char *data = buf + 8 + hlen;
     uint64_t data_len = len - 8 - hlen;
     int n = cJSON_GetArraySize(root);
-    st_entry *es = calloc((size_t)n + 1, sizeof *es);
+    st_entry *es = agi_calloc((size_t)n + 1, sizeof *es);
     ag_status st = es ? AG_OK : agi_error(AG_ERR_OOM, LOAD, "host out of memory");
     int ne = 0;
     for (const cJSON *it = root->child; st == AG_OK && it; it = it->next) {
@@ -335,7 +335,7 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
     }
     if (st == AG_OK) st = check_unique_names(path, es, ne);
     if (st == AG_OK) { /* the data must be covered exactly: no overlaps, no holes */
-        st_entry *sorted = malloc(((size_t)ne + 1) * sizeof *sorted);
+        st_entry *sorted = agi_malloc(((size_t)ne + 1) * sizeof *sorted);
         if (!sorted) st = agi_error(AG_ERR_OOM, LOAD, "host out of memory");
         else {
             memcpy(sorted, es, (size_t)ne * sizeof *es);
@@ -366,7 +366,7 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
         } else if ((st = ag_state_dict_add(sd, es[i].name, t)) != AG_OK) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ag_last_error());
-            st = agi_error(AG_ERR_FORMAT, LOAD, "%s: %s", path, msg);
+            st = agi_error(st, LOAD, "%s: %s", path, msg);
         }
     }
     ag_scope_end();

@@ -30,7 +30,7 @@ struct ag_state_dict {
 
 ag_state_dict *ag_state_dict_new(void)
 {
-    ag_state_dict *sd = calloc(1, sizeof *sd);
+    ag_state_dict *sd = agi_calloc(1, sizeof *sd);
     if (!sd) agi_error(AG_ERR_OOM, "ag_state_dict_new", "host out of memory");
     return sd;
 }
@@ -73,13 +73,13 @@ ag_status ag_state_dict_add(ag_state_dict *sd, const char *name, ag_tensor *t)
     if (find(sd, name) >= 0) return agi_error(AG_ERR_INVALID, op, "duplicate name \"%s\"", name);
     if (sd->n == sd->cap) {
         int cap = sd->cap ? sd->cap * 2 : 16;
-        sd_entry *g = realloc(sd->e, (size_t)cap * sizeof *g);
+        sd_entry *g = agi_realloc(sd->e, (size_t)cap * sizeof *g);
         if (!g) return agi_error(AG_ERR_OOM, op, "host out of memory");
         sd->e = g;
         sd->cap = cap;
     }
     if (sd->n == INT32_MAX) return agi_error(AG_ERR_INVALID, op, "too many entries");
-    char *copy = strdup(name);
+    char *copy = agi_strdup(name);
     if (!copy || !agi_name_index_put(&sd->names, copy, sd->n)) {
         free(copy);
         return agi_error(AG_ERR_OOM, op, "host out of memory");
@@ -121,7 +121,7 @@ ag_status ag_state_dict_set_meta(ag_state_dict *sd, const char *key, const char 
     const char *op = "ag_state_dict_set_meta";
     if (!sd || !key || !value)
         return agi_error(AG_ERR_INVALID, op, "%s is NULL", !sd ? "dict" : !key ? "key" : "value");
-    char *v = strdup(value);
+    char *v = agi_strdup(value);
     if (!v) return agi_error(AG_ERR_OOM, op, "host out of memory");
     int i = agi_name_index_find(&sd->keys, key);
     if (i >= 0) {
@@ -135,7 +135,7 @@ ag_status ag_state_dict_set_meta(ag_state_dict *sd, const char *key, const char 
     }
     if (sd->nm == sd->capm) {
         int cap = sd->capm ? sd->capm * 2 : 8;
-        sd_meta *g = realloc(sd->m, (size_t)cap * sizeof *g);
+        sd_meta *g = agi_realloc(sd->m, (size_t)cap * sizeof *g);
         if (!g) {
             free(v);
             return agi_error(AG_ERR_OOM, op, "host out of memory");
@@ -143,7 +143,7 @@ ag_status ag_state_dict_set_meta(ag_state_dict *sd, const char *key, const char 
         sd->m = g;
         sd->capm = cap;
     }
-    char *k = strdup(key);
+    char *k = agi_strdup(key);
     if (!k || !agi_name_index_put(&sd->keys, k, sd->nm)) {
         free(k);
         free(v);
@@ -228,7 +228,7 @@ ag_status ag_state_dict_load_into(const ag_state_dict *sd, int n, const char *co
                         name, ag_dtype_name(src->dtype), ag_dtype_name(dst->dtype));
     }
     if (strict) {
-        bool *used = calloc((size_t)sd->n + 1, sizeof *used);
+        bool *used = agi_calloc((size_t)sd->n + 1, sizeof *used);
         if (!used) return agi_error(AG_ERR_OOM, op, "host out of memory");
         for (int i = 0; i < n; i++) {
             int k = names[i] ? find(sd, names[i]) : -1;

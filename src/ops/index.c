@@ -47,7 +47,7 @@ static bool check_range(const char *op, const ag_tensor *index, int dim, int64_t
     if (!on_cpu(index)) return true;
     int64_t n = ag_numel(index);
     if (n == 0) return true;
-    int32_t *h = malloc((size_t)n * sizeof *h);
+    int32_t *h = agi_malloc((size_t)n * sizeof *h);
     if (!h) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return false;
@@ -193,7 +193,7 @@ ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index)
             node->i[0] = dim;
             agi_node_save(node, 0, index);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     return y;
 }
@@ -255,7 +255,7 @@ ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
             node->i[0] = dim;
             agi_node_save(node, 0, index);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     return y;
 }
@@ -320,7 +320,7 @@ ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index)
             node->i[0] = dim;
             agi_node_save(node, 0, index);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     return y;
 }
@@ -392,7 +392,7 @@ ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight)
     if (weight->dtype == AG_F32 && AGI_NEEDS_GRAD(weight)) {
         agi_node *node = agi_node_new(op, embedding_backward, 1, (const ag_tensor *[]){weight});
         if (node) agi_node_save(node, 0, flat);
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     agi_discard(flat);
     return y;

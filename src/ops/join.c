@@ -95,8 +95,7 @@ static ag_tensor *cat_grouped(const char *op, int n, ag_tensor *const *ts, int d
     }
     if (ok) out = ag_retain(cat_impl(op, np, parts, d, dtype));
     ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 static ag_tensor *cat_impl(const char *op, int n, ag_tensor *const *ts, int d, ag_dtype dtype)
@@ -134,7 +133,7 @@ static ag_tensor *cat_impl(const char *op, int n, ag_tensor *const *ts, int d, a
     if (grad) {
         agi_node *node = agi_node_new(op, cat_backward, n, (const ag_tensor *const *)ts);
         if (node) node->i[0] = d;
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }
@@ -170,7 +169,7 @@ ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
         return NULL;
     }
     int d = dim < 0 ? dim + t0->ndim + 1 : dim;
-    ag_tensor **views = malloc((size_t)n * sizeof *views);
+    ag_tensor **views = agi_malloc((size_t)n * sizeof *views);
     if (!views) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -185,8 +184,7 @@ ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
         out = ag_retain(cat_impl(op, n, views, nd, dtype));
     ag_scope_end();
     free(views);
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 /* Writes narrow views of sizes[k] along dim (in order) into out[0..max_out). */

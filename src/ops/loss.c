@@ -85,7 +85,7 @@ static bool check_targets(const char *op, const ag_tensor *scores, const ag_tens
     if (target->storage->dev->info.backend != AG_BACKEND_CPU) return true;
     int64_t n = ag_numel(target), classes = scores->shape[cdim];
     if (n == 0) return true;
-    int32_t *host = malloc((size_t)n * sizeof *host);
+    int32_t *host = agi_malloc((size_t)n * sizeof *host);
     if (!host) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return false;

@@ -193,7 +193,7 @@ ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
             params_store(node, &p);
             agi_node_save(node, 0, idx);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     agi_discard(idx);
     agi_discard(xc);
@@ -241,7 +241,7 @@ static ag_tensor *avg_pool(const char *op, const ag_tensor *x, const agi_pool_pa
     if (AGI_NEEDS_GRAD(x)) {
         agi_node *node = agi_node_new(op, avg_pool_backward, 1, (const ag_tensor *[]){x});
         if (node) params_store(node, p);
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     agi_discard(xc);
     return y;

@@ -105,9 +105,11 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
         agi_node_release(node);
         return NULL;
     }
-    agi_scope_track(y);
-    if (node) agi_attach(y, node);
-    return y;
+    if (!(y = agi_scope_track(y))) {
+        agi_node_release(node);
+        return NULL;
+    }
+    return AGI_NEEDS_GRAD(x) ? agi_attach(y, node) : y;
 }
 
 ag_tensor *ag_softmax(const ag_tensor *x, int dim)

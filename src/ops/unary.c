@@ -140,8 +140,7 @@ static ag_tensor *run(const unary_def *def, const ag_tensor *x, double f0, doubl
         ag_tensor *xf = ag_cast(x, AG_F32);
         out = xf ? ag_retain(agi_unary_kernel(def->name, xf, def->sub, f0, f1)) : NULL;
         ag_scope_end();
-        if (out) agi_scope_track(out);
-        return out; /* integers never require grad */
+        return agi_scope_track(out); /* integers never require grad */
     }
     out = agi_unary_kernel(def->name, x, def->sub, f0, f1);
     if (out && AGI_NEEDS_GRAD(x)) {
@@ -161,7 +160,7 @@ static ag_tensor *run(const unary_def *def, const ag_tensor *x, double f0, doubl
                 agi_discard(y);
             }
         }
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }

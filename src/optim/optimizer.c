@@ -107,8 +107,8 @@ static ag_optimizer *opt_new(const char *op, opt_kind kind, ag_tensor *const *pa
                 return NULL;
             }
     }
-    ag_optimizer *o = calloc(1, sizeof *o);
-    param_state *ps = calloc((size_t)n, sizeof *ps);
+    ag_optimizer *o = agi_calloc(1, sizeof *o);
+    param_state *ps = agi_calloc((size_t)n, sizeof *ps);
     if (!o || !ps) {
         free(o);
         free(ps);
@@ -406,9 +406,7 @@ ag_tensor *ag_optimizer_state_entry(const ag_optimizer *opt, int idx, char *name
         int b = rest - 1;
         if (!buf_name(opt, 0)) b++; /* only buffer 1 is used */
         if (name && cap) snprintf(name, cap, "state.%d.%s", i, buf_name(opt, b));
-        ag_tensor *t = ag_retain(s->buf[b]);
-        agi_scope_track(t);
-        return t;
+        return agi_scope_track(ag_retain(s->buf[b]));
     }
     agi_error(AG_ERR_NOT_FOUND, op, "no state entry %d (the optimizer has %d)", idx,
               ag_optimizer_state_count(opt));
@@ -437,7 +435,13 @@ static ag_status state_check(const char *op, const ag_optimizer *opt, const char
         if (agi_numel(value->ndim, value->shape) != 1)
             return agi_error(AG_ERR_INVALID, op, "state entry \"%s\" must have one element, got %s",
                              name, agi_fmt_shape(a, value->ndim, value->shape));
+        ag_clear_error();
         double v = ag_item(value);
+        if (isnan(v) && ag_last_status() != AG_OK) { /* reading it failed */
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            return agi_error(ag_last_status(), op, "state entry \"%s\": %s", name, msg);
+        }
         if (!(v >= 0) || v > 9e15)
             return agi_error(AG_ERR_INVALID, op, "state entry \"%s\": invalid step %g", name, v);
         *buf = -1;
