@@ -55,6 +55,8 @@ static ag_device *open_index(const agi_backend *be, int index, const char *spec)
     dev->be = be;
     dev->info.backend = be->kind;
     atomic_init(&dev->refs, 1);
+    atomic_init(&dev->closed, false);
+    dev->magic = AGI_DEVICE_MAGIC;
     return dev;
 }
 
@@ -142,20 +144,34 @@ void agi_device_release(ag_device *dev)
     if (!dev || atomic_fetch_sub(&dev->refs, 1) != 1) return;
     dev->be->sync(dev->impl);
     dev->be->close(dev->impl);
-    free(dev);
+    dev->magic = AGI_DEAD_MAGIC;
+    agi_quarantine(dev);
 }
 
-void ag_device_close(ag_device *dev) { agi_device_release(dev); }
+void ag_device_close(ag_device *dev)
+{
+    if (!dev) return;
+    if (dev->magic != AGI_DEVICE_MAGIC || atomic_exchange(&dev->closed, true)) {
+        agi_error(AG_ERR_INVALID, "ag_device_close", "device %p was already closed",
+                  (const void *)dev);
+        return;
+    }
+    agi_device_release(dev);
+}
 
-const ag_device_info *ag_device_get_info(const ag_device *dev) { return dev ? &dev->info : NULL; }
+const ag_device_info *ag_device_get_info(const ag_device *dev)
+{
+    return dev && agi_device_alive("ag_device_get_info", dev) ? &dev->info : NULL;
+}
 
 ag_status ag_device_sync(ag_device *dev)
 {
     if (!dev) return agi_error(AG_ERR_INVALID, "ag_device_sync", "device is NULL");
+    if (!agi_device_alive("ag_device_sync", dev)) return AG_ERR_INVALID;
     return dev->be->sync(dev->impl);
 }
 
 int64_t ag_device_live_buffers(const ag_device *dev)
 {
-    return dev ? atomic_load(&dev->live_buffers) : -1;
+    return dev && dev->magic == AGI_DEVICE_MAGIC ? atomic_load(&dev->live_buffers) : -1;
 }

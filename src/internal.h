@@ -20,7 +20,15 @@
 
 /* ---- Devices ------------------------------------------------------------ */
 
+/* Magic words of live handles (overwritten with AGI_DEAD_MAGIC when freed;
+ * see src/handles.c). */
+#define AGI_TENSOR_MAGIC 0x7e45a0b1u
+#define AGI_DEVICE_MAGIC 0x0de71ce5u
+#define AGI_DEAD_MAGIC 0xdeadf1eeu
+
 struct ag_device {
+    uint32_t magic;
+    atomic_bool closed; /* the user's handle was closed */
     const agi_backend *be;
     agi_backend_device *impl;
     ag_device_info info;
@@ -31,6 +39,17 @@ struct ag_device {
 
 void agi_device_retain(ag_device *dev);
 void agi_device_release(ag_device *dev);
+
+/* ---- Handle checks (src/handles.c) ----------------------------------------- */
+
+/* Frees `p` later: keeps the most recently freed handles' memory so their
+ * dead magic can still be read by a misusing caller. */
+void agi_quarantine(void *p);
+/* False (error "op: ... not a live tensor ...") for a freed tensor. */
+bool agi_tensor_alive(const char *op, const ag_tensor *t);
+/* False (error "op: device ... was closed and destroyed") for a freed device
+ * (closed by the user and no tensor left on it). */
+bool agi_device_alive(const char *op, const ag_device *dev);
 
 /* ---- Tensors ------------------------------------------------------------ */
 
@@ -44,6 +63,7 @@ typedef struct agi_storage {
 typedef struct agi_node agi_node;
 
 struct ag_tensor {
+    uint32_t magic;
     atomic_int refs;
     ag_dtype dtype;
     int ndim;

@@ -99,6 +99,7 @@ static ag_tensor *tensor_alloc(void)
 {
     ag_tensor *t = agi_calloc(1, sizeof *t);
     if (!t) return NULL;
+    t->magic = AGI_TENSOR_MAGIC;
     atomic_init(&t->refs, 1);
     atomic_fetch_add(&agi_live_tensor_count, 1);
     return t;
@@ -111,6 +112,7 @@ ag_tensor *agi_tensor_new(const char *op, ag_device *dev, ag_dtype dtype, int nd
         agi_error(AG_ERR_INVALID, op, "device is NULL");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL;
     if (ag_dtype_size(dtype) == 0) {
         agi_error(AG_ERR_INVALID, op, "invalid dtype %d", (int)dtype);
         return NULL;
@@ -155,18 +157,21 @@ ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape
 
 ag_tensor *ag_retain(ag_tensor *t)
 {
-    if (t) atomic_fetch_add(&t->refs, 1);
+    if (!t) return NULL;
+    if (!agi_tensor_alive("ag_retain", t)) return NULL;
+    atomic_fetch_add(&t->refs, 1);
     return t;
 }
 
 void ag_release(ag_tensor *t)
 {
-    if (!t || atomic_fetch_sub(&t->refs, 1) != 1) return;
+    if (!t || !agi_tensor_alive("ag_release", t) || atomic_fetch_sub(&t->refs, 1) != 1) return;
+    t->magic = AGI_DEAD_MAGIC;
     ag_release(t->grad);
     agi_node_release(t->grad_fn);
     storage_release(t->storage);
     atomic_fetch_sub(&agi_live_tensor_count, 1);
-    free(t);
+    agi_quarantine(t);
 }
 
 agi_view agi_view_of(const ag_tensor *t)
@@ -234,7 +239,7 @@ char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap)
 
 bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg)
 {
-    if (t) return true;
+    if (t) return agi_tensor_alive(op, t);
     /* Keep the message of the failure that produced the NULL, if any. */
     if (ag_last_status() == AG_OK) agi_error(AG_ERR_INVALID, op, "%s is NULL", arg);
     return false;

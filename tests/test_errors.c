@@ -282,6 +282,64 @@ START_TEST(test_creation_error_names)
 }
 END_TEST
 
+/* Misusing handles is a clear error, never memory corruption: releasing a
+ * tensor twice, using one after its scope ended, closing a device twice. */
+START_TEST(test_handle_misuse)
+{
+    ag_device *dev = agt_open(_i);
+    const char *dead = "not a live tensor";
+    ag_tensor *t = ag_zeros(dev, AG_F32, AG_SHAPE(2, 2)); /* owned by the caller */
+    ag_release(t);
+    ag_clear_error();
+    ag_release(t); /* double release */
+    ck_assert_msg(strstr(ag_last_error(), "ag_release") && strstr(ag_last_error(), dead), "%s",
+                  ag_last_error());
+    ag_clear_error();
+    ck_assert(ag_retain(t) == NULL);
+    ck_assert_msg(strstr(ag_last_error(), "ag_retain"), "%s", ag_last_error());
+    /* A tensor used after the scope that owned it ended. */
+    ag_scope_begin();
+    ag_tensor *s = ag_ones(dev, AG_F32, AG_SHAPE(3));
+    ag_scope_end();
+    ag_clear_error();
+    agt_assert_error(ag_relu(s), "ag_relu", dead, "relu of a freed tensor");
+    ag_clear_error();
+    agt_assert_error(ag_add(s, s), "ag_add", dead, "add of a freed tensor");
+    ag_clear_error();
+    float v[3];
+    ck_assert_int_eq(ag_tensor_read(s, v, sizeof v), AG_ERR_INVALID);
+    ck_assert_msg(strstr(ag_last_error(), dead), "%s", ag_last_error());
+    /* Over-releasing a tensor a scope owns: the scope's own release reports it. */
+    ag_scope_begin();
+    ag_tensor *o = ag_ones(dev, AG_F32, AG_SHAPE(3));
+    ag_release(o);
+    ag_clear_error();
+    ag_scope_end();
+    ck_assert_msg(strstr(ag_last_error(), dead), "%s", ag_last_error());
+    /* A second device: closed twice, then used. */
+    ag_device *d2 = ag_device_open(agt_backend_spec(_i));
+    ck_assert(d2 != NULL);
+    ag_tensor *keep = ag_zeros(d2, AG_F32, AG_SHAPE(2)); /* keeps d2 alive after close */
+    ag_device_close(d2);
+    ag_clear_error();
+    ag_device_close(d2);
+    ck_assert_msg(strstr(ag_last_error(), "ag_device_close") &&
+                      strstr(ag_last_error(), "already closed"), "%s", ag_last_error());
+    ag_scope_begin();
+    agt_assert_close(ag_add_scalar(keep, 1.0), (float[]){1, 1}, 2, 0, 0, "tensor outlives its handle");
+    ag_scope_end();
+    ag_release(keep); /* destroys d2 */
+    ag_clear_error();
+    agt_assert_error(ag_zeros(d2, AG_F32, AG_SHAPE(2)), "ag_zeros", "closed and destroyed",
+                     "zeros on a destroyed device");
+    ck_assert_int_eq(ag_device_sync(d2), AG_ERR_INVALID);
+    ag_clear_error();
+    ag_device_close(d2);
+    ck_assert_msg(strstr(ag_last_error(), "already closed"), "%s", ag_last_error());
+    agt_close(dev);
+}
+END_TEST
+
 START_TEST(test_backward_errors)
 {
     ag_device *dev = agt_open(_i);
@@ -333,6 +391,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_out_of_range);
     AGT_ADD_LOOP(tc, test_index_range_shapes);
     AGT_ADD_LOOP(tc, test_creation_error_names);
+    AGT_ADD_LOOP(tc, test_handle_misuse);
     AGT_ADD_LOOP(tc, test_backward_errors);
     AGT_ADD_LOOP(tc, test_device_errors);
     suite_add_tcase(s, tc);

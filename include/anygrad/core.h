@@ -117,7 +117,11 @@ AG_API int ag_device_list(ag_device_info *out, int max);
 AG_API ag_device *ag_device_open(const char *spec);
 
 /* Releases the caller's handle. The device stays alive while tensors on it
- * exist and is destroyed with the last of them. NULL is a no-op. */
+ * exist and is destroyed with the last of them. NULL is a no-op. Closing a
+ * handle twice sets AG_ERR_INVALID "ag_device_close: device ... was already
+ * closed" and does nothing; passing a destroyed device to any function is
+ * AG_ERR_INVALID "... was closed and destroyed" (detected for recently freed
+ * handles, see ag_release). */
 AG_API void ag_device_close(ag_device *dev);
 
 /* Information about an open device. Returns a pointer owned by the device. */

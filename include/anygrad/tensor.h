@@ -37,7 +37,14 @@ typedef struct ag_tensor ag_tensor;
 /* Adds a reference so the tensor outlives its scope. Returns `t`. */
 AG_API ag_tensor *ag_retain(ag_tensor *t);
 
-/* Drops one reference; the tensor is freed with its last one. NULL is a no-op. */
+/* Drops one reference; the tensor is freed with its last one. NULL is a no-op.
+ * Misuse is an error, not memory corruption: releasing a tensor more often
+ * than it was referenced, or using one after the scope that owned it ended,
+ * sets AG_ERR_INVALID "... is not a live tensor (released more often than it
+ * was retained, or used after the scope that owned it ended)" and the call
+ * does nothing (ops return NULL). Freed tensors and devices carry a dead
+ * magic word and their memory is held back for the next 1024 frees, so this
+ * is detected for recent misuse; older dangling handles are undefined. */
 AG_API void ag_release(ag_tensor *t);
 
 /* ---- Creation ----------------------------------------------------------- */
