@@ -342,6 +342,55 @@ START_TEST(test_embedding_hand)
 }
 END_TEST
 
+/* padding_idx (PyTorch's F.embedding / nn.Embedding): same output, no
+ * gradient for the padding row; nn.Embedding's padding row starts at 0. */
+START_TEST(test_embedding_padding_idx)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *w = agt_tensor(dev, AG_SHAPE(4, 2), (float[]){0, 1, 10, 11, 20, 21, 30, 31});
+    ag_set_requires_grad(w, true);
+    ag_tensor *idx = agt_tensor_i32(dev, AG_SHAPE(2, 2), (int32_t[]){3, 0, 3, 1});
+    const int64_t pads[2] = {3, -1}; /* -1 is row 3 too */
+    for (int k = 0; k < 2; k++) {
+        ag_tensor *y = ag_embedding_padded(idx, w, pads[k]);
+        agt_assert_close(y, (float[]){30, 31, 0, 1, 30, 31, 10, 11}, 8, 0, 0, "padded output");
+        ag_zero_grad(w);
+        ag_tensor *go = agt_tensor(dev, AG_SHAPE(2, 2, 2), (float[]){1, 2, 3, 4, 5, 6, 7, 8});
+        ck_assert_int_eq(ag_backward(ag_sum(ag_mul(y, go), 0, NULL, false), NULL), AG_OK);
+        /* row 0 <- (3,4); row 1 <- (7,8); row 3 would get (1,2)+(5,6) but is padding */
+        agt_assert_close(ag_grad(w), (float[]){3, 4, 7, 8, 0, 0, 0, 0}, 8, 0, 0, "padded grad");
+    }
+    /* Padding row 0 */
+    ag_zero_grad(w);
+    ck_assert_int_eq(ag_backward(ag_sum(ag_embedding_padded(idx, w, 0), 0, NULL, false), NULL),
+                     AG_OK);
+    agt_assert_close(ag_grad(w), (float[]){0, 0, 1, 1, 0, 0, 2, 2}, 8, 0, 0, "padding row 0");
+    agt_assert_error(ag_embedding_padded(idx, w, 4), "ag_embedding_padded", "padding_idx 4",
+                     "padding_idx too large");
+    agt_assert_error(ag_embedding_padded(idx, w, -5), "ag_embedding_padded", "[4,2]",
+                     "padding_idx too small");
+    /* nn.Embedding(5, 3, padding_idx=-2): row 3 is zero and stays without gradient. */
+    ag_module *emb = ag_nn_embedding_padded(dev, 5, 3, -2);
+    ck_assert_msg(emb != NULL, "%s", ag_last_error());
+    ag_tensor *ew = ag_module_get(emb, "weight");
+    float *wv = agt_read_f32(ew);
+    for (int j = 0; j < 3; j++) ck_assert(wv[9 + j] == 0.0f);
+    ck_assert(wv[0] != 0.0f || wv[1] != 0.0f);
+    free(wv);
+    ag_tensor *ix = agt_tensor_i32(dev, AG_SHAPE(3), (int32_t[]){3, 1, 3});
+    ag_tensor *out = ag_module_forward(emb, ix);
+    ck_assert_int_eq(ag_backward(ag_sum(out, 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(ew), (float[]){0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 15, 0, 0,
+                     "nn padded grad");
+    ag_module_free(emb);
+    agt_assert_error(ag_nn_embedding_padded(dev, 5, 3, 5), "ag_nn_embedding_padded",
+                     "padding_idx 5", "nn padding_idx out of range");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 START_TEST(test_embedding_golden)
 {
     ag_device *dev = agt_open(_i);
@@ -604,6 +653,7 @@ static Suite *index_suite(void)
     AGT_ADD_LOOP(tc, test_index_select_gradcheck);
     AGT_ADD_LOOP(tc, test_embedding_hand);
     AGT_ADD_LOOP(tc, test_embedding_golden);
+    AGT_ADD_LOOP(tc, test_embedding_padding_idx);
     AGT_ADD_LOOP(tc, test_embedding_gradcheck);
     AGT_ADD_LOOP(tc, test_one_hot);
     AGT_ADD_LOOP(tc, test_index_range);

@@ -89,6 +89,11 @@ AG_API ag_module *ag_nn_rms_norm(ag_device *dev, int64_t dim, double eps);
 AG_API ag_module *ag_nn_dropout(double p);
 /* weight [num, dim] ~ N(0, 1); input i32 indices. */
 AG_API ag_module *ag_nn_embedding(ag_device *dev, int64_t num, int64_t dim);
+/* nn.Embedding(num, dim, padding_idx=p): row p (in [-num, num), negative
+ * from the end) starts at zero and never gets a gradient
+ * (ag_embedding_padded), so it stays zero under plain SGD/Adam updates. */
+AG_API ag_module *ag_nn_embedding_padded(ag_device *dev, int64_t num, int64_t dim,
+                                         int64_t padding_idx);
 AG_API ag_module *ag_nn_max_pool2d(const ag_pool2d_opts *opts);
 AG_API ag_module *ag_nn_avg_pool2d(const ag_pool2d_opts *opts);
 AG_API ag_module *ag_nn_adaptive_avg_pool2d(int64_t out_h, int64_t out_w);

@@ -220,6 +220,12 @@ AG_API ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *i
 AG_API ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index);
 /* weight: [V, D], index: i32 of any shape → [..., D]. Differentiable in weight. */
 AG_API ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight);
+/* ag_embedding with PyTorch's padding_idx (F.embedding(..., padding_idx=p)):
+ * the output is the same, but row p of weight gets no gradient (its entries
+ * of the weight gradient are 0). p in [-V, V); negative counts from the end.
+ * Out of range is AG_ERR_INVALID. */
+AG_API ag_tensor *ag_embedding_padded(const ag_tensor *index, const ag_tensor *weight,
+                                      int64_t padding_idx);
 /* i32 labels [...] → [..., num_classes] of dtype i32 (PyTorch gives int64).
  * num_classes must be >= 1: PyTorch's -1 (infer from the data) would need a
  * device-to-host read. Computed as labels[..., None] == arange(num_classes). */

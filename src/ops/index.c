@@ -349,10 +349,11 @@ static agi_view rows_view(const ag_tensor *t, int64_t m, int64_t d)
     return v;
 }
 
-/* inputs[0] = weight [V, D]; saved[0] = the contiguous index. */
+/* inputs[0] = weight [V, D]; saved[0] = the contiguous index; i[0] = 1
+ * when row i[1] (the padding index) gets no gradient. */
 static ag_status embedding_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
 {
-    const char *op = "ag_embedding";
+    const char *op = node->name;
     const ag_tensor *w = node->inputs[0], *flat = node->saved[0];
     int64_t m = ag_numel(flat), d = w->shape[1];
     ag_tensor *dw = agi_tensor_new(op, grad->storage->dev, AG_F32, 2, w->shape);
@@ -360,13 +361,43 @@ static ag_status embedding_backward(agi_node *node, ag_tensor *grad, ag_tensor *
     if (!dw || !dy || fill_zero(op, dw) != AG_OK) return ag_last_status();
     if (m > 0 && scatter_kernel(op, dw, 0, rows_view(dy, m, d), index_rows(flat, m, d)) != AG_OK)
         return ag_last_status();
+    if (node->i[0]) { /* dw[padding_idx, :] = 0 */
+        ag_tensor *row = agi_tensor_view(dw, 1, &d, (int64_t[]){1}, node->i[1] * d);
+        ag_status st = row ? ag_fill_(row, 0.0) : ag_last_status();
+        agi_discard(row);
+        if (st != AG_OK) return st;
+    }
     grads[0] = dw;
     return AG_OK;
 }
 
+static ag_tensor *embedding(const char *op, const ag_tensor *index, const ag_tensor *weight,
+                            bool padded, int64_t padding_idx);
+
 ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight)
 {
-    const char *op = "ag_embedding";
+    return embedding("ag_embedding", index, weight, false, 0);
+}
+
+ag_tensor *ag_embedding_padded(const ag_tensor *index, const ag_tensor *weight,
+                               int64_t padding_idx)
+{
+    const char *op = "ag_embedding_padded";
+    if (!agi_check_tensor(op, index, "index") || !agi_check_tensor(op, weight, "weight"))
+        return NULL;
+    if (weight->ndim == 2 && (padding_idx < -weight->shape[0] || padding_idx >= weight->shape[0])) {
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "padding_idx %lld out of range for weight %s",
+                  (long long)padding_idx, agi_fmt_shape(a, weight->ndim, weight->shape));
+        return NULL;
+    }
+    if (weight->ndim == 2 && padding_idx < 0) padding_idx += weight->shape[0];
+    return embedding(op, index, weight, true, padding_idx);
+}
+
+static ag_tensor *embedding(const char *op, const ag_tensor *index, const ag_tensor *weight,
+                            bool padded, int64_t padding_idx)
+{
     if (!agi_check_tensor(op, index, "index") || !agi_check_tensor(op, weight, "weight"))
         return NULL;
     if (!agi_check_same_device(op, index, weight)) return NULL;
@@ -391,7 +422,11 @@ ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight)
         goto fail;
     if (weight->dtype == AG_F32 && AGI_NEEDS_GRAD(weight)) {
         agi_node *node = agi_node_new(op, embedding_backward, 1, (const ag_tensor *[]){weight});
-        if (node) agi_node_save(node, 0, flat);
+        if (node) {
+            agi_node_save(node, 0, flat);
+            node->i[0] = padded;
+            node->i[1] = padding_idx;
+        }
         y = agi_attach(y, node);
     }
     agi_discard(flat);
