@@ -274,6 +274,8 @@ typedef struct ag_cross_entropy_opts {
     ag_reduction reduction; /* default mean */
     int64_t ignore_index;   /* targets equal to it are skipped; PyTorch uses -100 */
     double label_smoothing; /* 0 for none */
+    const ag_tensor *weight; /* f32 [C] per-class weights on the input's device, or
+                              * NULL (all 1): PyTorch's `weight` argument */
 } ag_cross_entropy_opts;
 
 /* logits: [N, C] (or [N, C, d...], or [C] with a 0-dim target), target: i32
@@ -285,7 +287,13 @@ typedef struct ag_cross_entropy_opts {
  * target may also be f32 class probabilities with the logits' shape:
  * -sum_c t'[c] log p[c] with t' = (1 - ls) t + ls / C, mean over the N (and
  * d...) elements, differentiable in the target too; ignore_index unused.
- * `opts` NULL means PyTorch's defaults (mean, ignore_index -100, no smoothing). */
+ * With a class weight w (PyTorch semantics): an element's loss is scaled by
+ * w[target] (the smoothing term by w[c] inside its sum over c) and the mean
+ * divides by the sum of w[target] over the non-ignored targets (a weighted
+ * mean; NaN when that sum is 0). For probability targets the term of class
+ * c is scaled by w[c] and the mean still divides by the number of elements.
+ * `opts` NULL means PyTorch's defaults (mean, ignore_index -100, no smoothing,
+ * no weight). */
 AG_API ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
                                    const ag_cross_entropy_opts *opts);
 /* log_probs: [N, C] (or [N, C, d...]), target: i32 [N] (or [N, d...]) only.
