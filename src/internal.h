@@ -183,6 +183,17 @@ void agi_node_release(agi_node *node);
 /* Reduces a broadcast gradient back to `ndim`/`shape` (sum over broadcast dims). */
 ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape);
 
+/* ---- Normalisation ------------------------------------------------------------ */
+
+/* ag_batch_norm with PyTorch's momentum=None in training mode: the running
+ * statistics become the cumulative average, r += (s - r) / (n + 1) with n the
+ * i32 0-dim `batches_tracked` before this batch (read on the device, no
+ * sync). The caller increments batches_tracked afterwards. */
+ag_tensor *agi_batch_norm_cumulative(const ag_tensor *x, ag_tensor *running_mean,
+                                     ag_tensor *running_var, const ag_tensor *weight,
+                                     const ag_tensor *bias, bool training,
+                                     const ag_tensor *batches_tracked, double eps);
+
 /* ---- Optimizers ------------------------------------------------------------ */
 
 /* Every check ag_optimizer_state_set makes (name, index, buffer, dtype, shape,

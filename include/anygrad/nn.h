@@ -78,7 +78,12 @@ AG_API ag_module *ag_nn_conv_transpose2d(ag_device *dev, int64_t in_channels,
                                          int64_t out_channels, int kernel_h, int kernel_w,
                                          const ag_conv2d_opts *opts, bool bias);
 /* Parameters weight/bias [C]; buffers running_mean, running_var [C] and
- * num_batches_tracked (i32 scalar). 1d: [N, C] or [N, C, L]; 2d: [N, C, H, W]. */
+ * num_batches_tracked (i32 scalar). 1d: [N, C] or [N, C, L]; 2d: [N, C, H, W].
+ * momentum in [0, 1] (PyTorch's default 0.1), or AG_MOMENTUM_CUMULATIVE for
+ * PyTorch's momentum=None: the running statistics are the cumulative average
+ * of every training batch, factor 1 / num_batches_tracked after its
+ * increment (computed on the device). Other values are AG_ERR_INVALID. */
+#define AG_MOMENTUM_CUMULATIVE (-1.0)
 AG_API ag_module *ag_nn_batch_norm1d(ag_device *dev, int64_t num_features, double eps,
                                      double momentum);
 AG_API ag_module *ag_nn_batch_norm2d(ag_device *dev, int64_t num_features, double eps,

@@ -246,7 +246,9 @@ AG_API ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *sh
 /* x: [N, C, ...]. In training mode normalises with the batch statistics over
  * every dim but C (biased variance) and, when given, updates
  * running_mean/running_var in place (r = (1-momentum) r + momentum s, with the
- * unbiased variance; not recorded by autograd); fails when a channel has only
+ * unbiased variance; not recorded by autograd; momentum in [0, 1], the
+ * cumulative average of momentum=None is the nn module's, see
+ * AG_MOMENTUM_CUMULATIVE); fails when a channel has only
  * one value. In eval mode uses the running statistics, which are then
  * required. weight/bias: [C] or NULL; running stats: f32 [C] or NULL. */
 AG_API ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean,

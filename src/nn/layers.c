@@ -117,9 +117,15 @@ static ag_tensor *batch_norm_forward(ag_module *m, const ag_tensor *x)
                   agi_fmt_shape(buf, x->ndim, x->shape));
         return NULL;
     }
-    ag_tensor *y = ag_batch_norm(x, agi_module_tensor(m, "running_mean"),
-                                 agi_module_tensor(m, "running_var"), W(m), B(m), m->training,
-                                 m->f[1], m->f[0]);
+    ag_tensor *y;
+    if (m->f[1] == AG_MOMENTUM_CUMULATIVE)
+        y = agi_batch_norm_cumulative(x, agi_module_tensor(m, "running_mean"),
+                                      agi_module_tensor(m, "running_var"), W(m), B(m), m->training,
+                                      agi_module_tensor(m, "num_batches_tracked"), m->f[0]);
+    else
+        y = ag_batch_norm(x, agi_module_tensor(m, "running_mean"),
+                          agi_module_tensor(m, "running_var"), W(m), B(m), m->training, m->f[1],
+                          m->f[0]);
     if (y && m->training) {
         ag_tensor *count = agi_module_tensor(m, "num_batches_tracked");
         ag_no_grad_begin();
@@ -134,6 +140,11 @@ static ag_module *batch_norm(const char *type, int kind, ag_device *dev, int64_t
                              double momentum)
 {
     if (!check_positive(type, c, 1)) return NULL;
+    if (!(momentum >= 0.0 && momentum <= 1.0) && momentum != AG_MOMENTUM_CUMULATIVE) {
+        agi_error(AG_ERR_INVALID, type, "momentum %g is not in [0, 1] nor AG_MOMENTUM_CUMULATIVE",
+                  momentum);
+        return NULL;
+    }
     ag_module *m = agi_module_new(type, batch_norm_forward);
     if (!m) return NULL;
     m->i[0] = kind;
