@@ -189,7 +189,11 @@ typedef struct ag_pool2d_opts {
     int padding[2];
     int dilation[2]; /* max pool only; 0 means 1 */
     bool ceil_mode;
-    bool count_include_pad; /* avg pool only; PyTorch's default is true */
+    /* Avg pool only. The zero value is PyTorch's default count_include_pad =
+     * True (padding counts in the divisor); set exclude_pad for PyTorch's
+     * count_include_pad = False. (The field is named for the non-default so
+     * a zero-initialised struct can only mean the default.) */
+    bool exclude_pad;
 } ag_pool2d_opts;
 
 /* Pooling of x: [N, C, H, W] or [C, H, W] (integer x is promoted to f32);

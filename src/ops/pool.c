@@ -256,7 +256,7 @@ ag_tensor *ag_avg_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
     const char *op = "ag_avg_pool2d";
     agi_pool_params p = {0};
     if (!check_x(op, x, &p) || !read_window(op, x, opts, false, &p)) return NULL;
-    p.count_include_pad = opts->count_include_pad;
+    p.count_include_pad = !opts->exclude_pad;
     return avg_pool(op, x, &p);
 }
 
