@@ -247,6 +247,13 @@ typedef struct agi_kernel {
         agi_pool_params pool;
         agi_optim_params optim;
     } p;
+    /* GATHER and SCATTER_ADD only: the device-side error word. When `err` is
+     * set (a buffer of at least 4 bytes), a kernel that meets an out-of-range
+     * index also stores err_code (> 0) into its first i32, in addition to the
+     * behaviour above (read 0 / skip); with several, any one of the codes
+     * wins. Nothing else writes `err`; the front end reads and clears it. */
+    agi_buffer *err;
+    int32_t err_code;
 } agi_kernel;
 
 /* ---- The vtable -------------------------------------------------------- */

@@ -56,6 +56,8 @@ static ag_device *open_index(const agi_backend *be, int index, const char *spec)
     dev->info.backend = be->kind;
     atomic_init(&dev->refs, 1);
     atomic_init(&dev->closed, false);
+    atomic_init(&dev->err_armed, false);
+    pthread_mutex_init(&dev->err_lock, NULL);
     dev->magic = AGI_DEVICE_MAGIC;
     return dev;
 }
@@ -143,6 +145,7 @@ void agi_device_release(ag_device *dev)
 {
     if (!dev || atomic_fetch_sub(&dev->refs, 1) != 1) return;
     dev->be->sync(dev->impl);
+    agi_device_error_free(dev);
     dev->be->close(dev->impl);
     dev->magic = AGI_DEAD_MAGIC;
     agi_quarantine(dev);
@@ -168,7 +171,8 @@ ag_status ag_device_sync(ag_device *dev)
 {
     if (!dev) return agi_error(AG_ERR_INVALID, "ag_device_sync", "device is NULL");
     if (!agi_device_alive("ag_device_sync", dev)) return AG_ERR_INVALID;
-    return dev->be->sync(dev->impl);
+    ag_status st = dev->be->sync(dev->impl);
+    return st != AG_OK ? st : agi_device_check("ag_device_sync", dev);
 }
 
 int64_t ag_device_live_buffers(const ag_device *dev)

@@ -16,6 +16,7 @@
 #include "anygrad.h"
 #include "backend.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 /* ---- Devices ------------------------------------------------------------ */
@@ -26,6 +27,8 @@
 #define AGI_DEVICE_MAGIC 0x0de71ce5u
 #define AGI_DEAD_MAGIC 0xdeadf1eeu
 
+#define AGI_ERR_OPS 16
+
 struct ag_device {
     uint32_t magic;
     atomic_bool closed; /* the user's handle was closed */
@@ -35,7 +38,26 @@ struct ag_device {
     atomic_int refs;            /* the user's handle + one per live storage */
     atomic_llong live_buffers;
     int handle_id; /* 1, 2, ... in opening order: tells two handles of one device apart */
+    /* The device-side error word (src/device_error.c). */
+    pthread_mutex_t err_lock;
+    agi_buffer *err_buf;             /* 4 bytes, allocated with the first index kernel */
+    atomic_bool err_armed;           /* an index kernel was queued since the last check */
+    const char *err_ops[AGI_ERR_OPS]; /* code i + 1 names err_ops[i] */
+    int n_err_ops;
 };
+
+/* Index kernels (GATHER, SCATTER_ADD) queued by `op` get the device's error
+ * word and op's code (or the name set by agi_index_caller_set). */
+void agi_index_guard(const char *op, ag_device *dev, agi_kernel *k);
+/* Names index kernels queued by this thread after the call (NULL: their own
+ * op); returns the previous name. For composed ops such as ag_cross_entropy. */
+const char *agi_index_caller_set(const char *op);
+/* When an index kernel ran since the last check: reads and clears the error
+ * word; a set word is AG_ERR_INVALID naming the op that queued the kernel
+ * ("found by `op`"). Called by ag_device_sync and host reads. */
+ag_status agi_device_check(const char *op, ag_device *dev);
+/* Frees the error word (before the backend device closes). */
+void agi_device_error_free(ag_device *dev);
 
 void agi_device_retain(ag_device *dev);
 void agi_device_release(ag_device *dev);

@@ -499,6 +499,8 @@ ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes)
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ag_last_error());
             agi_error(st, op, "%s", msg);
+        } else {
+            st = agi_device_check(op, dev);
         }
     }
     ag_scope_end();

@@ -4,8 +4,10 @@
  * handling and error paths, on every backend. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GOLDEN "index.txt"
 #define TOL 1e-5
@@ -490,6 +492,20 @@ END_TEST
 
 /* ---- index range and errors --------------------------------------------------------------- */
 
+/* On a GPU: the result holds `want` (bad entries read 0 / were skipped), the
+ * first read reports the op through the device error word, the next read is
+ * clean again. */
+static void assert_device_error(const ag_tensor *t, const float *want, int64_t n, const char *op)
+{
+    float got[16];
+    ag_clear_error();
+    ck_assert_int_eq(ag_tensor_read(t, got, (size_t)n * sizeof *got), AG_ERR_INVALID);
+    ck_assert_msg(strstr(ag_last_error(), op) && strstr(ag_last_error(), "index out of range"),
+                  "%s: %s", op, ag_last_error());
+    for (int64_t i = 0; i < n; i++) ck_assert_msg(got[i] == want[i], "%s: element %lld", op, (long long)i);
+    agt_assert_close(t, want, n, 0, 0, op); /* the word was cleared: this read succeeds */
+}
+
 START_TEST(test_index_range)
 {
     ag_device *dev = agt_open(_i);
@@ -509,13 +525,28 @@ START_TEST(test_index_range)
         agt_assert_error(ag_embedding(neg, w), "ag_embedding", "index -1", "embedding range");
         agt_assert_error(ag_one_hot(labels, 3), "ag_one_hot", "3 out of range", "one_hot range");
     } else {
-        // on GPUs out-of-range entries read as 0 and are skipped on write
-        agt_assert_close(ag_gather(x, 1, bad), (float[]){1, 0, 7, 8}, 4, 0, 0, "gather oob");
-        agt_assert_close(ag_scatter_add(x, 1, bad, src), (float[]){2, 2, 3, 4, 5, 6, 8, 9, 9, 10},
-                         10, 0, 0, "scatter oob");
-        agt_assert_close(ag_index_select(x, 0, neg), (float[]){0, 0, 0, 0, 0, 6, 7, 8, 9, 10}, 10,
-                         0, 0, "select oob");
-        agt_assert_close(ag_embedding(neg, w), (float[]){0, 2}, 2, 0, 0, "embedding oob");
+        // on GPUs out-of-range entries read as 0 and are skipped on write, and
+        // the device error word reports the op at the next read or sync
+        assert_device_error(ag_gather(x, 1, bad), (float[]){1, 0, 7, 8}, 4, "ag_gather");
+        assert_device_error(ag_scatter_add(x, 1, bad, src),
+                            (float[]){2, 2, 3, 4, 5, 6, 8, 9, 9, 10}, 10, "ag_scatter_add");
+        assert_device_error(ag_index_select(x, 0, neg), (float[]){0, 0, 0, 0, 0, 6, 7, 8, 9, 10},
+                            10, "ag_index_select");
+        assert_device_error(ag_embedding(neg, w), (float[]){0, 2}, 2, "ag_embedding");
+        ag_tensor *ce = ag_cross_entropy(x, agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){5, 0}),
+                                         NULL);
+        ck_assert(ce != NULL);
+        ag_clear_error();
+        ck_assert(isnan(ag_item(ce)));
+        ck_assert_msg(strstr(ag_last_error(), "ag_cross_entropy: index out of range"), "%s",
+                      ag_last_error());
+        ck_assert(ag_gather(x, 1, bad) != NULL);
+        ag_clear_error();
+        ck_assert_int_eq(ag_device_sync(dev), AG_ERR_INVALID);
+        ck_assert_msg(strstr(ag_last_error(), "ag_gather") && strstr(ag_last_error(), "ag_device_sync"),
+                      "%s", ag_last_error());
+        ck_assert_int_eq(ag_device_sync(dev), AG_OK);
+        // one_hot compares labels with a range: an out-of-range label gives a zero row
         agt_assert_close(ag_one_hot(labels, 3), (float[]){0, 1, 0, 0, 0, 0}, 6, 0, 0,
                          "one_hot oob");
     }

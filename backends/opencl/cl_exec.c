@@ -613,8 +613,12 @@ static ag_status op_index(agi_backend_device *dev, const agi_kernel *k)
         id = AGCL_K_scatter_add_atomic_f32;
         g.n = agi_view_numel(s);
     }
-    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(im), AGCL_ARG(g)};
-    return launch1(dev, id, (size_t)g.n, 0, 4, a);
+    /* The error word (argument 4): dst stands in when there is none (never
+     * written then: err_code 0). */
+    cl_mem em = k->err ? k->err->mem : dm;
+    g.err_code = k->err ? k->err_code : 0;
+    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(im), AGCL_ARG(g), AGCL_ARG(em)};
+    return launch1(dev, id, (size_t)g.n, 0, 5, a);
 }
 
 /* ---- RNG ---------------------------------------------------------------------------- */

@@ -114,6 +114,7 @@ typedef struct {
     cl_long dshape[8], sshape[8], dst_st[8], src_st[8], idx_st[8];
     cl_long doff, soff, ioff, n;
     cl_int ndim, dim;
+    cl_int err_code, pad; /* > 0: store it in the error word on an out-of-range index */
 } agcl_sgeom;
 
 /* Host mirror of gemm_t (nn.cl). */

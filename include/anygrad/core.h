@@ -127,7 +127,9 @@ AG_API void ag_device_close(ag_device *dev);
 /* Information about an open device. Returns a pointer owned by the device. */
 AG_API const ag_device_info *ag_device_get_info(const ag_device *dev);
 
-/* Waits until every queued operation on the device has finished. */
+/* Waits until every queued operation on the device has finished. Reports an
+ * out-of-range index met by a kernel since the last sync or read
+ * (AG_ERR_INVALID naming the op; see "index ops" in ops.h). */
 AG_API ag_status ag_device_sync(ag_device *dev);
 
 /* Number of device buffers currently allocated on `dev` for tensors (for leak

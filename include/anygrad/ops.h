@@ -234,8 +234,13 @@ AG_API ag_tensor *ag_embedding_padded(const ag_tensor *index, const ag_tensor *w
  * num_classes must be >= 1: PyTorch's -1 (infer from the data) would need a
  * device-to-host read. Computed as labels[..., None] == arange(num_classes). */
 AG_API ag_tensor *ag_one_hot(const ag_tensor *labels, int64_t num_classes);
-/* Indices out of range are reported when the index tensor is on the CPU; on
- * a GPU they read as 0 and are ignored on write (never out-of-bounds). */
+/* Out-of-range indices are errors on every device. On the CPU the op reads
+ * the index and fails at once (AG_ERR_INVALID naming the op, the index and
+ * the shape). On a GPU the kernels never go out of bounds (a bad index reads
+ * 0 or is skipped) and set a device-side error word; the next
+ * ag_device_sync, ag_tensor_read or ag_item on that device fails with
+ * AG_ERR_INVALID "<op>: index out of range on <device> (found by <call>...)"
+ * and clears it, so the computation since then must be discarded. */
 
 /* ---- Normalisation and dropout ----------------------------------------- */
 /* Composed from the ops above (their gradients come from autograd). Integer
@@ -288,8 +293,9 @@ typedef struct ag_cross_entropy_opts {
  * class indices [N] (or [N, d...]); numerically stable through log_softmax.
  * Per element: (1 - ls) * -log p[target] + ls / C * sum_c -log p[c]; targets
  * equal to ignore_index give 0, and the mean divides by the number of the
- * others (NaN when every target is ignored, like PyTorch). Targets on the CPU
- * are range-checked (an error); on a GPU an out-of-range target reads class 0.
+ * others (NaN when every target is ignored, like PyTorch). An out-of-range
+ * target is an error: at once on the CPU, at the next sync or read on a GPU
+ * ("ag_cross_entropy: index out of range ...", see the index ops above).
  * target may also be f32 class probabilities with the logits' shape:
  * -sum_c t'[c] log p[c] with t' = (1 - ls) t + ls / C, mean over the N (and
  * d...) elements, differentiable in the target too; ignore_index unused.

@@ -92,7 +92,10 @@ AG_API char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap);
 /* ---- Host transfer ------------------------------------------------------ */
 
 /* Copies the tensor's elements (row-major, its own dtype) into `dst`, which
- * holds `nbytes`. Waits for pending work. Fails if nbytes is too small. */
+ * holds `nbytes`. Waits for pending work. Fails if nbytes is too small, and
+ * with AG_ERR_INVALID when a kernel on the device met an out-of-range index
+ * since the last sync or read (the data is copied; see ops.h). ag_item
+ * returns NAN then. */
 AG_API ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes);
 /* Copies host data into the tensor (which may be a view). */
 AG_API ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes);

@@ -109,6 +109,7 @@ static ag_status gather_kernel(const char *op, agi_view dst, const ag_tensor *sr
     k.src[0] = view_shaped(src, index.ndim, shape);
     k.src[1] = index;
     k.p.s.i[0] = dim;
+    agi_index_guard(op, src->storage->dev, &k);
     return agi_exec(op, src->storage->dev, &k);
 }
 
@@ -126,6 +127,7 @@ static ag_status scatter_kernel(const char *op, ag_tensor *dst, int dim, agi_vie
     k.src[0] = src;
     k.src[1] = index;
     k.p.s.i[0] = dim;
+    agi_index_guard(op, dst->storage->dev, &k);
     return agi_exec(op, dst->storage->dev, &k);
 }
 

@@ -202,7 +202,9 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
         tg = ag_unsqueeze(tg, 0);
     }
     ag_tensor *lp = logits ? ag_log_softmax(xf, 1) : xf;
+    const char *prev = agi_index_caller_set(op); /* an out-of-range target names this loss */
     ag_tensor *loss = !lp ? NULL : tg->dtype == AG_F32 ? prob_core(lp, tg, &o) : nll_core(lp, tg, &o);
+    agi_index_caller_set(prev);
     if (unbatched && o.reduction == AG_REDUCTION_NONE) loss = ag_squeeze(loss, 0);
     return agi_scope_return(op, loss);
 }
