@@ -162,7 +162,10 @@ typedef enum agi_unary_op {
     AGI_U_RECIP, AGI_U_SIN, AGI_U_COS, AGI_U_TANH, AGI_U_SIGMOID, AGI_U_RELU,
     AGI_U_LEAKY_RELU, /* f[0] = negative slope */
     AGI_U_GELU,       /* 0.5 x (1 + erf(x / sqrt 2)) */
-    AGI_U_GELU_TANH,  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    AGI_U_GELU_TANH,  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed
+                       * as x * s, s = sigmoid(z), z = 2 sqrt(2/pi) (x + 0.044715 x^3),
+                       * s exactly 0 / 1 for z < -40 / z > 40 (saturates: -0 at
+                       * x = -1000, never a tanh rounding remainder) */
     AGI_U_SILU,       /* x * sigmoid(x) */
     AGI_U_SOFTPLUS,   /* f[0] beta, f[1] threshold: beta*x > threshold ? x : log1p(exp(beta x))/beta */
     AGI_U_CLAMP,      /* f[0] lo, f[1] hi (may be ±inf) */
@@ -181,7 +184,8 @@ typedef enum agi_binary_op {
     AGI_B_RELU_BWD,       /* src1 = x: dy * (x > 0) */
     AGI_B_LEAKY_RELU_BWD, /* src1 = x, f[0] slope: dy * (x > 0 ? 1 : slope) */
     AGI_B_GELU_BWD,       /* src1 = x: exact GELU derivative */
-    AGI_B_GELU_TANH_BWD,  /* src1 = x: tanh-approximation derivative */
+    AGI_B_GELU_TANH_BWD,  /* src1 = x: dy * (s + x s (1 - s) dz/dx), s and z as in
+                           * AGI_U_GELU_TANH; dy * s where |z| > 40 */
     AGI_B_SILU_BWD,       /* src1 = x: dy * s * (1 + x (1 - s)), s = sigmoid(x) */
     AGI_B_SIGMOID_BWD,    /* src1 = y (output): dy * y * (1 - y) */
     AGI_B_TANH_BWD,       /* src1 = y (output): dy * (1 - y^2) */
@@ -251,6 +255,13 @@ typedef struct agi_kernel {
         agi_pool_params pool;
         agi_optim_params optim;
     } p;
+    /* GATHER and SCATTER_ADD only: the device-side error word. When `err` is
+     * set (a buffer of at least 4 bytes), a kernel that meets an out-of-range
+     * index also stores err_code (> 0) into its first i32, in addition to the
+     * behaviour above (read 0 / skip); with several, any one of the codes
+     * wins. Nothing else writes `err`; the front end reads and clears it. */
+    agi_buffer *err;
+    int32_t err_code;
 } agi_kernel;
 
 /* ---- The vtable -------------------------------------------------------- */

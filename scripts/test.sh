@@ -3,7 +3,8 @@
 # three backends: CPU, Vulkan (Mesa lavapipe when no GPU) and OpenCL (PoCL when
 # no GPU). Then repeats the suite in an AddressSanitizer+UBSan build, and the
 # Vulkan tests under the Khronos validation layer, every suite under valgrind
-# on the CPU backend.
+# on the CPU backend, then fuzzes the safetensors, checkpoint and IDX readers
+# (tests/fuzz, libFuzzer under ASan+UBSan, when clang is installed).
 # Usage (from the repository root, as root on Debian 12): bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,9 +43,12 @@ AG_TEST_BACKENDS=vulkan AG_VULKAN_VALIDATION=1 \
 echo "== valgrind (memcheck, leaks) on the CPU backend"
 for t in build/tests/test_*; do
   [ -x "$t" ] || continue
+  # test_device lists and opens every backend by design: the Vulkan and OpenCL
+  # drivers' own allocations are not the CPU backend's (the sanitizer run
+  # below covers it, with the runtimes' caches suppressed).
+  [ "$(basename "$t")" = test_device ] && continue
   echo "-- $(basename "$t")"
   AG_TEST_BACKENDS=cpu AG_NUM_THREADS=2 valgrind -q --error-exitcode=1 --leak-check=full \
-    --suppressions=tests/valgrind.supp \
     --errors-for-leak-kinds=definite,indirect "$t" >/dev/null
 done
 
@@ -59,4 +63,21 @@ export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 # process so the driver's permanent caches are not reported as leaks of an
 # unloaded module; tests/lsan.supp names the runtimes' own process-lifetime caches.
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+echo "== fuzzing the file readers (libFuzzer, ASan+UBSan), ${AG_FUZZ_SECONDS:-30} s each"
+# Seeded with files the library itself writes (fuzz_seeds); any crash, sanitizer
+# report, leak or timeout makes the target exit non-zero and fails the script.
+if command -v clang >/dev/null; then
+  CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAG_FUZZ=ON -DAG_WERROR=ON \
+    -DAG_VULKAN=OFF -DAG_OPENCL=OFF -DAG_BUILD_TESTS=OFF -DAG_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs"
+  rm -rf build-fuzz/corpus
+  ./build-fuzz/tests/fuzz/fuzz_seeds build-fuzz/corpus
+  for t in safetensors checkpoint idx; do
+    echo "-- fuzz_$t"
+    ASAN_OPTIONS=detect_leaks=1 ./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="${AG_FUZZ_SECONDS:-30}" \
+      -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 build-fuzz/corpus/$t 2>&1 | tail -n 4
+  done
+else
+  echo "clang not found: fuzz targets skipped"
+fi
 echo "== all tests passed"

@@ -27,7 +27,7 @@ bool agi_needs_grad(int n, const ag_tensor *const *inputs)
 agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
                        const ag_tensor *const *inputs)
 {
-    agi_node *node = calloc(1, sizeof *node);
+    agi_node *node = agi_calloc(1, sizeof *node);
     if (!node) return NULL;
     atomic_init(&node->refs, 1);
     node->name = name;
@@ -40,15 +40,25 @@ agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
 
 void agi_node_save(agi_node *node, int slot, const ag_tensor *t)
 {
+    if (!t) node->incomplete = true; /* the tensor to save could not be made */
     ag_release(node->saved[slot]);
     node->saved[slot] = ag_retain((ag_tensor *)t);
 }
 
 ag_tensor *agi_attach(ag_tensor *out, agi_node *node)
 {
-    if (!out || !node) {
+    if (!out) {
         agi_node_release(node);
-        return out;
+        return NULL;
+    }
+    if (!node || node->incomplete) {
+        char buf[192];
+        agi_error(AG_ERR_OOM, node ? node->name : "autograd",
+                  "host out of memory recording the graph for output %s",
+                  agi_fmt_shape(buf, out->ndim, out->shape));
+        agi_node_release(node);
+        agi_discard(out);
+        return NULL;
     }
     node->out_ndim = out->ndim;
     memcpy(node->out_shape, out->shape, sizeof out->shape);
@@ -146,7 +156,7 @@ static entry *walk_add(walk *w, ag_tensor *t)
 {
     if (w->count == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
-        entry *grown = realloc(w->items, cap * sizeof *grown);
+        entry *grown = agi_realloc(w->items, cap * sizeof *grown);
         if (!grown) return NULL;
         w->items = grown;
         w->cap = cap;
@@ -160,7 +170,7 @@ static entry *walk_add(walk *w, ag_tensor *t)
 static ag_status collect(walk *w, ag_tensor *root)
 {
     if (!walk_add(w, root)) return AG_ERR_OOM;
-    ag_tensor **stack = malloc(64 * sizeof *stack);
+    ag_tensor **stack = agi_malloc(64 * sizeof *stack);
     size_t depth = 0, cap = 64;
     if (!stack) return AG_ERR_OOM;
     stack[depth++] = root;
@@ -175,7 +185,7 @@ static ag_status collect(walk *w, ag_tensor *root)
                 e = walk_add(w, in);
                 if (!e) goto oom;
                 if (depth == cap) {
-                    ag_tensor **grown = realloc(stack, cap * 2 * sizeof *grown);
+                    ag_tensor **grown = agi_realloc(stack, cap * 2 * sizeof *grown);
                     if (!grown) goto oom;
                     stack = grown;
                     cap *= 2;
@@ -265,7 +275,7 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
      * passed its gradient on. Ready tensors are found by scanning (graphs of
      * a training step are small enough). */
     size_t done = 0;
-    bool *finished = calloc(w.count, sizeof *finished);
+    bool *finished = agi_calloc(w.count, sizeof *finished);
     if (!finished) st = agi_error(AG_ERR_OOM, op, "host out of memory");
     while (st == AG_OK && done < w.count) {
         size_t i;

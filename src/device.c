@@ -37,7 +37,7 @@ int ag_device_list(ag_device_info *out, int max)
 
 static ag_device *open_index(const agi_backend *be, int index, const char *spec)
 {
-    ag_device *dev = calloc(1, sizeof *dev);
+    ag_device *dev = agi_calloc(1, sizeof *dev);
     if (!dev) {
         agi_error(AG_ERR_OOM, "ag_device_open", "host out of memory");
         return NULL;
@@ -55,6 +55,10 @@ static ag_device *open_index(const agi_backend *be, int index, const char *spec)
     dev->be = be;
     dev->info.backend = be->kind;
     atomic_init(&dev->refs, 1);
+    atomic_init(&dev->closed, false);
+    atomic_init(&dev->err_armed, false);
+    pthread_mutex_init(&dev->err_lock, NULL);
+    dev->magic = AGI_DEVICE_MAGIC;
     return dev;
 }
 
@@ -125,7 +129,7 @@ static int resolve(const char *spec, const agi_backend **be_out, char *out, size
         return -1;
     }
     int count = be->enumerate(NULL, 0);
-    ag_device_info *infos = count > 0 ? calloc((size_t)count, sizeof *infos) : NULL;
+    ag_device_info *infos = count > 0 ? agi_calloc((size_t)count, sizeof *infos) : NULL;
     if (count > 0 && !infos) {
         agi_error(AG_ERR_OOM, "ag_device_open", "host out of memory");
         return -1;
@@ -181,23 +185,39 @@ void agi_device_release(ag_device *dev)
 {
     if (!dev || atomic_fetch_sub(&dev->refs, 1) != 1) return;
     dev->be->sync(dev->impl);
+    agi_device_error_free(dev);
     dev->be->close(dev->impl);
-    free(dev);
+    dev->magic = AGI_DEAD_MAGIC;
+    agi_quarantine(dev);
 }
 
-void ag_device_close(ag_device *dev) { agi_device_release(dev); }
+void ag_device_close(ag_device *dev)
+{
+    if (!dev) return;
+    if (dev->magic != AGI_DEVICE_MAGIC || atomic_exchange(&dev->closed, true)) {
+        agi_error(AG_ERR_INVALID, "ag_device_close", "device %p was already closed",
+                  (const void *)dev);
+        return;
+    }
+    agi_device_release(dev);
+}
 
-const ag_device_info *ag_device_get_info(const ag_device *dev) { return dev ? &dev->info : NULL; }
+const ag_device_info *ag_device_get_info(const ag_device *dev)
+{
+    return dev && agi_device_alive("ag_device_get_info", dev) ? &dev->info : NULL;
+}
 
 ag_status ag_device_sync(ag_device *dev)
 {
     if (!dev) return agi_error(AG_ERR_INVALID, "ag_device_sync", "device is NULL");
-    return dev->be->sync(dev->impl);
+    if (!agi_device_alive("ag_device_sync", dev)) return AG_ERR_INVALID;
+    ag_status st = dev->be->sync(dev->impl);
+    return st != AG_OK ? st : agi_device_check("ag_device_sync", dev);
 }
 
 int64_t ag_device_live_buffers(const ag_device *dev)
 {
-    return dev ? atomic_load(&dev->live_buffers) : -1;
+    return dev && dev->magic == AGI_DEVICE_MAGIC ? atomic_load(&dev->live_buffers) : -1;
 }
 
 ag_status ag_device_get_counters(ag_device *dev, ag_device_counters *out)

@@ -16,21 +16,62 @@
 #include "anygrad.h"
 #include "backend.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 /* ---- Devices ------------------------------------------------------------ */
 
+/* Magic words of live handles (overwritten with AGI_DEAD_MAGIC when freed;
+ * see src/handles.c). */
+#define AGI_TENSOR_MAGIC 0x7e45a0b1u
+#define AGI_DEVICE_MAGIC 0x0de71ce5u
+#define AGI_DEAD_MAGIC 0xdeadf1eeu
+
+#define AGI_ERR_OPS 16
+
 struct ag_device {
+    uint32_t magic;
+    atomic_bool closed; /* the user's handle was closed */
     const agi_backend *be;
     agi_backend_device *impl;
     ag_device_info info;
     atomic_int refs;            /* the user's handle + one per live storage */
     atomic_llong live_buffers;
     int handle_id; /* 1, 2, ... in opening order: tells two handles of one device apart */
+    /* The device-side error word (src/device_error.c). */
+    pthread_mutex_t err_lock;
+    agi_buffer *err_buf;             /* 4 bytes, allocated with the first index kernel */
+    atomic_bool err_armed;           /* an index kernel was queued since the last check */
+    const char *err_ops[AGI_ERR_OPS]; /* code i + 1 names err_ops[i] */
+    int n_err_ops;
 };
+
+/* Index kernels (GATHER, SCATTER_ADD) queued by `op` get the device's error
+ * word and op's code (or the name set by agi_index_caller_set). */
+void agi_index_guard(const char *op, ag_device *dev, agi_kernel *k);
+/* Names index kernels queued by this thread after the call (NULL: their own
+ * op); returns the previous name. For composed ops such as ag_cross_entropy. */
+const char *agi_index_caller_set(const char *op);
+/* When an index kernel ran since the last check: reads and clears the error
+ * word; a set word is AG_ERR_INVALID naming the op that queued the kernel
+ * ("found by `op`"). Called by ag_device_sync and host reads. */
+ag_status agi_device_check(const char *op, ag_device *dev);
+/* Frees the error word (before the backend device closes). */
+void agi_device_error_free(ag_device *dev);
 
 void agi_device_retain(ag_device *dev);
 void agi_device_release(ag_device *dev);
+
+/* ---- Handle checks (src/handles.c) ----------------------------------------- */
+
+/* Frees `p` later: keeps the most recently freed handles' memory so their
+ * dead magic can still be read by a misusing caller. */
+void agi_quarantine(void *p);
+/* False (error "op: ... not a live tensor ...") for a freed tensor. */
+bool agi_tensor_alive(const char *op, const ag_tensor *t);
+/* False (error "op: device ... was closed and destroyed") for a freed device
+ * (closed by the user and no tensor left on it). */
+bool agi_device_alive(const char *op, const ag_device *dev);
 
 /* ---- Tensors ------------------------------------------------------------ */
 
@@ -44,6 +85,7 @@ typedef struct agi_storage {
 typedef struct agi_node agi_node;
 
 struct ag_tensor {
+    uint32_t magic;
     atomic_int refs;
     ag_dtype dtype;
     int ndim;
@@ -70,9 +112,12 @@ ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape
 agi_view agi_view_of(const ag_tensor *t);
 /* The [rows, n] kernel view of a contiguous tensor of rows * n elements. */
 agi_view agi_view_rows(const ag_tensor *t, int64_t rows, int64_t n);
-/* Registers a new tensor reference in the innermost scope (or leaves it to the
- * caller). Used by agi_tensor_new / agi_tensor_view. */
-void agi_scope_track(ag_tensor *t);
+/* Hands a new tensor reference to the innermost scope (or leaves it to the
+ * caller when none is open) and returns it. On host OOM the reference is
+ * released and NULL returned with AG_ERR_OOM set. NULL passes through. */
+ag_tensor *agi_scope_track(ag_tensor *t) __attribute__((warn_unused_result));
+/* Open scopes of the calling thread (for tests of balanced begin/end). */
+size_t agi_scope_depth(void);
 /* Drops a tensor made by this call that will not be returned: released now
  * when no scope is open, else left for the scope to release. NULL is a no-op. */
 void agi_discard(ag_tensor *t);
@@ -80,9 +125,10 @@ void agi_discard(ag_tensor *t);
  * NULL) to the enclosing scope. On failure, prefixes the last error with `op`
  * unless it already names it. Returns out. */
 ag_tensor *agi_scope_return(const char *op, ag_tensor *out);
-/* agi_scope_return, then makes `out` the output of `node` (agi_attach); on
- * failure (out NULL) releases node. node may be NULL. */
-ag_tensor *agi_scope_return_node(const char *op, ag_tensor *out, agi_node *node);
+/* agi_scope_return, then, when `need_grad`, makes `out` the output of `node`
+ * (agi_attach: a NULL or incomplete node fails the op with AG_ERR_OOM). On
+ * failure releases node and returns NULL. */
+ag_tensor *agi_scope_return_node(const char *op, ag_tensor *out, agi_node *node, bool need_grad);
 /* Queues a kernel on `dev`; on failure sets the error (prefixing `op`). */
 ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k);
 /* Counts live tensors (for ag_live_tensors). */
@@ -140,6 +186,7 @@ struct agi_node {
     double f[8];
     int64_t i[AG_MAX_DIMS * 2];
     void *extra;                            /* freed with free() if set */
+    bool incomplete;                        /* agi_node_save got NULL (OOM) */
 };
 
 /* True when grad mode is on and any of the (possibly NULL) inputs requires grad. */
@@ -155,17 +202,52 @@ agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
  * leak. Save ag_detach(out) instead (a view of the same data without grad_fn). */
 void agi_node_save(agi_node *node, int slot, const ag_tensor *t);
 /* Makes `out` the output of `node` (out->grad_fn = node, requires_grad = 1).
- * Takes over the caller's reference to node. Returns out. */
-ag_tensor *agi_attach(ag_tensor *out, agi_node *node);
+ * Takes over the caller's reference to node. Returns out. Call it only when
+ * a graph is needed: a NULL node (host OOM in agi_node_new) or one whose
+ * agi_node_save got NULL fails the op: `out` is discarded (agi_discard) and
+ * NULL returned with AG_ERR_OOM set. A NULL `out` releases the node. */
+ag_tensor *agi_attach(ag_tensor *out, agi_node *node) __attribute__((warn_unused_result));
 void agi_node_release(agi_node *node);
 /* Reduces a broadcast gradient back to `ndim`/`shape` (sum over broadcast dims). */
 ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape);
+
+/* ---- Normalisation ------------------------------------------------------------ */
+
+/* ag_batch_norm with PyTorch's momentum=None in training mode: the running
+ * statistics become the cumulative average, r += (s - r) / (n + 1) with n the
+ * i32 0-dim `batches_tracked` before this batch (read on the device, no
+ * sync). The caller increments batches_tracked afterwards. */
+ag_tensor *agi_batch_norm_cumulative(const ag_tensor *x, ag_tensor *running_mean,
+                                     ag_tensor *running_var, const ag_tensor *weight,
+                                     const ag_tensor *bias, bool training,
+                                     const ag_tensor *batches_tracked, double eps);
+
+/* ---- Optimizers ------------------------------------------------------------ */
+
+/* Every check ag_optimizer_state_set makes (name, index, buffer, dtype, shape,
+ * step value), without changing the optimizer. Sets the error like it. */
+ag_status agi_optimizer_state_check(const ag_optimizer *opt, const char *name,
+                                    const ag_tensor *value);
 
 /* ---- RNG ----------------------------------------------------------------- */
 
 /* Reserves `n` counters of the global generator; returns the seed and the
  * first counter for an AGI_K_RNG kernel. */
 void agi_rng_reserve(uint64_t n, uint64_t *seed, uint64_t *offset);
+
+/* ---- Host memory (src/alloc.c) ---------------------------------------------
+ * Every host allocation of the front end uses these (never malloc & co.
+ * directly), so a failure can be injected: agi_alloc_fail_at(n) makes the
+ * n-th allocation from now (counting all threads) return NULL, once; 0 turns
+ * the injector off. agi_alloc_failures() counts the injected failures since.
+ * Only tests call them. A failed allocation must become AG_ERR_OOM. */
+void *agi_malloc(size_t n);
+void *agi_calloc(size_t n, size_t size);
+void *agi_realloc(void *p, size_t n);
+char *agi_strdup(const char *s);
+char *agi_strndup(const char *s, size_t n);
+void agi_alloc_fail_at(int64_t n);
+int64_t agi_alloc_failures(void);
 
 /* ---- Misc ----------------------------------------------------------------- */
 

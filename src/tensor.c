@@ -36,6 +36,8 @@ bool agi_check_shape(const char *op, int ndim, const int64_t *shape)
         agi_error(AG_ERR_INVALID, op, "shape is NULL");
         return false;
     }
+    /* The product of the non-zero dims is bounded too: it is what the
+     * contiguous strides multiply up to, even when another dim is 0. */
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) {
         char buf[192];
@@ -44,11 +46,11 @@ bool agi_check_shape(const char *op, int ndim, const int64_t *shape)
             return false;
         }
         if (shape[d] > 0 && n > (INT64_C(1) << 40) / shape[d]) {
-            agi_error(AG_ERR_INVALID, op, "shape %s has too many elements",
-                      agi_fmt_shape(buf, ndim, shape));
+            agi_error(AG_ERR_INVALID, op, "shape %s has too many elements (at most 2^40, "
+                      "zero dims aside)", agi_fmt_shape(buf, ndim, shape));
             return false;
         }
-        n *= shape[d];
+        if (shape[d] > 0) n *= shape[d];
     }
     return true;
 }
@@ -57,7 +59,7 @@ bool agi_check_shape(const char *op, int ndim, const int64_t *shape)
 
 static agi_storage *storage_new(const char *op, ag_device *dev, size_t nbytes)
 {
-    agi_storage *s = calloc(1, sizeof *s);
+    agi_storage *s = agi_calloc(1, sizeof *s);
     if (!s) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -95,8 +97,9 @@ static void storage_release(agi_storage *s)
 
 static ag_tensor *tensor_alloc(void)
 {
-    ag_tensor *t = calloc(1, sizeof *t);
+    ag_tensor *t = agi_calloc(1, sizeof *t);
     if (!t) return NULL;
+    t->magic = AGI_TENSOR_MAGIC;
     atomic_init(&t->refs, 1);
     atomic_fetch_add(&agi_live_tensor_count, 1);
     return t;
@@ -109,6 +112,7 @@ ag_tensor *agi_tensor_new(const char *op, ag_device *dev, ag_dtype dtype, int nd
         agi_error(AG_ERR_INVALID, op, "device is NULL");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL;
     if (ag_dtype_size(dtype) == 0) {
         agi_error(AG_ERR_INVALID, op, "invalid dtype %d", (int)dtype);
         return NULL;
@@ -128,8 +132,7 @@ ag_tensor *agi_tensor_new(const char *op, ag_device *dev, ag_dtype dtype, int nd
     if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     agi_contiguous_strides(ndim, shape, t->strides);
     t->storage = s;
-    agi_scope_track(t);
-    return t;
+    return agi_scope_track(t);
 }
 
 ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape,
@@ -149,24 +152,26 @@ ag_tensor *agi_tensor_view(const ag_tensor *base, int ndim, const int64_t *shape
     t->offset = offset;
     t->storage = base->storage;
     atomic_fetch_add(&t->storage->refs, 1);
-    agi_scope_track(t);
-    return t;
+    return agi_scope_track(t);
 }
 
 ag_tensor *ag_retain(ag_tensor *t)
 {
-    if (t) atomic_fetch_add(&t->refs, 1);
+    if (!t) return NULL;
+    if (!agi_tensor_alive("ag_retain", t)) return NULL;
+    atomic_fetch_add(&t->refs, 1);
     return t;
 }
 
 void ag_release(ag_tensor *t)
 {
-    if (!t || atomic_fetch_sub(&t->refs, 1) != 1) return;
+    if (!t || !agi_tensor_alive("ag_release", t) || atomic_fetch_sub(&t->refs, 1) != 1) return;
+    t->magic = AGI_DEAD_MAGIC;
     ag_release(t->grad);
     agi_node_release(t->grad_fn);
     storage_release(t->storage);
     atomic_fetch_sub(&agi_live_tensor_count, 1);
-    free(t);
+    agi_quarantine(t);
 }
 
 agi_view agi_view_of(const ag_tensor *t)
@@ -245,7 +250,7 @@ char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap)
 
 bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg)
 {
-    if (t) return true;
+    if (t) return agi_tensor_alive(op, t);
     /* Keep the message of the failure that produced the NULL, if any. */
     if (ag_last_status() == AG_OK) agi_error(AG_ERR_INVALID, op, "%s is NULL", arg);
     return false;
@@ -414,7 +419,7 @@ ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, d
         return NULL;
     }
     size_t bytes = (size_t)n * ag_dtype_size(dtype);
-    void *host = malloc(bytes ? bytes : 1);
+    void *host = agi_malloc(bytes ? bytes : 1);
     if (!host) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -427,7 +432,7 @@ ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, d
 
 ag_tensor *ag_eye(ag_device *dev, ag_dtype dtype, int64_t n, int64_t m)
 {
-    ag_tensor *t = ag_zeros(dev, dtype, 2, (int64_t[]){n, m});
+    ag_tensor *t = full_named("ag_eye", dev, dtype, 2, (int64_t[]){n, m}, 0.0);
     if (!t) return NULL;
     int64_t k = n < m ? n : m;
     if (k == 0) return t;
@@ -505,6 +510,8 @@ ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes)
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ag_last_error());
             agi_error(st, op, "%s", msg);
+        } else {
+            st = agi_device_check(op, dev);
         }
     }
     ag_scope_end();
@@ -559,7 +566,7 @@ void ag_print(const ag_tensor *t, const char *label)
     printf("%s: %s %s [", label ? label : "tensor", ag_dtype_name(t->dtype),
            agi_fmt_shape(buf, t->ndim, t->shape));
     int64_t show = n < 16 ? n : 16;
-    void *host = malloc((size_t)n * ag_dtype_size(t->dtype) + 1);
+    void *host = agi_malloc((size_t)n * ag_dtype_size(t->dtype) + 1);
     if (host && ag_tensor_read(t, host, (size_t)n * ag_dtype_size(t->dtype)) == AG_OK) {
         for (int64_t i = 0; i < show; i++) {
             if (t->dtype == AG_F32) printf(i ? " %g" : "%g", ((float *)host)[i]);

@@ -146,6 +146,25 @@ START_TEST(test_idx_corrupt)
             agt_assert_error(ag_idx_load(path, dev), "ag_idx_read", path, name);
             ag_scope_end();
         }
+    /* Dims whose product wraps 64 bits ([2^30, 256, 2^26] = 2^64) or exceeds
+     * the limit only over the non-zero dims: refused before any data is read,
+     * and no dataset is built from them. */
+    static const uint32_t huge[][3] = {
+        {1u << 30, 256, 1u << 26}, {0, 0xFFFFFFFFu, 0xFFFFFFFFu}, {0xFFFFFFFFu, 0xFFFFFFFFu, 0}};
+    for (int h = 0; h < 3; h++) {
+        const char *path = agt_tmp_path(h == 0 ? "wrap" : h == 1 ? "zerofirst" : "zerolast");
+        size_t hn = idx_bytes(buf, 0x08, 3, huge[h], NULL, 0);
+        write_bytes(path, buf, hn + (h == 1), false); /* 16 or 17 bytes */
+        assert_status_error(ag_idx_read(path, &a), AG_ERR_FORMAT, path, "too large", path);
+        ck_assert(a.data == NULL && a.nbytes == 0);
+        ag_scope_begin();
+        agt_assert_error(ag_idx_load(path, dev), "ag_idx_read", "too large", path);
+        ag_scope_end();
+        write_bytes(agt_tmp_path("lbl"), buf, idx_bytes(buf, 0x08, 1, (uint32_t[]){1}, "a", 1),
+                    false);
+        ck_assert(ag_dataset_mnist(path, agt_tmp_path("lbl"), NULL) == NULL);
+        ck_assert_msg(strstr(ag_last_error(), "too large"), "%s", ag_last_error());
+    }
     /* A gzip stream cut in the middle. */
     const char *gzp = agt_tmp_path("cut.gz");
     unsigned char big[4096];

@@ -179,12 +179,20 @@ START_TEST(test_unary_special_grads)
     ck_assert_int_eq(ag_backward(ag_sum(ag_relu(x), 0, NULL, false), NULL), AG_OK);
     agt_assert_close(ag_grad(x), (float[]){0, 0, 1}, 3, 0, 0, "relu grad");
     ag_zero_grad(x);
-    /* clamp passes the gradient strictly inside (min, max), 0 at the bounds */
+    /* clamp passes the gradient strictly inside (min, max), 0 at the bounds
+     * (PyTorch 2.15: torch.clamp(tensor([-1., 0, 2]), -1, 0) gives [0, 0, 0];
+     * tests/test_parity.c checks the golden values) */
     ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, -1, 0), 0, NULL, false), NULL), AG_OK);
     agt_assert_close(ag_grad(x), (float[]){0, 0, 0}, 3, 0, 0, "clamp grad at bounds");
     ag_zero_grad(x);
     ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, -2, 1), 0, NULL, false), NULL), AG_OK);
     agt_assert_close(ag_grad(x), (float[]){1, 1, 0}, 3, 0, 0, "clamp grad");
+    ag_zero_grad(x);
+    ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, 0, 2), 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(x), (float[]){0, 0, 0}, 3, 0, 0, "clamp grad at both bounds");
+    ag_zero_grad(x);
+    ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, 3, 1), 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(x), (float[]){0, 0, 0}, 3, 0, 0, "clamp grad min > max");
     ag_zero_grad(x);
     /* x^0 has gradient 0 everywhere */
     ck_assert_int_eq(ag_backward(ag_sum(ag_pow_scalar(x, 0), 0, NULL, false), NULL), AG_OK);
@@ -533,6 +541,40 @@ START_TEST(test_no_scope_ownership)
 }
 END_TEST
 
+/* GELU (tanh approximation) saturates: at |x| = 20 and 1000 the output is
+ * x or exactly 0 and the gradient 1 or 0, like PyTorch (a tanh that stops at
+ * 0.99999994 used to leave -3e-5 at x = -1000 and a gradient of -6.4). The
+ * middle values are the formula in double. */
+START_TEST(test_gelu_tanh_saturates)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    enum { N = 8 };
+    const float xs[N] = {-1000, -20, 20, 1000, -5, -0.5f, 0.5f, 3};
+    float want_y[N], want_g[N];
+    for (int i = 0; i < N; i++) {
+        double x = xs[i], c = sqrt(2.0 / M_PI), u = c * (x + 0.044715 * x * x * x);
+        double t = tanh(u);
+        want_y[i] = (float)(0.5 * x * (1.0 + t));
+        want_g[i] = (float)(0.5 * (1.0 + t) +
+                            (fabs(u) > 20 ? 0.0 : 0.5 * x * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * x * x)));
+    }
+    ck_assert(want_y[0] == 0 && want_y[1] == 0 && want_y[2] == 20 && want_y[3] == 1000);
+    ck_assert(want_g[0] == 0 && want_g[1] == 0 && want_g[2] == 1 && want_g[3] == 1);
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(N), xs);
+    ck_assert_int_eq(ag_set_requires_grad(x, true), AG_OK);
+    ag_tensor *y = ag_gelu_tanh(x);
+    agt_assert_close(y, want_y, N, 1e-6, 1e-5, "gelu_tanh saturation");
+    float *got = agt_read_f32(y);
+    ck_assert_msg(got[0] == 0 && signbit(got[0]), "gelu_tanh(-1000) = %g, not -0", got[0]);
+    free(got);
+    ck_assert_int_eq(ag_backward(ag_sum(y, 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(x), want_g, N, 1e-6, 1e-5, "gelu_tanh gradient saturation");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("elementwise");
@@ -542,6 +584,7 @@ int main(void)
     AGT_ADD_LOOP(tc, test_unary_golden);
     AGT_ADD_LOOP(tc, test_unary_gradcheck);
     AGT_ADD_LOOP(tc, test_unary_special_grads);
+    AGT_ADD_LOOP(tc, test_gelu_tanh_saturates);
     AGT_ADD_LOOP(tc, test_binary_hand);
     AGT_ADD_LOOP(tc, test_binary_golden);
     AGT_ADD_LOOP(tc, test_binary_gradcheck);

@@ -251,7 +251,91 @@ START_TEST(test_creation_error_names)
                      "ag_ones", "[2097152,1048576]", "ones huge shape");
     agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1)), "ag_zeros", "9",
                      "zeros 9 dims");
+    agt_assert_error(ag_eye(dev, AG_F32, -2, 3), "ag_eye: ", "[-2,3]", "eye negative dim");
+    ck_assert_msg(!strstr(ag_last_error(), "ag_zeros"), "%s", ag_last_error());
+    /* Tensor lists: the NULL entry is named by its index; a NULL array is
+     * not reported as a count problem. */
+    ag_tensor *x = ag_zeros(dev, AG_F32, AG_SHAPE(2));
+    ag_clear_error(); /* a NULL input keeps an earlier failure's message */
+    agt_assert_error(ag_cat(3, (ag_tensor *[]){x, x, NULL}, 0), "ag_cat: tensors[2] is NULL", NULL,
+                     "cat NULL entry");
+    ag_clear_error();
+    agt_assert_error(ag_stack(2, (ag_tensor *[]){x, NULL}, 0), "ag_stack: tensors[1] is NULL", NULL,
+                     "stack NULL entry");
+    agt_assert_error(ag_cat(2, NULL, 0), "ag_cat: the tensor array is NULL (n = 2)", NULL,
+                     "cat NULL array");
+    agt_assert_error(ag_stack(2, NULL, 0), "ag_stack: the tensor array is NULL", NULL,
+                     "stack NULL array");
+    agt_assert_error(ag_cat(0, (ag_tensor *[]){x}, 0), "ag_cat: needs at least one tensor, got 0",
+                     NULL, "cat none");
+    /* A zero dim does not exempt the others from the size limit (their
+     * product is what the contiguous strides multiply up to). */
+    agt_assert_error(ag_zeros(dev, AG_F32, AG_SHAPE(0, INT64_C(1) << 32, INT64_C(1) << 32)),
+                     "ag_zeros", "[0,4294967296,4294967296]", "zeros zero dim beside huge dims");
+    agt_assert_error(ag_empty(dev, AG_F32, AG_SHAPE(INT64_C(1) << 32, INT64_C(1) << 32, 0)),
+                     "ag_empty", "too many elements", "empty huge dims before a zero dim");
+    ag_tensor *fine = ag_zeros(dev, AG_F32, AG_SHAPE(0, INT64_C(1) << 20, INT64_C(1) << 20));
+    ck_assert_msg(fine != NULL, "zeros [0,2^20,2^20]: %s", ag_last_error());
+    ck_assert_int_eq(ag_numel(fine), 0);
     ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* Misusing handles is a clear error, never memory corruption: releasing a
+ * tensor twice, using one after its scope ended, closing a device twice. */
+START_TEST(test_handle_misuse)
+{
+    ag_device *dev = agt_open(_i);
+    const char *dead = "not a live tensor";
+    ag_tensor *t = ag_zeros(dev, AG_F32, AG_SHAPE(2, 2)); /* owned by the caller */
+    ag_release(t);
+    ag_clear_error();
+    ag_release(t); /* double release */
+    ck_assert_msg(strstr(ag_last_error(), "ag_release") && strstr(ag_last_error(), dead), "%s",
+                  ag_last_error());
+    ag_clear_error();
+    ck_assert(ag_retain(t) == NULL);
+    ck_assert_msg(strstr(ag_last_error(), "ag_retain"), "%s", ag_last_error());
+    /* A tensor used after the scope that owned it ended. */
+    ag_scope_begin();
+    ag_tensor *s = ag_ones(dev, AG_F32, AG_SHAPE(3));
+    ag_scope_end();
+    ag_clear_error();
+    agt_assert_error(ag_relu(s), "ag_relu", dead, "relu of a freed tensor");
+    ag_clear_error();
+    agt_assert_error(ag_add(s, s), "ag_add", dead, "add of a freed tensor");
+    ag_clear_error();
+    float v[3];
+    ck_assert_int_eq(ag_tensor_read(s, v, sizeof v), AG_ERR_INVALID);
+    ck_assert_msg(strstr(ag_last_error(), dead), "%s", ag_last_error());
+    /* Over-releasing a tensor a scope owns: the scope's own release reports it. */
+    ag_scope_begin();
+    ag_tensor *o = ag_ones(dev, AG_F32, AG_SHAPE(3));
+    ag_release(o);
+    ag_clear_error();
+    ag_scope_end();
+    ck_assert_msg(strstr(ag_last_error(), dead), "%s", ag_last_error());
+    /* A second device: closed twice, then used. */
+    ag_device *d2 = ag_device_open(agt_backend_spec(_i));
+    ck_assert(d2 != NULL);
+    ag_tensor *keep = ag_zeros(d2, AG_F32, AG_SHAPE(2)); /* keeps d2 alive after close */
+    ag_device_close(d2);
+    ag_clear_error();
+    ag_device_close(d2);
+    ck_assert_msg(strstr(ag_last_error(), "ag_device_close") &&
+                      strstr(ag_last_error(), "already closed"), "%s", ag_last_error());
+    ag_scope_begin();
+    agt_assert_close(ag_add_scalar(keep, 1.0), (float[]){1, 1}, 2, 0, 0, "tensor outlives its handle");
+    ag_scope_end();
+    ag_release(keep); /* destroys d2 */
+    ag_clear_error();
+    agt_assert_error(ag_zeros(d2, AG_F32, AG_SHAPE(2)), "ag_zeros", "closed and destroyed",
+                     "zeros on a destroyed device");
+    ck_assert_int_eq(ag_device_sync(d2), AG_ERR_INVALID);
+    ag_clear_error();
+    ag_device_close(d2);
+    ck_assert_msg(strstr(ag_last_error(), "already closed"), "%s", ag_last_error());
     agt_close(dev);
 }
 END_TEST
@@ -307,6 +391,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_out_of_range);
     AGT_ADD_LOOP(tc, test_index_range_shapes);
     AGT_ADD_LOOP(tc, test_creation_error_names);
+    AGT_ADD_LOOP(tc, test_handle_misuse);
     AGT_ADD_LOOP(tc, test_backward_errors);
     AGT_ADD_LOOP(tc, test_device_errors);
     suite_add_tcase(s, tc);

@@ -4,8 +4,10 @@
  * handling and error paths, on every backend. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GOLDEN "index.txt"
 #define TOL 1e-5
@@ -342,6 +344,55 @@ START_TEST(test_embedding_hand)
 }
 END_TEST
 
+/* padding_idx (PyTorch's F.embedding / nn.Embedding): same output, no
+ * gradient for the padding row; nn.Embedding's padding row starts at 0. */
+START_TEST(test_embedding_padding_idx)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *w = agt_tensor(dev, AG_SHAPE(4, 2), (float[]){0, 1, 10, 11, 20, 21, 30, 31});
+    ag_set_requires_grad(w, true);
+    ag_tensor *idx = agt_tensor_i32(dev, AG_SHAPE(2, 2), (int32_t[]){3, 0, 3, 1});
+    const int64_t pads[2] = {3, -1}; /* -1 is row 3 too */
+    for (int k = 0; k < 2; k++) {
+        ag_tensor *y = ag_embedding_padded(idx, w, pads[k]);
+        agt_assert_close(y, (float[]){30, 31, 0, 1, 30, 31, 10, 11}, 8, 0, 0, "padded output");
+        ag_zero_grad(w);
+        ag_tensor *go = agt_tensor(dev, AG_SHAPE(2, 2, 2), (float[]){1, 2, 3, 4, 5, 6, 7, 8});
+        ck_assert_int_eq(ag_backward(ag_sum(ag_mul(y, go), 0, NULL, false), NULL), AG_OK);
+        /* row 0 <- (3,4); row 1 <- (7,8); row 3 would get (1,2)+(5,6) but is padding */
+        agt_assert_close(ag_grad(w), (float[]){3, 4, 7, 8, 0, 0, 0, 0}, 8, 0, 0, "padded grad");
+    }
+    /* Padding row 0 */
+    ag_zero_grad(w);
+    ck_assert_int_eq(ag_backward(ag_sum(ag_embedding_padded(idx, w, 0), 0, NULL, false), NULL),
+                     AG_OK);
+    agt_assert_close(ag_grad(w), (float[]){0, 0, 1, 1, 0, 0, 2, 2}, 8, 0, 0, "padding row 0");
+    agt_assert_error(ag_embedding_padded(idx, w, 4), "ag_embedding_padded", "padding_idx 4",
+                     "padding_idx too large");
+    agt_assert_error(ag_embedding_padded(idx, w, -5), "ag_embedding_padded", "[4,2]",
+                     "padding_idx too small");
+    /* nn.Embedding(5, 3, padding_idx=-2): row 3 is zero and stays without gradient. */
+    ag_module *emb = ag_nn_embedding_padded(dev, 5, 3, -2);
+    ck_assert_msg(emb != NULL, "%s", ag_last_error());
+    ag_tensor *ew = ag_module_get(emb, "weight");
+    float *wv = agt_read_f32(ew);
+    for (int j = 0; j < 3; j++) ck_assert(wv[9 + j] == 0.0f);
+    ck_assert(wv[0] != 0.0f || wv[1] != 0.0f);
+    free(wv);
+    ag_tensor *ix = agt_tensor_i32(dev, AG_SHAPE(3), (int32_t[]){3, 1, 3});
+    ag_tensor *out = ag_module_forward(emb, ix);
+    ck_assert_int_eq(ag_backward(ag_sum(out, 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(ew), (float[]){0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 15, 0, 0,
+                     "nn padded grad");
+    ag_module_free(emb);
+    agt_assert_error(ag_nn_embedding_padded(dev, 5, 3, 5), "ag_nn_embedding_padded",
+                     "padding_idx 5", "nn padding_idx out of range");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 START_TEST(test_embedding_golden)
 {
     ag_device *dev = agt_open(_i);
@@ -441,6 +492,20 @@ END_TEST
 
 /* ---- index range and errors --------------------------------------------------------------- */
 
+/* On a GPU: the result holds `want` (bad entries read 0 / were skipped), the
+ * first read reports the op through the device error word, the next read is
+ * clean again. */
+static void assert_device_error(const ag_tensor *t, const float *want, int64_t n, const char *op)
+{
+    float got[16];
+    ag_clear_error();
+    ck_assert_int_eq(ag_tensor_read(t, got, (size_t)n * sizeof *got), AG_ERR_INVALID);
+    ck_assert_msg(strstr(ag_last_error(), op) && strstr(ag_last_error(), "index out of range"),
+                  "%s: %s", op, ag_last_error());
+    for (int64_t i = 0; i < n; i++) ck_assert_msg(got[i] == want[i], "%s: element %lld", op, (long long)i);
+    agt_assert_close(t, want, n, 0, 0, op); /* the word was cleared: this read succeeds */
+}
+
 START_TEST(test_index_range)
 {
     ag_device *dev = agt_open(_i);
@@ -460,13 +525,28 @@ START_TEST(test_index_range)
         agt_assert_error(ag_embedding(neg, w), "ag_embedding", "index -1", "embedding range");
         agt_assert_error(ag_one_hot(labels, 3), "ag_one_hot", "3 out of range", "one_hot range");
     } else {
-        // on GPUs out-of-range entries read as 0 and are skipped on write
-        agt_assert_close(ag_gather(x, 1, bad), (float[]){1, 0, 7, 8}, 4, 0, 0, "gather oob");
-        agt_assert_close(ag_scatter_add(x, 1, bad, src), (float[]){2, 2, 3, 4, 5, 6, 8, 9, 9, 10},
-                         10, 0, 0, "scatter oob");
-        agt_assert_close(ag_index_select(x, 0, neg), (float[]){0, 0, 0, 0, 0, 6, 7, 8, 9, 10}, 10,
-                         0, 0, "select oob");
-        agt_assert_close(ag_embedding(neg, w), (float[]){0, 2}, 2, 0, 0, "embedding oob");
+        // on GPUs out-of-range entries read as 0 and are skipped on write, and
+        // the device error word reports the op at the next read or sync
+        assert_device_error(ag_gather(x, 1, bad), (float[]){1, 0, 7, 8}, 4, "ag_gather");
+        assert_device_error(ag_scatter_add(x, 1, bad, src),
+                            (float[]){2, 2, 3, 4, 5, 6, 8, 9, 9, 10}, 10, "ag_scatter_add");
+        assert_device_error(ag_index_select(x, 0, neg), (float[]){0, 0, 0, 0, 0, 6, 7, 8, 9, 10},
+                            10, "ag_index_select");
+        assert_device_error(ag_embedding(neg, w), (float[]){0, 2}, 2, "ag_embedding");
+        ag_tensor *ce = ag_cross_entropy(x, agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){5, 0}),
+                                         NULL);
+        ck_assert(ce != NULL);
+        ag_clear_error();
+        ck_assert(isnan(ag_item(ce)));
+        ck_assert_msg(strstr(ag_last_error(), "ag_cross_entropy: index out of range"), "%s",
+                      ag_last_error());
+        ck_assert(ag_gather(x, 1, bad) != NULL);
+        ag_clear_error();
+        ck_assert_int_eq(ag_device_sync(dev), AG_ERR_INVALID);
+        ck_assert_msg(strstr(ag_last_error(), "ag_gather") && strstr(ag_last_error(), "ag_device_sync"),
+                      "%s", ag_last_error());
+        ck_assert_int_eq(ag_device_sync(dev), AG_OK);
+        // one_hot compares labels with a range: an out-of-range label gives a zero row
         agt_assert_close(ag_one_hot(labels, 3), (float[]){0, 1, 0, 0, 0, 0}, 6, 0, 0,
                          "one_hot oob");
     }
@@ -604,6 +684,7 @@ static Suite *index_suite(void)
     AGT_ADD_LOOP(tc, test_index_select_gradcheck);
     AGT_ADD_LOOP(tc, test_embedding_hand);
     AGT_ADD_LOOP(tc, test_embedding_golden);
+    AGT_ADD_LOOP(tc, test_embedding_padding_idx);
     AGT_ADD_LOOP(tc, test_embedding_gradcheck);
     AGT_ADD_LOOP(tc, test_one_hot);
     AGT_ADD_LOOP(tc, test_index_range);

@@ -114,9 +114,7 @@ START_TEST(test_safetensors_roundtrip)
     ag_state_dict_set_meta(sd, "quote\"key", "va\\lue\n");
     ck_assert_msg(ag_safetensors_save(path, sd) == AG_OK, "%s", ag_last_error());
     ck_assert(access(path, F_OK) == 0);
-    char tmpname[400];
-    snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", path, (long)getpid());
-    ck_assert_msg(access(tmpname, F_OK) != 0, "temporary file left behind");
+    ck_assert_msg(agt_tmpdir_count("tmp") == 0, "temporary file left behind");
     size_t len;
     unsigned char *raw = slurp(path, &len);
     uint64_t hl = 0;
@@ -242,6 +240,10 @@ START_TEST(test_safetensors_corrupt)
     assert_status_error(ag_last_status(), AG_ERR_FORMAT, "exceeds the file", NULL, "huge hlen");
     ck_assert(ag_safetensors_load(agt_tmp_path("missing"), dev) == NULL);
     assert_status_error(ag_last_status(), AG_ERR_IO, "cannot open", NULL, "missing");
+    /* A directory is not a file (it used to report host OOM of 2^63-1 bytes). */
+    ck_assert(ag_safetensors_load(agt_tmp_path(""), dev) == NULL);
+    assert_status_error(ag_last_status(), AG_ERR_IO, "not a regular file (a directory)", NULL, "dir");
+    ck_assert_msg(!strstr(ag_last_error(), "memory"), "%s", ag_last_error());
     ck_assert(ag_safetensors_load(p, NULL) == NULL);
     /* Empty header object: a valid, empty file. */
     write_st(p, "{}", 0);
@@ -293,6 +295,50 @@ START_TEST(test_safetensors_fuzz)
     ck_assert(failed > 0);
     free(buf);
     free(orig);
+    agt_tmpdir_remove();
+    agt_close(dev);
+}
+END_TEST
+
+/* A header of `n` empty F32 tensors "t0".."t<n-1>" (plus a repeat of "t0"
+ * when `dup`), written as a safetensors file. */
+static void write_many(const char *path, int n, bool dup)
+{
+    size_t cap = (size_t)n * 64 + 128, len = 0;
+    char *h = malloc(cap);
+    h[len++] = '{';
+    for (int i = 0; i < n + dup; i++)
+        len += (size_t)snprintf(h + len, cap - len, "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[0],"
+                                "\"data_offsets\":[0,0]}", i ? "," : "", i < n ? i : 0);
+    h[len++] = '}';
+    h[len] = '\0';
+    write_st(path, h, 0);
+    free(h);
+}
+
+/* Many entries load in linear time (a quadratic duplicate check took minutes
+ * at this size); past the limit the file fails before its JSON is parsed. */
+START_TEST(test_safetensors_many_entries)
+{
+    ag_device *dev = agt_open(_i);
+    agt_tmpdir_create("io");
+    const char *path = agt_tmp_path("many.safetensors");
+    write_many(path, 131072, false);
+    ag_state_dict *sd = ag_safetensors_load(path, dev);
+    ck_assert_msg(sd != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_state_dict_count(sd), 131072);
+    ck_assert_str_eq(ag_state_dict_name_at(sd, 131071), "t131071");
+    ck_assert(ag_state_dict_get(sd, "t65536") == ag_state_dict_tensor_at(sd, 65536));
+    ck_assert(ag_state_dict_get(sd, "t131072") == NULL);
+    ck_assert(ag_state_dict_add(sd, "t7", ag_state_dict_tensor_at(sd, 0)) == AG_ERR_INVALID);
+    ck_assert_msg(strstr(ag_last_error(), "duplicate name \"t7\""), "%s", ag_last_error());
+    ag_state_dict_free(sd);
+    write_many(path, 131071, true); /* the duplicate is the last entry */
+    assert_status_error(ag_safetensors_load(path, dev) ? AG_OK : ag_last_status(), AG_ERR_FORMAT,
+                        "tensor \"t0\": duplicate name", path, "late duplicate");
+    write_many(path, 131073, false);
+    assert_status_error(ag_safetensors_load(path, dev) ? AG_OK : ag_last_status(), AG_ERR_FORMAT,
+                        "524292 JSON members, more than the 524288 supported", path, "too many");
     agt_tmpdir_remove();
     agt_close(dev);
 }
@@ -442,6 +488,124 @@ START_TEST(test_checkpoint_roundtrip)
 }
 END_TEST
 
+/* A copy of checkpoint `src` written to `dst` where `edit` may replace one
+ * entry (by name) with another tensor/name, and one metadata value. */
+static void rewrite_checkpoint(ag_device *dev, const char *src, const char *dst,
+                               const char *entry, const char *new_name, ag_tensor *new_value,
+                               const char *meta_key, const char *meta_value)
+{
+    ag_state_dict *in = ag_safetensors_load(src, dev);
+    ck_assert_msg(in != NULL, "%s", ag_last_error());
+    ag_state_dict *out = ag_state_dict_new();
+    for (int i = 0; i < ag_state_dict_count(in); i++) {
+        const char *name = ag_state_dict_name_at(in, i);
+        bool hit = entry && strcmp(name, entry) == 0;
+        ck_assert(ag_state_dict_add(out, hit ? new_name : name,
+                                    hit ? new_value : ag_state_dict_tensor_at(in, i)) == AG_OK);
+    }
+    for (int i = 0; i < ag_state_dict_meta_count(in); i++) {
+        const char *k = ag_state_dict_meta_key_at(in, i);
+        ag_state_dict_set_meta(out, k, meta_key && strcmp(k, meta_key) == 0 ? meta_value
+                                                                             : ag_state_dict_get_meta(in, k));
+    }
+    ck_assert_msg(ag_safetensors_save(dst, out) == AG_OK, "%s", ag_last_error());
+    ag_state_dict_free(out);
+    ag_state_dict_free(in);
+}
+
+/* The optimizer's state entries as one host vector (names checked too). */
+static int snapshot_optimizer(const ag_optimizer *opt, float *vals, int cap)
+{
+    int k = 0;
+    for (int i = 0; i < ag_optimizer_state_count(opt); i++) {
+        ag_tensor *t = ag_optimizer_state_entry(opt, i, NULL, 0);
+        ck_assert(t != NULL);
+        ag_tensor *f = ag_cast(t, AG_F32);
+        ck_assert(k + ag_numel(f) <= cap);
+        ck_assert(ag_tensor_read(f, vals + k, (size_t)ag_numel(f) * sizeof *vals) == AG_OK);
+        k += (int)ag_numel(f);
+    }
+    return k;
+}
+
+/* A checkpoint that fails validation anywhere, even in its last optimizer
+ * entry or in lr/steps metadata, changes nothing and names the file. */
+START_TEST(test_checkpoint_load_validates_first)
+{
+    ag_device *dev = agt_open(_i);
+    agt_tmpdir_create("io");
+    const char *good = agt_tmp_path("good.safetensors");
+    const char *bad = agt_tmp_path("bad.safetensors");
+    ag_scope_begin();
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(3, 2), 4, 1.0);
+    ag_tensor *b = agt_tensor(dev, AG_SHAPE(2), (float[]){0.5f, -0.5f});
+    ag_optimizer *src = ag_optim_adam((ag_tensor *[]){w, b}, 2, &(ag_adam_opts){.lr = 0.01});
+    train_step(dev, src, w, b, 0);
+    ag_state_dict *model = ag_state_dict_new();
+    ag_state_dict_add(model, "w", w);
+    ck_assert(ag_checkpoint_save(good, model, src, 3, 0, NULL, NULL) == AG_OK);
+    /* The optimizer to load into has its own, different state. */
+    ag_tensor *w2 = ag_zeros(dev, AG_F32, AG_SHAPE(3, 2));
+    ag_tensor *b2 = ag_zeros(dev, AG_F32, AG_SHAPE(2));
+    ag_optimizer *dst = ag_optim_adam((ag_tensor *[]){w2, b2}, 2, &(ag_adam_opts){.lr = 0.5});
+    for (int s = 1; s < 3; s++) train_step(dev, dst, w2, b2, s);
+    float before[64], after[64];
+    int n_before = snapshot_optimizer(dst, before, 64);
+    ck_assert_int_eq(n_before, (1 + 6 + 6) + (1 + 2 + 2)); /* step, exp_avg, exp_avg_sq */
+    struct {
+        const char *what, *entry, *new_name;
+        ag_tensor *value;
+        const char *meta_key, *meta_value, *needle;
+        ag_status status;
+    } cases[] = {
+        {"unused buffer name", "optim.state.1.exp_avg_sq", "optim.state.1.momentum_buffer",
+         ag_zeros(dev, AG_F32, AG_SHAPE(2)), NULL, NULL, "not used by adam", AG_ERR_INVALID},
+        {"dtype", "optim.state.1.exp_avg_sq", "optim.state.1.exp_avg_sq",
+         ag_zeros(dev, AG_I32, AG_SHAPE(2)), NULL, NULL, "is i32 [2]", AG_ERR_INVALID},
+        {"step value", "optim.state.1.step", "optim.state.1.step",
+         ag_full(dev, AG_I32, AG_SHAPE(1), -3), NULL, NULL, "invalid step -3", AG_ERR_INVALID},
+        {"lr inf", NULL, NULL, NULL, "optim.lr", "inf", "optim.lr", AG_ERR_FORMAT},
+        {"lr nan", NULL, NULL, NULL, "optim.lr", "nan", "optim.lr", AG_ERR_FORMAT},
+        {"lr empty", NULL, NULL, NULL, "optim.lr", "", "optim.lr", AG_ERR_FORMAT},
+        {"steps negative", NULL, NULL, NULL, "optim.steps", "-5", "optim.steps", AG_ERR_FORMAT},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rewrite_checkpoint(dev, good, bad, cases[c].entry, cases[c].new_name, cases[c].value,
+                           cases[c].meta_key, cases[c].meta_value);
+        ag_rng_set_state(77, 88);
+        int64_t epoch = -1;
+        ag_state_dict *loaded = (ag_state_dict *)1;
+        ag_clear_error();
+        ag_status st = ag_checkpoint_load(bad, dev, dst, true, &epoch, &loaded);
+        ck_assert_msg(st == cases[c].status, "%s: status %s (%s)", cases[c].what,
+                      ag_status_name(st), ag_last_error());
+        ck_assert_msg(strstr(ag_last_error(), "ag_checkpoint_load") && strstr(ag_last_error(), bad) &&
+                          strstr(ag_last_error(), cases[c].needle),
+                      "%s: %s", cases[c].what, ag_last_error());
+        ck_assert(loaded == NULL && epoch == -1);
+        uint64_t seed, off;
+        ag_rng_get_state(&seed, &off);
+        ck_assert_msg(seed == 77 && off == 88, "%s: RNG restored", cases[c].what);
+        ck_assert_msg(ag_optimizer_get_lr(dst) == 0.5, "%s: lr changed", cases[c].what);
+        ck_assert_int_eq(ag_optimizer_step_count(dst), 2);
+        ck_assert_int_eq(snapshot_optimizer(dst, after, 64), n_before);
+        for (int i = 0; i < n_before; i++)
+            ck_assert_msg(after[i] == before[i], "%s: state value %d changed %g -> %g",
+                          cases[c].what, i, before[i], after[i]);
+    }
+    /* The unmodified file still restores everything. */
+    ck_assert_msg(ag_checkpoint_load(good, dev, dst, false, NULL, NULL) == AG_OK, "%s", ag_last_error());
+    ck_assert(ag_optimizer_get_lr(dst) == 0.01);
+    ck_assert_int_eq(ag_optimizer_step_count(dst), 1);
+    ag_state_dict_free(model);
+    ag_optimizer_free(src);
+    ag_optimizer_free(dst);
+    ag_scope_end();
+    agt_tmpdir_remove();
+    agt_close(dev);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io");
@@ -452,8 +616,10 @@ int main(void)
     AGT_ADD_LOOP(tc, test_safetensors_torch_file);
     AGT_ADD_LOOP(tc, test_safetensors_corrupt);
     AGT_ADD_LOOP(tc, test_safetensors_fuzz);
+    AGT_ADD_LOOP(tc, test_safetensors_many_entries);
     AGT_ADD_LOOP(tc, test_load_into);
     AGT_ADD_LOOP(tc, test_checkpoint_roundtrip);
+    AGT_ADD_LOOP(tc, test_checkpoint_load_validates_first);
     suite_add_tcase(s, tc);
     return agt_run_suite(s);
 }

@@ -175,6 +175,88 @@ START_TEST(test_cross_entropy_gradcheck)
 }
 END_TEST
 
+/* Per-class weights, PyTorch semantics (nll_loss / cross_entropy `weight`):
+ * element loss w[t] * -lp[t] (smoothing: eps / C * sum_c w[c] * -lp[c]),
+ * mean = sum / sum of w[t] over the non-ignored targets. The reference is
+ * that formula in double on the host. */
+static double weighted_ref(const float *x, int n, int c, const int32_t *t, const float *w,
+                           double eps, int ignore, ag_reduction red, bool logits, double *each)
+{
+    double total = 0, wsum = 0;
+    for (int i = 0; i < n; i++) {
+        double m = -INFINITY, z = 0, lp[8];
+        for (int k = 0; k < c; k++) m = fmax(m, x[i * c + k]);
+        for (int k = 0; k < c; k++) z += exp(x[i * c + k] - m);
+        for (int k = 0; k < c; k++) lp[k] = logits ? x[i * c + k] - m - log(z) : x[i * c + k];
+        double li = 0;
+        if (t[i] != ignore) {
+            double smooth = 0;
+            for (int k = 0; k < c; k++) smooth -= w[k] * lp[k];
+            li = (1 - eps) * -w[t[i]] * lp[t[i]] + eps / c * smooth;
+            wsum += w[t[i]];
+        }
+        each[i] = li;
+        total += li;
+    }
+    return red == AG_REDUCTION_MEAN ? total / wsum : total;
+}
+
+START_TEST(test_cross_entropy_class_weight)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    enum { N = 4, C = 3 };
+    const float xs[N * C] = {0.5f, -1, 2, 1, 0, -0.5f, -2, 1.5f, 0.25f, 3, 1, -1};
+    const float ws[C] = {1, 2.5f, 0.5f};
+    const int32_t ts[N] = {2, 0, 1, -7};
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(N, C), xs);
+    ag_tensor *w = agt_tensor(dev, AG_SHAPE(C), ws);
+    for (int ignore = 0; ignore < 2; ignore++)
+        for (int sm = 0; sm < 2; sm++)
+            for (int r = 0; r < 3; r++)
+                for (int lg = 0; lg < 2; lg++) {
+                    int32_t t[N];
+                    for (int i = 0; i < N; i++) t[i] = ts[i] == -7 ? (ignore ? -7 : 1) : ts[i];
+                    double eps = lg && sm ? 0.2 : 0.0, each[N];
+                    double want = weighted_ref(xs, N, C, t, ws, eps, -7, REDS[r], lg, each);
+                    ag_cross_entropy_opts o = {REDS[r], -7, eps, w};
+                    ag_tensor *tt = agt_tensor_i32(dev, AG_SHAPE(N), t);
+                    ag_tensor *got = lg ? ag_cross_entropy(x, tt, &o) : ag_nll_loss(x, tt, &o);
+                    char what[96];
+                    snprintf(what, sizeof what, "%s weighted %s ignore=%d smooth=%d",
+                             lg ? "ce" : "nll", RED_NAMES[r], ignore, sm);
+                    float fe[N];
+                    for (int i = 0; i < N; i++) fe[i] = (float)each[i];
+                    if (REDS[r] == AG_REDUCTION_NONE) agt_assert_close(got, fe, N, 1e-5, 1e-5, what);
+                    else agt_assert_close(got, (float[]){(float)want}, 1, 1e-5, 1e-5, what);
+                }
+    /* The weighted mean divides by the weights, not the count: all weights
+     * 2 give the unweighted mean. */
+    ag_tensor *t = agt_tensor_i32(dev, AG_SHAPE(N), (int32_t[]){2, 0, 1, 1});
+    ag_tensor *two = ag_full(dev, AG_F32, AG_SHAPE(C), 2.0);
+    agt_assert_tensors_close(ag_cross_entropy(x, t, &(ag_cross_entropy_opts){.ignore_index = -100, .weight = two}),
+                             ag_cross_entropy(x, t, NULL), 1e-6, 1e-6, "weights 2 = unweighted mean");
+    /* Gradients of the weighted loss (logits and smoothing). */
+    ag_set_requires_grad(x, true);
+    ce_ctx c = {t, {AG_REDUCTION_MEAN, -100, 0.1, w}};
+    agt_gradcheck(fn_ce, 1, (ag_tensor *[]){x}, &c, 1e-2, 1e-2, 1e-2, "ce weighted");
+    /* Probability targets: class c's term scaled by w[c], mean over N. */
+    ag_tensor *p = agt_tensor(dev, AG_SHAPE(1, C), (float[]){0.25f, 0.5f, 0.25f});
+    ag_tensor *x1 = agt_tensor(dev, AG_SHAPE(1, C), xs);
+    double m = 2, z = exp(0.5 - m) + exp(-1 - m) + exp(2 - m), lz = log(z) + m;
+    double want = -(0.25 * 1 * (0.5 - lz) + 0.5 * 2.5 * (-1 - lz) + 0.25 * 0.5 * (2 - lz));
+    agt_assert_close(ag_cross_entropy(x1, p, &(ag_cross_entropy_opts){.weight = w}),
+                     (float[]){(float)want}, 1, 1e-5, 1e-5, "ce probs weighted");
+    /* Bad weights. */
+    agt_assert_error(ag_cross_entropy(x, t, &(ag_cross_entropy_opts){.weight = ag_full(dev, AG_F32, AG_SHAPE(4), 1.0)}),
+                     "ag_cross_entropy", "weight must be f32 [3]", "weight shape");
+    agt_assert_error(ag_nll_loss(x, t, &(ag_cross_entropy_opts){.weight = t}), "ag_nll_loss",
+                     "got i32 [4]", "weight dtype");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 START_TEST(test_cross_entropy_errors)
 {
     ag_device *dev = agt_open(_i);
@@ -411,6 +493,7 @@ static Suite *loss_suite(void)
     AGT_ADD_LOOP(tc, test_cross_entropy_hand);
     AGT_ADD_LOOP(tc, test_cross_entropy_golden);
     AGT_ADD_LOOP(tc, test_cross_entropy_gradcheck);
+    AGT_ADD_LOOP(tc, test_cross_entropy_class_weight);
     AGT_ADD_LOOP(tc, test_cross_entropy_errors);
     AGT_ADD_LOOP(tc, test_regression_hand);
     AGT_ADD_LOOP(tc, test_regression_golden);

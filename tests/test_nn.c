@@ -72,7 +72,7 @@ START_TEST(test_layers_match_pytorch)
     golden = agt_golden_load("nn.txt");
     ag_pool2d_opts max2 = {.kernel = {2, 2}};
     ag_pool2d_opts avg3 = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
-                           .count_include_pad = true};
+                           .exclude_pad = false};
     check_module(dev, "linear", ag_nn_linear(dev, 5, 3, true), true, 1e-4);
     check_module(dev, "linear_3d", ag_nn_linear(dev, 5, 3, true), true, 1e-4);
     check_module(dev, "conv2d",

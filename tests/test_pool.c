@@ -153,16 +153,16 @@ START_TEST(test_avg_pool_hand)
     // padding counted (PyTorch's default) or not
     ag_tensor *ones = ag_ones(dev, AG_F32, AG_SHAPE(1, 1, 2, 2));
     ag_pool2d_opts inc = {.kernel = {2, 2}, .stride = {1, 1}, .padding = {1, 1},
-                          .count_include_pad = true};
+                          .exclude_pad = false};
     agt_assert_close(ag_avg_pool2d(ones, &inc),
                      (float[]){0.25f, 0.5f, 0.25f, 0.5f, 1, 0.5f, 0.25f, 0.5f, 0.25f}, 9, 1e-6,
                      1e-6, "avg include pad");
     ag_pool2d_opts exc = inc;
-    exc.count_include_pad = false;
+    exc.exclude_pad = true;
     agt_assert_close(ag_avg_pool2d(ones, &exc), (float[]){1, 1, 1, 1, 1, 1, 1, 1, 1}, 9, 1e-6,
                      1e-6, "avg exclude pad");
     // ceil_mode: the overhang of the last window is never counted
-    ag_pool2d_opts c = {.kernel = {2, 2}, .ceil_mode = true, .count_include_pad = true};
+    ag_pool2d_opts c = {.kernel = {2, 2}, .ceil_mode = true, .exclude_pad = false};
     ag_tensor *y = ag_avg_pool2d(range(dev, 3, 3), &c);
     agt_assert_shape(y, AG_SHAPE(1, 1, 2, 2), "avg ceil shape");
     agt_assert_close(y, (float[]){3, 4.5f, 7.5f, 9}, 4, 1e-6, 1e-6, "avg ceil");
@@ -187,14 +187,14 @@ START_TEST(test_avg_pool_golden)
     ag_device *dev = agt_open(_i);
     agt_golden *g = agt_golden_load(GOLDEN);
     ag_pool2d_opts o1 = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
-                         .count_include_pad = true};
+                         .exclude_pad = false};
     golden_case(dev, g, "avg_basic", avg_fn, &o1, false);
     golden_case(dev, g, "avg_basic", avg_fn, &o1, true);
     ag_pool2d_opts o2 = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
-                         .ceil_mode = true, .count_include_pad = false};
+                         .ceil_mode = true, .exclude_pad = true};
     golden_case(dev, g, "avg_ceil_nopadcount", avg_fn, &o2, false);
     ag_pool2d_opts o3 = o2;
-    o3.count_include_pad = true;
+    o3.exclude_pad = false;
     golden_case(dev, g, "avg_ceil_padcount", avg_fn, &o3, false);
     golden_case(dev, g, "avg_ceil_padcount", avg_fn, &o3, true);
     agt_golden_free(g);
@@ -206,9 +206,9 @@ START_TEST(test_avg_pool_gradcheck)
 {
     ag_device *dev = agt_open(_i);
     ag_pool2d_opts o = {.kernel = {3, 2}, .stride = {2, 1}, .padding = {1, 1},
-                        .ceil_mode = true, .count_include_pad = true};
+                        .ceil_mode = true, .exclude_pad = false};
     pool_gradcheck(dev, avg_fn, &o, (int64_t[]){2, 2, 6, 3}, 1e-2, "avg_pool2d");
-    o.count_include_pad = false;
+    o.exclude_pad = true;
     pool_gradcheck(dev, avg_fn, &o, (int64_t[]){1, 2, 5, 4}, 1e-2, "avg_pool2d no pad count");
     agt_close(dev);
 }
@@ -357,9 +357,9 @@ START_TEST(test_pool_vs_cpu)
                         .ceil_mode = true};
     vs_cpu(dev, max_fn, &m, "max_pool2d vs cpu");
     ag_pool2d_opts a = {.kernel = {3, 2}, .stride = {2, 1}, .padding = {1, 1}, .ceil_mode = true};
-    vs_cpu(dev, avg_fn, &a, "avg_pool2d vs cpu");
-    a.count_include_pad = true;
-    vs_cpu(dev, avg_fn, &a, "avg_pool2d count_include_pad vs cpu");
+    vs_cpu(dev, avg_fn, &a, "avg_pool2d (count_include_pad) vs cpu");
+    a.exclude_pad = true;
+    vs_cpu(dev, avg_fn, &a, "avg_pool2d exclude_pad vs cpu");
     vs_cpu(dev, adaptive_fn, (int64_t[]){5, 4}, "adaptive_avg_pool2d vs cpu");
     agt_close(dev);
 }

@@ -18,12 +18,26 @@ static inline int32_t f2i(float x)
 
 static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-/* d/dx of 0.5 x (1 + tanh(c (x + q x^3))). */
+/* GELU with the tanh approximation, in the saturating form every backend
+ * uses (backend.h, AGI_U_GELU_TANH): 0.5 (1 + tanh(u)) = sigmoid(z) with
+ * z = 2u = 2c (x + q x^3), exactly 0 or 1 for |z| > 40. */
+static inline float gelu_tanh_z(float x)
+{
+    const float c = 0.79788456080286536f, q = 0.044715f;
+    return 2.0f * c * (x + q * x * x * x);
+}
+static inline float gelu_tanh_s(float z)
+{
+    return z > 40.0f ? 1.0f : z < -40.0f ? 0.0f : 1.0f / (1.0f + expf(-z));
+}
+static inline float gelu_tanh(float x) { return x * gelu_tanh_s(gelu_tanh_z(x)); }
+/* d/dx = s + x s (1 - s) dz/dx; the second term is 0 where s saturated. */
 static inline float gelu_tanh_d(float x)
 {
     const float c = 0.79788456080286536f, q = 0.044715f;
-    const float t = tanhf(c * (x + q * x * x * x));
-    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * c * (1.0f + 3.0f * q * x * x);
+    const float z = gelu_tanh_z(x), s = gelu_tanh_s(z);
+    if (z > 40.0f || z < -40.0f) return s;
+    return s + x * s * (1.0f - s) * 2.0f * c * (1.0f + 3.0f * q * x * x);
 }
 
 /* ---- FILL ------------------------------------------------------------------ */
@@ -171,7 +185,7 @@ static void unary_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
     case AGI_U_LEAKY_RELU: MAP1(x > 0.0f ? x : x * a); break;
     case AGI_U_GELU: MAP1(0.5f * x * (1.0f + erff(x * 0.70710678118654752f))); break;
     case AGI_U_GELU_TANH:
-        MAP1(0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))));
+        MAP1(gelu_tanh(x));
         break;
     case AGI_U_SILU: MAP1(x * sigmoidf_(x)); break;
     case AGI_U_SOFTPLUS: MAP1(a * x > b ? x : log1pf(expf(a * x)) / a); break;

@@ -22,6 +22,7 @@ typedef struct index_job {
     char *a;                        /* walked data (gather: dst, scatter: src0) */
     const int32_t *idx;
     char *t;                        /* indexed (gather: src0, scatter: dst) */
+    int32_t *err, err_code;         /* the error word (NULL: none) */
 } index_job;
 
 static void index_range(void *ctx, int64_t begin, int64_t end)
@@ -36,6 +37,7 @@ static void index_range(void *ctx, int64_t begin, int64_t end)
         for (int64_t e = 0; e < inner; e++) {
             int64_t id = j->idx[oi];
             bool ok = id >= 0 && id < j->tdim_size;
+            if (!ok && j->err) __atomic_store_n(j->err, j->err_code, __ATOMIC_RELAXED);
             int64_t toff = ot + id * j->tdim_stride;
             if (j->scatter) {
                 if (ok) ((float *)j->t)[toff] += ((const float *)j->a)[oa];
@@ -60,8 +62,9 @@ static void index_range(void *ctx, int64_t begin, int64_t end)
 }
 
 /* space: the walked view (dst or src0), index: src1, target: the indexed view. */
-static ag_status run_index(cpu_device *dev, const char *kn, bool scatter, const agi_view *space,
-                           const agi_view *index, const agi_view *target, int64_t dim)
+static ag_status run_index(cpu_device *dev, const agi_kernel *k, const char *kn, bool scatter,
+                           const agi_view *space, const agi_view *index, const agi_view *target,
+                           int64_t dim)
 {
     int nd = space->ndim;
     if (nd < 1 || dim < 0 || dim >= nd)
@@ -91,7 +94,8 @@ static ag_status run_index(cpu_device *dev, const char *kn, bool scatter, const 
     if (part < 0) part = 0;
     index_job j = {.scatter = scatter, .dtype = space->dtype, .nd = nd, .a = cpu_view_ptr(space),
                    .idx = cpu_view_ptr(index), .t = cpu_view_ptr(target),
-                   .tdim_size = target->shape[dim], .tdim_stride = target->strides[dim]};
+                   .tdim_size = target->shape[dim], .tdim_stride = target->strides[dim],
+                   .err = k->err ? (int32_t *)k->err->data : NULL, .err_code = k->err_code};
     int order[AG_MAX_DIMS], n = 0;
     order[n++] = part;
     for (int d = 0; d < nd; d++)
@@ -123,7 +127,7 @@ ag_status cpu_gather(cpu_device *dev, const agi_kernel *k)
     if (!cpu_view_check(kn, &k->src[0], t, "src0") ||
         !cpu_view_check(kn, &k->src[1], AG_I32, "src1 (index)"))
         return ag_last_status();
-    return run_index(dev, kn, false, &k->dst, &k->src[1], &k->src[0], k->p.s.i[0]);
+    return run_index(dev, k, kn, false, &k->dst, &k->src[1], &k->src[0], k->p.s.i[0]);
 }
 
 ag_status cpu_scatter_add(cpu_device *dev, const agi_kernel *k)
@@ -133,5 +137,5 @@ ag_status cpu_scatter_add(cpu_device *dev, const agi_kernel *k)
         !cpu_view_check(kn, &k->src[0], AG_F32, "src0") ||
         !cpu_view_check(kn, &k->src[1], AG_I32, "src1 (index)"))
         return ag_last_status();
-    return run_index(dev, kn, true, &k->src[0], &k->src[1], &k->dst, k->p.s.i[0]);
+    return run_index(dev, k, kn, true, &k->src[0], &k->src[1], &k->dst, k->p.s.i[0]);
 }

@@ -199,6 +199,7 @@ static void drop_staged(agi_backend_device *dev)
         free(s);
     }
     dev->staged_bytes = 0;
+    dev->drained = true;
 }
 
 static void print_profile(const agi_backend_device *dev)
@@ -441,6 +442,7 @@ static ag_status cl_write(agi_backend_device *dev, agi_buffer *buf, size_t offse
         err = clEnqueueWriteBuffer(dev->queue, buf->mem, CL_FALSE, offset, nbytes, st + 1, 0, NULL,
                                    NULL);
         if (err == CL_SUCCESS) {
+            dev->drained = false;
             st->nbytes = nbytes;
             st->next = dev->staged;
             dev->staged = st;
@@ -454,9 +456,10 @@ static ag_status cl_write(agi_backend_device *dev, agi_buffer *buf, size_t offse
             free(st);
         }
     } else {
-        dev->n_host_waits++;
+        if (!dev->drained) dev->n_host_waits++;
         err = clEnqueueWriteBuffer(dev->queue, buf->mem, CL_TRUE, offset, nbytes, src, 0, NULL,
                                    NULL);
+        if (err == CL_SUCCESS) drop_staged(dev); /* in order: all before it is done */
     }
     pthread_mutex_unlock(&dev->lock);
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clEnqueueWriteBuffer");
@@ -470,7 +473,7 @@ static ag_status cl_read(agi_backend_device *dev, agi_buffer *buf, size_t offset
         return agi_set_error(AG_ERR_INVALID, "opencl: read of %zu bytes at %zu out of range",
                              nbytes, offset);
     pthread_mutex_lock(&dev->lock);
-    dev->n_host_waits++;
+    if (!dev->drained) dev->n_host_waits++;
     cl_int err = clEnqueueReadBuffer(dev->queue, buf->mem, CL_TRUE, offset, nbytes, dst, 0, NULL,
                                      NULL);
     /* In-order queue: every earlier command (staged writes too) has finished. */
@@ -482,7 +485,7 @@ static ag_status cl_read(agi_backend_device *dev, agi_buffer *buf, size_t offset
 static ag_status cl_sync(agi_backend_device *dev)
 {
     pthread_mutex_lock(&dev->lock);
-    dev->n_host_waits++;
+    if (!dev->drained) dev->n_host_waits++;
     cl_int err = clFinish(dev->queue);
     if (err == CL_SUCCESS) drop_staged(dev);
     pthread_mutex_unlock(&dev->lock);

@@ -94,6 +94,7 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
                                         0, NULL, dev->profile ? &ev : NULL);
     if (err != CL_SUCCESS) return agcl_fail(err, "clEnqueueNDRangeKernel");
     dev->n_dispatches++;
+    dev->drained = false;
     if (ev) {
         cl_ulong t0 = 0, t1 = 0;
         if (clWaitForEvents(1, &ev) == CL_SUCCESS &&
@@ -647,8 +648,12 @@ static ag_status op_index(agi_backend_device *dev, const agi_kernel *k)
         id = AGCL_K_scatter_add_atomic_f32;
         g.n = agi_view_numel(s);
     }
-    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(im), AGCL_ARG(g)};
-    return launch1(dev, id, (size_t)g.n, 0, 4, a);
+    /* The error word (argument 4): dst stands in when there is none (never
+     * written then: err_code 0). */
+    cl_mem em = k->err ? k->err->mem : dm;
+    g.err_code = k->err ? k->err_code : 0;
+    agcl_arg a[] = {AGCL_ARG(dm), AGCL_ARG(sm), AGCL_ARG(im), AGCL_ARG(g), AGCL_ARG(em)};
+    return launch1(dev, id, (size_t)g.n, 0, 5, a);
 }
 
 /* ---- RNG ---------------------------------------------------------------------------- */

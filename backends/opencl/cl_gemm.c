@@ -132,6 +132,7 @@ ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k)
                                        tmp > 0 ? dev->gemm_temp->mem : NULL);
         if (s != CLBlastSuccess) return clblast_fail(s, "CLBlastSgemm");
         dev->n_dispatches++;
+        dev->drained = false;
         if (dev->profile) prof_gemm(dev, t0);
         return AG_OK;
     }

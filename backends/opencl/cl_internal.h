@@ -74,6 +74,8 @@ struct agi_backend_device {
     uint64_t pooled_bytes;  /* bytes waiting in the free lists */
     /* Counters (ag_device_counters), under the lock. */
     uint64_t n_driver_allocs, n_driver_frees, driver_alloc_bytes, n_dispatches, n_host_waits;
+    bool drained; /* nothing queued since the queue last drained: a blocking
+                     read then waits for no work (not counted as a host wait) */
     agi_buffer *free_lists[AGCL_NUM_CLASSES];
     agi_buffer *gemm_temp;  /* CLBlast scratch, grown on demand */
     /* Host copies of queued (non-blocking) writes, freed once the queue has
@@ -117,6 +119,7 @@ typedef struct {
     cl_long dshape[8], sshape[8], dst_st[8], src_st[8], idx_st[8];
     cl_long doff, soff, ioff, n;
     cl_int ndim, dim;
+    cl_int err_code, pad; /* > 0: store it in the error word on an out-of-range index */
 } agcl_sgeom;
 
 /* Host mirror of gemm_t (nn.cl). */

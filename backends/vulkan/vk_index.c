@@ -10,6 +10,7 @@ typedef struct idx_meta {
     uint32_t loop, doff, ioff, soff;
     uint32_t shape[8], lim[8];
     uint32_t sd[8], si[8], ss[8];
+    uint32_t eoff, ecode; /* the error word (binding 3); ecode 0: none */
 } idx_meta;
 
 static bool fits(int64_t x) { return x >= 0 && x <= (int64_t)UINT32_MAX; }
@@ -63,6 +64,11 @@ ag_status vk_index(agi_backend_device *d, const agi_kernel *k)
     if ((st = vk_bind_view(d, dst, true, &disp.bind[0], &m.doff)) != AG_OK) return st;
     if ((st = vk_bind_view(d, src, false, &disp.bind[1], &m.soff)) != AG_OK) return st;
     if ((st = vk_bind_view(d, ix, false, &disp.bind[2], &m.ioff)) != AG_OK) return st;
+    if (k->err) { /* binding 3 stays the dummy buffer (never written) without one */
+        agi_view ev = {.buf = k->err, .dtype = AG_I32, .ndim = 0};
+        if ((st = vk_bind_view(d, &ev, true, &disp.bind[3], &m.eoff)) != AG_OK) return st;
+        m.ecode = (uint32_t)k->err_code;
+    }
     if ((st = vk_meta(d, &m, sizeof m, &disp.bind[4])) != AG_OK) return st;
     disp.shader = gather ? "gather" : atomic ? "scatter_atomic" : "scatter_loop";
     uint32_t wg = vk_wg(d, 256);

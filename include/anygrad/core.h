@@ -32,7 +32,8 @@ AG_API const char *ag_version(void);
 typedef enum ag_status {
     AG_OK = 0,
     AG_ERR_INVALID = -1,     /* bad argument: NULL, wrong shape, dtype, dim... */
-    AG_ERR_OOM = -2,         /* out of memory (host or device); recoverable */
+    AG_ERR_OOM = -2,         /* out of memory (host or device); recoverable:
+                              * the library never aborts on a failed allocation */
     AG_ERR_UNSUPPORTED = -3, /* the device's backend lacks this op or dtype */
     AG_ERR_DEVICE = -4,      /* a device or driver call failed */
     AG_ERR_IO = -5,          /* a file could not be read or written */
@@ -126,13 +127,19 @@ AG_API ag_device *ag_device_open(const char *spec);
 AG_API ag_status ag_device_resolve(const char *spec, char *out, size_t cap);
 
 /* Releases the caller's handle. The device stays alive while tensors on it
- * exist and is destroyed with the last of them. NULL is a no-op. */
+ * exist and is destroyed with the last of them. NULL is a no-op. Closing a
+ * handle twice sets AG_ERR_INVALID "ag_device_close: device ... was already
+ * closed" and does nothing; passing a destroyed device to any function is
+ * AG_ERR_INVALID "... was closed and destroyed" (detected for recently freed
+ * handles, see ag_release). */
 AG_API void ag_device_close(ag_device *dev);
 
 /* Information about an open device. Returns a pointer owned by the device. */
 AG_API const ag_device_info *ag_device_get_info(const ag_device *dev);
 
-/* Waits until every queued operation on the device has finished. */
+/* Waits until every queued operation on the device has finished. Reports an
+ * out-of-range index met by a kernel since the last sync or read
+ * (AG_ERR_INVALID naming the op; see "index ops" in ops.h). */
 AG_API ag_status ag_device_sync(ag_device *dev);
 
 /* Number of device buffers currently allocated on `dev` for tensors (for leak
@@ -171,7 +178,10 @@ AG_API ag_status ag_device_empty_cache(ag_device *dev);
 /* ---- Scopes and ownership ----------------------------------------------- */
 
 /* Opens a scope on the calling thread. Every tensor created until the matching
- * ag_scope_end belongs to it (one reference each). Scopes nest. */
+ * ag_scope_end belongs to it (one reference each). Scopes nest. Never fails
+ * for the first 16 levels; deeper, when host memory cannot grow the scope
+ * stack, it sets AG_ERR_OOM and the new level's tensors belong to the
+ * enclosing scope (the matching ag_scope_end still pairs with this call). */
 AG_API void ag_scope_begin(void);
 
 /* Closes the innermost scope, releasing the reference it holds to each tensor

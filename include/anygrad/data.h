@@ -40,9 +40,12 @@ extern "C" {
  * 0x0C i32, 0x0D f32 are supported), the number of dims (1..8), each dim as a
  * big-endian uint32, then the row-major data (big-endian). Files may be plain
  * or gzip-compressed (detected from the contents, not the name). The reader is
- * strict: a bad magic, an unsupported type, zero or too many dims, a
- * truncated file and trailing bytes are AG_ERR_FORMAT errors whose message
- * names the file; a missing file is AG_ERR_IO.                              */
+ * strict: a bad magic, an unsupported type, zero or too many dims, dims
+ * whose product (or the product of the non-zero ones) exceeds 2^38 elements,
+ * a truncated file and trailing bytes are AG_ERR_FORMAT errors whose message
+ * names the file; a missing file is AG_ERR_IO. On success `nbytes` is exactly
+ * the product of the dims times the element size, and that many bytes were
+ * read.                                                                     */
 
 typedef struct ag_idx_array {
     ag_dtype dtype;             /* AG_U8, AG_I32 or AG_F32 */

@@ -44,7 +44,8 @@ AG_API void ag_state_dict_free(ag_state_dict *sd);
 
 /* Appends `name` → `t` (the dict takes its own reference; the tensor may be
  * any dtype, device, or a view). Names are non-empty, at most 255 bytes and
- * unique ("__metadata__" is reserved): a duplicate is AG_ERR_INVALID. */
+ * unique ("__metadata__" is reserved): a duplicate is AG_ERR_INVALID. Adding,
+ * finding and metadata lookups take constant time (hashed). */
 AG_API ag_status ag_state_dict_add(ag_state_dict *sd, const char *name, ag_tensor *t);
 /* The tensor stored under `name` (borrowed: valid while the dict lives), or
  * NULL (AG_ERR_NOT_FOUND set) when absent. */
@@ -82,8 +83,21 @@ AG_API ag_status ag_state_dict_load_into(const ag_state_dict *sd, int n,
 /* ---- safetensors ------------------------------------------------------------ */
 
 /* Writes every entry (read back from its device) and the metadata to `path`
- * atomically: the data goes to "<path>.tmp.<pid>", is fsync'ed, then renamed
- * over `path`, so a crash never leaves a half-written file under `path`.
+ * atomically: readers of `path` see the old file or the new one, never a
+ * mix, also when threads or processes save the same path at once (the last
+ * rename wins) and when the process dies mid-save.
+ *   - A symbolic link is followed: the file it points at is replaced and the
+ *     link stays. An existing target that is not a regular file (a
+ *     directory, a device such as /dev/full, a FIFO) is refused with
+ *     AG_ERR_IO "... is a character device, not a regular file ...".
+ *   - The data goes to a temporary file made with mkstemp in the target's
+ *     directory, ".<name>.agtmp-<pid>-XXXXXX", which is fsync'ed and renamed
+ *     over the target; then the directory is fsync'ed. The file keeps the
+ *     old target's permission bits (a new one gets 0666 minus the umask).
+ *   - A process killed mid-save leaves its temporary file. Every save removes
+ *     the temporary files of the same target whose <pid> is no longer a
+ *     running process on this machine; the temporary files of a live
+ *     process (another thread's save in progress) are never touched.
  * Supported dtypes: all (F32, I32, U8). AG_ERR_IO on file-system errors. */
 AG_API ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd);
 
@@ -93,8 +107,12 @@ AG_API ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd);
  * JSON header, a missing/ill-typed dtype, shape or data_offsets, an unknown or
  * unsupported dtype (F16, BF16, I64, ...), offsets out of range, overlapping,
  * leaving holes, or not matching numel * dtype size, and duplicate names are
- * AG_ERR_FORMAT with a message naming the file and the tensor. A missing file
- * is AG_ERR_IO. Returns NULL on failure. */
+ * AG_ERR_FORMAT with a message naming the file and the tensor. The header is
+ * at most 100 MB and 2^19 JSON members (key: value pairs at any depth; a
+ * tensor has 4, a metadata value 1: so at most 131072 tensors); a larger one
+ * is AG_ERR_FORMAT, found before parsing. Loading takes time linear in the
+ * number of entries. A missing file or one that is not a regular file (a
+ * directory) is AG_ERR_IO. Returns NULL on failure. */
 AG_API ag_state_dict *ag_safetensors_load(const char *path, ag_device *dev);
 
 /* ---- Checkpoints ------------------------------------------------------------
@@ -118,8 +136,14 @@ AG_API ag_status ag_checkpoint_save(const char *path, const ag_state_dict *model
  * receives the stored epoch. `*model` (may be NULL) receives a new dict of
  * the "model." entries with the prefix removed, carrying the file's metadata
  * (query "extra.<key>" with ag_state_dict_get_meta_int); the caller frees it
- * and typically passes it to ag_state_dict_load_into. Nothing is restored
- * unless the whole file validates. */
+ * and typically passes it to ag_state_dict_load_into.
+ * Nothing is restored unless the whole file validates: the format tag, the
+ * epoch and RNG metadata, "optim.lr" (a finite number >= 0), "optim.steps"
+ * (an integer >= 0) and every optimizer entry (name, parameter index,
+ * buffer used by the algorithm, dtype, shape, step value) are checked before
+ * the optimizer, the RNG or `*epoch` change. Every error names the file. Only
+ * a device failure while restoring (out of memory allocating the state) can
+ * stop after part of the optimizer state was restored; it is reported. */
 AG_API ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt,
                                     bool restore_rng, int64_t *epoch, ag_state_dict **model);
 

@@ -78,7 +78,12 @@ AG_API ag_module *ag_nn_conv_transpose2d(ag_device *dev, int64_t in_channels,
                                          int64_t out_channels, int kernel_h, int kernel_w,
                                          const ag_conv2d_opts *opts, bool bias);
 /* Parameters weight/bias [C]; buffers running_mean, running_var [C] and
- * num_batches_tracked (i32 scalar). 1d: [N, C] or [N, C, L]; 2d: [N, C, H, W]. */
+ * num_batches_tracked (i32 scalar). 1d: [N, C] or [N, C, L]; 2d: [N, C, H, W].
+ * momentum in [0, 1] (PyTorch's default 0.1), or AG_MOMENTUM_CUMULATIVE for
+ * PyTorch's momentum=None: the running statistics are the cumulative average
+ * of every training batch, factor 1 / num_batches_tracked after its
+ * increment (computed on the device). Other values are AG_ERR_INVALID. */
+#define AG_MOMENTUM_CUMULATIVE (-1.0)
 AG_API ag_module *ag_nn_batch_norm1d(ag_device *dev, int64_t num_features, double eps,
                                      double momentum);
 AG_API ag_module *ag_nn_batch_norm2d(ag_device *dev, int64_t num_features, double eps,
@@ -89,6 +94,11 @@ AG_API ag_module *ag_nn_rms_norm(ag_device *dev, int64_t dim, double eps);
 AG_API ag_module *ag_nn_dropout(double p);
 /* weight [num, dim] ~ N(0, 1); input i32 indices. */
 AG_API ag_module *ag_nn_embedding(ag_device *dev, int64_t num, int64_t dim);
+/* nn.Embedding(num, dim, padding_idx=p): row p (in [-num, num), negative
+ * from the end) starts at zero and never gets a gradient
+ * (ag_embedding_padded), so it stays zero under plain SGD/Adam updates. */
+AG_API ag_module *ag_nn_embedding_padded(ag_device *dev, int64_t num, int64_t dim,
+                                         int64_t padding_idx);
 AG_API ag_module *ag_nn_max_pool2d(const ag_pool2d_opts *opts);
 AG_API ag_module *ag_nn_avg_pool2d(const ag_pool2d_opts *opts);
 AG_API ag_module *ag_nn_adaptive_avg_pool2d(int64_t out_h, int64_t out_w);

@@ -45,8 +45,9 @@ AG_API ag_tensor *ag_silu(const ag_tensor *x);
 AG_API ag_tensor *ag_softplus(const ag_tensor *x, double beta, double threshold);
 /* Clamps into [min, max]; pass -INFINITY / INFINITY for a one-sided clamp.
  * NaN bounds are an error; min > max gives max everywhere (like PyTorch).
- * The gradient passes where min < x < max and is 0 at the bounds, as in
- * PyTorch 2.x. */
+ * The gradient passes where min < x < max and is 0 at the bounds themselves,
+ * outside, for NaN x and when min > max — measured on PyTorch 2.15
+ * (tests/golden/parity.txt); releases before 2.x passed it at the bounds. */
 AG_API ag_tensor *ag_clamp(const ag_tensor *x, double min, double max);
 /* x ** exponent for a scalar exponent (powf semantics). The gradient is
  * exponent * x^(exponent-1), exactly 0 for exponent 0. */
@@ -188,7 +189,11 @@ typedef struct ag_pool2d_opts {
     int padding[2];
     int dilation[2]; /* max pool only; 0 means 1 */
     bool ceil_mode;
-    bool count_include_pad; /* avg pool only; PyTorch's default is true */
+    /* Avg pool only. The zero value is PyTorch's default count_include_pad =
+     * True (padding counts in the divisor); set exclude_pad for PyTorch's
+     * count_include_pad = False. (The field is named for the non-default so
+     * a zero-initialised struct can only mean the default.) */
+    bool exclude_pad;
 } ag_pool2d_opts;
 
 /* Pooling of x: [N, C, H, W] or [C, H, W] (integer x is promoted to f32);
@@ -219,12 +224,23 @@ AG_API ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *i
 AG_API ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index);
 /* weight: [V, D], index: i32 of any shape → [..., D]. Differentiable in weight. */
 AG_API ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight);
+/* ag_embedding with PyTorch's padding_idx (F.embedding(..., padding_idx=p)):
+ * the output is the same, but row p of weight gets no gradient (its entries
+ * of the weight gradient are 0). p in [-V, V); negative counts from the end.
+ * Out of range is AG_ERR_INVALID. */
+AG_API ag_tensor *ag_embedding_padded(const ag_tensor *index, const ag_tensor *weight,
+                                      int64_t padding_idx);
 /* i32 labels [...] → [..., num_classes] of dtype i32 (PyTorch gives int64).
  * num_classes must be >= 1: PyTorch's -1 (infer from the data) would need a
  * device-to-host read. Computed as labels[..., None] == arange(num_classes). */
 AG_API ag_tensor *ag_one_hot(const ag_tensor *labels, int64_t num_classes);
-/* Indices out of range are reported when the index tensor is on the CPU; on
- * a GPU they read as 0 and are ignored on write (never out-of-bounds). */
+/* Out-of-range indices are errors on every device. On the CPU the op reads
+ * the index and fails at once (AG_ERR_INVALID naming the op, the index and
+ * the shape). On a GPU the kernels never go out of bounds (a bad index reads
+ * 0 or is skipped) and set a device-side error word; the next
+ * ag_device_sync, ag_tensor_read or ag_item on that device fails with
+ * AG_ERR_INVALID "<op>: index out of range on <device> (found by <call>...)"
+ * and clears it, so the computation since then must be discarded. */
 
 /* ---- Normalisation and dropout ----------------------------------------- */
 /* Integer inputs are promoted to f32. Each fails (NULL, error naming the op
@@ -242,7 +258,9 @@ AG_API ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *sh
  * x: [N, C, ...]. In training mode normalises with the batch statistics over
  * every dim but C (biased variance) and, when given, updates
  * running_mean/running_var in place (r = (1-momentum) r + momentum s, with the
- * unbiased variance; not recorded by autograd); fails when a channel has only
+ * unbiased variance; not recorded by autograd; momentum in [0, 1], the
+ * cumulative average of momentum=None is the nn module's, see
+ * AG_MOMENTUM_CUMULATIVE); fails when a channel has only
  * one value. In eval mode uses the running statistics, which are then
  * required. weight/bias: [C] or NULL; running stats: f32 [C] or NULL. */
 AG_API ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean,
@@ -270,18 +288,27 @@ typedef struct ag_cross_entropy_opts {
     ag_reduction reduction; /* default mean */
     int64_t ignore_index;   /* targets equal to it are skipped; PyTorch uses -100 */
     double label_smoothing; /* 0 for none */
+    const ag_tensor *weight; /* f32 [C] per-class weights on the input's device, or
+                              * NULL (all 1): PyTorch's `weight` argument */
 } ag_cross_entropy_opts;
 
 /* logits: [N, C] (or [N, C, d...], or [C] with a 0-dim target), target: i32
  * class indices [N] (or [N, d...]); numerically stable through log_softmax.
  * Per element: (1 - ls) * -log p[target] + ls / C * sum_c -log p[c]; targets
  * equal to ignore_index give 0, and the mean divides by the number of the
- * others (NaN when every target is ignored, like PyTorch). Targets on the CPU
- * are range-checked (an error); on a GPU an out-of-range target reads class 0.
+ * others (NaN when every target is ignored, like PyTorch). An out-of-range
+ * target is an error: at once on the CPU, at the next sync or read on a GPU
+ * ("ag_cross_entropy: index out of range ...", see the index ops above).
  * target may also be f32 class probabilities with the logits' shape:
  * -sum_c t'[c] log p[c] with t' = (1 - ls) t + ls / C, mean over the N (and
  * d...) elements, differentiable in the target too; ignore_index unused.
- * `opts` NULL means PyTorch's defaults (mean, ignore_index -100, no smoothing). */
+ * With a class weight w (PyTorch semantics): an element's loss is scaled by
+ * w[target] (the smoothing term by w[c] inside its sum over c) and the mean
+ * divides by the sum of w[target] over the non-ignored targets (a weighted
+ * mean; NaN when that sum is 0). For probability targets the term of class
+ * c is scaled by w[c] and the mean still divides by the number of elements.
+ * `opts` NULL means PyTorch's defaults (mean, ignore_index -100, no smoothing,
+ * no weight). */
 AG_API ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
                                    const ag_cross_entropy_opts *opts);
 /* log_probs: [N, C] (or [N, C, d...]), target: i32 [N] (or [N, d...]) only.

@@ -3,7 +3,9 @@
  *
  * A tensor is a strided view (shape, strides, offset, dtype) of a device
  * buffer. Views share the buffer without copying. Shapes are int64_t with at
- * most AG_MAX_DIMS dims; a 0-dim tensor is a scalar.
+ * most AG_MAX_DIMS dims; a 0-dim tensor is a scalar. Dims are >= 0 and the
+ * product of the non-zero dims is at most 2^40 (so [0, 2^32, 2^32] is refused
+ * like [1, 2^32, 2^32]): AG_ERR_INVALID "shape [...] has too many elements".
  *
  * Ownership: every function that returns a new ag_tensor* gives one reference
  * to the innermost open scope, or to the caller when no scope is open. Returns
@@ -35,7 +37,14 @@ typedef struct ag_tensor ag_tensor;
 /* Adds a reference so the tensor outlives its scope. Returns `t`. */
 AG_API ag_tensor *ag_retain(ag_tensor *t);
 
-/* Drops one reference; the tensor is freed with its last one. NULL is a no-op. */
+/* Drops one reference; the tensor is freed with its last one. NULL is a no-op.
+ * Misuse is an error, not memory corruption: releasing a tensor more often
+ * than it was referenced, or using one after the scope that owned it ended,
+ * sets AG_ERR_INVALID "... is not a live tensor (released more often than it
+ * was retained, or used after the scope that owned it ended)" and the call
+ * does nothing (ops return NULL). Freed tensors and devices carry a dead
+ * magic word and their memory is held back for the next 1024 frees, so this
+ * is detected for recent misuse; older dangling handles are undefined. */
 AG_API void ag_release(ag_tensor *t);
 
 /* ---- Creation ----------------------------------------------------------- */
@@ -83,7 +92,10 @@ AG_API char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap);
 /* ---- Host transfer ------------------------------------------------------ */
 
 /* Copies the tensor's elements (row-major, its own dtype) into `dst`, which
- * holds `nbytes`. Waits for pending work. Fails if nbytes is too small. */
+ * holds `nbytes`. Waits for pending work. Fails if nbytes is too small, and
+ * with AG_ERR_INVALID when a kernel on the device met an out-of-range index
+ * since the last sync or read (the data is copied; see ops.h). ag_item
+ * returns NAN then. */
 AG_API ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes);
 /* Copies host data into the tensor (which may be a view). */
 AG_API ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes);

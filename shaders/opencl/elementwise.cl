@@ -53,10 +53,16 @@ float un_gelu(float x, float p0, float p1)
 {
     return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
 }
+/* GELU (tanh approximation) in the saturating form of every backend:
+ * 0.5 (1 + tanh(u)) = sigmoid(z), z = 2u, exactly 0 or 1 for |z| > 40. */
+float ag_gelu_tanh_s(float z)
+{
+    return z > 40.0f ? 1.0f : (z < -40.0f ? 0.0f : 1.0f / (1.0f + exp(-z)));
+}
 float un_gelu_tanh(float x, float p0, float p1)
 {
-    float u = AG_SQRT_2_OVER_PI * (x + AG_GELU_C * x * x * x);
-    return 0.5f * x * (1.0f + tanh(u));
+    float z = 2.0f * AG_SQRT_2_OVER_PI * (x + AG_GELU_C * x * x * x);
+    return x * ag_gelu_tanh_s(z);
 }
 float un_silu(float x, float p0, float p1) { return x * ag_sigmoid(x); }
 float un_softplus(float x, float p0, float p1)
@@ -131,10 +137,11 @@ float bi_gelu_bwd(float a, float b, float p0, float p1)
 float bi_gelu_tanh_bwd(float a, float b, float p0, float p1)
 {
     float b2 = b * b;
-    float u = AG_SQRT_2_OVER_PI * (b + AG_GELU_C * b2 * b);
-    float t = tanh(u);
-    float du = AG_SQRT_2_OVER_PI * (1.0f + 3.0f * AG_GELU_C * b2);
-    return a * (0.5f * (1.0f + t) + 0.5f * b * (1.0f - t * t) * du);
+    float z = 2.0f * AG_SQRT_2_OVER_PI * (b + AG_GELU_C * b2 * b);
+    float s = ag_gelu_tanh_s(z);
+    if (z > 40.0f || z < -40.0f) return a * s;
+    float dz = 2.0f * AG_SQRT_2_OVER_PI * (1.0f + 3.0f * AG_GELU_C * b2);
+    return a * (s + b * s * (1.0f - s) * dz);
 }
 float bi_silu_bwd(float a, float b, float p0, float p1)
 {

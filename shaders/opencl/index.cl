@@ -7,12 +7,13 @@ typedef struct {
     long dst_st[8], src_st[8], idx_st[8];
     long doff, soff, ioff, n;
     int ndim, dim;
+    int err_code, pad; /* > 0: store it in err[0] on an out-of-range index */
 } sgeom_t;
 
 /* dst[p] = src[p with p[dim] = index[p]]; out-of-range index gives 0.
  * 4-byte elements (f32 or i32 bit patterns). One work-item per dst element. */
 __kernel void gather_u32(__global uint *d, __global const uint *s, __global const int *idx,
-                         sgeom_t g)
+                         sgeom_t g, __global int *err)
 {
     long i = get_global_id(0);
     if (i >= g.n) return;
@@ -28,6 +29,7 @@ __kernel void gather_u32(__global uint *d, __global const uint *s, __global cons
     int j = idx[oi];
     uint v = 0;
     if (j >= 0 && j < g.sshape[g.dim]) v = s[os + (long)j * g.src_st[g.dim]];
+    else if (g.err_code) err[0] = g.err_code;
     d[od] = v;
 }
 
@@ -44,7 +46,7 @@ void atomic_add_f32(volatile __global float *p, float v)
 /* dst[p with p[dim] = index[p]] += src[p] for every p of src's shape; float
  * atomics through compare-and-swap (summation order unspecified). */
 __kernel void scatter_add_atomic_f32(__global float *d, __global const float *s,
-                                     __global const int *idx, sgeom_t g)
+                                     __global const int *idx, sgeom_t g, __global int *err)
 {
     long i = get_global_id(0);
     if (i >= g.n) return;
@@ -61,7 +63,10 @@ __kernel void scatter_add_atomic_f32(__global float *d, __global const float *s,
         }
     }
     int j = idx[oi];
-    if (j < 0 || j >= g.dshape[g.dim]) return;
+    if (j < 0 || j >= g.dshape[g.dim]) {
+        if (g.err_code) err[0] = g.err_code;
+        return;
+    }
     atomic_add_f32(d + od + (long)j * g.dst_st[g.dim], s[os]);
 }
 
@@ -71,7 +76,7 @@ __kernel void scatter_add_atomic_f32(__global float *d, __global const float *s,
  * increasing order (the order of a sequential loop). g.n = number of such
  * positions. */
 __kernel void scatter_add_det_f32(__global float *d, __global const float *s,
-                                  __global const int *idx, sgeom_t g)
+                                  __global const int *idx, sgeom_t g, __global int *err)
 {
     long i = get_global_id(0);
     if (i >= g.n) return;
@@ -91,5 +96,6 @@ __kernel void scatter_add_det_f32(__global float *d, __global const float *s,
     for (long j = 0; j < len; j++) {
         int t = idx[oi + j * is];
         if (t >= 0 && t < dlen) d[od + (long)t * ds] += s[os + j * ss];
+        else if (g.err_code) err[0] = g.err_code;
     }
 }

@@ -56,11 +56,10 @@ float g(float x, float y)
         return x * (cdf + y * pdf);
     }
     case 16: {
-        const float k = 0.7978845608028654;
-        float y2 = y * y;
-        float t = tanh_acc(k * (y + 0.044715 * y2 * y));
-        float dt = k * (1.0 + 3.0 * 0.044715 * y2);
-        return x * (0.5 * (1.0 + t) + 0.5 * y * (1.0 - t * t) * dt);
+        float z = gelu_tanh_z(y), s = gelu_tanh_s(z);
+        if (z > 40.0 || z < -40.0) return x * s;
+        float dz = 2.0 * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * y * y);
+        return x * (s + y * s * (1.0 - s) * dz);
     }
     case 17: {
         float s = sigmoid_acc(y);

@@ -28,10 +28,7 @@ float f(float x)
     case 12: return x > 0.0 ? x : (isnan(x) ? x : 0.0);
     case 13: return x > 0.0 ? x : x * p0;
     case 14: return 0.5 * x * (1.0 + erf_acc(x * 0.70710678118654752));
-    case 15: {
-        float inner = 0.7978845608028654 * (x + 0.044715 * x * x * x);
-        return 0.5 * x * (1.0 + tanh_acc(inner));
-    }
+    case 15: return x * gelu_tanh_s(gelu_tanh_z(x));
     case 16: return x * sigmoid_acc(x);
     case 17: {
         float bx = p0 * x;

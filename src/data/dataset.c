@@ -25,7 +25,7 @@ ag_dataset *ag_dataset_new(int64_t length, int item_ndim, const int64_t *item_sh
         return NULL;
     }
     if (!agi_check_shape(op, item_ndim, item_shape)) return NULL;
-    ag_dataset *ds = calloc(1, sizeof *ds);
+    ag_dataset *ds = agi_calloc(1, sizeof *ds);
     if (!ds) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -119,7 +119,7 @@ static ag_dataset *host_dataset(const char *op, ag_dtype dtype, void *x, int32_t
                                 int64_t n, int item_ndim, const int64_t *item_shape,
                                 const ag_normalize *norm, bool on_load)
 {
-    host_data *h = calloc(1, sizeof *h);
+    host_data *h = agi_calloc(1, sizeof *h);
     if (!h) {
         free(x);
         free(labels);
@@ -133,7 +133,7 @@ static ag_dataset *host_dataset(const char *op, ag_dtype dtype, void *x, int32_t
     norm_params(dtype, norm, &h->scale, &h->mean, &h->inv_std);
     if (on_load) {
         size_t total = (size_t)(n * h->item_numel);
-        float *f = malloc(total ? total * sizeof *f : 1);
+        float *f = agi_malloc(total ? total * sizeof *f : 1);
         if (!f) {
             host_free(h);
             agi_error(AG_ERR_OOM, op, "host out of memory");
@@ -167,9 +167,16 @@ ag_dataset *ag_dataset_from_host(ag_dtype dtype, const void *x, int64_t n, int i
         return NULL;
     }
     if (!agi_check_shape(op, item_ndim, item_shape)) return NULL;
-    size_t xbytes = (size_t)(n * agi_numel(item_ndim, item_shape)) * ag_dtype_size(dtype);
-    void *xc = malloc(xbytes ? xbytes : 1);
-    int32_t *lc = malloc(n ? (size_t)n * sizeof *lc : 1);
+    int64_t item_numel = agi_numel(item_ndim, item_shape);
+    if (item_numel > 0 && n > (INT64_C(1) << 40) / item_numel) {
+        char buf[192];
+        agi_error(AG_ERR_INVALID, op, "%lld items of shape %s are too many elements", (long long)n,
+                  agi_fmt_shape(buf, item_ndim, item_shape));
+        return NULL;
+    }
+    size_t xbytes = (size_t)(n * item_numel) * ag_dtype_size(dtype);
+    void *xc = agi_malloc(xbytes ? xbytes : 1);
+    int32_t *lc = agi_malloc(n ? (size_t)n * sizeof *lc : 1);
     if (!xc || !lc) {
         free(xc);
         free(lc);
@@ -204,9 +211,15 @@ ag_dataset *ag_dataset_mnist(const char *images_path, const char *labels_path,
                   (long long)im.shape[0], agi_fmt_shape(a, im.ndim, im.shape), labels_path,
                   (long long)lb.shape[0]);
         (void)b;
+    } else if ((uint64_t)im.nbytes != (uint64_t)im.shape[0] * (uint64_t)im.shape[1] *
+                                         (uint64_t)im.shape[2] ||
+               lb.nbytes != (size_t)lb.shape[0] * ag_dtype_size(lb.dtype)) {
+        /* ag_idx_read guarantees this; a dataset must never index past its data. */
+        agi_error(AG_ERR_FORMAT, op, "%s: data size does not match the dims %s", images_path,
+                  agi_fmt_shape(a, im.ndim, im.shape));
     } else {
         int64_t n = im.shape[0];
-        int32_t *labels = malloc(n ? (size_t)n * sizeof *labels : 1);
+        int32_t *labels = agi_malloc(n ? (size_t)n * sizeof *labels : 1);
         bool ok = labels != NULL;
         for (int64_t i = 0; ok && i < n; i++) {
             labels[i] = lb.dtype == AG_U8 ? ((uint8_t *)lb.data)[i] : ((int32_t *)lb.data)[i];

@@ -8,6 +8,8 @@
 #include <zlib.h>
 
 #define OP "ag_idx_read"
+/* Largest element count accepted (also bounds the product of the non-zero dims). */
+#define IDX_MAX_ELEMENTS (UINT64_C(1) << 38)
 
 /* Reads up to `want` bytes (fewer only at the end of the stream). Returns the
  * count, or -1 on a read/decompression error. */
@@ -42,12 +44,12 @@ static uint32_t be32(const unsigned char *p)
 static ag_status read_data(gzFile f, const char *path, size_t nbytes, void **out)
 {
     size_t cap = nbytes < (1u << 20) ? nbytes : (1u << 20), have = 0;
-    unsigned char *buf = malloc(cap ? cap : 1);
+    unsigned char *buf = agi_malloc(cap ? cap : 1);
     if (!buf) return agi_error(AG_ERR_OOM, OP, "%s: host out of memory", path);
     while (have < nbytes) {
         if (have == cap) {
             size_t ncap = cap * 2 < nbytes ? cap * 2 : nbytes;
-            unsigned char *g = realloc(buf, ncap);
+            unsigned char *g = agi_realloc(buf, ncap);
             if (!g) {
                 free(buf);
                 return agi_error(AG_ERR_OOM, OP, "%s: host out of memory (%zu bytes)", path, ncap);
@@ -124,14 +126,20 @@ ag_status ag_idx_read(const char *path, ag_idx_array *out)
                                path, ndim, (long long)r, 4 * ndim);
         goto done;
     }
-    uint64_t count = 1;
+    /* Each product is checked before it is formed, over the non-zero dims
+     * too, so a zero dim cannot hide the others from the limit. */
+    for (int d = 0; d < ndim; d++) out->shape[d] = be32(head + 4 + 4 * d);
+    uint64_t count = 1, nonzero = 1;
     for (int d = 0; d < ndim; d++) {
-        out->shape[d] = be32(head + 4 + 4 * d);
-        count *= (uint64_t)out->shape[d];
-        if (count > (UINT64_C(1) << 38)) {
-            st = agi_error(AG_ERR_FORMAT, OP, "%s: dims too large", path);
+        uint64_t dim = (uint64_t)out->shape[d];
+        if (dim != 0 && nonzero > IDX_MAX_ELEMENTS / dim) {
+            char sbuf[192];
+            st = agi_error(AG_ERR_FORMAT, OP, "%s: dims %s too large (more than 2^38 elements)",
+                           path, agi_fmt_shape(sbuf, ndim, out->shape));
             goto done;
         }
+        if (dim != 0) nonzero *= dim;
+        count *= dim; /* <= nonzero: cannot wrap */
     }
     out->ndim = ndim;
     out->nbytes = (size_t)count * esize;

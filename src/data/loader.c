@@ -176,7 +176,7 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
                   (long long)opts->batch_size, opts->prefetch, (int)opts->upload);
         return NULL;
     }
-    ag_loader *ld = calloc(1, sizeof *ld);
+    ag_loader *ld = agi_calloc(1, sizeof *ld);
     if (!ld) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -195,20 +195,20 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
                                    : (ld->length + ld->batch - 1) / ld->batch;
     ld->bg_upload = !opts->synchronous && opts->upload != AG_UPLOAD_CALLER;
     ld->depth = opts->synchronous ? 1 : (opts->prefetch ? opts->prefetch : 2);
-    ld->order = malloc((size_t)(ld->length ? ld->length : 1) * sizeof *ld->order);
-    ld->slots = calloc((size_t)ld->depth, sizeof *ld->slots);
+    ld->order = agi_malloc((size_t)(ld->length ? ld->length : 1) * sizeof *ld->order);
+    ld->slots = agi_calloc((size_t)ld->depth, sizeof *ld->slots);
     bool ok = ld->order && ld->slots;
     for (int i = 0; ok && i < ld->depth; i++) {
         slot *s = &ld->slots[i];
-        s->idx = malloc((size_t)ld->batch * sizeof *s->idx);
-        s->hx = malloc((size_t)(ld->batch * ld->item_numel) * sizeof *s->hx + 1);
-        s->hy = malloc((size_t)ld->batch * sizeof *s->hy);
+        s->idx = agi_malloc((size_t)ld->batch * sizeof *s->idx);
+        s->hx = agi_malloc((size_t)(ld->batch * ld->item_numel) * sizeof *s->hx + 1);
+        s->hy = agi_malloc((size_t)ld->batch * sizeof *s->hy);
         ok = s->idx && s->hx && s->hy;
     }
     if (!ok) {
-        loader_destroy(ld);
         agi_error(AG_ERR_OOM, op, "host out of memory (batch %lld x %lld floats)",
                   (long long)opts->batch_size, (long long)ld->item_numel);
+        loader_destroy(ld);
         return NULL;
     }
     make_order(ld, 0, ld->order);
@@ -247,8 +247,16 @@ int ag_loader_next(ag_loader *ld, ag_tensor **x, ag_tensor **y)
         *x = s->x;
         *y = s->y;
         s->x = s->y = NULL;
-        agi_scope_track(*x); /* the worker's reference now belongs to the scope */
-        agi_scope_track(*y);
+        /* The worker's references now belong to the scope. */
+        if (!(*x = agi_scope_track(*x))) {
+            ag_release(*y);
+            *y = NULL;
+            st = AG_ERR_OOM;
+        } else if (!(*y = agi_scope_track(*y))) {
+            agi_discard(*x);
+            *x = NULL;
+            st = AG_ERR_OOM;
+        }
     } else if (st == AG_OK) {
         int64_t xs[AG_MAX_DIMS];
         xs[0] = s->count;

@@ -4,6 +4,7 @@
 #include "anygrad/io.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,14 @@ static ag_status need_u64(const char *path, const ag_state_dict *sd, const char 
     return agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"%s\" missing or not an integer", path, key);
 }
 
+/* Prefixes the last error with "ag_checkpoint_load: <path>: ". */
+static ag_status in_file(const char *path, ag_status st)
+{
+    char msg[768];
+    snprintf(msg, sizeof msg, "%s", ag_last_error());
+    return agi_error(st != AG_OK ? st : AG_ERR_INVALID, LOAD, "%s: %s", path, msg);
+}
+
 ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt, bool restore_rng,
                              int64_t *epoch, ag_state_dict **model)
 {
@@ -128,29 +137,37 @@ ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt
         else if (strcmp(kind, ag_optimizer_kind(opt)) != 0)
             st = agi_error(AG_ERR_INVALID, LOAD, "%s: optimizer kind mismatch: file %s vs %s", path,
                            kind, ag_optimizer_kind(opt));
-        else if (!lrs || !end || *end || !(lr >= 0))
-            st = agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"optim.lr\" missing or invalid", path);
-        else
-            st = need_int(path, all, "optim.steps", &steps);
+        else if (!lrs || !end || end == lrs || *end || !(lr >= 0) || !isfinite(lr))
+            st = agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"optim.lr\" = \"%.40s\" is not a "
+                           "finite number >= 0", path, lrs ? lrs : "(missing)");
+        else if ((st = need_int(path, all, "optim.steps", &steps)) == AG_OK && steps < 0)
+            st = agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"optim.steps\" = %lld is negative",
+                           path, (long long)steps);
     }
-    /* Validate every optimizer entry's name and shape before changing anything. */
+    /* Validate every optimizer entry (name, buffer, dtype, shape, step value)
+     * before changing anything. */
     for (int i = 0; st == AG_OK && opt && i < ag_state_dict_count(all); i++) {
         const char *name = ag_state_dict_name_at(all, i);
-        int p = -1, used = 0;
         if (strncmp(name, "optim.", 6) != 0) continue;
-        if (sscanf(name, "optim.state.%d.%n", &p, &used) != 1 || used == 0)
+        int p = -1, used = 0;
+        const ag_tensor *t = ag_state_dict_tensor_at(all, i);
+        if (sscanf(name, "optim.state.%d.%n", &p, &used) != 1 || used == 0) {
             st = agi_error(AG_ERR_FORMAT, LOAD, "%s: unknown entry \"%s\"", path, name);
-        else if (p < 0 || p >= ag_optimizer_param_count(opt))
+        } else if (p < 0 || p >= ag_optimizer_param_count(opt)) {
             st = agi_error(AG_ERR_INVALID, LOAD,
                            "%s: entry \"%s\" refers to parameter %d but the optimizer has %d", path,
                            name, p, ag_optimizer_param_count(opt));
-        else if (strcmp(name + used, "step") != 0) {
-            const ag_tensor *t = ag_state_dict_tensor_at(all, i), *q = ag_optimizer_param(opt, p);
+        } else if (strcmp(name + used, "step") != 0 &&
+                   (t->ndim != ag_optimizer_param(opt, p)->ndim ||
+                    memcmp(t->shape, ag_optimizer_param(opt, p)->shape,
+                           (size_t)t->ndim * sizeof *t->shape))) {
+            const ag_tensor *q = ag_optimizer_param(opt, p);
             char a[192], b[192];
-            if (t->ndim != q->ndim || memcmp(t->shape, q->shape, (size_t)t->ndim * sizeof *t->shape))
-                st = agi_error(AG_ERR_INVALID, LOAD, "%s: shape mismatch for %s: file %s vs parameter %s",
-                               path, name, agi_fmt_shape(a, t->ndim, t->shape),
-                               agi_fmt_shape(b, q->ndim, q->shape));
+            st = agi_error(AG_ERR_INVALID, LOAD, "%s: shape mismatch for %s: file %s vs parameter %s",
+                           path, name, agi_fmt_shape(a, t->ndim, t->shape),
+                           agi_fmt_shape(b, q->ndim, q->shape));
+        } else if (agi_optimizer_state_check(opt, name + 6, t) != AG_OK) {
+            st = in_file(path, ag_last_status()); /* buffer name, dtype, step value */
         }
     }
     ag_state_dict *m = NULL;
@@ -166,16 +183,19 @@ ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt
             const char *k = ag_state_dict_meta_key_at(all, i);
             st = ag_state_dict_set_meta(m, k, ag_state_dict_get_meta(all, k));
         }
+        if (st != AG_OK) st = in_file(path, st);
     }
+    /* Restore: everything was validated, so only a device failure (out of
+     * memory while allocating state) can stop it half way. */
     for (int i = 0; st == AG_OK && opt && i < ag_state_dict_count(all); i++) {
         const char *name = ag_state_dict_name_at(all, i);
-        if (strncmp(name, "optim.", 6) == 0)
-            st = ag_optimizer_state_set(opt, name + 6, ag_state_dict_tensor_at(all, i));
+        if (strncmp(name, "optim.", 6) == 0 &&
+            ag_optimizer_state_set(opt, name + 6, ag_state_dict_tensor_at(all, i)) != AG_OK)
+            st = in_file(path, ag_last_status());
     }
-    if (st == AG_OK && opt) {
-        ag_optimizer_set_lr(opt, lr);
-        ag_optimizer_set_step_count(opt, steps);
-    }
+    if (st == AG_OK && opt &&
+        (ag_optimizer_set_lr(opt, lr) != AG_OK || ag_optimizer_set_step_count(opt, steps) != AG_OK))
+        st = in_file(path, ag_last_status());
     if (st == AG_OK && restore_rng) ag_rng_set_state(seed, offset);
     if (st == AG_OK && epoch) *epoch = ep;
     ag_state_dict_free(all);

@@ -2,6 +2,7 @@
  * strict validation (no read ever leaves the file's bytes). */
 #include "internal.h"
 #include "anygrad/io.h"
+#include "io/atomic_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -9,12 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LOAD "ag_safetensors_load"
 #define SAVE "ag_safetensors_save"
 /* Largest header accepted (the reference implementation uses 100 MB). */
 #define MAX_HEADER (100u << 20)
+/* Largest number of JSON members (key: value pairs at any depth) accepted in
+ * the header: a tensor entry has 4 (its name, dtype, shape, data_offsets), a
+ * metadata value 1. Bounds the time and memory a header costs; counted
+ * before parsing so an oversized header fails fast. */
+#define MAX_MEMBERS (UINT64_C(1) << 19)
 
 static const char *st_dtype_name(ag_dtype d)
 {
@@ -79,19 +86,14 @@ ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd)
     if (!json) return agi_error(AG_ERR_OOM, SAVE, "%s: cannot build the header", path);
     size_t jlen = strlen(json);
     size_t hlen = (jlen + 7) / 8 * 8; /* padded with spaces to 8-byte alignment */
-    size_t plen = strlen(path) + 32;
-    char *tmp = malloc(plen);
-    if (!tmp) {
+    agi_atomic_file af;
+    ag_status st = agi_atomic_open(SAVE, path, &af);
+    if (st != AG_OK) {
         free(json);
-        return agi_error(AG_ERR_OOM, SAVE, "host out of memory");
+        return st;
     }
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    ag_status st = AG_OK;
-    if (!f) {
-        st = agi_error(AG_ERR_IO, SAVE, "%s: cannot create (%s)", tmp, strerror(errno));
-        goto out;
-    }
+    FILE *f = af.f;
+    const char *tmp = af.tmp;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     st = write_all(f, len8, 8, tmp);
@@ -101,7 +103,7 @@ ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd)
         const ag_tensor *t = ag_state_dict_tensor_at(sd, i);
         size_t nbytes = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
         if (!nbytes) continue;
-        void *host = malloc(nbytes);
+        void *host = agi_malloc(nbytes);
         if (!host) {
             st = agi_error(AG_ERR_OOM, SAVE, "host out of memory (%zu bytes)", nbytes);
             break;
@@ -116,15 +118,8 @@ ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd)
         }
         free(host);
     }
-    if (st == AG_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        st = agi_error(AG_ERR_IO, SAVE, "%s: flush failed (%s)", tmp, strerror(errno));
-    if (fclose(f) != 0 && st == AG_OK)
-        st = agi_error(AG_ERR_IO, SAVE, "%s: close failed (%s)", tmp, strerror(errno));
-    if (st == AG_OK && rename(tmp, path) != 0)
-        st = agi_error(AG_ERR_IO, SAVE, "cannot rename %s to %s (%s)", tmp, path, strerror(errno));
-    if (st != AG_OK) remove(tmp);
-out:
-    free(tmp);
+    if (st == AG_OK) st = agi_atomic_commit(SAVE, &af);
+    else agi_atomic_abort(&af);
     free(json);
     return st;
 }
@@ -217,6 +212,44 @@ static int cmp_begin(const void *a, const void *b)
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
+/* Number of ':' outside JSON strings: the key/value pairs of the header. */
+static uint64_t count_members(const char *p, size_t n)
+{
+    uint64_t count = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ':') {
+            count++;
+        }
+    }
+    return count;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Duplicate names, found by sorting: O(n log n) for any number of entries. */
+static ag_status check_unique_names(const char *path, const st_entry *es, int ne)
+{
+    const char **names = agi_malloc(((size_t)ne + 1) * sizeof *names);
+    if (!names) return agi_error(AG_ERR_OOM, LOAD, "%s: host out of memory", path);
+    for (int i = 0; i < ne; i++) names[i] = es[i].name;
+    qsort(names, (size_t)ne, sizeof *names, cmp_name);
+    ag_status st = AG_OK;
+    for (int i = 1; st == AG_OK && i < ne; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) st = bad(path, names[i], "duplicate name");
+    free(names);
+    return st;
+}
+
 static unsigned char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -226,10 +259,16 @@ static unsigned char *read_file(const char *path, size_t *len)
     }
     unsigned char *buf = NULL;
     long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        agi_error(AG_ERR_IO, LOAD, "%s: cannot inspect (%s)", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        agi_error(AG_ERR_IO, LOAD, "%s: not a regular file (%s)", path,
+                  S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
+    } else if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        size = -1;
         agi_error(AG_ERR_IO, LOAD, "%s: cannot determine the size (%s)", path, strerror(errno));
-    } else if (!(buf = malloc((size_t)size + 1))) {
+    } else if (!(buf = agi_malloc((size_t)size + 1))) {
         agi_error(AG_ERR_OOM, LOAD, "%s: host out of memory (%ld bytes)", path, size);
     } else if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
         agi_error(AG_ERR_IO, LOAD, "%s: read failed", path);
@@ -256,6 +295,14 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
     }
     if (hlen < 2 || buf[8] != '{') return bad(path, NULL, "header is not a JSON object");
     const char *hdr = (const char *)buf + 8;
+    uint64_t members = count_members(hdr, (size_t)hlen);
+    if (members > MAX_MEMBERS) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "header has %llu JSON members, more than the %llu supported "
+                 "(%llu tensors)", (unsigned long long)members, (unsigned long long)MAX_MEMBERS,
+                 (unsigned long long)MAX_MEMBERS / 4);
+        return bad(path, NULL, msg);
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, false);
     if (!root || !cJSON_IsObject(root)) {
@@ -270,7 +317,7 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
     const unsigned char *data = buf + 8 + hlen;
     uint64_t data_len = len - 8 - hlen;
     int n = cJSON_GetArraySize(root);
-    st_entry *es = calloc((size_t)n + 1, sizeof *es);
+    st_entry *es = agi_calloc((size_t)n + 1, sizeof *es);
     ag_status st = es ? AG_OK : agi_error(AG_ERR_OOM, LOAD, "host out of memory");
     int ne = 0;
     for (const cJSON *it = root->child; st == AG_OK && it; it = it->next) {
@@ -284,12 +331,11 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
             }
         } else {
             st = parse_entry(path, it, data_len, &es[ne++]);
-            for (int j = 0; st == AG_OK && j < ne - 1; j++)
-                if (strcmp(es[j].name, it->string) == 0) st = bad(path, it->string, "duplicate name");
         }
     }
+    if (st == AG_OK) st = check_unique_names(path, es, ne);
     if (st == AG_OK) { /* the data must be covered exactly: no overlaps, no holes */
-        st_entry *sorted = malloc(((size_t)ne + 1) * sizeof *sorted);
+        st_entry *sorted = agi_malloc(((size_t)ne + 1) * sizeof *sorted);
         if (!sorted) st = agi_error(AG_ERR_OOM, LOAD, "host out of memory");
         else {
             memcpy(sorted, es, (size_t)ne * sizeof *es);
@@ -320,7 +366,7 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
         } else if ((st = ag_state_dict_add(sd, es[i].name, t)) != AG_OK) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ag_last_error());
-            st = agi_error(AG_ERR_FORMAT, LOAD, "%s: %s", path, msg);
+            st = agi_error(st, LOAD, "%s: %s", path, msg);
         }
     }
     ag_scope_end();

@@ -2,6 +2,7 @@
  * loading them into existing tensors. */
 #include "internal.h"
 #include "anygrad/io.h"
+#include "io/name_index.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,11 +25,12 @@ struct ag_state_dict {
     int n, cap;
     sd_meta *m;
     int nm, capm;
+    agi_name_index names, keys; /* entry name → i, metadata key → i */
 };
 
 ag_state_dict *ag_state_dict_new(void)
 {
-    ag_state_dict *sd = calloc(1, sizeof *sd);
+    ag_state_dict *sd = agi_calloc(1, sizeof *sd);
     if (!sd) agi_error(AG_ERR_OOM, "ag_state_dict_new", "host out of memory");
     return sd;
 }
@@ -46,14 +48,14 @@ void ag_state_dict_free(ag_state_dict *sd)
     }
     free(sd->e);
     free(sd->m);
+    agi_name_index_free(&sd->names);
+    agi_name_index_free(&sd->keys);
     free(sd);
 }
 
 static int find(const ag_state_dict *sd, const char *name)
 {
-    for (int i = 0; i < sd->n; i++)
-        if (strcmp(sd->e[i].name, name) == 0) return i;
-    return -1;
+    return agi_name_index_find(&sd->names, name);
 }
 
 ag_status ag_state_dict_add(ag_state_dict *sd, const char *name, ag_tensor *t)
@@ -71,13 +73,17 @@ ag_status ag_state_dict_add(ag_state_dict *sd, const char *name, ag_tensor *t)
     if (find(sd, name) >= 0) return agi_error(AG_ERR_INVALID, op, "duplicate name \"%s\"", name);
     if (sd->n == sd->cap) {
         int cap = sd->cap ? sd->cap * 2 : 16;
-        sd_entry *g = realloc(sd->e, (size_t)cap * sizeof *g);
+        sd_entry *g = agi_realloc(sd->e, (size_t)cap * sizeof *g);
         if (!g) return agi_error(AG_ERR_OOM, op, "host out of memory");
         sd->e = g;
         sd->cap = cap;
     }
-    char *copy = strdup(name);
-    if (!copy) return agi_error(AG_ERR_OOM, op, "host out of memory");
+    if (sd->n == INT32_MAX) return agi_error(AG_ERR_INVALID, op, "too many entries");
+    char *copy = agi_strdup(name);
+    if (!copy || !agi_name_index_put(&sd->names, copy, sd->n)) {
+        free(copy);
+        return agi_error(AG_ERR_OOM, op, "host out of memory");
+    }
     sd->e[sd->n++] = (sd_entry){copy, ag_retain(t)};
     return AG_OK;
 }
@@ -115,17 +121,21 @@ ag_status ag_state_dict_set_meta(ag_state_dict *sd, const char *key, const char 
     const char *op = "ag_state_dict_set_meta";
     if (!sd || !key || !value)
         return agi_error(AG_ERR_INVALID, op, "%s is NULL", !sd ? "dict" : !key ? "key" : "value");
-    char *v = strdup(value);
+    char *v = agi_strdup(value);
     if (!v) return agi_error(AG_ERR_OOM, op, "host out of memory");
-    for (int i = 0; i < sd->nm; i++)
-        if (strcmp(sd->m[i].key, key) == 0) {
-            free(sd->m[i].value);
-            sd->m[i].value = v;
-            return AG_OK;
-        }
+    int i = agi_name_index_find(&sd->keys, key);
+    if (i >= 0) {
+        free(sd->m[i].value);
+        sd->m[i].value = v;
+        return AG_OK;
+    }
+    if (sd->nm == INT32_MAX) {
+        free(v);
+        return agi_error(AG_ERR_INVALID, op, "too many metadata entries");
+    }
     if (sd->nm == sd->capm) {
         int cap = sd->capm ? sd->capm * 2 : 8;
-        sd_meta *g = realloc(sd->m, (size_t)cap * sizeof *g);
+        sd_meta *g = agi_realloc(sd->m, (size_t)cap * sizeof *g);
         if (!g) {
             free(v);
             return agi_error(AG_ERR_OOM, op, "host out of memory");
@@ -133,8 +143,9 @@ ag_status ag_state_dict_set_meta(ag_state_dict *sd, const char *key, const char 
         sd->m = g;
         sd->capm = cap;
     }
-    char *k = strdup(key);
-    if (!k) {
+    char *k = agi_strdup(key);
+    if (!k || !agi_name_index_put(&sd->keys, k, sd->nm)) {
+        free(k);
         free(v);
         return agi_error(AG_ERR_OOM, op, "host out of memory");
     }
@@ -145,9 +156,8 @@ ag_status ag_state_dict_set_meta(ag_state_dict *sd, const char *key, const char 
 const char *ag_state_dict_get_meta(const ag_state_dict *sd, const char *key)
 {
     if (!sd || !key) return NULL;
-    for (int i = 0; i < sd->nm; i++)
-        if (strcmp(sd->m[i].key, key) == 0) return sd->m[i].value;
-    return NULL;
+    int i = agi_name_index_find(&sd->keys, key);
+    return i >= 0 ? sd->m[i].value : NULL;
 }
 
 ag_status ag_state_dict_get_meta_int(const ag_state_dict *sd, const char *key, int64_t *out)
@@ -217,13 +227,18 @@ ag_status ag_state_dict_load_into(const ag_state_dict *sd, int n, const char *co
             add_problem(msg, sizeof msg, &problems, "dtype mismatch for %s: file %s vs model %s",
                         name, ag_dtype_name(src->dtype), ag_dtype_name(dst->dtype));
     }
-    if (strict)
-        for (int k = 0; k < sd->n; k++) {
-            bool used = false;
-            for (int i = 0; i < n && !used; i++) used = names[i] && strcmp(names[i], sd->e[k].name) == 0;
-            if (!used)
-                add_problem(msg, sizeof msg, &problems, "unexpected key %s%s%s", sd->e[k].name, "", "");
+    if (strict) {
+        bool *used = agi_calloc((size_t)sd->n + 1, sizeof *used);
+        if (!used) return agi_error(AG_ERR_OOM, op, "host out of memory");
+        for (int i = 0; i < n; i++) {
+            int k = names[i] ? find(sd, names[i]) : -1;
+            if (k >= 0) used[k] = true;
         }
+        for (int k = 0; k < sd->n; k++)
+            if (!used[k])
+                add_problem(msg, sizeof msg, &problems, "unexpected key %s%s%s", sd->e[k].name, "", "");
+        free(used);
+    }
     if (problems) return agi_error(AG_ERR_INVALID, op, "%s", msg);
     ag_status st = AG_OK;
     ag_no_grad_begin();

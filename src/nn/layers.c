@@ -117,9 +117,15 @@ static ag_tensor *batch_norm_forward(ag_module *m, const ag_tensor *x)
                   agi_fmt_shape(buf, x->ndim, x->shape));
         return NULL;
     }
-    ag_tensor *y = ag_batch_norm(x, agi_module_tensor(m, "running_mean"),
-                                 agi_module_tensor(m, "running_var"), W(m), B(m), m->training,
-                                 m->f[1], m->f[0]);
+    ag_tensor *y;
+    if (m->f[1] == AG_MOMENTUM_CUMULATIVE)
+        y = agi_batch_norm_cumulative(x, agi_module_tensor(m, "running_mean"),
+                                      agi_module_tensor(m, "running_var"), W(m), B(m), m->training,
+                                      agi_module_tensor(m, "num_batches_tracked"), m->f[0]);
+    else
+        y = ag_batch_norm(x, agi_module_tensor(m, "running_mean"),
+                          agi_module_tensor(m, "running_var"), W(m), B(m), m->training, m->f[1],
+                          m->f[0]);
     if (y && m->training) {
         ag_tensor *count = agi_module_tensor(m, "num_batches_tracked");
         ag_no_grad_begin();
@@ -134,6 +140,11 @@ static ag_module *batch_norm(const char *type, int kind, ag_device *dev, int64_t
                              double momentum)
 {
     if (!check_positive(type, c, 1)) return NULL;
+    if (!(momentum >= 0.0 && momentum <= 1.0) && momentum != AG_MOMENTUM_CUMULATIVE) {
+        agi_error(AG_ERR_INVALID, type, "momentum %g is not in [0, 1] nor AG_MOMENTUM_CUMULATIVE",
+                  momentum);
+        return NULL;
+    }
     ag_module *m = agi_module_new(type, batch_norm_forward);
     if (!m) return NULL;
     m->i[0] = kind;
@@ -217,18 +228,37 @@ ag_module *ag_nn_dropout(double p)
     return m;
 }
 
+/* f[0] = 1 with padding row f[1]. */
 static ag_tensor *embedding_forward(ag_module *m, const ag_tensor *x)
 {
-    return ag_embedding(x, W(m)); // x: i32 [...] → [..., dim]
+    // x: i32 [...] → [..., dim]
+    if (m->f[0] != 0) return ag_embedding_padded(x, W(m), (int64_t)m->f[1]);
+    return ag_embedding(x, W(m));
 }
 
-ag_module *ag_nn_embedding(ag_device *dev, int64_t num, int64_t dim)
+static ag_module *embedding_new(const char *op, ag_device *dev, int64_t num, int64_t dim,
+                                bool padded, int64_t padding_idx)
 {
-    if (!check_positive("ag_nn_embedding", num, dim)) return NULL;
+    if (!check_positive(op, num, dim)) return NULL;
+    if (padded && (padding_idx < -num || padding_idx >= num)) {
+        agi_error(AG_ERR_INVALID, op, "padding_idx %lld out of range for %lld embeddings",
+                  (long long)padding_idx, (long long)num);
+        return NULL;
+    }
+    if (padding_idx < 0) padding_idx += num;
     ag_module *m = agi_module_new("Embedding", embedding_forward);
     if (!m) return NULL;
+    m->f[0] = padded;
+    m->f[1] = (double)padding_idx;
     ag_scope_begin();
     ag_tensor *w = ag_retain(ag_randn(dev, 2, (int64_t[]){num, dim}));
+    if (w && padded) { /* the padding row starts at zero, like PyTorch */
+        ag_tensor *row = ag_select(w, 0, padding_idx);
+        if (!row || ag_fill_(row, 0.0) != AG_OK) {
+            ag_release(w);
+            w = NULL;
+        }
+    }
     ag_scope_end();
     if (w) ag_set_requires_grad(w, true);
     if (agi_module_add_tensor(m, "weight", w, true) != AG_OK) {
@@ -236,6 +266,16 @@ ag_module *ag_nn_embedding(ag_device *dev, int64_t num, int64_t dim)
         return NULL;
     }
     return m;
+}
+
+ag_module *ag_nn_embedding(ag_device *dev, int64_t num, int64_t dim)
+{
+    return embedding_new("ag_nn_embedding", dev, num, dim, false, 0);
+}
+
+ag_module *ag_nn_embedding_padded(ag_device *dev, int64_t num, int64_t dim, int64_t padding_idx)
+{
+    return embedding_new("ag_nn_embedding_padded", dev, num, dim, true, padding_idx);
 }
 
 /* ---- Pooling and Flatten ---------------------------------------------------------------- */

@@ -7,7 +7,7 @@
 
 ag_module *agi_module_new(const char *type, agi_forward_fn forward)
 {
-    ag_module *m = calloc(1, sizeof *m);
+    ag_module *m = agi_calloc(1, sizeof *m);
     if (!m) {
         agi_error(AG_ERR_OOM, "ag_nn", "host out of memory creating %s", type);
         return NULL;
@@ -35,7 +35,7 @@ ag_status agi_module_add_tensor(ag_module *m, const char *name, ag_tensor *t, bo
     if (!t) return ag_last_status() ? ag_last_status() : AG_ERR_INVALID;
     if (m->n_tensors == m->cap_tensors) {
         int cap = m->cap_tensors ? m->cap_tensors * 2 : 4;
-        agi_named_tensor *grown = realloc(m->tensors, (size_t)cap * sizeof *grown);
+        agi_named_tensor *grown = agi_realloc(m->tensors, (size_t)cap * sizeof *grown);
         if (!grown) {
             ag_release(t);
             return agi_error(AG_ERR_OOM, "ag_nn", "host out of memory");
@@ -43,7 +43,7 @@ ag_status agi_module_add_tensor(ag_module *m, const char *name, ag_tensor *t, bo
         m->tensors = grown;
         m->cap_tensors = cap;
     }
-    char *copy = strdup(name);
+    char *copy = agi_strdup(name);
     if (!copy) {
         ag_release(t);
         return agi_error(AG_ERR_OOM, "ag_nn", "host out of memory");
@@ -58,7 +58,7 @@ ag_status agi_module_add_child(ag_module *m, const char *name, ag_module *child)
     if (!child) return ag_last_status() ? ag_last_status() : AG_ERR_INVALID;
     if (m->n_children == m->cap_children) {
         int cap = m->cap_children ? m->cap_children * 2 : 4;
-        agi_named_child *grown = realloc(m->children, (size_t)cap * sizeof *grown);
+        agi_named_child *grown = agi_realloc(m->children, (size_t)cap * sizeof *grown);
         if (!grown) {
             ag_module_free(child);
             return agi_error(AG_ERR_OOM, "ag_nn", "host out of memory");
@@ -66,7 +66,7 @@ ag_status agi_module_add_child(ag_module *m, const char *name, ag_module *child)
         m->children = grown;
         m->cap_children = cap;
     }
-    char *copy = strdup(name);
+    char *copy = agi_strdup(name);
     if (!copy) {
         ag_module_free(child);
         return agi_error(AG_ERR_OOM, "ag_nn", "host out of memory");
@@ -148,11 +148,11 @@ static void list_push(name_list *l, const char *prefix, const char *name, ag_ten
     if (l->failed) return;
     if (l->count == l->cap) {
         int cap = l->cap ? l->cap * 2 : 16;
-        char **n = realloc(l->names, (size_t)cap * sizeof *n);
+        char **n = agi_realloc(l->names, (size_t)cap * sizeof *n);
         if (n) l->names = n;
-        ag_tensor **ts = realloc(l->tensors, (size_t)cap * sizeof *ts);
+        ag_tensor **ts = agi_realloc(l->tensors, (size_t)cap * sizeof *ts);
         if (ts) l->tensors = ts;
-        bool *p = realloc(l->is_param, (size_t)cap * sizeof *p);
+        bool *p = agi_realloc(l->is_param, (size_t)cap * sizeof *p);
         if (p) l->is_param = p;
         if (!n || !ts || !p) {
             l->failed = true;
@@ -161,7 +161,7 @@ static void list_push(name_list *l, const char *prefix, const char *name, ag_ten
         l->cap = cap;
     }
     size_t len = strlen(prefix) + strlen(name) + 2;
-    char *full = malloc(len);
+    char *full = agi_malloc(len);
     if (!full) {
         l->failed = true;
         return;
@@ -179,7 +179,7 @@ static void collect_names(const ag_module *m, const char *prefix, name_list *l)
         list_push(l, prefix, m->tensors[i].name, m->tensors[i].tensor, m->tensors[i].is_param);
     for (int i = 0; i < m->n_children; i++) {
         size_t len = strlen(prefix) + strlen(m->children[i].name) + 2;
-        char *sub = malloc(len);
+        char *sub = agi_malloc(len);
         if (!sub) {
             l->failed = true;
             return;
@@ -303,8 +303,7 @@ static ag_tensor *sequential_forward(ag_module *m, const ag_tensor *x)
     for (int i = 0; i < m->n_children && h; i++) h = ag_module_forward(m->children[i].module, h);
     if (h == x) { /* an empty Sequential is the identity: a new reference to x */
         ag_tensor *same = ag_retain((ag_tensor *)x);
-        agi_scope_track(same);
-        return same;
+        return agi_scope_track(same);
     }
     return (ag_tensor *)h;
 }
@@ -314,7 +313,7 @@ ag_module *ag_nn_sequential(int n, ag_module *const *modules)
     ag_module *seq = agi_module_new("Sequential", sequential_forward);
     for (int i = 0; i < n; i++) {
         if (!seq || !modules[i]) {
-            if (!modules[i] && seq)
+            if (!modules[i] && seq && ag_last_status() == AG_OK) /* else keep the cause */
                 agi_error(AG_ERR_INVALID, "ag_nn_sequential", "module %d is NULL", i);
             for (int j = i; j < n; j++) ag_module_free(modules[j]);
             ag_module_free(seq);

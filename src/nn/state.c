@@ -7,8 +7,8 @@ ag_state_dict *ag_module_state_dict(const ag_module *m)
 {
     int n = ag_module_state(m, NULL, NULL, 0);
     if (n < 0) return NULL;
-    const char **names = calloc((size_t)n + 1, sizeof *names);
-    ag_tensor **tensors = calloc((size_t)n + 1, sizeof *tensors);
+    const char **names = agi_calloc((size_t)n + 1, sizeof *names);
+    ag_tensor **tensors = agi_calloc((size_t)n + 1, sizeof *tensors);
     ag_state_dict *sd = names && tensors ? ag_state_dict_new() : NULL;
     if (sd) {
         ag_module_state(m, names, tensors, n);
@@ -33,8 +33,8 @@ ag_status ag_module_load_state_dict(ag_module *m, const ag_state_dict *sd, bool 
     if (!m || !sd) return agi_error(AG_ERR_INVALID, op, "%s is NULL", m ? "state dict" : "module");
     int n = ag_module_state(m, NULL, NULL, 0);
     if (n < 0) return ag_last_status();
-    const char **names = calloc((size_t)n + 1, sizeof *names);
-    ag_tensor **tensors = calloc((size_t)n + 1, sizeof *tensors);
+    const char **names = agi_calloc((size_t)n + 1, sizeof *names);
+    ag_tensor **tensors = agi_calloc((size_t)n + 1, sizeof *tensors);
     ag_status st;
     if (!names || !tensors) {
         st = agi_error(AG_ERR_OOM, op, "host out of memory");

@@ -53,8 +53,7 @@ static ag_tensor *leave_scope(ag_tensor *out)
 {
     ag_retain(out);
     ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 /* ---- Backward ---------------------------------------------------------------- */
@@ -166,7 +165,7 @@ static ag_tensor *binary(const binary_def *def, const ag_tensor *a, const ag_ten
     if (out && rt == AG_F32 && AGI_NEEDS_GRAD(ak, bk)) {
         agi_node *node = agi_node_new(op, def->backward, 2, (const ag_tensor *[]){ak, bk});
         if (node) node->i[0] = def->param;
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return leave_scope(out);
 }
@@ -197,7 +196,7 @@ static ag_status scalar_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
     ag_tensor *x = A(n), *d;
     switch ((scalar_kind)n->i[0]) {
     case S_ADD:
-    case S_SUB: d = ag_retain(g); agi_scope_track(d); break;
+    case S_SUB: d = agi_scope_track(ag_retain(g)); break;
     case S_RSUB: d = ag_neg(g); break;
     case S_MUL: d = ag_mul_scalar(g, s); break;
     case S_DIV: d = ag_div_scalar(g, s); break;
@@ -251,7 +250,7 @@ static ag_tensor *scalar_op(const char *op, const ag_tensor *a, double s, scalar
             node->i[0] = kind;
             node->f[0] = s;
         }
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return leave_scope(out);
 }

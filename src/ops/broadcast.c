@@ -26,8 +26,7 @@ ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape)
     if (!agi_check_shape(op, ndim, shape)) return NULL;
     if (grad->ndim == ndim && (ndim == 0 || memcmp(grad->shape, shape, (size_t)ndim * 8) == 0)) {
         ag_tensor *same = ag_retain(grad);
-        agi_scope_track(same);
-        return same;
+        return agi_scope_track(same);
     }
     char a[192], b[192];
     int lead = grad->ndim - ndim;
@@ -73,7 +72,7 @@ ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape)
         }
     }
     if (out && AGI_NEEDS_GRAD(grad))
-        agi_attach(out, agi_node_new("agi_sum_to_shape", sum_to_shape_backward, 1,
+        out = agi_attach(out, agi_node_new("agi_sum_to_shape", sum_to_shape_backward, 1,
                                      (const ag_tensor *[]){grad}));
     return out;
 }

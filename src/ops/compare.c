@@ -27,8 +27,7 @@ static ag_tensor *leave_scope(ag_tensor *out)
 {
     ag_retain(out);
     ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 /* ---- Comparisons --------------------------------------------------------------- */
@@ -133,6 +132,6 @@ ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *
     }
     if (out && rt != kt) out = ag_cast(out, rt);
     if (out && rt == AG_F32 && AGI_NEEDS_GRAD(ak, bk))
-        agi_attach(out, agi_node_new(op, where_bwd, 3, (const ag_tensor *[]){cond, ak, bk}));
+        out = agi_attach(out, agi_node_new(op, where_bwd, 3, (const ag_tensor *[]){cond, ak, bk}));
     return leave_scope(out);
 }

@@ -563,7 +563,7 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
             agi_node_save(node, 0, xc);
             agi_node_save(node, 1, wc);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     agi_discard(xc);
     agi_discard(wc);
@@ -587,8 +587,7 @@ static ag_tensor *unbatched(ag_tensor *(*fn)(const ag_tensor *, const ag_tensor 
     ag_tensor *y = ag_squeeze(fn(ag_unsqueeze(x, 0), weight, bias, opts), 0);
     ag_retain(y);
     ag_scope_end();
-    if (y) agi_scope_track(y);
-    return y;
+    return agi_scope_track(y);
 }
 
 ag_tensor *ag_conv2d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
@@ -740,7 +739,7 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
             agi_node_save(node, 0, xc);
             agi_node_save(node, 1, wc);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     agi_discard(xc);
     agi_discard(wc);

@@ -33,7 +33,7 @@ static ag_tensor *copy_as(const char *op, const ag_tensor *t, ag_dtype dtype)
         return NULL;
     }
     if (dtype == AG_F32 && AGI_NEEDS_GRAD(t))
-        agi_attach(out, agi_node_new(op, identity_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_new(op, identity_backward, 1, (const ag_tensor *[]){t}));
     return out;
 }
 
@@ -42,8 +42,7 @@ ag_tensor *ag_contiguous(const ag_tensor *t)
     if (!agi_check_tensor("ag_contiguous", t, "t")) return NULL;
     if (ag_is_contiguous(t)) {
         ag_tensor *same = ag_retain((ag_tensor *)t);
-        agi_scope_track(same);
-        return same;
+        return agi_scope_track(same);
     }
     return copy_as("ag_contiguous", t, t->dtype);
 }
@@ -116,7 +115,7 @@ ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev)
     }
     if (t->storage->dev == dev) return ag_clone(t);
     size_t nbytes = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
-    void *host = malloc(nbytes ? nbytes : 1);
+    void *host = agi_malloc(nbytes ? nbytes : 1);
     if (!host) {
         agi_error(AG_ERR_OOM, op, "host out of memory (%zu bytes)", nbytes);
         return NULL;
@@ -126,6 +125,6 @@ ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev)
         out = ag_from_data(dev, t->dtype, t->ndim, t->shape, host, nbytes);
     free(host);
     if (out && t->dtype == AG_F32 && AGI_NEEDS_GRAD(t))
-        agi_attach(out, agi_node_new(op, to_device_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_new(op, to_device_backward, 1, (const ag_tensor *[]){t}));
     return out;
 }

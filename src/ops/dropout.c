@@ -21,8 +21,7 @@ ag_tensor *ag_dropout(const ag_tensor *x, double p, bool training)
     if (!training || p == 0.0) {
         /* Identity: the same tensor, with a new reference for the caller. */
         ag_tensor *same = ag_retain((ag_tensor *)x);
-        agi_scope_track(same);
-        return same;
+        return agi_scope_track(same);
     }
     ag_scope_begin();
     ag_tensor *y;

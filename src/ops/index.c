@@ -47,7 +47,7 @@ static bool check_range(const char *op, const ag_tensor *index, int dim, int64_t
     if (!on_cpu(index)) return true;
     int64_t n = ag_numel(index);
     if (n == 0) return true;
-    int32_t *h = malloc((size_t)n * sizeof *h);
+    int32_t *h = agi_malloc((size_t)n * sizeof *h);
     if (!h) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return false;
@@ -109,6 +109,7 @@ static ag_status gather_kernel(const char *op, agi_view dst, const ag_tensor *sr
     k.src[0] = view_shaped(src, index.ndim, shape);
     k.src[1] = index;
     k.p.s.i[0] = dim;
+    agi_index_guard(op, src->storage->dev, &k);
     return agi_exec(op, src->storage->dev, &k);
 }
 
@@ -126,6 +127,7 @@ static ag_status scatter_kernel(const char *op, ag_tensor *dst, int dim, agi_vie
     k.src[0] = src;
     k.src[1] = index;
     k.p.s.i[0] = dim;
+    agi_index_guard(op, dst->storage->dev, &k);
     return agi_exec(op, dst->storage->dev, &k);
 }
 
@@ -193,7 +195,7 @@ ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index)
             node->i[0] = dim;
             agi_node_save(node, 0, index);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     return y;
 }
@@ -255,7 +257,7 @@ ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
             node->i[0] = dim;
             agi_node_save(node, 0, index);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     return y;
 }
@@ -320,7 +322,7 @@ ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index)
             node->i[0] = dim;
             agi_node_save(node, 0, index);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     return y;
 }
@@ -349,10 +351,11 @@ static agi_view rows_view(const ag_tensor *t, int64_t m, int64_t d)
     return v;
 }
 
-/* inputs[0] = weight [V, D]; saved[0] = the contiguous index. */
+/* inputs[0] = weight [V, D]; saved[0] = the contiguous index; i[0] = 1
+ * when row i[1] (the padding index) gets no gradient. */
 static ag_status embedding_backward(agi_node *node, ag_tensor *grad, ag_tensor **grads)
 {
-    const char *op = "ag_embedding";
+    const char *op = node->name;
     const ag_tensor *w = node->inputs[0], *flat = node->saved[0];
     int64_t m = ag_numel(flat), d = w->shape[1];
     ag_tensor *dw = agi_tensor_new(op, grad->storage->dev, AG_F32, 2, w->shape);
@@ -360,13 +363,43 @@ static ag_status embedding_backward(agi_node *node, ag_tensor *grad, ag_tensor *
     if (!dw || !dy || fill_zero(op, dw) != AG_OK) return ag_last_status();
     if (m > 0 && scatter_kernel(op, dw, 0, rows_view(dy, m, d), index_rows(flat, m, d)) != AG_OK)
         return ag_last_status();
+    if (node->i[0]) { /* dw[padding_idx, :] = 0 */
+        ag_tensor *row = agi_tensor_view(dw, 1, &d, (int64_t[]){1}, node->i[1] * d);
+        ag_status st = row ? ag_fill_(row, 0.0) : ag_last_status();
+        agi_discard(row);
+        if (st != AG_OK) return st;
+    }
     grads[0] = dw;
     return AG_OK;
 }
 
+static ag_tensor *embedding(const char *op, const ag_tensor *index, const ag_tensor *weight,
+                            bool padded, int64_t padding_idx);
+
 ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight)
 {
-    const char *op = "ag_embedding";
+    return embedding("ag_embedding", index, weight, false, 0);
+}
+
+ag_tensor *ag_embedding_padded(const ag_tensor *index, const ag_tensor *weight,
+                               int64_t padding_idx)
+{
+    const char *op = "ag_embedding_padded";
+    if (!agi_check_tensor(op, index, "index") || !agi_check_tensor(op, weight, "weight"))
+        return NULL;
+    if (weight->ndim == 2 && (padding_idx < -weight->shape[0] || padding_idx >= weight->shape[0])) {
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "padding_idx %lld out of range for weight %s",
+                  (long long)padding_idx, agi_fmt_shape(a, weight->ndim, weight->shape));
+        return NULL;
+    }
+    if (weight->ndim == 2 && padding_idx < 0) padding_idx += weight->shape[0];
+    return embedding(op, index, weight, true, padding_idx);
+}
+
+static ag_tensor *embedding(const char *op, const ag_tensor *index, const ag_tensor *weight,
+                            bool padded, int64_t padding_idx)
+{
     if (!agi_check_tensor(op, index, "index") || !agi_check_tensor(op, weight, "weight"))
         return NULL;
     if (!agi_check_same_device(op, index, weight)) return NULL;
@@ -391,8 +424,12 @@ ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight)
         goto fail;
     if (weight->dtype == AG_F32 && AGI_NEEDS_GRAD(weight)) {
         agi_node *node = agi_node_new(op, embedding_backward, 1, (const ag_tensor *[]){weight});
-        if (node) agi_node_save(node, 0, flat);
-        agi_attach(y, node);
+        if (node) {
+            agi_node_save(node, 0, flat);
+            node->i[0] = padded;
+            node->i[1] = padding_idx;
+        }
+        y = agi_attach(y, node);
     }
     agi_discard(flat);
     return y;

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static ag_dtype promote(ag_dtype a, ag_dtype b)
@@ -29,15 +30,29 @@ static ag_status cat_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
     return AG_OK;
 }
 
-/* Validates the inputs of cat; sets *d (normalised dim) and *dtype. */
-static bool check_cat(const char *op, int n, ag_tensor *const *ts, int dim, int *d, ag_dtype *dtype)
+/* The tensor list of cat/stack: n >= 1, the array and every entry set. */
+static bool check_list(const char *op, int n, ag_tensor *const *ts)
 {
-    if (n <= 0 || !ts) {
+    if (n <= 0) {
         agi_error(AG_ERR_INVALID, op, "needs at least one tensor, got %d", n);
         return false;
     }
-    for (int k = 0; k < n; k++)
-        if (!agi_check_tensor(op, ts[k], "tensors[k]")) return false;
+    if (!ts) {
+        agi_error(AG_ERR_INVALID, op, "the tensor array is NULL (n = %d)", n);
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        char arg[32];
+        snprintf(arg, sizeof arg, "tensors[%d]", k);
+        if (!agi_check_tensor(op, ts[k], arg)) return false;
+    }
+    return true;
+}
+
+/* Validates the inputs of cat; sets *d (normalised dim) and *dtype. */
+static bool check_cat(const char *op, int n, ag_tensor *const *ts, int dim, int *d, ag_dtype *dtype)
+{
+    if (!check_list(op, n, ts)) return false;
     const ag_tensor *t0 = ts[0];
     char a[192], b[192];
     if (t0->ndim == 0) {
@@ -80,8 +95,7 @@ static ag_tensor *cat_grouped(const char *op, int n, ag_tensor *const *ts, int d
     }
     if (ok) out = ag_retain(cat_impl(op, np, parts, d, dtype));
     ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 static ag_tensor *cat_impl(const char *op, int n, ag_tensor *const *ts, int d, ag_dtype dtype)
@@ -119,7 +133,7 @@ static ag_tensor *cat_impl(const char *op, int n, ag_tensor *const *ts, int d, a
     if (grad) {
         agi_node *node = agi_node_new(op, cat_backward, n, (const ag_tensor *const *)ts);
         if (node) node->i[0] = d;
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }
@@ -136,12 +150,7 @@ ag_tensor *ag_cat(int n, ag_tensor *const *tensors, int dim)
 ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
 {
     const char *op = "ag_stack";
-    if (n <= 0 || !tensors) {
-        agi_error(AG_ERR_INVALID, op, "needs at least one tensor, got %d", n);
-        return NULL;
-    }
-    for (int k = 0; k < n; k++)
-        if (!agi_check_tensor(op, tensors[k], "tensors[k]")) return NULL;
+    if (!check_list(op, n, tensors)) return NULL;
     const ag_tensor *t0 = tensors[0];
     char a[192], b[192];
     for (int k = 1; k < n; k++) {
@@ -160,7 +169,7 @@ ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
         return NULL;
     }
     int d = dim < 0 ? dim + t0->ndim + 1 : dim;
-    ag_tensor **views = malloc((size_t)n * sizeof *views);
+    ag_tensor **views = agi_malloc((size_t)n * sizeof *views);
     if (!views) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return NULL;
@@ -175,8 +184,7 @@ ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
         out = ag_retain(cat_impl(op, n, views, nd, dtype));
     ag_scope_end();
     free(views);
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 /* Writes narrow views of sizes[k] along dim (in order) into out[0..max_out). */

@@ -85,7 +85,7 @@ static bool check_targets(const char *op, const ag_tensor *scores, const ag_tens
     if (target->storage->dev->info.backend != AG_BACKEND_CPU) return true;
     int64_t n = ag_numel(target), classes = scores->shape[cdim];
     if (n == 0) return true;
-    int32_t *host = malloc((size_t)n * sizeof *host);
+    int32_t *host = agi_malloc((size_t)n * sizeof *host);
     if (!host) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
         return false;
@@ -105,24 +105,44 @@ static bool check_targets(const char *op, const ag_tensor *scores, const ag_tens
 /* The shared core: lp are log-probabilities [N, C, d...] (f32), target i32
  * [N, d...]. Per element: (1 - eps) * -lp[target] + eps / C * -sum_c lp, zero
  * for ignored targets; mean divides by the number of non-ignored targets. */
+/* The class weight [C] shaped to broadcast along dim 1 of lp [N, C, d...]:
+ * [C, 1, ...] (ndim - 1 dims). */
+static ag_tensor *weight_along_classes(const ag_tensor *w, const ag_tensor *lp)
+{
+    int64_t shape[AG_MAX_DIMS];
+    shape[0] = w->shape[0];
+    for (int d = 1; d < lp->ndim - 1; d++) shape[d] = 1;
+    return ag_reshape(w, lp->ndim - 1, shape);
+}
+
 static ag_tensor *nll_core(ag_tensor *lp, const ag_tensor *target, const ag_cross_entropy_opts *o)
 {
     ag_device *dev = lp->storage->dev;
+    const ag_tensor *w = o->weight;
     // valid: u8 [N, d...]; safe: i32 [N, d...] with ignored targets replaced by 0
     ag_tensor *valid = ag_ne_scalar(target, (double)o->ignore_index);
     ag_tensor *safe = ag_where(valid, target, ag_scalar(dev, AG_I32, 0));
     // picked: [N, d...] = lp[n, target[n, ...], ...]
     ag_tensor *picked = ag_squeeze(ag_gather(lp, 1, ag_unsqueeze(safe, 1)), 1);
-    ag_tensor *loss = ag_neg(picked);
+    // wt: [N, d...] = w[target], 0 where ignored (the weighted mean's divisor)
+    ag_tensor *wt = NULL;
+    if (w) {
+        ag_tensor *flat = ag_reshape(safe, 1, (int64_t[]){-1});
+        ag_tensor *picked_w = ag_index_select(w, 0, flat);
+        wt = ag_where(valid, safe ? ag_reshape(picked_w, safe->ndim, safe->shape) : NULL,
+                      ag_scalar(dev, AG_F32, 0.0));
+    }
+    ag_tensor *loss = w ? ag_neg(ag_mul(picked, wt)) : ag_neg(picked);
     double eps = o->label_smoothing;
     if (eps != 0.0) {
         double classes = (double)lp->shape[1];
-        ag_tensor *smooth = ag_neg(ag_sum(lp, AG_DIMS(1), false));
+        ag_tensor *terms = w ? ag_mul(lp, weight_along_classes(w, lp)) : lp;
+        ag_tensor *smooth = ag_neg(ag_sum(terms, AG_DIMS(1), false));
         loss = ag_add(ag_mul_scalar(loss, 1.0 - eps), ag_mul_scalar(smooth, eps / classes));
     }
     loss = ag_where(valid, loss, ag_scalar(dev, AG_F32, 0.0));
     if (o->reduction == AG_REDUCTION_MEAN) {
-        ag_tensor *count = ag_sum(ag_cast(valid, AG_F32), 0, NULL, false);
+        ag_tensor *count = ag_sum(w ? wt : ag_cast(valid, AG_F32), 0, NULL, false);
         return ag_div(ag_sum(loss, 0, NULL, false), count);
     }
     return reduce(loss, o->reduction);
@@ -135,12 +155,27 @@ static ag_tensor *prob_core(ag_tensor *lp, ag_tensor *t, const ag_cross_entropy_
 {
     double eps = o->label_smoothing;
     if (eps != 0.0) t = ag_add_scalar(ag_mul_scalar(t, 1.0 - eps), eps / (double)lp->shape[1]);
+    if (o->weight) t = ag_mul(t, weight_along_classes(o->weight, lp));
     // loss: [N, d...]
     ag_tensor *loss = ag_neg(ag_sum(ag_mul(lp, t), AG_DIMS(1), false));
     return reduce(loss, o->reduction);
 }
 
-static const ag_cross_entropy_opts default_ce = {AG_REDUCTION_MEAN, -100, 0.0};
+static const ag_cross_entropy_opts default_ce = {AG_REDUCTION_MEAN, -100, 0.0, NULL};
+
+/* The class weight: f32 [C] on the input's device. */
+static bool check_weight(const char *op, const ag_tensor *x, const ag_tensor *w)
+{
+    if (!w) return true;
+    if (!agi_tensor_alive(op, w) || !agi_check_same_device(op, x, w)) return false;
+    int64_t classes = x->ndim == 1 ? x->shape[0] : x->shape[1];
+    if (w->dtype == AG_F32 && w->ndim == 1 && w->shape[0] == classes) return true;
+    char a[192], b[192];
+    agi_error(AG_ERR_INVALID, op, "weight must be f32 [%lld] (one per class of input %s), got %s %s",
+              (long long)classes, agi_fmt_shape(a, x->ndim, x->shape), ag_dtype_name(w->dtype),
+              agi_fmt_shape(b, w->ndim, w->shape));
+    return false;
+}
 
 /* Shared by both entry points; `log_softmax` says whether x holds logits. */
 static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor *target,
@@ -156,6 +191,7 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
         return NULL;
     }
     if (!check_targets(op, x, target, o.ignore_index, logits)) return NULL;
+    if (!check_weight(op, x, o.weight)) return NULL;
 
     ag_scope_begin();
     ag_tensor *xf = x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
@@ -166,7 +202,9 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
         tg = ag_unsqueeze(tg, 0);
     }
     ag_tensor *lp = logits ? ag_log_softmax(xf, 1) : xf;
+    const char *prev = agi_index_caller_set(op); /* an out-of-range target names this loss */
     ag_tensor *loss = !lp ? NULL : tg->dtype == AG_F32 ? prob_core(lp, tg, &o) : nll_core(lp, tg, &o);
+    agi_index_caller_set(prev);
     if (unbatched && o.reduction == AG_REDUCTION_NONE) loss = ag_squeeze(loss, 0);
     return agi_scope_return(op, loss);
 }

@@ -165,6 +165,7 @@ static agi_view out_view(const ag_tensor *t, int64_t nbatch, int64_t m, int64_t 
  * → a new contiguous [batch..., M, N]. Records nothing. */
 static ag_tensor *matmul_core(const char *op, const ag_tensor *a, const ag_tensor *b)
 {
+    if (!a || !b) return NULL; /* an operand's op failed (error set) */
     int nb;
     int64_t shape[AG_MAX_DIMS];
     if (!agi_broadcast_shapes(op, a->ndim - 2, a->shape, b->ndim - 2, b->shape, &nb, shape))
@@ -209,8 +210,7 @@ static ag_tensor *promote(const ag_tensor *t, bool left)
 {
     if (t->ndim != 1) {
         ag_tensor *same = ag_retain((ag_tensor *)t);
-        agi_scope_track(same);
-        return same;
+        return agi_scope_track(same);
     }
     int64_t shape[2] = {left ? 1 : t->shape[0], left ? t->shape[0] : 1};
     int64_t strides[2] = {left ? t->shape[0] * t->strides[0] : t->strides[0], left ? t->strides[0] : 1};
@@ -313,10 +313,9 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
     ag_no_grad_end();
     ag_retain(out);
     ag_scope_end();
-    if (!out) return NULL;
-    agi_scope_track(out);
+    if (!(out = agi_scope_track(out))) return NULL;
     if (AGI_NEEDS_GRAD(a, b))
-        agi_attach(out, agi_node_new(op, matmul_backward, 2, (const ag_tensor *[]){a, b}));
+        out = agi_attach(out, agi_node_new(op, matmul_backward, 2, (const ag_tensor *[]){a, b}));
     return out;
 }
 
@@ -422,9 +421,8 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
     ag_no_grad_end();
     ag_retain(y);
     ag_scope_end();
-    if (!y) return NULL;
-    agi_scope_track(y);
+    if (!(y = agi_scope_track(y))) return NULL;
     if (AGI_NEEDS_GRAD(x, weight, bias))
-        agi_attach(y, agi_node_new(op, linear_backward, 3, (const ag_tensor *[]){x, weight, bias}));
+        y = agi_attach(y, agi_node_new(op, linear_backward, 3, (const ag_tensor *[]){x, weight, bias}));
     return y;
 }

@@ -150,7 +150,7 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
             y = NULL;
         }
     }
-    return agi_scope_return_node(op, y, node);
+    return agi_scope_return_node(op, y, node, need);
 }
 
 /* ---- RMS norm ------------------------------------------------------------ */
@@ -185,19 +185,54 @@ static bool check_running(const char *op, const ag_tensor *x, const ag_tensor *r
     return check_param(op, x, r, arg, 1, (const int64_t[]){c});
 }
 
-/* Updates one running statistic in place: r = (1 - momentum) * r + momentum * s. */
-static bool update_running(ag_tensor *r, ag_tensor *s, double momentum)
+/* Updates one running statistic in place: r = (1 - momentum) * r + momentum * s,
+ * or r + factor * (s - r) with a device-side factor (a 0-dim f32 tensor). */
+static bool update_running(ag_tensor *r, ag_tensor *s, double momentum, const ag_tensor *factor)
 {
     ag_tensor *s1 = ag_reshape(s, 1, r->shape);
-    ag_tensor *next = ag_add(ag_mul_scalar(r, 1.0 - momentum), ag_mul_scalar(s1, momentum));
+    ag_tensor *next = factor ? ag_add(r, ag_mul(ag_sub(s1, r), factor))
+                             : ag_add(ag_mul_scalar(r, 1.0 - momentum), ag_mul_scalar(s1, momentum));
     return next && ag_copy_(r, next) == AG_OK;
 }
+
+static ag_tensor *batch_norm(const char *op, const ag_tensor *x, ag_tensor *running_mean,
+                             ag_tensor *running_var, const ag_tensor *weight, const ag_tensor *bias,
+                             bool training, double momentum, const ag_tensor *factor, double eps);
 
 ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean, ag_tensor *running_var,
                          const ag_tensor *weight, const ag_tensor *bias, bool training,
                          double momentum, double eps)
 {
     const char *op = "ag_batch_norm";
+    if (!(momentum >= 0.0 && momentum <= 1.0)) {
+        agi_error(AG_ERR_INVALID, op, "momentum %g is not in [0, 1]", momentum);
+        return NULL;
+    }
+    return batch_norm(op, x, running_mean, running_var, weight, bias, training, momentum, NULL,
+                      eps);
+}
+
+ag_tensor *agi_batch_norm_cumulative(const ag_tensor *x, ag_tensor *running_mean,
+                                     ag_tensor *running_var, const ag_tensor *weight,
+                                     const ag_tensor *bias, bool training,
+                                     const ag_tensor *batches_tracked, double eps)
+{
+    const char *op = "ag_batch_norm";
+    if (!training || !batches_tracked)
+        return batch_norm(op, x, running_mean, running_var, weight, bias, training, 0.0, NULL, eps);
+    ag_scope_begin();
+    // factor: 0-dim f32 = 1 / (batches_tracked + 1), computed on the device
+    ag_tensor *factor = ag_reciprocal(ag_add_scalar(ag_cast(batches_tracked, AG_F32), 1.0));
+    ag_tensor *y = factor ? batch_norm(op, x, running_mean, running_var, weight, bias, true, 0.0,
+                                       factor, eps)
+                          : NULL;
+    return agi_scope_return(op, y);
+}
+
+static ag_tensor *batch_norm(const char *op, const ag_tensor *x, ag_tensor *running_mean,
+                             ag_tensor *running_var, const ag_tensor *weight, const ag_tensor *bias,
+                             bool training, double momentum, const ag_tensor *factor, double eps)
+{
     char a[192];
     if (!agi_check_tensor(op, x, "x")) return NULL;
     if (x->ndim < 2) {
@@ -244,12 +279,12 @@ ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean, ag_tensor 
         if (mean && var && (running_mean || running_var)) {
             ag_no_grad_begin();
             bool ok = true;
-            if (running_mean) ok = update_running(running_mean, mean, momentum);
+            if (running_mean) ok = update_running(running_mean, mean, momentum, factor);
             /* The running variance is unbiased: var * n / (n - 1). */
             if (ok && running_var)
                 ok = update_running(running_var,
                                     ag_mul_scalar(var, (double)count / (double)(count - 1)),
-                                    momentum);
+                                    momentum, factor);
             ag_no_grad_end();
             if (!ok) return agi_scope_return(op, NULL);
         }

@@ -193,7 +193,7 @@ ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
             params_store(node, &p);
             agi_node_save(node, 0, idx);
         }
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     agi_discard(idx);
     agi_discard(xc);
@@ -241,7 +241,7 @@ static ag_tensor *avg_pool(const char *op, const ag_tensor *x, const agi_pool_pa
     if (AGI_NEEDS_GRAD(x)) {
         agi_node *node = agi_node_new(op, avg_pool_backward, 1, (const ag_tensor *[]){x});
         if (node) params_store(node, p);
-        agi_attach(y, node);
+        y = agi_attach(y, node);
     }
     agi_discard(xc);
     return y;
@@ -256,7 +256,7 @@ ag_tensor *ag_avg_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
     const char *op = "ag_avg_pool2d";
     agi_pool_params p = {0};
     if (!check_x(op, x, &p) || !read_window(op, x, opts, false, &p)) return NULL;
-    p.count_include_pad = opts->count_include_pad;
+    p.count_include_pad = !opts->exclude_pad;
     return avg_pool(op, x, &p);
 }
 

@@ -134,8 +134,7 @@ static ag_tensor *as_f32(const char *op, const ag_tensor *x)
 {
     if (x->dtype == AG_F32) {
         ag_tensor *same = ag_retain((ag_tensor *)x);
-        agi_scope_track(same);
-        return same;
+        return agi_scope_track(same);
     }
     ag_no_grad_begin();
     ag_tensor *c = ag_cast(x, AG_F32);
@@ -238,7 +237,7 @@ static ag_tensor *sum_mean(const char *op, const ag_tensor *x, int ndims, const 
         agi_node *node = agi_node_new(op, mean ? mean_backward : sum_backward, 1,
                                       (const ag_tensor *[]){x});
         if (node) plan_store(node, &p);
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }
@@ -298,7 +297,7 @@ static ag_tensor *extreme(const char *op, const ag_tensor *x, int ndims, const i
             plan_store(node, &p);
             save_output(node, 0, out);
         }
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }
@@ -371,8 +370,7 @@ static ag_tensor *var_std(const char *op, const ag_tensor *x, int ndims, const i
     if (root) out = ag_sqrt(out);
     ag_retain(out);
     ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 ag_tensor *ag_var(const ag_tensor *x, int ndims, const int *dims, int correction, bool keepdim)
@@ -427,7 +425,7 @@ ag_tensor *ag_logsumexp(const ag_tensor *x, int ndims, const int *dims, bool kee
         ag_no_grad_end();
         ag_retain(out);
         ag_scope_end();
-        if (out) agi_scope_track(out);
+        out = agi_scope_track(out);
     }
     if (out && AGI_NEEDS_GRAD(x)) {
         agi_node *node = agi_node_new(op, logsumexp_backward, 1, (const ag_tensor *[]){x});
@@ -435,7 +433,7 @@ ag_tensor *ag_logsumexp(const ag_tensor *x, int ndims, const int *dims, bool kee
             plan_store(node, &p);
             save_output(node, 0, out);
         }
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }

@@ -87,7 +87,7 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
                                                    yt->offset));
         }
     }
-    return agi_scope_return_node(op, y, node);
+    return agi_scope_return_node(op, y, node, AGI_NEEDS_GRAD(x));
 }
 
 ag_tensor *ag_softmax(const ag_tensor *x, int dim)

@@ -113,7 +113,9 @@ static ag_status softplus_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 {
     return done(gr, bwd_kernel("ag_softplus", g, X(n), AGI_B_SOFTPLUS_BWD, n->f[0], n->f[1]));
 }
-/* Gradient flows where min < x < max: 0 at the bounds, like PyTorch 2.x. */
+/* Gradient flows where min < x < max: 0 at the bounds, outside, for NaN x
+ * and when min > max, like PyTorch 2.15 (tests/golden/parity.txt; older
+ * releases passed it at the bounds). */
 static ag_status clamp_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 {
     ag_tensor *x = X(n);
@@ -140,8 +142,7 @@ static ag_tensor *run(const unary_def *def, const ag_tensor *x, double f0, doubl
         ag_tensor *xf = ag_cast(x, AG_F32);
         out = xf ? ag_retain(agi_unary_kernel(def->name, xf, def->sub, f0, f1)) : NULL;
         ag_scope_end();
-        if (out) agi_scope_track(out);
-        return out; /* integers never require grad */
+        return agi_scope_track(out); /* integers never require grad */
     }
     out = agi_unary_kernel(def->name, x, def->sub, f0, f1);
     if (out && AGI_NEEDS_GRAD(x)) {
@@ -161,7 +162,7 @@ static ag_tensor *run(const unary_def *def, const ag_tensor *x, double f0, doubl
                 agi_discard(y);
             }
         }
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }

@@ -28,7 +28,7 @@ static ag_status reshape_backward(agi_node *node, ag_tensor *g, ag_tensor **grad
 static ag_tensor *record_reshape(const char *op, ag_tensor *out, const ag_tensor *t)
 {
     if (out && AGI_NEEDS_GRAD(t))
-        agi_attach(out, agi_node_new(op, reshape_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_new(op, reshape_backward, 1, (const ag_tensor *[]){t}));
     return out;
 }
 
@@ -133,8 +133,7 @@ static ag_tensor *reshape_impl(const char *op, const ag_tensor *t, int ndim, con
         out = ag_retain(record_reshape(op, make_view(op, c, ndim, ns, st, c->offset), c));
     }
     ag_scope_end();
-    if (out) agi_scope_track(out);
-    return out;
+    return agi_scope_track(out);
 }
 
 ag_tensor *ag_reshape(const ag_tensor *t, int ndim, const int64_t *shape)
@@ -264,7 +263,7 @@ static ag_tensor *permute_impl(const char *op, const ag_tensor *t, int ndim, con
         agi_node *node = agi_node_new(op, permute_backward, 1, (const ag_tensor *[]){t});
         if (node)
             for (int d = 0; d < ndim; d++) node->i[p[d]] = d; /* the inverse permutation */
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }
@@ -351,7 +350,7 @@ ag_tensor *ag_expand(const ag_tensor *t, int ndim, const int64_t *shape)
     }
     ag_tensor *out = make_view(op, t, ndim, ns, st, t->offset);
     if (out && AGI_NEEDS_GRAD(t))
-        agi_attach(out, agi_node_new(op, expand_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_new(op, expand_backward, 1, (const ag_tensor *[]){t}));
     return out;
 }
 
@@ -396,7 +395,7 @@ static ag_tensor *sub_view(const char *op, const ag_tensor *t, int d, int64_t st
             node->i[3] = len;
             node->i[4] = drop;
         }
-        agi_attach(out, node);
+        out = agi_attach(out, node);
     }
     return out;
 }

@@ -63,8 +63,8 @@ double ag_clip_grad_norm(ag_tensor *const *params, int n, double max_norm)
         }
     }
     /* One accumulator per device, in order of first appearance. */
-    ag_device **devs = calloc((size_t)n + 1, sizeof *devs);
-    ag_tensor **accs = calloc((size_t)n + 1, sizeof *accs);
+    ag_device **devs = agi_calloc((size_t)n + 1, sizeof *devs);
+    ag_tensor **accs = agi_calloc((size_t)n + 1, sizeof *accs);
     if (!devs || !accs) {
         free(devs);
         free(accs);

@@ -107,8 +107,8 @@ static ag_optimizer *opt_new(const char *op, opt_kind kind, ag_tensor *const *pa
                 return NULL;
             }
     }
-    ag_optimizer *o = calloc(1, sizeof *o);
-    param_state *ps = calloc((size_t)n, sizeof *ps);
+    ag_optimizer *o = agi_calloc(1, sizeof *o);
+    param_state *ps = agi_calloc((size_t)n, sizeof *ps);
     if (!o || !ps) {
         free(o);
         free(ps);
@@ -406,18 +406,19 @@ ag_tensor *ag_optimizer_state_entry(const ag_optimizer *opt, int idx, char *name
         int b = rest - 1;
         if (!buf_name(opt, 0)) b++; /* only buffer 1 is used */
         if (name && cap) snprintf(name, cap, "state.%d.%s", i, buf_name(opt, b));
-        ag_tensor *t = ag_retain(s->buf[b]);
-        agi_scope_track(t);
-        return t;
+        return agi_scope_track(ag_retain(s->buf[b]));
     }
     agi_error(AG_ERR_NOT_FOUND, op, "no state entry %d (the optimizer has %d)", idx,
               ag_optimizer_state_count(opt));
     return NULL;
 }
 
-ag_status ag_optimizer_state_set(ag_optimizer *opt, const char *name, const ag_tensor *value)
+/* Validates one state entry without changing anything: *param gets the
+ * parameter index, *buf the buffer (-1 for the step, whose value goes to
+ * *step). Reads a step's value back to the host. */
+static ag_status state_check(const char *op, const ag_optimizer *opt, const char *name,
+                             const ag_tensor *value, int *param, int *buf, int64_t *step)
 {
-    const char *op = "ag_optimizer_state_set";
     if (!opt) return agi_error(AG_ERR_INVALID, op, "optimizer is NULL");
     if (!name) return agi_error(AG_ERR_INVALID, op, "name is NULL");
     if (!value) return agi_error(AG_ERR_INVALID, op, "value for %s is NULL", name);
@@ -428,18 +429,23 @@ ag_status ag_optimizer_state_set(ag_optimizer *opt, const char *name, const ag_t
     if (i < 0 || i >= opt->n)
         return agi_error(AG_ERR_INVALID, op, "state entry \"%s\": parameter %d out of range (%d parameters)",
                          name, i, opt->n);
-    param_state *s = &opt->ps[i];
+    *param = i;
     char a[192], b[192];
     if (strcmp(field, "step") == 0) {
         if (agi_numel(value->ndim, value->shape) != 1)
             return agi_error(AG_ERR_INVALID, op, "state entry \"%s\" must have one element, got %s",
                              name, agi_fmt_shape(a, value->ndim, value->shape));
+        ag_clear_error();
         double v = ag_item(value);
+        if (isnan(v) && ag_last_status() != AG_OK) { /* reading it failed */
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s", ag_last_error());
+            return agi_error(ag_last_status(), op, "state entry \"%s\": %s", name, msg);
+        }
         if (!(v >= 0) || v > 9e15)
             return agi_error(AG_ERR_INVALID, op, "state entry \"%s\": invalid step %g", name, v);
-        ag_status st = ensure_state(op, opt, i);
-        if (st != AG_OK) return st;
-        s->step = (int64_t)v;
+        *buf = -1;
+        *step = (int64_t)v;
         return AG_OK;
     }
     int bi = -1;
@@ -448,15 +454,40 @@ ag_status ag_optimizer_state_set(ag_optimizer *opt, const char *name, const ag_t
     if (bi < 0)
         return agi_error(AG_ERR_INVALID, op, "state entry \"%s\" is not used by %s", name,
                          kind_names[opt->kind]);
-    const ag_tensor *p = s->param;
+    const ag_tensor *p = opt->ps[i].param;
     if (value->dtype != AG_F32 || value->ndim != p->ndim ||
         memcmp(value->shape, p->shape, (size_t)p->ndim * sizeof *p->shape) != 0)
         return agi_error(AG_ERR_INVALID, op, "state entry \"%s\" is %s %s, parameter %d is f32 %s",
                          name, ag_dtype_name(value->dtype),
                          agi_fmt_shape(a, value->ndim, value->shape), i,
                          agi_fmt_shape(b, p->ndim, p->shape));
-    ag_status st = ensure_state(op, opt, i);
+    *buf = bi;
+    return AG_OK;
+}
+
+ag_status agi_optimizer_state_check(const ag_optimizer *opt, const char *name,
+                                    const ag_tensor *value)
+{
+    int i, b;
+    int64_t step;
+    return state_check("ag_optimizer_state_set", opt, name, value, &i, &b, &step);
+}
+
+ag_status ag_optimizer_state_set(ag_optimizer *opt, const char *name, const ag_tensor *value)
+{
+    const char *op = "ag_optimizer_state_set";
+    int i, bi;
+    int64_t step;
+    ag_status st = state_check(op, opt, name, value, &i, &bi, &step);
     if (st != AG_OK) return st;
+    param_state *s = &opt->ps[i];
+    st = ensure_state(op, opt, i);
+    if (st != AG_OK) return st;
+    if (bi < 0) {
+        s->step = step;
+        return AG_OK;
+    }
+    const ag_tensor *p = s->param;
     ag_scope_begin();
     const ag_tensor *src = value;
     if (value->storage->dev != p->storage->dev) src = ag_to_device(value, p->storage->dev);

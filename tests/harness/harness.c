@@ -1,6 +1,7 @@
 /* tests/harness/harness.c — backend selection, host copies and assertions. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,4 +478,15 @@ const char *agt_tmp_path(const char *name)
     k = (k + 1) % 64;
     snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
     return buf[k];
+}
+
+int agt_tmpdir_count(const char *needle)
+{
+    DIR *d = opendir(tmpdir);
+    ck_assert_msg(d != NULL, "cannot list %s", tmpdir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, needle) != NULL;
+    closedir(d);
+    return n;
 }

@@ -94,6 +94,8 @@ void agt_tmpdir_create(const char *tag);
 void agt_tmpdir_remove(void);
 /* "<dir>/<name>" in a rotating static buffer (valid for the next 63 calls). */
 const char *agt_tmp_path(const char *name);
+/* Number of entries in the directory whose name contains `needle`. */
+int agt_tmpdir_count(const char *needle);
 
 /* ---- Golden data from PyTorch ------------------------------------------------ */
 
