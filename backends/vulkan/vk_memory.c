@@ -18,13 +18,18 @@
  *   driver (after waiting for all work) and the allocation is retried;
  *   ag_device_empty_cache does the same on request.
  * - Host staging buffers are reused only once their batch has finished (the
- *   host writes them directly). */
+ *   host writes them directly). Device buffers of at most 64 bytes live
+ *   there too, so reading a loss or a status word is a memcpy. */
 #include "vk_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define AGVK_LARGE_ROUND ((VkDeviceSize)2 << 20)
+/* Device buffers this small (a loss, a scalar, the front end's error word)
+ * live in host-visible memory: the host reads them with a memcpy once their
+ * work is done, instead of a staging copy and one more submit and wait. */
+#define AGVK_SMALL_HOST_BYTES 64
 
 static VkDeviceSize round_up(VkDeviceSize x, VkDeviceSize a) { return (x + a - 1) / a * a; }
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -265,7 +270,12 @@ ag_status vk_buffer_new(agi_backend_device *d, size_t nbytes, bool host, agi_buf
     if (!buf) return agi_set_error(AG_ERR_OOM, "vulkan: host out of memory");
     buf->alloc = round_up(nbytes, d->align);
     uint64_t seq = 0, epoch = 0;
-    ag_status st = try_alloc(d, host, buf, &seq, &epoch);
+    ag_status st = AG_ERR_OOM;
+    if (!host && nbytes <= AGVK_SMALL_HOST_BYTES && try_alloc(d, true, buf, &seq, &epoch) == AG_OK) {
+        host = true; /* else: device memory, as for any buffer */
+        st = AG_OK;
+    }
+    if (st != AG_OK) st = try_alloc(d, host, buf, &seq, &epoch);
     if (st == AG_ERR_OOM) {
         /* Cached blocks and finished staging buffers go back to the driver. */
         vk_mem_trim(d);
