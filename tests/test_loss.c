@@ -43,6 +43,13 @@ START_TEST(test_cross_entropy_hand)
     agt_assert_close(ag_cross_entropy(x, ti, NULL), (float[]){l1}, 1, 1e-5, 1e-5, "ce ignore");
     agt_assert_close(ag_cross_entropy(x, ti, &o), (float[]){0, l1}, 2, 1e-5, 1e-5,
                      "ce ignore none");
+    /* a zero-initialised opts struct keeps PyTorch's default (-100): class 0
+     * counts; has_ignore_index makes 0 the ignored class */
+    ag_tensor *t0 = agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){0, 2});
+    agt_assert_tensors_close(ag_cross_entropy(x, t0, &(ag_cross_entropy_opts){0}),
+                             ag_cross_entropy(x, t0, NULL), 0, 0, "ce zero opts keep class 0");
+    agt_assert_close(ag_cross_entropy(x, t0, &(ag_cross_entropy_opts){.has_ignore_index = true}),
+                     (float[]){l1}, 1, 1e-5, 1e-5, "ce ignore class 0");
     /* every target ignored: mean is 0/0 = NaN like PyTorch */
     ag_tensor *tall = agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){-100, -100});
     agt_assert_close(ag_cross_entropy(x, tall, NULL), (float[]){NAN}, 1, 0, 0, "ce all ignored");

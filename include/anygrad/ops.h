@@ -286,10 +286,13 @@ typedef enum ag_reduction { AG_REDUCTION_MEAN = 0, AG_REDUCTION_SUM = 1, AG_REDU
 
 typedef struct ag_cross_entropy_opts {
     ag_reduction reduction; /* default mean */
-    int64_t ignore_index;   /* targets equal to it are skipped; PyTorch uses -100 */
+    int64_t ignore_index;   /* targets equal to it are skipped. 0 means PyTorch's
+                             * default, -100, unless has_ignore_index is set:
+                             * a zero-initialised struct never skips class 0 */
     double label_smoothing; /* 0 for none */
     const ag_tensor *weight; /* f32 [C] per-class weights on the input's device, or
                               * NULL (all 1): PyTorch's `weight` argument */
+    bool has_ignore_index;  /* true: use ignore_index as given, 0 included */
 } ag_cross_entropy_opts;
 
 /* logits: [N, C] (or [N, C, d...], or [C] with a 0-dim target), target: i32

@@ -184,6 +184,7 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
     if (!agi_check_tensor(op, x, logits ? "logits" : "log_probs")) return NULL;
     if (!agi_check_tensor(op, target, "target")) return NULL;
     ag_cross_entropy_opts o = opts ? *opts : default_ce;
+    if (!o.has_ignore_index && o.ignore_index == 0) o.ignore_index = default_ce.ignore_index;
     if (!logits) o.label_smoothing = 0.0;
     if (!check_reduction(op, o.reduction)) return NULL;
     if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
