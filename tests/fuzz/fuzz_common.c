@@ -15,13 +15,18 @@ ag_device *fuzz_device(void)
     return dev;
 }
 
+static char path[1024];
+
+static void remove_file(void) { unlink(path); }
+
 const char *fuzz_file(const uint8_t *data, size_t size)
 {
-    static char path[64];
     static int fd = -1;
     if (fd < 0) {
-        snprintf(path, sizeof path, "/tmp/ag_fuzz_XXXXXX");
+        const char *dir = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/ag_fuzz_XXXXXX", dir && dir[0] ? dir : "/tmp");
         if ((fd = mkstemp(path)) < 0) abort();
+        atexit(remove_file); /* libFuzzer ends with exit() */
     }
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) abort();
     return path;
