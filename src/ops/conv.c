@@ -148,8 +148,7 @@ static ag_status col2im(const char *op, ag_tensor *img, const ag_tensor *cols, a
 
 /* dst[rows, cols] (contiguous, at element `off` of `dst`) = Σ_b a[b] · b[b].
  * With one batch entry (and no split) the GEMM writes dst directly;
- * otherwise the partial products go to a temporary [S*B, rows, cols] that is
- * summed over dim 0. */
+ * otherwise the partial products go to temporaries that are summed. */
 static ag_status gemm_batch_sum(const char *op, ag_device *dev, agi_view a, agi_view b,
                                 ag_tensor *dst, int64_t off)
 {
@@ -163,9 +162,15 @@ static ag_status gemm_batch_sum(const char *op, ag_device *dev, agi_view a, agi_
         while (splits > 1 && splits * nb * rows * cols > CHUNK_ELEMS) splits--;
     }
     if (nb == 1 && splits == 1) return gemm(op, dev, a, b, d, 0.0);
-    ag_tensor *tmp = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){splits * nb, rows, cols});
-    if (!tmp) return ag_last_status();
-    ag_status st = AG_OK;
+    /* Each chunk's products go to a temporary of its own: GEMMs writing
+     * different buffers carry no hazard between them, so a GPU runs the
+     * chunks at once (one shared buffer would order them behind barriers, and
+     * splitting would gain nothing). Each temporary is summed over the batch
+     * into its row of `part` [splits, rows, cols], summed in turn into dst. */
+    ag_tensor *tmp[SPLIT_K_MAX] = {0};
+    ag_tensor *part = splits > 1 ? agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){splits, rows, cols})
+                                 : NULL;
+    ag_status st = splits > 1 && !part ? ag_last_status() : AG_OK;
     int64_t kc = (k + splits - 1) / splits;
     for (int64_t s = 0; s < splits && st == AG_OK; s++) {
         int64_t k0 = s * kc, kn = k - k0 < kc ? k - k0 : kc;
@@ -174,17 +179,23 @@ static ag_status gemm_batch_sum(const char *op, ag_device *dev, agi_view a, agi_
         as.shape[2] = kn;
         bs.offset += k0 * b.strides[1];
         bs.shape[1] = kn;
-        st = gemm(op, dev, as, bs, view3(tmp, s * nb * rows * cols, nb, rows, cols, rows * cols, cols, 1),
-                  0.0);
+        tmp[s] = agi_tensor_new(op, dev, AG_F32, 3, (int64_t[]){nb, rows, cols});
+        st = tmp[s] ? gemm(op, dev, as, bs, agi_view_of(tmp[s]), 0.0) : ag_last_status();
     }
-    if (st == AG_OK) {
+    for (int64_t s = 0; s < splits && st == AG_OK; s++) {
         agi_kernel r = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
-        r.src[0] = agi_view_of(tmp);
-        r.dst = d;
-        r.dst.strides[0] = 0;
+        r.src[0] = agi_view_of(tmp[s]);
+        r.dst = part ? view3(part, s * rows * cols, 1, rows, cols, rows * cols, cols, 1) : d;
         st = agi_exec(op, dev, &r);
     }
-    agi_discard(tmp);
+    if (st == AG_OK && part) {
+        agi_kernel r = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
+        r.src[0] = agi_view_of(part);
+        r.dst = d;
+        st = agi_exec(op, dev, &r);
+    }
+    for (int64_t s = 0; s < splits; s++) agi_discard(tmp[s]);
+    agi_discard(part);
     return st;
 }
 
