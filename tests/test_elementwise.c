@@ -179,17 +179,17 @@ START_TEST(test_unary_special_grads)
     ck_assert_int_eq(ag_backward(ag_sum(ag_relu(x), 0, NULL, false), NULL), AG_OK);
     agt_assert_close(ag_grad(x), (float[]){0, 0, 1}, 3, 0, 0, "relu grad");
     ag_zero_grad(x);
-    /* clamp passes the gradient strictly inside (min, max), 0 at the bounds
-     * (PyTorch 2.15: torch.clamp(tensor([-1., 0, 2]), -1, 0) gives [0, 0, 0];
-     * tests/test_parity.c checks the golden values) */
+    /* clamp passes the gradient on [min, max], bounds included (PyTorch:
+     * torch.clamp(tensor([-1., 0, 2]), -1, 0) gives [1, 1, 0]; tests/test_parity.c
+     * checks the golden values) */
     ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, -1, 0), 0, NULL, false), NULL), AG_OK);
-    agt_assert_close(ag_grad(x), (float[]){0, 0, 0}, 3, 0, 0, "clamp grad at bounds");
+    agt_assert_close(ag_grad(x), (float[]){1, 1, 0}, 3, 0, 0, "clamp grad at bounds");
     ag_zero_grad(x);
     ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, -2, 1), 0, NULL, false), NULL), AG_OK);
     agt_assert_close(ag_grad(x), (float[]){1, 1, 0}, 3, 0, 0, "clamp grad");
     ag_zero_grad(x);
     ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, 0, 2), 0, NULL, false), NULL), AG_OK);
-    agt_assert_close(ag_grad(x), (float[]){0, 0, 0}, 3, 0, 0, "clamp grad at both bounds");
+    agt_assert_close(ag_grad(x), (float[]){0, 1, 1}, 3, 0, 0, "clamp grad at both bounds");
     ag_zero_grad(x);
     ck_assert_int_eq(ag_backward(ag_sum(ag_clamp(x, 3, 1), 0, NULL, false), NULL), AG_OK);
     agt_assert_close(ag_grad(x), (float[]){0, 0, 0}, 3, 0, 0, "clamp grad min > max");

@@ -45,9 +45,9 @@ AG_API ag_tensor *ag_silu(const ag_tensor *x);
 AG_API ag_tensor *ag_softplus(const ag_tensor *x, double beta, double threshold);
 /* Clamps into [min, max]; pass -INFINITY / INFINITY for a one-sided clamp.
  * NaN bounds are an error; min > max gives max everywhere (like PyTorch).
- * The gradient passes where min < x < max and is 0 at the bounds themselves,
- * outside, for NaN x and when min > max — measured on PyTorch 2.15
- * (tests/golden/parity.txt); releases before 2.x passed it at the bounds. */
+ * The gradient passes where min <= x <= max (1 at the bounds themselves, the
+ * subgradient PyTorch's clamp_backward takes) and is 0 outside, for NaN x and
+ * when min > max (tests/golden/parity.txt). */
 AG_API ag_tensor *ag_clamp(const ag_tensor *x, double min, double max);
 /* x ** exponent for a scalar exponent (powf semantics). The gradient is
  * exponent * x^(exponent-1), exactly 0 for exponent 0. */

@@ -113,15 +113,14 @@ static ag_status softplus_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 {
     return done(gr, bwd_kernel("ag_softplus", g, X(n), AGI_B_SOFTPLUS_BWD, n->f[0], n->f[1]));
 }
-/* Gradient flows where min < x < max: 0 at the bounds, outside, for NaN x
- * and when min > max, like PyTorch 2.15 (tests/golden/parity.txt; older
- * releases passed it at the bounds). */
+/* Gradient flows where min <= x <= max (the subgradient 1 at the bounds, as
+ * PyTorch's clamp_backward); 0 outside, for NaN x and when min > max. */
 static ag_status clamp_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 {
     ag_tensor *x = X(n);
     ag_tensor *zero = ag_scalar(x->storage->dev, AG_F32, 0.0);
-    ag_tensor *in = ag_where(ag_gt_scalar(x, n->f[0]), g, zero);
-    return done(gr, ag_where(ag_lt_scalar(x, n->f[1]), in, zero));
+    ag_tensor *in = ag_where(ag_ge_scalar(x, n->f[0]), g, zero);
+    return done(gr, ag_where(ag_le_scalar(x, n->f[1]), in, zero));
 }
 /* p * x^(p-1) * g; exactly 0 for p == 0 (PyTorch's rule). */
 static ag_status pow_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
