@@ -32,6 +32,8 @@
 typedef struct agi_buffer agi_buffer;
 /* A backend's per-device state. Each backend defines the struct. */
 typedef struct agi_backend_device agi_backend_device;
+/* A backend's pre-built list of kernel records (list_build). */
+typedef struct agi_kernel_list agi_kernel_list;
 
 /* A strided view of a buffer. Offsets and strides count elements of `dtype`.
  * Strides may be 0 (broadcast) but never negative. Shape entries are >= 1
@@ -295,7 +297,33 @@ typedef struct agi_backend {
     void (*counters)(agi_backend_device *dev, ag_device_counters *out);
     /* Waits for queued work and gives cached free memory back to the driver. */
     ag_status (*empty_cache)(agi_backend_device *dev);
+
+    /* ---- Graphs (src/graph): pre-built lists and arena aliases ---- */
+
+    /* A buffer for bytes [offset, offset + nbytes) of `parent` (a graph's
+     * memory arena). offset is a multiple of AGI_ALIAS_ALIGN, nbytes > 0 and
+     * the range lies inside parent. buffer_free of an alias frees only the
+     * handle; the parent must outlive its aliases. Aliases of one parent may
+     * overlap in memory: the backend orders accesses through any of them as
+     * accesses to the parent. */
+    ag_status (*buffer_alias)(agi_backend_device *dev, agi_buffer *parent, size_t offset,
+                              size_t nbytes, agi_buffer **out);
+    /* Pre-builds `n` kernel records (none with an `err` word) for repeated
+     * execution: the same semantics as exec() of each record in order, with
+     * the validation, kernel choice and argument setup done once. The
+     * records' buffers must stay allocated until list_free. Any temporary
+     * the kernels need belongs to the list. */
+    ag_status (*list_build)(agi_backend_device *dev, const agi_kernel *ks, int n,
+                            agi_kernel_list **out);
+    /* Queues a built list once, ordered like exec() calls at this point. */
+    ag_status (*list_run)(agi_backend_device *dev, agi_kernel_list *list);
+    /* Waits for the list's queued runs and frees it. NULL is a no-op. */
+    void (*list_free)(agi_backend_device *dev, agi_kernel_list *list);
 } agi_backend;
+
+/* Alignment of graph arena offsets (buffer_alias): a multiple of every
+ * backend's sub-buffer and descriptor offset alignment. */
+#define AGI_ALIAS_ALIGN 4096
 
 /* The compiled-in backends (NULL entries for those not built). */
 extern const agi_backend agi_backend_cpu;

@@ -13,6 +13,7 @@
  *   anygrad/data.h      IDX files, datasets, the prefetching batch loader
  *   anygrad/io.h        state dicts, safetensors files, checkpoints
  *   anygrad/nn.h        modules: Linear, Conv2d, norms, attention, Sequential
+ *   anygrad/graph.h     capture a training step once, replay it (graphs)
  *
  * Conventions (see docs/ARCHITECTURE.md):
  *   - Functions returning a handle return NULL on failure; functions returning
@@ -33,5 +34,6 @@
 #include "anygrad/data.h"
 #include "anygrad/io.h"
 #include "anygrad/nn.h"
+#include "anygrad/graph.h"
 
 #endif /* ANYGRAD_H */

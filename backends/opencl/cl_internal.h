@@ -52,6 +52,7 @@ struct agi_buffer {
     size_t cap;        /* bytes actually allocated (the size class) */
     int cls;
     struct agi_buffer *next;
+    bool alias; /* a sub-buffer of a graph's arena (buffer_alias) */
 };
 
 struct agi_backend_device {
