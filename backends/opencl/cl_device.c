@@ -395,6 +395,10 @@ void agcl_free_locked(agi_backend_device *dev, agi_buffer *buf)
         free(buf);
         return;
     }
+    if (dev->rec) { /* a temporary of a list being recorded */
+        agcl_rec_keep(dev, buf);
+        return;
+    }
     int cls = buf->cls;
     if (cls < 0 || cls >= AGCL_NUM_CLASSES) {
         clReleaseMemObject(buf->mem);
@@ -562,6 +566,29 @@ static ag_status cl_exec(agi_backend_device *dev, const agi_kernel *k)
     return st;
 }
 
+static ag_status cl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out)
+{
+    pthread_mutex_lock(&dev->lock);
+    ag_status st = agcl_list_build(dev, ks, n, out);
+    pthread_mutex_unlock(&dev->lock);
+    return st;
+}
+
+static ag_status cl_list_run(agi_backend_device *dev, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&dev->lock);
+    ag_status st = agcl_list_run(dev, l);
+    pthread_mutex_unlock(&dev->lock);
+    return st;
+}
+
+static void cl_list_free(agi_backend_device *dev, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&dev->lock);
+    agcl_list_free(dev, l);
+    pthread_mutex_unlock(&dev->lock);
+}
+
 static bool cl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
 {
     return agcl_supports(dev, op, sub, dtype);
@@ -583,4 +610,7 @@ const agi_backend agi_backend_opencl = {
     .sync = cl_sync,
     .counters = cl_counters,
     .empty_cache = cl_empty_cache,
+    .list_build = cl_list_build,
+    .list_run = cl_list_run,
+    .list_free = cl_list_free,
 };

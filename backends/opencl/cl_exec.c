@@ -74,7 +74,7 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
                       const size_t *local, int nargs, const agcl_arg *args)
 {
     cl_kernel kern = dev->kernels[id];
-    for (int i = 0; i < nargs; i++) {
+    for (int i = 0; i < nargs && !dev->rec; i++) {
         cl_int err = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) return agcl_fail(err, "clSetKernelArg");
     }
@@ -89,6 +89,7 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
         g[d] = global[d] ? global[d] : 1;
         if (local && l[d] > 1) g[d] = (g[d] + l[d] - 1) / l[d] * l[d];
     }
+    if (dev->rec) return agcl_rec_launch(dev, id, dims, g, local ? l : NULL, nargs, args);
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(dev->queue, kern, (cl_uint)dims, NULL, g, local ? l : NULL,
                                         0, NULL, dev->profile ? &ev : NULL);

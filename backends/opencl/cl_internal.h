@@ -90,6 +90,8 @@ struct agi_backend_device {
     bool gemm_naive_only;
     double prof_ms[AGCL_K_COUNT + 1];
     long prof_calls[AGCL_K_COUNT + 1];
+    /* While list_build records (cl_graph.c): launches become list steps. */
+    agi_kernel_list *rec;
 };
 
 typedef struct agcl_staged {
@@ -177,6 +179,16 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
 /* Checks that a view lies inside its buffer with sane geometry; `dtype` < 0
  * accepts any dtype. Sets an AG_ERR_INVALID/UNSUPPORTED message on failure. */
 ag_status agcl_check_view(const agi_kernel *k, const agi_view *v, const char *which, int dtype);
+
+/* cl_graph.c: pre-built lists (graphs) */
+/* While recording: a launch becomes a step of the list with its own kernel
+ * object and arguments; a released temporary stays with the list. */
+ag_status agcl_rec_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, const size_t *g,
+                          const size_t *l, int nargs, const agcl_arg *args);
+void agcl_rec_keep(agi_backend_device *dev, agi_buffer *buf);
+ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out);
+ag_status agcl_list_run(agi_backend_device *dev, agi_kernel_list *l);
+void agcl_list_free(agi_backend_device *dev, agi_kernel_list *l);
 
 /* cl_gemm.c */
 ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k);

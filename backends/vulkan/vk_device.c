@@ -612,6 +612,29 @@ static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
     return st;
 }
 
+static ag_status vt_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_kernel_list **out)
+{
+    pthread_mutex_lock(&d->lock);
+    ag_status st = vk_list_build(d, ks, n, out);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+static ag_status vt_list_run(agi_backend_device *d, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&d->lock);
+    ag_status st = vk_list_run(d, l);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+static void vt_list_free(agi_backend_device *d, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&d->lock);
+    vk_list_free(d, l);
+    pthread_mutex_unlock(&d->lock);
+}
+
 static bool vt_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype)
 {
     return vk_supports(d, op, sub, dtype);
@@ -655,6 +678,9 @@ const agi_backend agi_backend_vulkan = {
     .buffer_alloc = vt_buffer_alloc,
     .buffer_free = vt_buffer_free,
     .buffer_alias = vt_buffer_alias,
+    .list_build = vt_list_build,
+    .list_run = vt_list_run,
+    .list_free = vt_list_free,
     .write = vt_write,
     .read = vt_read,
     .exec = vt_exec,

@@ -9,6 +9,7 @@
  *   vk_gemm.c     batched matrix products
  *   vk_conv.c     im2col/col2im, pooling
  *   vk_index.c    gather, scatter_add, optimizer updates
+ *   vk_graph.c    pre-built kernel lists (graphs): secondary command buffers
  *
  * Locking: every vtable entry takes dev->lock; internal functions (vk_*)
  * expect it held.
@@ -89,8 +90,31 @@ typedef struct vk_pipe {
     VkPipeline pipe;
 } vk_pipe;
 
+/* A kernel list being recorded or built (vk_graph.c): a secondary command
+ * buffer with descriptor sets, metadata and temporaries of its own, so it
+ * can be executed again and again inside the ring's batches. */
+typedef struct vk_recorder {
+    VkCommandBuffer cb;
+    VkDescriptorPool *pools;
+    int n_pools;
+    uint32_t pool_sets;  /* sets used in the last pool */
+    agi_buffer **metas;  /* host-visible metadata arenas */
+    int n_metas;
+    uint32_t meta_used;  /* bytes used in the last arena */
+    agi_buffer **keep;   /* temporaries the kernels released while recording */
+    int n_keep, cap_keep;
+    agi_buffer **touched; /* buffers the list reads or writes */
+    int n_touched, cap_touched;
+    uint32_t dispatches;
+} vk_recorder;
+
+struct agi_kernel_list {
+    vk_recorder rec;
+};
+
 struct agi_backend_device {
     pthread_mutex_t lock;
+    vk_recorder *rec;     /* while list_build records: where commands go */
     VkInstance inst; /* the process-wide instance (vk_device.c) */
     VkPhysicalDevice phys;
     VkDevice dev;
@@ -200,6 +224,21 @@ ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_bindin
 /* Splits a count of workgroups into a 2-D grid within device limits. */
 void vk_grid(agi_backend_device *d, uint64_t groups, uint32_t out[3]);
 bool vk_shader_exists(const char *name);
+
+/* ---- vk_graph.c (lists for graphs) ------------------------------------------- */
+/* While recording: a descriptor set and room for `meta_bytes` of metadata. */
+ag_status vk_rec_room(agi_backend_device *d, uint32_t meta_bytes, VkDescriptorPool *pool);
+ag_status vk_rec_meta(agi_backend_device *d, const void *data, uint32_t n, vk_binding *out);
+void vk_rec_touch(agi_backend_device *d, agi_buffer *b);
+/* Keeps a temporary released while recording (freed with the list). */
+void vk_rec_keep(agi_backend_device *d, agi_buffer *b);
+/* A full compute/transfer barrier recorded into cb (advances the epoch). */
+void vk_barrier(agi_backend_device *d, VkCommandBuffer cb);
+ag_status vk_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_kernel_list **out);
+ag_status vk_list_run(agi_backend_device *d, agi_kernel_list *l);
+void vk_list_free(agi_backend_device *d, agi_kernel_list *l);
+ag_status vk_begin_batch(agi_backend_device *d);
+ag_status vk_after_record(agi_backend_device *d);
 
 /* ---- vk_ops.c --------------------------------------------------------------- */
 ag_status vk_exec(agi_backend_device *d, const agi_kernel *k);

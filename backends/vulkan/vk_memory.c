@@ -327,6 +327,10 @@ void vk_buffer_release(agi_backend_device *d, agi_buffer *buf)
         free(buf);
         return;
     }
+    if (d->rec && !buf->block->host) { /* a temporary of a list being recorded */
+        vk_rec_keep(d, buf);
+        return;
+    }
     if (!buf->block->host) {
         buffer_free_now(d, buf); /* reused in stream order */
         return;
