@@ -144,7 +144,11 @@ typedef enum agi_kernel_op {
     AGI_K_RNG,
     /* Fused optimizer updates, in place, elementwise over contiguous f32
      * buffers of one shape; see agi_optim_params for the formulas.
-     * dst = param, src0 = grad, src1 = state 1, src2 = state 2 (written too). */
+     * dst = param, src0 = grad, src1 = state 1, src2 = state 2 (written too).
+     * dst2, when its buf is set: 4 contiguous f32 {lr, bias1, bias2,
+     * first_step (0 or 1)} read on the device when the kernel runs, in place
+     * of those fields of the params (a replayed graph rewrites them per step
+     * without touching the record). */
     AGI_K_SGD,
     AGI_K_ADAM,
     AGI_K_RMSPROP,

@@ -700,15 +700,22 @@ static ag_status op_optim(agi_backend_device *dev, const agi_kernel *k)
     cl_mem s1 = need1 ? k->src[1].buf->mem : pm, s2 = need2 ? k->src[2].buf->mem : pm;
     cl_long po = k->dst.offset, go = k->src[0].offset, o1 = need1 ? k->src[1].offset : 0,
             o2 = need2 ? k->src[2].offset : 0, nn = n;
+    /* dst2: the step's parameters on the device (graph replays) */
+    cl_int use_h = k->dst2.buf != NULL;
+    if (use_h && (st = check_flat(k, &k->dst2, "dst2", AG_F32, 4))) return st;
+    cl_mem hm = use_h ? k->dst2.buf->mem : pm;
+    cl_long ho = use_h ? k->dst2.offset : 0;
     if (k->op == AGI_K_SGD) {
-        agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go),
-                        AGCL_ARG(s1), AGCL_ARG(o1), AGCL_ARG(nn), AGCL_ARG(o)};
-        return launch1(dev, AGCL_K_sgd_f32, (size_t)n, 0, 8, a);
+        agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go),  AGCL_ARG(s1),
+                        AGCL_ARG(o1), AGCL_ARG(nn), AGCL_ARG(o),  AGCL_ARG(hm), AGCL_ARG(ho),
+                        AGCL_ARG(use_h)};
+        return launch1(dev, AGCL_K_sgd_f32, (size_t)n, 0, 11, a);
     }
     agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go), AGCL_ARG(s1),
-                    AGCL_ARG(o1), AGCL_ARG(s2), AGCL_ARG(o2), AGCL_ARG(nn), AGCL_ARG(o)};
+                    AGCL_ARG(o1), AGCL_ARG(s2), AGCL_ARG(o2), AGCL_ARG(nn), AGCL_ARG(o),
+                    AGCL_ARG(hm), AGCL_ARG(ho), AGCL_ARG(use_h)};
     return launch1(dev, k->op == AGI_K_ADAM ? AGCL_K_adam_f32 : AGCL_K_rmsprop_f32, (size_t)n, 0,
-                   10, a);
+                   13, a);
 }
 
 /* ---- Dispatch ----------------------------------------------------------------------------- */

@@ -103,6 +103,7 @@ static graph_entry *entry_new(struct agi_capture *c)
     graph_entry *e = &g->e[g->n];
     memset(e, 0, sizeof *e);
     for (int i = 0; i < AGI_GRAPH_NVIEWS; i++) e->slot[i] = -1;
+    e->step_param = -1;
     return e;
 }
 

@@ -49,6 +49,9 @@ typedef struct graph_entry {
     size_t offset, n;
     /* fusion (fuse.c): entries merged into a later one are skipped */
     bool fused_away;
+    /* optimizer updates: index of its {lr, bias1, bias2, first_step} in the
+     * graph's step-parameter buffer (the kernel reads them there), or -1 */
+    int step_param;
 } graph_entry;
 
 struct ag_graph {
@@ -63,6 +66,11 @@ struct ag_graph {
     size_t arena_bytes, eager_bytes, held_bytes;
     int64_t records, arena_buffers, fused;
     bool has_err;          /* holds index kernels with the device's error word */
+    /* The optimizer updates' per-step parameters, rewritten before each replay
+     * (one upload) so their records can stay pre-built. */
+    agi_buffer *step_params;
+    float *step_host;
+    int n_step_params;
     int first_outside_write; /* first entry writing a held buffer (n: none) */
     /* Backend lists, built at the first replay: one per run of static records. */
     struct graph_segment *segs;

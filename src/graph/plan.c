@@ -6,6 +6,7 @@
  * as in TensorFlow Lite's and ggml's allocators). */
 #include "graph_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,61 @@ static bool writes_view(const graph_entry *e, int v)
     return (op == AGI_K_SGD || op == AGI_K_ADAM || op == AGI_K_RMSPROP) && v >= 3;
 }
 
+static bool is_update(const graph_entry *e)
+{
+    return e->kind == ENTRY_KERNEL && e->hook &&
+           (e->k.op == AGI_K_SGD || e->k.op == AGI_K_ADAM || e->k.op == AGI_K_RMSPROP);
+}
+
+/* Optimizer updates read their per-step parameters from one small device
+ * buffer (the kernels' dst2), rewritten by one upload before each replay. */
+static ag_status step_params(ag_graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->n; i++)
+        if (is_update(&g->e[i])) n++;
+    if (n == 0) return AG_OK;
+    ag_device *dev = g->dev;
+    g->step_host = agi_calloc((size_t)n * 4, sizeof *g->step_host);
+    if (!g->step_host) return agi_set_error(AG_ERR_OOM, "host out of memory");
+    ag_status st = dev->be->buffer_alloc(dev->impl, (size_t)n * 4 * sizeof(float), &g->step_params);
+    if (st != AG_OK) return st;
+    atomic_fetch_add(&dev->live_buffers, 1);
+    g->n_step_params = n;
+    int k = 0;
+    for (int i = 0; i < g->n; i++) {
+        graph_entry *e = &g->e[i];
+        if (!is_update(e)) continue;
+        e->step_param = k;
+        e->k.dst2 = (agi_view){.buf = g->step_params, .dtype = AG_F32, .ndim = 1,
+                               .offset = 4 * (int64_t)k, .shape = {4}, .strides = {1}};
+        k++;
+    }
+    return AG_OK;
+}
+
+/* AG_GRAPH_DUMP=1: the planned graph, one entry per line, on stderr. */
+static void dump(const ag_graph *g)
+{
+    fprintf(stderr, "graph on %s: %d entries, %d slots, arena %zu bytes\n", g->dev->info.spec, g->n,
+            g->n_slots, g->arena_bytes);
+    for (int i = 0; i < g->n; i++) {
+        const graph_entry *e = &g->e[i];
+        if (e->fused_away) continue;
+        const char *kind = e->kind == ENTRY_WRITE ? "write" : e->kind == ENTRY_HOOK ? "hook"
+                                                                                   : agi_kernel_op_name(e->k.op);
+        fprintf(stderr, "  %4d %-12s sub %-3d n %-9lld", i, kind, e->k.sub,
+                (long long)agi_view_numel(&e->k.dst));
+        for (int v = 0; v < AGI_GRAPH_NVIEWS; v++) {
+            if (e->slot[v] < 0) continue;
+            const graph_slot *sl = &g->slots[e->slot[v]];
+            fprintf(stderr, " %s%d%s[%d..%d]", v == 0 ? "dst=" : v == 1 ? "dst2=" : "src=", e->slot[v],
+                    sl->kind == SLOT_HELD ? "h" : "", sl->first, sl->last);
+        }
+        fprintf(stderr, "%s%s\n", e->rng ? " rng" : "", e->hook ? " hook" : "");
+    }
+}
+
 ag_status agi_graph_plan(ag_graph *g)
 {
     if (!g->opts.no_fusion) agi_graph_fuse(g);
@@ -132,6 +188,9 @@ ag_status agi_graph_plan(ag_graph *g)
         sl->alias = sl->buf != NULL;
     }
     if (st != AG_OK) return st;
+    if ((st = step_params(g)) != AG_OK) return st;
+    const char *d = getenv("AG_GRAPH_DUMP");
+    if (d && d[0] == '1') dump(g);
     g->first_outside_write = g->n;
     for (int i = 0; i < g->n; i++) {
         graph_entry *e = &g->e[i];

@@ -16,9 +16,29 @@ typedef struct graph_segment {
 static _Atomic int fail_at;
 void agi_graph_fail_at(int entry) { atomic_store(&fail_at, entry); }
 
+/* Records whose parameters never change (optimizer updates read theirs from
+ * the step-parameter buffer). */
 static bool is_static(const graph_entry *e)
 {
-    return e->kind == ENTRY_KERNEL && !e->fused_away && !e->rng && !e->hook;
+    return e->kind == ENTRY_KERNEL && !e->fused_away && !e->rng && (!e->hook || e->step_param >= 0);
+}
+
+/* Uploads the optimizer updates' parameters of this replay. */
+static ag_status write_step_params(ag_graph *g)
+{
+    if (!g->n_step_params) return AG_OK;
+    for (int i = 0; i < g->n; i++) {
+        const graph_entry *e = &g->e[i];
+        if (e->step_param < 0) continue;
+        float *h = g->step_host + 4 * e->step_param;
+        h[0] = e->k.p.optim.lr;
+        h[1] = e->k.p.optim.bias1;
+        h[2] = e->k.p.optim.bias2;
+        h[3] = e->k.p.optim.first_step ? 1.0f : 0.0f;
+    }
+    ag_device *dev = g->dev;
+    return dev->be->write(dev->impl, g->step_params, 0, g->step_host,
+                          (size_t)g->n_step_params * 4 * sizeof(float));
 }
 
 static ag_status add_segment(ag_graph *g, int begin, int end, bool prebuild)
@@ -94,6 +114,12 @@ ag_status ag_graph_replay(ag_graph *g)
     if (st != AG_OK) return agi_error(st, op, "preparing the graph: %s", ag_last_error());
     hooks(g, AGI_GRAPH_PREPARE);
     int failed = -1;
+    if ((st = write_step_params(g)) != AG_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", ag_last_error());
+        return agi_error(st, op, "uploading the step's parameters failed: %s; nothing was changed: "
+                         "inputs, parameters and optimizer state are as before the call", msg);
+    }
     int inject = atomic_load(&fail_at);
     for (int s = 0; s < g->n_segs && st == AG_OK; s++) {
         graph_segment *seg = &g->segs[s];
@@ -141,6 +167,11 @@ void agi_graph_destroy(ag_graph *g)
         else if (sl->kind == SLOT_ARENA && sl->alias) dev->be->buffer_free(dev->impl, sl->buf);
     }
     free(g->slots);
+    if (g->step_params) {
+        dev->be->buffer_free(dev->impl, g->step_params);
+        atomic_fetch_sub(&dev->live_buffers, 1);
+    }
+    free(g->step_host);
     if (g->arena) {
         dev->be->buffer_free(dev->impl, g->arena);
         atomic_fetch_sub(&dev->live_buffers, 1);
