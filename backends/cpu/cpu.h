@@ -165,9 +165,6 @@ ag_status cpu_scatter_add(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_rng(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_optim(cpu_device *dev, const agi_kernel *k);
 
-/* Which ops/subs/dst dtypes exec accepts (the single source for supports()). */
-bool cpu_supports(agi_kernel_op op, int sub, ag_dtype dtype);
-
 /* The blocked C GEMM on one matrix: C = alpha * A @ B + beta * C, with
  * element strides (row, col) for A [M, K], B [K, N] and C [M, N]. Uses the
  * pool when `pool` is non-NULL. Returns false when out of memory for packing. */

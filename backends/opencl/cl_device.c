@@ -518,18 +518,22 @@ static ag_status cl_empty_cache(agi_backend_device *dev)
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clFinish");
 }
 
+static size_t cl_buffer_bytes(const agi_buffer *buf) { return buf->cap; }
+
 static ag_status cl_exec(agi_backend_device *dev, const agi_kernel *k)
 {
-    if (!k) return agi_set_error(AG_ERR_INVALID, "opencl: kernel record is NULL");
+    ag_status vs = agi_kernel_validate("opencl", k, cl_buffer_bytes);
+    if (vs != AG_OK) return vs;
     pthread_mutex_lock(&dev->lock);
     ag_status st = agcl_exec(dev, k);
     pthread_mutex_unlock(&dev->lock);
     return st;
 }
 
-static bool cl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
+/* The OpenCL backend implements the whole vocabulary of kernel_ops.def. */
+static bool cl_supports(agi_backend_device *dev, const agi_kernel_sig *sig)
 {
-    return agcl_supports(dev, op, sub, dtype);
+    return agi_kernel_sig_ok(sig);
 }
 
 const agi_backend agi_backend_opencl = {

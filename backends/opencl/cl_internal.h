@@ -161,7 +161,6 @@ void agcl_build_options(int major, int minor, bool correctly_rounded_div_sqrt, c
 
 /* cl_exec.c */
 ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k);
-bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype);
 /* A kernel argument: `size` bytes at `ptr` (ptr NULL: local memory). */
 typedef struct {
     size_t size;

@@ -588,8 +588,12 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+static size_t vt_buffer_bytes(const agi_buffer *buf) { return (size_t)buf->size; }
+
 static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
 {
+    ag_status vs = agi_kernel_validate("vulkan", k, vt_buffer_bytes);
+    if (vs != AG_OK) return vs;
     pthread_mutex_lock(&d->lock);
     double t0 = d->profile ? now_s() : 0, c0 = d->prof_pipeline_s;
     ag_status st = vk_exec(d, k);
@@ -603,9 +607,9 @@ static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
     return st;
 }
 
-static bool vt_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype)
+static bool vt_supports(agi_backend_device *d, const agi_kernel_sig *sig)
 {
-    return vk_supports(d, op, sub, dtype);
+    return vk_supports(d, sig);
 }
 
 static ag_status vt_sync(agi_backend_device *d)
