@@ -343,6 +343,7 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
         dev->free_lists[cls] = b->next;
         dev->pooled_bytes -= b->cap;
         b->next = NULL;
+        b->nbytes = nbytes;
         *out = b;
         return AG_OK;
     }
@@ -379,6 +380,7 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
                              agcl_error_name(err), (int)err);
     }
     b->cap = cap;
+    b->nbytes = nbytes;
     b->cls = exact ? -1 : cls;
     dev->mem_used += cap;
     dev->n_driver_allocs++;
@@ -518,7 +520,7 @@ static ag_status cl_empty_cache(agi_backend_device *dev)
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clFinish");
 }
 
-static size_t cl_buffer_bytes(const agi_buffer *buf) { return buf->cap; }
+static size_t cl_buffer_bytes(const agi_buffer *buf) { return buf->nbytes; }
 
 static ag_status cl_exec(agi_backend_device *dev, const agi_kernel *k)
 {

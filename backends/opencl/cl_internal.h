@@ -50,6 +50,7 @@ _Static_assert(AGCL_K_binary_softplus_bwd - AGCL_K_binary_relu_bwd ==
 struct agi_buffer {
     cl_mem mem;
     size_t cap;        /* bytes actually allocated (the size class) */
+    size_t nbytes;     /* bytes asked for (views must stay inside) */
     int cls;
     struct agi_buffer *next;
 };
