@@ -203,8 +203,10 @@ agi_view agi_view_rows(const ag_tensor *t, int64_t rows, int64_t n)
 ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k)
 {
     if (agi_view_numel(&k->dst) == 0) return AG_OK; /* empty tensors: nothing to do */
-    ag_status st = dev->be->exec(dev->impl, k);
-    if (st == AG_OK && agi_tl_capture) agi_graph_on_exec(dev, k);
+    agi_kernel rec = *k;
+    rec.deterministic = ag_is_deterministic();
+    ag_status st = dev->be->exec(dev->impl, &rec);
+    if (st == AG_OK && agi_tl_capture) agi_graph_on_exec(dev, &rec);
     if (st != AG_OK) {
         char msg[768];
         snprintf(msg, sizeof msg, "%s", ag_last_error());

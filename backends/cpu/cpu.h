@@ -167,12 +167,11 @@ ag_status cpu_scatter_add(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_rng(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_optim(cpu_device *dev, const agi_kernel *k);
 
-/* Which ops/subs/dst dtypes exec accepts (the single source for supports()). */
-bool cpu_supports(agi_kernel_op op, int sub, ag_dtype dtype);
-
 /* The kernel function of an op (NULL for an unknown op). */
 typedef ag_status (*cpu_kernel_fn)(cpu_device *dev, const agi_kernel *k);
 cpu_kernel_fn cpu_kernel_for(agi_kernel_op op);
+/* Bytes a buffer holds (for agi_kernel_validate). */
+size_t cpu_buffer_bytes(const agi_buffer *buf);
 
 /* ---- Graphs (cpu_graph.c) ---------------------------------------------------- */
 ag_status cpu_buffer_alias(agi_backend_device *dev, agi_buffer *parent, size_t offset,

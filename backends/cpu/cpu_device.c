@@ -377,56 +377,13 @@ static ag_status cpu_empty_cache(agi_backend_device *dev)
 
 /* ---- Coverage ------------------------------------------------------------------ */
 
-bool cpu_supports(agi_kernel_op op, int sub, ag_dtype dt)
+/* The CPU backend implements the whole vocabulary of kernel_ops.def. */
+static bool cpu_supports_vt(agi_backend_device *dev, const agi_kernel_sig *sig)
 {
-    switch (op) {
-    case AGI_K_FILL:
-    case AGI_K_COPY:
-        return dt == AG_F32 || dt == AG_I32 || dt == AG_U8;
-    case AGI_K_UNARY:
-        return dt == AG_F32 && sub >= 0 && sub < AGI_U_COUNT;
-    case AGI_K_BINARY:
-        if (sub < 0 || sub >= AGI_B_COUNT) return false;
-        if (sub >= AGI_B_EQ && sub <= AGI_B_GE) return dt == AG_U8;
-        if (dt == AG_F32) return true;
-        return dt == AG_I32 && (sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL ||
-                                sub == AGI_B_MAX || sub == AGI_B_MIN);
-    case AGI_K_WHERE:
-    case AGI_K_GATHER:
-        return dt == AG_F32 || dt == AG_I32;
-    case AGI_K_REDUCE:
-        if (sub == AGI_R_SUM || sub == AGI_R_MAX || sub == AGI_R_MIN) return dt == AG_F32;
-        if (sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN) return dt == AG_I32;
-        return false;
-    case AGI_K_SOFTMAX:
-    case AGI_K_SOFTMAX_BWD:
-        return dt == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
-    case AGI_K_LAYER_NORM:
-        return dt == AG_F32;
-    case AGI_K_RNG:
-        return dt == AG_F32 && (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL);
-    case AGI_K_GEMM:
-    case AGI_K_IM2COL:
-    case AGI_K_COL2IM:
-    case AGI_K_MAXPOOL2D:
-    case AGI_K_MAXPOOL2D_BWD:
-    case AGI_K_AVGPOOL2D:
-    case AGI_K_AVGPOOL2D_BWD:
-    case AGI_K_SCATTER_ADD:
-    case AGI_K_SGD:
-    case AGI_K_ADAM:
-    case AGI_K_RMSPROP:
-        return dt == AG_F32;
-    case AGI_K_COUNT:
-        break;
-    }
-    return false;
+    return agi_kernel_sig_ok(sig);
 }
 
-static bool cpu_supports_vt(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
-{
-    return cpu_supports(op, sub, dtype);
-}
+size_t cpu_buffer_bytes(const agi_buffer *buf) { return buf->nbytes; }
 
 /* ---- Exec ------------------------------------------------------------------------ */
 
@@ -462,7 +419,8 @@ cpu_kernel_fn cpu_kernel_for(agi_kernel_op op)
 
 static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
 {
-    if (!k) return agi_set_error(AG_ERR_INVALID, "cpu: exec: kernel is NULL");
+    ag_status st = agi_kernel_validate("cpu", k, cpu_buffer_bytes);
+    if (st != AG_OK) return st;
     cpu_kernel_fn fn = cpu_kernel_for(k->op);
     if (!fn) return agi_set_error(AG_ERR_UNSUPPORTED, "cpu: kernel op %d unsupported", (int)k->op);
     atomic_fetch_add(&dev->n_kernels, 1);

@@ -319,7 +319,7 @@ ag_status cpu_binary(cpu_device *dev, const agi_kernel *k)
         !cpu_view_check_any(kn, &k->src[1], "src1"))
         return AG_ERR_INVALID;
     ag_dtype in = k->src[0].dtype;
-    if (k->src[1].dtype != in || !cpu_supports(AGI_K_BINARY, k->sub, k->dst.dtype) ||
+    if (k->src[1].dtype != in ||
         (is_compare(k->sub) ? (in != AG_F32 && in != AG_I32) : in != k->dst.dtype))
         return agi_set_error(AG_ERR_UNSUPPORTED,
                              "cpu: binary op %d unsupported for %s, %s -> %s", k->sub,

@@ -45,6 +45,11 @@ ag_status cpu_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, a
         return agi_set_error(AG_ERR_OOM, "cpu: host out of memory");
     }
     for (int i = 0; i < n; i++) {
+        ag_status st = agi_kernel_validate("cpu", &ks[i], cpu_buffer_bytes); /* once, when built */
+        if (st != AG_OK) {
+            cpu_list_free(dev, l);
+            return st;
+        }
         l->fns[i] = cpu_kernel_for(ks[i].op);
         if (!l->fns[i]) {
             cpu_list_free(dev, l);

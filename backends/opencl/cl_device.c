@@ -343,6 +343,7 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
         dev->free_lists[cls] = b->next;
         dev->pooled_bytes -= b->cap;
         b->next = NULL;
+        b->nbytes = nbytes;
         *out = b;
         return AG_OK;
     }
@@ -379,6 +380,7 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
                              agcl_error_name(err), (int)err);
     }
     b->cap = cap;
+    b->nbytes = nbytes;
     b->cls = exact ? -1 : cls;
     dev->mem_used += cap;
     dev->n_driver_allocs++;
@@ -444,7 +446,7 @@ static ag_status cl_buffer_alias(agi_backend_device *dev, agi_buffer *parent, si
         return agi_set_error(agcl_fail(err, "clCreateSubBuffer"), "opencl: cannot make a sub-buffer: %s (%d)",
                              agcl_error_name(err), (int)err);
     }
-    b->cap = nbytes;
+    b->cap = b->nbytes = nbytes;
     b->cls = -1;
     b->alias = true;
     *out = b;
@@ -557,17 +559,26 @@ static ag_status cl_empty_cache(agi_backend_device *dev)
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clFinish");
 }
 
+static size_t cl_buffer_bytes(const agi_buffer *buf) { return buf->nbytes; }
+
 static ag_status cl_exec(agi_backend_device *dev, const agi_kernel *k)
 {
-    if (!k) return agi_set_error(AG_ERR_INVALID, "opencl: kernel record is NULL");
+    ag_status vs = agi_kernel_validate("opencl", k, cl_buffer_bytes);
+    if (vs != AG_OK) return vs;
     pthread_mutex_lock(&dev->lock);
     ag_status st = agcl_exec(dev, k);
     pthread_mutex_unlock(&dev->lock);
     return st;
 }
 
+static size_t cl_buffer_bytes(const agi_buffer *buf);
+
 static ag_status cl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out)
 {
+    for (int i = 0; i < n; i++) { /* validated once, when built */
+        ag_status vs = agi_kernel_validate("opencl", &ks[i], cl_buffer_bytes);
+        if (vs != AG_OK) return vs;
+    }
     pthread_mutex_lock(&dev->lock);
     ag_status st = agcl_list_build(dev, ks, n, out);
     pthread_mutex_unlock(&dev->lock);
@@ -589,9 +600,10 @@ static void cl_list_free(agi_backend_device *dev, agi_kernel_list *l)
     pthread_mutex_unlock(&dev->lock);
 }
 
-static bool cl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
+/* The OpenCL backend implements the whole vocabulary of kernel_ops.def. */
+static bool cl_supports(agi_backend_device *dev, const agi_kernel_sig *sig)
 {
-    return agcl_supports(dev, op, sub, dtype);
+    return agi_kernel_sig_ok(sig);
 }
 
 const agi_backend agi_backend_opencl = {

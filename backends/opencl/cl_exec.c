@@ -642,7 +642,7 @@ static ag_status op_index(agi_backend_device *dev, const agi_kernel *k)
     if (gather) {
         id = AGCL_K_gather_u32;
         g.n = agi_view_numel(d);
-    } else if (ag_is_deterministic()) {
+    } else if (k->deterministic) {
         id = AGCL_K_scatter_add_det_f32;
         g.n = agi_view_numel(s) / s->shape[dim];
     } else {
@@ -748,39 +748,4 @@ ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k)
     default: break;
     }
     return agi_set_error(AG_ERR_UNSUPPORTED, "opencl: kernel op %d unsupported", (int)k->op);
-}
-
-bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
-{
-    (void)dev;
-    switch (op) {
-    case AGI_K_FILL:
-    case AGI_K_COPY: return (unsigned)dtype < AG_DTYPE_COUNT;
-    case AGI_K_UNARY: return sub >= 0 && sub < AGI_U_COUNT && dtype == AG_F32;
-    case AGI_K_BINARY:
-        if (sub < 0 || sub >= AGI_B_COUNT) return false;
-        if (binary_is_compare(sub)) return dtype == AG_U8;
-        return dtype == AG_F32 || (dtype == AG_I32 && binary_int_ok(sub));
-    case AGI_K_WHERE: return dtype == AG_F32 || dtype == AG_I32;
-    case AGI_K_REDUCE:
-        if (sub < 0 || sub >= AGI_R_COUNT) return false;
-        return dtype == ((sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN) ? AG_I32 : AG_F32);
-    case AGI_K_SOFTMAX:
-    case AGI_K_SOFTMAX_BWD: return (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX) && dtype == AG_F32;
-    case AGI_K_LAYER_NORM: return dtype == AG_F32;
-    case AGI_K_GATHER: return dtype == AG_F32 || dtype == AG_I32;
-    case AGI_K_RNG: return (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL) && dtype == AG_F32;
-    case AGI_K_GEMM:
-    case AGI_K_IM2COL:
-    case AGI_K_COL2IM:
-    case AGI_K_MAXPOOL2D:
-    case AGI_K_MAXPOOL2D_BWD:
-    case AGI_K_AVGPOOL2D:
-    case AGI_K_AVGPOOL2D_BWD:
-    case AGI_K_SCATTER_ADD:
-    case AGI_K_SGD:
-    case AGI_K_ADAM:
-    case AGI_K_RMSPROP: return dtype == AG_F32;
-    default: return false;
-    }
 }

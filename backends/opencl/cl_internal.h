@@ -50,6 +50,7 @@ _Static_assert(AGCL_K_binary_softplus_bwd - AGCL_K_binary_relu_bwd ==
 struct agi_buffer {
     cl_mem mem;
     size_t cap;        /* bytes actually allocated (the size class) */
+    size_t nbytes;     /* bytes asked for (views must stay inside) */
     int cls;
     struct agi_buffer *next;
     bool alias; /* a sub-buffer of a graph's arena (buffer_alias) */
@@ -164,7 +165,6 @@ void agcl_build_options(int major, int minor, bool correctly_rounded_div_sqrt, c
 
 /* cl_exec.c */
 ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k);
-bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype);
 /* A kernel argument: `size` bytes at `ptr` (ptr NULL: local memory). */
 typedef struct {
     size_t size;

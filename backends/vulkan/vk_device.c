@@ -597,8 +597,12 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+static size_t vt_buffer_bytes(const agi_buffer *buf) { return (size_t)buf->size; }
+
 static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
 {
+    ag_status vs = agi_kernel_validate("vulkan", k, vt_buffer_bytes);
+    if (vs != AG_OK) return vs;
     pthread_mutex_lock(&d->lock);
     double t0 = d->profile ? now_s() : 0, c0 = d->prof_pipeline_s;
     ag_status st = vk_exec(d, k);
@@ -612,8 +616,14 @@ static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
     return st;
 }
 
+static size_t vt_buffer_bytes(const agi_buffer *buf);
+
 static ag_status vt_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_kernel_list **out)
 {
+    for (int i = 0; i < n; i++) { /* validated once, when built */
+        ag_status vs = agi_kernel_validate("vulkan", &ks[i], vt_buffer_bytes);
+        if (vs != AG_OK) return vs;
+    }
     pthread_mutex_lock(&d->lock);
     ag_status st = vk_list_build(d, ks, n, out);
     pthread_mutex_unlock(&d->lock);
@@ -635,9 +645,9 @@ static void vt_list_free(agi_backend_device *d, agi_kernel_list *l)
     pthread_mutex_unlock(&d->lock);
 }
 
-static bool vt_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype)
+static bool vt_supports(agi_backend_device *d, const agi_kernel_sig *sig)
 {
-    return vk_supports(d, op, sub, dtype);
+    return vk_supports(d, sig);
 }
 
 static ag_status vt_sync(agi_backend_device *d)

@@ -39,7 +39,7 @@ ag_status vk_index(agi_backend_device *d, const agi_kernel *k)
     memset(&m, 0, sizeof m);
     m.nd = (uint32_t)nd;
     m.dim = (uint32_t)dim;
-    bool atomic = !gather && d->has_fatomic && !ag_is_deterministic();
+    bool atomic = !gather && d->has_fatomic && !k->deterministic;
     const agi_view *iter = atomic ? src : dst;
     int64_t total = agi_view_numel(iter);
     if (!fits(total)) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s too large", kn);

@@ -242,7 +242,7 @@ ag_status vk_after_record(agi_backend_device *d);
 
 /* ---- vk_ops.c --------------------------------------------------------------- */
 ag_status vk_exec(agi_backend_device *d, const agi_kernel *k);
-bool vk_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype);
+bool vk_supports(agi_backend_device *d, const agi_kernel_sig *sig);
 /* Fills a binding for the elements a view can touch; *elem_off is the view's
  * offset relative to the bound window. */
 ag_status vk_bind_view(agi_backend_device *d, const agi_view *v, bool write, vk_binding *b,

@@ -362,37 +362,13 @@ ag_status vk_exec(agi_backend_device *d, const agi_kernel *k)
     }
 }
 
-bool vk_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype)
+/* The vocabulary's contract, less what this device cannot store: u8 views
+ * need 8-bit storage. */
+bool vk_supports(agi_backend_device *d, const agi_kernel_sig *sig)
 {
-    if (dtype == AG_U8 && !d->has_u8) return false;
-    switch (op) {
-    case AGI_K_FILL:
-    case AGI_K_COPY: return (unsigned)dtype < AG_DTYPE_COUNT;
-    case AGI_K_UNARY: return dtype == AG_F32 && sub >= 0 && sub < AGI_U_COUNT;
-    case AGI_K_BINARY:
-        if (sub < 0 || sub >= AGI_B_COUNT) return false;
-        if (binary_cmp(sub)) return dtype == AG_U8;
-        return dtype == AG_F32 || (dtype == AG_I32 && binary_arith_i32(sub));
-    case AGI_K_WHERE: return (dtype == AG_F32 || dtype == AG_I32) && d->has_u8;
-    case AGI_K_REDUCE:
-        if (sub < 0 || sub >= AGI_R_COUNT) return false;
-        return dtype == (sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN ? AG_I32 : AG_F32);
-    case AGI_K_SOFTMAX:
-    case AGI_K_SOFTMAX_BWD: return dtype == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
-    case AGI_K_LAYER_NORM: return dtype == AG_F32;
-    case AGI_K_GEMM:
-    case AGI_K_IM2COL:
-    case AGI_K_COL2IM:
-    case AGI_K_AVGPOOL2D:
-    case AGI_K_AVGPOOL2D_BWD:
-    case AGI_K_MAXPOOL2D_BWD:
-    case AGI_K_SCATTER_ADD:
-    case AGI_K_SGD:
-    case AGI_K_ADAM:
-    case AGI_K_RMSPROP: return dtype == AG_F32;
-    case AGI_K_MAXPOOL2D: return dtype == AG_F32;
-    case AGI_K_GATHER: return dtype == AG_F32 || dtype == AG_I32;
-    case AGI_K_RNG: return dtype == AG_F32 && (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL);
-    default: return false;
-    }
+    if (!agi_kernel_sig_ok(sig)) return false;
+    const ag_dtype t[5] = {sig->dst, sig->dst2, sig->src[0], sig->src[1], sig->src[2]};
+    for (int i = 0; i < 5; i++)
+        if (t[i] == AG_U8 && !d->has_u8) return false;
+    return true;
 }
