@@ -22,7 +22,7 @@ static const entry ops[] = {
 #include "kernel_ops.def"
 };
 static const entry unary[] = {
-#define AGI_UNARY(E, name, nparams, dtypes) {#E, #name, AGI_RES_SAME},
+#define AGI_UNARY(E, name, nparams, dtypes, lo, hi, p0, p1) {#E, #name, AGI_RES_SAME},
 #include "kernel_ops.def"
 };
 static const entry binary[] = {

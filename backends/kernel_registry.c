@@ -28,7 +28,7 @@ static const op_row ops[AGI_K_COUNT] = {
 };
 
 static const sub_row unary_subs[AGI_U_COUNT] = {
-#define AGI_UNARY(E, name, nparams, dtypes) [E] = {#name, AGI_RES_SAME, dtypes},
+#define AGI_UNARY(E, name, nparams, dtypes, ...) [E] = {#name, AGI_RES_SAME, dtypes},
 #include "kernel_ops.def"
 };
 static const sub_row binary_subs[AGI_B_COUNT] = {
