@@ -59,6 +59,12 @@ typedef struct agi_view {
 /* The ops and sub-ops, their semantics, views and dtypes are lines of
  * kernel_ops.def; these enums and everything else that lists them are
  * generated from it. */
+/* The columns of kernel_ops.def: sub-op families, parameter members and
+ * sub-op result dtypes. */
+enum { AGI_SUBS_NONE, AGI_SUBS_UNARY, AGI_SUBS_BINARY, AGI_SUBS_REDUCE, AGI_SUBS_SOFTMAX, AGI_SUBS_RNG };
+enum { AGI_P_NONE, AGI_P_SCALARS, AGI_P_CONV, AGI_P_POOL, AGI_P_OPTIM };
+enum { AGI_RES_SAME, AGI_RES_U8, AGI_RES_I32 };
+
 typedef enum agi_kernel_op {
 #define AGI_OP(E, ...) E,
 #include "kernel_ops.def"
@@ -73,6 +79,7 @@ typedef enum agi_unary_op {
 
 typedef enum agi_binary_op {
 #define AGI_BINARY(E, ...) E,
+#define AGI_COMPARE(E, ...) E,
 #include "kernel_ops.def"
     AGI_B_COUNT
 } agi_binary_op;

@@ -7,10 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { AGI_SUBS_NONE, AGI_SUBS_UNARY, AGI_SUBS_BINARY, AGI_SUBS_REDUCE, AGI_SUBS_SOFTMAX, AGI_SUBS_RNG };
-enum { AGI_P_NONE, AGI_P_SCALARS, AGI_P_CONV, AGI_P_POOL, AGI_P_OPTIM };
-enum { AGI_RES_SAME, AGI_RES_U8, AGI_RES_I32 };
-
 typedef struct op_row {
     const char *name;
     int subs;
@@ -27,28 +23,29 @@ typedef struct sub_row {
 } sub_row;
 
 static const op_row ops[AGI_K_COUNT] = {
-#define AGI_OP(E, name, subs, views, params, ew, dtypes) [E] = {name, subs, views, params, ew, dtypes},
+#define AGI_OP(E, name, subs, views, params, ew, dtypes) [E] = {#name, subs, views, params, ew, dtypes},
 #include "kernel_ops.def"
 };
 
 static const sub_row unary_subs[AGI_U_COUNT] = {
-#define AGI_UNARY(E, name, nparams, dtypes) [E] = {name, AGI_RES_SAME, dtypes},
+#define AGI_UNARY(E, name, nparams, dtypes, ...) [E] = {#name, AGI_RES_SAME, dtypes},
 #include "kernel_ops.def"
 };
 static const sub_row binary_subs[AGI_B_COUNT] = {
-#define AGI_BINARY(E, name, result, dtypes) [E] = {name, result, dtypes},
+#define AGI_BINARY(E, name, dtypes) [E] = {#name, AGI_RES_SAME, dtypes},
+#define AGI_COMPARE(E, name, dtypes) [E] = {#name, AGI_RES_U8, dtypes},
 #include "kernel_ops.def"
 };
 static const sub_row reduce_subs[AGI_R_COUNT] = {
-#define AGI_REDUCE(E, name, result, dtypes) [E] = {name, result, dtypes},
+#define AGI_REDUCE(E, name, result, dtypes) [E] = {#name, result, dtypes},
 #include "kernel_ops.def"
 };
 static const sub_row softmax_subs[AGI_SOFTMAX_COUNT] = {
-#define AGI_SOFTMAX_SUB(E, name) [E] = {name, AGI_RES_SAME, 0},
+#define AGI_SOFTMAX_SUB(E, name) [E] = {#name, AGI_RES_SAME, 0},
 #include "kernel_ops.def"
 };
 static const sub_row rng_subs[AGI_RNG_COUNT] = {
-#define AGI_RNG_SUB(E, name) [E] = {name, AGI_RES_SAME, 0},
+#define AGI_RNG_SUB(E, name) [E] = {#name, AGI_RES_SAME, 0},
 #include "kernel_ops.def"
 };
 

@@ -421,19 +421,10 @@ typedef struct unary_spec {
     double f0, f1;
 } unary_spec;
 
+/* Every unary sub-op of kernel_ops.def, with the input domain it declares. */
 static const unary_spec unary_specs[] = {
-    {AGI_U_NEG, -3, 3, 0, 0},        {AGI_U_ABS, -3, 3, 0, 0},
-    {AGI_U_EXP, -3, 3, 0, 0},        {AGI_U_LOG, 0.1, 5, 0, 0},
-    {AGI_U_SQRT, 0, 5, 0, 0},        {AGI_U_RSQRT, 0.1, 5, 0, 0},
-    {AGI_U_SQUARE, -3, 3, 0, 0},     {AGI_U_RECIP, 0.5, 3, 0, 0},
-    {AGI_U_SIN, -4, 4, 0, 0},        {AGI_U_COS, -4, 4, 0, 0},
-    {AGI_U_TANH, -3, 3, 0, 0},       {AGI_U_SIGMOID, -5, 5, 0, 0},
-    {AGI_U_RELU, -3, 3, 0, 0},       {AGI_U_LEAKY_RELU, -3, 3, 0.1, 0},
-    {AGI_U_GELU, -3, 3, 0, 0},       {AGI_U_GELU_TANH, -3, 3, 0, 0},
-    {AGI_U_SILU, -4, 4, 0, 0},       {AGI_U_SOFTPLUS, -3, 3, 1.5, 2.0},
-    {AGI_U_CLAMP, -3, 3, -1, 0.5},   {AGI_U_POW, 0.1, 3, 2.5, 0},
-    {AGI_U_AFFINE, -3, 3, 2, -1},    {AGI_U_RDIV, 0.5, 3, 3, 0},
-    {AGI_U_SIGN, -2, 2, 0, 0},       {AGI_U_STEP, -2, 2, 0, 0},
+#define AGI_UNARY(E, name, nparams, dtypes, lo, hi, p0, p1) {E, lo, hi, p0, p1},
+#include "kernel_ops.def"
 };
 
 static void case_unary(kt *c)

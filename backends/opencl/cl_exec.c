@@ -224,7 +224,7 @@ static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
     cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(p0), AGCL_ARG(p1)};
-    return launch1(dev, (agcl_kernel_id)(AGCL_K_unary_neg + k->sub), ew_items(&g), 0, 5, a);
+    return launch1(dev, (agcl_kernel_id)(AGCL_K_UNARY0 + k->sub), ew_items(&g), 0, 5, a);
 }
 
 static bool binary_is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
@@ -252,8 +252,7 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
             return unsupported(k, "compare %s -> %s", dtype_name(s), dtype_name(t));
         id = s == AG_F32 ? AGCL_K_compare_f32 : AGCL_K_compare_i32;
     } else if (s == AG_F32 && t == AG_F32) {
-        id = (agcl_kernel_id)(sub <= AGI_B_MIN ? AGCL_K_binary_add + sub
-                                               : AGCL_K_binary_relu_bwd + (sub - AGI_B_RELU_BWD));
+        id = (agcl_kernel_id)(AGCL_K_BINARY0 + sub);
     } else if (s == AG_I32 && t == AG_I32 && binary_int_ok(sub)) {
         id = AGCL_K_binary_i32;
     } else {

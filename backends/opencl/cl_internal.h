@@ -11,21 +11,12 @@
 #include <CL/cl.h>
 #include <pthread.h>
 
-/* Every kernel of the program, by name (order of agcl_kernel_names). */
+/* Every kernel of the program, by name: this list, then one unary_<name>
+ * per agi_unary_op and one binary_<name> per agi_binary_op with a float
+ * result, both in kernel_ops.def order (their names come from it). */
 #define AGCL_KERNELS(X)                                                                           \
     X(fill_u32) X(fill_u8) X(copy_u32_u32) X(copy_u8_u8) X(copy_f32_i32) X(copy_f32_u8)          \
     X(copy_i32_f32) X(copy_i32_u8) X(copy_u8_f32) X(copy_u8_i32)                                 \
-    /* unary_*: in agi_unary_op order */                                                         \
-    X(unary_neg) X(unary_abs) X(unary_exp) X(unary_log) X(unary_sqrt) X(unary_rsqrt)             \
-    X(unary_square) X(unary_recip) X(unary_sin) X(unary_cos) X(unary_tanh) X(unary_sigmoid)      \
-    X(unary_relu) X(unary_leaky_relu) X(unary_gelu) X(unary_gelu_tanh) X(unary_silu)             \
-    X(unary_softplus) X(unary_clamp) X(unary_pow) X(unary_affine) X(unary_rdiv) X(unary_sign)    \
-    X(unary_step)                                                                                 \
-    /* binary_*: agi_binary_op ADD..MIN, then RELU_BWD..SOFTPLUS_BWD */                          \
-    X(binary_add) X(binary_sub) X(binary_mul) X(binary_div) X(binary_pow) X(binary_max)          \
-    X(binary_min) X(binary_relu_bwd) X(binary_leaky_relu_bwd) X(binary_gelu_bwd)                 \
-    X(binary_gelu_tanh_bwd) X(binary_silu_bwd) X(binary_sigmoid_bwd) X(binary_tanh_bwd)          \
-    X(binary_softplus_bwd)                                                                        \
     X(binary_i32) X(compare_f32) X(compare_i32) X(where_u32) X(reduce_rows_f32)                  \
     X(reduce_wg_f32) X(reduce_part_f32) X(argreduce_rows_f32) X(argreduce_wg_f32)                \
     X(softmax_rows_f32) X(softmax_wg_f32) X(softmax_bwd_rows_f32) X(softmax_bwd_wg_f32)          \
@@ -35,14 +26,13 @@
     X(scatter_add_det_f32) X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32)
 
 #define AGCL_ENUM(name) AGCL_K_##name,
-typedef enum { AGCL_KERNELS(AGCL_ENUM) AGCL_K_COUNT } agcl_kernel_id;
+typedef enum {
+    AGCL_KERNELS(AGCL_ENUM)
+    AGCL_K_UNARY0,                              /* + agi_unary_op */
+    AGCL_K_BINARY0 = AGCL_K_UNARY0 + AGI_U_COUNT, /* + agi_binary_op (comparison slots stay empty) */
+    AGCL_K_COUNT = AGCL_K_BINARY0 + AGI_B_COUNT
+} agcl_kernel_id;
 #undef AGCL_ENUM
-
-_Static_assert(AGCL_K_unary_step - AGCL_K_unary_neg == AGI_U_STEP, "unary kernel order");
-_Static_assert(AGCL_K_binary_min - AGCL_K_binary_add == AGI_B_MIN, "binary kernel order");
-_Static_assert(AGCL_K_binary_softplus_bwd - AGCL_K_binary_relu_bwd ==
-                   AGI_B_SOFTPLUS_BWD - AGI_B_RELU_BWD,
-               "binary backward kernel order");
 
 /* Pooled buffers: freed buffers wait in a free list per size class. */
 #define AGCL_NUM_CLASSES 128
