@@ -27,6 +27,7 @@
 
 #include "anygrad/core.h"
 #include "anygrad/tensor.h"
+#include "base/fused_ops.h"
 #include "base/base.h"
 
 #include <stdbool.h>
@@ -62,7 +63,7 @@ typedef struct agi_view {
 /* The columns of kernel_ops.def: sub-op families, parameter members and
  * sub-op result dtypes. */
 enum { AGI_SUBS_NONE, AGI_SUBS_UNARY, AGI_SUBS_BINARY, AGI_SUBS_REDUCE, AGI_SUBS_SOFTMAX, AGI_SUBS_RNG };
-enum { AGI_P_NONE, AGI_P_SCALARS, AGI_P_CONV, AGI_P_POOL, AGI_P_OPTIM };
+enum { AGI_P_NONE, AGI_P_SCALARS, AGI_P_CONV, AGI_P_POOL, AGI_P_OPTIM, AGI_P_FUSED };
 enum { AGI_RES_SAME, AGI_RES_U8, AGI_RES_I32 };
 
 typedef enum agi_kernel_op {
@@ -139,6 +140,17 @@ typedef struct agi_optim_params {
     int32_t nesterov, first_step, decoupled;
 } agi_optim_params;
 
+/* The program of AGI_K_EW_FUSED: n steps (1..AG_FUSED_MAX_STEPS) coded as
+ * in backends/base/fused_ops.h, nin source views (0..AG_FUSED_MAX_INPUTS). */
+typedef struct agi_fused_params {
+    int32_t n, nin;
+    uint32_t code[AG_FUSED_MAX_STEPS];
+    float p[AG_FUSED_MAX_STEPS][2];
+} agi_fused_params;
+
+/* Checks a fused program (steps, registers, sub-ops); sets the error. */
+ag_status agi_fused_check(const char *backend, const agi_kernel_op op, const agi_fused_params *f);
+
 /* One queued operation. Unused sources have buf == NULL. */
 typedef struct agi_kernel {
     agi_kernel_op op;
@@ -155,6 +167,7 @@ typedef struct agi_kernel {
         agi_conv_params conv;
         agi_pool_params pool;
         agi_optim_params optim;
+        agi_fused_params fused;
     } p;
     /* GATHER and SCATTER_ADD only: the device-side error word. When `err` is
      * set (a buffer of at least 4 bytes), a kernel that meets an out-of-range

@@ -213,6 +213,36 @@ static ag_status check_view(const char *be, const char *op, const char *what, co
     return AG_OK;
 }
 
+ag_status agi_fused_check(const char *be, agi_kernel_op op, const agi_fused_params *f)
+{
+    (void)op;
+    if (f->n < 1 || f->n > AG_FUSED_MAX_STEPS || f->nin < 0 || f->nin > AG_FUSED_MAX_INPUTS)
+        return agi_set_error(AG_ERR_INVALID, "%s: ew_fused: %d steps, %d inputs (at most %d and %d)", be,
+                             f->n, f->nin, AG_FUSED_MAX_STEPS, AG_FUSED_MAX_INPUTS);
+    for (int j = 0; j < f->n; j++) {
+        uint32_t c = f->code[j];
+        int kind = AG_FUSED_KIND(c), sub = AG_FUSED_SUB(c), a = AG_FUSED_A(c), b = AG_FUSED_B(c);
+        /* a register is readable once written: an input in use or an earlier step */
+        int avail = AG_FUSED_MAX_INPUTS + j;
+        bool ok_a = (a < f->nin) || (a >= AG_FUSED_MAX_INPUTS && a < avail);
+        bool ok_b = (b < f->nin) || (b >= AG_FUSED_MAX_INPUTS && b < avail);
+        bool ok;
+        switch (kind) {
+        case AG_FUSED_CONST: ok = true; break;
+        case AG_FUSED_COPY: ok = ok_a; break;
+        case AG_FUSED_UNARY: ok = ok_a && sub < AGI_U_COUNT; break;
+        case AG_FUSED_BINARY:
+            ok = ok_a && ok_b && sub < AGI_B_COUNT && binary_subs[sub].result == AGI_RES_SAME;
+            break;
+        default: ok = false;
+        }
+        if (!ok)
+            return agi_set_error(AG_ERR_INVALID, "%s: ew_fused: step %d (code 0x%x) is malformed", be, j,
+                                 (unsigned)c);
+    }
+    return AG_OK;
+}
+
 ag_status agi_kernel_validate(const char *be, const agi_kernel *k, agi_buffer_bytes_fn bytes)
 {
     if (!k) return agi_set_error(AG_ERR_INVALID, "%s: exec: kernel is NULL", be);
@@ -224,6 +254,13 @@ ag_status agi_kernel_validate(const char *be, const agi_kernel *k, agi_buffer_by
     for (int v = 0; v < 5; v++) {
         if (o->views[v] == '-' || !views[v]->buf) continue;
         if ((st = check_view(be, o->name, view_names[v], views[v], bytes)) != AG_OK) return st;
+    }
+    if (k->op == AGI_K_EW_FUSED) {
+        if ((st = agi_fused_check(be, k->op, &k->p.fused)) != AG_OK) return st;
+        for (int i = 0; i < 3; i++)
+            if ((k->src[i].buf != NULL) != (i < k->p.fused.nin))
+                return agi_set_error(AG_ERR_INVALID, "%s: ew_fused: %d inputs, src%d %s", be,
+                                     k->p.fused.nin, i, k->src[i].buf ? "set" : "missing");
     }
     if (o->ew) {
         for (int v = 2; v < 5; v++) {

@@ -382,6 +382,60 @@ START_TEST(test_graph_keeps_released_inputs)
 }
 END_TEST
 
+/* A chain of elementwise ops whose intermediates die at once: the graph
+ * fuses it, and the fused kernels give the eager kernels' bits. */
+typedef struct chain_ctx {
+    ag_tensor *x, *w, *out;
+    int variant;
+} chain_ctx;
+
+static ag_status elementwise_chain(void *p)
+{
+    chain_ctx *c = p;
+    ag_scope_begin();
+    ag_tensor *a = c->variant == 0 ? ag_gelu(c->x) : ag_gelu_tanh(c->x);
+    ag_tensor *b = ag_add(ag_mul(a, c->w), c->x);
+    ag_tensor *d = ag_sub(ag_tanh(b), ag_sigmoid(c->w));
+    ag_tensor *e = ag_add_scalar(ag_mul_scalar(ag_silu(d), 0.5), 1.0);
+    ag_tensor *f = ag_maximum(ag_div(ag_square(e), ag_add_scalar(ag_abs(c->w), 0.25)), ag_exp(ag_neg(c->x)));
+    ag_tensor *g = ag_clamp(ag_sqrt(ag_relu(f)), 0.0, 3.0);
+    ag_status st = g ? ag_copy_(c->out, g) : ag_last_status();
+    ag_scope_end();
+    return st;
+}
+
+START_TEST(test_fused_chain_bits)
+{
+    ag_device *dev = agt_open(_i);
+    for (int variant = 0; variant < 2; variant++) {
+        chain_ctx c = {agt_randn(dev, AG_SHAPE(37, 29), 11, 2.0), agt_randn(dev, AG_SHAPE(37, 29), 12, 1.5),
+                       ag_zeros(dev, AG_F32, AG_SHAPE(37, 29)), variant};
+        ck_assert_int_eq(elementwise_chain(&c), AG_OK);
+        float *eager = agt_read_f32(c.out);
+        ck_assert_int_eq(ag_fill_(c.out, 0.0), AG_OK);
+        ag_graph *g = ag_graph_capture(dev, elementwise_chain, &c, NULL);
+        ck_assert_msg(g != NULL, "%s", ag_last_error());
+        ag_graph_info info;
+        ag_graph_get_info(g, &info);
+        ck_assert_msg(info.fused >= 8, "only %lld records fused", (long long)info.fused);
+        ck_assert_int_eq(info.kernels + info.fused, info.records);
+        ck_assert_int_eq(ag_fill_(c.out, 0.0), AG_OK);
+        ck_assert_int_eq(ag_graph_replay(g), AG_OK);
+        float *replay = agt_read_f32(c.out);
+        for (int i = 0; i < 37 * 29; i++)
+            ck_assert_msg(memcmp(&eager[i], &replay[i], sizeof(float)) == 0,
+                          "variant %d element %d: eager %.9g, fused %.9g", variant, i, eager[i], replay[i]);
+        free(eager);
+        free(replay);
+        ag_graph_free(g);
+        ag_release(c.x);
+        ag_release(c.w);
+        ag_release(c.out);
+    }
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -397,6 +451,7 @@ static Suite *graph_suite(void)
     AGT_ADD_LOOP(tc, test_capture_rejects_other_device);
     AGT_ADD_LOOP(tc, test_failed_replay_changes_nothing);
     AGT_ADD_LOOP(tc, test_graph_keeps_released_inputs);
+    AGT_ADD_LOOP(tc, test_fused_chain_bits);
     suite_add_tcase(s, tc);
     return s;
 }

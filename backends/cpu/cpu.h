@@ -15,6 +15,7 @@
  *   cpu_rng.c         RNG (Philox4x32-10)
  *   cpu_optim.c       SGD ADAM RMSPROP
  *   cpu_graph.c       arena aliases and pre-built kernel lists (graphs)
+ *   cpu_fused.c       EW_FUSED (elementwise chains merged by graphs)
  */
 #ifndef AG_CPU_H
 #define AG_CPU_H
@@ -166,6 +167,7 @@ ag_status cpu_gather(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_scatter_add(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_rng(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_optim(cpu_device *dev, const agi_kernel *k);
+ag_status cpu_ew_fused(cpu_device *dev, const agi_kernel *k);
 
 /* The kernel function of an op (NULL for an unknown op). */
 typedef ag_status (*cpu_kernel_fn)(cpu_device *dev, const agi_kernel *k);

@@ -412,6 +412,7 @@ cpu_kernel_fn cpu_kernel_for(agi_kernel_op op)
     case AGI_K_SGD:
     case AGI_K_ADAM:
     case AGI_K_RMSPROP: return cpu_optim;
+    case AGI_K_EW_FUSED: return cpu_ew_fused;
     case AGI_K_COUNT: break;
     }
     return NULL;

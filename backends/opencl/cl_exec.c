@@ -717,6 +717,24 @@ static ag_status op_optim(agi_backend_device *dev, const agi_kernel *k)
                    13, a);
 }
 
+/* ---- EW_FUSED ---------------------------------------------------------------------------- */
+
+static ag_status op_ew_fused(agi_backend_device *dev, const agi_kernel *k)
+{
+    const agi_fused_params *f = &k->p.fused;
+    /* absent sources reuse dst's geometry and buffer; the kernel never reads them */
+    const agi_view *vs[4] = {&k->dst, &k->dst, &k->dst, &k->dst};
+    for (int i = 0; i < f->nin; i++) vs[1 + i] = &k->src[i];
+    agcl_geom g;
+    make_geom(dev, vs, 4, &g);
+    cl_mem d = k->dst.buf->mem, m[3];
+    for (int i = 0; i < 3; i++) m[i] = vs[1 + i]->buf->mem;
+    agi_fused_params prog = *f;
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(m[0]), AGCL_ARG(m[1]), AGCL_ARG(m[2]), AGCL_ARG(g),
+                    AGCL_ARG(prog)};
+    return launch1(dev, AGCL_K_ew_fused_f32, ew_items(&g), 0, 6, a);
+}
+
 /* ---- Dispatch ----------------------------------------------------------------------------- */
 
 ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k)
@@ -744,6 +762,7 @@ ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k)
     case AGI_K_SGD:
     case AGI_K_ADAM:
     case AGI_K_RMSPROP: return op_optim(dev, k);
+    case AGI_K_EW_FUSED: return op_ew_fused(dev, k);
     default: break;
     }
     return agi_set_error(AG_ERR_UNSUPPORTED, "opencl: kernel op %d unsupported", (int)k->op);

@@ -23,7 +23,7 @@
     X(layer_norm_rows_f32) X(layer_norm_wg_f32)                                                  \
     X(im2col_f32) X(im2col_rows_f32) X(col2im_f32) X(col2im_rows_f32) X(maxpool2d_f32) X(maxpool2d_rows_f32) X(maxpool2d_bwd_f32) X(avgpool2d_f32)           \
     X(avgpool2d_bwd_f32) X(gemm_naive_f32) X(gather_u32) X(scatter_add_atomic_f32)               \
-    X(scatter_add_det_f32) X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32)
+    X(scatter_add_det_f32) X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32) X(ew_fused_f32)
 
 #define AGCL_ENUM(name) AGCL_K_##name,
 typedef enum {

@@ -23,7 +23,7 @@
 #include <vulkan/vulkan.h>
 
 #define AGVK_NBIND 5      /* storage-buffer bindings of the one descriptor set layout */
-#define AGVK_NSPEC 8      /* specialization constants 0..7 (0 = local_size_x) */
+#define AGVK_NSPEC 16     /* specialization constants 0..15 (0 = local_size_x) */
 #define AGVK_NBATCH 3     /* command batches in the ring */
 #define AGVK_BATCH_SETS 256 /* descriptor sets (= dispatches) per batch */
 #define AGVK_META_BYTES (64 * 1024) /* per-batch metadata arena */

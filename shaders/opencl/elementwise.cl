@@ -91,3 +91,54 @@ __kernel void where_u32(__global uint *d, __global const uchar *c, __global cons
 {
     EW_BODY(g, 4, d[o[0]] = c[o[1]] != 0 ? a[o[2]] : b[o[3]];)
 }
+
+/* ---- EW_FUSED: a chain of elementwise f32 steps (backends/base/fused_ops.h)
+ * in one pass. View 0 = dst, 1..3 = src0..src2 (only the first nin are
+ * read). fused_t mirrors agi_fused_params. The program is built with
+ * FP_CONTRACT OFF (scalar_ops.h), so every step rounds like its own kernel. */
+typedef struct {
+    int n, nin;
+    uint code[AG_FUSED_MAX_STEPS];
+    float p[2 * AG_FUSED_MAX_STEPS];
+} fused_t;
+
+float fused_step(uint code, float a, float b, float p0, float p1)
+{
+    uint kind = code & 15u;
+    int sub = (int)((code >> 4) & 255u);
+    if (kind == AG_FUSED_CONST) return p0;
+    if (kind == AG_FUSED_COPY) return a;
+    if (kind == AG_FUSED_UNARY) {
+        switch (sub) {
+#define AG_FUSED_UNARY_CASE(E, NAME) case E: return ag_un_##NAME(a, p0, p1);
+        AGI_FOREACH_UNARY(AG_FUSED_UNARY_CASE)
+        }
+        return a;
+    }
+    switch (sub) {
+#define AG_FUSED_BINARY_CASE(E, NAME) case E: return ag_bi_##NAME(a, b, p0, p1);
+    AGI_FOREACH_BINARY_FLOAT(AG_FUSED_BINARY_CASE)
+    }
+    return 0.0f;
+}
+
+float fused_eval(const fused_t *f, __global const float *s0, __global const float *s1,
+                 __global const float *s2, const long *o)
+{
+    float r[AG_FUSED_NREGS];
+    r[0] = f->nin > 0 ? s0[o[1]] : 0.0f;
+    r[1] = f->nin > 1 ? s1[o[2]] : 0.0f;
+    r[2] = f->nin > 2 ? s2[o[3]] : 0.0f;
+    for (int j = 0; j < f->n; j++) {
+        uint c = f->code[j];
+        r[AG_FUSED_MAX_INPUTS + j] =
+            fused_step(c, r[(c >> 12) & 15u], r[(c >> 16) & 15u], f->p[2 * j], f->p[2 * j + 1]);
+    }
+    return r[AG_FUSED_MAX_INPUTS + f->n - 1];
+}
+
+__kernel void ew_fused_f32(__global float *d, __global const float *s0, __global const float *s1,
+                           __global const float *s2, geom_t g, fused_t f)
+{
+    EW_BODY(g, 4, d[o[0]] = fused_eval(&f, s0, s1, s2, o);)
+}
