@@ -80,6 +80,23 @@ START_TEST(test_allreduce)
         want[5] = sum[5];
         agt_assert_close(col, want, 6, 0, 0, "column view");
     }
+    /* Deterministic mode sums in rank order, ((r0 + r1) + r2) + ...: values
+     * chosen so that every other order of three ranks rounds differently in
+     * some element (1 + 1e8 - 1e8 is 0 left to right, 1 otherwise). */
+    static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    const float base[3] = {1.0f, 1e8f, -1e8f};
+    float mine[6], ordered[6];
+    for (int e = 0; e < 6; e++) {
+        for (int r = 0; r < size_; r++) {
+            float x = r < 3 ? base[perms[e][r]] : 0.25f * (float)r;
+            ordered[e] = r ? ordered[e] + x : x;
+            if (r == rank_) mine[e] = x;
+        }
+    }
+    ag_set_deterministic(true);
+    ag_tensor *o = agt_tensor(dev, AG_SHAPE(6), mine);
+    ck_assert(ag_dist_allreduce(o, AG_DIST_SUM) == AG_OK);
+    agt_assert_close(o, ordered, 6, 0, 0, "deterministic sum in rank order");
     ag_set_deterministic(false);
     int32_t iv[3] = {rank_, 10 * rank_, -1};
     ag_tensor *it = agt_tensor_i32(dev, AG_SHAPE(3), iv);
