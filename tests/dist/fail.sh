@@ -15,7 +15,9 @@ rc=$?
 elapsed=$(( $(date +%s) - start ))
 cat "$out"
 echo "-- mode $mode, $np ranks: exit $rc after ${elapsed} s"
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+# timeout(1) exits 124 (or 137 after -k); mpirun itself exits 137 when a rank
+# was killed, so the elapsed time tells a hang apart.
+if [ "$rc" -eq 124 ] || [ "$elapsed" -ge "$limit" ]; then
   echo "FAIL: the job hung (still running after $limit s)"; exit 1
 fi
 if [ "$rc" -eq 0 ]; then
