@@ -62,6 +62,7 @@ if [ -x build/tests/test_dist ]; then
   AG_TEST_BACKENDS=cpu AG_NUM_THREADS=1 CK_FORK=no AG_DIST_TIMEOUT=300 \
     mpirun --oversubscribe --allow-run-as-root -np 2 valgrind -q --error-exitcode=1 \
     --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    --suppressions=/usr/share/openmpi/openmpi-valgrind.supp \
     --suppressions="$PWD/tests/dist/mpi.supp" build/tests/test_dist >/dev/null
 fi
 
