@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/dist/run.sh [BUILD_DIR] — data-parallel scaling of the CNN step on the
+# CPU backend, one thread per process (AG_NUM_THREADS=1):
+#   1 process without DDP (plain), 2 processes with overlap, 2 without,
+# each repeated REPS times in turn (default 3); the median of each is used.
+#   scaling efficiency = t(1 process) / t(2 processes, overlap)
+#       (same per-process batch: the work per process is the same)
+#   all-reduce hidden  = (t(no overlap) - t(overlap)) / wait(no overlap)
+#       wait(no overlap): the time a step spends after backward staging,
+#       all-reducing and writing back the gradients, all exposed.
+# Prints the runs' JSON lines and a summary.
+set -euo pipefail
+build=${1:-build}
+reps=${REPS:-3}
+batch=${BATCH:-64}
+steps=${STEPS:-30}
+bucket=${BUCKET_MB:-1}
+bin="$build/bench/dist_bench"
+mpi=(mpirun --oversubscribe --allow-run-as-root --bind-to none)
+export AG_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for r in $(seq "$reps"); do
+  "${mpi[@]}" -np 1 "$bin" --plain --batch "$batch" --steps "$steps" | tee -a "$out"
+  "${mpi[@]}" -np 2 "$bin" --batch "$batch" --steps "$steps" --bucket-mb "$bucket" | tee -a "$out"
+  "${mpi[@]}" -np 2 "$bin" --batch "$batch" --steps "$steps" --bucket-mb "$bucket" --no-overlap | tee -a "$out"
+done
+python3 - "$out" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def med(mode, ranks, key):
+    return statistics.median(r[key] for r in runs if r["mode"] == mode and r["ranks"] == ranks)
+t1 = med("plain", 1, "step_ms")
+tov = med("overlap", 2, "step_ms")
+tno = med("no_overlap", 2, "step_ms")
+wno = med("no_overlap", 2, "wait_ms")
+wov = med("overlap", 2, "wait_ms")
+print(f"1 process: {t1:.2f} ms/step; 2 processes: {tov:.2f} ms/step with overlap, {tno:.2f} without")
+print(f"scaling efficiency (2 vs 1, same per-process batch): {100 * t1 / tov:.1f} %")
+print(f"all-reduce after backward without overlap: {wno:.2f} ms; exposed with overlap: {wov:.2f} ms")
+print(f"all-reduce hidden by overlap, from step times: {100 * (tno - tov) / wno:.1f} %")
+print(f"exposed all-reduce time removed: {100 * (1 - wov / wno):.1f} %")
+PY
