@@ -8,7 +8,14 @@
  *                 [--epochs N] [--batch-size N] [--eval-batch-size N] [--lr LR]
  *                 [--schedule cosine|constant] [--no-normalize] [--seed S]
  *                 [--data DIR] [--save FILE] [--checkpoint FILE] [--resume FILE]
- *                 [--limit N] [--help]
+ *                 [--limit N] [--distributed] [--help]
+ *
+ * Data-parallel on several processes or machines (anygrad/dist.h):
+ *   mpirun -np 2 fashion_mnist --distributed --model cnn
+ * Each rank trains on its shard of every epoch with --batch-size images per
+ * step; gradients are averaged across ranks. Rank 0 prints the progress bar
+ * and writes the model and the checkpoints; a checkpoint records the number
+ * of ranks, and --resume needs the same number.
  *
  * --schedule constant --no-normalize makes a run the same procedure as a plain
  * PyTorch script (examples/fashion_mnist_torch.py).
@@ -69,10 +76,22 @@ static void bar(char *out, int64_t done, int64_t total)
     out[width] = '\0';
 }
 
+static bool rank0 = true; /* prints and writes files (every rank when not distributed) */
+
+/* Ends the run after an error: in a distributed run the whole job, so that
+ * no rank waits for this one. */
+static int fail(const fmnist_options *o, const char *what)
+{
+    fprintf(stderr, "\nerror: %s%s\n", what ? what : "", what ? "" : ag_last_error());
+    if (o->distributed) ag_dist_abort(1, "the run failed on this rank");
+    return 1;
+}
+
 static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double acc,
                      double ips)
 {
     char b[64];
+    if (!rank0) return;
     bar(b, done, total);
     printf("\repoch %d/%d [%s] %5lld/%lld  loss %.4f  acc %5.2f%%  %7.0f img/s", epoch, epochs, b,
            (long long)done, (long long)total, loss, 100 * acc, ips);
@@ -82,6 +101,7 @@ static void progress(int epoch, int epochs, int64_t done, int64_t total, double 
 static void eval_progress(int64_t done, int64_t total, double t0)
 {
     char b[64];
+    if (!rank0) return;
     bar(b, done, total);
     printf("\rtest set  [%s] %5lld/%lld  evaluating %7.0f img/s%20s", b, (long long)done,
            (long long)total, done / (now_s() - t0 + 1e-9), "");
@@ -127,7 +147,7 @@ static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev, int64
     ag_no_grad_end();
     ag_module_train(model, true);
     ag_loader_free(ld);
-    printf("\r%100s\r", "");
+    if (rank0) printf("\r%100s\r", "");
     return rc < 0 || seen == 0 ? -1 : correct / (double)seen;
 }
 
@@ -140,20 +160,26 @@ int main(int argc, char **argv)
         fmnist_print_devices(stdout);
         return 0;
     }
-    if (!fmnist_check_data(o.data)) return 1;
-    ag_device *dev = ag_device_open(o.device);
-    if (!dev) {
-        fprintf(stderr, "error: %s\n", ag_last_error());
+    if (o.distributed && ag_dist_init(&argc, &argv, NULL) != AG_OK) {
+        fprintf(stderr, "error: --distributed: %s\n", ag_last_error());
         return 1;
     }
+    const int rank = ag_dist_rank(), world = ag_dist_world_size();
+    rank0 = rank == 0;
+    if (!fmnist_check_data(o.data)) return fail(&o, "data files missing");
+    ag_device *dev = ag_device_open(o.device);
+    if (!dev) return fail(&o, NULL);
     const ag_device_info *info = ag_device_get_info(dev);
-    printf("anygrad %s — Fashion-MNIST %s on %s (%s)\n", ag_version(), o.model, info->name, info->spec);
+    if (o.distributed && rank0)
+        printf("data-parallel on %d ranks: batch %lld per rank, %lld per step\n", world,
+               (long long)o.batch_size, (long long)o.batch_size * world);
+    if (rank0) printf("anygrad %s — Fashion-MNIST %s on %s (%s)\n", ag_version(), o.model, info->name, info->spec);
 
     ag_dataset *train = load_split(&o, 0), *test = load_split(&o, 2);
     if (!train || !test) {
         fprintf(stderr, "error: %s\n(install the data with: apt-get install dataset-fashion-mnist, "
                         "or pass --data DIR)\n", ag_last_error());
-        return 1;
+        return fail(&o, "cannot load the data");
     }
     subset sub;
     ag_dataset *limited = limit_dataset(train, o.limit, &sub);
@@ -167,13 +193,14 @@ int main(int argc, char **argv)
     ag_optimizer *opt = n_params > 0 ? ag_optim_adam(params, n_params, &(ag_adam_opts){.lr = o.lr}) : NULL;
     ag_loader *loader = ag_loader_new(train_set, dev,
                                       &(ag_loader_opts){.batch_size = o.batch_size, .shuffle = true,
-                                                        .seed = o.seed, .drop_last = true});
-    if (!model || !opt || !loader) {
-        fprintf(stderr, "error: %s\n", ag_last_error());
-        return 1;
-    }
+                                                        .seed = o.seed, .drop_last = true,
+                                                        .num_replicas = world, .rank = rank});
+    if (!model || !opt || !loader) return fail(&o, NULL);
+    /* Distributed: starts every rank from rank 0's parameters. */
+    ag_ddp *ddp = o.distributed ? ag_ddp_new(model, NULL) : NULL;
+    if (o.distributed && !ddp) return fail(&o, NULL);
     bool cosine = !strcmp(o.schedule, "cosine");
-    printf("model: %lld parameters, %lld training images, batch %lld, Adam lr %g%s, %d epochs, "
+    if (rank0) printf("model: %lld parameters, %lld training images, batch %lld, Adam lr %g%s, %d epochs, "
            "inputs %s\n",
            (long long)ag_module_num_parameters(model), (long long)ag_dataset_length(train_set),
            (long long)o.batch_size, o.lr, cosine ? " with cosine decay" : " (constant)", o.epochs,
@@ -186,11 +213,20 @@ int main(int argc, char **argv)
         if (ag_checkpoint_load(o.resume, dev, opt, true, &epoch, &sd) != AG_OK ||
             ag_module_load_state_dict(model, sd, true) != AG_OK) {
             fprintf(stderr, "error: cannot resume: %s\n", ag_last_error());
-            return 1;
+            return fail(&o, "cannot resume");
         }
+        /* The shards, the batches per epoch and the step count depend on the
+         * number of ranks: resume with the one that wrote the checkpoint. */
+        int64_t ranks = 1;
+        if (ag_state_dict_get_meta_int(sd, "extra.world_size", &ranks) != AG_OK) ranks = 1;
         ag_state_dict_free(sd);
+        if (ranks != world) {
+            fprintf(stderr, "error: %s was written by a run on %lld rank(s); resume it on %lld, "
+                            "not %d\n", o.resume, (long long)ranks, (long long)ranks, world);
+            return fail(&o, "cannot resume");
+        }
         start_epoch = epoch + 1;
-        printf("resumed from %s after epoch %lld\n", o.resume, (long long)epoch + 1);
+        if (rank0) printf("resumed from %s after epoch %lld\n", o.resume, (long long)epoch + 1);
     }
 
     double t_start = now_s(), test_acc = -1; /* of the model as it is now; -1: not measured */
@@ -216,10 +252,9 @@ int main(int argc, char **argv)
             ag_optimizer_zero_grad(opt);
             ag_tensor *logits = ag_module_forward(model, x);
             ag_tensor *loss = ag_cross_entropy(logits, y, NULL);
-            if (!loss || ag_backward(loss, NULL) != AG_OK || ag_optimizer_step(opt) != AG_OK) {
-                fprintf(stderr, "\nerror: %s\n", ag_last_error());
-                return 1;
-            }
+            ag_status st = !loss ? ag_last_status()
+                           : ddp ? ag_ddp_backward(ddp, loss) : ag_backward(loss, NULL);
+            if (st != AG_OK || ag_optimizer_step(opt) != AG_OK) return fail(&o, NULL);
             ag_no_grad_begin();
             ag_tensor *hits = ag_sum(ag_cast(ag_eq(ag_argmax(logits, 1, false), y), AG_F32), 0, NULL, false);
             ag_tensor *new_loss = loss_sum ? ag_add(loss_sum, loss) : ag_detach(loss);
@@ -234,24 +269,35 @@ int main(int argc, char **argv)
             ag_scope_end();
             /* Read the running sums back only now and then: no sync per step. */
             if (step % 25 == 0 || step == batches) {
-                loss_shown = ag_item(loss_sum) / (double)step;
-                acc_shown = ag_item(correct_sum) / (double)images;
+                /* Over all ranks: every rank takes the same steps, so they
+                 * all reach this point together. */
+                float sums[3] = {(float)ag_item(loss_sum), (float)ag_item(correct_sum), (float)images};
+                if (ddp) {
+                    ag_scope_begin();
+                    ag_tensor *t = ag_from_data(dev, AG_F32, AG_SHAPE(3), sums, sizeof sums);
+                    if (!t || ag_dist_allreduce(t, AG_DIST_SUM) != AG_OK ||
+                        ag_tensor_read(t, sums, sizeof sums) != AG_OK)
+                        return fail(&o, NULL);
+                    ag_scope_end();
+                }
+                loss_shown = sums[0] / ((double)step * world);
+                acc_shown = sums[1] / (double)sums[2];
                 progress((int)epoch + 1, o.epochs, step, batches, loss_shown, acc_shown,
-                         images / (now_s() - t0));
+                         (double)images * world / (now_s() - t0));
             }
         }
         ag_release(loss_sum);
         ag_release(correct_sum);
-        if (rc < 0) {
-            fprintf(stderr, "\nerror: %s\n", ag_last_error());
-            return 1;
-        }
+        if (rc < 0) return fail(&o, NULL);
+        /* Every rank evaluates (the same model, the same result): no rank waits. */
         test_acc = evaluate(model, test, dev, o.eval_batch_size);
-        printf("\repoch %d/%d done in %.1f s: train loss %.4f, train acc %.2f%%, test acc %.2f%%%20s\n",
+        if (rank0) printf("\repoch %d/%d done in %.1f s: train loss %.4f, train acc %.2f%%, test acc %.2f%%%20s\n",
                (int)epoch + 1, o.epochs, now_s() - t0, loss_shown, 100 * acc_shown, 100 * test_acc, "");
-        if (o.checkpoint) {
+        if (o.checkpoint && rank0) {
             ag_state_dict *sd = ag_module_state_dict(model);
-            if (!sd || ag_checkpoint_save(o.checkpoint, sd, opt, epoch, 0, NULL, NULL) != AG_OK)
+            const char *keys[] = {"world_size"};
+            int64_t values[] = {world};
+            if (!sd || ag_checkpoint_save(o.checkpoint, sd, opt, epoch, 1, keys, values) != AG_OK)
                 fprintf(stderr, "warning: checkpoint not written: %s\n", ag_last_error());
             ag_state_dict_free(sd);
         }
@@ -259,17 +305,19 @@ int main(int argc, char **argv)
 
     /* The last epoch's evaluation is the final one (the model has not changed since). */
     double acc = test_acc >= 0 ? test_acc : evaluate(model, test, dev, o.eval_batch_size);
-    printf("test accuracy: %.2f%% (%s, %s) in %.1f s\n", 100 * acc, o.model, info->spec,
-           now_s() - t_start);
+    if (rank0)
+        printf("test accuracy: %.2f%% (%s, %s%s) in %.1f s\n", 100 * acc, o.model, info->spec,
+               o.distributed ? ", distributed" : "", now_s() - t_start);
     char default_save[64];
     snprintf(default_save, sizeof default_save, "fashion_mnist_%s.safetensors", o.model);
     const char *save = o.save ? o.save : default_save;
-    ag_state_dict *sd = ag_module_state_dict(model);
-    if (!sd || ag_safetensors_save(save, sd) != AG_OK)
+    ag_state_dict *sd = rank0 ? ag_module_state_dict(model) : NULL;
+    if (rank0 && (!sd || ag_safetensors_save(save, sd) != AG_OK))
         fprintf(stderr, "warning: model not saved: %s\n", ag_last_error());
-    else
+    else if (rank0)
         printf("saved %s (load it in PyTorch with safetensors.torch.load_file)\n", save);
     ag_state_dict_free(sd);
+    ag_ddp_free(ddp);
 
     ag_loader_free(loader);
     ag_optimizer_free(opt);
@@ -278,5 +326,6 @@ int main(int argc, char **argv)
     ag_dataset_free(train);
     ag_dataset_free(test);
     ag_device_close(dev);
+    if (o.distributed && ag_dist_finalize() != AG_OK) fprintf(stderr, "warning: %s\n", ag_last_error());
     return acc >= 0 ? 0 : 1;
 }

@@ -23,6 +23,7 @@ typedef struct fmnist_options {
     double lr;
     uint64_t seed;
     bool normalize; /* standardise inputs with FMNIST_MEAN/STD (else x / 255 only) */
+    bool distributed; /* data-parallel over the ranks of mpirun (anygrad/dist.h) */
     bool help;
 } fmnist_options;
 
@@ -48,6 +49,9 @@ static inline void fmnist_usage(FILE *f, const char *argv0)
             "  --checkpoint FILE    write a checkpoint after every epoch\n"
             "  --resume FILE        continue from a checkpoint\n"
             "  --limit N            train on the first N images only\n"
+            "  --distributed        data-parallel over the ranks of mpirun: each rank trains on\n"
+            "                       its shard with --batch-size images per step (global batch\n"
+            "                       = ranks x batch); rank 0 prints and writes the files\n"
             "  -h, --help           this text and the devices of this machine\n",
             argv0, FMNIST_MEAN, FMNIST_STD, FMNIST_DEFAULT_DATA);
 }
@@ -73,6 +77,7 @@ static inline int fmnist_parse(int argc, char **argv, fmnist_options *o)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = true; return 0; }
         if (!strcmp(a, "--no-normalize")) { o->normalize = false; continue; }
+        if (!strcmp(a, "--distributed")) { o->distributed = true; continue; }
         if (!v || strncmp(a, "--", 2)) {
             fprintf(stderr, "%s: %s %s\n", argv[0], v ? "unknown argument" : "missing value for", a);
             fmnist_usage(stderr, argv[0]);

@@ -14,6 +14,7 @@
  *   anygrad/io.h        state dicts, safetensors files, checkpoints
  *   anygrad/nn.h        modules: Linear, Conv2d, norms, attention, Sequential
  *   anygrad/graph.h     capture a training step once, replay it (graphs)
+ *   anygrad/dist.h      data-parallel training across processes on MPI
  *
  * Conventions (see docs/ARCHITECTURE.md):
  *   - Functions returning a handle return NULL on failure; functions returning
@@ -35,5 +36,6 @@
 #include "anygrad/io.h"
 #include "anygrad/nn.h"
 #include "anygrad/graph.h"
+#include "anygrad/dist.h"
 
 #endif /* ANYGRAD_H */

@@ -10,6 +10,7 @@ packages=(
   libvulkan-dev glslang-tools spirv-tools mesa-vulkan-drivers vulkan-validationlayers
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev
   libcjson-dev
+  libopenmpi-dev openmpi-bin
   clang
 )
 if [ "${1:-}" = "--demo" ]; then packages+=(dataset-fashion-mnist); fi

@@ -21,6 +21,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAG_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== test suite on: $AG_TEST_BACKENDS"
+# (includes test_dist_np2 / test_dist_np3: the data-parallel suite under
+# mpirun --oversubscribe --allow-run-as-root -np 2 and -np 3, and the
+# test_dist_fail_* jobs in which a rank dies, stalls or errors)
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 echo "== install, then build a program against it with CMake and with pkg-config"
@@ -47,10 +50,21 @@ for t in build/tests/test_*; do
   # drivers' own allocations are not the CPU backend's (the sanitizer run
   # below covers it, with the runtimes' caches suppressed).
   [ "$(basename "$t")" = test_device ] && continue
+  # test_dist needs mpirun: it runs under valgrind below, one valgrind per rank.
+  [ "$(basename "$t")" = test_dist ] && continue
   echo "-- $(basename "$t")"
   AG_TEST_BACKENDS=cpu AG_NUM_THREADS=2 valgrind -q --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect "$t" >/dev/null
 done
+
+if [ -x build/tests/test_dist ]; then
+  echo "-- test_dist (2 ranks under mpirun; the MPI runtime's own allocations suppressed)"
+  AG_TEST_BACKENDS=cpu AG_NUM_THREADS=1 CK_FORK=no AG_DIST_TIMEOUT=300 \
+    mpirun --oversubscribe --allow-run-as-root -np 2 valgrind -q --error-exitcode=1 \
+    --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    --suppressions=/usr/share/openmpi/openmpi-valgrind.supp \
+    --suppressions="$PWD/tests/dist/mpi.supp" build/tests/test_dist >/dev/null
+fi
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAG_SANITIZE=ON -DAG_WERROR=ON \

@@ -6,6 +6,17 @@
 #include <string.h>
 
 static _Thread_local int no_grad_depth;
+static _Thread_local agi_grad_ready_fn grad_ready_fn;
+static _Thread_local void *grad_ready_ctx;
+
+void agi_grad_ready_hook_set(agi_grad_ready_fn fn, void *ctx, agi_grad_ready_fn *prev_fn,
+                             void **prev_ctx)
+{
+    if (prev_fn) *prev_fn = grad_ready_fn;
+    if (prev_ctx) *prev_ctx = grad_ready_ctx;
+    grad_ready_fn = fn;
+    grad_ready_ctx = ctx;
+}
 
 void ag_no_grad_begin(void) { no_grad_depth++; }
 void ag_no_grad_end(void)
@@ -289,6 +300,7 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
         if (!g) continue; /* no gradient flowed here (e.g. through a non-differentiable path) */
         if (!t->grad_fn || t->retains_grad) {
             st = store_grad(t, g);
+            if (st == AG_OK && !t->grad_fn && grad_ready_fn) st = grad_ready_fn(grad_ready_ctx, t);
             if (st != AG_OK) break;
         }
         agi_node *node = t->grad_fn;

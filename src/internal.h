@@ -200,6 +200,16 @@ bool agi_needs_grad(int n, const ag_tensor *const *inputs);
 #define AGI_NEEDS_GRAD(...)                                                                       \
     agi_needs_grad((int)(sizeof((const ag_tensor *[]){__VA_ARGS__}) / sizeof(ag_tensor *)),        \
                    (const ag_tensor *const[]){__VA_ARGS__})
+/* Gradient-ready hook (for src/dist): while set on a thread, ag_backward on
+ * that thread calls fn(ctx, leaf) right after it stores the gradient of a
+ * leaf that requires grad. The walk visits each tensor once, after all its
+ * consumers, so leaf->grad is then final for this backward (on an
+ * asynchronous backend its kernels may still be queued). A negative return
+ * stops the walk with that error. Set and restore around one ag_backward:
+ * the previous hook is returned through prev_fn / prev_ctx (may be NULL). */
+typedef ag_status (*agi_grad_ready_fn)(void *ctx, ag_tensor *leaf);
+void agi_grad_ready_hook_set(agi_grad_ready_fn fn, void *ctx, agi_grad_ready_fn *prev_fn,
+                             void **prev_ctx);
 /* A node with n inputs (each retained; NULL allowed). */
 agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
                        const ag_tensor *const *inputs);

@@ -450,6 +450,70 @@ START_TEST(test_loader_errors)
 }
 END_TEST
 
+/* Distributed sampling: R loaders over one dataset, one per rank, see equal
+ * shards of the same per-epoch order: rank r gets items r, r + R, ... of the
+ * unsharded loader's order, padded from its start (or cut with
+ * shard_drop_tail); the shards cover the dataset and change every epoch. */
+START_TEST(test_loader_shards)
+{
+    ag_device *dev = agt_open(_i);
+    ag_dataset *ds = ag_dataset_new(10, 1, (int64_t[]){3}, counting_get, NULL, NULL);
+    ck_assert(ds != NULL);
+    ag_loader_opts base = {.batch_size = 2, .shuffle = true, .seed = 9};
+    ag_loader *whole = ag_loader_new(ds, dev, &base);
+    ck_assert_int_eq(ag_loader_length(whole), 10);
+    for (int drop = 0; drop < 2; drop++) {
+        for (int R = 2; R <= 4; R++) {
+            int64_t want_len = drop ? 10 / R : (10 + R - 1) / R;
+            for (int e = 0; e < 2; e++) {
+                int64_t full[10];
+                ck_assert(ag_loader_epoch_order(whole, e, full) == AG_OK);
+                int hit[10] = {0};
+                for (int r = 0; r < R; r++) {
+                    ag_loader_opts o = base;
+                    o.num_replicas = R;
+                    o.rank = r;
+                    o.shard_drop_tail = drop;
+                    o.synchronous = r % 2;
+                    ag_loader *ld = ag_loader_new(ds, dev, &o);
+                    ck_assert_msg(ld != NULL, "%s", ag_last_error());
+                    ck_assert_int_eq(ag_loader_length(ld), want_len);
+                    ck_assert_int_eq(ag_loader_num_batches(ld), (want_len + 1) / 2);
+                    if (e) ck_assert(ag_loader_reset(ld, e) == AG_OK);
+                    int64_t seen[10], order[10];
+                    ck_assert_int_eq(run_epoch(ld, 2, seen, 10), want_len);
+                    ck_assert(ag_loader_epoch_order(ld, e, order) == AG_OK);
+                    for (int64_t k = 0; k < want_len; k++) {
+                        ck_assert_int_eq(seen[k], full[(r + k * R) % 10]);
+                        ck_assert_int_eq(order[k], seen[k]);
+                        hit[seen[k]]++;
+                    }
+                    ag_loader_free(ld);
+                }
+                /* Padding repeats only the first items; dropping loses only the tail. */
+                for (int i = 0; i < 10; i++) {
+                    int pos = 0;
+                    while (full[pos] != i) pos++;
+                    int expect = drop ? (pos < (10 / R) * R) : 1 + (pos < want_len * R - 10);
+                    ck_assert_msg(hit[i] == expect, "R %d drop %d epoch %d: item %d seen %d times",
+                                  R, drop, e, i, hit[i]);
+                }
+            }
+        }
+    }
+    ag_loader_free(whole);
+    agt_assert_error(ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 1, .num_replicas = 2,
+                                                               .rank = 2}),
+                     "ag_loader_new", "rank 2 of num_replicas 2", "rank out of range");
+    agt_assert_error(ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 1, .num_replicas = -1}),
+                     "ag_loader_new", "bad sharding", "negative replicas");
+    agt_assert_error(ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 1, .rank = 1}),
+                     "ag_loader_new", "bad sharding", "rank without replicas");
+    ag_dataset_free(ds);
+    agt_close(dev);
+}
+END_TEST
+
 /* MNIST files through the loader: x [B, 1, H, W]. */
 START_TEST(test_loader_mnist)
 {
@@ -543,6 +607,7 @@ int main(void)
     AGT_ADD_LOOP(tc, test_loader_order_and_modes);
     AGT_ADD_LOOP(tc, test_loader_drop_last);
     AGT_ADD_LOOP(tc, test_loader_errors);
+    AGT_ADD_LOOP(tc, test_loader_shards);
     AGT_ADD_LOOP(tc, test_loader_mnist);
     AGT_ADD_LOOP(tc, test_loader_background);
     suite_add_tcase(s, tc);

@@ -137,6 +137,17 @@ typedef struct ag_loader_opts {
     int prefetch;        /* batches prepared ahead (0 → 2) */
     bool synchronous;    /* no background thread: next() does all the work */
     ag_loader_upload upload;
+    /* Distributed sampling (PyTorch's DistributedSampler): with num_replicas
+     * R > 1 this loader yields only shard `rank` (0 <= rank < R) of each
+     * epoch. The epoch's order over the whole dataset is the same on every
+     * rank (same seed and epoch); it is padded by repeating its first items
+     * until its length is a multiple of R (or, with shard_drop_tail, cut to
+     * the largest multiple of R), and rank r takes items r, r + R, r + 2R...
+     * So the shards are disjoint (but for the padding), of equal size
+     * ag_loader_length, and change every epoch. 0 or 1: no sharding. */
+    int num_replicas;
+    int rank;
+    bool shard_drop_tail; /* drop the last len % R items instead of padding */
 } ag_loader_opts;
 
 /* A loader over `ds` (borrowed: it must outlive the loader) producing
@@ -166,8 +177,13 @@ AG_API ag_status ag_loader_reset(ag_loader *ld, int64_t epoch);
 /* Batches per epoch (with drop_last taken into account); -1 for NULL. */
 AG_API int64_t ag_loader_num_batches(const ag_loader *ld);
 
-/* Writes the dataset indices of epoch `epoch`'s order into `out` (length
- * entries), for inspection and tests. */
+/* Items per epoch: the dataset's length, or with num_replicas > 1 the
+ * shard's (see ag_loader_opts); -1 for NULL. */
+AG_API int64_t ag_loader_length(const ag_loader *ld);
+
+/* Writes the dataset indices of epoch `epoch`'s order (this loader's shard
+ * when sharded) into `out` (ag_loader_length entries), for inspection and
+ * tests. */
 AG_API ag_status ag_loader_epoch_order(const ag_loader *ld, int64_t epoch, int64_t *out);
 
 /* Stops the background thread (waiting for the batch it is preparing), frees

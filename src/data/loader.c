@@ -30,7 +30,9 @@ struct ag_loader {
     int64_t length, batch, nbatches, item_numel;
     int item_ndim;
     int64_t item_shape[AG_MAX_DIMS];
-    int64_t *order; /* the current epoch's order */
+    int64_t ds_length; /* items in the dataset */
+    int64_t *perm;     /* [ds_length] scratch: the whole dataset's order (sharded loaders) */
+    int64_t *order;    /* [length] the current epoch's order (this shard's) */
     bool bg_upload;
     /* Shared with the worker (under mu). */
     pthread_mutex_t mu;
@@ -54,18 +56,32 @@ static uint64_t splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static void make_order(const ag_loader *ld, int64_t epoch, int64_t *out)
+/* The whole dataset's order of `epoch`: out [n]. */
+static void make_perm(const ag_loader *ld, int64_t epoch, int64_t n, int64_t *out)
 {
-    for (int64_t i = 0; i < ld->length; i++) out[i] = i;
+    for (int64_t i = 0; i < n; i++) out[i] = i;
     if (!ld->opts.shuffle) return;
     uint64_t s = ld->opts.seed;
     uint64_t state = splitmix64(&s) ^ ((uint64_t)epoch * 0xD1B54A32D192ED03ULL);
-    for (int64_t i = ld->length - 1; i > 0; i--) {
+    for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)(splitmix64(&state) % (uint64_t)(i + 1));
         int64_t t = out[i];
         out[i] = out[j];
         out[j] = t;
     }
+}
+
+/* This loader's order of `epoch`: out [ld->length]. Sharded: entry k is
+ * item rank + k * R of the whole order, padded cyclically from its start. */
+static void make_order(const ag_loader *ld, int64_t epoch, int64_t *out)
+{
+    if (!ld->perm) {
+        make_perm(ld, epoch, ld->length, out);
+        return;
+    }
+    make_perm(ld, epoch, ld->ds_length, ld->perm);
+    const int64_t replicas = ld->opts.num_replicas, rank = ld->opts.rank;
+    for (int64_t k = 0; k < ld->length; k++) out[k] = ld->perm[(rank + k * replicas) % ld->ds_length];
 }
 
 /* ---- Filling a slot ---------------------------------------------------------- */
@@ -157,6 +173,7 @@ static void loader_destroy(ag_loader *ld)
     }
     free(ld->slots);
     free(ld->order);
+    free(ld->perm);
     pthread_mutex_destroy(&ld->mu);
     pthread_cond_destroy(&ld->cv_prod);
     pthread_cond_destroy(&ld->cv_cons);
@@ -176,6 +193,13 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
                   (long long)opts->batch_size, opts->prefetch, (int)opts->upload);
         return NULL;
     }
+    if (opts->num_replicas < 0 || opts->rank < 0 ||
+        opts->rank >= (opts->num_replicas > 1 ? opts->num_replicas : 1)) {
+        agi_error(AG_ERR_INVALID, op, "bad sharding: rank %d of num_replicas %d (want 0 <= rank "
+                  "< num_replicas, or num_replicas 0 or 1 with rank 0)", opts->rank,
+                  opts->num_replicas);
+        return NULL;
+    }
     ag_loader *ld = agi_calloc(1, sizeof *ld);
     if (!ld) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
@@ -187,7 +211,14 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
     ld->ds = ds;
     ld->dev = dev;
     ld->opts = *opts;
-    ld->length = ag_dataset_length(ds);
+    ld->ds_length = ag_dataset_length(ds);
+    ld->length = ld->ds_length;
+    const bool sharded = opts->num_replicas > 1;
+    if (sharded) {
+        int64_t r = opts->num_replicas;
+        ld->length = opts->shard_drop_tail ? ld->ds_length / r : (ld->ds_length + r - 1) / r;
+        if (ld->ds_length == 0) ld->length = 0;
+    }
     ld->batch = opts->batch_size;
     ld->item_ndim = ag_dataset_item_shape(ds, ld->item_shape);
     ld->item_numel = agi_numel(ld->item_ndim, ld->item_shape);
@@ -197,7 +228,8 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
     ld->depth = opts->synchronous ? 1 : (opts->prefetch ? opts->prefetch : 2);
     ld->order = agi_malloc((size_t)(ld->length ? ld->length : 1) * sizeof *ld->order);
     ld->slots = agi_calloc((size_t)ld->depth, sizeof *ld->slots);
-    bool ok = ld->order && ld->slots;
+    if (sharded) ld->perm = agi_malloc((size_t)(ld->ds_length ? ld->ds_length : 1) * sizeof *ld->perm);
+    bool ok = ld->order && ld->slots && (!sharded || ld->perm);
     for (int i = 0; ok && i < ld->depth; i++) {
         slot *s = &ld->slots[i];
         s->idx = agi_malloc((size_t)ld->batch * sizeof *s->idx);
@@ -306,6 +338,7 @@ ag_status ag_loader_reset(ag_loader *ld, int64_t epoch)
 }
 
 int64_t ag_loader_num_batches(const ag_loader *ld) { return ld ? ld->nbatches : -1; }
+int64_t ag_loader_length(const ag_loader *ld) { return ld ? ld->length : -1; }
 
 ag_status ag_loader_epoch_order(const ag_loader *ld, int64_t epoch, int64_t *out)
 {

@@ -11,6 +11,9 @@ int main(void)
     double sum = ag_item(ag_sum(x, 0, NULL, false));
     ag_scope_end();
     ag_device_close(dev);
-    printf("anygrad %s: sum of ones [2,3] = %g\n", ag_version(), sum);
-    return sum == 6.0 ? 0 : 1;
+    /* dist.h links in every build (MPI or not); outside mpirun: rank 0 of 1. */
+    int rank = ag_dist_rank(), size = ag_dist_world_size();
+    printf("anygrad %s: sum of ones [2,3] = %g; MPI %s, rank %d of %d\n", ag_version(), sum,
+           ag_dist_available() ? "built in" : "not built in", rank, size);
+    return sum == 6.0 && rank == 0 && size == 1 ? 0 : 1;
 }
