@@ -436,6 +436,52 @@ START_TEST(test_fused_chain_bits)
 }
 END_TEST
 
+/* Reductions that need temporaries (partial sums of long rows on GPU-type
+ * kernels, a contiguous copy of a strided source): the list keeps them while
+ * eager work in between allocates and frees small buffers. */
+typedef struct reduce_ctx {
+    ag_tensor *x, *out;
+} reduce_ctx;
+
+static ag_status reductions(void *p)
+{
+    reduce_ctx *c = p;
+    ag_scope_begin();
+    ag_tensor *rows = ag_sum(ag_square(c->x), 1, (int[]){1}, false);              /* [3] */
+    ag_tensor *cols = ag_max(ag_transpose(c->x, 0, 1), 1, (int[]){0}, false);     /* [3] */
+    ag_tensor *all = ag_sum(ag_mul(c->x, c->x), 1, (int[]){0}, false);            /* [40000] */
+    ag_tensor *r = ag_add(ag_add(rows, cols), ag_sum(all, 0, NULL, true));        /* [3] */
+    ag_status st = r ? ag_copy_(c->out, r) : ag_last_status();
+    ag_scope_end();
+    return st;
+}
+
+START_TEST(test_replay_reduction_temporaries)
+{
+    ag_device *dev = agt_open(_i);
+    reduce_ctx c = {agt_randn(dev, AG_SHAPE(3, 40000), 21, 1.0), ag_zeros(dev, AG_F32, AG_SHAPE(3))};
+    ck_assert_int_eq(reductions(&c), AG_OK);
+    float *eager = agt_read_f32(c.out);
+    ag_graph *g = ag_graph_capture(dev, reductions, &c, NULL);
+    ck_assert_msg(g != NULL, "%s", ag_last_error());
+    for (int rep = 0; rep < 4; rep++) {
+        ag_scope_begin(); /* eager churn of small buffers between replays */
+        for (int i = 0; i < 20; i++) ck_assert_ptr_nonnull(ag_sum(ag_ones(dev, AG_F32, AG_SHAPE(5 + i)), 0, NULL, false));
+        ag_scope_end();
+        ck_assert_int_eq(ag_fill_(c.out, 0.0), AG_OK);
+        ck_assert_int_eq(ag_graph_replay(g), AG_OK);
+        float *got = agt_read_f32(c.out);
+        ck_assert_int_eq(memcmp(got, eager, 3 * sizeof *got), 0);
+        free(got);
+    }
+    free(eager);
+    ag_graph_free(g);
+    ag_release(c.x);
+    ag_release(c.out);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -452,6 +498,7 @@ static Suite *graph_suite(void)
     AGT_ADD_LOOP(tc, test_failed_replay_changes_nothing);
     AGT_ADD_LOOP(tc, test_graph_keeps_released_inputs);
     AGT_ADD_LOOP(tc, test_fused_chain_bits);
+    AGT_ADD_LOOP(tc, test_replay_reduction_temporaries);
     suite_add_tcase(s, tc);
     return s;
 }

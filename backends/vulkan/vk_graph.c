@@ -170,5 +170,9 @@ void vk_list_free(agi_backend_device *d, agi_kernel_list *l)
 {
     if (!l) return;
     vk_wait_all(d);
+    /* A primary that executed the list refers to it until reset: reset the
+     * (now idle) batches before the secondary goes away. */
+    for (int i = 0; i < AGVK_NBATCH; i++)
+        if (d->batches[i].seq) vkResetCommandBuffer(d->batches[i].cb, 0);
     list_destroy(d, l);
 }

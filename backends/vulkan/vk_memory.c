@@ -327,7 +327,7 @@ void vk_buffer_release(agi_backend_device *d, agi_buffer *buf)
         free(buf);
         return;
     }
-    if (d->rec && !buf->block->host) { /* a temporary of a list being recorded */
+    if (d->rec) { /* a temporary of a list being recorded (small ones live in the host pool) */
         vk_rec_keep(d, buf);
         return;
     }
