@@ -61,6 +61,8 @@ extern "C" {
 
 typedef struct ag_graph ag_graph;
 
+/* The environment variables AG_GRAPH_NO_FUSION=1 and AG_GRAPH_NO_PREBUILD=1
+ * turn these on for every graph (for comparisons and bug hunts). */
 typedef struct ag_graph_opts {
     bool no_fusion;   /* keep every elementwise kernel separate */
     bool no_prebuild; /* replay record by record (no pre-built backend lists) */

@@ -231,6 +231,11 @@ ag_status ag_graph_begin(ag_device *dev, const ag_graph_opts *opts)
     g->magic = AGI_GRAPH_MAGIC;
     g->dev = dev;
     if (opts) g->opts = *opts;
+    /* Overrides for comparisons and bisecting: AG_GRAPH_NO_FUSION=1,
+     * AG_GRAPH_NO_PREBUILD=1. */
+    const char *e = getenv("AG_GRAPH_NO_FUSION");
+    if (e && e[0] == '1') g->opts.no_fusion = true;
+    if ((e = getenv("AG_GRAPH_NO_PREBUILD")) && e[0] == '1') g->opts.no_prebuild = true;
     agi_device_retain(dev);
     atomic_fetch_add(&dev->n_graphs, 1);
     c->g = g;

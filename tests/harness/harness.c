@@ -1,6 +1,10 @@
 /* tests/harness/harness.c — backend selection, host copies and assertions. */
 #include "harness.h"
 
+#include <execinfo.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -80,8 +84,26 @@ void agt_close(ag_device *dev)
     ck_assert_msg(bufs == 0, "%lld device buffers still alive at close", (long long)bufs);
 }
 
+/* A crash (segfault, abort) prints the stack to stderr before the default
+ * action: a suite that dies on a remote machine still says where. Resolve
+ * the "(+0x...)" offsets with addr2line -f -e <test binary>. */
+static void crash_report(int sig)
+{
+    static const char msg[] = "\n*** crash: stack (resolve offsets with addr2line -f -e <binary>):\n";
+    void *frames[64];
+    (void)!write(2, msg, sizeof msg - 1);
+    int n = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, n, 2);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int agt_run_suite(Suite *s)
 {
+#ifndef __SANITIZE_ADDRESS__ /* the sanitizers report crashes themselves */
+    const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], crash_report);
+#endif
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);
