@@ -221,16 +221,8 @@ typedef struct agi_backend {
     /* Waits for queued work and gives cached free memory back to the driver. */
     ag_status (*empty_cache)(agi_backend_device *dev);
 
-    /* ---- Graphs (src/graph): pre-built lists and arena aliases ---- */
+    /* ---- Graphs (src/graph): pre-built lists of records ---- */
 
-    /* A buffer for bytes [offset, offset + nbytes) of `parent` (a graph's
-     * memory arena). offset is a multiple of AGI_ALIAS_ALIGN, nbytes > 0 and
-     * the range lies inside parent. buffer_free of an alias frees only the
-     * handle; the parent must outlive its aliases. Aliases of one parent may
-     * overlap in memory: the backend orders accesses through any of them as
-     * accesses to the parent. */
-    ag_status (*buffer_alias)(agi_backend_device *dev, agi_buffer *parent, size_t offset,
-                              size_t nbytes, agi_buffer **out);
     /* Pre-builds `n` kernel records (none with an `err` word) for repeated
      * execution: the same semantics as exec() of each record in order, with
      * the validation, kernel choice and argument setup done once. The
@@ -244,9 +236,6 @@ typedef struct agi_backend {
     void (*list_free)(agi_backend_device *dev, agi_kernel_list *list);
 } agi_backend;
 
-/* Alignment of graph arena offsets (buffer_alias): a multiple of every
- * backend's sub-buffer and descriptor offset alignment. */
-#define AGI_ALIAS_ALIGN 4096
 
 /* The compiled-in backends (NULL entries for those not built). */
 extern const agi_backend agi_backend_cpu;

@@ -14,7 +14,7 @@
  *   cpu_index.c       GATHER SCATTER_ADD
  *   cpu_rng.c         RNG (Philox4x32-10)
  *   cpu_optim.c       SGD ADAM RMSPROP
- *   cpu_graph.c       arena aliases and pre-built kernel lists (graphs)
+ *   cpu_graph.c       pre-built kernel lists (graphs)
  *   cpu_fused.c       EW_FUSED (elementwise chains merged by graphs)
  */
 #ifndef AG_CPU_H
@@ -75,7 +75,6 @@ struct agi_buffer {
     size_t cap;    /* bytes allocated at data: nbytes rounded up to its size class */
     int cls;       /* size class (index into the cache's free lists) */
     struct agi_buffer *next; /* free-list link while cached */
-    bool alias;    /* a window of another buffer (buffer_alias): data is not owned */
 };
 
 /* Freed buffers are kept, per size class, for reuse (a training step frees
@@ -176,8 +175,6 @@ cpu_kernel_fn cpu_kernel_for(agi_kernel_op op);
 size_t cpu_buffer_bytes(const agi_buffer *buf);
 
 /* ---- Graphs (cpu_graph.c) ---------------------------------------------------- */
-ag_status cpu_buffer_alias(agi_backend_device *dev, agi_buffer *parent, size_t offset,
-                           size_t nbytes, agi_buffer **out);
 ag_status cpu_list_build(agi_backend_device *dev, const agi_kernel *ks, int n,
                          agi_kernel_list **out);
 ag_status cpu_list_run(agi_backend_device *dev, agi_kernel_list *list);

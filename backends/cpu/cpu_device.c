@@ -288,7 +288,6 @@ static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_bu
         b->data = data;
         b->cap = cap;
         b->cls = cls;
-        b->alias = false;
         atomic_fetch_add(&dev->n_sys_allocs, 1);
         atomic_fetch_add(&dev->sys_alloc_bytes, cap);
     }
@@ -302,10 +301,6 @@ static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_bu
 static void cpu_buffer_free(agi_backend_device *dev, agi_buffer *buf)
 {
     if (!buf) return;
-    if (buf->alias) { /* a window of a graph arena: the parent owns the memory */
-        free(buf);
-        return;
-    }
     atomic_fetch_sub(&dev->live_bytes, (buf->nbytes + 63) / 64 * 64);
     if (buf->cls >= 0 && dev->cache_limit) {
         pthread_mutex_lock(&dev->cache_mu);
@@ -443,7 +438,6 @@ const agi_backend agi_backend_cpu = {
     .sync = cpu_sync,
     .counters = cpu_counters,
     .empty_cache = cpu_empty_cache,
-    .buffer_alias = cpu_buffer_alias,
     .list_build = cpu_list_build,
     .list_run = cpu_list_run,
     .list_free = cpu_list_free,

@@ -1,6 +1,6 @@
-/* backends/cpu/cpu_graph.c — graph support on the CPU: arena aliases are
- * pointers into the parent's memory, and a pre-built list is the records with
- * their kernel functions resolved, called in order. */
+/* backends/cpu/cpu_graph.c — graph lists on the CPU: a pre-built list is the
+ * records, validated once, with their kernel functions resolved, called in
+ * order. */
 #include "cpu.h"
 
 #include <stdlib.h>
@@ -11,25 +11,6 @@ struct agi_kernel_list {
     agi_kernel *ks;
     cpu_kernel_fn *fns;
 };
-
-ag_status cpu_buffer_alias(agi_backend_device *dev, agi_buffer *parent, size_t offset,
-                           size_t nbytes, agi_buffer **out)
-{
-    (void)dev;
-    *out = NULL;
-    if (!parent || parent->alias || nbytes == 0 || offset > parent->nbytes ||
-        nbytes > parent->nbytes - offset)
-        return agi_set_error(AG_ERR_INVALID, "cpu: alias of bytes [%zu, +%zu) outside a buffer of %zu",
-                             offset, nbytes, parent ? parent->nbytes : 0);
-    agi_buffer *b = calloc(1, sizeof *b);
-    if (!b) return agi_set_error(AG_ERR_OOM, "cpu: host out of memory");
-    b->data = (char *)parent->data + offset;
-    b->nbytes = b->cap = nbytes;
-    b->cls = -1;
-    b->alias = true;
-    *out = b;
-    return AG_OK;
-}
 
 ag_status cpu_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out)
 {

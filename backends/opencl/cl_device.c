@@ -392,11 +392,6 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
 void agcl_free_locked(agi_backend_device *dev, agi_buffer *buf)
 {
     if (!buf) return;
-    if (buf->alias) { /* the parent owns the memory */
-        clReleaseMemObject(buf->mem);
-        free(buf);
-        return;
-    }
     if (dev->rec) { /* a temporary of a list being recorded */
         agcl_rec_keep(dev, buf);
         return;
@@ -421,36 +416,6 @@ static ag_status cl_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_buf
     ag_status st = agcl_alloc_locked(dev, nbytes, out);
     pthread_mutex_unlock(&dev->lock);
     return st;
-}
-
-static ag_status cl_buffer_alias(agi_backend_device *dev, agi_buffer *parent, size_t offset,
-                                 size_t nbytes, agi_buffer **out)
-{
-    *out = NULL;
-    if (!parent || parent->alias || nbytes == 0 || offset > parent->cap || nbytes > parent->cap - offset)
-        return agi_set_error(AG_ERR_INVALID, "opencl: alias of bytes [%zu, +%zu) outside a buffer of %zu",
-                             offset, nbytes, parent ? parent->cap : 0);
-    cl_uint align_bits = 0;
-    clGetDeviceInfo(dev->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL);
-    if (align_bits / 8 > 0 && offset % (align_bits / 8) != 0)
-        return agi_set_error(AG_ERR_UNSUPPORTED,
-                             "opencl: sub-buffer offset %zu is not a multiple of the device's "
-                             "base address alignment (%u bits)", offset, (unsigned)align_bits);
-    agi_buffer *b = calloc(1, sizeof *b);
-    if (!b) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
-    cl_buffer_region region = {offset, nbytes};
-    cl_int err;
-    b->mem = clCreateSubBuffer(parent->mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
-    if (!b->mem) {
-        free(b);
-        return agi_set_error(agcl_fail(err, "clCreateSubBuffer"), "opencl: cannot make a sub-buffer: %s (%d)",
-                             agcl_error_name(err), (int)err);
-    }
-    b->cap = b->nbytes = nbytes;
-    b->cls = -1;
-    b->alias = true;
-    *out = b;
-    return AG_OK;
 }
 
 static void cl_buffer_free(agi_backend_device *dev, agi_buffer *buf)
@@ -614,7 +579,6 @@ const agi_backend agi_backend_opencl = {
     .close = cl_close,
     .buffer_alloc = cl_buffer_alloc,
     .buffer_free = cl_buffer_free,
-    .buffer_alias = cl_buffer_alias,
     .write = cl_write,
     .read = cl_read,
     .exec = cl_exec,

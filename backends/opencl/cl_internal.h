@@ -43,7 +43,6 @@ struct agi_buffer {
     size_t nbytes;     /* bytes asked for (views must stay inside) */
     int cls;
     struct agi_buffer *next;
-    bool alias; /* a sub-buffer of a graph's arena (buffer_alias) */
 };
 
 struct agi_backend_device {

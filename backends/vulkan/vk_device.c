@@ -565,15 +565,6 @@ static void vt_buffer_free(agi_backend_device *d, agi_buffer *b)
     pthread_mutex_unlock(&d->lock);
 }
 
-static ag_status vt_buffer_alias(agi_backend_device *d, agi_buffer *parent, size_t offset, size_t nbytes,
-                                 agi_buffer **out)
-{
-    pthread_mutex_lock(&d->lock);
-    ag_status st = vk_buffer_alias(d, parent, offset, nbytes, out);
-    pthread_mutex_unlock(&d->lock);
-    return st;
-}
-
 static ag_status vt_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n)
 {
     pthread_mutex_lock(&d->lock);
@@ -687,7 +678,6 @@ const agi_backend agi_backend_vulkan = {
     .close = vk_close,
     .buffer_alloc = vt_buffer_alloc,
     .buffer_free = vt_buffer_free,
-    .buffer_alias = vt_buffer_alias,
     .list_build = vt_list_build,
     .list_run = vt_list_run,
     .list_free = vt_list_free,

@@ -159,7 +159,7 @@ ag_status vk_list_run(agi_backend_device *d, agi_kernel_list *l)
     vkCmdExecuteCommands(bt->cb, 1, &l->rec.cb);
     vk_barrier(d, bt->cb);
     vk_recorder *r = &l->rec;
-    for (int i = 0; i < r->n_touched; i++) vk_track(r->touched[i])->last_use = bt->seq;
+    for (int i = 0; i < r->n_touched; i++) r->touched[i]->last_use = bt->seq;
     for (int i = 0; i < r->n_metas; i++) r->metas[i]->last_use = bt->seq;
     bt->sets++;
     d->n_dispatches += r->dispatches;

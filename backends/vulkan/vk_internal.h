@@ -60,13 +60,7 @@ struct agi_buffer {
     VkDeviceSize alloc;  /* bytes reserved */
     uint64_t last_use;   /* seq of the last batch that touched it (0 never) */
     uint64_t rd_epoch, wr_epoch; /* barrier epochs of the last read / write */
-    /* An alias (buffer_alias: a window of a graph's arena): its hazards and
-     * host waits are tracked on the parent, since aliases may overlap. */
-    struct agi_buffer *parent;
 };
-
-/* The buffer whose seq and epochs track accesses to b. */
-static inline struct agi_buffer *vk_track(struct agi_buffer *b) { return b->parent ? b->parent : b; }
 
 typedef struct vk_batch {
     VkCommandBuffer cb;
@@ -182,9 +176,6 @@ void vk_buffer_release(agi_backend_device *d, agi_buffer *b);
 void vk_reclaim(agi_backend_device *d);
 /* Waits for all work and gives every empty cached block back to the driver. */
 ag_status vk_mem_trim(agi_backend_device *d);
-/* A window [offset, offset + nbytes) of parent (graph arenas). */
-ag_status vk_buffer_alias(agi_backend_device *d, agi_buffer *parent, size_t offset, size_t nbytes,
-                          agi_buffer **out);
 ag_status vk_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n);
 ag_status vk_read(agi_backend_device *d, agi_buffer *b, size_t off, void *dst, size_t n);
 

@@ -377,14 +377,12 @@ ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_bindin
 
 static bool hazard(agi_backend_device *d, agi_buffer *b, bool write)
 {
-    b = vk_track(b);
     if (b->wr_epoch == d->epoch) return true;        /* RAW / WAW */
     return write && b->rd_epoch == d->epoch;         /* WAR */
 }
 
 static void mark(agi_backend_device *d, agi_buffer *b, bool write, uint64_t seq)
 {
-    b = vk_track(b);
     if (write) b->wr_epoch = d->epoch;
     else b->rd_epoch = d->epoch;
     if (d->rec) vk_rec_touch(d, b); /* its seq is set when the list runs */

@@ -14,6 +14,10 @@
 #include "internal.h"
 #include "anygrad/graph.h"
 
+/* Alignment of intermediates in the arena: a multiple of every element size
+ * and of the backends' offset alignments for binding a window of a buffer. */
+#define AGI_ARENA_ALIGN 256
+
 /* The views of a record, in a fixed order (dst, dst2, src0..2). */
 #define AGI_GRAPH_NVIEWS 5
 agi_view *agi_graph_view(agi_kernel *k, int i);
@@ -26,12 +30,12 @@ typedef enum {
 /* One buffer the captured step used. */
 typedef struct graph_slot {
     slot_kind kind;
-    agi_buffer *buf;   /* the capture's buffer; after planning, the replay's */
+    agi_buffer *buf;   /* the capture's buffer; after planning, the replay's (the arena for
+                        * SLOT_ARENA, at `offset`) */
     size_t nbytes;
     int first, last;   /* first and last entry using it (-1: unused) */
     size_t offset;     /* SLOT_ARENA: offset in the arena */
     bool open;         /* SLOT_ARENA during capture: not released yet */
-    bool alias;        /* SLOT_ARENA after planning: buf is the graph's arena alias */
 } graph_slot;
 
 typedef enum { ENTRY_KERNEL, ENTRY_WRITE, ENTRY_HOOK } entry_kind;

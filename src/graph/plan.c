@@ -3,14 +3,16 @@
  * from the first to the last kernel that uses it; intermediates get offsets
  * in one arena, largest first, each at the lowest offset that no
  * intermediate live at the same time occupies (a greedy best-fit by size,
- * as in TensorFlow Lite's and ggml's allocators). */
+ * as in TensorFlow Lite's and ggml's allocators). Records then address the
+ * arena itself: a view's element offset moves by its slot's (offsets are
+ * multiples of AGI_ARENA_ALIGN, so of every element size). */
 #include "graph_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static size_t align_up(size_t n) { return (n + AGI_ALIAS_ALIGN - 1) / AGI_ALIAS_ALIGN * AGI_ALIAS_ALIGN; }
+static size_t align_up(size_t n) { return (n + AGI_ARENA_ALIGN - 1) / AGI_ARENA_ALIGN * AGI_ARENA_ALIGN; }
 
 static bool overlaps_in_time(const graph_slot *a, const graph_slot *b)
 {
@@ -180,14 +182,10 @@ ag_status agi_graph_plan(ag_graph *g)
             return agi_set_error(st, "cannot allocate the graph's arena of %zu bytes on %s (%s)", top,
                                  dev->info.spec, ag_last_error());
     }
-    for (int s = 0; s < g->n_slots && st == AG_OK; s++) {
+    for (int s = 0; s < g->n_slots; s++) { /* the capture's buffers were released at its end */
         graph_slot *sl = &g->slots[s];
-        if (sl->kind != SLOT_ARENA) continue;
-        sl->buf = NULL; /* the capture's buffer was released at its end */
-        if (sl->first >= 0) st = dev->be->buffer_alias(dev->impl, g->arena, sl->offset, sl->nbytes, &sl->buf);
-        sl->alias = sl->buf != NULL;
+        if (sl->kind == SLOT_ARENA) sl->buf = sl->first >= 0 ? g->arena : NULL;
     }
-    if (st != AG_OK) return st;
     if ((st = step_params(g)) != AG_OK) return st;
     const char *d = getenv("AG_GRAPH_DUMP");
     if (d && d[0] == '1') dump(g);
@@ -198,7 +196,12 @@ ag_status agi_graph_plan(ag_graph *g)
         for (int v = 0; v < AGI_GRAPH_NVIEWS; v++) {
             if (e->slot[v] < 0) continue;
             graph_slot *sl = &g->slots[e->slot[v]];
-            agi_graph_view(&e->k, v)->buf = sl->buf;
+            agi_view *view = agi_graph_view(&e->k, v);
+            view->buf = sl->buf;
+            if (sl->kind == SLOT_ARENA) { /* a window of the arena: offsets move by the slot's */
+                if (e->kind == ENTRY_WRITE) e->offset += sl->offset;
+                else view->offset += (int64_t)(sl->offset / ag_dtype_size(view->dtype));
+            }
             if (sl->kind == SLOT_HELD && writes_view(e, v) && i < g->first_outside_write)
                 g->first_outside_write = i;
         }

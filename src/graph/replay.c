@@ -164,7 +164,6 @@ void agi_graph_destroy(ag_graph *g)
     for (int s = 0; s < g->n_slots; s++) {
         graph_slot *sl = &g->slots[s];
         if (sl->kind == SLOT_HELD && sl->first >= 0) agi_held_drop(dev, sl->buf);
-        else if (sl->kind == SLOT_ARENA && sl->alias) dev->be->buffer_free(dev->impl, sl->buf);
     }
     free(g->slots);
     if (g->step_params) {
