@@ -194,6 +194,8 @@ base=${base%.md}
 } >>"$base.md"
 results=("$base".md); for ext in json svg; do [ -f "$base.$ext" ] && results+=("$base.$ext"); done
 echo "results: ${results[*]}"
-if [ -n "$copy_to" ]; then mkdir -p "$copy_to" && cp "${results[@]}" "$copy_to/"; fi
+# The whole benchmark log goes along: the record keeps only its end when the
+# benchmark fails.
+if [ -n "$copy_to" ]; then mkdir -p "$copy_to" && cp "${results[@]}" "$work/bench.log" "$copy_to/"; fi
 stamp "done: $suite_fail suite failures, $demo_fail demo failures, benchmark ${bench_ok/yes/ok}"
 [ "$suite_fail" -eq 0 ] && [ "$demo_fail" -eq 0 ] && [ "$bench_ok" = yes ]
