@@ -255,6 +255,9 @@ bool agi_view_is_contiguous(const agi_view *v);
 /* Merges adjacent dims that are contiguous in every one of `n` same-shaped
  * views (used for elementwise kernels); may reduce ndim to 1. */
 void agi_views_coalesce(agi_view **views, int n);
+/* Grows *arr (elements of `elem` bytes, capacity *cap) to hold at least
+ * `need`, doubling; AG_ERR_OOM (error set) when out of host memory. */
+ag_status agi_grow(void **arr, int *cap, int need, size_t elem);
 /* ---- The registry (backends/kernel_registry.c, from kernel_ops.def) ------- */
 
 /* Static names for diagnostics and kernel names ("?" when out of range). */

@@ -1,6 +1,8 @@
 /* backends/backend_util.c — helpers every backend shares: view geometry. */
 #include "backend.h"
 
+#include <stdlib.h>
+
 int64_t agi_view_numel(const agi_view *v)
 {
     int64_t n = 1;
@@ -52,4 +54,16 @@ void agi_views_coalesce(agi_view **views, int n)
         if (!mergeable) kept++;
     }
     for (int v = 0; v < n; v++) views[v]->ndim = kept + 1;
+}
+
+ag_status agi_grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap) return AG_OK;
+    int c = *cap ? *cap * 2 : 32;
+    while (c < need) c *= 2;
+    void *p = realloc(*arr, (size_t)c * elem);
+    if (!p) return agi_set_error(AG_ERR_OOM, "host out of memory");
+    *arr = p;
+    *cap = c;
+    return AG_OK;
 }

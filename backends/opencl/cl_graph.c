@@ -23,21 +23,9 @@ struct agi_kernel_list {
     int n_keep, cap_keep;
 };
 
-static ag_status grow(void **arr, int *cap, int need, size_t elem)
-{
-    if (need <= *cap) return AG_OK;
-    int c = *cap ? *cap * 2 : 32;
-    while (c < need) c *= 2;
-    void *p = realloc(*arr, (size_t)c * elem);
-    if (!p) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
-    *arr = p;
-    *cap = c;
-    return AG_OK;
-}
-
 static cl_step *step_new(agi_kernel_list *l)
 {
-    if (grow((void **)&l->steps, &l->cap, l->n + 1, sizeof *l->steps) != AG_OK) return NULL;
+    if (agi_grow((void **)&l->steps, &l->cap, l->n + 1, sizeof *l->steps) != AG_OK) return NULL;
     cl_step *s = &l->steps[l->n++];
     memset(s, 0, sizeof *s);
     return s;
@@ -70,7 +58,7 @@ ag_status agcl_rec_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, 
 void agcl_rec_keep(agi_backend_device *dev, agi_buffer *buf)
 {
     agi_kernel_list *l = dev->rec;
-    if (grow((void **)&l->keep, &l->cap_keep, l->n_keep + 1, sizeof *l->keep) == AG_OK)
+    if (agi_grow((void **)&l->keep, &l->cap_keep, l->n_keep + 1, sizeof *l->keep) == AG_OK)
         l->keep[l->n_keep++] = buf;
     /* else: the list still uses it; leaking beats handing it to someone else */
 }

@@ -9,18 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ag_status grow(void **arr, int *cap, int need, size_t elem)
-{
-    if (need <= *cap) return AG_OK;
-    int c = *cap ? *cap * 2 : 64;
-    while (c < need) c *= 2;
-    void *p = realloc(*arr, (size_t)c * elem);
-    if (!p) return agi_set_error(AG_ERR_OOM, "vulkan: host out of memory");
-    *arr = p;
-    *cap = c;
-    return AG_OK;
-}
-
 ag_status vk_rec_room(agi_backend_device *d, uint32_t meta_bytes, VkDescriptorPool *pool)
 {
     vk_recorder *r = d->rec;
@@ -73,14 +61,14 @@ void vk_rec_touch(agi_backend_device *d, agi_buffer *b)
     vk_recorder *r = d->rec;
     for (int i = r->n_touched - 1; i >= 0 && i >= r->n_touched - 8; i--)
         if (r->touched[i] == b) return; /* recently noted */
-    if (grow((void **)&r->touched, &r->cap_touched, r->n_touched + 1, sizeof *r->touched) == AG_OK)
+    if (agi_grow((void **)&r->touched, &r->cap_touched, r->n_touched + 1, sizeof *r->touched) == AG_OK)
         r->touched[r->n_touched++] = b;
 }
 
 void vk_rec_keep(agi_backend_device *d, agi_buffer *b)
 {
     vk_recorder *r = d->rec;
-    if (grow((void **)&r->keep, &r->cap_keep, r->n_keep + 1, sizeof *r->keep) == AG_OK) {
+    if (agi_grow((void **)&r->keep, &r->cap_keep, r->n_keep + 1, sizeof *r->keep) == AG_OK) {
         r->keep[r->n_keep++] = b;
         return;
     }
