@@ -63,6 +63,10 @@ static void input_shapes(model_kind kind, int *xn, int64_t *xs, int *yn, int64_t
     }
 }
 
+/* The optimizer setup() gives the model: 0 Adam (with weight decay), 1 SGD
+ * with Nesterov momentum, 2 RMSprop with momentum. */
+static int optimizer_kind;
+
 static void setup(step_ctx *c, ag_device *dev, model_kind kind)
 {
     memset(c, 0, sizeof *c);
@@ -72,7 +76,18 @@ static void setup(step_ctx *c, ag_device *dev, model_kind kind)
     c->model = make_model(dev, kind);
     ck_assert_ptr_nonnull(c->model);
     c->n_params = ag_module_parameters(c->model, NULL, c->params, 64);
-    c->opt = ag_optim_adam(c->params, c->n_params, &(ag_adam_opts){.lr = 1e-2, .weight_decay = 1e-3});
+    switch (optimizer_kind) {
+    case 1:
+        c->opt = ag_optim_sgd(c->params, c->n_params,
+                              &(ag_sgd_opts){.lr = 0.05, .momentum = 0.9, .nesterov = true});
+        break;
+    case 2:
+        c->opt = ag_optim_rmsprop(c->params, c->n_params,
+                                  &(ag_rmsprop_opts){.lr = 1e-3, .momentum = 0.5, .weight_decay = 1e-4});
+        break;
+    default:
+        c->opt = ag_optim_adam(c->params, c->n_params, &(ag_adam_opts){.lr = 1e-2, .weight_decay = 1e-3});
+    }
     ck_assert_ptr_nonnull(c->opt);
     int xn, yn;
     int64_t xs[4], ys[4];
@@ -114,7 +129,17 @@ static void write_batch(step_ctx *c, int step)
     free(x);
 }
 
-/* One training step: forward, loss, backward, clipping on the device, Adam. */
+/* With a schedule, the learning rate changes before every step (outside the
+ * captured step: a replay must pick the new one up). */
+static bool lr_schedule;
+
+static void schedule_lr(step_ctx *c, int step)
+{
+    if (lr_schedule) ck_assert_int_eq(ag_optimizer_set_lr(c->opt, 0.02 / (1.0 + 0.3 * step)), AG_OK);
+}
+
+/* One training step: forward, loss, backward, clipping on the device, the
+ * optimizer's update. */
 static ag_status train_step(void *p)
 {
     step_ctx *c = p;
@@ -172,6 +197,7 @@ static void check_replay_matches_eager(int backend, model_kind kind, const ag_gr
     ag_manual_seed(100);
     for (int s = 0; s < STEPS; s++) {
         write_batch(&a, s);
+        schedule_lr(&a, s);
         ck_assert_int_eq(train_step(&a), AG_OK);
         eager_loss[s] = loss_value(&a);
     }
@@ -182,9 +208,11 @@ static void check_replay_matches_eager(int backend, model_kind kind, const ag_gr
     setup(&b, dev, kind);
     ag_manual_seed(100);
     write_batch(&b, 0);
+    schedule_lr(&b, 0);
     ck_assert_int_eq(train_step(&b), AG_OK);
     graph_loss[0] = loss_value(&b);
     write_batch(&b, 1);
+    schedule_lr(&b, 1);
     ag_graph *g = ag_graph_capture(dev, train_step, &b, opts);
     ck_assert_msg(g != NULL, "capture failed: %s", ag_last_error());
     graph_loss[1] = loss_value(&b);
@@ -192,6 +220,7 @@ static void check_replay_matches_eager(int backend, model_kind kind, const ag_gr
     int64_t tensors0 = ag_live_tensors();
     for (int s = 2; s < STEPS; s++) {
         write_batch(&b, s);
+        schedule_lr(&b, s);
         if (s == 3) ag_device_get_counters(dev, &c0);
         ck_assert_msg(ag_graph_replay(g) == AG_OK, "replay %d: %s", s, ag_last_error());
         graph_loss[s] = loss_value(&b);
@@ -224,6 +253,18 @@ START_TEST(test_replay_cnn) { check_replay_matches_eager(_i, MODEL_CNN, NULL); }
 END_TEST
 START_TEST(test_replay_transformer) { check_replay_matches_eager(_i, MODEL_TRANSFORMER, NULL); }
 END_TEST
+/* SGD with Nesterov momentum (its momentum buffer starts as the first
+ * gradient) and RMSprop, each under a learning rate that changes every step. */
+START_TEST(test_replay_sgd_rmsprop_schedule)
+{
+    lr_schedule = true;
+    for (optimizer_kind = 1; optimizer_kind <= 2; optimizer_kind++)
+        check_replay_matches_eager(_i, MODEL_MLP, NULL);
+    optimizer_kind = 0;
+    lr_schedule = false;
+}
+END_TEST
+
 START_TEST(test_replay_unfused_record_by_record)
 {
     ag_graph_opts o = {.no_fusion = true, .no_prebuild = true};
@@ -482,6 +523,38 @@ START_TEST(test_replay_reduction_temporaries)
 }
 END_TEST
 
+/* A host upload inside the capture is replayed with the bytes it had then. */
+typedef struct upload_ctx {
+    ag_tensor *x, *out;
+} upload_ctx;
+
+static ag_status step_with_upload(void *p)
+{
+    upload_ctx *c = p;
+    ag_scope_begin();
+    ag_tensor *k = ag_from_data(ag_tensor_device(c->x), AG_F32, AG_SHAPE(4), (float[]){1, 2, 3, 4}, 16);
+    ag_status st = k ? ag_copy_(c->out, ag_mul(c->x, k)) : ag_last_status();
+    ag_scope_end();
+    return st;
+}
+
+START_TEST(test_capture_replays_uploads)
+{
+    ag_device *dev = agt_open(_i);
+    upload_ctx c = {agt_tensor(dev, AG_SHAPE(4), (float[]){1, 1, 1, 1}), ag_zeros(dev, AG_F32, AG_SHAPE(4))};
+    ag_graph *g = ag_graph_capture(dev, step_with_upload, &c, NULL);
+    ck_assert_msg(g != NULL, "%s", ag_last_error());
+    agt_assert_close(c.out, (float[]){1, 2, 3, 4}, 4, 0, 0, "captured run");
+    ck_assert_int_eq(ag_tensor_write(c.x, (float[]){2, -1, 0.5f, 10}, 16), AG_OK);
+    ck_assert_int_eq(ag_graph_replay(g), AG_OK);
+    agt_assert_close(c.out, (float[]){2, -2, 1.5f, 40}, 4, 0, 0, "replay");
+    ag_graph_free(g);
+    ag_release(c.x);
+    ag_release(c.out);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -491,6 +564,7 @@ static Suite *graph_suite(void)
     AGT_ADD_LOOP(tc, test_replay_cnn);
     AGT_ADD_LOOP(tc, test_replay_transformer);
     AGT_ADD_LOOP(tc, test_replay_unfused_record_by_record);
+    AGT_ADD_LOOP(tc, test_replay_sgd_rmsprop_schedule);
     AGT_ADD_LOOP(tc, test_cnn_memory_plan);
     AGT_ADD_LOOP(tc, test_capture_rejects_host_read);
     AGT_ADD_LOOP(tc, test_capture_rejects_first_optimizer_step);
@@ -499,6 +573,7 @@ static Suite *graph_suite(void)
     AGT_ADD_LOOP(tc, test_graph_keeps_released_inputs);
     AGT_ADD_LOOP(tc, test_fused_chain_bits);
     AGT_ADD_LOOP(tc, test_replay_reduction_temporaries);
+    AGT_ADD_LOOP(tc, test_capture_replays_uploads);
     suite_add_tcase(s, tc);
     return s;
 }
