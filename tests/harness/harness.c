@@ -84,6 +84,7 @@ void agt_close(ag_device *dev)
     ck_assert_msg(bufs == 0, "%lld device buffers still alive at close", (long long)bufs);
 }
 
+#ifndef __SANITIZE_ADDRESS__ /* the sanitizers report crashes themselves */
 /* A crash (segfault, abort) prints the stack to stderr before the default
  * action: a suite that dies on a remote machine still says where. Resolve
  * the "(+0x...)" offsets with addr2line -f -e <test binary>. */
@@ -97,6 +98,7 @@ static void crash_report(int sig)
     signal(sig, SIG_DFL);
     raise(sig);
 }
+#endif
 
 int agt_run_suite(Suite *s)
 {
