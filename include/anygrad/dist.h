@@ -143,7 +143,9 @@ AG_API ag_status ag_dist_broadcast_module(ag_module *m);
  * existing .grad, or zeros; after the call every parameter that requires
  * grad has a .grad holding the mean over ranks. Gradients of batch-norm
  * statistics are not involved: running statistics stay per rank (broadcast
- * them with ag_dist_broadcast_module when needed).                          */
+ * them with ag_dist_broadcast_module when needed). Deterministic mode is
+ * taken as it is when the wrapper is made (it decides how buckets are
+ * reduced, see Collectives above): set it before ag_ddp_new.               */
 
 typedef struct ag_ddp ag_ddp;
 
