@@ -14,7 +14,11 @@
  * serialises access to its device state itself. Kernels queued from different
  * threads are ordered as the calls are.
  *
- * An op a backend lacks makes exec() return AG_ERR_UNSUPPORTED after calling
+ * Every exec() starts with agi_kernel_validate (backends/kernel_registry.c),
+ * the one record check all backends share: geometry and buffer bounds are
+ * AG_ERR_INVALID, records outside kernel_ops.def's contract (op, sub-op,
+ * dtypes) AG_ERR_UNSUPPORTED. An op a backend lacks beyond that makes exec()
+ * return AG_ERR_UNSUPPORTED after calling
  * agi_set_error("<backend>: <kernel> ... unsupported") — never a silent
  * fallback to another device.
  */
@@ -23,6 +27,8 @@
 
 #include "anygrad/core.h"
 #include "anygrad/tensor.h"
+#include "base/fused_ops.h"
+#include "base/base.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +38,8 @@
 typedef struct agi_buffer agi_buffer;
 /* A backend's per-device state. Each backend defines the struct. */
 typedef struct agi_backend_device agi_backend_device;
+/* A backend's pre-built list of kernel records (list_build). */
+typedef struct agi_kernel_list agi_kernel_list;
 
 /* A strided view of a buffer. Offsets and strides count elements of `dtype`.
  * Strides may be 0 (broadcast) but never negative. Shape entries are >= 1
@@ -47,158 +55,52 @@ typedef struct agi_view {
     int64_t strides[AG_MAX_DIMS];
 } agi_view;
 
-/* ---- Kernel ops and their exact semantics ------------------------------ */
+/* ---- Kernel ops (declared in kernel_ops.def) ------------------------------- */
+
+/* The ops and sub-ops, their semantics, views and dtypes are lines of
+ * kernel_ops.def; these enums and everything else that lists them are
+ * generated from it. */
+/* The columns of kernel_ops.def: sub-op families, parameter members and
+ * sub-op result dtypes. */
+enum { AGI_SUBS_NONE, AGI_SUBS_UNARY, AGI_SUBS_BINARY, AGI_SUBS_REDUCE, AGI_SUBS_SOFTMAX, AGI_SUBS_RNG };
+enum { AGI_P_NONE, AGI_P_SCALARS, AGI_P_CONV, AGI_P_POOL, AGI_P_OPTIM, AGI_P_FUSED };
+enum { AGI_RES_SAME, AGI_RES_U8, AGI_RES_I32 };
 
 typedef enum agi_kernel_op {
-    /* dst[i] = params.f[0] converted like COPY converts an f32 (truncate toward
-     * zero to i32; u8 keeps the low 8 bits of that). dst: any view, any dtype. */
-    AGI_K_FILL,
-    /* dst[i] = convert(src0[i]); same shape, any dtypes. f32→i32 truncates
-     * toward zero (out-of-range: unspecified but no trap); f32→u8 converts to
-     * i32 first then keeps the low 8 bits; i32→u8 keeps the low 8 bits. */
-    AGI_K_COPY,
-    /* dst[i] = f(src0[i]); f32 → f32; f = agi_unary_op in `sub`, params.f[] */
-    AGI_K_UNARY,
-    /* dst[i] = g(src0[i], src1[i]); same shape (broadcast as stride 0).
-     * Arithmetic: src f32 → dst f32, or src i32 → dst i32 (ADD SUB MUL MAX MIN
-     * only). Comparisons: src0,src1 both f32 or both i32 → dst u8 (0/1).
-     * *_BWD ops: f32 only. */
-    AGI_K_BINARY,
-    /* dst[i] = src0[i] != 0 ? src1[i] : src2[i]; src0 u8; src1, src2, dst
-     * the same dtype (f32 or i32). */
-    AGI_K_WHERE,
-    /* Reduction. dst has src0's rank; dims where dst.shape[d] == 1 and
-     * src0.shape[d] > 1 are reduced, the others match. sub = agi_reduce_op.
-     * SUM, MAX, MIN: f32 → f32. ARGMAX/ARGMIN: f32 → i32, the index within
-     * the reduced dims flattened row-major, first occurrence on ties. NaN
-     * propagates like PyTorch: MAX/MIN of a group holding NaN is NaN and
-     * ARGMAX/ARGMIN point at the first NaN. When no dim is reduced (all
-     * sizes match) the kernel is a copy. */
-    AGI_K_REDUCE,
-    /* Row-wise softmax (sub = AGI_SOFTMAX) or log-softmax (AGI_LOG_SOFTMAX).
-     * src0, dst: contiguous, ndim 2, shape [rows, n], f32. Max-subtracted. */
-    AGI_K_SOFTMAX,
-    /* Backward of the above. src0 = y (the forward output), src1 = dy; dst dx;
-     * all contiguous [rows, n] f32.
-     * softmax:     dx = y * (dy - sum_j(dy*y))
-     * log_softmax: dx = dy - exp(y) * sum_j(dy)                            */
-    AGI_K_SOFTMAX_BWD,
-    /* Batched matrix product: dst[b] = alpha * src0[b] @ src1[b] + beta * dst[b]
-     * src0 A: [B, M, K], src1 B: [B, K, N], dst C: [B, M, N], all ndim 3, f32.
-     * A and B: within a matrix one of the two strides is 1 (row- or column-
-     * major, i.e. plain or transposed) — a dim of size 1 may have any stride,
-     * as agi_view_of sets 0 there — and the batch stride is any value (0
-     * broadcasts). C is row-major with strides[2] == 1 and, when B > 1, a
-     * non-zero batch stride. When beta == 0, C's
-     * old contents are ignored (even NaN). params.f[0] = alpha, f[1] = beta. */
-    AGI_K_GEMM,
-    /* src0 x: [N, C, H, W] contiguous → dst cols: [N, C*kh*kw, OH*OW]
-     * contiguous, row index (c*kh + i)*kw + j; padding reads 0.
-     * params: agi_conv_params. */
-    AGI_K_IM2COL,
-    /* Adjoint of IM2COL: src0 cols [N, C*kh*kw, OH*OW] → dst x [N, C, H, W],
-     * every dst element written (sum of the cols entries that map to it).
-     * params: agi_conv_params. */
-    AGI_K_COL2IM,
-    /* src0 x: [N, C, H, W] contiguous → dst y [N, C, OH, OW] f32 and dst2
-     * indices [N, C, OH, OW] i32 (flat h*W + w of the max within the plane,
-     * first on ties; padding is -inf; a NaN wins and the first NaN's index is
-     * kept). Padding is at most half the dilated kernel (the front end
-     * checks), so every window holds an input element and every index lies
-     * inside its window. params: agi_pool_params. */
-    AGI_K_MAXPOOL2D,
-    /* src0 dy [N, C, OH, OW], src1 indices (i32, from MAXPOOL2D) → dst dx
-     * [N, C, H, W]: every element written, sum of dy whose index points at it. */
-    AGI_K_MAXPOOL2D_BWD,
-    /* Average pooling, plain or adaptive (agi_pool_params.adaptive):
-     * src0 x [N, C, H, W] → dst y [N, C, OH, OW]. Plain windows use kernel,
-     * stride, padding, ceil_mode and count_include_pad like PyTorch (a window
-     * never starts in right padding; with count_include_pad the divisor counts
-     * padding but not the ceil_mode overhang). Adaptive window i along H is
-     * [floor(i*H/OH), ceil((i+1)*H/OH)). dh/dw are unused (no dilation). */
-    AGI_K_AVGPOOL2D,
-    /* Backward: src0 dy [N, C, OH, OW] → dst dx [N, C, H, W], every element
-     * written. Same params as the forward. */
-    AGI_K_AVGPOOL2D_BWD,
-    /* dst[i_0..i_n] = src0[i_0.. index[i_0..i_n] (at dim) ..i_n]; src1 index
-     * i32 with dst's shape (strides may be 0); dst's shape equals src0's except
-     * along params.i[0] = dim. f32 or i32 data. Out-of-range index (negative
-     * or >= size) → 0. */
-    AGI_K_GATHER,
-    /* dst[... index[i] (at dim) ...] += src0[i] for every i of src0's shape;
-     * src1 index i32 with src0's shape (strides may be 0); src0.shape[d] <=
-     * dst.shape[d] for every d != dim, as in PyTorch. dst keeps its other
-     * contents (the front end fills it first). f32. Out-of-range index: the
-     * element is skipped. params.i[0] = dim. Summation order unspecified
-     * (fixed when ag_is_deterministic()). */
-    AGI_K_SCATTER_ADD,
-    /* Philox4x32-10 random fill of dst (f32, any view). Element k (row-major
-     * position in dst's shape) uses counter {lo32(c), hi32(c), 0, 0} with
-     * c = offset + k, key {lo32(seed), hi32(seed)}; x0, x1 = first two output
-     * words. sub AGI_RNG_UNIFORM: dst = lo + (hi-lo) * (x0 >> 8) * 2^-24.
-     * sub AGI_RNG_NORMAL: u1 = ((x0 >> 8) + 1) * 2^-24, u2 = (x1 >> 8) * 2^-24,
-     * dst = mean + std * sqrt(-2 ln u1) * cos(2π u2).
-     * params.u[0] = seed, u[1] = offset; f[0], f[1] = lo, hi (or mean, std). */
-    AGI_K_RNG,
-    /* Fused optimizer updates, in place, elementwise over contiguous f32
-     * buffers of one shape; see agi_optim_params for the formulas.
-     * dst = param, src0 = grad, src1 = state 1, src2 = state 2 (written too). */
-    AGI_K_SGD,
-    AGI_K_ADAM,
-    AGI_K_RMSPROP,
-    /* Row-wise layer normalisation. src0 x: contiguous [rows, n] f32;
-     * mean = Σx / n, var = Σ(x - mean)² / n (biased, from the centred
-     * values), rstd = 1 / sqrt(var + eps);
-     * dst y [rows, n] = (x - mean) * rstd * w + b, with src1 w and src2 b
-     * contiguous f32 [n] (buf NULL: w = 1, b = 0). dst2, when its buf is
-     * set: contiguous f32 [rows, 2] receiving (mean, rstd) of each row.
-     * params.f[0] = eps (>= 0). */
-    AGI_K_LAYER_NORM,
+#define AGI_OP(E, ...) E,
+#include "kernel_ops.def"
     AGI_K_COUNT
 } agi_kernel_op;
 
 typedef enum agi_unary_op {
-    AGI_U_NEG, AGI_U_ABS, AGI_U_EXP, AGI_U_LOG, AGI_U_SQRT, AGI_U_RSQRT, AGI_U_SQUARE,
-    AGI_U_RECIP, AGI_U_SIN, AGI_U_COS, AGI_U_TANH, AGI_U_SIGMOID, AGI_U_RELU,
-    AGI_U_LEAKY_RELU, /* f[0] = negative slope */
-    AGI_U_GELU,       /* 0.5 x (1 + erf(x / sqrt 2)) */
-    AGI_U_GELU_TANH,  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed
-                       * as x * s, s = sigmoid(z), z = 2 sqrt(2/pi) (x + 0.044715 x^3),
-                       * s exactly 0 / 1 for z < -40 / z > 40 (saturates: -0 at
-                       * x = -1000, never a tanh rounding remainder) */
-    AGI_U_SILU,       /* x * sigmoid(x) */
-    AGI_U_SOFTPLUS,   /* f[0] beta, f[1] threshold: beta*x > threshold ? x : log1p(exp(beta x))/beta */
-    AGI_U_CLAMP,      /* f[0] lo, f[1] hi (may be ±inf) */
-    AGI_U_POW,        /* x ^ f[0] (powf semantics) */
-    AGI_U_AFFINE,     /* x * f[0] + f[1] */
-    AGI_U_RDIV,       /* f[0] / x */
-    AGI_U_SIGN,       /* -1, 0, 1; SIGN(NaN) = 0. RELU and CLAMP keep NaN. */
-    AGI_U_STEP,       /* x > 0 ? 1 : 0 */
+#define AGI_UNARY(E, ...) E,
+#include "kernel_ops.def"
     AGI_U_COUNT
 } agi_unary_op;
 
 typedef enum agi_binary_op {
-    AGI_B_ADD, AGI_B_SUB, AGI_B_MUL, AGI_B_DIV, AGI_B_POW, AGI_B_MAX, AGI_B_MIN,
-    AGI_B_EQ, AGI_B_NE, AGI_B_LT, AGI_B_LE, AGI_B_GT, AGI_B_GE,
-    /* Fused activation backward: dst = dy * f'(...) with src0 = dy. */
-    AGI_B_RELU_BWD,       /* src1 = x: dy * (x > 0) */
-    AGI_B_LEAKY_RELU_BWD, /* src1 = x, f[0] slope: dy * (x > 0 ? 1 : slope) */
-    AGI_B_GELU_BWD,       /* src1 = x: exact GELU derivative */
-    AGI_B_GELU_TANH_BWD,  /* src1 = x: dy * (s + x s (1 - s) dz/dx), s and z as in
-                           * AGI_U_GELU_TANH; dy * s where |z| > 40 */
-    AGI_B_SILU_BWD,       /* src1 = x: dy * s * (1 + x (1 - s)), s = sigmoid(x) */
-    AGI_B_SIGMOID_BWD,    /* src1 = y (output): dy * y * (1 - y) */
-    AGI_B_TANH_BWD,       /* src1 = y (output): dy * (1 - y^2) */
-    AGI_B_SOFTPLUS_BWD,   /* src1 = x, f[0] beta, f[1] threshold: dy * sigmoid(beta x) (dy above threshold) */
+#define AGI_BINARY(E, ...) E,
+#define AGI_COMPARE(E, ...) E,
+#include "kernel_ops.def"
     AGI_B_COUNT
 } agi_binary_op;
 
 typedef enum agi_reduce_op {
-    AGI_R_SUM, AGI_R_MAX, AGI_R_MIN, AGI_R_ARGMAX, AGI_R_ARGMIN, AGI_R_COUNT
+#define AGI_REDUCE(E, ...) E,
+#include "kernel_ops.def"
+    AGI_R_COUNT
 } agi_reduce_op;
 
-enum { AGI_SOFTMAX = 0, AGI_LOG_SOFTMAX = 1 };
-enum { AGI_RNG_UNIFORM = 0, AGI_RNG_NORMAL = 1 };
+enum {
+#define AGI_SOFTMAX_SUB(E, ...) E,
+#include "kernel_ops.def"
+    AGI_SOFTMAX_COUNT
+};
+enum {
+#define AGI_RNG_SUB(E, ...) E,
+#include "kernel_ops.def"
+    AGI_RNG_COUNT
+};
 
 /* IM2COL / COL2IM geometry. */
 typedef struct agi_conv_params {
@@ -238,6 +140,17 @@ typedef struct agi_optim_params {
     int32_t nesterov, first_step, decoupled;
 } agi_optim_params;
 
+/* The program of AGI_K_EW_FUSED: n steps (1..AG_FUSED_MAX_STEPS) coded as
+ * in backends/base/fused_ops.h, nin source views (0..AG_FUSED_MAX_INPUTS). */
+typedef struct agi_fused_params {
+    int32_t n, nin;
+    uint32_t code[AG_FUSED_MAX_STEPS];
+    float p[AG_FUSED_MAX_STEPS][2];
+} agi_fused_params;
+
+/* Checks a fused program (steps, registers, sub-ops); sets the error. */
+ag_status agi_fused_check(const char *backend, const agi_kernel_op op, const agi_fused_params *f);
+
 /* One queued operation. Unused sources have buf == NULL. */
 typedef struct agi_kernel {
     agi_kernel_op op;
@@ -254,6 +167,7 @@ typedef struct agi_kernel {
         agi_conv_params conv;
         agi_pool_params pool;
         agi_optim_params optim;
+        agi_fused_params fused;
     } p;
     /* GATHER and SCATTER_ADD only: the device-side error word. When `err` is
      * set (a buffer of at least 4 bytes), a kernel that meets an out-of-range
@@ -262,7 +176,18 @@ typedef struct agi_kernel {
      * wins. Nothing else writes `err`; the front end reads and clears it. */
     agi_buffer *err;
     int32_t err_code;
+    /* Set by the front end when ag_is_deterministic(): kernels whose
+     * summation order may vary (SCATTER_ADD) use a fixed order. */
+    bool deterministic;
 } agi_kernel;
+
+/* The dtypes of a record, for supports(): AGI_NO_DTYPE marks an absent view. */
+#define AGI_NO_DTYPE AG_DTYPE_COUNT
+typedef struct agi_kernel_sig {
+    agi_kernel_op op;
+    int sub;
+    ag_dtype dst, dst2, src[3];
+} agi_kernel_sig;
 
 /* ---- The vtable -------------------------------------------------------- */
 
@@ -286,16 +211,42 @@ typedef struct agi_backend {
                       size_t nbytes);
     /* Queues one kernel. Returns AG_ERR_UNSUPPORTED for ops/dtypes it lacks. */
     ag_status (*exec)(agi_backend_device *dev, const agi_kernel *k);
-    /* Whether exec would accept this op/sub for this dst dtype (coverage; the
-     * source dtypes are not part of the question). */
-    bool (*supports)(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype);
+    /* Whether exec would accept a record of these dtypes: the vocabulary's
+     * contract (agi_kernel_sig_check) and what this device can store. */
+    bool (*supports)(agi_backend_device *dev, const agi_kernel_sig *sig);
     /* Waits for all queued work. */
     ag_status (*sync)(agi_backend_device *dev);
     /* Fills the allocator and stream counters (ag_device_counters). */
     void (*counters)(agi_backend_device *dev, ag_device_counters *out);
     /* Waits for queued work and gives cached free memory back to the driver. */
     ag_status (*empty_cache)(agi_backend_device *dev);
+
+    /* ---- Graphs (src/graph): pre-built lists and arena aliases ---- */
+
+    /* A buffer for bytes [offset, offset + nbytes) of `parent` (a graph's
+     * memory arena). offset is a multiple of AGI_ALIAS_ALIGN, nbytes > 0 and
+     * the range lies inside parent. buffer_free of an alias frees only the
+     * handle; the parent must outlive its aliases. Aliases of one parent may
+     * overlap in memory: the backend orders accesses through any of them as
+     * accesses to the parent. */
+    ag_status (*buffer_alias)(agi_backend_device *dev, agi_buffer *parent, size_t offset,
+                              size_t nbytes, agi_buffer **out);
+    /* Pre-builds `n` kernel records (none with an `err` word) for repeated
+     * execution: the same semantics as exec() of each record in order, with
+     * the validation, kernel choice and argument setup done once. The
+     * records' buffers must stay allocated until list_free. Any temporary
+     * the kernels need belongs to the list. */
+    ag_status (*list_build)(agi_backend_device *dev, const agi_kernel *ks, int n,
+                            agi_kernel_list **out);
+    /* Queues a built list once, ordered like exec() calls at this point. */
+    ag_status (*list_run)(agi_backend_device *dev, agi_kernel_list *list);
+    /* Waits for the list's queued runs and frees it. NULL is a no-op. */
+    void (*list_free)(agi_backend_device *dev, agi_kernel_list *list);
 } agi_backend;
+
+/* Alignment of graph arena offsets (buffer_alias): a multiple of every
+ * backend's sub-buffer and descriptor offset alignment. */
+#define AGI_ALIAS_ALIGN 4096
 
 /* The compiled-in backends (NULL entries for those not built). */
 extern const agi_backend agi_backend_cpu;
@@ -308,9 +259,6 @@ extern const agi_backend agi_backend_opencl;
 
 /* ---- Helpers shared by backends (backends/backend_util.c) ---------------- */
 
-/* Sets the thread's last error (printf-style) and returns `status`. */
-ag_status agi_set_error(ag_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* Number of elements of a view (product of its shape; 1 for ndim 0). */
 int64_t agi_view_numel(const agi_view *v);
 /* True if the view is row-major contiguous. */
@@ -318,9 +266,28 @@ bool agi_view_is_contiguous(const agi_view *v);
 /* Merges adjacent dims that are contiguous in every one of `n` same-shaped
  * views (used for elementwise kernels); may reduce ndim to 1. */
 void agi_views_coalesce(agi_view **views, int n);
-/* Static names for diagnostics. */
+/* ---- The registry (backends/kernel_registry.c, from kernel_ops.def) ------- */
+
+/* Static names for diagnostics and kernel names ("?" when out of range). */
 const char *agi_kernel_op_name(agi_kernel_op op);
-/* Philox4x32-10: out = philox(counter, key). */
-void agi_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+const char *agi_unary_op_name(int sub);
+const char *agi_binary_op_name(int sub);
+const char *agi_reduce_op_name(int sub);
+/* The name of op's sub-op `sub` ("" for ops without sub-ops). */
+const char *agi_kernel_sub_name(agi_kernel_op op, int sub);
+/* The sig of a record (absent views: AGI_NO_DTYPE). */
+agi_kernel_sig agi_kernel_sig_of(const agi_kernel *k);
+/* The contract: AG_OK when the op, sub-op and dtypes are in the vocabulary,
+ * else AG_ERR_UNSUPPORTED with "<backend>: <op>: ..." set. */
+ag_status agi_kernel_sig_check(const char *backend, const agi_kernel_sig *sig);
+/* The same question without setting an error (for supports()). */
+bool agi_kernel_sig_ok(const agi_kernel_sig *sig);
+/* Size in bytes of a backend's buffer (for bounds checks). */
+typedef size_t (*agi_buffer_bytes_fn)(const agi_buffer *buf);
+/* The record check every backend's exec() runs first: the contract, then
+ * each view the op uses (present when required, valid dtype and rank,
+ * shape >= 1, strides >= 0, inside its buffer) and the elementwise shape
+ * rule. Sets "<backend>: <op>: ..." and returns the status on failure. */
+ag_status agi_kernel_validate(const char *backend, const agi_kernel *k, agi_buffer_bytes_fn bytes);
 
 #endif /* AG_BACKEND_H */

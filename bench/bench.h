@@ -25,6 +25,12 @@ typedef struct bench_result {
     bool has_counters;
     double driver_allocs_per_step, driver_alloc_bytes_per_step, dispatches_per_step,
         host_waits_per_step;
+    /* Graph cases (anygrad/graph.h): the eager step timed alternately with
+     * the replay, the host time one call takes (eager step / replay, without
+     * waiting for the device), and the memory plan. */
+    bool has_graph;
+    double eager_median_ms, host_ms_eager, host_ms_replay;
+    double arena_bytes, eager_bytes;
 } bench_result;
 
 /* One timed workload: `run` is called repeatedly after `setup`; `sync` waits

@@ -1,9 +1,11 @@
 /* bench/cases_train.c — whole training steps: the Fashion-MNIST MLP and CNN at
  * batch 128 with Adam, and a small transformer encoder step. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "bench.h"
 #include "../examples/fmnist_models.h"
 
 #include <string.h>
+#include <time.h>
 
 typedef struct train_ctx {
     ag_device *dev;
@@ -28,6 +30,86 @@ static bool train_step(void *p)
 
 static bool train_sync(void *p) { return ag_device_sync(((train_ctx *)p)->dev) == AG_OK; }
 
+static ag_status train_step_status(void *p) { return train_step(p) ? AG_OK : ag_last_status(); }
+
+typedef struct graph_ctx {
+    train_ctx *c;
+    ag_graph *g;
+} graph_ctx;
+
+static bool graph_step(void *p) { return ag_graph_replay(((graph_ctx *)p)->g) == AG_OK; }
+static bool graph_sync(void *p) { return train_sync(((graph_ctx *)p)->c); }
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Steady-state counters and host time per call over a few steps, each synced
+ * like a timed run (the sync is not part of the host time). */
+static bool steady_counters(ag_device *dev, const bench_timer *t, bench_result *r, double *host_ms)
+{
+    enum { STEPS = 5 };
+    ag_device_counters a, b;
+    ag_device_get_counters(dev, &a);
+    bool ok = true;
+    double host = 0;
+    for (int i = 0; i < STEPS && ok; i++) {
+        double t0 = now_ms();
+        ok = t->run(t->ctx);
+        host += now_ms() - t0;
+        ok = ok && t->sync(t->ctx);
+    }
+    ag_device_get_counters(dev, &b);
+    if (!ok) return false;
+    r->has_counters = true;
+    r->driver_allocs_per_step = (double)(b.driver_allocs - a.driver_allocs) / STEPS;
+    r->driver_alloc_bytes_per_step = (double)(b.driver_alloc_bytes - a.driver_alloc_bytes) / STEPS;
+    r->dispatches_per_step = (double)(b.dispatches - a.dispatches) / STEPS;
+    /* the sync after each step is the benchmark's, not the step's */
+    r->host_waits_per_step = (double)(b.host_waits - a.host_waits) / STEPS;
+    if (host_ms) *host_ms = host / STEPS;
+    return true;
+}
+
+/* The step captured as a graph (anygrad/graph.h), timed alternately with the
+ * eager step: "<name>_graph", and "<name>_graph_unfused" without fusion. */
+static void graph_cases(const bench_config *cfg, ag_device *dev, const char *name, train_ctx *c,
+                        bench_emit emit, void *user)
+{
+    for (int fused = 1; fused >= 0; fused--) {
+        bench_result r = {0}, re = {0};
+        snprintf(r.name, sizeof r.name, "%s_graph%s", name, fused ? "" : "_unfused");
+        snprintf(re.name, sizeof re.name, "%s", name);
+        ag_graph_opts opts = {.no_fusion = !fused};
+        graph_ctx gc = {c, NULL};
+        /* one eager step first: the optimizer creates its state there */
+        if (train_step(c) && train_sync(c)) gc.g = ag_graph_capture(dev, train_step_status, c, &opts);
+        bench_timer te = {c, train_step, train_sync}, tg = {&gc, graph_step, graph_sync};
+        double host_eager = 0, host_replay = 0;
+        bench_result tmp = {0};
+        if (gc.g && bench_time_paired(cfg, &te, &re, &tg, &r) &&
+            steady_counters(dev, &te, &tmp, &host_eager) && steady_counters(dev, &tg, &r, &host_replay)) {
+            ag_graph_info info;
+            ag_graph_get_info(gc.g, &info);
+            r.has_graph = true;
+            r.eager_median_ms = re.median_ms;
+            r.host_ms_eager = host_eager;
+            r.host_ms_replay = host_replay;
+            r.arena_bytes = (double)info.arena_bytes;
+            r.eager_bytes = (double)info.eager_bytes;
+            bench_set_throughput(&r, UNIT_MS_PER_STEP, 1.0);
+        } else if (!r.error[0]) {
+            r.ok = false;
+            snprintf(r.error, sizeof r.error, "%s", ag_last_error());
+        }
+        ag_graph_free(gc.g);
+        emit(&r, user);
+    }
+}
+
 static void train_case(const bench_config *cfg, ag_device *dev, const char *name, ag_module *model,
                        ag_tensor *x, ag_tensor *y, bool regression, int64_t batch, bench_emit emit,
                        void *user)
@@ -39,28 +121,17 @@ static void train_case(const bench_config *cfg, ag_device *dev, const char *name
     ag_optimizer *opt = n > 0 ? ag_optim_adam(params, n, &(ag_adam_opts){.lr = 1e-3}) : NULL;
     train_ctx c = {dev, model, opt, x, y, regression};
     bench_timer t = {&c, train_step, train_sync};
+    bool timed = false;
     if (model && opt && x && y && bench_time(cfg, &t, &r)) {
-        /* Steady-state counters: a few more steps, each synced like a timed run. */
-        enum { STEPS = 5 };
-        ag_device_counters a, b;
-        ag_device_get_counters(dev, &a);
-        bool ok = true;
-        for (int i = 0; i < STEPS && ok; i++) ok = train_step(&c) && train_sync(&c);
-        ag_device_get_counters(dev, &b);
-        if (ok) {
-            r.has_counters = true;
-            r.driver_allocs_per_step = (double)(b.driver_allocs - a.driver_allocs) / STEPS;
-            r.driver_alloc_bytes_per_step = (double)(b.driver_alloc_bytes - a.driver_alloc_bytes) / STEPS;
-            r.dispatches_per_step = (double)(b.dispatches - a.dispatches) / STEPS;
-            /* the sync after each step is the benchmark's, not the step's */
-            r.host_waits_per_step = (double)(b.host_waits - a.host_waits) / STEPS;
-        }
+        timed = true;
+        steady_counters(dev, &t, &r, NULL);
     } else if (!r.error[0]) {
         snprintf(r.error, sizeof r.error, "%s", ag_last_error());
     }
     bench_set_throughput(&r, UNIT_MS_PER_STEP, 1.0);
     (void)batch;
     emit(&r, user);
+    if (timed) graph_cases(cfg, dev, name, &c, emit, user);
     ag_optimizer_free(opt);
     ag_module_free(model);
 }

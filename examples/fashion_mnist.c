@@ -8,7 +8,7 @@
  *                 [--epochs N] [--batch-size N] [--eval-batch-size N] [--lr LR]
  *                 [--schedule cosine|constant] [--no-normalize] [--seed S]
  *                 [--data DIR] [--save FILE] [--checkpoint FILE] [--resume FILE]
- *                 [--limit N] [--distributed] [--help]
+ *                 [--limit N] [--distributed] [--graph] [--help]
  *
  * Data-parallel on several processes or machines (anygrad/dist.h):
  *   mpirun -np 2 fashion_mnist --distributed --model cnn
@@ -16,6 +16,10 @@
  * step; gradients are averaged across ranks. Rank 0 prints the progress bar
  * and writes the model and the checkpoints; a checkpoint records the number
  * of ranks, and --resume needs the same number.
+ *
+ * --graph captures the training step (forward, loss, backward, Adam, the
+ * running loss and accuracy sums) after the first step and replays it for
+ * every later batch (anygrad/graph.h): the same results, no per-op host work.
  *
  * --schedule constant --no-normalize makes a run the same procedure as a plain
  * PyTorch script (examples/fashion_mnist_torch.py).
@@ -110,6 +114,52 @@ static void eval_progress(int64_t done, int64_t total, double t0)
 
 /* Test-set accuracy in eval mode without gradients, in large batches; the hits
  * are summed on the device (one read at the end) and a bar shows progress. */
+/* --graph: the step reads fixed input tensors and adds into fixed sums, so
+ * one capture serves every batch. */
+typedef struct graph_step {
+    ag_module *model;
+    ag_optimizer *opt;
+    ag_tensor *x, *y;              /* each batch is copied in */
+    ag_tensor *loss_sum, *hit_sum; /* running sums of the epoch */
+    ag_graph *graph;
+} graph_step;
+
+static ag_status graph_step_run(void *p)
+{
+    graph_step *g = p;
+    ag_scope_begin();
+    ag_optimizer_zero_grad(g->opt);
+    ag_tensor *logits = ag_module_forward(g->model, g->x);
+    ag_tensor *loss = ag_cross_entropy(logits, g->y, NULL);
+    ag_status st = loss ? ag_backward(loss, NULL) : ag_last_status();
+    if (st == AG_OK) st = ag_optimizer_step(g->opt);
+    ag_no_grad_begin();
+    ag_tensor *hits = ag_sum(ag_cast(ag_eq(ag_argmax(logits, 1, false), g->y), AG_F32), 0, NULL, false);
+    if (st == AG_OK) st = ag_copy_(g->loss_sum, ag_add(g->loss_sum, ag_reshape(loss, 0, NULL)));
+    if (st == AG_OK) st = ag_copy_(g->hit_sum, ag_add(g->hit_sum, hits));
+    ag_no_grad_end();
+    ag_scope_end();
+    return st;
+}
+
+/* One training step in --graph mode: the first one eager (it creates Adam's
+ * state), the second captured, the others replayed. */
+static ag_status graph_step_next(graph_step *g, ag_device *dev, ag_tensor *x, ag_tensor *y, bool warm)
+{
+    if (!g->x) { /* kept beyond the step's scope: released at the end of main */
+        g->x = ag_retain(ag_zeros(dev, ag_tensor_dtype(x), ag_ndim(x), ag_shape(x)));
+        g->y = ag_retain(ag_zeros(dev, ag_tensor_dtype(y), ag_ndim(y), ag_shape(y)));
+        if (!g->x || !g->y) return ag_last_status();
+    }
+    ag_status st = ag_copy_(g->x, x);
+    if (st == AG_OK) st = ag_copy_(g->y, y);
+    if (st != AG_OK) return st;
+    if (g->graph) return ag_graph_replay(g->graph);
+    if (!warm) return graph_step_run(g);
+    g->graph = ag_graph_capture(dev, graph_step_run, g, NULL);
+    return g->graph ? AG_OK : ag_last_status();
+}
+
 static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev, int64_t batch_size)
 {
     ag_loader *ld = ag_loader_new(test, dev, &(ag_loader_opts){.batch_size = batch_size});
@@ -229,6 +279,13 @@ int main(int argc, char **argv)
         if (rank0) printf("resumed from %s after epoch %lld\n", o.resume, (long long)epoch + 1);
     }
 
+    graph_step gs = {model, opt, NULL, NULL, NULL, NULL, NULL};
+    if (o.graph) {
+        gs.loss_sum = ag_zeros(dev, AG_F32, 0, NULL);
+        gs.hit_sum = ag_zeros(dev, AG_F32, 0, NULL);
+        if (!gs.loss_sum || !gs.hit_sum) return fail(&o, NULL);
+    }
+    int64_t steps_run = 0;
     double t_start = now_s(), test_acc = -1; /* of the model as it is now; -1: not measured */
     int64_t batches = ag_loader_num_batches(loader);
     for (int64_t epoch = start_epoch; epoch < o.epochs; epoch++) {
@@ -236,6 +293,8 @@ int main(int argc, char **argv)
         double t0 = now_s(), loss_shown = 0, acc_shown = 0;
         int64_t step = 0, images = 0;
         ag_tensor *loss_sum = NULL, *correct_sum = NULL; /* running device sums */
+        if (o.graph && (ag_fill_(gs.loss_sum, 0) != AG_OK || ag_fill_(gs.hit_sum, 0) != AG_OK))
+            return fail(&o, NULL);
         int rc;
         for (;;) {
             ag_scope_begin();
@@ -249,6 +308,20 @@ int main(int argc, char **argv)
             int64_t global_step = epoch * batches + step;
             if (cosine)
                 ag_optimizer_set_lr(opt, ag_lr_cosine(o.lr, global_step, (int64_t)o.epochs * batches, 0, 0.0));
+            if (o.graph) {
+                if (graph_step_next(&gs, dev, x, y, steps_run > 0) != AG_OK) return fail(&o, NULL);
+                steps_run++;
+                step++;
+                images += ag_size(y, 0);
+                ag_scope_end();
+                if (step % 25 == 0 || step == batches) {
+                    loss_shown = ag_item(gs.loss_sum) / (double)step;
+                    acc_shown = ag_item(gs.hit_sum) / (double)images;
+                    progress((int)epoch + 1, o.epochs, step, batches, loss_shown, acc_shown,
+                             (double)images / (now_s() - t0));
+                }
+                continue;
+            }
             ag_optimizer_zero_grad(opt);
             ag_tensor *logits = ag_module_forward(model, x);
             ag_tensor *loss = ag_cross_entropy(logits, y, NULL);
@@ -306,8 +379,8 @@ int main(int argc, char **argv)
     /* The last epoch's evaluation is the final one (the model has not changed since). */
     double acc = test_acc >= 0 ? test_acc : evaluate(model, test, dev, o.eval_batch_size);
     if (rank0)
-        printf("test accuracy: %.2f%% (%s, %s%s) in %.1f s\n", 100 * acc, o.model, info->spec,
-               o.distributed ? ", distributed" : "", now_s() - t_start);
+        printf("test accuracy: %.2f%% (%s, %s%s%s) in %.1f s\n", 100 * acc, o.model, info->spec,
+               o.distributed ? ", distributed" : "", o.graph ? ", graph" : "", now_s() - t_start);
     char default_save[64];
     snprintf(default_save, sizeof default_save, "fashion_mnist_%s.safetensors", o.model);
     const char *save = o.save ? o.save : default_save;
@@ -318,6 +391,11 @@ int main(int argc, char **argv)
         printf("saved %s (load it in PyTorch with safetensors.torch.load_file)\n", save);
     ag_state_dict_free(sd);
     ag_ddp_free(ddp);
+    ag_graph_free(gs.graph); /* before the optimizer its replays update */
+    ag_release(gs.x);
+    ag_release(gs.y);
+    ag_release(gs.loss_sum);
+    ag_release(gs.hit_sum);
 
     ag_loader_free(loader);
     ag_optimizer_free(opt);

@@ -24,6 +24,7 @@ typedef struct fmnist_options {
     uint64_t seed;
     bool normalize; /* standardise inputs with FMNIST_MEAN/STD (else x / 255 only) */
     bool distributed; /* data-parallel over the ranks of mpirun (anygrad/dist.h) */
+    bool graph;       /* capture the training step once and replay it (anygrad/graph.h) */
     bool help;
 } fmnist_options;
 
@@ -49,6 +50,7 @@ static inline void fmnist_usage(FILE *f, const char *argv0)
             "  --checkpoint FILE    write a checkpoint after every epoch\n"
             "  --resume FILE        continue from a checkpoint\n"
             "  --limit N            train on the first N images only\n"
+            "  --graph              capture the training step after the first one and replay it\n"
             "  --distributed        data-parallel over the ranks of mpirun: each rank trains on\n"
             "                       its shard with --batch-size images per step (global batch\n"
             "                       = ranks x batch); rank 0 prints and writes the files\n"
@@ -78,6 +80,7 @@ static inline int fmnist_parse(int argc, char **argv, fmnist_options *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = true; return 0; }
         if (!strcmp(a, "--no-normalize")) { o->normalize = false; continue; }
         if (!strcmp(a, "--distributed")) { o->distributed = true; continue; }
+        if (!strcmp(a, "--graph")) { o->graph = true; continue; }
         if (!v || strncmp(a, "--", 2)) {
             fprintf(stderr, "%s: %s %s\n", argv[0], v ? "unknown argument" : "missing value for", a);
             fmnist_usage(stderr, argv[0]);
@@ -113,6 +116,11 @@ static inline int fmnist_parse(int argc, char **argv, fmnist_options *o)
         return -1;
     }
     if (o->epochs < 0) o->epochs = cnn ? 6 : 5;
+    if (o->graph && o->distributed) {
+        fprintf(stderr, "--graph and --distributed cannot be combined yet (the gradient all-reduce "
+                        "runs on the host during the backward pass)\n");
+        return -1;
+    }
     if (o->batch_size <= 0 || o->eval_batch_size <= 0 || o->lr <= 0) {
         fprintf(stderr, "batch sizes and learning rate must be positive\n");
         return -1;

@@ -13,6 +13,7 @@
  *   anygrad/data.h      IDX files, datasets, the prefetching batch loader
  *   anygrad/io.h        state dicts, safetensors files, checkpoints
  *   anygrad/nn.h        modules: Linear, Conv2d, norms, attention, Sequential
+ *   anygrad/graph.h     capture a training step once, replay it (graphs)
  *   anygrad/dist.h      data-parallel training across processes on MPI
  *
  * Conventions (see docs/ARCHITECTURE.md):
@@ -34,6 +35,7 @@
 #include "anygrad/data.h"
 #include "anygrad/io.h"
 #include "anygrad/nn.h"
+#include "anygrad/graph.h"
 #include "anygrad/dist.h"
 
 #endif /* ANYGRAD_H */

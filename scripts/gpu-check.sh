@@ -2,7 +2,7 @@
 # scripts/gpu-check.sh — proves a GPU machine in one command: the device
 # list, the whole test suite on each GPU device (Vulkan and OpenCL), the
 # benchmark (with the PyTorch reference when torch is importable there) and
-# the demo (MLP and CNN, 1 epoch each) on each GPU device. It writes
+# the demo (MLP and CNN, 1 epoch each, eager and --graph) on each GPU device. It writes
 # bench/results/<date>-<gpu>.md (the benchmark's record, which the check's
 # findings are added to) with the benchmark's JSON and chart beside it.
 #
@@ -135,17 +135,19 @@ tail -60 "$work/bench.log"
 demo_fail=0
 : >"$work/demo.md"
 for d in "${devs[@]}"; do
-  for m in mlp cnn; do
-    stamp "demo $m on $d"
-    log="$work/demo_${d//[:.]/_}_$m.log"
+  for run in mlp cnn "mlp --graph" "cnn --graph"; do
+    read -r m mode <<<"$run"
+    m_name="$m${mode:+ $mode}"
+    stamp "demo $m_name on $d"
+    log="$work/demo_${d//[:.]/_}_$m${mode:+_graph}.log"
     if build/examples/fashion_mnist --device "$d" --model "$m" --epochs 1 --data "$data" "${demo_limit[@]}" \
-         --save "$work/model_$m.safetensors" >"$log" 2>&1; then
+         ${mode:+"$mode"} --save "$work/model_$m.safetensors" >"$log" 2>&1; then
       res=$(tr '\r' '\n' <"$log" | grep -E '^test accuracy' | tail -1)
     else
       res="**FAIL**: $(tr '\r' '\n' <"$log" | tail -2 | paste -sd' ' -)"
       demo_fail=$((demo_fail + 1))
     fi
-    echo "| $d | $m | ${res:-no result line} |" >>"$work/demo.md"
+    echo "| $d | $m_name | ${res:-no result line} |" >>"$work/demo.md"
     echo "  $res"
   done
 done

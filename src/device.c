@@ -58,6 +58,8 @@ static ag_device *open_index(const agi_backend *be, int index, const char *spec)
     atomic_init(&dev->closed, false);
     atomic_init(&dev->err_armed, false);
     pthread_mutex_init(&dev->err_lock, NULL);
+    pthread_mutex_init(&dev->graph_lock, NULL);
+    atomic_init(&dev->n_graphs, 0);
     dev->magic = AGI_DEVICE_MAGIC;
     return dev;
 }
@@ -186,6 +188,8 @@ void agi_device_release(ag_device *dev)
     if (!dev || atomic_fetch_sub(&dev->refs, 1) != 1) return;
     dev->be->sync(dev->impl);
     agi_device_error_free(dev);
+    free(dev->held); /* empty: every graph holds a reference to its device */
+    pthread_mutex_destroy(&dev->graph_lock);
     dev->be->close(dev->impl);
     dev->magic = AGI_DEAD_MAGIC;
     agi_quarantine(dev);

@@ -1,21 +1,10 @@
-/* src/error.c — the per-thread last error, status names and shape formatting. */
+/* src/error.c — status names, op-prefixed errors and shape formatting (the
+ * per-thread store itself is backends/base/error.c). */
 #include "internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static _Thread_local char last_message[1024];
-static _Thread_local ag_status last_status = AG_OK;
-
-const char *ag_last_error(void) { return last_message; }
-ag_status ag_last_status(void) { return last_status; }
-
-void ag_clear_error(void)
-{
-    last_message[0] = '\0';
-    last_status = AG_OK;
-}
 
 const char *ag_status_name(ag_status status)
 {
@@ -32,16 +21,6 @@ const char *ag_status_name(ag_status status)
     return "AG_ERR_UNKNOWN";
 }
 
-ag_status agi_set_error(ag_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
-    va_end(ap);
-    last_status = status;
-    return status;
-}
-
 ag_status agi_error(ag_status status, const char *op, const char *fmt, ...)
 {
     char body[896];
@@ -49,9 +28,7 @@ ag_status agi_error(ag_status status, const char *op, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
-    snprintf(last_message, sizeof last_message, "%s: %s", op, body);
-    last_status = status;
-    return status;
+    return agi_set_error(status, "%s: %s", op, body);
 }
 
 char *agi_fmt_shape(char *buf, int ndim, const int64_t *shape)
@@ -66,23 +43,3 @@ char *agi_fmt_shape(char *buf, int ndim, const int64_t *shape)
 }
 
 const char *ag_version(void) { return "0.1.0"; }
-
-size_t ag_dtype_size(ag_dtype dtype)
-{
-    switch (dtype) {
-    case AG_F32: return 4;
-    case AG_I32: return 4;
-    case AG_U8: return 1;
-    default: return 0;
-    }
-}
-
-const char *ag_dtype_name(ag_dtype dtype)
-{
-    switch (dtype) {
-    case AG_F32: return "f32";
-    case AG_I32: return "i32";
-    case AG_U8: return "u8";
-    default: return "?";
-    }
-}

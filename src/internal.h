@@ -44,6 +44,12 @@ struct ag_device {
     atomic_bool err_armed;           /* an index kernel was queued since the last check */
     const char *err_ops[AGI_ERR_OPS]; /* code i + 1 names err_ops[i] */
     int n_err_ops;
+    /* Buffers that live graphs use (src/graph/held.c): a storage released
+     * while a graph still uses its buffer leaves the buffer to the graph. */
+    pthread_mutex_t graph_lock;
+    struct agi_held *held;
+    int n_held, cap_held;
+    atomic_int n_graphs; /* live graphs and captures on this device */
 };
 
 /* Index kernels (GATHER, SCATTER_ADD) queued by `op` get the device's error
@@ -258,6 +264,37 @@ char *agi_strdup(const char *s);
 char *agi_strndup(const char *s, size_t n);
 void agi_alloc_fail_at(int64_t n);
 int64_t agi_alloc_failures(void);
+
+/* ---- Graph capture (src/graph) ---------------------------------------------
+ * While a thread captures (ag_graph_begin), the front end reports to the
+ * capture every buffer it allocates and releases on the captured device,
+ * every kernel it queues and every host upload; host reads fail. */
+
+struct agi_capture;
+extern _Thread_local struct agi_capture *agi_tl_capture;
+/* True when this thread is capturing a graph on `dev`. */
+bool agi_capturing(const ag_device *dev);
+/* Called by the storage code (src/tensor.c). */
+void agi_graph_on_alloc(ag_device *dev, agi_buffer *buf, size_t nbytes);
+/* True when a graph keeps `buf` (do not free it; the graph frees it later). */
+bool agi_graph_on_release(ag_device *dev, agi_buffer *buf);
+void agi_graph_on_exec(ag_device *dev, const agi_kernel *k);
+void agi_graph_on_write(ag_device *dev, agi_buffer *buf, size_t offset, const void *src, size_t n);
+/* Fails (error "op: ... inside a graph capture") when this thread captures:
+ * for host reads and other work a replay could not repeat. */
+ag_status agi_graph_forbid(const char *op, const ag_device *dev, const char *what);
+
+/* Replay hooks: host state that changes every step (an optimizer's step
+ * count and bias corrections). The hook registered just before a kernel is
+ * queued is called at each replay with that kernel's record: PREPARE before
+ * the replay runs (patch the record's parameters for this step), COMMIT after
+ * it was queued successfully (advance the host state). With record == NULL
+ * (agi_graph_hook_after) it only gets COMMIT, after the kernels queued before
+ * it. */
+enum { AGI_GRAPH_PREPARE, AGI_GRAPH_COMMIT };
+typedef void (*agi_graph_hook_fn)(void *ctx, intptr_t arg, agi_kernel *record, int phase);
+void agi_graph_hook_next(ag_device *dev, agi_graph_hook_fn fn, void *ctx, intptr_t arg);
+void agi_graph_hook_after(ag_device *dev, agi_graph_hook_fn fn, void *ctx, intptr_t arg);
 
 /* ---- Misc ----------------------------------------------------------------- */
 

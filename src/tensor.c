@@ -77,6 +77,7 @@ static agi_storage *storage_new(const char *op, ag_device *dev, size_t nbytes)
             return NULL;
         }
         atomic_fetch_add(&dev->live_buffers, 1);
+        if (agi_tl_capture) agi_graph_on_alloc(dev, s->buf, nbytes);
     }
     agi_device_retain(dev);
     return s;
@@ -85,7 +86,7 @@ static agi_storage *storage_new(const char *op, ag_device *dev, size_t nbytes)
 static void storage_release(agi_storage *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
-    if (s->buf) {
+    if (s->buf && !agi_graph_on_release(s->dev, s->buf)) {
         s->dev->be->buffer_free(s->dev->impl, s->buf);
         atomic_fetch_sub(&s->dev->live_buffers, 1);
     }
@@ -202,7 +203,10 @@ agi_view agi_view_rows(const ag_tensor *t, int64_t rows, int64_t n)
 ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k)
 {
     if (agi_view_numel(&k->dst) == 0) return AG_OK; /* empty tensors: nothing to do */
-    ag_status st = dev->be->exec(dev->impl, k);
+    agi_kernel rec = *k;
+    rec.deterministic = ag_is_deterministic();
+    ag_status st = dev->be->exec(dev->impl, &rec);
+    if (st == AG_OK && agi_tl_capture) agi_graph_on_exec(dev, &rec);
     if (st != AG_OK) {
         char msg[768];
         snprintf(msg, sizeof msg, "%s", ag_last_error());
@@ -395,6 +399,7 @@ ag_tensor *ag_from_data(ag_device *dev, ag_dtype dtype, int ndim, const int64_t 
         return NULL;
     }
     ag_tensor *t = agi_tensor_new(op, dev, dtype, ndim, shape);
+    if (t && need && agi_tl_capture) agi_graph_on_write(dev, t->storage->buf, 0, data, need);
     if (t && need && dev->be->write(dev->impl, t->storage->buf, 0, data, need) != AG_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", ag_last_error());
@@ -498,6 +503,7 @@ ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes)
     }
     if (need == 0) return AG_OK;
     ag_device *dev = t->storage->dev;
+    if (agi_graph_forbid(op, dev, "reading a tensor back to the host") != AG_OK) return ag_last_status();
     ag_status st;
     ag_scope_begin();
     ag_tensor *c = ag_contiguous(t);
@@ -530,9 +536,11 @@ ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes)
     }
     if (need == 0) return AG_OK;
     ag_device *dev = t->storage->dev;
-    if (ag_is_contiguous(t))
-        return dev->be->write(dev->impl, t->storage->buf, (size_t)t->offset * ag_dtype_size(t->dtype),
-                              src, need);
+    if (ag_is_contiguous(t)) {
+        size_t off = (size_t)t->offset * ag_dtype_size(t->dtype);
+        if (agi_tl_capture) agi_graph_on_write(dev, t->storage->buf, off, src, need);
+        return dev->be->write(dev->impl, t->storage->buf, off, src, need);
+    }
     ag_status st;
     ag_scope_begin();
     ag_tensor *tmp = ag_from_data(dev, t->dtype, t->ndim, t->shape, src, need);

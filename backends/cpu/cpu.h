@@ -14,6 +14,8 @@
  *   cpu_index.c       GATHER SCATTER_ADD
  *   cpu_rng.c         RNG (Philox4x32-10)
  *   cpu_optim.c       SGD ADAM RMSPROP
+ *   cpu_graph.c       arena aliases and pre-built kernel lists (graphs)
+ *   cpu_fused.c       EW_FUSED (elementwise chains merged by graphs)
  */
 #ifndef AG_CPU_H
 #define AG_CPU_H
@@ -73,6 +75,7 @@ struct agi_buffer {
     size_t cap;    /* bytes allocated at data: nbytes rounded up to its size class */
     int cls;       /* size class (index into the cache's free lists) */
     struct agi_buffer *next; /* free-list link while cached */
+    bool alias;    /* a window of another buffer (buffer_alias): data is not owned */
 };
 
 /* Freed buffers are kept, per size class, for reuse (a training step frees
@@ -164,9 +167,21 @@ ag_status cpu_gather(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_scatter_add(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_rng(cpu_device *dev, const agi_kernel *k);
 ag_status cpu_optim(cpu_device *dev, const agi_kernel *k);
+ag_status cpu_ew_fused(cpu_device *dev, const agi_kernel *k);
 
-/* Which ops/subs/dst dtypes exec accepts (the single source for supports()). */
-bool cpu_supports(agi_kernel_op op, int sub, ag_dtype dtype);
+/* The kernel function of an op (NULL for an unknown op). */
+typedef ag_status (*cpu_kernel_fn)(cpu_device *dev, const agi_kernel *k);
+cpu_kernel_fn cpu_kernel_for(agi_kernel_op op);
+/* Bytes a buffer holds (for agi_kernel_validate). */
+size_t cpu_buffer_bytes(const agi_buffer *buf);
+
+/* ---- Graphs (cpu_graph.c) ---------------------------------------------------- */
+ag_status cpu_buffer_alias(agi_backend_device *dev, agi_buffer *parent, size_t offset,
+                           size_t nbytes, agi_buffer **out);
+ag_status cpu_list_build(agi_backend_device *dev, const agi_kernel *ks, int n,
+                         agi_kernel_list **out);
+ag_status cpu_list_run(agi_backend_device *dev, agi_kernel_list *list);
+void cpu_list_free(agi_backend_device *dev, agi_kernel_list *list);
 
 /* The blocked C GEMM on one matrix: C = alpha * A @ B + beta * C, with
  * element strides (row, col) for A [M, K], B [K, N] and C [M, N]. Uses the

@@ -288,6 +288,7 @@ static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_bu
         b->data = data;
         b->cap = cap;
         b->cls = cls;
+        b->alias = false;
         atomic_fetch_add(&dev->n_sys_allocs, 1);
         atomic_fetch_add(&dev->sys_alloc_bytes, cap);
     }
@@ -301,6 +302,10 @@ static ag_status cpu_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_bu
 static void cpu_buffer_free(agi_backend_device *dev, agi_buffer *buf)
 {
     if (!buf) return;
+    if (buf->alias) { /* a window of a graph arena: the parent owns the memory */
+        free(buf);
+        return;
+    }
     atomic_fetch_sub(&dev->live_bytes, (buf->nbytes + 63) / 64 * 64);
     if (buf->cls >= 0 && dev->cache_limit) {
         pthread_mutex_lock(&dev->cache_mu);
@@ -372,89 +377,55 @@ static ag_status cpu_empty_cache(agi_backend_device *dev)
 
 /* ---- Coverage ------------------------------------------------------------------ */
 
-bool cpu_supports(agi_kernel_op op, int sub, ag_dtype dt)
+/* The CPU backend implements the whole vocabulary of kernel_ops.def. */
+static bool cpu_supports_vt(agi_backend_device *dev, const agi_kernel_sig *sig)
 {
-    switch (op) {
-    case AGI_K_FILL:
-    case AGI_K_COPY:
-        return dt == AG_F32 || dt == AG_I32 || dt == AG_U8;
-    case AGI_K_UNARY:
-        return dt == AG_F32 && sub >= 0 && sub < AGI_U_COUNT;
-    case AGI_K_BINARY:
-        if (sub < 0 || sub >= AGI_B_COUNT) return false;
-        if (sub >= AGI_B_EQ && sub <= AGI_B_GE) return dt == AG_U8;
-        if (dt == AG_F32) return true;
-        return dt == AG_I32 && (sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL ||
-                                sub == AGI_B_MAX || sub == AGI_B_MIN);
-    case AGI_K_WHERE:
-    case AGI_K_GATHER:
-        return dt == AG_F32 || dt == AG_I32;
-    case AGI_K_REDUCE:
-        if (sub == AGI_R_SUM || sub == AGI_R_MAX || sub == AGI_R_MIN) return dt == AG_F32;
-        if (sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN) return dt == AG_I32;
-        return false;
-    case AGI_K_SOFTMAX:
-    case AGI_K_SOFTMAX_BWD:
-        return dt == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
-    case AGI_K_LAYER_NORM:
-        return dt == AG_F32;
-    case AGI_K_RNG:
-        return dt == AG_F32 && (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL);
-    case AGI_K_GEMM:
-    case AGI_K_IM2COL:
-    case AGI_K_COL2IM:
-    case AGI_K_MAXPOOL2D:
-    case AGI_K_MAXPOOL2D_BWD:
-    case AGI_K_AVGPOOL2D:
-    case AGI_K_AVGPOOL2D_BWD:
-    case AGI_K_SCATTER_ADD:
-    case AGI_K_SGD:
-    case AGI_K_ADAM:
-    case AGI_K_RMSPROP:
-        return dt == AG_F32;
-    case AGI_K_COUNT:
-        break;
-    }
-    return false;
+    return agi_kernel_sig_ok(sig);
 }
 
-static bool cpu_supports_vt(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
-{
-    return cpu_supports(op, sub, dtype);
-}
+size_t cpu_buffer_bytes(const agi_buffer *buf) { return buf->nbytes; }
 
 /* ---- Exec ------------------------------------------------------------------------ */
 
-static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
+cpu_kernel_fn cpu_kernel_for(agi_kernel_op op)
 {
-    if (!k) return agi_set_error(AG_ERR_INVALID, "cpu: exec: kernel is NULL");
-    atomic_fetch_add(&dev->n_kernels, 1);
-    switch (k->op) {
-    case AGI_K_FILL: return cpu_fill(dev, k);
-    case AGI_K_COPY: return cpu_copy(dev, k);
-    case AGI_K_UNARY: return cpu_unary(dev, k);
-    case AGI_K_BINARY: return cpu_binary(dev, k);
-    case AGI_K_WHERE: return cpu_where(dev, k);
-    case AGI_K_REDUCE: return cpu_reduce(dev, k);
-    case AGI_K_SOFTMAX: return cpu_softmax(dev, k);
-    case AGI_K_SOFTMAX_BWD: return cpu_softmax_bwd(dev, k);
-    case AGI_K_LAYER_NORM: return cpu_layer_norm(dev, k);
-    case AGI_K_GEMM: return cpu_gemm(dev, k);
-    case AGI_K_IM2COL: return cpu_im2col(dev, k);
-    case AGI_K_COL2IM: return cpu_col2im(dev, k);
-    case AGI_K_MAXPOOL2D: return cpu_maxpool2d(dev, k);
-    case AGI_K_MAXPOOL2D_BWD: return cpu_maxpool2d_bwd(dev, k);
-    case AGI_K_AVGPOOL2D: return cpu_avgpool2d(dev, k);
-    case AGI_K_AVGPOOL2D_BWD: return cpu_avgpool2d_bwd(dev, k);
-    case AGI_K_GATHER: return cpu_gather(dev, k);
-    case AGI_K_SCATTER_ADD: return cpu_scatter_add(dev, k);
-    case AGI_K_RNG: return cpu_rng(dev, k);
+    switch (op) {
+    case AGI_K_FILL: return cpu_fill;
+    case AGI_K_COPY: return cpu_copy;
+    case AGI_K_UNARY: return cpu_unary;
+    case AGI_K_BINARY: return cpu_binary;
+    case AGI_K_WHERE: return cpu_where;
+    case AGI_K_REDUCE: return cpu_reduce;
+    case AGI_K_SOFTMAX: return cpu_softmax;
+    case AGI_K_SOFTMAX_BWD: return cpu_softmax_bwd;
+    case AGI_K_LAYER_NORM: return cpu_layer_norm;
+    case AGI_K_GEMM: return cpu_gemm;
+    case AGI_K_IM2COL: return cpu_im2col;
+    case AGI_K_COL2IM: return cpu_col2im;
+    case AGI_K_MAXPOOL2D: return cpu_maxpool2d;
+    case AGI_K_MAXPOOL2D_BWD: return cpu_maxpool2d_bwd;
+    case AGI_K_AVGPOOL2D: return cpu_avgpool2d;
+    case AGI_K_AVGPOOL2D_BWD: return cpu_avgpool2d_bwd;
+    case AGI_K_GATHER: return cpu_gather;
+    case AGI_K_SCATTER_ADD: return cpu_scatter_add;
+    case AGI_K_RNG: return cpu_rng;
     case AGI_K_SGD:
     case AGI_K_ADAM:
-    case AGI_K_RMSPROP: return cpu_optim(dev, k);
+    case AGI_K_RMSPROP: return cpu_optim;
+    case AGI_K_EW_FUSED: return cpu_ew_fused;
     case AGI_K_COUNT: break;
     }
-    return agi_set_error(AG_ERR_UNSUPPORTED, "cpu: kernel op %d unsupported", (int)k->op);
+    return NULL;
+}
+
+static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
+{
+    ag_status st = agi_kernel_validate("cpu", k, cpu_buffer_bytes);
+    if (st != AG_OK) return st;
+    cpu_kernel_fn fn = cpu_kernel_for(k->op);
+    if (!fn) return agi_set_error(AG_ERR_UNSUPPORTED, "cpu: kernel op %d unsupported", (int)k->op);
+    atomic_fetch_add(&dev->n_kernels, 1);
+    return fn(dev, k);
 }
 
 const agi_backend agi_backend_cpu = {
@@ -472,4 +443,8 @@ const agi_backend agi_backend_cpu = {
     .sync = cpu_sync,
     .counters = cpu_counters,
     .empty_cache = cpu_empty_cache,
+    .buffer_alias = cpu_buffer_alias,
+    .list_build = cpu_list_build,
+    .list_run = cpu_list_run,
+    .list_free = cpu_list_free,
 };

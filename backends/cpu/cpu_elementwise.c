@@ -5,6 +5,7 @@
  * broadcast scalar operand) written as a plain loop gcc vectorizes at -O2/-O3,
  * and a strided path. */
 #include "cpu.h"
+#include "base/scalar_ops.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,30 +15,6 @@
 static inline int32_t f2i(float x)
 {
     return (x > -2147483904.0f && x < 2147483648.0f) ? (int32_t)x : INT32_MIN;
-}
-
-static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-/* GELU with the tanh approximation, in the saturating form every backend
- * uses (backend.h, AGI_U_GELU_TANH): 0.5 (1 + tanh(u)) = sigmoid(z) with
- * z = 2u = 2c (x + q x^3), exactly 0 or 1 for |z| > 40. */
-static inline float gelu_tanh_z(float x)
-{
-    const float c = 0.79788456080286536f, q = 0.044715f;
-    return 2.0f * c * (x + q * x * x * x);
-}
-static inline float gelu_tanh_s(float z)
-{
-    return z > 40.0f ? 1.0f : z < -40.0f ? 0.0f : 1.0f / (1.0f + expf(-z));
-}
-static inline float gelu_tanh(float x) { return x * gelu_tanh_s(gelu_tanh_z(x)); }
-/* d/dx = s + x s (1 - s) dz/dx; the second term is 0 where s saturated. */
-static inline float gelu_tanh_d(float x)
-{
-    const float c = 0.79788456080286536f, q = 0.044715f;
-    const float z = gelu_tanh_z(x), s = gelu_tanh_s(z);
-    if (z > 40.0f || z < -40.0f) return s;
-    return s + x * s * (1.0f - s) * 2.0f * c * (1.0f + 3.0f * q * x * x);
 }
 
 /* ---- FILL ------------------------------------------------------------------ */
@@ -169,32 +146,9 @@ static void unary_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
     const int64_t ds = s[0], xs = s[1];
     const float a = (float)k->p.s.f[0], b = (float)k->p.s.f[1];
     switch ((agi_unary_op)k->sub) {
-    case AGI_U_NEG: MAP1(-x); break;
-    case AGI_U_ABS: MAP1(fabsf(x)); break;
-    case AGI_U_EXP: MAP1(expf(x)); break;
-    case AGI_U_LOG: MAP1(logf(x)); break;
-    case AGI_U_SQRT: MAP1(sqrtf(x)); break;
-    case AGI_U_RSQRT: MAP1(1.0f / sqrtf(x)); break;
-    case AGI_U_SQUARE: MAP1(x * x); break;
-    case AGI_U_RECIP: MAP1(1.0f / x); break;
-    case AGI_U_SIN: MAP1(sinf(x)); break;
-    case AGI_U_COS: MAP1(cosf(x)); break;
-    case AGI_U_TANH: MAP1(tanhf(x)); break;
-    case AGI_U_SIGMOID: MAP1(sigmoidf_(x)); break;
-    case AGI_U_RELU: MAP1(x > 0.0f ? x : (x != x ? x : 0.0f)); break;
-    case AGI_U_LEAKY_RELU: MAP1(x > 0.0f ? x : x * a); break;
-    case AGI_U_GELU: MAP1(0.5f * x * (1.0f + erff(x * 0.70710678118654752f))); break;
-    case AGI_U_GELU_TANH:
-        MAP1(gelu_tanh(x));
-        break;
-    case AGI_U_SILU: MAP1(x * sigmoidf_(x)); break;
-    case AGI_U_SOFTPLUS: MAP1(a * x > b ? x : log1pf(expf(a * x)) / a); break;
-    case AGI_U_CLAMP: MAP1(x < a ? a : (x > b ? b : x)); break;
-    case AGI_U_POW: MAP1(powf(x, a)); break;
-    case AGI_U_AFFINE: MAP1(x * a + b); break;
-    case AGI_U_RDIV: MAP1(a / x); break;
-    case AGI_U_SIGN: MAP1(x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f)); break;
-    case AGI_U_STEP: MAP1(x > 0.0f ? 1.0f : 0.0f); break;
+        /* one case per kernel_ops.def line, formulas from scalar_ops.h */
+#define AGI_UNARY(E, name, ...) case E: MAP1(ag_un_##name(x, a, b)); break;
+#include "kernel_ops.def"
     case AGI_U_COUNT: break;
     }
 }
@@ -241,44 +195,22 @@ ag_status cpu_unary(cpu_device *dev, const agi_kernel *k)
         }                                                                                          \
     } while (0)
 
-/* Max/min propagate NaN (like torch.maximum / torch.minimum). */
-#define FMAX_NAN(a, b) ((a) != (a) || (a) > (b) ? (a) : (b))
-#define FMIN_NAN(a, b) ((a) != (a) || (a) < (b) ? (a) : (b))
-
 static void binary_row_f32(void *ctx, int64_t n, char *const *p, const int64_t *s)
 {
     const agi_kernel *k = ctx;
     const int64_t ds = s[0], as = s[1], bs = s[2];
     const float f0 = (float)k->p.s.f[0], f1 = (float)k->p.s.f[1];
     switch ((agi_binary_op)k->sub) {
-    case AGI_B_ADD: MAP2(float, float, a + b); break;
-    case AGI_B_SUB: MAP2(float, float, a - b); break;
-    case AGI_B_MUL: MAP2(float, float, a * b); break;
-    case AGI_B_DIV: MAP2(float, float, a / b); break;
-    case AGI_B_POW: MAP2(float, float, powf(a, b)); break;
-    case AGI_B_MAX: MAP2(float, float, FMAX_NAN(a, b)); break;
-    case AGI_B_MIN: MAP2(float, float, FMIN_NAN(a, b)); break;
+        /* float results: one case per kernel_ops.def line (ag_bi_<name> of
+         * scalar_ops.h, a = src0, b = src1); comparisons write u8 */
+#define AGI_BINARY(E, name, ...) case E: MAP2(float, float, ag_bi_##name(a, b, f0, f1)); break;
+#include "kernel_ops.def"
     case AGI_B_EQ: MAP2(uint8_t, float, a == b); break;
     case AGI_B_NE: MAP2(uint8_t, float, a != b); break;
     case AGI_B_LT: MAP2(uint8_t, float, a < b); break;
     case AGI_B_LE: MAP2(uint8_t, float, a <= b); break;
     case AGI_B_GT: MAP2(uint8_t, float, a > b); break;
     case AGI_B_GE: MAP2(uint8_t, float, a >= b); break;
-    /* a = dy, b = x (or y) */
-    case AGI_B_RELU_BWD: MAP2(float, float, b > 0.0f ? a : 0.0f); break;
-    case AGI_B_LEAKY_RELU_BWD: MAP2(float, float, b > 0.0f ? a : a * f0); break;
-    case AGI_B_GELU_BWD:
-        MAP2(float, float,
-             a * (0.5f * (1.0f + erff(b * 0.70710678118654752f)) +
-                  b * 0.39894228040143268f * expf(-0.5f * b * b)));
-        break;
-    case AGI_B_GELU_TANH_BWD: MAP2(float, float, a * gelu_tanh_d(b)); break;
-    case AGI_B_SILU_BWD:
-        MAP2(float, float, a * sigmoidf_(b) * (1.0f + b * (1.0f - sigmoidf_(b))));
-        break;
-    case AGI_B_SIGMOID_BWD: MAP2(float, float, a * b * (1.0f - b)); break;
-    case AGI_B_TANH_BWD: MAP2(float, float, a * (1.0f - b * b)); break;
-    case AGI_B_SOFTPLUS_BWD: MAP2(float, float, f0 * b > f1 ? a : a * sigmoidf_(f0 * b)); break;
     case AGI_B_COUNT: break;
     }
 }
@@ -319,7 +251,7 @@ ag_status cpu_binary(cpu_device *dev, const agi_kernel *k)
         !cpu_view_check_any(kn, &k->src[1], "src1"))
         return AG_ERR_INVALID;
     ag_dtype in = k->src[0].dtype;
-    if (k->src[1].dtype != in || !cpu_supports(AGI_K_BINARY, k->sub, k->dst.dtype) ||
+    if (k->src[1].dtype != in ||
         (is_compare(k->sub) ? (in != AG_F32 && in != AG_I32) : in != k->dst.dtype))
         return agi_set_error(AG_ERR_UNSUPPORTED,
                              "cpu: binary op %d unsupported for %s, %s -> %s", k->sub,

@@ -150,9 +150,20 @@ ag_status cpu_optim(cpu_device *dev, const agi_kernel *k)
         (need1 && !optim_view(kn, &k->src[1], p, "src1 (state)")) ||
         (need2 && !optim_view(kn, &k->src[2], p, "src2 (state)")))
         return ag_last_status();
-    if (k->op == AGI_K_ADAM && (k->p.optim.bias1 == 0.0f || k->p.optim.bias2 == 0.0f))
+    agi_optim_params o = k->p.optim;
+    if (k->dst2.buf) { /* the step's parameters from the device */
+        if (!cpu_view_check(kn, &k->dst2, AG_F32, "dst2 (step parameters)") ||
+            !agi_view_is_contiguous(&k->dst2) || agi_view_numel(&k->dst2) != 4)
+            return agi_set_error(AG_ERR_INVALID, "cpu: %s: dst2 must be 4 contiguous f32", kn);
+        const float *h = cpu_view_ptr(&k->dst2);
+        o.lr = h[0];
+        o.bias1 = h[1];
+        o.bias2 = h[2];
+        o.first_step = h[3] != 0.0f;
+    }
+    if (k->op == AGI_K_ADAM && (o.bias1 == 0.0f || o.bias2 == 0.0f))
         return agi_set_error(AG_ERR_INVALID, "cpu: adam: bias corrections must be non-zero");
-    optim_job j = {.op = k->op, .o = k->p.optim, .p = cpu_view_ptr(p), .g = cpu_view_ptr(&k->src[0]),
+    optim_job j = {.op = k->op, .o = o, .p = cpu_view_ptr(p), .g = cpu_view_ptr(&k->src[0]),
                    .s1 = need1 ? cpu_view_ptr(&k->src[1]) : NULL,
                    .s2 = need2 ? cpu_view_ptr(&k->src[2]) : NULL};
     cpu_parallel_for(&dev->pool, agi_view_numel(p), CPU_GRAIN_ELEMENTWISE, optim_range, &j);

@@ -343,6 +343,7 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
         dev->free_lists[cls] = b->next;
         dev->pooled_bytes -= b->cap;
         b->next = NULL;
+        b->nbytes = nbytes;
         *out = b;
         return AG_OK;
     }
@@ -379,6 +380,7 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
                              agcl_error_name(err), (int)err);
     }
     b->cap = cap;
+    b->nbytes = nbytes;
     b->cls = exact ? -1 : cls;
     dev->mem_used += cap;
     dev->n_driver_allocs++;
@@ -390,6 +392,15 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
 void agcl_free_locked(agi_backend_device *dev, agi_buffer *buf)
 {
     if (!buf) return;
+    if (buf->alias) { /* the parent owns the memory */
+        clReleaseMemObject(buf->mem);
+        free(buf);
+        return;
+    }
+    if (dev->rec) { /* a temporary of a list being recorded */
+        agcl_rec_keep(dev, buf);
+        return;
+    }
     int cls = buf->cls;
     if (cls < 0 || cls >= AGCL_NUM_CLASSES) {
         clReleaseMemObject(buf->mem);
@@ -410,6 +421,36 @@ static ag_status cl_buffer_alloc(agi_backend_device *dev, size_t nbytes, agi_buf
     ag_status st = agcl_alloc_locked(dev, nbytes, out);
     pthread_mutex_unlock(&dev->lock);
     return st;
+}
+
+static ag_status cl_buffer_alias(agi_backend_device *dev, agi_buffer *parent, size_t offset,
+                                 size_t nbytes, agi_buffer **out)
+{
+    *out = NULL;
+    if (!parent || parent->alias || nbytes == 0 || offset > parent->cap || nbytes > parent->cap - offset)
+        return agi_set_error(AG_ERR_INVALID, "opencl: alias of bytes [%zu, +%zu) outside a buffer of %zu",
+                             offset, nbytes, parent ? parent->cap : 0);
+    cl_uint align_bits = 0;
+    clGetDeviceInfo(dev->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL);
+    if (align_bits / 8 > 0 && offset % (align_bits / 8) != 0)
+        return agi_set_error(AG_ERR_UNSUPPORTED,
+                             "opencl: sub-buffer offset %zu is not a multiple of the device's "
+                             "base address alignment (%u bits)", offset, (unsigned)align_bits);
+    agi_buffer *b = calloc(1, sizeof *b);
+    if (!b) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
+    cl_buffer_region region = {offset, nbytes};
+    cl_int err;
+    b->mem = clCreateSubBuffer(parent->mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+    if (!b->mem) {
+        free(b);
+        return agi_set_error(agcl_fail(err, "clCreateSubBuffer"), "opencl: cannot make a sub-buffer: %s (%d)",
+                             agcl_error_name(err), (int)err);
+    }
+    b->cap = b->nbytes = nbytes;
+    b->cls = -1;
+    b->alias = true;
+    *out = b;
+    return AG_OK;
 }
 
 static void cl_buffer_free(agi_backend_device *dev, agi_buffer *buf)
@@ -518,18 +559,51 @@ static ag_status cl_empty_cache(agi_backend_device *dev)
     return err == CL_SUCCESS ? AG_OK : agcl_fail(err, "clFinish");
 }
 
+static size_t cl_buffer_bytes(const agi_buffer *buf) { return buf->nbytes; }
+
 static ag_status cl_exec(agi_backend_device *dev, const agi_kernel *k)
 {
-    if (!k) return agi_set_error(AG_ERR_INVALID, "opencl: kernel record is NULL");
+    ag_status vs = agi_kernel_validate("opencl", k, cl_buffer_bytes);
+    if (vs != AG_OK) return vs;
     pthread_mutex_lock(&dev->lock);
     ag_status st = agcl_exec(dev, k);
     pthread_mutex_unlock(&dev->lock);
     return st;
 }
 
-static bool cl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
+static size_t cl_buffer_bytes(const agi_buffer *buf);
+
+static ag_status cl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out)
 {
-    return agcl_supports(dev, op, sub, dtype);
+    for (int i = 0; i < n; i++) { /* validated once, when built */
+        ag_status vs = agi_kernel_validate("opencl", &ks[i], cl_buffer_bytes);
+        if (vs != AG_OK) return vs;
+    }
+    pthread_mutex_lock(&dev->lock);
+    ag_status st = agcl_list_build(dev, ks, n, out);
+    pthread_mutex_unlock(&dev->lock);
+    return st;
+}
+
+static ag_status cl_list_run(agi_backend_device *dev, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&dev->lock);
+    ag_status st = agcl_list_run(dev, l);
+    pthread_mutex_unlock(&dev->lock);
+    return st;
+}
+
+static void cl_list_free(agi_backend_device *dev, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&dev->lock);
+    agcl_list_free(dev, l);
+    pthread_mutex_unlock(&dev->lock);
+}
+
+/* The OpenCL backend implements the whole vocabulary of kernel_ops.def. */
+static bool cl_supports(agi_backend_device *dev, const agi_kernel_sig *sig)
+{
+    return agi_kernel_sig_ok(sig);
 }
 
 const agi_backend agi_backend_opencl = {
@@ -540,6 +614,7 @@ const agi_backend agi_backend_opencl = {
     .close = cl_close,
     .buffer_alloc = cl_buffer_alloc,
     .buffer_free = cl_buffer_free,
+    .buffer_alias = cl_buffer_alias,
     .write = cl_write,
     .read = cl_read,
     .exec = cl_exec,
@@ -547,4 +622,7 @@ const agi_backend agi_backend_opencl = {
     .sync = cl_sync,
     .counters = cl_counters,
     .empty_cache = cl_empty_cache,
+    .list_build = cl_list_build,
+    .list_run = cl_list_run,
+    .list_free = cl_list_free,
 };

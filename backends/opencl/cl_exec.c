@@ -74,7 +74,7 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
                       const size_t *local, int nargs, const agcl_arg *args)
 {
     cl_kernel kern = dev->kernels[id];
-    for (int i = 0; i < nargs; i++) {
+    for (int i = 0; i < nargs && !dev->rec; i++) {
         cl_int err = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) return agcl_fail(err, "clSetKernelArg");
     }
@@ -89,6 +89,7 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
         g[d] = global[d] ? global[d] : 1;
         if (local && l[d] > 1) g[d] = (g[d] + l[d] - 1) / l[d] * l[d];
     }
+    if (dev->rec) return agcl_rec_launch(dev, id, dims, g, local ? l : NULL, nargs, args);
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(dev->queue, kern, (cl_uint)dims, NULL, g, local ? l : NULL,
                                         0, NULL, dev->profile ? &ev : NULL);
@@ -223,7 +224,7 @@ static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
     cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(p0), AGCL_ARG(p1)};
-    return launch1(dev, (agcl_kernel_id)(AGCL_K_unary_neg + k->sub), ew_items(&g), 0, 5, a);
+    return launch1(dev, (agcl_kernel_id)(AGCL_K_UNARY0 + k->sub), ew_items(&g), 0, 5, a);
 }
 
 static bool binary_is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
@@ -251,8 +252,7 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
             return unsupported(k, "compare %s -> %s", dtype_name(s), dtype_name(t));
         id = s == AG_F32 ? AGCL_K_compare_f32 : AGCL_K_compare_i32;
     } else if (s == AG_F32 && t == AG_F32) {
-        id = (agcl_kernel_id)(sub <= AGI_B_MIN ? AGCL_K_binary_add + sub
-                                               : AGCL_K_binary_relu_bwd + (sub - AGI_B_RELU_BWD));
+        id = (agcl_kernel_id)(AGCL_K_BINARY0 + sub);
     } else if (s == AG_I32 && t == AG_I32 && binary_int_ok(sub)) {
         id = AGCL_K_binary_i32;
     } else {
@@ -641,7 +641,7 @@ static ag_status op_index(agi_backend_device *dev, const agi_kernel *k)
     if (gather) {
         id = AGCL_K_gather_u32;
         g.n = agi_view_numel(d);
-    } else if (ag_is_deterministic()) {
+    } else if (k->deterministic) {
         id = AGCL_K_scatter_add_det_f32;
         g.n = agi_view_numel(s) / s->shape[dim];
     } else {
@@ -699,15 +699,40 @@ static ag_status op_optim(agi_backend_device *dev, const agi_kernel *k)
     cl_mem s1 = need1 ? k->src[1].buf->mem : pm, s2 = need2 ? k->src[2].buf->mem : pm;
     cl_long po = k->dst.offset, go = k->src[0].offset, o1 = need1 ? k->src[1].offset : 0,
             o2 = need2 ? k->src[2].offset : 0, nn = n;
+    /* dst2: the step's parameters on the device (graph replays) */
+    cl_int use_h = k->dst2.buf != NULL;
+    if (use_h && (st = check_flat(k, &k->dst2, "dst2", AG_F32, 4))) return st;
+    cl_mem hm = use_h ? k->dst2.buf->mem : pm;
+    cl_long ho = use_h ? k->dst2.offset : 0;
     if (k->op == AGI_K_SGD) {
-        agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go),
-                        AGCL_ARG(s1), AGCL_ARG(o1), AGCL_ARG(nn), AGCL_ARG(o)};
-        return launch1(dev, AGCL_K_sgd_f32, (size_t)n, 0, 8, a);
+        agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go),  AGCL_ARG(s1),
+                        AGCL_ARG(o1), AGCL_ARG(nn), AGCL_ARG(o),  AGCL_ARG(hm), AGCL_ARG(ho),
+                        AGCL_ARG(use_h)};
+        return launch1(dev, AGCL_K_sgd_f32, (size_t)n, 0, 11, a);
     }
     agcl_arg a[] = {AGCL_ARG(pm), AGCL_ARG(po), AGCL_ARG(gm), AGCL_ARG(go), AGCL_ARG(s1),
-                    AGCL_ARG(o1), AGCL_ARG(s2), AGCL_ARG(o2), AGCL_ARG(nn), AGCL_ARG(o)};
+                    AGCL_ARG(o1), AGCL_ARG(s2), AGCL_ARG(o2), AGCL_ARG(nn), AGCL_ARG(o),
+                    AGCL_ARG(hm), AGCL_ARG(ho), AGCL_ARG(use_h)};
     return launch1(dev, k->op == AGI_K_ADAM ? AGCL_K_adam_f32 : AGCL_K_rmsprop_f32, (size_t)n, 0,
-                   10, a);
+                   13, a);
+}
+
+/* ---- EW_FUSED ---------------------------------------------------------------------------- */
+
+static ag_status op_ew_fused(agi_backend_device *dev, const agi_kernel *k)
+{
+    const agi_fused_params *f = &k->p.fused;
+    /* absent sources reuse dst's geometry and buffer; the kernel never reads them */
+    const agi_view *vs[4] = {&k->dst, &k->dst, &k->dst, &k->dst};
+    for (int i = 0; i < f->nin; i++) vs[1 + i] = &k->src[i];
+    agcl_geom g;
+    make_geom(dev, vs, 4, &g);
+    cl_mem d = k->dst.buf->mem, m[3];
+    for (int i = 0; i < 3; i++) m[i] = vs[1 + i]->buf->mem;
+    agi_fused_params prog = *f;
+    agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(m[0]), AGCL_ARG(m[1]), AGCL_ARG(m[2]), AGCL_ARG(g),
+                    AGCL_ARG(prog)};
+    return launch1(dev, AGCL_K_ew_fused_f32, ew_items(&g), 0, 6, a);
 }
 
 /* ---- Dispatch ----------------------------------------------------------------------------- */
@@ -737,42 +762,8 @@ ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k)
     case AGI_K_SGD:
     case AGI_K_ADAM:
     case AGI_K_RMSPROP: return op_optim(dev, k);
+    case AGI_K_EW_FUSED: return op_ew_fused(dev, k);
     default: break;
     }
     return agi_set_error(AG_ERR_UNSUPPORTED, "opencl: kernel op %d unsupported", (int)k->op);
-}
-
-bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype)
-{
-    (void)dev;
-    switch (op) {
-    case AGI_K_FILL:
-    case AGI_K_COPY: return (unsigned)dtype < AG_DTYPE_COUNT;
-    case AGI_K_UNARY: return sub >= 0 && sub < AGI_U_COUNT && dtype == AG_F32;
-    case AGI_K_BINARY:
-        if (sub < 0 || sub >= AGI_B_COUNT) return false;
-        if (binary_is_compare(sub)) return dtype == AG_U8;
-        return dtype == AG_F32 || (dtype == AG_I32 && binary_int_ok(sub));
-    case AGI_K_WHERE: return dtype == AG_F32 || dtype == AG_I32;
-    case AGI_K_REDUCE:
-        if (sub < 0 || sub >= AGI_R_COUNT) return false;
-        return dtype == ((sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN) ? AG_I32 : AG_F32);
-    case AGI_K_SOFTMAX:
-    case AGI_K_SOFTMAX_BWD: return (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX) && dtype == AG_F32;
-    case AGI_K_LAYER_NORM: return dtype == AG_F32;
-    case AGI_K_GATHER: return dtype == AG_F32 || dtype == AG_I32;
-    case AGI_K_RNG: return (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL) && dtype == AG_F32;
-    case AGI_K_GEMM:
-    case AGI_K_IM2COL:
-    case AGI_K_COL2IM:
-    case AGI_K_MAXPOOL2D:
-    case AGI_K_MAXPOOL2D_BWD:
-    case AGI_K_AVGPOOL2D:
-    case AGI_K_AVGPOOL2D_BWD:
-    case AGI_K_SCATTER_ADD:
-    case AGI_K_SGD:
-    case AGI_K_ADAM:
-    case AGI_K_RMSPROP: return dtype == AG_F32;
-    default: return false;
-    }
 }

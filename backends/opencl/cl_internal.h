@@ -11,38 +11,28 @@
 #include <CL/cl.h>
 #include <pthread.h>
 
-/* Every kernel of the program, by name (order of agcl_kernel_names). */
+/* Every kernel of the program, by name: this list, then one unary_<name>
+ * per agi_unary_op and one binary_<name> per agi_binary_op with a float
+ * result, both in kernel_ops.def order (their names come from it). */
 #define AGCL_KERNELS(X)                                                                           \
     X(fill_u32) X(fill_u8) X(copy_u32_u32) X(copy_u8_u8) X(copy_f32_i32) X(copy_f32_u8)          \
     X(copy_i32_f32) X(copy_i32_u8) X(copy_u8_f32) X(copy_u8_i32)                                 \
-    /* unary_*: in agi_unary_op order */                                                         \
-    X(unary_neg) X(unary_abs) X(unary_exp) X(unary_log) X(unary_sqrt) X(unary_rsqrt)             \
-    X(unary_square) X(unary_recip) X(unary_sin) X(unary_cos) X(unary_tanh) X(unary_sigmoid)      \
-    X(unary_relu) X(unary_leaky_relu) X(unary_gelu) X(unary_gelu_tanh) X(unary_silu)             \
-    X(unary_softplus) X(unary_clamp) X(unary_pow) X(unary_affine) X(unary_rdiv) X(unary_sign)    \
-    X(unary_step)                                                                                 \
-    /* binary_*: agi_binary_op ADD..MIN, then RELU_BWD..SOFTPLUS_BWD */                          \
-    X(binary_add) X(binary_sub) X(binary_mul) X(binary_div) X(binary_pow) X(binary_max)          \
-    X(binary_min) X(binary_relu_bwd) X(binary_leaky_relu_bwd) X(binary_gelu_bwd)                 \
-    X(binary_gelu_tanh_bwd) X(binary_silu_bwd) X(binary_sigmoid_bwd) X(binary_tanh_bwd)          \
-    X(binary_softplus_bwd)                                                                        \
     X(binary_i32) X(compare_f32) X(compare_i32) X(where_u32) X(reduce_rows_f32)                  \
     X(reduce_wg_f32) X(reduce_part_f32) X(argreduce_rows_f32) X(argreduce_wg_f32)                \
     X(softmax_rows_f32) X(softmax_wg_f32) X(softmax_bwd_rows_f32) X(softmax_bwd_wg_f32)          \
     X(layer_norm_rows_f32) X(layer_norm_wg_f32)                                                  \
     X(im2col_f32) X(im2col_rows_f32) X(col2im_f32) X(col2im_rows_f32) X(maxpool2d_f32) X(maxpool2d_rows_f32) X(maxpool2d_bwd_f32) X(avgpool2d_f32)           \
     X(avgpool2d_bwd_f32) X(gemm_naive_f32) X(gather_u32) X(scatter_add_atomic_f32)               \
-    X(scatter_add_det_f32) X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32)
+    X(scatter_add_det_f32) X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32) X(ew_fused_f32)
 
 #define AGCL_ENUM(name) AGCL_K_##name,
-typedef enum { AGCL_KERNELS(AGCL_ENUM) AGCL_K_COUNT } agcl_kernel_id;
+typedef enum {
+    AGCL_KERNELS(AGCL_ENUM)
+    AGCL_K_UNARY0,                              /* + agi_unary_op */
+    AGCL_K_BINARY0 = AGCL_K_UNARY0 + AGI_U_COUNT, /* + agi_binary_op (comparison slots stay empty) */
+    AGCL_K_COUNT = AGCL_K_BINARY0 + AGI_B_COUNT
+} agcl_kernel_id;
 #undef AGCL_ENUM
-
-_Static_assert(AGCL_K_unary_step - AGCL_K_unary_neg == AGI_U_STEP, "unary kernel order");
-_Static_assert(AGCL_K_binary_min - AGCL_K_binary_add == AGI_B_MIN, "binary kernel order");
-_Static_assert(AGCL_K_binary_softplus_bwd - AGCL_K_binary_relu_bwd ==
-                   AGI_B_SOFTPLUS_BWD - AGI_B_RELU_BWD,
-               "binary backward kernel order");
 
 /* Pooled buffers: freed buffers wait in a free list per size class. */
 #define AGCL_NUM_CLASSES 128
@@ -50,8 +40,10 @@ _Static_assert(AGCL_K_binary_softplus_bwd - AGCL_K_binary_relu_bwd ==
 struct agi_buffer {
     cl_mem mem;
     size_t cap;        /* bytes actually allocated (the size class) */
+    size_t nbytes;     /* bytes asked for (views must stay inside) */
     int cls;
     struct agi_buffer *next;
+    bool alias; /* a sub-buffer of a graph's arena (buffer_alias) */
 };
 
 struct agi_backend_device {
@@ -89,6 +81,8 @@ struct agi_backend_device {
     bool gemm_naive_only;
     double prof_ms[AGCL_K_COUNT + 1];
     long prof_calls[AGCL_K_COUNT + 1];
+    /* While list_build records (cl_graph.c): launches become list steps. */
+    agi_kernel_list *rec;
 };
 
 typedef struct agcl_staged {
@@ -161,7 +155,6 @@ void agcl_build_options(int major, int minor, bool correctly_rounded_div_sqrt, c
 
 /* cl_exec.c */
 ag_status agcl_exec(agi_backend_device *dev, const agi_kernel *k);
-bool agcl_supports(agi_backend_device *dev, agi_kernel_op op, int sub, ag_dtype dtype);
 /* A kernel argument: `size` bytes at `ptr` (ptr NULL: local memory). */
 typedef struct {
     size_t size;
@@ -176,6 +169,16 @@ ag_status agcl_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, cons
 /* Checks that a view lies inside its buffer with sane geometry; `dtype` < 0
  * accepts any dtype. Sets an AG_ERR_INVALID/UNSUPPORTED message on failure. */
 ag_status agcl_check_view(const agi_kernel *k, const agi_view *v, const char *which, int dtype);
+
+/* cl_graph.c: pre-built lists (graphs) */
+/* While recording: a launch becomes a step of the list with its own kernel
+ * object and arguments; a released temporary stays with the list. */
+ag_status agcl_rec_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, const size_t *g,
+                          const size_t *l, int nargs, const agcl_arg *args);
+void agcl_rec_keep(agi_backend_device *dev, agi_buffer *buf);
+ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out);
+ag_status agcl_list_run(agi_backend_device *dev, agi_kernel_list *l);
+void agcl_list_free(agi_backend_device *dev, agi_kernel_list *l);
 
 /* cl_gemm.c */
 ag_status agcl_gemm(agi_backend_device *dev, const agi_kernel *k);

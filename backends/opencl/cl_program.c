@@ -23,11 +23,16 @@ static const char *const kernel_names[AGCL_K_COUNT] = {
 #define AGCL_NAME(name) #name,
     AGCL_KERNELS(AGCL_NAME)
 #undef AGCL_NAME
+#define AGI_UNARY(E, name, ...) [AGCL_K_UNARY0 + E] = "unary_" #name,
+#include "kernel_ops.def"
+#define AGI_BINARY(E, name, ...) [AGCL_K_BINARY0 + E] = "binary_" #name,
+#include "kernel_ops.def"
 };
 
 const char *agcl_kernel_name(agcl_kernel_id id)
 {
-    return (unsigned)id < AGCL_K_COUNT ? kernel_names[id] : "clblast_gemm";
+    if ((unsigned)id >= AGCL_K_COUNT) return "clblast_gemm";
+    return kernel_names[id] ? kernel_names[id] : "?";
 }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -238,6 +243,7 @@ ag_status agcl_build_program(agi_backend_device *dev)
     }
     dev->program = prog;
     for (int i = 0; i < AGCL_K_COUNT; i++) {
+        if (!kernel_names[i]) continue; /* an empty slot (a comparison's binary_<name>) */
         dev->kernels[i] = clCreateKernel(prog, kernel_names[i], &err);
         if (!dev->kernels[i])
             return agi_set_error(AG_ERR_DEVICE, "opencl: kernel %s missing: %s (%d)",

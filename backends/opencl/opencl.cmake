@@ -27,6 +27,8 @@ else()
   set(AG_CL_SHADER_DIR ${CMAKE_CURRENT_LIST_DIR}/../../shaders/opencl)
   file(GLOB AG_CL_KERNEL_FILES CONFIGURE_DEPENDS ${AG_CL_SHADER_DIR}/*.cl)
   list(SORT AG_CL_KERNEL_FILES)
+  # The program starts with the registry's constants and the shared formulas.
+  list(PREPEND AG_CL_KERNEL_FILES ${AG_KERNEL_CONSTS} ${AG_SCALAR_OPS})
   set(AG_CL_EMBED_OUT ${CMAKE_CURRENT_BINARY_DIR}/generated/opencl_sources.c)
   add_custom_command(
     OUTPUT ${AG_CL_EMBED_OUT}

@@ -565,6 +565,15 @@ static void vt_buffer_free(agi_backend_device *d, agi_buffer *b)
     pthread_mutex_unlock(&d->lock);
 }
 
+static ag_status vt_buffer_alias(agi_backend_device *d, agi_buffer *parent, size_t offset, size_t nbytes,
+                                 agi_buffer **out)
+{
+    pthread_mutex_lock(&d->lock);
+    ag_status st = vk_buffer_alias(d, parent, offset, nbytes, out);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
 static ag_status vt_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n)
 {
     pthread_mutex_lock(&d->lock);
@@ -588,8 +597,12 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+static size_t vt_buffer_bytes(const agi_buffer *buf) { return (size_t)buf->size; }
+
 static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
 {
+    ag_status vs = agi_kernel_validate("vulkan", k, vt_buffer_bytes);
+    if (vs != AG_OK) return vs;
     pthread_mutex_lock(&d->lock);
     double t0 = d->profile ? now_s() : 0, c0 = d->prof_pipeline_s;
     ag_status st = vk_exec(d, k);
@@ -603,9 +616,38 @@ static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
     return st;
 }
 
-static bool vt_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype)
+static size_t vt_buffer_bytes(const agi_buffer *buf);
+
+static ag_status vt_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_kernel_list **out)
 {
-    return vk_supports(d, op, sub, dtype);
+    for (int i = 0; i < n; i++) { /* validated once, when built */
+        ag_status vs = agi_kernel_validate("vulkan", &ks[i], vt_buffer_bytes);
+        if (vs != AG_OK) return vs;
+    }
+    pthread_mutex_lock(&d->lock);
+    ag_status st = vk_list_build(d, ks, n, out);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+static ag_status vt_list_run(agi_backend_device *d, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&d->lock);
+    ag_status st = vk_list_run(d, l);
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+static void vt_list_free(agi_backend_device *d, agi_kernel_list *l)
+{
+    pthread_mutex_lock(&d->lock);
+    vk_list_free(d, l);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static bool vt_supports(agi_backend_device *d, const agi_kernel_sig *sig)
+{
+    return vk_supports(d, sig);
 }
 
 static ag_status vt_sync(agi_backend_device *d)
@@ -645,6 +687,10 @@ const agi_backend agi_backend_vulkan = {
     .close = vk_close,
     .buffer_alloc = vt_buffer_alloc,
     .buffer_free = vt_buffer_free,
+    .buffer_alias = vt_buffer_alias,
+    .list_build = vt_list_build,
+    .list_run = vt_list_run,
+    .list_free = vt_list_free,
     .write = vt_write,
     .read = vt_read,
     .exec = vt_exec,

@@ -39,7 +39,7 @@ ag_status vk_index(agi_backend_device *d, const agi_kernel *k)
     memset(&m, 0, sizeof m);
     m.nd = (uint32_t)nd;
     m.dim = (uint32_t)dim;
-    bool atomic = !gather && d->has_fatomic && !ag_is_deterministic();
+    bool atomic = !gather && d->has_fatomic && !k->deterministic;
     const agi_view *iter = atomic ? src : dst;
     int64_t total = agi_view_numel(iter);
     if (!fits(total)) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s too large", kn);
@@ -81,6 +81,8 @@ typedef struct optim_pc {
     uint32_t n, op, o1, o2, o3;
     float lr, wd, momentum, dampening, beta1, beta2, eps, bias1, bias2;
     int32_t nesterov, first_step, decoupled;
+    uint32_t oh;
+    int32_t hyper;
 } optim_pc;
 
 ag_status vk_optim(agi_backend_device *d, const agi_kernel *k)
@@ -111,6 +113,12 @@ ag_status vk_optim(agi_backend_device *d, const agi_kernel *k)
     ag_status st;
     for (int i = 0; i < 4; i++)
         if (v[i] && (st = vk_bind_view(d, v[i], i != 1, &disp.bind[i], offs[i])) != AG_OK) return st;
+    if (k->dst2.buf) { /* the step's parameters, read on the device */
+        if (k->dst2.dtype != AG_F32 || !agi_view_is_contiguous(&k->dst2) || agi_view_numel(&k->dst2) != 4)
+            return agi_set_error(AG_ERR_INVALID, "vulkan: %s: dst2 must be 4 contiguous f32", kn);
+        if ((st = vk_bind_view(d, &k->dst2, false, &disp.bind[4], &pc.oh)) != AG_OK) return st;
+        pc.hyper = 1;
+    }
     disp.shader = "optim";
     uint32_t wg = vk_wg(d, 256);
     disp.spec[0] = wg;

@@ -9,6 +9,7 @@
  *   vk_gemm.c     batched matrix products
  *   vk_conv.c     im2col/col2im, pooling
  *   vk_index.c    gather, scatter_add, optimizer updates
+ *   vk_graph.c    pre-built kernel lists (graphs): secondary command buffers
  *
  * Locking: every vtable entry takes dev->lock; internal functions (vk_*)
  * expect it held.
@@ -22,7 +23,7 @@
 #include <vulkan/vulkan.h>
 
 #define AGVK_NBIND 5      /* storage-buffer bindings of the one descriptor set layout */
-#define AGVK_NSPEC 8      /* specialization constants 0..7 (0 = local_size_x) */
+#define AGVK_NSPEC 16     /* specialization constants 0..15 (0 = local_size_x) */
 #define AGVK_NBATCH 3     /* command batches in the ring */
 #define AGVK_BATCH_SETS 256 /* descriptor sets (= dispatches) per batch */
 #define AGVK_META_BYTES (64 * 1024) /* per-batch metadata arena */
@@ -59,7 +60,13 @@ struct agi_buffer {
     VkDeviceSize alloc;  /* bytes reserved */
     uint64_t last_use;   /* seq of the last batch that touched it (0 never) */
     uint64_t rd_epoch, wr_epoch; /* barrier epochs of the last read / write */
+    /* An alias (buffer_alias: a window of a graph's arena): its hazards and
+     * host waits are tracked on the parent, since aliases may overlap. */
+    struct agi_buffer *parent;
 };
+
+/* The buffer whose seq and epochs track accesses to b. */
+static inline struct agi_buffer *vk_track(struct agi_buffer *b) { return b->parent ? b->parent : b; }
 
 typedef struct vk_batch {
     VkCommandBuffer cb;
@@ -83,8 +90,31 @@ typedef struct vk_pipe {
     VkPipeline pipe;
 } vk_pipe;
 
+/* A kernel list being recorded or built (vk_graph.c): a secondary command
+ * buffer with descriptor sets, metadata and temporaries of its own, so it
+ * can be executed again and again inside the ring's batches. */
+typedef struct vk_recorder {
+    VkCommandBuffer cb;
+    VkDescriptorPool *pools;
+    int n_pools;
+    uint32_t pool_sets;  /* sets used in the last pool */
+    agi_buffer **metas;  /* host-visible metadata arenas */
+    int n_metas;
+    uint32_t meta_used;  /* bytes used in the last arena */
+    agi_buffer **keep;   /* temporaries the kernels released while recording */
+    int n_keep, cap_keep;
+    agi_buffer **touched; /* buffers the list reads or writes */
+    int n_touched, cap_touched;
+    uint32_t dispatches;
+} vk_recorder;
+
+struct agi_kernel_list {
+    vk_recorder rec;
+};
+
 struct agi_backend_device {
     pthread_mutex_t lock;
+    vk_recorder *rec;     /* while list_build records: where commands go */
     VkInstance inst; /* the process-wide instance (vk_device.c) */
     VkPhysicalDevice phys;
     VkDevice dev;
@@ -152,6 +182,9 @@ void vk_buffer_release(agi_backend_device *d, agi_buffer *b);
 void vk_reclaim(agi_backend_device *d);
 /* Waits for all work and gives every empty cached block back to the driver. */
 ag_status vk_mem_trim(agi_backend_device *d);
+/* A window [offset, offset + nbytes) of parent (graph arenas). */
+ag_status vk_buffer_alias(agi_backend_device *d, agi_buffer *parent, size_t offset, size_t nbytes,
+                          agi_buffer **out);
 ag_status vk_write(agi_backend_device *d, agi_buffer *b, size_t off, const void *src, size_t n);
 ag_status vk_read(agi_backend_device *d, agi_buffer *b, size_t off, void *dst, size_t n);
 
@@ -192,9 +225,24 @@ ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_bindin
 void vk_grid(agi_backend_device *d, uint64_t groups, uint32_t out[3]);
 bool vk_shader_exists(const char *name);
 
+/* ---- vk_graph.c (lists for graphs) ------------------------------------------- */
+/* While recording: a descriptor set and room for `meta_bytes` of metadata. */
+ag_status vk_rec_room(agi_backend_device *d, uint32_t meta_bytes, VkDescriptorPool *pool);
+ag_status vk_rec_meta(agi_backend_device *d, const void *data, uint32_t n, vk_binding *out);
+void vk_rec_touch(agi_backend_device *d, agi_buffer *b);
+/* Keeps a temporary released while recording (freed with the list). */
+void vk_rec_keep(agi_backend_device *d, agi_buffer *b);
+/* A full compute/transfer barrier recorded into cb (advances the epoch). */
+void vk_barrier(agi_backend_device *d, VkCommandBuffer cb);
+ag_status vk_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_kernel_list **out);
+ag_status vk_list_run(agi_backend_device *d, agi_kernel_list *l);
+void vk_list_free(agi_backend_device *d, agi_kernel_list *l);
+ag_status vk_begin_batch(agi_backend_device *d);
+ag_status vk_after_record(agi_backend_device *d);
+
 /* ---- vk_ops.c --------------------------------------------------------------- */
 ag_status vk_exec(agi_backend_device *d, const agi_kernel *k);
-bool vk_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype);
+bool vk_supports(agi_backend_device *d, const agi_kernel_sig *sig);
 /* Fills a binding for the elements a view can touch; *elem_off is the view's
  * offset relative to the bound window. */
 ag_status vk_bind_view(agi_backend_device *d, const agi_view *v, bool write, vk_binding *b,

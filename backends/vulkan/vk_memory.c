@@ -302,9 +302,35 @@ static void buffer_free_now(agi_backend_device *d, agi_buffer *buf)
     free(buf);
 }
 
+ag_status vk_buffer_alias(agi_backend_device *d, agi_buffer *parent, size_t offset, size_t nbytes,
+                          agi_buffer **out)
+{
+    (void)d;
+    *out = NULL;
+    if (!parent || parent->parent || nbytes == 0 || offset > parent->size || nbytes > parent->size - offset)
+        return agi_set_error(AG_ERR_INVALID, "vulkan: alias of bytes [%zu, +%zu) outside a buffer of %llu",
+                             offset, nbytes, parent ? (unsigned long long)parent->size : 0ull);
+    agi_buffer *b = calloc(1, sizeof *b);
+    if (!b) return agi_set_error(AG_ERR_OOM, "vulkan: host out of memory");
+    b->block = parent->block;
+    b->offset = parent->offset + offset;
+    b->size = b->alloc = nbytes;
+    b->parent = parent;
+    *out = b;
+    return AG_OK;
+}
+
 void vk_buffer_release(agi_backend_device *d, agi_buffer *buf)
 {
     if (!buf) return;
+    if (buf->parent) { /* the parent owns the memory */
+        free(buf);
+        return;
+    }
+    if (d->rec && !buf->block->host) { /* a temporary of a list being recorded */
+        vk_rec_keep(d, buf);
+        return;
+    }
     if (!buf->block->host) {
         buffer_free_now(d, buf); /* reused in stream order */
         return;
@@ -365,7 +391,7 @@ ag_status vk_write(agi_backend_device *d, agi_buffer *b, size_t off, const void 
         return agi_set_error(AG_ERR_INVALID, "vulkan: write out of buffer bounds");
     if (n == 0) return AG_OK;
     vk_reclaim(d);
-    if (b->block->mapped && b->last_use <= d->done_seq) {
+    if (b->block->mapped && vk_track(b)->last_use <= d->done_seq) {
         memcpy(b->block->mapped + b->offset + off, src, n);
         return AG_OK;
     }
@@ -387,7 +413,8 @@ ag_status vk_read(agi_backend_device *d, agi_buffer *b, size_t off, void *dst, s
     if (n == 0) return AG_OK;
     ag_status st;
     if (b->block->mapped) {
-        if (b->last_use > d->done_seq && (st = vk_wait_seq(d, b->last_use)) != AG_OK) return st;
+        uint64_t last = vk_track(b)->last_use;
+        if (last > d->done_seq && (st = vk_wait_seq(d, last)) != AG_OK) return st;
         memcpy(dst, b->block->mapped + b->offset + off, n);
         return AG_OK;
     }

@@ -62,8 +62,20 @@ typedef struct ew_pc {
  * one dispatch per index of the leading dims. vec_ok: the shader has vec4
  * paths (every view 32-bit): 1 for all-contiguous aligned views, 2 also for
  * aligned rows of 4k elements with row-broadcast views. */
+static ag_status ew_run_x(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in,
+                          int nv, const float f[4], int vec_ok, const uint32_t *xspec,
+                          const vk_binding *meta);
+
 static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in, int nv,
                         const float f[4], int vec_ok)
+{
+    return ew_run_x(d, shader, op, in, nv, f, vec_ok, NULL, NULL);
+}
+
+/* ew_run with specialization constants 4..15 (xspec) and a binding 4. */
+static ag_status ew_run_x(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in,
+                          int nv, const float f[4], int vec_ok, const uint32_t *xspec,
+                          const vk_binding *meta)
 {
     agi_view v[4];
     agi_view *pv[4];
@@ -135,6 +147,8 @@ static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, 
         disp.spec[1] = (uint32_t)(inner_nd < 1 ? 1 : inner_nd);
         disp.spec[2] = op;
         disp.spec[3] = vec;
+        if (xspec) memcpy(&disp.spec[4], xspec, (AGVK_NSPEC - 4) * sizeof *xspec);
+        if (meta) disp.bind[4] = *meta;
         memcpy(disp.push, &pc, sizeof pc);
         disp.push_bytes = sizeof pc;
         vk_grid(d, (work + wg - 1) / wg, disp.groups);
@@ -330,6 +344,25 @@ static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
     return AG_OK;
 }
 
+/* EW_FUSED (fused.comp): the chain's codes as specialization constants, its
+ * parameters as metadata; pc.f[0] = 0 is the zero keep() XORs with. */
+static ag_status ew_fused(agi_backend_device *d, const agi_kernel *k)
+{
+    const agi_fused_params *fp = &k->p.fused;
+    agi_view v[1 + AG_FUSED_MAX_INPUTS];
+    v[0] = k->dst;
+    for (int i = 0; i < fp->nin; i++) v[1 + i] = k->src[i];
+    uint32_t xspec[AGVK_NSPEC - 4] = {0};
+    for (int j = 0; j < fp->n; j++) xspec[j] = fp->code[j];
+    xspec[8] = (uint32_t)fp->n;
+    xspec[9] = (uint32_t)fp->nin;
+    vk_binding meta;
+    ag_status st = vk_meta(d, fp->p, sizeof fp->p, &meta);
+    if (st != AG_OK) return st;
+    float f[4] = {0, 0, 0, 0};
+    return ew_run_x(d, "fused", 0, v, 1 + fp->nin, f, 0, xspec, &meta);
+}
+
 /* ---- Dispatcher ------------------------------------------------------------------- */
 
 ag_status vk_exec(agi_backend_device *d, const agi_kernel *k)
@@ -358,41 +391,18 @@ ag_status vk_exec(agi_backend_device *d, const agi_kernel *k)
     case AGI_K_SGD:
     case AGI_K_ADAM:
     case AGI_K_RMSPROP: return vk_optim(d, k);
+    case AGI_K_EW_FUSED: return ew_fused(d, k);
     default: return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: kernel op %d unsupported", (int)k->op);
     }
 }
 
-bool vk_supports(agi_backend_device *d, agi_kernel_op op, int sub, ag_dtype dtype)
+/* The vocabulary's contract, less what this device cannot store: u8 views
+ * need 8-bit storage. */
+bool vk_supports(agi_backend_device *d, const agi_kernel_sig *sig)
 {
-    if (dtype == AG_U8 && !d->has_u8) return false;
-    switch (op) {
-    case AGI_K_FILL:
-    case AGI_K_COPY: return (unsigned)dtype < AG_DTYPE_COUNT;
-    case AGI_K_UNARY: return dtype == AG_F32 && sub >= 0 && sub < AGI_U_COUNT;
-    case AGI_K_BINARY:
-        if (sub < 0 || sub >= AGI_B_COUNT) return false;
-        if (binary_cmp(sub)) return dtype == AG_U8;
-        return dtype == AG_F32 || (dtype == AG_I32 && binary_arith_i32(sub));
-    case AGI_K_WHERE: return (dtype == AG_F32 || dtype == AG_I32) && d->has_u8;
-    case AGI_K_REDUCE:
-        if (sub < 0 || sub >= AGI_R_COUNT) return false;
-        return dtype == (sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN ? AG_I32 : AG_F32);
-    case AGI_K_SOFTMAX:
-    case AGI_K_SOFTMAX_BWD: return dtype == AG_F32 && (sub == AGI_SOFTMAX || sub == AGI_LOG_SOFTMAX);
-    case AGI_K_LAYER_NORM: return dtype == AG_F32;
-    case AGI_K_GEMM:
-    case AGI_K_IM2COL:
-    case AGI_K_COL2IM:
-    case AGI_K_AVGPOOL2D:
-    case AGI_K_AVGPOOL2D_BWD:
-    case AGI_K_MAXPOOL2D_BWD:
-    case AGI_K_SCATTER_ADD:
-    case AGI_K_SGD:
-    case AGI_K_ADAM:
-    case AGI_K_RMSPROP: return dtype == AG_F32;
-    case AGI_K_MAXPOOL2D: return dtype == AG_F32;
-    case AGI_K_GATHER: return dtype == AG_F32 || dtype == AG_I32;
-    case AGI_K_RNG: return dtype == AG_F32 && (sub == AGI_RNG_UNIFORM || sub == AGI_RNG_NORMAL);
-    default: return false;
-    }
+    if (!agi_kernel_sig_ok(sig)) return false;
+    const ag_dtype t[5] = {sig->dst, sig->dst2, sig->src[0], sig->src[1], sig->src[2]};
+    for (int i = 0; i < 5; i++)
+        if (t[i] == AG_U8 && !d->has_u8) return false;
+    return true;
 }

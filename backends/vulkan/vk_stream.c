@@ -258,7 +258,7 @@ static ag_status wait_batch(agi_backend_device *d, vk_batch *bt)
     return AG_OK;
 }
 
-static ag_status begin_batch(agi_backend_device *d)
+ag_status vk_begin_batch(agi_backend_device *d)
 {
     if (d->cur >= 0) return AG_OK;
     int i = (int)(d->next_seq % AGVK_NBATCH);
@@ -285,7 +285,7 @@ static ag_status begin_batch(agi_backend_device *d)
 
 uint64_t vk_current_seq(agi_backend_device *d)
 {
-    if (begin_batch(d) != AG_OK) return 0;
+    if (vk_begin_batch(d) != AG_OK) return 0;
     return d->batches[d->cur].seq;
 }
 
@@ -349,12 +349,13 @@ ag_status vk_wait_all(agi_backend_device *d)
 static ag_status ensure_room(agi_backend_device *d, uint32_t meta_bytes)
 {
     ag_status st;
+    if (d->rec) return vk_rec_room(d, meta_bytes, NULL);
     if (d->cur >= 0) {
         vk_batch *bt = &d->batches[d->cur];
         if (bt->sets < AGVK_BATCH_SETS && bt->meta_used + meta_bytes <= AGVK_META_BYTES) return AG_OK;
         if ((st = vk_flush(d)) != AG_OK) return st;
     }
-    return begin_batch(d);
+    return vk_begin_batch(d);
 }
 
 ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_binding *out)
@@ -362,6 +363,7 @@ ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_bindin
     uint32_t a = (uint32_t)d->align;
     uint32_t size = (n + a - 1) / a * a;
     if (size > AGVK_META_BYTES) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: kernel metadata too large");
+    if (d->rec) return vk_rec_meta(d, data, n, out);
     ag_status st = ensure_room(d, size);
     if (st != AG_OK) return st;
     vk_batch *bt = &d->batches[d->cur];
@@ -375,18 +377,21 @@ ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_bindin
 
 static bool hazard(agi_backend_device *d, agi_buffer *b, bool write)
 {
+    b = vk_track(b);
     if (b->wr_epoch == d->epoch) return true;        /* RAW / WAW */
     return write && b->rd_epoch == d->epoch;         /* WAR */
 }
 
 static void mark(agi_backend_device *d, agi_buffer *b, bool write, uint64_t seq)
 {
+    b = vk_track(b);
     if (write) b->wr_epoch = d->epoch;
     else b->rd_epoch = d->epoch;
-    b->last_use = seq;
+    if (d->rec) vk_rec_touch(d, b); /* its seq is set when the list runs */
+    else b->last_use = seq;
 }
 
-static void barrier(agi_backend_device *d, VkCommandBuffer cb)
+void vk_barrier(agi_backend_device *d, VkCommandBuffer cb)
 {
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -399,8 +404,9 @@ static void barrier(agi_backend_device *d, VkCommandBuffer cb)
     d->epoch++;
 }
 
-static ag_status after_record(agi_backend_device *d)
+ag_status vk_after_record(agi_backend_device *d)
 {
+    if (d->rec) return AG_OK;
     vk_batch *bt = &d->batches[d->cur];
     if (bt->sets >= AGVK_SUBMIT_AFTER) return vk_flush(d);
     return AG_OK;
@@ -412,18 +418,31 @@ ag_status vk_dispatch_run(agi_backend_device *d, const vk_dispatch *disp)
     ag_status st = get_pipeline(d, disp->shader, disp->spec, &pipe);
     if (st != AG_OK) return st;
     if (disp->groups[0] == 0 || disp->groups[1] == 0 || disp->groups[2] == 0) return AG_OK;
-    if ((st = ensure_room(d, 0)) != AG_OK) return st;
-    vk_batch *bt = &d->batches[d->cur];
+    VkDescriptorPool pool;
+    VkCommandBuffer cb;
+    uint64_t seq = 0;
+    vk_batch *bt = NULL;
+    if (d->rec) {
+        if ((st = vk_rec_room(d, 0, &pool)) != AG_OK) return st;
+        cb = d->rec->cb;
+    } else {
+        if ((st = ensure_room(d, 0)) != AG_OK) return st;
+        bt = &d->batches[d->cur];
+        pool = bt->pool;
+        cb = bt->cb;
+        seq = bt->seq;
+    }
     VkDescriptorSetAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-        .descriptorPool = bt->pool,
+        .descriptorPool = pool,
         .descriptorSetCount = 1,
         .pSetLayouts = &d->dsl,
     };
     VkDescriptorSet set;
     VkResult r = vkAllocateDescriptorSets(d->dev, &ai, &set);
     if (r != VK_SUCCESS) return vk_check(r, "vkAllocateDescriptorSets");
-    bt->sets++;
+    if (bt) bt->sets++;
+    else d->rec->pool_sets++;
     VkDescriptorBufferInfo bi[AGVK_NBIND];
     VkWriteDescriptorSet w[AGVK_NBIND];
     bool need_barrier = false;
@@ -443,16 +462,17 @@ ag_status vk_dispatch_run(agi_backend_device *d, const vk_dispatch *disp)
         if (b->buf && hazard(d, b->buf, b->write)) need_barrier = true;
     }
     vkUpdateDescriptorSets(d->dev, AGVK_NBIND, w, 0, NULL);
-    if (need_barrier) barrier(d, bt->cb);
+    if (need_barrier) vk_barrier(d, cb);
     for (int i = 0; i < AGVK_NBIND; i++)
-        if (disp->bind[i].buf) mark(d, disp->bind[i].buf, disp->bind[i].write, bt->seq);
-    vkCmdBindPipeline(bt->cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
-    vkCmdBindDescriptorSets(bt->cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout, 0, 1, &set, 0, NULL);
+        if (disp->bind[i].buf) mark(d, disp->bind[i].buf, disp->bind[i].write, seq);
+    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->layout, 0, 1, &set, 0, NULL);
     if (disp->push_bytes)
-        vkCmdPushConstants(bt->cb, d->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, disp->push_bytes, disp->push);
-    vkCmdDispatch(bt->cb, disp->groups[0], disp->groups[1], disp->groups[2]);
-    d->n_dispatches++;
-    return after_record(d);
+        vkCmdPushConstants(cb, d->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, disp->push_bytes, disp->push);
+    vkCmdDispatch(cb, disp->groups[0], disp->groups[1], disp->groups[2]);
+    if (d->rec) d->rec->dispatches++;
+    else d->n_dispatches++;
+    return vk_after_record(d);
 }
 
 ag_status vk_copy_buffer(agi_backend_device *d, agi_buffer *src, VkDeviceSize soff, agi_buffer *dst,
@@ -460,15 +480,21 @@ ag_status vk_copy_buffer(agi_backend_device *d, agi_buffer *src, VkDeviceSize so
 {
     ag_status st = ensure_room(d, 0);
     if (st != AG_OK) return st;
-    vk_batch *bt = &d->batches[d->cur];
-    if (hazard(d, src, false) || hazard(d, dst, true)) barrier(d, bt->cb);
-    mark(d, src, false, bt->seq);
-    mark(d, dst, true, bt->seq);
+    vk_batch *bt = d->rec ? NULL : &d->batches[d->cur];
+    VkCommandBuffer cb = bt ? bt->cb : d->rec->cb;
+    uint64_t seq = bt ? bt->seq : 0;
+    if (hazard(d, src, false) || hazard(d, dst, true)) vk_barrier(d, cb);
+    mark(d, src, false, seq);
+    mark(d, dst, true, seq);
     VkBufferCopy c = {src->offset + soff, dst->offset + doff, n};
-    vkCmdCopyBuffer(bt->cb, src->block->buffer, dst->block->buffer, 1, &c);
-    bt->sets++; /* counts toward the batch size */
-    d->n_dispatches++;
-    return after_record(d);
+    vkCmdCopyBuffer(cb, src->block->buffer, dst->block->buffer, 1, &c);
+    if (bt) {
+        bt->sets++; /* counts toward the batch size */
+        d->n_dispatches++;
+    } else {
+        d->rec->dispatches++;
+    }
+    return vk_after_record(d);
 }
 
 void vk_grid(agi_backend_device *d, uint64_t groups, uint32_t out[3])

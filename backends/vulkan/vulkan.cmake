@@ -45,10 +45,11 @@ foreach(comp ${AG_VK_COMP})
     list(APPEND AG_VK_NAMES ${name})
     set(spv ${AG_VK_OUT_DIR}/${name}.spv)
     add_custom_command(OUTPUT ${spv}
-      COMMAND ${AG_GLSLANG} -V --target-env ${AG_VK_TARGET_ENV} --quiet -I${AG_VK_SHADER_DIR} ${args}
+      COMMAND ${AG_GLSLANG} -V --target-env ${AG_VK_TARGET_ENV} --quiet -I${AG_VK_SHADER_DIR}
+              -I${AG_GEN_DIR} -I${CMAKE_CURRENT_SOURCE_DIR}/backends/base ${args}
               -o ${spv} ${comp}
       COMMAND ${AG_SPIRV_VAL} --target-env ${AG_VK_TARGET_ENV} ${spv}
-      DEPENDS ${comp} ${AG_VK_GLSL}
+      DEPENDS ${comp} ${AG_VK_GLSL} ${AG_KERNEL_CONSTS} ${AG_SCALAR_OPS}
       COMMENT "SPIR-V ${name}"
       VERBATIM)
     list(APPEND AG_VK_SPVS ${spv})

@@ -61,13 +61,15 @@ typedef enum ag_dtype {
     AG_F32 = 0, /* 32-bit float: values and gradients */
     AG_I32 = 1, /* 32-bit signed int: indices, labels */
     AG_U8 = 2,  /* 8-bit unsigned: raw bytes and boolean masks (0 or 1) */
+    AG_F16 = 3, /* IEEE half (storage; arithmetic accumulates in f32) */
+    AG_BF16 = 4, /* bfloat16: f32's exponent, 8-bit mantissa (storage) */
     AG_DTYPE_COUNT
 } ag_dtype;
 
-/* Size of one element in bytes (4, 4, 1); 0 for an invalid dtype. */
+/* Size of one element in bytes (4, 4, 1, 2, 2); 0 for an invalid dtype. */
 AG_API size_t ag_dtype_size(ag_dtype dtype);
 
-/* Static name ("f32", "i32", "u8"); "?" for an invalid dtype. */
+/* Static name ("f32", "i32", "u8", "f16", "bf16"); "?" for an invalid dtype. */
 AG_API const char *ag_dtype_name(ag_dtype dtype);
 
 /* ---- Devices ------------------------------------------------------------ */

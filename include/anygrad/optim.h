@@ -197,6 +197,16 @@ AG_API double ag_lr_schedule_at(const ag_lr_schedule *sched, int64_t step);
  * device involved. Gradients are updated in place: a gradient tensor shared
  * with other code sees the change. */
 AG_API double ag_clip_grad_norm(ag_tensor *const *params, int n, double max_norm);
+/* The same clipping without a host read, so a training step that clips
+ * never waits for the device and can be captured in a graph: the norm and
+ * the coefficient stay on the device (f32), coef = min(1, max_norm /
+ * (total_norm + 1e-6)) multiplies every gradient (by exactly 1 when no
+ * clipping is needed). Every gradient must be f32 and on one device. Returns
+ * the total norm before clipping as a new 0-dim f32 tensor on that device
+ * (in the current scope), or NULL on error; a zero norm tensor on `dev` when
+ * no parameter has a gradient. */
+AG_API ag_tensor *ag_clip_grad_norm_device(ag_device *dev, ag_tensor *const *params, int n,
+                                           double max_norm);
 
 #ifdef __cplusplus
 }

@@ -106,4 +106,3 @@ void row_offsets(const geom_t *g, long row, int nv, long *o)
         BODY                                                                       \
     }
 
-float ag_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }

@@ -30,163 +30,37 @@ AG_COPY_KERNEL(copy_u8_i32, uchar, int, (int)x)
 
 /* ---- UNARY (f32): one kernel per agi_unary_op (unary_<name>), as a switch
  * on the op inside one kernel defeats the work-group vectorizer of CPU-type
- * devices (every case gets evaluated). p0, p1 = params.f[0], f[1]. ---- */
-
-#define AG_SQRT_2_OVER_PI 0.7978845608028654f
-#define AG_GELU_C 0.044715f
-
-float un_neg(float x, float p0, float p1) { return -x; }
-float un_abs(float x, float p0, float p1) { return fabs(x); }
-float un_exp(float x, float p0, float p1) { return exp(x); }
-float un_log(float x, float p0, float p1) { return log(x); }
-float un_sqrt(float x, float p0, float p1) { return sqrt(x); }
-float un_rsqrt(float x, float p0, float p1) { return 1.0f / sqrt(x); }
-float un_square(float x, float p0, float p1) { return x * x; }
-float un_recip(float x, float p0, float p1) { return 1.0f / x; }
-float un_sin(float x, float p0, float p1) { return sin(x); }
-float un_cos(float x, float p0, float p1) { return cos(x); }
-float un_tanh(float x, float p0, float p1) { return tanh(x); }
-float un_sigmoid(float x, float p0, float p1) { return ag_sigmoid(x); }
-float un_relu(float x, float p0, float p1) { return x > 0.0f ? x : (isnan(x) ? x : 0.0f); }
-float un_leaky_relu(float x, float p0, float p1) { return x > 0.0f ? x : x * p0; }
-float un_gelu(float x, float p0, float p1)
-{
-    return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
-}
-/* GELU (tanh approximation) in the saturating form of every backend:
- * 0.5 (1 + tanh(u)) = sigmoid(z), z = 2u, exactly 0 or 1 for |z| > 40. */
-float ag_gelu_tanh_s(float z)
-{
-    return z > 40.0f ? 1.0f : (z < -40.0f ? 0.0f : 1.0f / (1.0f + exp(-z)));
-}
-float un_gelu_tanh(float x, float p0, float p1)
-{
-    float z = 2.0f * AG_SQRT_2_OVER_PI * (x + AG_GELU_C * x * x * x);
-    return x * ag_gelu_tanh_s(z);
-}
-float un_silu(float x, float p0, float p1) { return x * ag_sigmoid(x); }
-float un_softplus(float x, float p0, float p1)
-{
-    float bx = p0 * x;
-    return bx > p1 ? x : log1p(exp(bx)) / p0;
-}
-float un_clamp(float x, float p0, float p1) { return x < p0 ? p0 : (x > p1 ? p1 : x); }
-float un_pow(float x, float p0, float p1) { return pow(x, p0); }
-float un_affine(float x, float p0, float p1) { return x * p0 + p1; }
-float un_rdiv(float x, float p0, float p1) { return p0 / x; }
-float un_sign(float x, float p0, float p1)
-{
-    return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
-}
-float un_step(float x, float p0, float p1) { return x > 0.0f ? 1.0f : 0.0f; }
-
-#define AG_UNARY_KERNEL(NAME)                                                           \
+ * devices (every case gets evaluated). The list comes from kernel_ops.def,
+ * the formulas ag_un_<name> from scalar_ops.h. p0, p1 = params.f[0], f[1]. */
+#define AG_UNARY_KERNEL(E, NAME)                                                        \
     __kernel void unary_##NAME(__global float *d, __global const float *s, geom_t g,     \
                                float p0, float p1)                                      \
     {                                                                                   \
-        EW_BODY(g, 2, d[o[0]] = un_##NAME(s[o[1]], p0, p1);)                            \
+        EW_BODY(g, 2, d[o[0]] = ag_un_##NAME(s[o[1]], p0, p1);)                         \
     }
 
-AG_UNARY_KERNEL(neg)
-AG_UNARY_KERNEL(abs)
-AG_UNARY_KERNEL(exp)
-AG_UNARY_KERNEL(log)
-AG_UNARY_KERNEL(sqrt)
-AG_UNARY_KERNEL(rsqrt)
-AG_UNARY_KERNEL(square)
-AG_UNARY_KERNEL(recip)
-AG_UNARY_KERNEL(sin)
-AG_UNARY_KERNEL(cos)
-AG_UNARY_KERNEL(tanh)
-AG_UNARY_KERNEL(sigmoid)
-AG_UNARY_KERNEL(relu)
-AG_UNARY_KERNEL(leaky_relu)
-AG_UNARY_KERNEL(gelu)
-AG_UNARY_KERNEL(gelu_tanh)
-AG_UNARY_KERNEL(silu)
-AG_UNARY_KERNEL(softplus)
-AG_UNARY_KERNEL(clamp)
-AG_UNARY_KERNEL(pow)
-AG_UNARY_KERNEL(affine)
-AG_UNARY_KERNEL(rdiv)
-AG_UNARY_KERNEL(sign)
-AG_UNARY_KERNEL(step)
+AGI_FOREACH_UNARY(AG_UNARY_KERNEL)
 
-/* ---- BINARY. view 0 = dst, 1 = a (src0), 2 = b (src1). f32: one kernel per
- * agi_binary_op (binary_<name>); i32 arithmetic and comparisons (all cheap)
- * switch on the op. ---- */
-enum {
-    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE
-};
-
-float bi_add(float a, float b, float p0, float p1) { return a + b; }
-float bi_sub(float a, float b, float p0, float p1) { return a - b; }
-float bi_mul(float a, float b, float p0, float p1) { return a * b; }
-float bi_div(float a, float b, float p0, float p1) { return a / b; }
-float bi_pow(float a, float b, float p0, float p1) { return pow(a, b); }
-float bi_max(float a, float b, float p0, float p1) { return (a > b || isnan(a)) ? a : b; }
-float bi_min(float a, float b, float p0, float p1) { return (a < b || isnan(a)) ? a : b; }
-float bi_relu_bwd(float a, float b, float p0, float p1) { return b > 0.0f ? a : 0.0f; }
-float bi_leaky_relu_bwd(float a, float b, float p0, float p1) { return b > 0.0f ? a : a * p0; }
-float bi_gelu_bwd(float a, float b, float p0, float p1)
-{
-    float cdf = 0.5f * (1.0f + erf(b * 0.70710678118654752f));
-    float pdf = exp(-0.5f * b * b) * 0.3989422804014327f;
-    return a * (cdf + b * pdf);
-}
-float bi_gelu_tanh_bwd(float a, float b, float p0, float p1)
-{
-    float b2 = b * b;
-    float z = 2.0f * AG_SQRT_2_OVER_PI * (b + AG_GELU_C * b2 * b);
-    float s = ag_gelu_tanh_s(z);
-    if (z > 40.0f || z < -40.0f) return a * s;
-    float dz = 2.0f * AG_SQRT_2_OVER_PI * (1.0f + 3.0f * AG_GELU_C * b2);
-    return a * (s + b * s * (1.0f - s) * dz);
-}
-float bi_silu_bwd(float a, float b, float p0, float p1)
-{
-    float s = ag_sigmoid(b);
-    return a * s * (1.0f + b * (1.0f - s));
-}
-float bi_sigmoid_bwd(float a, float b, float p0, float p1) { return a * b * (1.0f - b); }
-float bi_tanh_bwd(float a, float b, float p0, float p1) { return a * (1.0f - b * b); }
-float bi_softplus_bwd(float a, float b, float p0, float p1)
-{
-    float bx = p0 * b;
-    return bx > p1 ? a : a * ag_sigmoid(bx);
-}
-
-#define AG_BINARY_KERNEL(NAME)                                                          \
+/* ---- BINARY. view 0 = dst, 1 = a (src0), 2 = b (src1). Float results: one
+ * kernel per agi_binary_op (binary_<name>, formulas ag_bi_<name>); i32
+ * arithmetic and comparisons (all cheap) switch on the op. ---- */
+#define AG_BINARY_KERNEL(E, NAME)                                                       \
     __kernel void binary_##NAME(__global float *d, __global const float *a,              \
                                 __global const float *b, geom_t g, float p0, float p1)  \
     {                                                                                   \
-        EW_BODY(g, 3, d[o[0]] = bi_##NAME(a[o[1]], b[o[2]], p0, p1);)                   \
+        EW_BODY(g, 3, d[o[0]] = ag_bi_##NAME(a[o[1]], b[o[2]], p0, p1);)                \
     }
 
-AG_BINARY_KERNEL(add)
-AG_BINARY_KERNEL(sub)
-AG_BINARY_KERNEL(mul)
-AG_BINARY_KERNEL(div)
-AG_BINARY_KERNEL(pow)
-AG_BINARY_KERNEL(max)
-AG_BINARY_KERNEL(min)
-AG_BINARY_KERNEL(relu_bwd)
-AG_BINARY_KERNEL(leaky_relu_bwd)
-AG_BINARY_KERNEL(gelu_bwd)
-AG_BINARY_KERNEL(gelu_tanh_bwd)
-AG_BINARY_KERNEL(silu_bwd)
-AG_BINARY_KERNEL(sigmoid_bwd)
-AG_BINARY_KERNEL(tanh_bwd)
-AG_BINARY_KERNEL(softplus_bwd)
+AGI_FOREACH_BINARY_FLOAT(AG_BINARY_KERNEL)
 
 int binary_int(int op, int x, int y)
 {
     switch (op) {
-    case B_ADD: return (int)((uint)x + (uint)y);
-    case B_SUB: return (int)((uint)x - (uint)y);
-    case B_MUL: return (int)((uint)x * (uint)y);
-    case B_MAX: return x > y ? x : y;
-    case B_MIN: return x < y ? x : y;
+    case AGI_B_ADD: return (int)((uint)x + (uint)y);
+    case AGI_B_SUB: return (int)((uint)x - (uint)y);
+    case AGI_B_MUL: return (int)((uint)x * (uint)y);
+    case AGI_B_MAX: return x > y ? x : y;
+    case AGI_B_MIN: return x < y ? x : y;
     }
     return 0;
 }
@@ -198,8 +72,8 @@ __kernel void binary_i32(__global int *d, __global const int *a, __global const 
 }
 
 #define compare_op(op, x, y)                                                             \
-    ((op) == B_EQ ? (x) == (y) : (op) == B_NE ? (x) != (y) : (op) == B_LT ? (x) < (y)          \
-     : (op) == B_LE ? (x) <= (y) : (op) == B_GT ? (x) > (y) : (x) >= (y))
+    ((op) == AGI_B_EQ ? (x) == (y) : (op) == AGI_B_NE ? (x) != (y) : (op) == AGI_B_LT ? (x) < (y)          \
+     : (op) == AGI_B_LE ? (x) <= (y) : (op) == AGI_B_GT ? (x) > (y) : (x) >= (y))
 
 #define AG_CMP_KERNEL(NAME, T)                                                                  \
     __kernel void NAME(__global uchar *d, __global const T *a, __global const T *b, geom_t g,    \
@@ -216,4 +90,55 @@ __kernel void where_u32(__global uint *d, __global const uchar *c, __global cons
                         __global const uint *b, geom_t g)
 {
     EW_BODY(g, 4, d[o[0]] = c[o[1]] != 0 ? a[o[2]] : b[o[3]];)
+}
+
+/* ---- EW_FUSED: a chain of elementwise f32 steps (backends/base/fused_ops.h)
+ * in one pass. View 0 = dst, 1..3 = src0..src2 (only the first nin are
+ * read). fused_t mirrors agi_fused_params. The program is built with
+ * FP_CONTRACT OFF (scalar_ops.h), so every step rounds like its own kernel. */
+typedef struct {
+    int n, nin;
+    uint code[AG_FUSED_MAX_STEPS];
+    float p[2 * AG_FUSED_MAX_STEPS];
+} fused_t;
+
+float fused_step(uint code, float a, float b, float p0, float p1)
+{
+    uint kind = code & 15u;
+    int sub = (int)((code >> 4) & 255u);
+    if (kind == AG_FUSED_CONST) return p0;
+    if (kind == AG_FUSED_COPY) return a;
+    if (kind == AG_FUSED_UNARY) {
+        switch (sub) {
+#define AG_FUSED_UNARY_CASE(E, NAME) case E: return ag_un_##NAME(a, p0, p1);
+        AGI_FOREACH_UNARY(AG_FUSED_UNARY_CASE)
+        }
+        return a;
+    }
+    switch (sub) {
+#define AG_FUSED_BINARY_CASE(E, NAME) case E: return ag_bi_##NAME(a, b, p0, p1);
+    AGI_FOREACH_BINARY_FLOAT(AG_FUSED_BINARY_CASE)
+    }
+    return 0.0f;
+}
+
+float fused_eval(const fused_t *f, __global const float *s0, __global const float *s1,
+                 __global const float *s2, const long *o)
+{
+    float r[AG_FUSED_NREGS];
+    r[0] = f->nin > 0 ? s0[o[1]] : 0.0f;
+    r[1] = f->nin > 1 ? s1[o[2]] : 0.0f;
+    r[2] = f->nin > 2 ? s2[o[3]] : 0.0f;
+    for (int j = 0; j < f->n; j++) {
+        uint c = f->code[j];
+        r[AG_FUSED_MAX_INPUTS + j] =
+            fused_step(c, r[(c >> 12) & 15u], r[(c >> 16) & 15u], f->p[2 * j], f->p[2 * j + 1]);
+    }
+    return r[AG_FUSED_MAX_INPUTS + f->n - 1];
+}
+
+__kernel void ew_fused_f32(__global float *d, __global const float *s0, __global const float *s1,
+                           __global const float *s2, geom_t g, fused_t f)
+{
+    EW_BODY(g, 4, d[o[0]] = fused_eval(&f, s0, s1, s2, o);)
 }

@@ -1,17 +1,23 @@
 /* shaders/opencl/optim.cl — fused SGD / Adam(W) / RMSprop updates over
  * contiguous f32 buffers (formulas in backends/backend.h). */
 
-/* Mirrors agi_optim_params. */
+/* Mirrors agi_optim_params. With use_h, the step's {lr, bias1, bias2,
+ * first_step} come from h[ho..ho+3] (graph replays rewrite them per step). */
 typedef struct {
     float lr, weight_decay, momentum, dampening, beta1, beta2, eps, bias1, bias2;
     int nesterov, first_step, decoupled;
 } optim_t;
 
 __kernel void sgd_f32(__global float *p, long po, __global const float *gr, long go,
-                      __global float *b, long bo, long n, optim_t o)
+                      __global float *b, long bo, long n, optim_t o, __global const float *h,
+                      long ho, int use_h)
 {
     long i = get_global_id(0);
     if (i >= n) return;
+    if (use_h) {
+        o.lr = h[ho];
+        o.first_step = h[ho + 3] != 0.0f;
+    }
     float pv = p[po + i];
     float g = gr[go + i] + o.weight_decay * pv;
     if (o.momentum != 0.0f) {
@@ -23,10 +29,16 @@ __kernel void sgd_f32(__global float *p, long po, __global const float *gr, long
 }
 
 __kernel void adam_f32(__global float *p, long po, __global const float *gr, long go,
-                       __global float *m, long mo, __global float *v, long vo, long n, optim_t o)
+                       __global float *m, long mo, __global float *v, long vo, long n, optim_t o,
+                       __global const float *h, long ho, int use_h)
 {
     long i = get_global_id(0);
     if (i >= n) return;
+    if (use_h) {
+        o.lr = h[ho];
+        o.bias1 = h[ho + 1];
+        o.bias2 = h[ho + 2];
+    }
     float pv = p[po + i];
     float g = gr[go + i];
     if (!o.decoupled)
@@ -42,10 +54,11 @@ __kernel void adam_f32(__global float *p, long po, __global const float *gr, lon
 
 __kernel void rmsprop_f32(__global float *p, long po, __global const float *gr, long go,
                           __global float *s, long so, __global float *b, long bo, long n,
-                          optim_t o)
+                          optim_t o, __global const float *h, long ho, int use_h)
 {
     long i = get_global_id(0);
     if (i >= n) return;
+    if (use_h) o.lr = h[ho];
     float pv = p[po + i];
     float g = gr[go + i] + o.weight_decay * pv;
     float sv = o.beta1 * s[so + i] + (1.0f - o.beta1) * g * g;

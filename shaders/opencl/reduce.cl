@@ -14,7 +14,6 @@ typedef struct {
     int knd, rnd;
 } rgeom_t;
 
-enum { R_SUM, R_MAX, R_MIN, R_ARGMAX, R_ARGMIN };
 
 void rgeom_out(const rgeom_t *g, long o, long *so, long *dso)
 {
@@ -48,15 +47,15 @@ long rgeom_red(const rgeom_t *g, long r)
 float red_combine(int op, float a, float b)
 {
     switch (op) {
-    case R_SUM: return a + b;
-    case R_MAX: return (a > b || isnan(a)) ? a : b;
+    case AGI_R_SUM: return a + b;
+    case AGI_R_MAX: return (a > b || isnan(a)) ? a : b;
     default: return (a < b || isnan(a)) ? a : b;
     }
 }
 
 float red_init(int op)
 {
-    return op == R_SUM ? 0.0f : (op == R_MAX ? -INFINITY : INFINITY);
+    return op == AGI_R_SUM ? 0.0f : (op == AGI_R_MAX ? -INFINITY : INFINITY);
 }
 
 /* True if candidate (v, vi) should replace the current best (b, bi). */
@@ -65,7 +64,7 @@ int arg_better(int op, float v, long vi, float b, long bi)
     if (isnan(b)) return isnan(v) && vi < bi;
     if (isnan(v)) return 1;
     if (v == b) return vi < bi;
-    return op == R_ARGMAX ? v > b : v < b;
+    return op == AGI_R_ARGMAX ? v > b : v < b;
 }
 
 /* One work-item per output (short reductions or many outputs). */

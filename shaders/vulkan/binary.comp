@@ -4,7 +4,7 @@
 //! variant cmp_f32 -DKIND=2
 //! variant cmp_i32 -DKIND=3
 // BINARY: dst[i] = g(src0[i], src1[i]). Specialization constant 2 =
-// agi_binary_op. KIND 0: f32 arithmetic and fused activation backward;
+// agi_binary_op (constants and formulas from kernel_ops.def and scalar_ops.h). KIND 0: f32 arithmetic and fused activation backward;
 // 1: i32 arithmetic; 2, 3: comparisons of f32 / i32 into u8.
 #extension GL_GOOGLE_include_directive : require
 #if KIND >= 2
@@ -12,6 +12,8 @@
 #endif
 #include "common.glsl"
 #include "ew.glsl"
+#include "agi_kernel_ops.h"
+#include "scalar_ops.h"
 layout(constant_id = 2) const int OP = 0;
 #if KIND == 0 || KIND == 2
 #define T float
@@ -41,36 +43,8 @@ float g(float x, float y)
 {
     float p0 = pc.f[0], p1 = pc.f[1];
     switch (OP) {
-    case 0: return x + y;
-    case 1: return x - y;
-    case 2: return x * y;
-    case 3: return x / y;
-    case 4: return pow_acc(x, y);
-    case 5: return (x > y || isnan(x)) ? x : y;
-    case 6: return (x < y || isnan(x)) ? x : y;
-    case 13: return y > 0.0 ? x : 0.0;
-    case 14: return y > 0.0 ? x : x * p0;
-    case 15: {
-        float cdf = 0.5 * (1.0 + erf_acc(y * 0.70710678118654752));
-        float pdf = 0.3989422804014327 * exp(-0.5 * y * y);
-        return x * (cdf + y * pdf);
-    }
-    case 16: {
-        float z = gelu_tanh_z(y), s = gelu_tanh_s(z);
-        if (z > 40.0 || z < -40.0) return x * s;
-        float dz = 2.0 * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * y * y);
-        return x * (s + y * s * (1.0 - s) * dz);
-    }
-    case 17: {
-        float s = sigmoid_acc(y);
-        return x * s * (1.0 + y * (1.0 - s));
-    }
-    case 18: return x * y * (1.0 - y);
-    case 19: return x * (1.0 - y * y);
-    case 20: {
-        float bx = p0 * y;
-        return bx > p1 ? x : x * sigmoid_acc(bx);
-    }
+#define BINARY_CASE(E, name) case E: return ag_bi_##name(x, y, p0, p1);
+    AGI_FOREACH_BINARY_FLOAT(BINARY_CASE)
     }
     return 0.0;
 }
@@ -78,11 +52,11 @@ float g(float x, float y)
 int g(int x, int y)
 {
     switch (OP) {
-    case 0: return x + y;
-    case 1: return x - y;
-    case 2: return x * y;
-    case 5: return max(x, y);
-    case 6: return min(x, y);
+    case AGI_B_ADD: return x + y;
+    case AGI_B_SUB: return x - y;
+    case AGI_B_MUL: return x * y;
+    case AGI_B_MAX: return max(x, y);
+    case AGI_B_MIN: return min(x, y);
     }
     return 0;
 }
@@ -90,12 +64,12 @@ int g(int x, int y)
 bool g(T x, T y)
 {
     switch (OP) {
-    case 7: return x == y;
-    case 8: return x != y;
-    case 9: return x < y;
-    case 10: return x <= y;
-    case 11: return x > y;
-    case 12: return x >= y;
+    case AGI_B_EQ: return x == y;
+    case AGI_B_NE: return x != y;
+    case AGI_B_LT: return x < y;
+    case AGI_B_LE: return x <= y;
+    case AGI_B_GT: return x > y;
+    case AGI_B_GE: return x >= y;
     }
     return false;
 }

@@ -55,15 +55,6 @@ float tanh_acc(float x)
 
 float sigmoid_acc(float x) { return 1.0 / (1.0 + exp(-x)); }
 
-// GELU (tanh approximation) in the saturating form of every backend:
-// 0.5 (1 + tanh(u)) = sigmoid(z), z = 2u = 2c (x + q x^3), exactly 0 or 1
-// for |z| > 40.
-float gelu_tanh_z(float x) { return 2.0 * 0.7978845608028654 * (x + 0.044715 * x * x * x); }
-float gelu_tanh_s(float z)
-{
-    return z > 40.0 ? 1.0 : (z < -40.0 ? 0.0 : 1.0 / (1.0 + exp(-z)));
-}
-
 // erf with absolute error below 2e-7: series near 0, complementary
 // continued-fraction-free rational approximation (Abramowitz-Stegun 7.1.26
 // refined) elsewhere.

@@ -18,6 +18,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
 #include "common.glsl"
+#include "agi_kernel_ops.h"
 layout(constant_id = 1) const int KND = 4;
 layout(constant_id = 2) const int RND = 4;
 layout(constant_id = 3) const int OP = 0;
@@ -40,8 +41,8 @@ layout(push_constant) uniform PC {
     uint rsrc[4];
 } pc;
 
-const bool ARG = OP == 3 || OP == 4;
-const bool MAXLIKE = OP == 1 || OP == 3;
+const bool ARG = OP == AGI_R_ARGMAX || OP == AGI_R_ARGMIN;
+const bool MAXLIKE = OP == AGI_R_MAX || OP == AGI_R_ARGMAX;
 
 // true when (bv, bi) beats (av, ai)
 bool better(float av, uint ai, float bv, uint bi)
@@ -103,8 +104,8 @@ void main()
     out_at(k, so, dof);
     float acc = 0.0, comp = 0.0;
     uint bi = 0xffffffffu;
-    if (OP != 0) acc = s[so + (RND == 1 ? r0 * pc.rsrc[0] : src_at(r0))];
-    if (OP != 0) bi = r0;
+    if (OP != AGI_R_SUM) acc = s[so + (RND == 1 ? r0 * pc.rsrc[0] : src_at(r0))];
+    if (OP != AGI_R_SUM) bi = r0;
     uint rs = r0;
     if (VEC != 0) {
         uint rv = r0 + ((r1 - r0) & ~3u);
@@ -112,7 +113,7 @@ void main()
             vec4 v4 = s4[(so + r) >> 2];
             for (uint q = 0u; q < 4u; q++) {
                 float v = v4[q];
-                if (OP == 0) {
+                if (OP == AGI_R_SUM) {
                     float y = v - comp;
                     float tt = acc + y;
                     comp = (tt - acc) - y;
@@ -127,7 +128,7 @@ void main()
     }
     for (uint r = rs + t; r < r1; r += gl_WorkGroupSize.x) {
         float v = s[so + (RND == 1 ? r * pc.rsrc[0] : src_at(r))];
-        if (OP == 0) {
+        if (OP == AGI_R_SUM) {
             float y = v - comp;
             float tt = acc + y;
             comp = (tt - acc) - y;
@@ -139,8 +140,8 @@ void main()
     }
 #ifdef SUBGROUP
     if (!ARG) {
-        float v = OP == 0 ? acc - comp : acc;
-        if (OP == 0) {
+        float v = OP == AGI_R_SUM ? acc - comp : acc;
+        if (OP == AGI_R_SUM) {
             v = subgroupAdd(v);
         } else {
             // NaN wins: reduce the non-NaN values, then restore NaN if any
@@ -154,7 +155,7 @@ void main()
             if (t != 0u) return;
             for (uint i = 1u; i < gl_NumSubgroups; i++) {
                 float o = sv[i];
-                if (OP == 0) v += o;
+                if (OP == AGI_R_SUM) v += o;
                 else if (better(v, 0u, o, 1u)) v = o;
             }
         } else if (t != 0u) {
@@ -175,7 +176,7 @@ void main()
     barrier();
     for (uint h = gl_WorkGroupSize.x / 2u; h > 0u; h >>= 1) {
         if (t < h) {
-            if (OP == 0) {
+            if (OP == AGI_R_SUM) {
                 sv[t] = sv[t] + sv[t + h];
                 sc[t] = sc[t] + sc[t + h];
             } else if (better(sv[t], si[t], sv[t + h], si[t + h])) {
@@ -187,10 +188,10 @@ void main()
     }
     if (t != 0u) return;
     if (PASS == 1) {
-        d[pc.doff + g] = OP == 0 ? sv[0] - sc[0] : sv[0];
+        d[pc.doff + g] = OP == AGI_R_SUM ? sv[0] - sc[0] : sv[0];
         pout[g] = si[0];
     } else {
-        store(dof, OP == 0 ? sv[0] - sc[0] : sv[0], si[0]);
+        store(dof, OP == AGI_R_SUM ? sv[0] - sc[0] : sv[0], si[0]);
     }
 }
 #else
@@ -204,11 +205,11 @@ void main()
         uint base = pc.soff + k * pc.chunks;
         float acc = s[base], comp = 0.0;
         uint bi = pin[k * pc.chunks];
-        if (OP == 0) acc = 0.0;
+        if (OP == AGI_R_SUM) acc = 0.0;
         for (uint c = 0u; c < pc.chunks; c++) {
             float v = s[base + c];
             uint vi = pin[k * pc.chunks + c];
-            if (OP == 0) {
+            if (OP == AGI_R_SUM) {
                 float y = v - comp;
                 float tt = acc + y;
                 comp = (tt - acc) - y;
@@ -221,7 +222,7 @@ void main()
         store(dof, acc, bi);
         return;
     }
-    float acc = OP == 0 ? 0.0 : s[so], comp = 0.0;
+    float acc = OP == AGI_R_SUM ? 0.0 : s[so], comp = 0.0;
     uint bi = 0u;
     uint r = 0u;
     // nested loops over the (up to 4) reduced groups, outermost first
@@ -240,7 +241,7 @@ void main()
             vec4 v4 = s4[(so + r) >> 2];
             for (uint q = 0u; q < 4u; q++) {
                 float v = v4[q];
-                if (OP == 0) {
+                if (OP == AGI_R_SUM) {
                     float y = v - comp;
                     float tt = acc + y;
                     comp = (tt - acc) - y;
@@ -253,7 +254,7 @@ void main()
         }
         for (; r < n3; r++) {
             float v = s[so + r];
-            if (OP == 0) {
+            if (OP == AGI_R_SUM) {
                 float y = v - comp;
                 float tt = acc + y;
                 comp = (tt - acc) - y;
@@ -272,7 +273,7 @@ void main()
         uint base = so + i0 * s0 + i1 * s1 + i2 * s2;
         for (uint i3 = 0u; i3 < n3; i3++, r++) {
             float v = s[base + i3 * s3];
-            if (OP == 0) {
+            if (OP == AGI_R_SUM) {
                 float y = v - comp;
                 float tt = acc + y;
                 comp = (tt - acc) - y;

@@ -1,12 +1,13 @@
 #version 450
 // RNG: Philox4x32-10. Element k (row-major in dst's shape) uses counter
 // {lo32(c), hi32(c), 0, 0}, c = offset + k, key {lo32(seed), hi32(seed)}.
-// Specialization constant 2: 0 uniform, 1 normal.
+// Specialization constant 2: AGI_RNG_UNIFORM or AGI_RNG_NORMAL.
 // f[0], f[1]: lo, hi (or mean, std); f[2], f[3]: raw bits of
 // {seed lo, seed hi} and the offset is in the views' unused slot v[1].
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "ew.glsl"
+#include "agi_kernel_ops.h"
 layout(constant_id = 2) const int DIST = 0;
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
 
@@ -32,7 +33,7 @@ void main()
     uvec2 key = uvec2(floatBitsToUint(pc.f[2]), floatBitsToUint(pc.f[3]));
     uvec4 x = philox(uvec4(clo, chi, 0u, 0u), key);
     float r;
-    if (DIST == 0) {
+    if (DIST == AGI_RNG_UNIFORM) {
         precise float u = float(x.x >> 8) * 5.9604644775390625e-8;
         precise float w = (pc.f[1] - pc.f[0]) * u;
         precise float v = pc.f[0] + w;

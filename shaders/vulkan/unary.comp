@@ -1,8 +1,11 @@
 #version 450
-// UNARY: dst[i] = f(src0[i]), f32. Specialization constant 2 = agi_unary_op.
+// UNARY: dst[i] = f(src0[i]), f32. Specialization constant 2 = agi_unary_op;
+// the constants come from kernel_ops.def, the formulas from scalar_ops.h.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "ew.glsl"
+#include "agi_kernel_ops.h"
+#include "scalar_ops.h"
 layout(constant_id = 2) const int OP = 0;
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
 layout(std430, binding = 1) readonly buffer S { float s[]; };
@@ -13,37 +16,8 @@ float f(float x)
 {
     float p0 = pc.f[0], p1 = pc.f[1];
     switch (OP) {
-    case 0: return -x;
-    case 1: return abs(x);
-    case 2: return exp(x);
-    case 3: return log(x);
-    case 4: return sqrt(x);
-    case 5: return 1.0 / sqrt(x);
-    case 6: return x * x;
-    case 7: return 1.0 / x;
-    case 8: return sin(x);
-    case 9: return cos(x);
-    case 10: return tanh_acc(x);
-    case 11: return sigmoid_acc(x);
-    case 12: return x > 0.0 ? x : (isnan(x) ? x : 0.0);
-    case 13: return x > 0.0 ? x : x * p0;
-    case 14: return 0.5 * x * (1.0 + erf_acc(x * 0.70710678118654752));
-    case 15: return x * gelu_tanh_s(gelu_tanh_z(x));
-    case 16: return x * sigmoid_acc(x);
-    case 17: {
-        float bx = p0 * x;
-        return bx > p1 ? x : log1p_acc(exp(bx)) / p0;
-    }
-    case 18: return x < p0 ? p0 : (x > p1 ? p1 : x);
-    case 19: return pow_acc(x, p0);
-    case 20: {
-        precise float m = x * p0;
-        precise float r = m + p1;
-        return r;
-    }
-    case 21: return p0 / x;
-    case 22: return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0);
-    case 23: return x > 0.0 ? 1.0 : 0.0;
+#define UNARY_CASE(E, name) case E: return ag_un_##name(x, p0, p1);
+    AGI_FOREACH_UNARY(UNARY_CASE)
     }
     return x;
 }

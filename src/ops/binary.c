@@ -7,13 +7,6 @@
 
 #include <math.h>
 
-static ag_dtype promote(ag_dtype a, ag_dtype b)
-{
-    if (a == AG_F32 || b == AG_F32) return AG_F32;
-    if (a == AG_I32 || b == AG_I32) return AG_I32;
-    return AG_U8;
-}
-
 /* t's view broadcast (right-aligned, stride 0) to [nd: shape]. */
 static agi_view broadcast_view(const ag_tensor *t, int nd, const int64_t *shape)
 {
@@ -155,7 +148,7 @@ static ag_tensor *binary(const binary_def *def, const ag_tensor *a, const ag_ten
     int nd;
     int64_t shape[AG_MAX_DIMS];
     if (!agi_broadcast_shapes(op, a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) return NULL;
-    ag_dtype rt = def->float_only ? AG_F32 : promote(a->dtype, b->dtype); /* result */
+    ag_dtype rt = def->float_only ? AG_F32 : agi_promote(a->dtype, b->dtype); /* result */
     ag_dtype kt = rt == AG_U8 ? AG_I32 : rt;                              /* kernel */
     ag_scope_begin();
     const ag_tensor *ak = a->dtype == kt ? a : ag_cast(a, kt);

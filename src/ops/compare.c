@@ -3,13 +3,6 @@
 
 #include <math.h>
 
-static ag_dtype promote(ag_dtype a, ag_dtype b)
-{
-    if (a == AG_F32 || b == AG_F32) return AG_F32;
-    if (a == AG_I32 || b == AG_I32) return AG_I32;
-    return AG_U8;
-}
-
 /* t's view broadcast (right-aligned, stride 0) to [nd: shape]. */
 static agi_view broadcast_view(const ag_tensor *t, int nd, const int64_t *shape)
 {
@@ -39,8 +32,9 @@ static ag_tensor *compare(const char *op, int sub, const ag_tensor *a, const ag_
     int nd;
     int64_t shape[AG_MAX_DIMS];
     if (!agi_broadcast_shapes(op, a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) return NULL;
-    /* The kernel compares two f32 or two i32 operands. */
-    ag_dtype kt = promote(a->dtype, b->dtype) == AG_F32 ? AG_F32 : AG_I32;
+    /* The kernel compares two f32 or two i32 operands (16-bit floats compare
+     * exactly in f32). */
+    ag_dtype kt = agi_dtype_is_float(agi_promote(a->dtype, b->dtype)) ? AG_F32 : AG_I32;
     ag_scope_begin();
     const ag_tensor *ak = a->dtype == kt ? a : ag_cast(a, kt);
     const ag_tensor *bk = b->dtype == kt ? b : ag_cast(b, kt);
@@ -114,7 +108,7 @@ ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *
     if (!agi_broadcast_shapes(op, a->ndim, a->shape, b->ndim, b->shape, &nd0, s0) ||
         !agi_broadcast_shapes(op, cond->ndim, cond->shape, nd0, s0, &nd, shape))
         return NULL;
-    ag_dtype rt = promote(a->dtype, b->dtype);
+    ag_dtype rt = agi_promote(a->dtype, b->dtype);
     ag_dtype kt = rt == AG_U8 ? AG_I32 : rt;
     ag_scope_begin();
     const ag_tensor *ak = a->dtype == kt ? a : ag_cast(a, kt);

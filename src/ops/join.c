@@ -7,13 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static ag_dtype promote(ag_dtype a, ag_dtype b)
-{
-    if (a == AG_F32 || b == AG_F32) return AG_F32;
-    if (a == AG_I32 || b == AG_I32) return AG_I32;
-    return AG_U8;
-}
-
 /* node->i[0] = dim; each input's gradient is its slice of g along dim. */
 static ag_status cat_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
 {
@@ -72,7 +65,7 @@ static bool check_cat(const char *op, int n, ag_tensor *const *ts, int dim, int 
                       dim);
             return false;
         }
-        *dtype = promote(*dtype, t->dtype);
+        *dtype = agi_promote(*dtype, t->dtype);
     }
     return true;
 }

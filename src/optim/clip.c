@@ -115,3 +115,88 @@ double ag_clip_grad_norm(ag_tensor *const *params, int n, double max_norm)
     free(accs);
     return st == AG_OK ? norm : -1;
 }
+
+/* One f32 op on a [1] tensor in place: t = f(t). */
+static ag_status scalar_op(const char *op, ag_tensor *t, int sub, double f0, double f1)
+{
+    agi_kernel k = {.op = AGI_K_UNARY, .sub = sub};
+    k.dst = k.src[0] = flat(t);
+    k.p.s.f[0] = f0;
+    k.p.s.f[1] = f1;
+    return agi_exec(op, t->storage->dev, &k);
+}
+
+ag_tensor *ag_clip_grad_norm_device(ag_device *dev, ag_tensor *const *params, int n, double max_norm)
+{
+    const char *op = "ag_clip_grad_norm_device";
+    if (!dev) {
+        agi_error(AG_ERR_INVALID, op, "device is NULL");
+        return NULL;
+    }
+    if (!params || n < 0) {
+        agi_error(AG_ERR_INVALID, op, "params is NULL or n < 0 (n = %d)", n);
+        return NULL;
+    }
+    if (!(max_norm >= 0) || isnan(max_norm)) {
+        agi_error(AG_ERR_INVALID, op, "invalid max_norm %g", max_norm);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!params[i]) {
+            agi_error(AG_ERR_INVALID, op, "parameter %d is NULL", i);
+            return NULL;
+        }
+        const ag_tensor *g = params[i]->grad;
+        char b[192];
+        if (g && g->dtype != AG_F32) {
+            agi_error(AG_ERR_INVALID, op, "gradient of parameter %d must be f32, got %s %s", i,
+                      ag_dtype_name(g->dtype), agi_fmt_shape(b, g->ndim, g->shape));
+            return NULL;
+        }
+        if (g && g->storage->dev != dev) {
+            agi_error(AG_ERR_INVALID, op, "gradient of parameter %d %s is on %s, not on %s", i,
+                      agi_fmt_shape(b, g->ndim, g->shape), g->storage->dev->info.spec, dev->info.spec);
+            return NULL;
+        }
+    }
+    ag_status st = AG_OK;
+    ag_no_grad_begin();
+    ag_scope_begin();
+    ag_tensor *acc = ag_zeros(dev, AG_F32, 1, (int64_t[]){1});
+    ag_tensor *coef = acc ? agi_tensor_new(op, dev, AG_F32, 1, (int64_t[]){1}) : NULL;
+    if (!coef) st = ag_last_status();
+    /* acc = sum of squares; norm = sqrt(acc); coef = min(1, max_norm / (norm + 1e-6)) */
+    for (int i = 0; i < n && st == AG_OK; i++) {
+        const ag_tensor *g = params[i]->grad;
+        if (!g || agi_numel(g->ndim, g->shape) == 0) continue;
+        const ag_tensor *gc = ag_is_contiguous(g) ? g : ag_contiguous(g);
+        st = gc ? add_sumsq(op, acc, gc) : ag_last_status();
+    }
+    if (st == AG_OK) st = scalar_op(op, acc, AGI_U_SQRT, 0, 0);
+    if (st == AG_OK) {
+        agi_kernel k = {.op = AGI_K_UNARY, .sub = AGI_U_AFFINE};
+        k.dst = flat(coef);
+        k.src[0] = flat(acc);
+        k.p.s.f[0] = 1;
+        k.p.s.f[1] = 1e-6;
+        st = agi_exec(op, dev, &k);
+    }
+    if (st == AG_OK) st = scalar_op(op, coef, AGI_U_RDIV, max_norm, 0);
+    if (st == AG_OK) st = scalar_op(op, coef, AGI_U_CLAMP, -INFINITY, 1.0);
+    for (int i = 0; i < n && st == AG_OK; i++) {
+        ag_tensor *g = params[i]->grad;
+        if (!g || agi_numel(g->ndim, g->shape) == 0) continue;
+        agi_kernel k = {.op = AGI_K_BINARY, .sub = AGI_B_MUL};
+        k.dst = k.src[0] = agi_view_of(g);
+        k.src[1] = agi_view_of(g); /* coef broadcast over g's shape */
+        k.src[1].buf = coef->storage->buf;
+        k.src[1].offset = 0;
+        for (int d = 0; d < k.src[1].ndim; d++) k.src[1].strides[d] = 0;
+        st = agi_exec(op, dev, &k);
+    }
+    ag_tensor *norm = st == AG_OK ? ag_reshape(acc, 0, NULL) : NULL;
+    ag_tensor *out = norm ? ag_retain(norm) : NULL;
+    ag_scope_end();
+    ag_no_grad_end();
+    return agi_scope_track(out);
+}

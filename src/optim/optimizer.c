@@ -62,6 +62,11 @@ static ag_status ensure_state(const char *op, ag_optimizer *o, int i)
     param_state *s = &o->ps[i];
     for (int b = 0; b < 2; b++) {
         if (!buf_name(o, b) || s->buf[b]) continue;
+        /* A replay would zero the state again at every step. */
+        if (agi_graph_forbid(op, s->param->storage->dev,
+                             "creating the optimizer's state at its first step (run one step "
+                             "before capturing)") != AG_OK)
+            return ag_last_status();
         s->buf[b] = owned_zeros_like(s->param);
         if (!s->buf[b]) {
             char msg[512];
@@ -242,6 +247,58 @@ static agi_view flat_view(const ag_tensor *t)
     return v;
 }
 
+/* The update kernel's op and parameters for step t (1-based) of a parameter;
+ * `first`: SGD's momentum buffer starts as the gradient. */
+static void fill_update(const ag_optimizer *o, bool first, int64_t t, agi_kernel *k)
+{
+    agi_optim_params *q = &k->p.optim;
+    memset(q, 0, sizeof *q);
+    q->lr = (float)o->lr;
+    q->weight_decay = (float)o->weight_decay;
+    switch (o->kind) {
+    case OPT_SGD:
+        k->op = AGI_K_SGD;
+        q->momentum = (float)o->momentum;
+        q->dampening = (float)o->dampening;
+        q->nesterov = o->nesterov;
+        q->first_step = first;
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        k->op = AGI_K_ADAM;
+        q->beta1 = (float)o->beta1;
+        q->beta2 = (float)o->beta2;
+        q->eps = (float)o->eps;
+        q->bias1 = (float)(1.0 - pow(o->beta1, (double)t));
+        q->bias2 = (float)(1.0 - pow(o->beta2, (double)t));
+        q->decoupled = o->kind == OPT_ADAMW;
+        break;
+    case OPT_RMSPROP:
+        k->op = AGI_K_RMSPROP;
+        q->beta1 = (float)o->beta1;
+        q->eps = (float)o->eps;
+        q->momentum = (float)o->momentum;
+        break;
+    }
+}
+
+/* Graph replays (anygrad/graph.h): parameter i's captured update gets this
+ * step's learning rate and bias corrections, then its step count advances. */
+static void replay_update(void *ctx, intptr_t i, agi_kernel *k, int phase)
+{
+    ag_optimizer *o = ctx;
+    param_state *s = &o->ps[i];
+    if (phase == AGI_GRAPH_PREPARE) fill_update(o, false, s->step + 1, k);
+    else s->step++;
+}
+
+static void replay_step_done(void *ctx, intptr_t arg, agi_kernel *k, int phase)
+{
+    (void)arg;
+    (void)k;
+    if (phase == AGI_GRAPH_COMMIT) ((ag_optimizer *)ctx)->steps++;
+}
+
 /* Queues the update of parameter i from gradient g (contiguous). */
 static ag_status update_param(const char *op, ag_optimizer *o, int i, const ag_tensor *g)
 {
@@ -251,39 +308,14 @@ static ag_status update_param(const char *op, ag_optimizer *o, int i, const ag_t
     if (st != AG_OK) return st;
     int64_t t = s->step + 1;
     agi_kernel k = {0};
-    agi_optim_params *q = &k.p.optim;
-    q->lr = (float)o->lr;
-    q->weight_decay = (float)o->weight_decay;
-    switch (o->kind) {
-    case OPT_SGD:
-        k.op = AGI_K_SGD;
-        q->momentum = (float)o->momentum;
-        q->dampening = (float)o->dampening;
-        q->nesterov = o->nesterov;
-        q->first_step = first;
-        break;
-    case OPT_ADAM:
-    case OPT_ADAMW:
-        k.op = AGI_K_ADAM;
-        q->beta1 = (float)o->beta1;
-        q->beta2 = (float)o->beta2;
-        q->eps = (float)o->eps;
-        q->bias1 = (float)(1.0 - pow(o->beta1, (double)t));
-        q->bias2 = (float)(1.0 - pow(o->beta2, (double)t));
-        q->decoupled = o->kind == OPT_ADAMW;
-        break;
-    case OPT_RMSPROP:
-        k.op = AGI_K_RMSPROP;
-        q->beta1 = (float)o->beta1;
-        q->eps = (float)o->eps;
-        q->momentum = (float)o->momentum;
-        break;
-    }
+    fill_update(o, first, t, &k);
     k.dst = flat_view(s->param);
     k.src[0] = flat_view(g);
     k.src[1] = flat_view(s->buf[0]);
     k.src[2] = flat_view(s->buf[1]);
-    st = agi_exec(op, s->param->storage->dev, &k);
+    ag_device *dev = s->param->storage->dev;
+    if (agi_tl_capture) agi_graph_hook_next(dev, replay_update, o, i);
+    st = agi_exec(op, dev, &k);
     if (st == AG_OK) s->step = t;
     return st;
 }
@@ -324,7 +356,14 @@ ag_status ag_optimizer_step(ag_optimizer *opt)
     }
     ag_scope_end();
     ag_no_grad_end();
-    if (st == AG_OK) opt->steps++;
+    if (st == AG_OK) {
+        opt->steps++;
+        for (int i = 0; i < opt->n && agi_tl_capture; i++)
+            if (agi_capturing(opt->ps[i].param->storage->dev)) {
+                agi_graph_hook_after(opt->ps[i].param->storage->dev, replay_step_done, opt, 0);
+                break;
+            }
+    }
     return st;
 }
 

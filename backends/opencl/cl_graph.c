@@ -1,0 +1,136 @@
+/* backends/opencl/cl_graph.c — pre-built kernel lists for graphs. Building
+ * a list runs the ops' host code once in recording mode: each launch gets a
+ * kernel object of its own with its arguments set, and running the list only
+ * enqueues them, in order, on the in-order queue. CLBlast GEMMs are library
+ * calls, not launches: they are steps that call the op again. */
+#include "cl_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cl_step {
+    cl_kernel kern;   /* NULL: call agcl_exec(record) */
+    agi_kernel k;
+    cl_uint dims;
+    size_t g[3], l[3];
+    bool has_local;
+} cl_step;
+
+struct agi_kernel_list {
+    cl_step *steps;
+    int n, cap;
+    agi_buffer **keep;
+    int n_keep, cap_keep;
+};
+
+static ag_status grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap) return AG_OK;
+    int c = *cap ? *cap * 2 : 32;
+    while (c < need) c *= 2;
+    void *p = realloc(*arr, (size_t)c * elem);
+    if (!p) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
+    *arr = p;
+    *cap = c;
+    return AG_OK;
+}
+
+static cl_step *step_new(agi_kernel_list *l)
+{
+    if (grow((void **)&l->steps, &l->cap, l->n + 1, sizeof *l->steps) != AG_OK) return NULL;
+    cl_step *s = &l->steps[l->n++];
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+ag_status agcl_rec_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, const size_t *g,
+                          const size_t *l, int nargs, const agcl_arg *args)
+{
+    cl_step *s = step_new(dev->rec);
+    if (!s) return AG_ERR_OOM;
+    cl_int err;
+    s->kern = clCreateKernel(dev->program, agcl_kernel_name(id), &err);
+    if (!s->kern) {
+        dev->rec->n--;
+        return agcl_fail(err, "clCreateKernel");
+    }
+    for (int i = 0; i < nargs; i++) {
+        err = clSetKernelArg(s->kern, (cl_uint)i, args[i].size, args[i].ptr);
+        if (err != CL_SUCCESS) return agcl_fail(err, "clSetKernelArg");
+    }
+    s->dims = (cl_uint)dims;
+    for (int d = 0; d < dims; d++) {
+        s->g[d] = g[d];
+        if (l) s->l[d] = l[d];
+    }
+    s->has_local = l != NULL;
+    return AG_OK;
+}
+
+void agcl_rec_keep(agi_backend_device *dev, agi_buffer *buf)
+{
+    agi_kernel_list *l = dev->rec;
+    if (grow((void **)&l->keep, &l->cap_keep, l->n_keep + 1, sizeof *l->keep) == AG_OK)
+        l->keep[l->n_keep++] = buf;
+    /* else: the list still uses it; leaking beats handing it to someone else */
+}
+
+static void list_destroy(agi_backend_device *dev, agi_kernel_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->steps[i].kern) clReleaseKernel(l->steps[i].kern);
+    free(l->steps);
+    for (int i = 0; i < l->n_keep; i++) agcl_free_locked(dev, l->keep[i]);
+    free(l->keep);
+    free(l);
+}
+
+ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out)
+{
+    *out = NULL;
+    agi_kernel_list *l = calloc(1, sizeof *l);
+    if (!l) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
+    ag_status st = AG_OK;
+    for (int i = 0; i < n && st == AG_OK; i++) {
+        if (ks[i].op == AGI_K_GEMM) { /* CLBlast: called again at each run */
+            cl_step *s = step_new(l);
+            if (!s) st = AG_ERR_OOM;
+            else s->k = ks[i];
+            continue;
+        }
+        dev->rec = l;
+        st = agcl_exec(dev, &ks[i]);
+        dev->rec = NULL;
+    }
+    if (st != AG_OK) {
+        list_destroy(dev, l);
+        return st;
+    }
+    *out = l;
+    return AG_OK;
+}
+
+ag_status agcl_list_run(agi_backend_device *dev, agi_kernel_list *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        cl_step *s = &l->steps[i];
+        if (!s->kern) {
+            ag_status st = agcl_exec(dev, &s->k);
+            if (st != AG_OK) return st;
+            continue;
+        }
+        cl_int err = clEnqueueNDRangeKernel(dev->queue, s->kern, s->dims, NULL, s->g,
+                                            s->has_local ? s->l : NULL, 0, NULL, NULL);
+        if (err != CL_SUCCESS) return agcl_fail(err, "clEnqueueNDRangeKernel");
+        dev->n_dispatches++;
+        dev->drained = false;
+    }
+    return AG_OK;
+}
+
+void agcl_list_free(agi_backend_device *dev, agi_kernel_list *l)
+{
+    if (!l) return;
+    clFinish(dev->queue);
+    list_destroy(dev, l);
+}
