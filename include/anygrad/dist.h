@@ -39,6 +39,10 @@
  * collective fails at once; the program should then call ag_dist_abort.
  * MPI errors (MPI_ERRORS_RETURN is set on the group) are handled the same way.
  *
+ * Graphs (anygrad/graph.h): collectives run on the host and cannot be
+ * captured; inside ag_graph_begin .. ag_graph_end every collective fails at
+ * once with AG_ERR_UNSUPPORTED on every rank alike (no collective starts).
+ *
  * Build: with AG_MPI=OFF (or no MPI found at build time) this header is still
  * installed and every function exists: ag_dist_available() is false,
  * ag_dist_rank() is 0, ag_dist_world_size() is 1, and the others fail with
