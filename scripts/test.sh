@@ -82,7 +82,7 @@ echo "== fuzzing the file readers (libFuzzer, ASan+UBSan), ${AG_FUZZ_SECONDS:-30
 # report, leak or timeout makes the target exit non-zero and fails the script.
 if command -v clang >/dev/null; then
   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAG_FUZZ=ON -DAG_WERROR=ON \
-    -DAG_VULKAN=OFF -DAG_OPENCL=OFF -DAG_BUILD_TESTS=OFF -DAG_BUILD_EXAMPLES=OFF >/dev/null
+    -DAG_VULKAN=OFF -DAG_OPENCL=OFF -DAG_MPI=OFF -DAG_BUILD_TESTS=OFF -DAG_BUILD_EXAMPLES=OFF >/dev/null
   cmake --build build-fuzz -j"$jobs"
   rm -rf build-fuzz/corpus
   ./build-fuzz/tests/fuzz/fuzz_seeds build-fuzz/corpus

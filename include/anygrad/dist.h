@@ -39,9 +39,14 @@
  * collective fails at once; the program should then call ag_dist_abort.
  * MPI errors (MPI_ERRORS_RETURN is set on the group) are handled the same way.
  *
+ * Graphs (anygrad/graph.h): collectives run on the host and cannot be
+ * captured; inside ag_graph_begin .. ag_graph_end every collective fails at
+ * once with AG_ERR_UNSUPPORTED on every rank alike (no collective starts).
+ *
  * Build: with AG_MPI=OFF (or no MPI found at build time) this header is still
  * installed and every function exists: ag_dist_available() is false,
- * ag_dist_rank() is 0, ag_dist_world_size() is 1, and the others fail with
+ * ag_dist_rank() is 0, ag_dist_world_size() is 1, ag_dist_finalize and
+ * ag_ddp_free do nothing, ag_dist_abort exits, and the others fail with
  * AG_ERR_UNSUPPORTED ("... anygrad was built without MPI ...").
  */
 #ifndef ANYGRAD_DIST_H
@@ -143,7 +148,9 @@ AG_API ag_status ag_dist_broadcast_module(ag_module *m);
  * existing .grad, or zeros; after the call every parameter that requires
  * grad has a .grad holding the mean over ranks. Gradients of batch-norm
  * statistics are not involved: running statistics stay per rank (broadcast
- * them with ag_dist_broadcast_module when needed).                          */
+ * them with ag_dist_broadcast_module when needed). Deterministic mode is
+ * taken as it is when the wrapper is made (it decides how buckets are
+ * reduced, see Collectives above): set it before ag_ddp_new.               */
 
 typedef struct ag_ddp ag_ddp;
 
@@ -162,9 +169,12 @@ AG_API ag_ddp *ag_ddp_new(ag_module *m, const ag_ddp_opts *opts);
 
 /* ag_backward(loss, NULL), overlapped with the averaging of the gradients
  * across ranks (see above). On return every parameter's .grad is the mean
- * over ranks of each rank's .grad. Returns ag_backward's error, or the
- * collective's (AG_ERR_DEVICE); after an error the gradients are
- * unspecified. */
+ * over ranks of each rank's .grad. A failure of the backward pass on this
+ * rank (a NULL loss, a kernel error) is a failure of the group, since the
+ * peers would wait for this rank's gradients: it is reported as
+ * "backward failed on this rank: <error>" and handled like a timeout (see
+ * Failure above: MPI_Abort by default, else AG_ERR_DEVICE). A collective's
+ * failure likewise. After an error the gradients are unspecified. */
 AG_API ag_status ag_ddp_backward(ag_ddp *ddp, ag_tensor *loss);
 
 /* Averages the parameters' current .grad across ranks, without a backward

@@ -52,6 +52,11 @@ ag_status agi_dist_fail(const char *op, const char *fmt, ...)
 
 ag_status agi_dist_check(const char *op)
 {
+    /* Refused on every rank alike, before any collective starts. */
+    if (agi_tl_capture)
+        return agi_error(AG_ERR_UNSUPPORTED, op,
+                         "not inside a graph capture: collectives run on the host and a replay "
+                         "could not repeat them (capture the step without them)");
     if (!agi_dist.initialized)
         return agi_error(AG_ERR_INVALID, op, "the process group is not initialised (call ag_dist_init)");
     if (agi_dist.broken)

@@ -339,6 +339,22 @@ START_TEST(test_ddp_errors)
     float m = (float)(size_ - 1);
     agt_assert_close(ag_grad(w), (float[]){m, 2, m, 2}, 4, 1e-6, 0, "accumulated weight grad");
     ag_scope_end();
+    /* Inside a graph capture every collective is refused on every rank alike. */
+    ag_scope_begin();
+    ag_tensor *xc = agt_tensor(dev, AG_SHAPE(1, 2), (float[]){1, 1});
+    ag_tensor *cap = ag_ones(dev, AG_F32, AG_SHAPE(2));
+    ck_assert(ag_graph_begin(dev, NULL) == AG_OK);
+    ck_assert(ag_dist_allreduce(cap, AG_DIST_SUM) == AG_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(ag_last_error(), "ag_dist_allreduce: not inside a graph capture"), "%s",
+                  ag_last_error());
+    ck_assert(ag_ddp_sync_grads(d) == AG_ERR_UNSUPPORTED);
+    ck_assert(ag_ddp_backward(d, ag_sum(ag_module_forward(lin, xc), 0, NULL, false)) ==
+              AG_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(ag_last_error(), "ag_ddp_backward: not inside a graph capture"), "%s",
+                  ag_last_error());
+    ag_graph_free(ag_graph_end(dev));
+    ag_scope_end();
+    ck_assert(ag_dist_barrier() == AG_OK); /* the group still works */
     ag_ddp_free(d);
     ag_module_free(odd);
     ag_module_free(lin);
