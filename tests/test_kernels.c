@@ -121,8 +121,11 @@ static void *host_data(kt *c, ag_dtype dt, int64_t n, double lo, double hi, bool
     ck_assert(p != NULL);
     for (int64_t i = 0; i < n; i++) {
         double v = lo + (hi - lo) * next_unit(c);
-        if (dt == AG_F32) ((float *)p)[i] = integral ? (float)floor(v + 0.5) : (float)v;
+        float f = integral ? (float)floor(v + 0.5) : (float)v;
+        if (dt == AG_F32) ((float *)p)[i] = f;
         else if (dt == AG_I32) ((int32_t *)p)[i] = (int32_t)floor(v + 0.5);
+        else if (dt == AG_F16) ((uint16_t *)p)[i] = agi_f32_to_f16(f);
+        else if (dt == AG_BF16) ((uint16_t *)p)[i] = agi_f32_to_bf16(f);
         else ((uint8_t *)p)[i] = (uint8_t)(int32_t)floor(v + 0.5);
     }
     return p;
@@ -195,6 +198,7 @@ static tp pair_out(kt *c, ag_dtype dt, int ndim, const int64_t *shape)
     for (int64_t i = 0; i < n; i++) {
         if (dt == AG_F32) ((float *)p)[i] = NAN;
         else if (dt == AG_I32) ((int32_t *)p)[i] = -777;
+        else if (dt == AG_F16 || dt == AG_BF16) ((uint16_t *)p)[i] = 0x7e01u; /* a NaN of either */
         else ((uint8_t *)p)[i] = 0xAB;
     }
     tp r = pair_from(c, dt, ndim, shape, p);
@@ -283,9 +287,13 @@ static bool close_enough(double got, double want, double atol, double rtol)
 
 static double elem(const void *p, ag_dtype dt, int64_t i)
 {
-    return dt == AG_F32 ? (double)((const float *)p)[i]
-           : dt == AG_I32 ? (double)((const int32_t *)p)[i]
-                          : (double)((const uint8_t *)p)[i];
+    switch (dt) {
+    case AG_F32: return (double)((const float *)p)[i];
+    case AG_I32: return (double)((const int32_t *)p)[i];
+    case AG_F16: return (double)agi_f16_to_f32(((const uint16_t *)p)[i]);
+    case AG_BF16: return (double)agi_bf16_to_f32(((const uint16_t *)p)[i]);
+    default: return (double)((const uint8_t *)p)[i];
+    }
 }
 
 /* Compares side 0 of x with side 1 (the CPU). atol = rtol = 0 means exact
@@ -300,11 +308,13 @@ static void compare_t(kt *c, const ag_tensor *got, const ag_tensor *want, double
     void *a = read_all(c, got), *b = read_all(c, want);
     for (int64_t i = 0; i < n; i++) {
         bool ok;
-        if (atol == 0 && rtol == 0 && dt == AG_F32)
-            ok = memcmp((const float *)a + i, (const float *)b + i, 4) == 0 ||
+        if (atol == 0 && rtol == 0 && agi_dtype_is_float(dt)) {
+            size_t es = ag_dtype_size(dt);
+            ok = memcmp((const char *)a + i * (int64_t)es, (const char *)b + i * (int64_t)es, es) == 0 ||
                  (isnan(elem(a, dt, i)) && isnan(elem(b, dt, i)));
-        else
+        } else {
             ok = close_enough(elem(a, dt, i), elem(b, dt, i), atol, rtol);
+        }
         if (!ok) {
             double ga = elem(a, dt, i), wb = elem(b, dt, i);
             free(a);
@@ -350,12 +360,12 @@ static void expect(kt *c, const ag_tensor *t, const double *want, int64_t n, dou
  * Cross-backend cases: device vs CPU reference
  * ==================================================================================== */
 
-static const ag_dtype all_dtypes[3] = {AG_F32, AG_I32, AG_U8};
+static const ag_dtype all_dtypes[AG_DTYPE_COUNT] = {AG_F32, AG_I32, AG_U8, AG_F16, AG_BF16};
 
 static void case_fill(kt *c)
 {
     const double values[] = {3.75, -2.5, 300.7, 0.0};
-    for (int di = 0; di < 3; di++)
+    for (int di = 0; di < AG_DTYPE_COUNT; di++)
         for (int kind = 0; kind < K_BCAST0; kind++)
             for (int vi = 0; vi < 4; vi++) {
                 ag_dtype dt = all_dtypes[di];
@@ -379,8 +389,8 @@ static void case_fill(kt *c)
 
 static void case_copy(kt *c)
 {
-    for (int di = 0; di < 3; di++)
-        for (int si = 0; si < 3; si++)
+    for (int di = 0; di < AG_DTYPE_COUNT; di++)
+        for (int si = 0; si < AG_DTYPE_COUNT; si++)
             for (int sk = 0; sk < K_NKINDS; sk++) {
                 ag_dtype dt = all_dtypes[di], st = all_dtypes[si];
                 int dk = sk == K_TRANS ? K_STEP : K_CONTIG;
@@ -1170,6 +1180,69 @@ static void hand_copy(kt *c)
     f.p.s.f[0] = -2.5;
     exec0(c, &f);
     expect(c, u, WANT(254, 254, 254, 254), 0, "fill u8 -2.5");
+}
+
+/* 16-bit casts against bit patterns worked out by hand: rounding to nearest
+ * even (ties both ways), f16 overflow to inf and its largest finite value,
+ * subnormals, signed zero, inf and NaN; and back to f32 exactly. */
+static void hand_half(kt *c)
+{
+    enum { N = 12 };
+    const float in[N] = {1.0f, -2.5f, 65504.0f, 65520.0f, 0x1p-24f, 0x1p-25f, 0x3p-25f, 1.0f + 0x1p-11f,
+                         1.0f + 0x3p-11f, -0.0f, INFINITY, NAN};
+    const uint16_t f16[N] = {0x3c00, 0xc100, 0x7bff, 0x7c00, 0x0001, 0x0000, 0x0002, 0x3c00,
+                             0x3c02, 0x8000, 0x7c00, 0x7e00};
+    /* bf16: 1 + 2^-8 ties to even (1), 1 + 3 * 2^-8 ties up */
+    const float bin[4] = {1.0f + 0x1p-8f, 1.0f + 0x3p-8f, 65504.0f, -0x1p-130f};
+    const uint16_t bf16[4] = {0x3f80, 0x3f82, 0x4780, 0x8008}; /* -2^-130: f32 subnormal 2^19 units */
+    ag_tensor *x = dev_f32(c, SHAPE_OF(N), in);
+    ag_tensor *h = ag_empty(c->dev[0], AG_F16, SHAPE_OF(N));
+    ag_tensor *back = ag_empty(c->dev[0], AG_F32, SHAPE_OF(N));
+    ck_assert(h && back);
+    agi_kernel k = {.op = AGI_K_COPY};
+    k.src[0] = agi_view_of(x);
+    k.dst = agi_view_of(h);
+    exec0(c, &k);
+    uint16_t got[N];
+    ck_assert_int_eq(ag_tensor_read(h, got, sizeof got), AG_OK);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(got[i] == f16[i] || (i == N - 1 && (got[i] & 0x7e00) == 0x7e00),
+                      "[%s] f32 %a -> f16: got 0x%04x, want 0x%04x", c->spec, (double)in[i], got[i], f16[i]);
+    k.src[0] = agi_view_of(h);
+    k.dst = agi_view_of(back);
+    exec0(c, &k);
+    expect(c, back, WANT(1, -2.5, 65504, INFINITY, 0x1p-24, 0, 0x1p-23, 1, 1 + 0x1p-9, 0, INFINITY, NAN), 0,
+           "f16 -> f32");
+    ag_tensor *bx = dev_f32(c, SHAPE_OF(4), bin);
+    ag_tensor *b = ag_empty(c->dev[0], AG_BF16, SHAPE_OF(4));
+    ck_assert(bx && b);
+    k.src[0] = agi_view_of(bx);
+    k.dst = agi_view_of(b);
+    exec0(c, &k);
+    uint16_t bgot[4];
+    ck_assert_int_eq(ag_tensor_read(b, bgot, sizeof bgot), AG_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(bgot[i] == bf16[i], "[%s] f32 %a -> bf16: got 0x%04x, want 0x%04x", c->spec,
+                      (double)bin[i], bgot[i], bf16[i]);
+    /* FILL: the value rounds like a copy; odd-length strided fill keeps the
+     * neighbours of each written half-word */
+    ag_tensor *hb = ag_empty(c->dev[0], AG_F16, SHAPE_OF(7));
+    ck_assert(hb != NULL);
+    agi_kernel f = {.op = AGI_K_FILL};
+    f.dst = agi_view_of(hb);
+    f.p.s.f[0] = 0.5;
+    exec0(c, &f);
+    f.dst.shape[0] = 3;
+    f.dst.strides[0] = 2;
+    f.dst.offset = 1;
+    f.p.s.f[0] = 1.0 + 0x3p-11;
+    exec0(c, &f);
+    uint16_t hg[7];
+    ck_assert_int_eq(ag_tensor_read(hb, hg, sizeof hg), AG_OK);
+    const uint16_t hw[7] = {0x3800, 0x3c02, 0x3800, 0x3c02, 0x3800, 0x3c02, 0x3800};
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(hg[i] == hw[i], "[%s] strided f16 fill element %d: got 0x%04x, want 0x%04x", c->spec, i,
+                      hg[i], hw[i]);
 }
 
 static void hand_index(kt *c)
@@ -2013,6 +2086,7 @@ static const kcase cases[] = {
     {"hand_maxpool", hand_maxpool}, {"hand_avgpool", hand_avgpool},
     {"hand_im2col", hand_im2col},  {"hand_reduce", hand_reduce},
     {"hand_copy", hand_copy},      {"hand_index", hand_index},
+    {"hand_half", hand_half},
     {"hand_rng", hand_rng},        {"hand_optim", hand_optim},
     {"scatter_add_paths", case_scatter_det}, {"rng_paths", case_rng_paths},
     {"elementwise_high_rank", case_ew_highrank}, {"elementwise_vec4", case_ew_vec4},

@@ -23,6 +23,7 @@ typedef struct fill_ctx {
     float f;
     int32_t i;
     uint8_t u;
+    uint16_t h; /* f16 or bf16 bits */
     ag_dtype dtype;
 } fill_ctx;
 
@@ -45,6 +46,14 @@ static void fill_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
         else for (int64_t i = 0; i < n; i++) d[i * ds] = v;
         break;
     }
+    case AG_F16:
+    case AG_BF16: {
+        uint16_t *d = (uint16_t *)p[0];
+        const uint16_t v = c->h;
+        if (ds == 1) for (int64_t i = 0; i < n; i++) d[i] = v;
+        else for (int64_t i = 0; i < n; i++) d[i * ds] = v;
+        break;
+    }
     default: {
         uint8_t *d = (uint8_t *)p[0];
         if (ds == 1) memset(d, c->u, (size_t)n);
@@ -63,6 +72,7 @@ ag_status cpu_fill(cpu_device *dev, const agi_kernel *k)
     /* Integers: the double converts like an f32 → i32 copy of that value. */
     c.i = (v > -2147483649.0 && v < 2147483648.0) ? (int32_t)v : INT32_MIN;
     c.u = (uint8_t)(uint32_t)c.i;
+    c.h = c.dtype == AG_BF16 ? agi_f32_to_bf16(c.f) : agi_f32_to_f16(c.f);
     const agi_view *views[1] = {&k->dst};
     cpu_iter it;
     cpu_iter_init(&it, views, 1);
@@ -88,6 +98,41 @@ ag_status cpu_fill(cpu_device *dev, const agi_kernel *k)
         }                                                                                          \
     } while (0)
 
+/* Element loads and stores through f32, for copies involving a 16-bit
+ * float: to f16/bf16 rounds to nearest even, from them is exact. */
+static float load_f32(const char *p, ag_dtype t)
+{
+    switch (t) {
+    case AG_F32: return *(const float *)p;
+    case AG_I32: return (float)*(const int32_t *)p;
+    case AG_U8: return (float)*(const uint8_t *)p;
+    case AG_F16: return agi_f16_to_f32(*(const uint16_t *)p);
+    default: return agi_bf16_to_f32(*(const uint16_t *)p);
+    }
+}
+
+static void store_f32(char *p, ag_dtype t, float v)
+{
+    switch (t) {
+    case AG_F32: *(float *)p = v; break;
+    case AG_I32: *(int32_t *)p = f2i(v); break;
+    case AG_U8: *(uint8_t *)p = (uint8_t)((uint32_t)f2i(v) & 0xFFu); break;
+    case AG_F16: *(uint16_t *)p = agi_f32_to_f16(v); break;
+    default: *(uint16_t *)p = agi_f32_to_bf16(v); break;
+    }
+}
+
+static void copy_row_half(const agi_kernel *k, int64_t n, char *const *p, const int64_t *s)
+{
+    ag_dtype dt = k->dst.dtype, st = k->src[0].dtype;
+    const int64_t ds = s[0] * (int64_t)ag_dtype_size(dt), xs = s[1] * (int64_t)ag_dtype_size(st);
+    if (dt == st) { /* the same 16-bit dtype: bits */
+        for (int64_t i = 0; i < n; i++) *(uint16_t *)(p[0] + i * ds) = *(const uint16_t *)(p[1] + i * xs);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) store_f32(p[0] + i * ds, dt, load_f32(p[1] + i * xs, st));
+}
+
 static void copy_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
 {
     const agi_kernel *k = ctx;
@@ -95,6 +140,10 @@ static void copy_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
     ag_dtype dt = k->dst.dtype, st = k->src[0].dtype;
     if (dt == st && ds == 1 && xs == 1) {
         memmove(p[0], p[1], (size_t)n * ag_dtype_size(dt));
+        return;
+    }
+    if (ag_dtype_size(dt) == 2 || ag_dtype_size(st) == 2) {
+        copy_row_half(k, n, p, s);
         return;
     }
     switch (dt * 3 + st) {

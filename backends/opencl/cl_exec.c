@@ -12,7 +12,7 @@ static const char *dtype_name(ag_dtype t)
     return t == AG_F32 ? "f32" : t == AG_I32 ? "i32" : t == AG_U8 ? "u8" : "?";
 }
 
-static size_t dtype_size(ag_dtype t) { return t == AG_U8 ? 1 : 4; }
+static size_t dtype_size(ag_dtype t) { return ag_dtype_size(t); }
 
 static ag_status unsupported(const agi_kernel *k, const char *fmt_detail, const char *a,
                              const char *b)
@@ -174,6 +174,9 @@ static ag_status op_fill(agi_backend_device *dev, const agi_kernel *k)
     if (k->dst.dtype == AG_F32) {
         float x = (float)f;
         memcpy(&bits, &x, 4);
+    } else if (k->dst.dtype == AG_F16 || k->dst.dtype == AG_BF16) {
+        bits = k->dst.dtype == AG_F16 ? agi_f32_to_f16((float)f) : agi_f32_to_bf16((float)f);
+        id = AGCL_K_fill_u16;
     } else {
         int32_t x = (isnan(f) || f >= 2147483648.0 || f < -2147483648.0) ? 0 : (int32_t)f;
         bits = (cl_uint)x;
@@ -194,7 +197,20 @@ static ag_status op_copy(agi_backend_device *dev, const agi_kernel *k)
     if (!same_shape(&k->dst, &k->src[0])) return invalid(k, "dst and src0 shapes differ");
     ag_dtype s = k->src[0].dtype, t = k->dst.dtype;
     agcl_kernel_id id;
-    if (s == t)
+    if (ag_dtype_size(s) == 2 || ag_dtype_size(t) == 2) {
+        /* [src][dst]: elementwise_half.cl */
+#define H(A, B, a, b) [AG_##A][AG_##B] = AGCL_K_copy_##a##_##b
+        static const agcl_kernel_id half[AG_DTYPE_COUNT][AG_DTYPE_COUNT] = {
+            H(F32, F16, f32, f16),   H(F32, BF16, f32, bf16),   H(I32, F16, i32, f16),
+            H(I32, BF16, i32, bf16), H(U8, F16, u8, f16),       H(U8, BF16, u8, bf16),
+            H(F16, F32, f16, f32),   H(F16, I32, f16, i32),     H(F16, U8, f16, u8),
+            H(F16, F16, f16, f16),   H(F16, BF16, f16, bf16),   H(BF16, F32, bf16, f32),
+            H(BF16, I32, bf16, i32), H(BF16, U8, bf16, u8),     H(BF16, F16, bf16, f16),
+            H(BF16, BF16, bf16, bf16),
+        };
+#undef H
+        id = half[s][t];
+    } else if (s == t)
         id = s == AG_U8 ? AGCL_K_copy_u8_u8 : AGCL_K_copy_u32_u32;
     else if (s == AG_F32)
         id = t == AG_I32 ? AGCL_K_copy_f32_i32 : AGCL_K_copy_f32_u8;

@@ -189,6 +189,14 @@ static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
         memcpy(&bits, &f, 4);
         break;
     }
+    case AG_F16:
+    case AG_BF16: {
+        /* the 16-bit pattern, written by the emulated 16-bit store */
+        float f = (float)x;
+        bits = k->dst.dtype == AG_F16 ? agi_f32_to_f16(f) : agi_f32_to_bf16(f);
+        float fp[4] = {bits_f(bits), 0, 0, 0};
+        return ew_run(d, "fill_16", 0, &k->dst, 1, fp, 0);
+    }
     case AG_I32:
     case AG_U8: {
         /* Integers convert like an f32 -> i32 copy of the value (out of
@@ -209,14 +217,18 @@ static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
     ag_dtype s = k->src[0].dtype, t = k->dst.dtype;
     if (!same_shape(&k->dst, &k->src[0])) return agi_set_error(AG_ERR_INVALID, "vulkan: copy shapes differ");
     if ((s == AG_U8 || t == AG_U8) && !d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
-    static const char *const names[3][3] = {
-        {"copy_x32_x32", "copy_f32_i32", "copy_f32_u8"},
-        {"copy_i32_f32", "copy_x32_x32", "copy_i32_u8"},
-        {"copy_u8_f32", "copy_u8_i32", "copy_u8_u8"},
+    /* [src][dst]; pairs with a 16-bit float are cast16.comp's */
+    static const char *const names[AG_DTYPE_COUNT][AG_DTYPE_COUNT] = {
+        [AG_F32] = {"copy_x32_x32", "copy_f32_i32", "copy_f32_u8", "copy_f32_f16", "copy_f32_bf16"},
+        [AG_I32] = {"copy_i32_f32", "copy_x32_x32", "copy_i32_u8", "copy_i32_f16", "copy_i32_bf16"},
+        [AG_U8] = {"copy_u8_f32", "copy_u8_i32", "copy_u8_u8", "copy_u8_f16", "copy_u8_bf16"},
+        [AG_F16] = {"copy_f16_f32", "copy_f16_i32", "copy_f16_u8", "copy_f16_f16", "copy_f16_bf16"},
+        [AG_BF16] = {"copy_bf16_f32", "copy_bf16_i32", "copy_bf16_u8", "copy_bf16_f16", "copy_bf16_bf16"},
     };
-    if ((unsigned)s > 2 || (unsigned)t > 2) return unsupported(k, "dtype");
+    if (!agi_dtype_valid(s) || !agi_dtype_valid(t)) return unsupported(k, "dtype");
     agi_view v[2] = {k->dst, k->src[0]};
-    return ew_run(d, names[s][t], 0, v, 2, NULL, (s == t && s != AG_U8) ? 2 : 0);
+    bool x32 = s == t && ag_dtype_size(s) == 4;
+    return ew_run(d, names[s][t], 0, v, 2, NULL, x32 ? 2 : 0);
 }
 
 static void params_f(const agi_kernel *k, float f[4])
