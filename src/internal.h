@@ -146,8 +146,14 @@ extern atomic_llong agi_live_tensor_count;
  * new contiguous tensor; no autograd. NULL on failure. */
 ag_tensor *agi_unary_kernel(const char *op, const ag_tensor *x, int sub, double f0, double f1);
 /* A contiguous f32 version of t (t itself with a new reference when it already
- * is one), without recording autograd. */
-ag_tensor *agi_f32_contiguous(const ag_tensor *t);
+ * is one), without recording autograd; f16 / bf16 as agi_as_f32. */
+ag_tensor *agi_f32_contiguous(const char *op, const ag_tensor *t);
+/* The f32 operand of an op that computes in f32 only (GEMM, convolution,
+ * pooling, softmax, norms, losses): t itself when f32, a cast for integers;
+ * f16 and bf16 are refused with AG_ERR_UNSUPPORTED naming the dtype, since
+ * those ops have no 16-bit kernels yet and must not answer in f32 instead.
+ * NULL (error set) on failure or when t is NULL. */
+ag_tensor *agi_as_f32(const char *op, const ag_tensor *t);
 
 /* ---- Checks (each sets "op: message" and returns false on failure) ------ */
 

@@ -378,6 +378,8 @@ static void store_element(void *data, ag_dtype dtype, int64_t i, double v)
     switch (dtype) {
     case AG_F32: ((float *)data)[i] = (float)v; break;
     case AG_I32: ((int32_t *)data)[i] = (int32_t)v; break;
+    case AG_F16: ((uint16_t *)data)[i] = agi_f32_to_f16((float)v); break;
+    case AG_BF16: ((uint16_t *)data)[i] = agi_f32_to_bf16((float)v); break;
     default: ((uint8_t *)data)[i] = (uint8_t)(int32_t)v; break;
     }
 }
@@ -558,9 +560,15 @@ double ag_item(const ag_tensor *t)
                   agi_fmt_shape(buf, t->ndim, t->shape), (long long)ag_numel(t));
         return NAN;
     }
-    union { float f; int32_t i; uint8_t u; } v;
+    union { float f; int32_t i; uint8_t u; uint16_t h; } v;
     if (ag_tensor_read(t, &v, ag_dtype_size(t->dtype)) != AG_OK) return NAN;
-    return t->dtype == AG_F32 ? (double)v.f : t->dtype == AG_I32 ? (double)v.i : (double)v.u;
+    switch (t->dtype) {
+    case AG_F32: return (double)v.f;
+    case AG_I32: return (double)v.i;
+    case AG_F16: return (double)agi_f16_to_f32(v.h);
+    case AG_BF16: return (double)agi_bf16_to_f32(v.h);
+    default: return (double)v.u;
+    }
 }
 
 void ag_print(const ag_tensor *t, const char *label)
@@ -579,6 +587,8 @@ void ag_print(const ag_tensor *t, const char *label)
         for (int64_t i = 0; i < show; i++) {
             if (t->dtype == AG_F32) printf(i ? " %g" : "%g", ((float *)host)[i]);
             else if (t->dtype == AG_I32) printf(i ? " %d" : "%d", ((int32_t *)host)[i]);
+            else if (t->dtype == AG_F16) printf(i ? " %g" : "%g", (double)agi_f16_to_f32(((uint16_t *)host)[i]));
+            else if (t->dtype == AG_BF16) printf(i ? " %g" : "%g", (double)agi_bf16_to_f32(((uint16_t *)host)[i]));
             else printf(i ? " %u" : "%u", ((uint8_t *)host)[i]);
         }
         if (show < n) printf(" ...");

@@ -495,6 +495,69 @@ static void case_binary_f32(kt *c)
     }
 }
 
+/* f16 / bf16 elementwise: the 16-bit kernel runs on both sides (device vs
+ * CPU within one 16-bit rounding, and writes through strided views keep
+ * their neighbours); then the device's 16-bit result, widened exactly, is
+ * checked against the f32 kernel on the CPU over the same (16-bit) inputs,
+ * with the dtype's tolerance: one rounding to nearest even is 2^-11
+ * relative for f16 and 2^-8 for bf16. */
+static double half_rtol(ag_dtype dt) { return dt == AG_F16 ? 1e-3 : 8e-3; }
+
+static void half_vs_f32(kt *c, const kdesc *d16, int nsrc)
+{
+    ag_dtype dt = ag_tensor_dtype(d16->dst.t[0]);
+    run(c, d16);
+    compare(c, d16->dst, 1e-6, half_rtol(dt), "16-bit dst vs cpu");
+    agi_kernel k = build(d16, 1);
+    ag_tensor *x32[2] = {NULL, NULL};
+    for (int i = 0; i < nsrc; i++) {
+        x32[i] = ag_cast(d16->src[i].t[1], AG_F32);
+        ck_assert(x32[i] != NULL);
+        k.src[i] = agi_view_of(x32[i]);
+    }
+    ag_tensor *y32 = ag_empty(c->dev[1], AG_F32, ag_ndim(d16->dst.t[1]), ag_shape(d16->dst.t[1]));
+    ck_assert(y32 != NULL);
+    k.dst = agi_view_of(y32);
+    ck_assert_msg(agi_exec(c->name, c->dev[1], &k) == AG_OK, "f32 reference: %s", ag_last_error());
+    ag_tensor *y = ag_cast(d16->dst.t[0], AG_F32);
+    ck_assert(y != NULL);
+    compare_t(c, y, y32, 1e-6, half_rtol(dt), "16-bit dst vs the f32 kernel");
+}
+
+static void case_half_elementwise(kt *c)
+{
+    static const ag_dtype dts[2] = {AG_F16, AG_BF16};
+    for (int di = 0; di < 2; di++) {
+        ag_dtype dt = dts[di];
+        for (size_t u = 0; u < sizeof unary_specs / sizeof unary_specs[0]; u++)
+            for (int l = 0; l < 2; l++) {
+                const unary_spec *us = &unary_specs[u];
+                sub_case(c, "%s unary %s (%s)", ag_dtype_name(dt), agi_unary_op_name(us->sub),
+                         l ? "transposed src, step-2 dst" : "contiguous");
+                bool integral = us->sub == AGI_U_SIGN || us->sub == AGI_U_STEP;
+                tp x = pair_rand_kind(c, dt, l ? K_TRANS : K_CONTIG, us->lo, us->hi, integral, SHAPE_OF(7, 33));
+                tp y = pair_rand_kind(c, dt, l ? K_STEP : K_CONTIG, 0, 1, false, SHAPE_OF(7, 33));
+                kdesc d = {.op = AGI_K_UNARY, .sub = us->sub, .dst = y, .src = {x}, .f = {us->f0, us->f1}};
+                half_vs_f32(c, &d, 1);
+            }
+        for (int sub = 0; sub < AGI_B_COUNT; sub++)
+            for (int l = 0; l < 2; l++) {
+                if (sub >= AGI_B_EQ && sub <= AGI_B_GE) continue; /* comparisons read f32 or i32 */
+                sub_case(c, "%s binary %s (%s)", ag_dtype_name(dt), agi_binary_op_name(sub),
+                         l ? "a transposed, b broadcast, dst step-2" : "contiguous");
+                double alo = -3, ahi = 3, blo = -3, bhi = 3;
+                if (sub == AGI_B_DIV) blo = 0.5;
+                if (sub == AGI_B_POW) { alo = 0.1; blo = -2; bhi = 2; }
+                tp a = pair_rand_kind(c, dt, l ? K_TRANS : K_CONTIG, alo, ahi, false, SHAPE_OF(7, 33));
+                tp b = pair_rand_kind(c, dt, l ? K_BCAST0 : K_CONTIG, blo, bhi, false, SHAPE_OF(7, 33));
+                tp y = pair_rand_kind(c, dt, l ? K_STEP : K_CONTIG, 0, 1, false, SHAPE_OF(7, 33));
+                kdesc d = {.op = AGI_K_BINARY, .sub = sub, .dst = y, .src = {a, b},
+                           .f = {sub == AGI_B_SOFTPLUS_BWD ? 1.5 : 0.1, 2.0}};
+                half_vs_f32(c, &d, 2);
+            }
+    }
+}
+
 static void case_binary_i32(kt *c)
 {
     static const int subs[] = {AGI_B_ADD, AGI_B_SUB, AGI_B_MUL, AGI_B_MAX, AGI_B_MIN, AGI_B_EQ,
@@ -2086,7 +2149,7 @@ static const kcase cases[] = {
     {"hand_maxpool", hand_maxpool}, {"hand_avgpool", hand_avgpool},
     {"hand_im2col", hand_im2col},  {"hand_reduce", hand_reduce},
     {"hand_copy", hand_copy},      {"hand_index", hand_index},
-    {"hand_half", hand_half},
+    {"hand_half", hand_half},      {"half_elementwise", case_half_elementwise},
     {"hand_rng", hand_rng},        {"hand_optim", hand_optim},
     {"scatter_add_paths", case_scatter_det}, {"rng_paths", case_rng_paths},
     {"elementwise_high_rank", case_ew_highrank}, {"elementwise_vec4", case_ew_vec4},
@@ -2160,6 +2223,17 @@ START_TEST(test_supports)
         {{AGI_K_SOFTMAX, AGI_LOG_SOFTMAX, AG_F32, N, {AG_F32, N, N}}, true},
         {{AGI_K_SOFTMAX, 7, AG_F32, N, {AG_F32, N, N}}, false},
         {{AGI_K_COUNT, 0, AG_F32, N, {AG_F32, N, N}}, false},
+        /* 16-bit floats: casts and elementwise math exist, the rest not yet */
+        {{AGI_K_FILL, 0, AG_BF16, N, {N, N, N}}, true},
+        {{AGI_K_COPY, 0, AG_F16, N, {AG_I32, N, N}}, true},
+        {{AGI_K_COPY, 0, AG_U8, N, {AG_BF16, N, N}}, true},
+        {{AGI_K_UNARY, AGI_U_EXP, AG_F16, N, {AG_F16, N, N}}, true},
+        {{AGI_K_UNARY, AGI_U_EXP, AG_F16, N, {AG_BF16, N, N}}, false},
+        {{AGI_K_BINARY, AGI_B_GELU_BWD, AG_BF16, N, {AG_BF16, AG_BF16, N}}, true},
+        {{AGI_K_BINARY, AGI_B_ADD, AG_F16, N, {AG_F16, AG_F32, N}}, false},
+        {{AGI_K_BINARY, AGI_B_LT, AG_U8, N, {AG_F16, AG_F16, N}}, false},
+        {{AGI_K_GEMM, 0, AG_F16, N, {AG_F16, AG_F16, N}}, false},
+        {{AGI_K_REDUCE, AGI_R_SUM, AG_BF16, N, {AG_BF16, N, N}}, false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         ck_assert_msg(be->supports(dev->impl, &t[i].sig) == t[i].want,

@@ -187,7 +187,7 @@ ag_status cpu_copy(cpu_device *dev, const agi_kernel *k)
         }                                                                                          \
     } while (0)
 
-static void unary_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
+static void unary_row_f32(void *ctx, int64_t n, char *const *p, const int64_t *s)
 {
     const agi_kernel *k = ctx;
     float *d = (float *)p[0];
@@ -202,12 +202,63 @@ static void unary_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
     }
 }
 
+/* 16-bit float rows: up to CPU_HALF_CHUNK elements at a time are widened to
+ * f32, run through the f32 row (the same formulas) and rounded back. */
+#define CPU_HALF_CHUNK 256
+
+static void widen(float *out, const char *p, int64_t stride, ag_dtype t, int64_t n)
+{
+    const uint16_t *h = (const uint16_t *)p;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = t == AG_F16 ? agi_f16_to_f32(h[i * stride]) : agi_bf16_to_f32(h[i * stride]);
+}
+
+static void narrow(char *p, int64_t stride, ag_dtype t, const float *in, int64_t n)
+{
+    uint16_t *h = (uint16_t *)p;
+    for (int64_t i = 0; i < n; i++)
+        h[i * stride] = t == AG_F16 ? agi_f32_to_f16(in[i]) : agi_f32_to_bf16(in[i]);
+}
+
+/* Runs the f32 row function `row` (nsrc sources) on 16-bit data of dtype t. */
+static void half_rows(const agi_kernel *k, cpu_row_fn row, int nsrc, int64_t n, char *const *p,
+                      const int64_t *s)
+{
+    ag_dtype t = k->dst.dtype;
+    float in[2][CPU_HALF_CHUNK], out[CPU_HALF_CHUNK];
+    for (int64_t at = 0; at < n; at += CPU_HALF_CHUNK) {
+        int64_t m = n - at < CPU_HALF_CHUNK ? n - at : CPU_HALF_CHUNK;
+        char *fp[3] = {(char *)out, (char *)in[0], (char *)in[1]};
+        const int64_t fs[3] = {1, 1, 1};
+        for (int v = 0; v < nsrc; v++) widen(in[v], p[1 + v] + at * s[1 + v] * 2, s[1 + v], t, m);
+        row((void *)k, m, fp, fs);
+        narrow(p[0] + at * s[0] * 2, s[0], t, out, m);
+    }
+}
+
+static void unary_row(void *ctx, int64_t n, char *const *p, const int64_t *s)
+{
+    const agi_kernel *k = ctx;
+    if (k->dst.dtype == AG_F32) unary_row_f32(ctx, n, p, s);
+    else half_rows(k, unary_row_f32, 1, n, p, s);
+}
+
+static void binary_row_float(void *ctx, int64_t n, char *const *p, const int64_t *s);
+
+/* f32 data, f32 comparisons, and 16-bit float data through f32 */
+static void binary_row_f32(void *ctx, int64_t n, char *const *p, const int64_t *s)
+{
+    const agi_kernel *k = ctx;
+    if (k->dst.dtype == AG_F32 || k->dst.dtype == AG_U8) binary_row_float(ctx, n, p, s);
+    else half_rows(k, binary_row_float, 2, n, p, s);
+}
+
 ag_status cpu_unary(cpu_device *dev, const agi_kernel *k)
 {
     if ((unsigned)k->sub >= AGI_U_COUNT)
         return agi_set_error(AG_ERR_UNSUPPORTED, "cpu: unary op %d unsupported", k->sub);
-    if (!cpu_view_check("unary", &k->dst, AG_F32, "dst") ||
-        !cpu_view_check("unary", &k->src[0], AG_F32, "src0"))
+    if (!cpu_view_check("unary", &k->dst, k->dst.dtype, "dst") ||
+        !cpu_view_check("unary", &k->src[0], k->dst.dtype, "src0"))
         return ag_last_status();
     if (!cpu_same_shape(&k->dst, &k->src[0])) {
         char a[192], b[192];
@@ -244,7 +295,7 @@ ag_status cpu_unary(cpu_device *dev, const agi_kernel *k)
         }                                                                                          \
     } while (0)
 
-static void binary_row_f32(void *ctx, int64_t n, char *const *p, const int64_t *s)
+static void binary_row_float(void *ctx, int64_t n, char *const *p, const int64_t *s)
 {
     const agi_kernel *k = ctx;
     const int64_t ds = s[0], as = s[1], bs = s[2];
@@ -315,7 +366,7 @@ ag_status cpu_binary(cpu_device *dev, const agi_kernel *k)
     const agi_view *views[3] = {&k->dst, &k->src[0], &k->src[1]};
     cpu_iter it;
     cpu_iter_init(&it, views, 3);
-    cpu_iter_parallel(dev, &it, CPU_GRAIN_ELEMENTWISE, in == AG_F32 ? binary_row_f32 : binary_row_i32,
+    cpu_iter_parallel(dev, &it, CPU_GRAIN_ELEMENTWISE, agi_dtype_is_float(in) ? binary_row_f32 : binary_row_i32,
                       (void *)k);
     return AG_OK;
 }

@@ -230,15 +230,22 @@ static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
 {
     if (k->sub < 0 || k->sub >= AGI_U_COUNT) return unsupported(k, "unknown unary op%s%s", NULL, NULL);
     ag_status st;
-    if ((st = agcl_check_view(k, &k->dst, "dst", AG_F32)) ||
-        (st = agcl_check_view(k, &k->src[0], "src0", AG_F32)))
+    ag_dtype t = k->dst.dtype;
+    if ((st = agcl_check_view(k, &k->dst, "dst", -1)) ||
+        (st = agcl_check_view(k, &k->src[0], "src0", t)))
         return st;
+    if (!agi_dtype_is_float(t)) return unsupported(k, "%s data%s", dtype_name(t), NULL);
     if (!same_shape(&k->dst, &k->src[0])) return invalid(k, "dst and src0 shapes differ");
     const agi_view *vs[2] = {&k->dst, &k->src[0]};
     agcl_geom g;
     make_geom(dev, vs, 2, &g);
     cl_mem d = k->dst.buf->mem, a0 = k->src[0].buf->mem;
     cl_float p0 = (float)k->p.s.f[0], p1 = (float)k->p.s.f[1];
+    if (t != AG_F32) { /* 16-bit data: one kernel switching on the op */
+        cl_int op = k->sub, bf = t == AG_BF16;
+        agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(p0), AGCL_ARG(p1), AGCL_ARG(op), AGCL_ARG(bf)};
+        return launch1(dev, AGCL_K_unary_h16, ew_items(&g), 0, 7, a);
+    }
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(g), AGCL_ARG(p0), AGCL_ARG(p1)};
     return launch1(dev, (agcl_kernel_id)(AGCL_K_UNARY0 + k->sub), ew_items(&g), 0, 5, a);
 }
@@ -269,6 +276,8 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
         id = s == AG_F32 ? AGCL_K_compare_f32 : AGCL_K_compare_i32;
     } else if (s == AG_F32 && t == AG_F32) {
         id = (agcl_kernel_id)(AGCL_K_BINARY0 + sub);
+    } else if ((s == AG_F16 || s == AG_BF16) && t == s) {
+        id = AGCL_K_binary_h16;
     } else if (s == AG_I32 && t == AG_I32 && binary_int_ok(sub)) {
         id = AGCL_K_binary_i32;
     } else {
@@ -284,6 +293,12 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
         agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g), AGCL_ARG(p0),
                         AGCL_ARG(p1)};
         return launch1(dev, id, ew_items(&g), 0, 6, a);
+    }
+    if (id == AGCL_K_binary_h16) {
+        cl_int bf = s == AG_BF16;
+        agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g), AGCL_ARG(p0),
+                        AGCL_ARG(p1), AGCL_ARG(op), AGCL_ARG(bf)};
+        return launch1(dev, id, ew_items(&g), 0, 8, a);
     }
     agcl_arg a[] = {AGCL_ARG(d), AGCL_ARG(a0), AGCL_ARG(a1), AGCL_ARG(g), AGCL_ARG(op)};
     return launch1(dev, id, ew_items(&g), 0, 5, a);

@@ -18,7 +18,7 @@
     X(fill_u32) X(fill_u8) X(copy_u32_u32) X(copy_u8_u8) X(copy_f32_i32) X(copy_f32_u8)          \
     X(copy_i32_f32) X(copy_i32_u8) X(copy_u8_f32) X(copy_u8_i32)                                 \
     /* elementwise_half.cl */                                                                     \
-    X(fill_u16) X(copy_f32_f16) X(copy_f32_bf16) X(copy_i32_f16) X(copy_i32_bf16) X(copy_u8_f16) X(copy_u8_bf16) \
+    X(unary_h16) X(binary_h16) X(fill_u16) X(copy_f32_f16) X(copy_f32_bf16) X(copy_i32_f16) X(copy_i32_bf16) X(copy_u8_f16) X(copy_u8_bf16) \
     X(copy_f16_f32) X(copy_f16_i32) X(copy_f16_u8) X(copy_f16_f16) X(copy_f16_bf16) X(copy_bf16_f32) X(copy_bf16_i32) X(copy_bf16_u8) X(copy_bf16_f16) X(copy_bf16_bf16) \
     X(binary_i32) X(compare_f32) X(compare_i32) X(where_u32) X(reduce_rows_f32)                  \
     X(reduce_wg_f32) X(reduce_part_f32) X(argreduce_rows_f32) X(argreduce_wg_f32)                \

@@ -239,10 +239,13 @@ static void params_f(const agi_kernel *k, float f[4])
 static ag_status ew_unary(agi_backend_device *d, const agi_kernel *k)
 {
     if (k->sub < 0 || k->sub >= AGI_U_COUNT) return unsupported(k, "sub-op");
-    if (k->dst.dtype != AG_F32 || k->src[0].dtype != AG_F32) return unsupported(k, "non-f32 data");
+    ag_dtype t = k->dst.dtype;
+    if (k->src[0].dtype != t || !agi_dtype_is_float(t)) return unsupported(k, "dtypes");
     float f[4];
     params_f(k, f);
     agi_view v[2] = {k->dst, k->src[0]};
+    if (t != AG_F32) /* 16-bit data, emulated (half_io.glsl): no vec4 paths */
+        return ew_run(d, t == AG_F16 ? "unary_f16" : "unary_bf16", (uint32_t)k->sub, v, 2, f, 0);
     return ew_run(d, "unary", (uint32_t)k->sub, v, 2, f, 2);
 }
 
@@ -266,6 +269,8 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
         shader = a == AG_F32 ? "cmp_f32" : "cmp_i32";
     } else if (a == AG_F32 && t == AG_F32) {
         shader = "binary_f32";
+    } else if ((a == AG_F16 || a == AG_BF16) && t == a) {
+        shader = a == AG_F16 ? "binary_f16" : "binary_bf16";
     } else if (a == AG_I32 && t == AG_I32 && binary_arith_i32(sub)) {
         shader = "binary_i32";
     } else {
@@ -276,7 +281,7 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
     float f[4];
     params_f(k, f);
     agi_view v[3] = {k->dst, k->src[0], k->src[1]};
-    return ew_run(d, shader, (uint32_t)sub, v, 3, f, binary_cmp(sub) ? 0 : 2);
+    return ew_run(d, shader, (uint32_t)sub, v, 3, f, binary_cmp(sub) || ag_dtype_size(a) == 2 ? 0 : 2);
 }
 
 static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)

@@ -26,3 +26,51 @@ AG_COPY_KERNEL(copy_bf16_i32, ushort, int, convert_int_sat_rtz(as_float(ag_bf16_
 AG_COPY_KERNEL(copy_bf16_u8, ushort, uchar, (uchar)((uint)convert_int_sat_rtz(as_float(ag_bf16_to_f32_bits((uint)x))) & 0xffu))
 AG_COPY_KERNEL(copy_bf16_f16, ushort, ushort, (ushort)ag_f16_from_f32_bits(as_uint(as_float(ag_bf16_to_f32_bits((uint)x)))))
 AG_COPY_KERNEL(copy_bf16_bf16, ushort, ushort, x)
+
+/* ---- UNARY and BINARY on f16 / bf16 data (bf != 0: bf16): computed in f32
+ * with the formulas of scalar_ops.h, rounded once. One kernel per dtype
+ * pair switching on the op (agi_unary_op / agi_binary_op). */
+float ag_h16_load(ushort h, int bf)
+{
+    return as_float(bf ? ag_bf16_to_f32_bits((uint)h) : ag_f16_to_f32_bits((uint)h));
+}
+
+ushort ag_h16_store(float v, int bf)
+{
+    uint u = as_uint(v);
+    return (ushort)(bf ? ag_bf16_from_f32_bits(u) : ag_f16_from_f32_bits(u));
+}
+
+#define AG_UN_CASE(E, NAME) \
+    case E: return ag_un_##NAME(x, p0, p1);
+float ag_unary_any(int op, float x, float p0, float p1)
+{
+    switch (op) {
+        AGI_FOREACH_UNARY(AG_UN_CASE)
+    }
+    return x;
+}
+
+#define AG_BI_CASE(E, NAME) \
+    case E: return ag_bi_##NAME(a, b, p0, p1);
+float ag_binary_any(int op, float a, float b, float p0, float p1)
+{
+    switch (op) {
+        AGI_FOREACH_BINARY_FLOAT(AG_BI_CASE)
+    }
+    return a;
+}
+
+__kernel void unary_h16(__global ushort *d, __global const ushort *s, geom_t g, float p0, float p1,
+                        int op, int bf)
+{
+    EW_BODY(g, 2, d[o[0]] = ag_h16_store(ag_unary_any(op, ag_h16_load(s[o[1]], bf), p0, p1), bf);)
+}
+
+__kernel void binary_h16(__global ushort *d, __global const ushort *a, __global const ushort *b,
+                         geom_t g, float p0, float p1, int op, int bf)
+{
+    EW_BODY(g, 3,
+            d[o[0]] = ag_h16_store(ag_binary_any(op, ag_h16_load(a[o[1]], bf), ag_h16_load(b[o[2]], bf), p0, p1),
+                                   bf);)
+}

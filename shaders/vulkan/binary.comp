@@ -1,11 +1,14 @@
 #version 450
 //! variant binary_f32 -DKIND=0
 //! variant binary_i32 -DKIND=1
+//! variant binary_f16 -DKIND=0 -DHALF=1
+//! variant binary_bf16 -DKIND=0 -DHALF=2
 //! variant cmp_f32 -DKIND=2
 //! variant cmp_i32 -DKIND=3
 // BINARY: dst[i] = g(src0[i], src1[i]). Specialization constant 2 =
 // agi_binary_op (constants and formulas from kernel_ops.def and scalar_ops.h). KIND 0: f32 arithmetic and fused activation backward;
-// 1: i32 arithmetic; 2, 3: comparisons of f32 / i32 into u8.
+// 1: i32 arithmetic; 2, 3: comparisons of f32 / i32 into u8. HALF 1 / 2
+// (with KIND 0): f16 / bf16 data (half_io.glsl), computed in f32.
 #extension GL_GOOGLE_include_directive : require
 #if KIND >= 2
 #extension GL_EXT_shader_8bit_storage : require
@@ -20,14 +23,24 @@ layout(constant_id = 2) const int OP = 0;
 #else
 #define T int
 #endif
-#if KIND >= 2
+#ifndef HALF
+#define HALF 0
+#endif
+#if HALF != 0
+layout(std430, binding = 0) buffer D { uint d[]; };
+layout(std430, binding = 1) readonly buffer A { uint a[]; };
+layout(std430, binding = 2) readonly buffer B { uint b[]; };
+#include "half_io.glsl"
+#elif KIND >= 2
 layout(std430, binding = 0) writeonly buffer D { uint8_t d[]; };
 #else
 layout(std430, binding = 0) writeonly buffer D { T d[]; };
 #endif
+#if HALF == 0
 layout(std430, binding = 1) readonly buffer A { T a[]; };
 layout(std430, binding = 2) readonly buffer B { T b[]; };
-#if KIND < 2
+#endif
+#if KIND < 2 && HALF == 0
 #if KIND == 0
 #define T4 vec4
 #else
@@ -77,7 +90,14 @@ bool g(T x, T y)
 
 void main()
 {
-#if KIND < 2
+#if HALF != 0
+    uint i = lin_id();
+    if (i >= pc.n) return;
+    uvec4 c = coords(i);
+    H_STORE(d, at(0, c), g(H_LOAD(a, at(1, c)), H_LOAD(b, at(2, c))));
+    return;
+#endif
+#if KIND < 2 && HALF == 0
     if (VEC == 2) {
         uint q = lin_id();
         if (q >= (pc.n >> 2)) return;
@@ -100,10 +120,13 @@ void main()
         return;
     }
 #endif
+#if HALF == 0
     uint i = lin_id();
     if (i >= pc.n) return;
     uvec4 c = coords(i);
-#if KIND >= 2
+#endif
+#if HALF != 0
+#elif KIND >= 2
     d[at(0, c)] = uint8_t(g(a[at(1, c)], b[at(2, c)]) ? 1u : 0u);
 #else
     d[at(0, c)] = g(a[at(1, c)], b[at(2, c)]);

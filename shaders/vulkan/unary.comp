@@ -1,16 +1,29 @@
 #version 450
+//! variant unary
+//! variant unary_f16 -DHALF=1
+//! variant unary_bf16 -DHALF=2
 // UNARY: dst[i] = f(src0[i]), f32. Specialization constant 2 = agi_unary_op;
 // the constants come from kernel_ops.def, the formulas from scalar_ops.h.
+// HALF 1 / 2: f16 / bf16 data (half_io.glsl), computed in f32.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "ew.glsl"
 #include "agi_kernel_ops.h"
 #include "scalar_ops.h"
 layout(constant_id = 2) const int OP = 0;
+#ifndef HALF
+#define HALF 0
+#endif
+#if HALF == 0
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
 layout(std430, binding = 1) readonly buffer S { float s[]; };
 layout(std430, binding = 0) writeonly buffer D4 { vec4 d4[]; };
 layout(std430, binding = 1) readonly buffer S4 { vec4 s4[]; };
+#else
+layout(std430, binding = 0) buffer D { uint d[]; };
+layout(std430, binding = 1) readonly buffer S { uint s[]; };
+#include "half_io.glsl"
+#endif
 
 float f(float x)
 {
@@ -24,6 +37,12 @@ float f(float x)
 
 void main()
 {
+#if HALF != 0
+    uint i = lin_id();
+    if (i >= pc.n) return;
+    uvec4 c = coords(i);
+    H_STORE(d, at(0, c), f(H_LOAD(s, at(1, c))));
+#else
     if (VEC == 2) {
         uint q = lin_id();
         if (q >= (pc.n >> 2)) return;
@@ -47,4 +66,5 @@ void main()
     if (i >= pc.n) return;
     uvec4 c = coords(i);
     d[at(0, c)] = f(s[at(1, c)]);
+#endif
 }

@@ -148,7 +148,8 @@ static ag_tensor *binary(const binary_def *def, const ag_tensor *a, const ag_ten
     int nd;
     int64_t shape[AG_MAX_DIMS];
     if (!agi_broadcast_shapes(op, a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) return NULL;
-    ag_dtype rt = def->float_only ? AG_F32 : agi_promote(a->dtype, b->dtype); /* result */
+    ag_dtype rt = agi_promote(a->dtype, b->dtype); /* result */
+    if (def->float_only && !agi_dtype_is_float(rt)) rt = AG_F32;
     ag_dtype kt = rt == AG_U8 ? AG_I32 : rt;                              /* kernel */
     ag_scope_begin();
     const ag_tensor *ak = a->dtype == kt ? a : ag_cast(a, kt);
@@ -208,7 +209,7 @@ static ag_status scalar_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 static ag_tensor *scalar_op(const char *op, const ag_tensor *a, double s, scalar_kind kind)
 {
     if (!agi_check_tensor(op, a, "a")) return NULL;
-    bool int_math = a->dtype != AG_F32 && s == nearbyint(s) && fabs(s) < 2147483648.0 &&
+    bool int_math = !agi_dtype_is_float(a->dtype) && s == nearbyint(s) && fabs(s) < 2147483648.0 &&
                     kind != S_DIV && kind != S_RDIV;
     ag_scope_begin();
     ag_tensor *out = NULL;
@@ -224,7 +225,8 @@ static ag_tensor *scalar_op(const char *op, const ag_tensor *a, double s, scalar
         if (out && a->dtype != AG_I32) out = ag_cast(out, a->dtype);
         return leave_scope(out);
     }
-    const ag_tensor *x = a->dtype == AG_F32 ? a : ag_cast(a, AG_F32);
+    /* f32, f16 and bf16 keep their dtype; integers compute in f32 */
+    const ag_tensor *x = agi_dtype_is_float(a->dtype) ? a : ag_cast(a, AG_F32);
     if (x) {
         switch (kind) {
         case S_ADD: out = agi_unary_kernel(op, x, AGI_U_AFFINE, 1.0, s); break;

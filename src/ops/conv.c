@@ -554,8 +554,8 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
     q.ow = (q.w + 2 * q.pw - ekw) / q.sw + 1;
 
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = agi_f32_contiguous(x), *wc = agi_f32_contiguous(weight);
-    ag_tensor *bc = bias ? agi_f32_contiguous(bias) : NULL;
+    ag_tensor *xc = agi_f32_contiguous(op, x), *wc = agi_f32_contiguous(op, weight);
+    ag_tensor *bc = bias ? agi_f32_contiguous(op, bias) : NULL;
     ag_tensor *y = NULL;
     if (!xc || !wc || (bias && !bc)) goto fail;
     y = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow}); // [N, O, OH, OW]
@@ -723,8 +723,8 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
     }
 
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = agi_f32_contiguous(x), *wc = agi_f32_contiguous(weight);
-    ag_tensor *bc = bias ? agi_f32_contiguous(bias) : NULL;
+    ag_tensor *xc = agi_f32_contiguous(op, x), *wc = agi_f32_contiguous(op, weight);
+    ag_tensor *bc = bias ? agi_f32_contiguous(op, bias) : NULL;
     ag_tensor *img = NULL, *y = NULL;
     if (!xc || !wc || (bias && !bc)) goto fail;
     img = agi_tensor_new(op, dev, AG_F32, 4, (int64_t[]){q.n, q.o, q.oh, q.ow});

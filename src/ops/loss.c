@@ -198,7 +198,7 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
     if (!check_weight(op, x, o.weight)) return NULL;
 
     ag_scope_begin();
-    ag_tensor *xf = x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
+    ag_tensor *xf = agi_as_f32(op, x);
     ag_tensor *tg = (ag_tensor *)target;
     bool unbatched = x->ndim == 1;
     if (unbatched) { /* [C] with a 0-dim target: a batch of one */
@@ -318,8 +318,8 @@ ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits, const ag
     ag_scope_begin();
     // x, y: [...]. Stable form: (1 - y) x + w softplus(-x), w = 1 + (pw - 1) y,
     // since -log(sigmoid(x)) = softplus(-x) = max(-x, 0) + log1p(exp(-|x|)).
-    ag_tensor *x = logits->dtype == AG_F32 ? (ag_tensor *)logits : ag_cast(logits, AG_F32);
-    ag_tensor *y = target->dtype == AG_F32 ? (ag_tensor *)target : ag_cast(target, AG_F32);
+    ag_tensor *x = agi_as_f32(op, logits);
+    ag_tensor *y = agi_as_f32(op, target);
     ag_tensor *nls = ag_softplus(ag_neg(x), 1.0, 20.0);
     if (pos_weight) {
         ag_tensor *w = ag_add_scalar(ag_mul(ag_sub_scalar(pos_weight, 1.0), y), 1.0);

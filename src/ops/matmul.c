@@ -233,8 +233,8 @@ static ag_status matmul_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
     const char *op = node->name;
     const ag_tensor *a = node->inputs[0], *b = node->inputs[1];
     /* An integer operand (never requiring grad) enters the other's gradient as f32. */
-    ag_tensor *af = a->dtype == AG_F32 ? (ag_tensor *)a : ag_cast(a, AG_F32);
-    ag_tensor *bf = b->dtype == AG_F32 ? (ag_tensor *)b : ag_cast(b, AG_F32);
+    ag_tensor *af = agi_as_f32(op, a);
+    ag_tensor *bf = agi_as_f32(op, b);
     ag_tensor *a2 = af ? promote(af, true) : NULL, *b2 = bf ? promote(bf, false) : NULL;
     if (!a2 || !b2) return ag_last_status();
     /* g: result shape → [batch..., M, N] (re-insert the promoted dims). */
@@ -300,8 +300,8 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
     ag_tensor *out = NULL;
     ag_scope_begin();
     ag_no_grad_begin();
-    ag_tensor *af = a->dtype == AG_F32 ? (ag_tensor *)a : ag_cast(a, AG_F32);
-    ag_tensor *bf = b->dtype == AG_F32 ? (ag_tensor *)b : ag_cast(b, AG_F32);
+    ag_tensor *af = agi_as_f32(op, a);
+    ag_tensor *bf = agi_as_f32(op, b);
     ag_tensor *a2 = af ? promote(af, true) : NULL, *b2 = bf ? promote(bf, false) : NULL;
     ag_tensor *out2 = a2 && b2 ? matmul_core(op, a2, b2) : NULL;
     if (out2) {
@@ -327,8 +327,8 @@ static ag_status linear_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
     const char *op = node->name;
     const ag_tensor *x = node->inputs[0], *w = node->inputs[1], *bias = node->inputs[2];
     int64_t in = w->shape[1], outf = w->shape[0];
-    ag_tensor *xf = x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
-    ag_tensor *wf = w->dtype == AG_F32 ? (ag_tensor *)w : ag_cast(w, AG_F32);
+    ag_tensor *xf = agi_as_f32(op, x);
+    ag_tensor *wf = agi_as_f32(op, w);
     ag_tensor *x2 = xf ? ag_reshape(xf, 2, (int64_t[]){-1, in}) : NULL;
     ag_tensor *g2 = ag_reshape(g, 2, (int64_t[]){-1, outf});
     if (!x2 || !g2) return ag_last_status();
@@ -382,9 +382,9 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
     ag_tensor *y = NULL;
     ag_scope_begin();
     ag_no_grad_begin();
-    ag_tensor *xf = x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
-    ag_tensor *wf = weight->dtype == AG_F32 ? (ag_tensor *)weight : ag_cast(weight, AG_F32);
-    ag_tensor *bf = !bias || bias->dtype == AG_F32 ? (ag_tensor *)bias : ag_cast(bias, AG_F32);
+    ag_tensor *xf = agi_as_f32(op, x);
+    ag_tensor *wf = agi_as_f32(op, weight);
+    ag_tensor *bf = bias ? agi_as_f32(op, bias) : NULL;
     ag_tensor *x2 = xf ? ag_reshape(xf, 2, (int64_t[]){rows, in}) : NULL; /* [R, in] */
     ag_tensor *out = x2 && wf && (bf || !bias)
                          ? agi_tensor_new(op, dev, AG_F32, x->ndim, shape)

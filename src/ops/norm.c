@@ -15,9 +15,9 @@
 /* Ends the private scope opened by an op, handing `out` (if any) to the
  * enclosing scope. A failure inside is reported under the op's name. */
 /* Float view of x for the math (integer inputs are promoted to f32). */
-static ag_tensor *as_float(const ag_tensor *x)
+static ag_tensor *as_float(const char *op, const ag_tensor *x)
 {
-    return x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
+    return agi_as_f32(op, x);
 }
 
 /* Checks an optional affine parameter: same device as x and exactly `shape`. */
@@ -121,9 +121,9 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     ag_tensor *y = NULL, *xc = NULL, *stats = NULL;
     ag_scope_begin();
     ag_no_grad_begin();
-    xc = ag_contiguous(as_float(x));
-    const ag_tensor *wc = weight ? ag_contiguous(as_float(weight)) : NULL;
-    const ag_tensor *bc = bias ? ag_contiguous(as_float(bias)) : NULL;
+    xc = ag_contiguous(as_float(op, x));
+    const ag_tensor *wc = weight ? ag_contiguous(as_float(op, weight)) : NULL;
+    const ag_tensor *bc = bias ? ag_contiguous(as_float(op, bias)) : NULL;
     y = xc && (!weight || wc) && (!bias || bc) ? agi_tensor_new(op, dev, AG_F32, x->ndim, x->shape)
                                                : NULL;
     stats = y && need ? agi_tensor_new(op, dev, AG_F32, 2, (int64_t[]){rows, 2}) : NULL;
@@ -166,7 +166,7 @@ ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
 
     ag_scope_begin();
     // x: [..., *shape]; y = x / sqrt(mean(x^2) + eps) * weight
-    ag_tensor *xf = as_float(x);
+    ag_tensor *xf = as_float(op, x);
     ag_tensor *ms = ag_mean(ag_square(xf), ndims, dims, true);
     ag_tensor *y = ag_mul(xf, ag_rsqrt(ag_add_scalar(ms, eps)));
     if (weight) y = ag_mul(y, weight);
@@ -271,7 +271,7 @@ static ag_tensor *batch_norm(const char *op, const ag_tensor *x, ag_tensor *runn
 
     ag_scope_begin();
     // x: [N, C, ...]
-    ag_tensor *xf = as_float(x);
+    ag_tensor *xf = as_float(op, x);
     ag_tensor *mean, *var; // [1, C, 1, ...]
     if (training) {
         mean = ag_mean(xf, nd, dims, true);

@@ -177,7 +177,7 @@ ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
     int64_t shape[4];
     out_shape(x, &p, shape);
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = agi_f32_contiguous(x);
+    ag_tensor *xc = agi_f32_contiguous(op, x);
     ag_tensor *y = agi_tensor_new(op, dev, AG_F32, x->ndim, shape);
     ag_tensor *idx = agi_tensor_new(op, dev, AG_I32, x->ndim, shape);
     if (!xc || !y || !idx) goto fail;
@@ -230,7 +230,7 @@ static ag_tensor *avg_pool(const char *op, const ag_tensor *x, const agi_pool_pa
     int64_t shape[4];
     out_shape(x, p, shape);
     ag_device *dev = x->storage->dev;
-    ag_tensor *xc = agi_f32_contiguous(x);
+    ag_tensor *xc = agi_f32_contiguous(op, x);
     ag_tensor *y = agi_tensor_new(op, dev, AG_F32, x->ndim, shape);
     if (!xc || !y) goto fail;
     agi_kernel k = {.op = AGI_K_AVGPOOL2D};

@@ -136,6 +136,7 @@ static ag_tensor *as_f32(const char *op, const ag_tensor *x)
         ag_tensor *same = ag_retain((ag_tensor *)x);
         return agi_scope_track(same);
     }
+    if (agi_dtype_is_float(x->dtype)) return agi_as_f32(op, x); /* f16 / bf16: refused */
     ag_no_grad_begin();
     ag_tensor *c = ag_cast(x, AG_F32);
     ag_no_grad_end();

@@ -66,7 +66,7 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
     ag_scope_begin();
     ag_no_grad_begin();
     /* x: [..., n at d, ...] → xc: contiguous with d and the last dim swapped. */
-    ag_tensor *xf = x->dtype == AG_F32 ? (ag_tensor *)x : ag_cast(x, AG_F32);
+    ag_tensor *xf = agi_as_f32(op, x);
     ag_tensor *xc = xf ? dim_last_contiguous(xf, d) : NULL;
     ag_tensor *yt = xc ? agi_tensor_new(op, dev, AG_F32, xc->ndim, xc->shape) : NULL;
     if (yt) {

@@ -135,7 +135,7 @@ static ag_tensor *run(const unary_def *def, const ag_tensor *x, double f0, doubl
 {
     if (!agi_check_tensor(def->name, x, "x")) return NULL;
     ag_tensor *out;
-    if (x->dtype != AG_F32) {
+    if (!agi_dtype_is_float(x->dtype)) {
         /* Integer input: cast in an inner scope, keep only the result. */
         ag_scope_begin();
         ag_tensor *xf = ag_cast(x, AG_F32);

@@ -1,5 +1,6 @@
 /* tests/harness/harness.c — backend selection, host copies and assertions. */
 #include "harness.h"
+#include "base/base.h"
 
 #include <execinfo.h>
 #include <signal.h>
@@ -198,6 +199,8 @@ static double *read_double(const ag_tensor *t)
         switch (ag_tensor_dtype(t)) {
         case AG_F32: out[i] = ((float *)h)[i]; break;
         case AG_I32: out[i] = ((int32_t *)h)[i]; break;
+        case AG_F16: out[i] = agi_f16_to_f32(((uint16_t *)h)[i]); break;
+        case AG_BF16: out[i] = agi_bf16_to_f32(((uint16_t *)h)[i]); break;
         default: out[i] = ((uint8_t *)h)[i]; break;
         }
     }

@@ -1,0 +1,167 @@
+/* tests/test_half.c — f16 and bf16 tensors through the public API on every
+ * backend: casts both ways, elementwise ops computed in the 16-bit dtype
+ * against the same op in f32 on the same (rounded) inputs, type promotion,
+ * and an explicit AG_ERR_UNSUPPORTED naming the dtype for ops that have no
+ * 16-bit kernels yet (never a silent f32 result).
+ *
+ * Tolerances, per dtype: a result rounded once to nearest even is within
+ * 2^-11 (f16) or 2^-8 (bf16) of the f32 result, relative; the checks allow
+ * 1e-3 and 8e-3 (one unit in the last place of the 16-bit result, as the
+ * backends' f32 transcendental functions differ by an f32 ulp or so). */
+#include "harness.h"
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static const ag_dtype halfs[2] = {AG_F16, AG_BF16};
+
+static double rtol_of(ag_dtype t) { return t == AG_F16 ? 1e-3 : 8e-3; }
+
+/* x in f32, random in [-scale, scale), rounded to dtype t and back so both
+ * paths start from the same values. */
+static ag_tensor *rounded_input(ag_device *dev, ag_dtype t, uint64_t seed, double scale, ag_tensor **x16)
+{
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(5, 37), seed, scale);
+    *x16 = ag_cast(x, t);
+    ck_assert_msg(*x16 != NULL, "cast to %s: %s", ag_dtype_name(t), ag_last_error());
+    ck_assert_int_eq(ag_tensor_dtype(*x16), t);
+    ag_tensor *back = ag_cast(*x16, AG_F32);
+    ck_assert(back != NULL);
+    return back;
+}
+
+START_TEST(test_cast_round_trip)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    for (int h = 0; h < 2; h++) {
+        ag_dtype t = halfs[h];
+        ag_tensor *x = agt_randn(dev, AG_SHAPE(3, 41), 7 + (uint64_t)h, 100.0);
+        ag_tensor *x16 = ag_cast(x, t);
+        ck_assert_msg(x16 != NULL, "%s", ag_last_error());
+        ck_assert_uint_eq(ag_dtype_size(t), 2);
+        agt_assert_tensors_close(ag_cast(x16, AG_F32), x, 0, t == AG_F16 ? 4.9e-4 : 3.9e-3, "round trip");
+        /* a non-contiguous source and the integer casts */
+        ag_tensor *xt = ag_cast(ag_transpose(x, 0, 1), t);
+        agt_assert_tensors_close(ag_cast(xt, AG_F32), ag_transpose(x, 0, 1), 0, t == AG_F16 ? 4.9e-4 : 3.9e-3,
+                                 "transposed round trip");
+        ag_tensor *i = agt_tensor_i32(dev, AG_SHAPE(4), (int32_t[]){-3, 0, 7, 255});
+        agt_assert_close(ag_cast(i, t), (float[]){-3, 0, 7, 255}, 4, 0, 0, "i32 -> 16-bit");
+        agt_assert_close(ag_cast(ag_cast(i, t), AG_I32), (float[]){-3, 0, 7, 255}, 4, 0, 0, "16-bit -> i32");
+        /* fills */
+        agt_assert_close(ag_full(dev, t, AG_SHAPE(3), 0.1), (float[]){t == AG_F16 ? 0.0999755859375f : 0.10009765625f,
+                         t == AG_F16 ? 0.0999755859375f : 0.10009765625f, t == AG_F16 ? 0.0999755859375f : 0.10009765625f},
+                         3, 0, 0, "full 0.1");
+        ck_assert_double_eq(ag_item(ag_full(dev, t, 0, NULL, 1.5)), 1.5);
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+typedef ag_tensor *(*unary_fn)(const ag_tensor *);
+
+START_TEST(test_elementwise_vs_f32)
+{
+    ag_device *dev = agt_open(_i);
+    static const struct { const char *name; unary_fn fn; } un[] = {
+        {"exp", ag_exp}, {"tanh", ag_tanh}, {"sigmoid", ag_sigmoid}, {"gelu", ag_gelu},
+        {"silu", ag_silu}, {"relu", ag_relu}, {"neg", ag_neg}, {"square", ag_square},
+    };
+    ag_scope_begin();
+    for (int h = 0; h < 2; h++) {
+        ag_dtype t = halfs[h];
+        ag_tensor *a16, *b16;
+        ag_tensor *a = rounded_input(dev, t, 11 + (uint64_t)h, 2.0, &a16);
+        ag_tensor *b = rounded_input(dev, t, 21 + (uint64_t)h, 2.0, &b16);
+        for (size_t u = 0; u < sizeof un / sizeof un[0]; u++) {
+            ag_tensor *y = un[u].fn(a16);
+            ck_assert_msg(y != NULL, "%s %s: %s", ag_dtype_name(t), un[u].name, ag_last_error());
+            ck_assert_msg(ag_tensor_dtype(y) == t, "%s keeps %s", un[u].name, ag_dtype_name(t));
+            agt_assert_tensors_close(y, un[u].fn(a), 1e-6, rtol_of(t), un[u].name);
+        }
+        ag_tensor *s = ag_add(a16, b16);
+        ck_assert_int_eq(ag_tensor_dtype(s), t);
+        agt_assert_tensors_close(s, ag_add(a, b), 1e-6, rtol_of(t), "add");
+        agt_assert_tensors_close(ag_mul(a16, b16), ag_mul(a, b), 1e-6, rtol_of(t), "mul");
+        agt_assert_tensors_close(ag_maximum(a16, b16), ag_maximum(a, b), 0, 0, "maximum");
+        /* broadcast: a row vector */
+        ag_tensor *row16 = ag_narrow(b16, 0, 0, 1), *row = ag_narrow(b, 0, 0, 1);
+        agt_assert_tensors_close(ag_sub(a16, row16), ag_sub(a, row), 1e-6, rtol_of(t), "sub broadcast");
+        /* scalars keep the 16-bit dtype */
+        ag_tensor *sc = ag_mul_scalar(a16, 0.5);
+        ck_assert_int_eq(ag_tensor_dtype(sc), t);
+        agt_assert_tensors_close(sc, ag_mul_scalar(a, 0.5), 0, 0, "mul_scalar (exact)");
+        agt_assert_tensors_close(ag_add_scalar(a16, 3.0), ag_add_scalar(a, 3.0), 1e-6, rtol_of(t), "add_scalar");
+        /* comparisons read the exact 16-bit values */
+        agt_assert_tensors_close(ag_lt(a16, b16), ag_lt(a, b), 0, 0, "lt");
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+START_TEST(test_promotion)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *f = ag_full(dev, AG_F32, AG_SHAPE(4), 1.25);
+    ag_tensor *h = ag_full(dev, AG_F16, AG_SHAPE(4), 2.0);
+    ag_tensor *bf = ag_full(dev, AG_BF16, AG_SHAPE(4), 3.0);
+    ag_tensor *i = ag_full(dev, AG_I32, AG_SHAPE(4), 4.0);
+    ck_assert_int_eq(agi_promote(AG_F16, AG_BF16), AG_F32);
+    ck_assert_int_eq(agi_promote(AG_I32, AG_F16), AG_F16);
+    ck_assert_int_eq(agi_promote(AG_U8, AG_BF16), AG_BF16);
+    ag_tensor *fh = ag_add(f, h), *hb = ag_add(h, bf), *ih = ag_add(i, h);
+    ck_assert_msg(fh && hb && ih, "%s", ag_last_error());
+    ck_assert_int_eq(ag_tensor_dtype(fh), AG_F32);
+    ck_assert_int_eq(ag_tensor_dtype(hb), AG_F32);
+    ck_assert_int_eq(ag_tensor_dtype(ih), AG_F16);
+    agt_assert_close(fh, (float[]){3.25f, 3.25f, 3.25f, 3.25f}, 4, 0, 0, "f32 + f16");
+    agt_assert_close(hb, (float[]){5, 5, 5, 5}, 4, 0, 0, "f16 + bf16");
+    agt_assert_close(ih, (float[]){6, 6, 6, 6}, 4, 0, 0, "i32 + f16");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* Ops without 16-bit kernels yet fail with AG_ERR_UNSUPPORTED naming the
+ * dtype and the kernel; nothing is computed in f32 behind the caller's back. */
+START_TEST(test_unsupported_is_explicit)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    for (int h = 0; h < 2; h++) {
+        ag_dtype t = halfs[h];
+        ag_tensor *m = ag_full(dev, t, AG_SHAPE(3, 3), 1.0);
+        ag_clear_error();
+        agt_assert_error(ag_matmul(m, m), ag_dtype_name(t), "ag_matmul", "matmul");
+        ck_assert_int_eq(ag_last_status(), AG_ERR_UNSUPPORTED);
+        ag_clear_error();
+        agt_assert_error(ag_sum(m, 0, NULL, false), ag_dtype_name(t), "ag_sum", "sum");
+        ck_assert_int_eq(ag_last_status(), AG_ERR_UNSUPPORTED);
+        ag_clear_error();
+        agt_assert_error(ag_softmax(m, 1), ag_dtype_name(t), "ag_softmax", "softmax");
+        ck_assert_int_eq(ag_last_status(), AG_ERR_UNSUPPORTED);
+    }
+    ag_scope_end();
+    ck_assert_int_eq(ag_device_live_buffers(dev), 0);
+    agt_close(dev);
+}
+END_TEST
+
+static Suite *half_suite(void)
+{
+    Suite *s = suite_create("half");
+    TCase *tc = tcase_create("half");
+    tcase_set_timeout(tc, 600);
+    AGT_ADD_LOOP(tc, test_cast_round_trip);
+    AGT_ADD_LOOP(tc, test_elementwise_vs_f32);
+    AGT_ADD_LOOP(tc, test_promotion);
+    AGT_ADD_LOOP(tc, test_unsupported_is_explicit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return agt_run_suite(half_suite()); }
