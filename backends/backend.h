@@ -65,6 +65,7 @@ typedef struct agi_view {
 enum { AGI_SUBS_NONE, AGI_SUBS_UNARY, AGI_SUBS_BINARY, AGI_SUBS_REDUCE, AGI_SUBS_SOFTMAX, AGI_SUBS_RNG };
 enum { AGI_P_NONE, AGI_P_SCALARS, AGI_P_CONV, AGI_P_POOL, AGI_P_OPTIM, AGI_P_FUSED };
 enum { AGI_RES_SAME, AGI_RES_U8, AGI_RES_I32 };
+enum { AGI_H_NONE, AGI_H_NATIVE, AGI_H_STAGED };
 
 typedef enum agi_kernel_op {
 #define AGI_OP(E, ...) E,
@@ -281,5 +282,22 @@ typedef size_t (*agi_buffer_bytes_fn)(const agi_buffer *buf);
  * shape >= 1, strides >= 0, inside its buffer) and the elementwise shape
  * rule. Sets "<backend>: <op>: ..." and returns the status on failure. */
 ag_status agi_kernel_validate(const char *backend, const agi_kernel *k, agi_buffer_bytes_fn bytes);
+/* kernel_ops.def's `half` column of op (AGI_H_*). */
+int agi_kernel_half_mode(agi_kernel_op op);
+
+/* ---- 16-bit data of staged ops (backends/stage16.c) ------------------------ */
+
+/* What the staging needs of a backend, all called with the backend's own
+ * locks held as in its exec: scratch buffers, and its exec without the
+ * validation (records built here are valid). */
+typedef struct agi_stage_ops {
+    ag_status (*alloc)(agi_backend_device *dev, size_t nbytes, agi_buffer **out);
+    void (*release)(agi_backend_device *dev, agi_buffer *buf);
+    ag_status (*exec)(agi_backend_device *dev, const agi_kernel *k);
+} agi_stage_ops;
+/* True when k is an AGI_H_STAGED op with an f16 / bf16 data view. */
+bool agi_kernel_staged16(const agi_kernel *k);
+/* Runs such a record through f32 scratch copies of its 16-bit views. */
+ag_status agi_exec_staged16(agi_backend_device *dev, const agi_kernel *k, const agi_stage_ops *ops);
 
 #endif /* AG_BACKEND_H */

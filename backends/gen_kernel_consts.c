@@ -18,7 +18,7 @@ typedef struct entry {
 } entry;
 
 static const entry ops[] = {
-#define AGI_OP(E, name, subs, views, params, ew, dtypes) {#E, #name, 0},
+#define AGI_OP(E, name, subs, views, params, ew, dtypes, half) {#E, #name, 0},
 #include "kernel_ops.def"
 };
 static const entry unary[] = {

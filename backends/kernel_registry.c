@@ -14,6 +14,7 @@ typedef struct op_row {
     int params;
     int ew;
     unsigned dtypes;
+    int half; /* AGI_H_* */
 } op_row;
 
 typedef struct sub_row {
@@ -23,7 +24,7 @@ typedef struct sub_row {
 } sub_row;
 
 static const op_row ops[AGI_K_COUNT] = {
-#define AGI_OP(E, name, subs, views, params, ew, dtypes) [E] = {#name, subs, views, params, ew, dtypes},
+#define AGI_OP(E, name, subs, views, params, ew, dtypes, half) [E] = {#name, subs, views, params, ew, dtypes, half},
 #include "kernel_ops.def"
 };
 
@@ -172,6 +173,8 @@ static ag_status sig_check(const char *be, const agi_kernel_sig *s, bool report)
 }
 
 ag_status agi_kernel_sig_check(const char *be, const agi_kernel_sig *s) { return sig_check(be, s, true); }
+
+int agi_kernel_half_mode(agi_kernel_op op) { return (unsigned)op < AGI_K_COUNT ? ops[op].half : AGI_H_NONE; }
 
 bool agi_kernel_sig_ok(const agi_kernel_sig *s) { return sig_check("", s, false) == AG_OK; }
 

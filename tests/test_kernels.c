@@ -509,10 +509,10 @@ static void half_vs_f32(kt *c, const kdesc *d16, int nsrc)
     run(c, d16);
     compare(c, d16->dst, 1e-6, half_rtol(dt), "16-bit dst vs cpu");
     agi_kernel k = build(d16, 1);
-    ag_tensor *x32[2] = {NULL, NULL};
+    ag_tensor *x32[3] = {NULL, NULL, NULL};
     for (int i = 0; i < nsrc; i++) {
         x32[i] = ag_cast(d16->src[i].t[1], AG_F32);
-        ck_assert(x32[i] != NULL);
+        ck_assert_msg(x32[i] != NULL, "%s: cast of src%d: %s", c->sub, i, ag_last_error());
         k.src[i] = agi_view_of(x32[i]);
     }
     ag_tensor *y32 = ag_empty(c->dev[1], AG_F32, ag_ndim(d16->dst.t[1]), ag_shape(d16->dst.t[1]));
@@ -555,6 +555,42 @@ static void case_half_elementwise(kt *c)
                            .f = {sub == AGI_B_SOFTPLUS_BWD ? 1.5 : 0.1, 2.0}};
                 half_vs_f32(c, &d, 2);
             }
+    }
+}
+
+/* Ops staged through f32 (stage16.c) in f16 / bf16: the 16-bit record on
+ * the device vs the f32 kernel on the CPU, per dtype tolerance. */
+static void case_half_staged(kt *c)
+{
+    static const ag_dtype dts[2] = {AG_F16, AG_BF16};
+    for (int di = 0; di < 2; di++) {
+        ag_dtype dt = dts[di];
+        for (int r = AGI_R_SUM; r <= AGI_R_MIN; r++) {
+            sub_case(c, "%s reduce %s over dim 1 of a transposed view", ag_dtype_name(dt), agi_reduce_op_name(r));
+            tp x = pair_rand_kind(c, dt, K_TRANS, -2, 2, false, SHAPE_OF(9, 70));
+            tp y = pair_rand_kind(c, dt, K_CONTIG, 0, 1, false, SHAPE_OF(9, 1));
+            kdesc d = {.op = AGI_K_REDUCE, .sub = r, .dst = y, .src = {x}};
+            half_vs_f32(c, &d, 1);
+        }
+        for (int sm = 0; sm < 2; sm++) {
+            sub_case(c, "%s %s [6, 50]", ag_dtype_name(dt), sm ? "log_softmax" : "softmax");
+            tp x = pair_rand(c, dt, -4, 4, SHAPE_OF(6, 50));
+            tp y = pair_out(c, dt, SHAPE_OF(6, 50));
+            kdesc d = {.op = AGI_K_SOFTMAX, .sub = sm, .dst = y, .src = {x}};
+            half_vs_f32(c, &d, 1);
+        }
+        sub_case(c, "%s gemm [2, 13, 40] @ [2, 40, 9], B transposed", ag_dtype_name(dt));
+        tp a = pair_rand(c, dt, -1, 1, SHAPE_OF(2, 13, 40));
+        tp b = pair_rand_kind(c, dt, K_TRANS, -1, 1, false, SHAPE_OF(2, 40, 9));
+        tp y = pair_out(c, dt, SHAPE_OF(2, 13, 9));
+        kdesc g = {.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {1.0, 0.0}};
+        half_vs_f32(c, &g, 2);
+        sub_case(c, "%s layer_norm [5, 64] with weight and bias", ag_dtype_name(dt));
+        tp x = pair_rand(c, dt, -3, 3, SHAPE_OF(5, 64));
+        tp w = pair_rand(c, dt, 0.5, 1.5, SHAPE_OF(64)), bb = pair_rand(c, dt, -1, 1, SHAPE_OF(64));
+        tp ln = pair_out(c, dt, SHAPE_OF(5, 64));
+        kdesc l = {.op = AGI_K_LAYER_NORM, .dst = ln, .src = {x, w, bb}, .f = {1e-5}};
+        half_vs_f32(c, &l, 3);
     }
 }
 
@@ -2150,6 +2186,7 @@ static const kcase cases[] = {
     {"hand_im2col", hand_im2col},  {"hand_reduce", hand_reduce},
     {"hand_copy", hand_copy},      {"hand_index", hand_index},
     {"hand_half", hand_half},      {"half_elementwise", case_half_elementwise},
+    {"half_staged", case_half_staged},
     {"hand_rng", hand_rng},        {"hand_optim", hand_optim},
     {"scatter_add_paths", case_scatter_det}, {"rng_paths", case_rng_paths},
     {"elementwise_high_rank", case_ew_highrank}, {"elementwise_vec4", case_ew_vec4},
@@ -2223,7 +2260,8 @@ START_TEST(test_supports)
         {{AGI_K_SOFTMAX, AGI_LOG_SOFTMAX, AG_F32, N, {AG_F32, N, N}}, true},
         {{AGI_K_SOFTMAX, 7, AG_F32, N, {AG_F32, N, N}}, false},
         {{AGI_K_COUNT, 0, AG_F32, N, {AG_F32, N, N}}, false},
-        /* 16-bit floats: casts and elementwise math exist, the rest not yet */
+        /* 16-bit floats: casts and elementwise math natively, the other ops
+         * staged through f32 (stage16.c); optimizers keep f32 */
         {{AGI_K_FILL, 0, AG_BF16, N, {N, N, N}}, true},
         {{AGI_K_COPY, 0, AG_F16, N, {AG_I32, N, N}}, true},
         {{AGI_K_COPY, 0, AG_U8, N, {AG_BF16, N, N}}, true},
@@ -2232,8 +2270,13 @@ START_TEST(test_supports)
         {{AGI_K_BINARY, AGI_B_GELU_BWD, AG_BF16, N, {AG_BF16, AG_BF16, N}}, true},
         {{AGI_K_BINARY, AGI_B_ADD, AG_F16, N, {AG_F16, AG_F32, N}}, false},
         {{AGI_K_BINARY, AGI_B_LT, AG_U8, N, {AG_F16, AG_F16, N}}, false},
-        {{AGI_K_GEMM, 0, AG_F16, N, {AG_F16, AG_F16, N}}, false},
-        {{AGI_K_REDUCE, AGI_R_SUM, AG_BF16, N, {AG_BF16, N, N}}, false},
+        {{AGI_K_GEMM, 0, AG_F16, N, {AG_F16, AG_F16, N}}, true},
+        {{AGI_K_GEMM, 0, AG_F16, N, {AG_F16, AG_F32, N}}, false},
+        {{AGI_K_REDUCE, AGI_R_SUM, AG_BF16, N, {AG_BF16, N, N}}, true},
+        {{AGI_K_REDUCE, AGI_R_ARGMAX, AG_I32, N, {AG_F16, N, N}}, true},
+        {{AGI_K_LAYER_NORM, 0, AG_BF16, AG_F32, {AG_BF16, AG_BF16, AG_BF16}}, true},
+        {{AGI_K_LAYER_NORM, 0, AG_BF16, AG_BF16, {AG_BF16, N, N}}, false}, /* stats stay f32 */
+        {{AGI_K_ADAM, 0, AG_F16, N, {AG_F16, AG_F16, AG_F16}}, false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         ck_assert_msg(be->supports(dev->impl, &t[i].sig) == t[i].want,

@@ -413,14 +413,23 @@ cpu_kernel_fn cpu_kernel_for(agi_kernel_op op)
     return NULL;
 }
 
-static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
+/* A validated record. */
+static ag_status cpu_exec_kernel(agi_backend_device *dev, const agi_kernel *k)
 {
-    ag_status st = agi_kernel_validate("cpu", k, cpu_buffer_bytes);
-    if (st != AG_OK) return st;
     cpu_kernel_fn fn = cpu_kernel_for(k->op);
     if (!fn) return agi_set_error(AG_ERR_UNSUPPORTED, "cpu: kernel op %d unsupported", (int)k->op);
     atomic_fetch_add(&dev->n_kernels, 1);
     return fn(dev, k);
+}
+
+static const agi_stage_ops cpu_stage = {cpu_buffer_alloc, cpu_buffer_free, cpu_exec_kernel};
+
+static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
+{
+    ag_status st = agi_kernel_validate("cpu", k, cpu_buffer_bytes);
+    if (st != AG_OK) return st;
+    if (agi_kernel_staged16(k)) return agi_exec_staged16(dev, k, &cpu_stage);
+    return cpu_exec_kernel(dev, k);
 }
 
 const agi_backend agi_backend_cpu = {
