@@ -154,6 +154,11 @@ ag_tensor *agi_f32_contiguous(const char *op, const ag_tensor *t);
  * those ops have no 16-bit kernels yet and must not answer in f32 instead.
  * NULL (error set) on failure or when t is NULL. */
 ag_tensor *agi_as_f32(const char *op, const ag_tensor *t);
+/* The dtype a float op of a and b computes and answers in: their promotion
+ * when it is a float dtype (f32, f16, bf16), else f32. */
+ag_dtype agi_float_dtype(ag_dtype a, ag_dtype b);
+/* t itself when of dtype dt, else a cast (NULL stays NULL). */
+ag_tensor *agi_as_dtype(const ag_tensor *t, ag_dtype dt);
 
 /* ---- Checks (each sets "op: message" and returns false on failure) ------ */
 

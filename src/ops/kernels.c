@@ -33,6 +33,18 @@ ag_tensor *agi_as_f32(const char *op, const ag_tensor *t)
     return ag_cast(t, AG_F32);
 }
 
+ag_dtype agi_float_dtype(ag_dtype a, ag_dtype b)
+{
+    ag_dtype p = agi_promote(a, b);
+    return agi_dtype_is_float(p) ? p : AG_F32;
+}
+
+ag_tensor *agi_as_dtype(const ag_tensor *t, ag_dtype dt)
+{
+    if (!t) return NULL;
+    return t->dtype == dt ? (ag_tensor *)t : ag_cast(t, dt);
+}
+
 ag_tensor *agi_f32_contiguous(const char *op, const ag_tensor *t)
 {
     if (agi_dtype_is_float(t->dtype) && t->dtype != AG_F32) return agi_as_f32(op, t);

@@ -175,7 +175,7 @@ static ag_tensor *matmul_core(const char *op, const ag_tensor *a, const ag_tenso
     shape[nb] = M;
     shape[nb + 1] = N;
     ag_device *dev = a->storage->dev;
-    ag_tensor *out = agi_tensor_new(op, dev, AG_F32, nb + 2, shape);
+    ag_tensor *out = agi_tensor_new(op, dev, a->dtype, nb + 2, shape);
     if (!out || ag_numel(out) == 0) return out;
     if (K == 0) {
         if (ag_fill_(out, 0.0) == AG_OK) return out;
@@ -300,8 +300,10 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
     ag_tensor *out = NULL;
     ag_scope_begin();
     ag_no_grad_begin();
-    ag_tensor *af = agi_as_f32(op, a);
-    ag_tensor *bf = agi_as_f32(op, b);
+    /* f32, or f16 / bf16 when both operands are (GEMM accumulates in f32) */
+    ag_dtype ct = agi_float_dtype(a->dtype, b->dtype);
+    ag_tensor *af = agi_as_dtype(a, ct);
+    ag_tensor *bf = agi_as_dtype(b, ct);
     ag_tensor *a2 = af ? promote(af, true) : NULL, *b2 = bf ? promote(bf, false) : NULL;
     ag_tensor *out2 = a2 && b2 ? matmul_core(op, a2, b2) : NULL;
     if (out2) {

@@ -209,6 +209,20 @@ static ag_tensor *sum_mean(const char *op, const ag_tensor *x, int ndims, const 
     if (!agi_check_tensor(op, x, "x")) return NULL;
     rplan p;
     if (!plan_dims(op, x, ndims, dims, keepdim, &p)) return NULL;
+    if (agi_dtype_is_float(x->dtype) && x->dtype != AG_F32) {
+        /* f16 / bf16: a sum kernel of the dtype (f32 accumulation, rounded
+         * once); a mean as the f32 mean rounded once, so neither the sum nor
+         * the scaling rounds (or overflows) in 16 bits */
+        ag_tensor *r;
+        ag_scope_begin();
+        ag_no_grad_begin();
+        if (mean || ag_numel(x) == 0) r = ag_cast(sum_mean(op, ag_cast(x, AG_F32), ndims, dims, keepdim, mean), x->dtype);
+        else r = reduce_kernel(op, x, &p, AGI_R_SUM, x->dtype);
+        ag_no_grad_end();
+        ag_retain(r);
+        ag_scope_end();
+        return agi_scope_track(r);
+    }
     ag_tensor *xf = as_f32(op, x);
     if (!xf) return NULL;
     ag_tensor *out;

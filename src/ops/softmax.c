@@ -66,9 +66,10 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
     ag_scope_begin();
     ag_no_grad_begin();
     /* x: [..., n at d, ...] → xc: contiguous with d and the last dim swapped. */
-    ag_tensor *xf = agi_as_f32(op, x);
+    /* f32, f16 or bf16 (computed in f32); integers as f32 */
+    ag_tensor *xf = agi_as_dtype(x, agi_float_dtype(x->dtype, x->dtype));
     ag_tensor *xc = xf ? dim_last_contiguous(xf, d) : NULL;
-    ag_tensor *yt = xc ? agi_tensor_new(op, dev, AG_F32, xc->ndim, xc->shape) : NULL;
+    ag_tensor *yt = xc ? agi_tensor_new(op, dev, xc->dtype, xc->ndim, xc->shape) : NULL;
     if (yt) {
         agi_kernel k = {.op = AGI_K_SOFTMAX, .sub = sub};
         k.dst = agi_view_rows(yt, rows, n);
