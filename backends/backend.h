@@ -259,6 +259,14 @@ void agi_views_coalesce(agi_view **views, int n);
 /* Grows *arr (elements of `elem` bytes, capacity *cap) to hold at least
  * `need`, doubling; AG_ERR_OOM (error set) when out of host memory. */
 ag_status agi_grow(void **arr, int *cap, int need, size_t elem);
+/* View lowering for kernels that take at most max_nd dims (after
+ * agi_views_coalesce): the leading ndim - max_nd dims are outer positions,
+ * run one at a time in row-major order. The count of outer positions of
+ * views of v's shape (1 when ndim <= max_nd): */
+int64_t agi_views_outer_count(const agi_view *v, int max_nd);
+/* out[j] = in[j] at outer position o: rank min(ndim, max_nd), offset moved. */
+void agi_views_outer_slice(const agi_view *in, int n, int max_nd, int64_t o, agi_view *out);
+
 /* ---- The registry (backends/kernel_registry.c, from kernel_ops.def) ------- */
 
 /* Static names for diagnostics and kernel names ("?" when out of range). */

@@ -67,3 +67,31 @@ ag_status agi_grow(void **arr, int *cap, int need, size_t elem)
     *cap = c;
     return AG_OK;
 }
+
+int64_t agi_views_outer_count(const agi_view *v, int max_nd)
+{
+    int64_t outer = 1;
+    for (int i = 0; i < v->ndim - max_nd; i++) outer *= v->shape[i];
+    return outer;
+}
+
+void agi_views_outer_slice(const agi_view *in, int n, int max_nd, int64_t o, agi_view *out)
+{
+    int outer_nd = in[0].ndim > max_nd ? in[0].ndim - max_nd : 0;
+    for (int j = 0; j < n; j++) {
+        const agi_view *v = &in[j];
+        agi_view s = *v;
+        int64_t rem = o, off = v->offset;
+        for (int i = outer_nd - 1; i >= 0; i--) {
+            off += (rem % v->shape[i]) * v->strides[i];
+            rem /= v->shape[i];
+        }
+        s.offset = off;
+        s.ndim = v->ndim - outer_nd;
+        for (int i = 0; i < s.ndim; i++) {
+            s.shape[i] = v->shape[outer_nd + i];
+            s.strides[i] = v->strides[outer_nd + i];
+        }
+        out[j] = s;
+    }
+}

@@ -84,27 +84,11 @@ static ag_status ew_run_x(agi_backend_device *d, const char *shader, uint32_t op
         pv[i] = &v[i];
     }
     agi_views_coalesce(pv, nv);
-    int nd = v[0].ndim;
-    int outer_nd = nd > 4 ? nd - 4 : 0;
-    int64_t outer = 1;
-    for (int i = 0; i < outer_nd; i++) outer *= v[0].shape[i];
-    int inner_nd = nd - outer_nd;
+    int64_t outer = agi_views_outer_count(&v[0], 4);
     for (int64_t o = 0; o < outer; o++) {
         agi_view s[4];
-        for (int j = 0; j < nv; j++) {
-            s[j] = v[j];
-            int64_t rem = o, off = v[j].offset;
-            for (int i = outer_nd - 1; i >= 0; i--) {
-                off += (rem % v[j].shape[i]) * v[j].strides[i];
-                rem /= v[j].shape[i];
-            }
-            s[j].offset = off;
-            s[j].ndim = inner_nd;
-            for (int i = 0; i < inner_nd; i++) {
-                s[j].shape[i] = v[j].shape[outer_nd + i];
-                s[j].strides[i] = v[j].strides[outer_nd + i];
-            }
-        }
+        agi_views_outer_slice(v, nv, 4, o, s);
+        int inner_nd = s[0].ndim;
         ew_pc pc;
         memset(&pc, 0, sizeof pc);
         int64_t shape4[4] = {1, 1, 1, 1};
@@ -308,26 +292,10 @@ static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
     agi_views_coalesce(&pv, 1);
     uint64_t seed = k->p.s.u[0], offset = k->p.s.u[1];
     float f[4] = {(float)k->p.s.f[0], (float)k->p.s.f[1], bits_f((uint32_t)seed), bits_f((uint32_t)(seed >> 32))};
-    int nd = v.ndim;
-    int outer_nd = nd > 4 ? nd - 4 : 0;
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < nd; i++) {
-        if (i < outer_nd) outer *= v.shape[i];
-        else inner *= v.shape[i];
-    }
+    int64_t outer = agi_views_outer_count(&v, 4), inner = agi_view_numel(&v) / outer;
     for (int64_t o = 0; o < outer; o++) {
-        agi_view s = v;
-        int64_t rem = o, off = v.offset;
-        for (int i = outer_nd - 1; i >= 0; i--) {
-            off += (rem % v.shape[i]) * v.strides[i];
-            rem /= v.shape[i];
-        }
-        s.offset = off;
-        s.ndim = nd - outer_nd;
-        for (int i = 0; i < s.ndim; i++) {
-            s.shape[i] = v.shape[outer_nd + i];
-            s.strides[i] = v.strides[outer_nd + i];
-        }
+        agi_view s;
+        agi_views_outer_slice(&v, 1, 4, o, &s);
         uint64_t c = offset + (uint64_t)o * (uint64_t)inner;
         /* ew_run with a fake second view carrying the counter. */
         ew_pc pc;
