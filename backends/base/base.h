@@ -10,6 +10,7 @@
 #include "anygrad/core.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* ---- Dtypes (table: backends/base/dtypes.def) ---------------------------- */
@@ -46,6 +47,17 @@ float agi_bf16_to_f32(uint16_t h);
 /* Sets the thread's last error (printf-style) and returns `status`. */
 ag_status agi_set_error(ag_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- The disk cache of compiled kernels (best effort) ------------------- */
+
+/* "$XDG_CACHE_HOME/anygrad" or "$HOME/.cache/anygrad", created; false when
+ * neither is set or it cannot be made. */
+bool agi_cache_dir(char *out, size_t cap);
+/* A whole file of 1..max bytes (malloc'ed; *len set), or NULL. */
+void *agi_cache_read(const char *path, size_t max, size_t *len);
+/* Writes head then data to path through a temporary file renamed over it,
+ * so readers see the old file or the new one, never a part. */
+bool agi_cache_write(const char *path, const void *head, size_t head_len, const void *data, size_t len);
 
 /* ---- Philox4x32-10 ------------------------------------------------------- */
 

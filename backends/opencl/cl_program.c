@@ -59,25 +59,12 @@ char *agcl_program_source(void)
     return src;
 }
 
-/* Directory for cached binaries, created if needed; false when unavailable. */
+/* Directory for cached binaries (the shared one), unless AG_OPENCL_NO_CACHE. */
 static bool cache_dir(char *out, size_t cap)
 {
     const char *env = getenv("AG_OPENCL_NO_CACHE");
     if (env && env[0] && strcmp(env, "0") != 0) return false;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    char base[1024];
-    if (xdg && xdg[0])
-        snprintf(base, sizeof base, "%s", xdg);
-    else if (home && home[0])
-        snprintf(base, sizeof base, "%s/.cache", home);
-    else
-        return false;
-    if (mkdir(base, 0755) != 0 && errno != EEXIST) return false;
-    int n = snprintf(out, cap, "%s/anygrad", base);
-    if (n < 0 || (size_t)n >= cap) return false;
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) return false;
-    return true;
+    return agi_cache_dir(out, cap);
 }
 
 /* File: magic, u64 length, u64 FNV-1a of the binary, the binary. */
@@ -85,37 +72,31 @@ static const char cache_magic[8] = {'A', 'G', 'C', 'L', 'B', 'I', 'N', '2'};
 
 static unsigned char *cache_load(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char magic[8];
-    uint64_t n = 0, sum = 0;
+    size_t n = 0;
+    unsigned char *file = agi_cache_read(path, ((size_t)1 << 31) + 24, &n);
     unsigned char *data = NULL;
-    if (fread(magic, 1, 8, f) == 8 && memcmp(magic, cache_magic, 8) == 0 &&
-        fread(&n, sizeof n, 1, f) == 1 && n > 0 && n < ((uint64_t)1 << 31) &&
-        fread(&sum, sizeof sum, 1, f) == 1) {
-        data = malloc((size_t)n);
-        if (data && (fread(data, 1, (size_t)n, f) != (size_t)n ||
-                     fnv1a(0xcbf29ce484222325ull, data, (size_t)n) != sum)) {
-            free(data);
-            data = NULL;
+    uint64_t want = 0, sum = 0;
+    if (file && n > 24 && memcmp(file, cache_magic, 8) == 0) {
+        memcpy(&want, file + 8, 8);
+        memcpy(&sum, file + 16, 8);
+        if (want == n - 24 && fnv1a(0xcbf29ce484222325ull, file + 24, n - 24) == sum) {
+            data = malloc(n - 24);
+            if (data) memcpy(data, file + 24, n - 24);
         }
     }
-    fclose(f);
-    if (data) *len = (size_t)n;
+    free(file);
+    if (data) *len = n - 24;
     return data;
 }
 
 static void cache_store(const char *path, const unsigned char *data, size_t len)
 {
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return;
+    unsigned char head[24];
     uint64_t n = len, sum = fnv1a(0xcbf29ce484222325ull, data, len);
-    bool ok = fwrite(cache_magic, 1, 8, f) == 8 && fwrite(&n, sizeof n, 1, f) == 1 &&
-              fwrite(&sum, sizeof sum, 1, f) == 1 && fwrite(data, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) remove(tmp);
+    memcpy(head, cache_magic, 8);
+    memcpy(head + 8, &n, 8);
+    memcpy(head + 16, &sum, 8);
+    (void)agi_cache_write(path, head, sizeof head, data, len);
 }
 
 /* Removes this device's binaries other than `keep` (best effort). */

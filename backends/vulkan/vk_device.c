@@ -308,12 +308,8 @@ static int vk_enumerate(ag_device_info *out, int max)
 static void cache_path(agi_backend_device *d)
 {
     d->cache_path[0] = '\0';
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
     char dir[400];
-    if (xdg && xdg[0]) snprintf(dir, sizeof dir, "%s/anygrad", xdg);
-    else if (home && home[0]) snprintf(dir, sizeof dir, "%s/.cache/anygrad", home);
-    else return;
+    if (!agi_cache_dir(dir, sizeof dir)) return;
     char uuid[2 * VK_UUID_SIZE + 1];
     for (unsigned i = 0; i < VK_UUID_SIZE; i++)
         snprintf(uuid + 2 * i, 3, "%02x", d->props.pipelineCacheUUID[i]);
@@ -324,19 +320,9 @@ static void cache_path(agi_backend_device *d)
 static void load_pipeline_cache(agi_backend_device *d)
 {
     cache_path(d);
-    void *data = NULL;
     size_t size = 0;
-    FILE *f = d->cache_path[0] ? fopen(d->cache_path, "rb") : NULL;
-    if (f) {
-        if (fseek(f, 0, SEEK_END) == 0) {
-            long n = ftell(f);
-            if (n > 32 && n < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
-                data = malloc((size_t)n);
-                if (data && fread(data, 1, (size_t)n, f) == (size_t)n) size = (size_t)n;
-            }
-        }
-        fclose(f);
-    }
+    void *data = d->cache_path[0] ? agi_cache_read(d->cache_path, (size_t)64 << 20, &size) : NULL;
+    if (size <= 32) size = 0;
     /* Only hand over data whose header matches this device. */
     if (size) {
         const uint8_t *h = data;
@@ -361,23 +347,6 @@ static void load_pipeline_cache(agi_backend_device *d)
     free(data);
 }
 
-static void mkdirs(const char *path)
-{
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    char *slash = strrchr(tmp, '/');
-    if (!slash) return;
-    *slash = '\0';
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            (void)mkdir(tmp, 0755);
-            *p = '/';
-        }
-    }
-    (void)mkdir(tmp, 0755);
-}
-
 static void save_pipeline_cache(agi_backend_device *d)
 {
     if (!d->pcache || !d->cache_path[0]) return;
@@ -385,17 +354,8 @@ static void save_pipeline_cache(agi_backend_device *d)
     if (vkGetPipelineCacheData(d->dev, d->pcache, &size, NULL) != VK_SUCCESS || size == 0) return;
     void *data = malloc(size);
     if (!data) return;
-    if (vkGetPipelineCacheData(d->dev, d->pcache, &size, data) == VK_SUCCESS) {
-        mkdirs(d->cache_path);
-        char tmp[600];
-        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", d->cache_path, (long)getpid());
-        FILE *f = fopen(tmp, "wb");
-        if (f) {
-            bool ok = fwrite(data, 1, size, f) == size;
-            ok = (fclose(f) == 0) && ok;
-            if (!ok || rename(tmp, d->cache_path) != 0) remove(tmp);
-        }
-    }
+    if (vkGetPipelineCacheData(d->dev, d->pcache, &size, data) == VK_SUCCESS)
+        (void)agi_cache_write(d->cache_path, NULL, 0, data, size);
     free(data);
 }
 
