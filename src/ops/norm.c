@@ -121,10 +121,13 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     ag_tensor *y = NULL, *xc = NULL, *stats = NULL;
     ag_scope_begin();
     ag_no_grad_begin();
-    xc = ag_contiguous(as_float(op, x));
-    const ag_tensor *wc = weight ? ag_contiguous(as_float(op, weight)) : NULL;
-    const ag_tensor *bc = bias ? ag_contiguous(as_float(op, bias)) : NULL;
-    y = xc && (!weight || wc) && (!bias || bc) ? agi_tensor_new(op, dev, AG_F32, x->ndim, x->shape)
+    /* f32, or x's 16-bit dtype (the kernel works in f32; weight and bias
+     * take x's dtype, the per-row statistics stay f32) */
+    ag_dtype ct = agi_float_dtype(x->dtype, x->dtype);
+    xc = ag_contiguous(agi_as_dtype(x, ct));
+    const ag_tensor *wc = weight ? ag_contiguous(agi_as_dtype(weight, ct)) : NULL;
+    const ag_tensor *bc = bias ? ag_contiguous(agi_as_dtype(bias, ct)) : NULL;
+    y = xc && (!weight || wc) && (!bias || bc) ? agi_tensor_new(op, dev, ct, x->ndim, x->shape)
                                                : NULL;
     stats = y && need ? agi_tensor_new(op, dev, AG_F32, 2, (int64_t[]){rows, 2}) : NULL;
     if (y && (!need || stats) && rows * n > 0) {
