@@ -155,6 +155,45 @@ START_TEST(test_safetensors_roundtrip)
 }
 END_TEST
 
+/* F16 and BF16 tensors are written as their little-endian 16-bit patterns
+ * (safetensors' "F16" / "BF16") and read back bit for bit. */
+START_TEST(test_safetensors_half)
+{
+    ag_device *dev = agt_open(_i);
+    agt_tmpdir_create("io");
+    const char *path = agt_tmp_path("half.safetensors");
+    ag_scope_begin();
+    ag_tensor *h = ag_cast(agt_tensor(dev, AG_SHAPE(3), (float[]){1.0f, -2.5f, 65504.0f}), AG_F16);
+    ag_tensor *b = ag_cast(agt_tensor(dev, AG_SHAPE(2), (float[]){1.0f, -2.0f}), AG_BF16);
+    ag_state_dict *sd = ag_state_dict_new();
+    ck_assert(ag_state_dict_add(sd, "h", h) == AG_OK && ag_state_dict_add(sd, "b", b) == AG_OK);
+    ck_assert_msg(ag_safetensors_save(path, sd) == AG_OK, "%s", ag_last_error());
+    size_t len;
+    unsigned char *raw = slurp(path, &len);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | raw[i];
+    ck_assert_int_eq(len, 8 + hl + 6 + 4);
+    ck_assert_msg(strstr((const char *)raw + 8, "\"F16\"") && strstr((const char *)raw + 8, "\"BF16\""),
+                  "header names F16 and BF16");
+    /* tensors in the order added: h then b */
+    const unsigned char want[10] = {0x00, 0x3c, 0x00, 0xc1, 0xff, 0x7b, 0x80, 0x3f, 0x00, 0xc0};
+    ck_assert_msg(memcmp(raw + 8 + hl, want, sizeof want) == 0, "16-bit payload bytes");
+    free(raw);
+    ag_state_dict *in = ag_safetensors_load(path, dev);
+    ck_assert_msg(in != NULL, "%s", ag_last_error());
+    ag_tensor *h2 = ag_state_dict_tensor_at(in, 0), *b2 = ag_state_dict_tensor_at(in, 1);
+    ck_assert_int_eq(ag_tensor_dtype(h2), AG_F16);
+    ck_assert_int_eq(ag_tensor_dtype(b2), AG_BF16);
+    agt_assert_close(h2, (float[]){1.0f, -2.5f, 65504.0f}, 3, 0, 0, "f16");
+    agt_assert_close(b2, (float[]){1.0f, -2.0f}, 2, 0, 0, "bf16");
+    ag_state_dict_free(in);
+    ag_state_dict_free(sd);
+    ag_scope_end();
+    agt_tmpdir_remove();
+    agt_close(dev);
+}
+END_TEST
+
 START_TEST(test_safetensors_torch_file)
 {
     ag_device *dev = agt_open(_i);
@@ -193,7 +232,7 @@ START_TEST(test_safetensors_corrupt)
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, "not valid JSON", NULL},
         {"[1, 2]", 0, "not a JSON object", NULL},
         {"{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "\"a\"", "dtype"},
-        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unsupported dtype \"F16\"", "\"a\""},
+        {"{\"a\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16, "unsupported dtype \"F64\"", "\"a\""},
         {"{\"a\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unknown dtype \"Q4\"", NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 8, "shape", "\"a\""},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "shape entries", NULL},
@@ -613,6 +652,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     AGT_ADD_LOOP(tc, test_state_dict);
     AGT_ADD_LOOP(tc, test_safetensors_roundtrip);
+    AGT_ADD_LOOP(tc, test_safetensors_half);
     AGT_ADD_LOOP(tc, test_safetensors_torch_file);
     AGT_ADD_LOOP(tc, test_safetensors_corrupt);
     AGT_ADD_LOOP(tc, test_safetensors_fuzz);

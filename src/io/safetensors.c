@@ -25,7 +25,13 @@
 
 static const char *st_dtype_name(ag_dtype d)
 {
-    return d == AG_F32 ? "F32" : d == AG_I32 ? "I32" : "U8";
+    switch (d) {
+    case AG_F32: return "F32";
+    case AG_I32: return "I32";
+    case AG_F16: return "F16";
+    case AG_BF16: return "BF16";
+    default: return "U8";
+    }
 }
 
 /* ---- Saving ------------------------------------------------------------------- */
@@ -161,13 +167,15 @@ static ag_status parse_entry(const char *path, const cJSON *item, uint64_t data_
     if (strcmp(s, "F32") == 0) e->dtype = AG_F32;
     else if (strcmp(s, "I32") == 0) e->dtype = AG_I32;
     else if (strcmp(s, "U8") == 0) e->dtype = AG_U8;
+    else if (strcmp(s, "F16") == 0) e->dtype = AG_F16;
+    else if (strcmp(s, "BF16") == 0) e->dtype = AG_BF16;
     else {
-        static const char *const known[] = {"F16", "BF16", "F64", "I64", "I16", "I8", "BOOL",
+        static const char *const known[] = {"F64", "I64", "I16", "I8", "BOOL",
                                             "U16", "U32", "U64", "F8_E4M3", "F8_E5M2"};
         bool is_known = false;
         for (size_t i = 0; i < sizeof known / sizeof *known; i++) is_known |= strcmp(s, known[i]) == 0;
         char msg[128];
-        snprintf(msg, sizeof msg, "%s dtype \"%.32s\" (F32, I32 and U8 are supported)",
+        snprintf(msg, sizeof msg, "%s dtype \"%.32s\" (F32, F16, BF16, I32 and U8 are supported)",
                  is_known ? "unsupported" : "unknown", s);
         return bad(path, e->name, msg);
     }
