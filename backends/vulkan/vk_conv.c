@@ -55,14 +55,14 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
             total = p->n * p->c * L; /* one invocation per (n, c, output position) */
             xw = p->ow;
             yh = p->oh;
-            disp.shader = "im2col";
+            disp.shader = AGVK_SH_im2col;
         } else {
             if ((st = check_view(k, &k->src[0], AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
             if ((st = check_view(k, &k->dst, AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
             total = p->n * p->c * p->h * p->w;
             xw = p->w;
             yh = p->h;
-            disp.shader = "col2im";
+            disp.shader = AGVK_SH_col2im;
         }
     } else {
         const agi_pool_params *p = &k->p.pool;
@@ -90,7 +90,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
             total = N * C * p->oh * p->ow;
             xw = p->ow;
             yh = p->oh;
-            disp.shader = "maxpool";
+            disp.shader = AGVK_SH_maxpool;
             break;
         case AGI_K_MAXPOOL2D_BWD:
             if ((st = check_view(k, &k->src[0], AG_F32, "dy", N, C, p->oh, p->ow)) != AG_OK ||
@@ -100,7 +100,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
             total = N * C * p->h * p->w;
             xw = p->w;
             yh = p->h;
-            disp.shader = "maxpool_bwd";
+            disp.shader = AGVK_SH_maxpool_bwd;
             /* Non-overlapping windows that each hold an image element (padding
              * at most half the window): zero dx, then one invocation per
              * output stores its gradient; far fewer memory accesses. */
@@ -111,7 +111,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
                 if ((st = vk_exec(d, &z)) != AG_OK) return st;
                 xw = p->ow;
                 yh = p->oh;
-                disp.shader = "maxpool_bwd_scatter";
+                disp.shader = AGVK_SH_maxpool_bwd_scatter;
             }
             break;
         case AGI_K_AVGPOOL2D:
@@ -121,7 +121,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
             total = N * C * p->oh * p->ow;
             xw = p->ow;
             yh = p->oh;
-            disp.shader = "avgpool";
+            disp.shader = AGVK_SH_avgpool;
             break;
         default:
             if ((st = check_view(k, &k->src[0], AG_F32, "dy", N, C, p->oh, p->ow)) != AG_OK ||
@@ -130,7 +130,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
             total = N * C * p->h * p->w;
             xw = p->w;
             yh = p->h;
-            disp.shader = "avgpool_bwd";
+            disp.shader = AGVK_SH_avgpool_bwd;
             break;
         }
     }

@@ -75,7 +75,7 @@ static ag_status gemv(agi_backend_device *d, gemm_pc *pc, vk_dispatch *disp, int
     uint32_t wg = per_output_wg ? (K >= 2048 ? 256 : K >= 512 ? 128 : 64) : 64;
     wg = vk_wg(d, wg);
     while (wg & (wg - 1)) wg &= wg - 1; /* the tree needs a power of two */
-    disp->shader = "gemv";
+    disp->shader = AGVK_SH_gemv;
     disp->spec[0] = wg;
     disp->spec[1] = per_output_wg ? 0 : 1;
     vk_grid(d, per_output_wg ? (uint64_t)M : ((uint64_t)M + wg - 1) / wg, disp->groups);
@@ -160,7 +160,7 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
         if (al_b && pc.sbn == 1 && pc.sbk % 4 == 0 && N % 4 == 0) bv = 1;
         else if (al_b && pc.sbk == 1 && pc.sbn % 4 == 0 && K >= 4) bv = 2;
         uint32_t wg = vk_wg(d, 16);
-        disp.shader = "gemm_reg";
+        disp.shader = AGVK_SH_gemm_reg;
         disp.spec[0] = wg;
         disp.spec[1] = av;
         disp.spec[2] = bv;
@@ -172,7 +172,7 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
         return gemv(d, &pc, &disp, M, N, K, batch);
     } else {
         uint32_t ts = tile_size(M, N, batch);
-        disp.shader = "gemm_tiled";
+        disp.shader = AGVK_SH_gemm_tiled;
         disp.spec[0] = 256;
         disp.spec[1] = ts;
         gx = (uint32_t)((N + ts - 1) / ts);

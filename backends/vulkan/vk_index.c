@@ -70,7 +70,7 @@ ag_status vk_index(agi_backend_device *d, const agi_kernel *k)
         m.ecode = (uint32_t)k->err_code;
     }
     if ((st = vk_meta(d, &m, sizeof m, &disp.bind[4])) != AG_OK) return st;
-    disp.shader = gather ? "gather" : atomic ? "scatter_atomic" : "scatter_loop";
+    disp.shader = gather ? AGVK_SH_gather : atomic ? AGVK_SH_scatter_atomic : AGVK_SH_scatter_loop;
     uint32_t wg = vk_wg(d, 256);
     disp.spec[0] = wg;
     vk_grid(d, (m.total + wg - 1) / wg, disp.groups);
@@ -119,7 +119,7 @@ ag_status vk_optim(agi_backend_device *d, const agi_kernel *k)
         if ((st = vk_bind_view(d, &k->dst2, false, &disp.bind[4], &pc.oh)) != AG_OK) return st;
         pc.hyper = 1;
     }
-    disp.shader = "optim";
+    disp.shader = AGVK_SH_optim;
     uint32_t wg = vk_wg(d, 256);
     disp.spec[0] = wg;
     disp.spec[2] = k->op == AGI_K_SGD ? 0 : k->op == AGI_K_ADAM ? 1 : 2;

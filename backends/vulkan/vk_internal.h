@@ -18,6 +18,7 @@
 #define AG_VK_INTERNAL_H
 
 #include "backend.h"
+#include "vk_shader_ids.h"
 
 #include <pthread.h>
 #include <vulkan/vulkan.h>
@@ -187,7 +188,7 @@ typedef struct vk_binding {
 } vk_binding;
 
 typedef struct vk_dispatch {
-    const char *shader;
+    int shader; /* AGVK_SH_<name> of vk_shader_ids.h (generated from the shader variants) */
     uint32_t spec[AGVK_NSPEC]; /* spec[0] = workgroup size x */
     vk_binding bind[AGVK_NBIND];
     uint32_t push[AGVK_PUSH_WORDS];
@@ -214,7 +215,6 @@ uint64_t vk_current_seq(agi_backend_device *d);
 ag_status vk_meta(agi_backend_device *d, const void *data, uint32_t n, vk_binding *out);
 /* Splits a count of workgroups into a 2-D grid within device limits. */
 void vk_grid(agi_backend_device *d, uint64_t groups, uint32_t out[3]);
-bool vk_shader_exists(const char *name);
 
 /* ---- vk_graph.c (lists for graphs) ------------------------------------------- */
 /* While recording: a descriptor set and room for `meta_bytes` of metadata. */

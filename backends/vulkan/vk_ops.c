@@ -62,18 +62,18 @@ typedef struct ew_pc {
  * one dispatch per index of the leading dims. vec_ok: the shader has vec4
  * paths (every view 32-bit): 1 for all-contiguous aligned views, 2 also for
  * aligned rows of 4k elements with row-broadcast views. */
-static ag_status ew_run_x(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in,
+static ag_status ew_run_x(agi_backend_device *d, int shader, uint32_t op, const agi_view *in,
                           int nv, const float f[4], int vec_ok, const uint32_t *xspec,
                           const vk_binding *meta);
 
-static ag_status ew_run(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in, int nv,
+static ag_status ew_run(agi_backend_device *d, int shader, uint32_t op, const agi_view *in, int nv,
                         const float f[4], int vec_ok)
 {
     return ew_run_x(d, shader, op, in, nv, f, vec_ok, NULL, NULL);
 }
 
 /* ew_run with specialization constants 4..15 (xspec) and a binding 4. */
-static ag_status ew_run_x(agi_backend_device *d, const char *shader, uint32_t op, const agi_view *in,
+static ag_status ew_run_x(agi_backend_device *d, int shader, uint32_t op, const agi_view *in,
                           int nv, const float f[4], int vec_ok, const uint32_t *xspec,
                           const vk_binding *meta)
 {
@@ -179,7 +179,7 @@ static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
         float f = (float)x;
         bits = k->dst.dtype == AG_F16 ? agi_f32_to_f16(f) : agi_f32_to_bf16(f);
         float fp[4] = {bits_f(bits), 0, 0, 0};
-        return ew_run(d, "fill_16", 0, &k->dst, 1, fp, 0);
+        return ew_run(d, AGVK_SH_fill_16, 0, &k->dst, 1, fp, 0);
     }
     case AG_I32:
     case AG_U8: {
@@ -193,7 +193,7 @@ static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
     default: return unsupported(k, "dtype");
     }
     float f[4] = {bits_f(bits), 0, 0, 0};
-    return ew_run(d, k->dst.dtype == AG_U8 ? "fill_8" : "fill_32", 0, &k->dst, 1, f, k->dst.dtype != AG_U8 ? 1 : 0);
+    return ew_run(d, k->dst.dtype == AG_U8 ? AGVK_SH_fill_8 : AGVK_SH_fill_32, 0, &k->dst, 1, f, k->dst.dtype != AG_U8 ? 1 : 0);
 }
 
 static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
@@ -202,12 +202,12 @@ static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
     if (!same_shape(&k->dst, &k->src[0])) return agi_set_error(AG_ERR_INVALID, "vulkan: copy shapes differ");
     if ((s == AG_U8 || t == AG_U8) && !d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
     /* [src][dst]; pairs with a 16-bit float are cast16.comp's */
-    static const char *const names[AG_DTYPE_COUNT][AG_DTYPE_COUNT] = {
-        [AG_F32] = {"copy_x32_x32", "copy_f32_i32", "copy_f32_u8", "copy_f32_f16", "copy_f32_bf16"},
-        [AG_I32] = {"copy_i32_f32", "copy_x32_x32", "copy_i32_u8", "copy_i32_f16", "copy_i32_bf16"},
-        [AG_U8] = {"copy_u8_f32", "copy_u8_i32", "copy_u8_u8", "copy_u8_f16", "copy_u8_bf16"},
-        [AG_F16] = {"copy_f16_f32", "copy_f16_i32", "copy_f16_u8", "copy_f16_f16", "copy_f16_bf16"},
-        [AG_BF16] = {"copy_bf16_f32", "copy_bf16_i32", "copy_bf16_u8", "copy_bf16_f16", "copy_bf16_bf16"},
+    static const int names[AG_DTYPE_COUNT][AG_DTYPE_COUNT] = {
+        [AG_F32] = {AGVK_SH_copy_x32_x32, AGVK_SH_copy_f32_i32, AGVK_SH_copy_f32_u8, AGVK_SH_copy_f32_f16, AGVK_SH_copy_f32_bf16},
+        [AG_I32] = {AGVK_SH_copy_i32_f32, AGVK_SH_copy_x32_x32, AGVK_SH_copy_i32_u8, AGVK_SH_copy_i32_f16, AGVK_SH_copy_i32_bf16},
+        [AG_U8] = {AGVK_SH_copy_u8_f32, AGVK_SH_copy_u8_i32, AGVK_SH_copy_u8_u8, AGVK_SH_copy_u8_f16, AGVK_SH_copy_u8_bf16},
+        [AG_F16] = {AGVK_SH_copy_f16_f32, AGVK_SH_copy_f16_i32, AGVK_SH_copy_f16_u8, AGVK_SH_copy_f16_f16, AGVK_SH_copy_f16_bf16},
+        [AG_BF16] = {AGVK_SH_copy_bf16_f32, AGVK_SH_copy_bf16_i32, AGVK_SH_copy_bf16_u8, AGVK_SH_copy_bf16_f16, AGVK_SH_copy_bf16_bf16},
     };
     if (!agi_dtype_valid(s) || !agi_dtype_valid(t)) return unsupported(k, "dtype");
     agi_view v[2] = {k->dst, k->src[0]};
@@ -229,8 +229,8 @@ static ag_status ew_unary(agi_backend_device *d, const agi_kernel *k)
     params_f(k, f);
     agi_view v[2] = {k->dst, k->src[0]};
     if (t != AG_F32) /* 16-bit data, emulated (half_io.glsl): no vec4 paths */
-        return ew_run(d, t == AG_F16 ? "unary_f16" : "unary_bf16", (uint32_t)k->sub, v, 2, f, 0);
-    return ew_run(d, "unary", (uint32_t)k->sub, v, 2, f, 2);
+        return ew_run(d, t == AG_F16 ? AGVK_SH_unary_f16 : AGVK_SH_unary_bf16, (uint32_t)k->sub, v, 2, f, 0);
+    return ew_run(d, AGVK_SH_unary, (uint32_t)k->sub, v, 2, f, 2);
 }
 
 static bool binary_arith_i32(int sub)
@@ -245,18 +245,18 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
     int sub = k->sub;
     if (sub < 0 || sub >= AGI_B_COUNT) return unsupported(k, "sub-op");
     ag_dtype a = k->src[0].dtype, b = k->src[1].dtype, t = k->dst.dtype;
-    const char *shader = NULL;
+    int shader = -1;
     if (a != b) return unsupported(k, "mixed source dtypes");
     if (binary_cmp(sub)) {
         if (t != AG_U8 || (a != AG_F32 && a != AG_I32)) return unsupported(k, "comparison dtypes");
         if (!d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
-        shader = a == AG_F32 ? "cmp_f32" : "cmp_i32";
+        shader = a == AG_F32 ? AGVK_SH_cmp_f32 : AGVK_SH_cmp_i32;
     } else if (a == AG_F32 && t == AG_F32) {
-        shader = "binary_f32";
+        shader = AGVK_SH_binary_f32;
     } else if ((a == AG_F16 || a == AG_BF16) && t == a) {
-        shader = a == AG_F16 ? "binary_f16" : "binary_bf16";
+        shader = a == AG_F16 ? AGVK_SH_binary_f16 : AGVK_SH_binary_bf16;
     } else if (a == AG_I32 && t == AG_I32 && binary_arith_i32(sub)) {
-        shader = "binary_i32";
+        shader = AGVK_SH_binary_i32;
     } else {
         char why[96];
         snprintf(why, sizeof why, "sub-op %d for %s -> %s", sub, dt(a), dt(t));
@@ -276,7 +276,7 @@ static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)
     if ((t != AG_F32 && t != AG_I32) || k->src[1].dtype != t || k->src[2].dtype != t)
         return unsupported(k, "dtypes");
     agi_view v[4] = {k->dst, k->src[0], k->src[1], k->src[2]};
-    return ew_run(d, "where", 0, v, 4, NULL, 0);
+    return ew_run(d, AGVK_SH_where, 0, v, 4, NULL, 0);
 }
 
 static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
@@ -311,7 +311,7 @@ static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
         pc.sh3 = (uint32_t)shape4[3];
         vk_dispatch disp;
         memset(&disp, 0, sizeof disp);
-        disp.shader = "rng";
+        disp.shader = AGVK_SH_rng;
         if ((st = vk_bind_view(d, &s, true, &disp.bind[0], &pc.v[0].off)) != AG_OK) return st;
         for (int i = 0; i < s.ndim; i++) pc.v[0].st[4 - s.ndim + i] = (uint32_t)s.strides[i];
         pc.v[1].off = (uint32_t)c;
@@ -345,7 +345,7 @@ static ag_status ew_fused(agi_backend_device *d, const agi_kernel *k)
     ag_status st = vk_meta(d, fp->p, sizeof fp->p, &meta);
     if (st != AG_OK) return st;
     float f[4] = {0, 0, 0, 0};
-    return ew_run_x(d, "fused", 0, v, 1 + fp->nin, f, 0, xspec, &meta);
+    return ew_run_x(d, AGVK_SH_fused, 0, v, 1 + fp->nin, f, 0, xspec, &meta);
 }
 
 /* ---- Dispatcher ------------------------------------------------------------------- */

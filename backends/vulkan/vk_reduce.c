@@ -149,7 +149,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     uint32_t wg = 256;
     while (wg > 32 && (int64_t)wg / 2 >= rcount) wg /= 2;
     /* subgroup arithmetic for SUM/MAX/MIN where the device has it */
-    const char *wg_shader = d->subgroup_arith && !arg ? "reduce_wg_sg" : "reduce_wg";
+    int wg_shader = d->subgroup_arith && !arg ? AGVK_SH_reduce_wg_sg : AGVK_SH_reduce_wg;
     /* vec4 loads: one contiguous reduced run, 16-byte aligned for every output */
     bool vec = g.nr == 1 && pc.rsrc[0] == 1 && pc.soff % 4 == 0;
     for (int i = 0; i < g.nk && vec; i++) vec = g.ksize[i] == 1 || pc.ksrc[i] % 4 == 0;
@@ -185,7 +185,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
                     disp.bind[2] = (vk_binding){.buf = pidx, .off = 0, .range = pidx->alloc, .write = false};
                     disp.bind[3] = (vk_binding){0};
                     uint32_t tw = vk_wg(d, 64);
-                    disp.shader = "reduce_thread";
+                    disp.shader = AGVK_SH_reduce_thread;
                     disp.spec[0] = tw;
                     disp.spec[4] = 2;
                     disp.spec[5] = 0;
@@ -206,7 +206,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
         vk_grid(d, (uint64_t)nout, disp.groups);
     } else {
         wg = vk_wg(d, 64);
-        disp.shader = "reduce_thread";
+        disp.shader = AGVK_SH_reduce_thread;
         vk_grid(d, ((uint64_t)nout + wg - 1) / wg, disp.groups);
     }
     disp.spec[0] = wg;
@@ -259,9 +259,9 @@ ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
         /* CPU-type devices: one subgroup per row, no barriers at all */
         uint32_t sg = d->subgroup_size;
         if (d->is_cpu || wg < sg) wg = sg;
-        disp.shader = bwd ? "softmax_bwd_sg" : "softmax_fwd_sg";
+        disp.shader = bwd ? AGVK_SH_softmax_bwd_sg : AGVK_SH_softmax_fwd_sg;
     } else {
-        disp.shader = bwd ? "softmax_bwd" : "softmax_fwd";
+        disp.shader = bwd ? AGVK_SH_softmax_bwd : AGVK_SH_softmax_fwd;
     }
     disp.spec[0] = vk_wg(d, wg);
     disp.spec[1] = (uint32_t)k->sub;
@@ -317,9 +317,9 @@ ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k)
     if (d->subgroup_arith) {
         uint32_t sg = d->subgroup_size;
         if (d->is_cpu || wg < sg) wg = sg;
-        disp.shader = "layer_norm_sg";
+        disp.shader = AGVK_SH_layer_norm_sg;
     } else {
-        disp.shader = "layer_norm";
+        disp.shader = AGVK_SH_layer_norm;
     }
     disp.spec[0] = vk_wg(d, wg);
     disp.spec[1] = k->src[1].buf != NULL;

@@ -15,23 +15,15 @@
 #define AGVK_SUBMIT_AFTER 128 /* dispatches per submitted batch */
 #define AGVK_SPIN_NS 2000000L /* host waits poll this long before blocking */
 
-static int shader_index(const char *name)
-{
-    int lo = 0, hi = agi_vk_shader_blob_count - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        int c = strcmp(name, agi_vk_shader_blobs[mid].name);
-        if (c == 0) return mid;
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
-    }
-    return -1;
-}
-
-bool vk_shader_exists(const char *name) { return shader_index(name) >= 0; }
+/* The ids of vk_shader_ids.h number the variants in the order of the blob
+ * table (both sorted by name at build time). */
+_Static_assert(AGVK_SH_COUNT > 0, "no Vulkan shaders");
 
 ag_status vk_stream_init(agi_backend_device *d)
 {
+    if (agi_vk_shader_blob_count != AGVK_SH_COUNT)
+        return agi_set_error(AG_ERR_DEVICE, "vulkan: %d embedded shaders, %d shader ids (stale build)",
+                             agi_vk_shader_blob_count, (int)AGVK_SH_COUNT);
     VkDescriptorSetLayoutBinding b[AGVK_NBIND];
     for (int i = 0; i < AGVK_NBIND; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
@@ -151,10 +143,10 @@ static ag_status pipe_grow(agi_backend_device *d)
     return AG_OK;
 }
 
-static ag_status get_pipeline(agi_backend_device *d, const char *name, const uint32_t *spec, VkPipeline *out)
+static ag_status get_pipeline(agi_backend_device *d, int s, const uint32_t *spec, VkPipeline *out)
 {
-    int s = shader_index(name);
-    if (s < 0) return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: shader %s is not built", name);
+    if (s < 0 || s >= agi_vk_shader_blob_count)
+        return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: shader id %d is not built", s);
     uint32_t mask = d->pipe_cap - 1;
     uint32_t h = pipe_hash(s, spec) & mask;
     while (d->pipes[h].shader >= 0) {
