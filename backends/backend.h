@@ -290,6 +290,10 @@ typedef size_t (*agi_buffer_bytes_fn)(const agi_buffer *buf);
  * shape >= 1, strides >= 0, inside its buffer) and the elementwise shape
  * rule. Sets "<backend>: <op>: ..." and returns the status on failure. */
 ag_status agi_kernel_validate(const char *backend, const agi_kernel *k, agi_buffer_bytes_fn bytes);
+/* Binary sub-op classes from kernel_ops.def: a comparison (AGI_COMPARE,
+ * writes u8), and whether the sub-op has kernels for source dtype t. */
+bool agi_binary_is_compare(int sub);
+bool agi_binary_has_dtype(int sub, ag_dtype t);
 /* kernel_ops.def's `half` column of op (AGI_H_*). */
 int agi_kernel_half_mode(agi_kernel_op op);
 

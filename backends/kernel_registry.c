@@ -174,6 +174,13 @@ static ag_status sig_check(const char *be, const agi_kernel_sig *s, bool report)
 
 ag_status agi_kernel_sig_check(const char *be, const agi_kernel_sig *s) { return sig_check(be, s, true); }
 
+bool agi_binary_is_compare(int sub) { return (unsigned)sub < AGI_B_COUNT && binary_subs[sub].result == AGI_RES_U8; }
+
+bool agi_binary_has_dtype(int sub, ag_dtype t)
+{
+    return (unsigned)sub < AGI_B_COUNT && agi_dtype_valid(t) && (binary_subs[sub].dtypes & AGI_DT_BIT(t)) != 0;
+}
+
 int agi_kernel_half_mode(agi_kernel_op op) { return (unsigned)op < AGI_K_COUNT ? ops[op].half : AGI_H_NONE; }
 
 bool agi_kernel_sig_ok(const agi_kernel_sig *s) { return sig_check("", s, false) == AG_OK; }

@@ -340,8 +340,6 @@ static void binary_row_i32(void *ctx, int64_t n, char *const *p, const int64_t *
     }
 }
 
-static bool is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
-
 ag_status cpu_binary(cpu_device *dev, const agi_kernel *k)
 {
     const char *kn = "binary";
@@ -352,7 +350,7 @@ ag_status cpu_binary(cpu_device *dev, const agi_kernel *k)
         return AG_ERR_INVALID;
     ag_dtype in = k->src[0].dtype;
     if (k->src[1].dtype != in ||
-        (is_compare(k->sub) ? (in != AG_F32 && in != AG_I32) : in != k->dst.dtype))
+        (agi_binary_is_compare(k->sub) ? (in != AG_F32 && in != AG_I32) : in != k->dst.dtype))
         return agi_set_error(AG_ERR_UNSUPPORTED,
                              "cpu: binary op %d unsupported for %s, %s -> %s", k->sub,
                              ag_dtype_name(in), ag_dtype_name(k->src[1].dtype),

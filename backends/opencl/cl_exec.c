@@ -250,12 +250,6 @@ static ag_status op_unary(agi_backend_device *dev, const agi_kernel *k)
     return launch1(dev, (agcl_kernel_id)(AGCL_K_UNARY0 + k->sub), ew_items(&g), 0, 5, a);
 }
 
-static bool binary_is_compare(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
-static bool binary_int_ok(int sub)
-{
-    return sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL || sub == AGI_B_MAX ||
-           sub == AGI_B_MIN;
-}
 
 static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
 {
@@ -270,7 +264,7 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
         return invalid(k, "dst and source shapes differ");
     ag_dtype s = k->src[0].dtype, t = k->dst.dtype;
     agcl_kernel_id id;
-    if (binary_is_compare(sub)) {
+    if (agi_binary_is_compare(sub)) {
         if (t != AG_U8 || (s != AG_F32 && s != AG_I32))
             return unsupported(k, "compare %s -> %s", dtype_name(s), dtype_name(t));
         id = s == AG_F32 ? AGCL_K_compare_f32 : AGCL_K_compare_i32;
@@ -278,7 +272,7 @@ static ag_status op_binary(agi_backend_device *dev, const agi_kernel *k)
         id = (agcl_kernel_id)(AGCL_K_BINARY0 + sub);
     } else if ((s == AG_F16 || s == AG_BF16) && t == s) {
         id = AGCL_K_binary_h16;
-    } else if (s == AG_I32 && t == AG_I32 && binary_int_ok(sub)) {
+    } else if (s == AG_I32 && t == AG_I32 && agi_binary_has_dtype(sub, AG_I32)) {
         id = AGCL_K_binary_i32;
     } else {
         return unsupported(k, "%s -> %s", dtype_name(s), dtype_name(t));

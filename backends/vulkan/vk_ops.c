@@ -233,12 +233,6 @@ static ag_status ew_unary(agi_backend_device *d, const agi_kernel *k)
     return ew_run(d, AGVK_SH_unary, (uint32_t)k->sub, v, 2, f, 2);
 }
 
-static bool binary_arith_i32(int sub)
-{
-    return sub == AGI_B_ADD || sub == AGI_B_SUB || sub == AGI_B_MUL || sub == AGI_B_MAX || sub == AGI_B_MIN;
-}
-
-static bool binary_cmp(int sub) { return sub >= AGI_B_EQ && sub <= AGI_B_GE; }
 
 static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
 {
@@ -247,7 +241,7 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
     ag_dtype a = k->src[0].dtype, b = k->src[1].dtype, t = k->dst.dtype;
     int shader = -1;
     if (a != b) return unsupported(k, "mixed source dtypes");
-    if (binary_cmp(sub)) {
+    if (agi_binary_is_compare(sub)) {
         if (t != AG_U8 || (a != AG_F32 && a != AG_I32)) return unsupported(k, "comparison dtypes");
         if (!d->has_u8) return unsupported(k, "u8 (no 8-bit storage on this device)");
         shader = a == AG_F32 ? AGVK_SH_cmp_f32 : AGVK_SH_cmp_i32;
@@ -255,7 +249,7 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
         shader = AGVK_SH_binary_f32;
     } else if ((a == AG_F16 || a == AG_BF16) && t == a) {
         shader = a == AG_F16 ? AGVK_SH_binary_f16 : AGVK_SH_binary_bf16;
-    } else if (a == AG_I32 && t == AG_I32 && binary_arith_i32(sub)) {
+    } else if (a == AG_I32 && t == AG_I32 && agi_binary_has_dtype(sub, AG_I32)) {
         shader = AGVK_SH_binary_i32;
     } else {
         char why[96];
@@ -265,7 +259,7 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
     float f[4];
     params_f(k, f);
     agi_view v[3] = {k->dst, k->src[0], k->src[1]};
-    return ew_run(d, shader, (uint32_t)sub, v, 3, f, binary_cmp(sub) || ag_dtype_size(a) == 2 ? 0 : 2);
+    return ew_run(d, shader, (uint32_t)sub, v, 3, f, agi_binary_is_compare(sub) || ag_dtype_size(a) == 2 ? 0 : 2);
 }
 
 static ag_status ew_where(agi_backend_device *d, const agi_kernel *k)
