@@ -215,7 +215,7 @@ static const char *vendor_name(uint32_t id, char *buf, size_t n)
 
 typedef struct vk_caps {
     uint32_t subgroup_size;
-    bool subgroup_arith, u8, fp16, fatomic;
+    bool subgroup_arith, u8, fp16, fatomic, s16;
 } vk_caps;
 
 static void query_caps(VkPhysicalDevice p, vk_caps *c)
@@ -234,7 +234,9 @@ static void query_caps(VkPhysicalDevice p, vk_caps *c)
     VkPhysicalDevice8BitStorageFeatures s8 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
     VkPhysicalDeviceShaderAtomicFloatFeaturesEXT af = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT};
-    void *chain = NULL;
+    /* 16-bit storage is core in Vulkan 1.1 (a feature, not an extension) */
+    VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    void *chain = &s16;
     bool has8 = v12 || has_device_ext(p, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     bool has16 = v12 || has_device_ext(p, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     bool hasaf = has_device_ext(p, VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME);
@@ -244,6 +246,7 @@ static void query_caps(VkPhysicalDevice p, vk_caps *c)
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = chain};
     vkGetPhysicalDeviceFeatures2(p, &f2);
     c->u8 = has8 && s8.storageBuffer8BitAccess;
+    c->s16 = s16.storageBuffer16BitAccess;
     c->fp16 = has16 && f16.shaderFloat16;
     c->fatomic = hasaf && af.shaderBufferFloat32AtomicAdd;
 }
@@ -404,6 +407,10 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     d->subgroup_arith = caps.subgroup_arith;
     d->has_u8 = caps.u8;
     d->has_fatomic = caps.fatomic;
+    /* AG_VULKAN_16BIT=emulated takes the packed-word 16-bit kernels even
+     * where 16-bit storage exists (to test them on any device). */
+    const char *hv = getenv("AG_VULKAN_16BIT");
+    d->has_s16 = caps.s16 && !(hv && strcmp(hv, "emulated") == 0);
     d->is_cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     /* AG_VULKAN_KERNELS=gpu|cpu picks the kernel variants regardless of the
      * device type (to test the GPU variants on lavapipe, or to compare). */
@@ -421,7 +428,10 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     VkPhysicalDeviceShaderAtomicFloatFeaturesEXT af = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT,
         .shaderBufferFloat32AtomicAdd = VK_TRUE};
+    VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+                                                .storageBuffer16BitAccess = VK_TRUE};
     void *chain = NULL;
+    if (d->has_s16) chain = &s16;
     if (d->has_u8) {
         exts[ne++] = VK_KHR_8BIT_STORAGE_EXTENSION_NAME;
         s8.pNext = chain;

@@ -121,6 +121,7 @@ struct agi_backend_device {
     bool subgroup_arith;  /* subgroup arithmetic ops in compute */
     bool has_u8;          /* storageBuffer8BitAccess */
     bool has_fatomic;     /* shaderBufferFloat32AtomicAdd */
+    bool has_s16;         /* storageBuffer16BitAccess: the *_s16 kernels for f16 / bf16 */
     bool is_cpu;          /* a CPU-type device (lavapipe): register-blocked kernels */
     uint32_t dev_type, host_type; /* memory type indices */
     bool dev_mappable;    /* dev_type is host visible (no staging needed) */

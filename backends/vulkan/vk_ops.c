@@ -179,7 +179,7 @@ static ag_status ew_fill(agi_backend_device *d, const agi_kernel *k)
         float f = (float)x;
         bits = k->dst.dtype == AG_F16 ? agi_f32_to_f16(f) : agi_f32_to_bf16(f);
         float fp[4] = {bits_f(bits), 0, 0, 0};
-        return ew_run(d, AGVK_SH_fill_16, 0, &k->dst, 1, fp, 0);
+        return ew_run(d, d->has_s16 ? AGVK_SH_fill_16_s16 : AGVK_SH_fill_16, 0, &k->dst, 1, fp, 0);
     }
     case AG_I32:
     case AG_U8: {
@@ -209,8 +209,20 @@ static ag_status ew_copy(agi_backend_device *d, const agi_kernel *k)
         [AG_F16] = {AGVK_SH_copy_f16_f32, AGVK_SH_copy_f16_i32, AGVK_SH_copy_f16_u8, AGVK_SH_copy_f16_f16, AGVK_SH_copy_f16_bf16},
         [AG_BF16] = {AGVK_SH_copy_bf16_f32, AGVK_SH_copy_bf16_i32, AGVK_SH_copy_bf16_u8, AGVK_SH_copy_bf16_f16, AGVK_SH_copy_bf16_bf16},
     };
+    /* the same with 16-bit storage (plain uint16_t loads and stores) */
+    static const int names_s16[AG_DTYPE_COUNT][AG_DTYPE_COUNT] = {
+        [AG_F32] = {[AG_F16] = AGVK_SH_copy_f32_f16_s16, [AG_BF16] = AGVK_SH_copy_f32_bf16_s16},
+        [AG_I32] = {[AG_F16] = AGVK_SH_copy_i32_f16_s16, [AG_BF16] = AGVK_SH_copy_i32_bf16_s16},
+        [AG_U8] = {[AG_F16] = AGVK_SH_copy_u8_f16_s16, [AG_BF16] = AGVK_SH_copy_u8_bf16_s16},
+        [AG_F16] = {AGVK_SH_copy_f16_f32_s16, AGVK_SH_copy_f16_i32_s16, AGVK_SH_copy_f16_u8_s16,
+                    AGVK_SH_copy_f16_f16_s16, AGVK_SH_copy_f16_bf16_s16},
+        [AG_BF16] = {AGVK_SH_copy_bf16_f32_s16, AGVK_SH_copy_bf16_i32_s16, AGVK_SH_copy_bf16_u8_s16,
+                     AGVK_SH_copy_bf16_f16_s16, AGVK_SH_copy_bf16_bf16_s16},
+    };
     if (!agi_dtype_valid(s) || !agi_dtype_valid(t)) return unsupported(k, "dtype");
     agi_view v[2] = {k->dst, k->src[0]};
+    if (d->has_s16 && (ag_dtype_size(s) == 2 || ag_dtype_size(t) == 2))
+        return ew_run(d, names_s16[s][t], 0, v, 2, NULL, 0);
     bool x32 = s == t && ag_dtype_size(s) == 4;
     return ew_run(d, names[s][t], 0, v, 2, NULL, x32 ? 2 : 0);
 }
@@ -229,7 +241,9 @@ static ag_status ew_unary(agi_backend_device *d, const agi_kernel *k)
     params_f(k, f);
     agi_view v[2] = {k->dst, k->src[0]};
     if (t != AG_F32) /* 16-bit data, emulated (half_io.glsl): no vec4 paths */
-        return ew_run(d, t == AG_F16 ? AGVK_SH_unary_f16 : AGVK_SH_unary_bf16, (uint32_t)k->sub, v, 2, f, 0);
+        return ew_run(d, t == AG_F16 ? (d->has_s16 ? AGVK_SH_unary_f16_s16 : AGVK_SH_unary_f16)
+                                     : (d->has_s16 ? AGVK_SH_unary_bf16_s16 : AGVK_SH_unary_bf16),
+                      (uint32_t)k->sub, v, 2, f, 0);
     return ew_run(d, AGVK_SH_unary, (uint32_t)k->sub, v, 2, f, 2);
 }
 
@@ -248,7 +262,8 @@ static ag_status ew_binary(agi_backend_device *d, const agi_kernel *k)
     } else if (a == AG_F32 && t == AG_F32) {
         shader = AGVK_SH_binary_f32;
     } else if ((a == AG_F16 || a == AG_BF16) && t == a) {
-        shader = a == AG_F16 ? AGVK_SH_binary_f16 : AGVK_SH_binary_bf16;
+        shader = a == AG_F16 ? (d->has_s16 ? AGVK_SH_binary_f16_s16 : AGVK_SH_binary_f16)
+                             : (d->has_s16 ? AGVK_SH_binary_bf16_s16 : AGVK_SH_binary_bf16);
     } else if (a == AG_I32 && t == AG_I32 && agi_binary_has_dtype(sub, AG_I32)) {
         shader = AGVK_SH_binary_i32;
     } else {

@@ -3,13 +3,18 @@
 //! variant binary_i32 -DKIND=1
 //! variant binary_f16 -DKIND=0 -DHALF=1
 //! variant binary_bf16 -DKIND=0 -DHALF=2
+//! variant binary_f16_s16 -DKIND=0 -DHALF=1 -DS16
+//! variant binary_bf16_s16 -DKIND=0 -DHALF=2 -DS16
 //! variant cmp_f32 -DKIND=2
 //! variant cmp_i32 -DKIND=3
 // BINARY: dst[i] = g(src0[i], src1[i]). Specialization constant 2 =
 // agi_binary_op (constants and formulas from kernel_ops.def and scalar_ops.h). KIND 0: f32 arithmetic and fused activation backward;
 // 1: i32 arithmetic; 2, 3: comparisons of f32 / i32 into u8. HALF 1 / 2
-// (with KIND 0): f16 / bf16 data (half_io.glsl), computed in f32.
+// (with KIND 0): f16 / bf16 data (half_io.glsl; S16: 16-bit storage), computed in f32.
 #extension GL_GOOGLE_include_directive : require
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #if KIND >= 2
 #extension GL_EXT_shader_8bit_storage : require
 #endif
@@ -27,10 +32,10 @@ layout(constant_id = 2) const int OP = 0;
 #define HALF 0
 #endif
 #if HALF != 0
-layout(std430, binding = 0) buffer D { uint d[]; };
-layout(std430, binding = 1) readonly buffer A { uint a[]; };
-layout(std430, binding = 2) readonly buffer B { uint b[]; };
 #include "half_io.glsl"
+layout(std430, binding = 0) buffer D { H_WORD d[]; };
+layout(std430, binding = 1) readonly buffer A { H_WORD a[]; };
+layout(std430, binding = 2) readonly buffer B { H_WORD b[]; };
 #elif KIND >= 2
 layout(std430, binding = 0) writeonly buffer D { uint8_t d[]; };
 #else

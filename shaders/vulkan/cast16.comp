@@ -16,27 +16,56 @@
 //! variant copy_bf16_f16 -DSRC=4 -DDST=3
 //! variant copy_bf16_bf16 -DSRC=4 -DDST=4
 //! variant fill_16 -DFILL16
+//! variant copy_f32_f16_s16 -DSRC=0 -DDST=3 -DS16
+//! variant copy_f32_bf16_s16 -DSRC=0 -DDST=4 -DS16
+//! variant copy_i32_f16_s16 -DSRC=1 -DDST=3 -DS16
+//! variant copy_i32_bf16_s16 -DSRC=1 -DDST=4 -DS16
+//! variant copy_u8_f16_s16 -DSRC=2 -DDST=3 -DS16
+//! variant copy_u8_bf16_s16 -DSRC=2 -DDST=4 -DS16
+//! variant copy_f16_f32_s16 -DSRC=3 -DDST=0 -DS16
+//! variant copy_f16_i32_s16 -DSRC=3 -DDST=1 -DS16
+//! variant copy_f16_u8_s16 -DSRC=3 -DDST=2 -DS16
+//! variant copy_f16_f16_s16 -DSRC=3 -DDST=3 -DS16
+//! variant copy_f16_bf16_s16 -DSRC=3 -DDST=4 -DS16
+//! variant copy_bf16_f32_s16 -DSRC=4 -DDST=0 -DS16
+//! variant copy_bf16_i32_s16 -DSRC=4 -DDST=1 -DS16
+//! variant copy_bf16_u8_s16 -DSRC=4 -DDST=2 -DS16
+//! variant copy_bf16_f16_s16 -DSRC=4 -DDST=3 -DS16
+//! variant copy_bf16_bf16_s16 -DSRC=4 -DDST=4 -DS16
+//! variant fill_16_s16 -DFILL16 -DS16
 // COPY involving a 16-bit float, and FILL of one. Types: 0 f32, 1 i32, 2 u8,
-// 3 f16, 4 bf16. 16-bit values are emulated on any device: packed two to a
-// uint word, read by extracting their half, written with atomicAnd/atomicOr
-// on their half (a neighbour written at the same time by another invocation
-// keeps its bits), converted in registers by half_conv.h (round to nearest
-// even, as on every backend). Other conversions as copy.comp: to i32
-// truncates toward zero, to u8 goes through i32 and keeps 8 bits.
+// 3 f16, 4 bf16. 16-bit elements go through half_io.glsl: plain uint16_t
+// storage where the device has 16-bit storage (the *_s16 variants, S16),
+// packed words with atomic half-word stores on any device otherwise. A copy
+// between two 16-bit dtypes converts through f32 (f16 <-> bf16) or copies the
+// bits (same dtype). Other conversions as copy.comp: to i32 truncates toward
+// zero, to u8 goes through i32 and keeps 8 bits.
 #extension GL_GOOGLE_include_directive : require
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #if SRC == 2 || DST == 2
 #extension GL_EXT_shader_8bit_storage : require
 #endif
 #include "common.glsl"
 #include "ew.glsl"
-#include "half_conv.h"
 
 #ifdef FILL16
 #define DST 3
+#define SRC 3
 #endif
+// half_io.glsl converts for one 16-bit dtype: the destination's when it is
+// 16-bit, else the source's; the other side of an f16 <-> bf16 copy is
+// converted here.
+#if DST >= 3
+#define HALF (DST - 2)
+#else
+#define HALF (SRC - 2)
+#endif
+#include "half_io.glsl"
 
 #if DST >= 3
-layout(std430, binding = 0) buffer D { uint d[]; };
+layout(std430, binding = 0) buffer D { H_WORD d[]; };
 #elif DST == 0
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
 #elif DST == 1
@@ -46,7 +75,7 @@ layout(std430, binding = 0) writeonly buffer D { uint8_t d[]; };
 #endif
 #ifndef FILL16
 #if SRC >= 3
-layout(std430, binding = 1) readonly buffer S { uint s[]; };
+layout(std430, binding = 1) readonly buffer S { H_WORD s[]; };
 #elif SRC == 0
 layout(std430, binding = 1) readonly buffer S { float s[]; };
 #elif SRC == 1
@@ -56,34 +85,21 @@ layout(std430, binding = 1) readonly buffer S { uint8_t s[]; };
 #endif
 #endif
 
-#if DST >= 3
-// Element e (in 16-bit units) of the dst buffer = the low 16 bits of v.
-void store16(uint e, uint v)
-{
-    uint sh = (e & 1u) * 16u;
-    atomicAnd(d[e >> 1], ~(0xffffu << sh));
-    atomicOr(d[e >> 1], (v & 0xffffu) << sh);
-}
-#endif
-
 #ifndef FILL16
-#if SRC >= 3
-uint load16(uint e) { return (s[e >> 1] >> ((e & 1u) * 16u)) & 0xffffu; }
 float load(uint e)
 {
 #if SRC == 3
-    return uintBitsToFloat(ag_f16_to_f32_bits(load16(e)));
+    return uintBitsToFloat(ag_f16_to_f32_bits(H_LOAD_BITS(s, e)));
+#elif SRC == 4
+    return uintBitsToFloat(ag_bf16_to_f32_bits(H_LOAD_BITS(s, e)));
+#elif SRC == 0
+    return s[e];
+#elif SRC == 1
+    return float(s[e]);
 #else
-    return uintBitsToFloat(ag_bf16_to_f32_bits(load16(e)));
+    return float(uint(s[e]));
 #endif
 }
-#elif SRC == 0
-float load(uint e) { return s[e]; }
-#elif SRC == 1
-float load(uint e) { return float(s[e]); }
-#else
-float load(uint e) { return float(uint(s[e])); }
-#endif
 #endif
 
 void main()
@@ -92,9 +108,9 @@ void main()
     if (i >= pc.n) return;
     uvec4 c = coords(i);
 #ifdef FILL16
-    store16(at(0, c), floatBitsToUint(pc.f[0]));
+    H_STORE_BITS(d, at(0, c), floatBitsToUint(pc.f[0]));
 #elif SRC == DST
-    store16(at(0, c), load16(at(1, c)));
+    H_STORE_BITS(d, at(0, c), H_LOAD_BITS(s, at(1, c)));
 #else
     float v = load(at(1, c));
 #if DST == 0
@@ -104,9 +120,9 @@ void main()
 #elif DST == 2
     d[at(0, c)] = uint8_t(uint(int(v)) & 255u);
 #elif DST == 3
-    store16(at(0, c), ag_f16_from_f32_bits(floatBitsToUint(v)));
+    H_STORE_BITS(d, at(0, c), ag_f16_from_f32_bits(floatBitsToUint(v)));
 #else
-    store16(at(0, c), ag_bf16_from_f32_bits(floatBitsToUint(v)));
+    H_STORE_BITS(d, at(0, c), ag_bf16_from_f32_bits(floatBitsToUint(v)));
 #endif
 #endif
 }

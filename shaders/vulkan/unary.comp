@@ -2,10 +2,15 @@
 //! variant unary
 //! variant unary_f16 -DHALF=1
 //! variant unary_bf16 -DHALF=2
+//! variant unary_f16_s16 -DHALF=1 -DS16
+//! variant unary_bf16_s16 -DHALF=2 -DS16
 // UNARY: dst[i] = f(src0[i]), f32. Specialization constant 2 = agi_unary_op;
 // the constants come from kernel_ops.def, the formulas from scalar_ops.h.
-// HALF 1 / 2: f16 / bf16 data (half_io.glsl), computed in f32.
+// HALF 1 / 2: f16 / bf16 data (half_io.glsl; S16: 16-bit storage), computed in f32.
 #extension GL_GOOGLE_include_directive : require
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #include "common.glsl"
 #include "ew.glsl"
 #include "agi_kernel_ops.h"
@@ -20,9 +25,9 @@ layout(std430, binding = 1) readonly buffer S { float s[]; };
 layout(std430, binding = 0) writeonly buffer D4 { vec4 d4[]; };
 layout(std430, binding = 1) readonly buffer S4 { vec4 s4[]; };
 #else
-layout(std430, binding = 0) buffer D { uint d[]; };
-layout(std430, binding = 1) readonly buffer S { uint s[]; };
 #include "half_io.glsl"
+layout(std430, binding = 0) buffer D { H_WORD d[]; };
+layout(std430, binding = 1) readonly buffer S { H_WORD s[]; };
 #endif
 
 float f(float x)
