@@ -18,7 +18,7 @@
  *   ag_state_dict_free(in);
  *
  * Files use the safetensors format: an 8-byte little-endian header length N,
- * N bytes of JSON {"name": {"dtype": "F32"|"I32"|"U8", "shape": [...],
+ * N bytes of JSON {"name": {"dtype": "F32"|"F16"|"BF16"|"I32"|"U8", "shape": [...],
  * "data_offsets": [begin, end]}, ..., "__metadata__": {"key": "value"}},
  * then the raw little-endian data. Files written by PyTorch's safetensors
  * package (with those dtypes) load; files written here load there.
@@ -98,7 +98,7 @@ AG_API ag_status ag_state_dict_load_into(const ag_state_dict *sd, int n,
  *     the temporary files of the same target whose <pid> is no longer a
  *     running process on this machine; the temporary files of a live
  *     process (another thread's save in progress) are never touched.
- * Supported dtypes: all (F32, I32, U8). AG_ERR_IO on file-system errors. */
+ * Supported dtypes: all (F32, F16, BF16, I32, U8). AG_ERR_IO on file-system errors. */
 AG_API ag_status ag_safetensors_save(const char *path, const ag_state_dict *sd);
 
 /* Reads a safetensors file into a new dict with tensors on `dev` (owned by

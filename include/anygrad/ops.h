@@ -2,7 +2,13 @@
  * anygrad/ops.h — math on tensors, named after their PyTorch counterparts.
  *
  * All ops follow PyTorch's broadcasting rules and type promotion (i32 and u8
- * inputs to float math become f32). Every op returns a new tensor owned by the
+ * inputs to float math become f32; f16 with bf16 gives f32; a 16-bit float
+ * with an integer keeps the float). f16 and bf16 tensors keep their dtype
+ * through the unary, binary and scalar ops, matmul, softmax, log_softmax,
+ * sum, mean and layer_norm (computed with f32 arithmetic and accumulation,
+ * each result rounded once); other ops refuse them with AG_ERR_UNSUPPORTED
+ * naming the dtype. Gradients are f32: f16 / bf16 tensors never require grad.
+ * Every op returns a new tensor owned by the
  * innermost scope (or the caller), or NULL on failure with ag_last_error()
  * naming the op and the shapes; a NULL input gives a NULL output. Ops marked
  * "differentiable" record an autograd node when an input requires grad.
@@ -17,7 +23,7 @@
 extern "C" {
 #endif
 
-/* ---- Unary (differentiable; f32 result) -------------------------------- */
+/* ---- Unary (differentiable; f32 result, or the input's 16-bit dtype) ----- */
 /* Integer inputs are converted to f32 first (so ag_neg of an i32 gives f32).
  * Gradients follow PyTorch at special points: d|x|/dx and relu'(x) are 0 at
  * x = 0. */

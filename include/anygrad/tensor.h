@@ -107,7 +107,9 @@ AG_API void ag_print(const ag_tensor *t, const char *label);
 /* ---- Copies, casts and devices ----------------------------------------- */
 
 /* A new tensor with `t`'s values converted to `dtype` (f32→int truncates
- * toward zero; →u8 keeps the low 8 bits). Differentiable f32→f32 only. */
+ * toward zero; →u8 keeps the low 8 bits; →f16 / bf16 rounds to nearest
+ * even, f16 overflowing to inf; from f16 / bf16 is exact). Differentiable
+ * f32→f32 only. */
 AG_API ag_tensor *ag_cast(const ag_tensor *t, ag_dtype dtype);
 /* A copy of `t` on another device (differentiable). */
 AG_API ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev);
