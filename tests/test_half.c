@@ -173,6 +173,33 @@ START_TEST(test_reductions_and_matmul_vs_f32)
 }
 END_TEST
 
+/* A captured graph replays 16-bit records (native and staged through f32)
+ * like the eager ops: new inputs written into the captured tensor give the
+ * eager result for them. */
+START_TEST(test_graph_replay)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    for (int h = 0; h < 2; h++) {
+        ag_dtype t = halfs[h];
+        ag_tensor *a = ag_cast(agt_tensor(dev, AG_SHAPE(2, 3), (float[]){0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}), t);
+        ag_tensor *b = ag_cast(agt_tensor(dev, AG_SHAPE(3, 2), (float[]){1, 0, 0, 1, 1, 1}), t);
+        ck_assert_int_eq(ag_graph_begin(dev, NULL), AG_OK);
+        ag_tensor *y = ag_softmax(ag_exp(ag_matmul(a, b)), 1);
+        ag_graph *g = ag_graph_end(dev);
+        ck_assert_msg(g != NULL && y != NULL, "%s capture: %s", ag_dtype_name(t), ag_last_error());
+        ag_tensor *a2 = ag_cast(agt_randn(dev, AG_SHAPE(2, 3), 61 + (uint64_t)h, 0.5), t);
+        ck_assert_int_eq(ag_copy_(a, a2), AG_OK);
+        ck_assert_msg(ag_graph_replay(g) == AG_OK, "%s replay: %s", ag_dtype_name(t), ag_last_error());
+        ck_assert_int_eq(ag_tensor_dtype(y), t);
+        agt_assert_tensors_close(y, ag_softmax(ag_exp(ag_matmul(a2, b)), 1), 0, 0, "replay vs eager");
+        ag_graph_free(g);
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* Ops whose front end has no 16-bit path yet fail with AG_ERR_UNSUPPORTED
  * naming the dtype; nothing is computed in f32 behind the caller's back. */
 START_TEST(test_unsupported_is_explicit)
@@ -202,6 +229,7 @@ static Suite *half_suite(void)
     AGT_ADD_LOOP(tc, test_elementwise_vs_f32);
     AGT_ADD_LOOP(tc, test_promotion);
     AGT_ADD_LOOP(tc, test_reductions_and_matmul_vs_f32);
+    AGT_ADD_LOOP(tc, test_graph_replay);
     AGT_ADD_LOOP(tc, test_unsupported_is_explicit);
     suite_add_tcase(s, tc);
     return s;

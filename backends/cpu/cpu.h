@@ -171,6 +171,8 @@ ag_status cpu_ew_fused(cpu_device *dev, const agi_kernel *k);
 /* The kernel function of an op (NULL for an unknown op). */
 typedef ag_status (*cpu_kernel_fn)(cpu_device *dev, const agi_kernel *k);
 cpu_kernel_fn cpu_kernel_for(agi_kernel_op op);
+/* A validated record of a staged op with 16-bit data (agi_exec_staged16). */
+ag_status cpu_exec_staged16(cpu_device *dev, const agi_kernel *k);
 /* Bytes a buffer holds (for agi_kernel_validate). */
 size_t cpu_buffer_bytes(const agi_buffer *buf);
 

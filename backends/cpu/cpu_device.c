@@ -424,6 +424,8 @@ static ag_status cpu_exec_kernel(agi_backend_device *dev, const agi_kernel *k)
 
 static const agi_stage_ops cpu_stage = {cpu_buffer_alloc, cpu_buffer_free, cpu_exec_kernel};
 
+ag_status cpu_exec_staged16(cpu_device *dev, const agi_kernel *k) { return agi_exec_staged16(dev, k, &cpu_stage); }
+
 static ag_status cpu_exec(agi_backend_device *dev, const agi_kernel *k)
 {
     ag_status st = agi_kernel_validate("cpu", k, cpu_buffer_bytes);

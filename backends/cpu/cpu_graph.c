@@ -31,7 +31,8 @@ ag_status cpu_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, a
             cpu_list_free(dev, l);
             return st;
         }
-        l->fns[i] = cpu_kernel_for(ks[i].op);
+        /* 16-bit data of staged ops runs through f32 scratch (stage16.c) */
+        l->fns[i] = agi_kernel_staged16(&ks[i]) ? cpu_exec_staged16 : cpu_kernel_for(ks[i].op);
         if (!l->fns[i]) {
             cpu_list_free(dev, l);
             return agi_set_error(AG_ERR_UNSUPPORTED, "cpu: kernel op %d unsupported", (int)ks[i].op);
