@@ -32,6 +32,7 @@
 #include "anygrad/ops.h"
 #include "anygrad/autograd.h"
 #include "anygrad/optim.h"
+#include "anygrad/amp.h"
 #include "anygrad/data.h"
 #include "anygrad/io.h"
 #include "anygrad/nn.h"

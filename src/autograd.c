@@ -95,7 +95,9 @@ ag_status ag_set_requires_grad(ag_tensor *t, bool requires_grad)
     const char *op = "ag_set_requires_grad";
     if (!agi_check_tensor(op, t, "t")) return ag_last_status();
     if (t->grad_fn) return agi_error(AG_ERR_INVALID, op, "only leaf tensors can change requires_grad");
-    if (requires_grad && !agi_check_dtype(op, t, AG_F32, "t")) return ag_last_status();
+    if (requires_grad && !agi_dtype_is_float(t->dtype))
+        return agi_error(AG_ERR_INVALID, op, "only float tensors (f32, f16, bf16) can require grad, got %s",
+                         ag_dtype_name(t->dtype));
     t->requires_grad = requires_grad;
     return AG_OK;
 }
@@ -318,6 +320,15 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
             if (!in || !in->requires_grad) continue;
             entry *e = walk_find(&w, in);
             e->pending--;
+            if (grads[k] && grads[k]->dtype != in->dtype && agi_dtype_is_float(in->dtype)) {
+                /* A gradient has its tensor's dtype: a backward that computed
+                 * in f32 for a 16-bit input (or the reverse) is rounded here. */
+                grads[k] = ag_cast(grads[k], in->dtype);
+                if (!grads[k]) {
+                    st = ag_last_status();
+                    break;
+                }
+            }
             if (grads[k]) {
                 st = accumulate(e, grads[k]);
                 if (st != AG_OK) break;

@@ -160,6 +160,53 @@ ag_dtype agi_float_dtype(ag_dtype a, ag_dtype b);
 /* t itself when of dtype dt, else a cast (NULL stays NULL). */
 ag_tensor *agi_as_dtype(const ag_tensor *t, ag_dtype dt);
 
+/* ---- Autocast (src/ops/autocast.c) -----------------------------------------
+ * An op on the f32 list starts with
+ *     if (AGI_AUTOCAST_WIDENS(x, w)) { scope; y = op(agi_autocast_cast(x, AG_F32), ...); }
+ * and an op on the 16-bit list computes on agi_autocast_cast(x, dt) for
+ * dt = AGI_AUTOCAST_LOWERS(x, w) when that is not AG_F32, inside
+ * ag_autocast_begin(AG_F32) so the call does not apply autocast again. The
+ * casts are differentiable ops in the current scope. */
+
+/* True inside an autocast region when any of the tensors is f16 / bf16. */
+bool agi_autocast_widens(int n, const ag_tensor *const *ts);
+#define AGI_AUTOCAST_WIDENS(...)                                                                   \
+    agi_autocast_widens((int)(sizeof((const ag_tensor *[]){__VA_ARGS__}) / sizeof(ag_tensor *)),   \
+                        (const ag_tensor *const[]){__VA_ARGS__})
+/* The autocast dtype when a region is open and every non-NULL tensor is a
+ * live float tensor, else AG_F32. */
+ag_dtype agi_autocast_lowers(int n, const ag_tensor *const *ts);
+#define AGI_AUTOCAST_LOWERS(...)                                                                   \
+    agi_autocast_lowers((int)(sizeof((const ag_tensor *[]){__VA_ARGS__}) / sizeof(ag_tensor *)),   \
+                        (const ag_tensor *const[]){__VA_ARGS__})
+/* A float tensor cast to dt (recorded by autograd); t itself when it already
+ * has dt, is NULL or is not a live float tensor. */
+ag_tensor *agi_autocast_cast(const ag_tensor *t, ag_dtype dt);
+/* t rounded to the 16-bit dtype dt and widened back to f32 (both casts
+ * recorded): an operand of an op that computes with f32 kernels on 16-bit
+ * values. NULL stays NULL. */
+ag_tensor *agi_autocast_round(const ag_tensor *t, ag_dtype dt);
+#define AGI_F32(t) agi_autocast_cast((t), AG_F32)
+/* Returns `call` (an op's result) computed in a scope of its own, keeping
+ * only the result: for the autocast entry of an op. */
+#define AGI_AUTOCAST_F32_CALL(call)                                                                \
+    do {                                                                                           \
+        ag_scope_begin();                                                                          \
+        ag_tensor *autocast_result_ = ag_retain(call);                                             \
+        ag_scope_end();                                                                            \
+        return agi_scope_track(autocast_result_);                                                  \
+    } while (0)
+/* The same for an op on the 16-bit list: `call` runs with autocast off. */
+#define AGI_AUTOCAST_LOW_CALL(call)                                                                \
+    do {                                                                                           \
+        ag_scope_begin();                                                                          \
+        ag_autocast_begin(AG_F32);                                                                 \
+        ag_tensor *autocast_result_ = ag_retain(call);                                             \
+        ag_autocast_end();                                                                         \
+        ag_scope_end();                                                                            \
+        return agi_scope_track(autocast_result_);                                                  \
+    } while (0)
+
 /* ---- Checks (each sets "op: message" and returns false on failure) ------ */
 
 bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg);

@@ -156,7 +156,7 @@ static ag_tensor *binary(const binary_def *def, const ag_tensor *a, const ag_ten
     const ag_tensor *bk = b->dtype == kt ? b : ag_cast(b, kt);
     ag_tensor *out = ak && bk ? binary_kernel(op, ak, bk, def->sub, nd, shape) : NULL;
     if (out && rt != kt) out = ag_cast(out, rt);
-    if (out && rt == AG_F32 && AGI_NEEDS_GRAD(ak, bk)) {
+    if (out && agi_dtype_is_float(rt) && AGI_NEEDS_GRAD(ak, bk)) {
         agi_node *node = agi_node_new(op, def->backward, 2, (const ag_tensor *[]){ak, bk});
         if (node) node->i[0] = def->param;
         out = agi_attach(out, node);

@@ -50,13 +50,17 @@ ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape)
                   agi_fmt_shape(a, grad->ndim, grad->shape), agi_fmt_shape(b, ndim, shape));
         return NULL;
     }
-    if (!agi_check_dtype(op, grad, AG_F32, "grad")) return NULL;
+    if (!agi_dtype_is_float(grad->dtype)) {
+        agi_error(AG_ERR_INVALID, op, "grad must be a float tensor, got %s %s",
+                  ag_dtype_name(grad->dtype), agi_fmt_shape(a, grad->ndim, grad->shape));
+        return NULL;
+    }
     ag_device *dev = grad->storage->dev;
-    ag_tensor *out;
+    ag_tensor *out; /* grad's dtype (a 16-bit sum accumulates in f32, rounds once) */
     if (agi_numel(grad->ndim, grad->shape) == 0) {
-        out = ag_zeros(dev, AG_F32, ndim, shape); /* a sum over nothing */
+        out = ag_zeros(dev, grad->dtype, ndim, shape); /* a sum over nothing */
     } else {
-        out = agi_tensor_new(op, dev, AG_F32, ndim, shape);
+        out = agi_tensor_new(op, dev, grad->dtype, ndim, shape);
         if (!out) return NULL;
         agi_kernel k = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM};
         k.src[0] = agi_view_of(grad);

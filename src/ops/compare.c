@@ -97,6 +97,7 @@ static ag_status where_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 
 ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *b)
 {
+    if (AGI_AUTOCAST_WIDENS(a, b)) AGI_AUTOCAST_F32_CALL(ag_where(cond, AGI_F32(a), AGI_F32(b)));
     const char *op = "ag_where";
     if (!agi_check_tensor(op, cond, "cond") || !agi_check_tensor(op, a, "a") ||
         !agi_check_tensor(op, b, "b"))
@@ -125,7 +126,7 @@ ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *
         if (agi_exec(op, a->storage->dev, &k) != AG_OK) out = NULL;
     }
     if (out && rt != kt) out = ag_cast(out, rt);
-    if (out && rt == AG_F32 && AGI_NEEDS_GRAD(ak, bk))
+    if (out && agi_dtype_is_float(rt) && AGI_NEEDS_GRAD(ak, bk))
         out = agi_attach(out, agi_node_new(op, where_bwd, 3, (const ag_tensor *[]){cond, ak, bk}));
     return leave_scope(out);
 }

@@ -604,6 +604,12 @@ static ag_tensor *unbatched(ag_tensor *(*fn)(const ag_tensor *, const ag_tensor 
 ag_tensor *ag_conv2d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
                      const ag_conv2d_opts *opts)
 {
+    ag_dtype low = AGI_AUTOCAST_LOWERS(x, weight, bias);
+    if (low != AG_F32) /* autocast: 16-bit operands, f32 arithmetic, one rounding */
+        AGI_AUTOCAST_LOW_CALL(agi_autocast_cast(
+            ag_conv2d(agi_autocast_round(x, low), agi_autocast_round(weight, low),
+                      agi_autocast_round(bias, low), opts),
+            low));
     if (x && x->ndim == 3) return unbatched(conv2d_4d, x, weight, bias, opts);
     return conv2d_4d(x, weight, bias, opts);
 }
@@ -768,6 +774,12 @@ fail:
 ag_tensor *ag_conv_transpose2d(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias,
                                const ag_conv2d_opts *opts)
 {
+    ag_dtype low = AGI_AUTOCAST_LOWERS(x, weight, bias);
+    if (low != AG_F32) /* autocast: 16-bit operands, f32 arithmetic, one rounding */
+        AGI_AUTOCAST_LOW_CALL(agi_autocast_cast(
+            ag_conv_transpose2d(agi_autocast_round(x, low), agi_autocast_round(weight, low),
+                      agi_autocast_round(bias, low), opts),
+            low));
     if (x && x->ndim == 3) return unbatched(conv_t_4d, x, weight, bias, opts);
     return conv_t_4d(x, weight, bias, opts);
 }

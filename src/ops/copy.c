@@ -23,7 +23,8 @@ static ag_status identity_backward(agi_node *node, ag_tensor *g, ag_tensor **gra
 }
 
 /* Makes a contiguous copy of t in `dtype`, recording an identity node when t
- * requires grad and the copy stays f32. */
+ * requires grad and both dtypes are float (the engine rounds the gradient to
+ * t's dtype, so a cast's backward is the cast back). */
 static ag_tensor *copy_as(const char *op, const ag_tensor *t, ag_dtype dtype)
 {
     ag_tensor *out = agi_tensor_new(op, t->storage->dev, dtype, t->ndim, t->shape);
@@ -32,7 +33,7 @@ static ag_tensor *copy_as(const char *op, const ag_tensor *t, ag_dtype dtype)
         agi_discard(out);
         return NULL;
     }
-    if (dtype == AG_F32 && AGI_NEEDS_GRAD(t))
+    if (agi_dtype_is_float(dtype) && agi_dtype_is_float(t->dtype) && AGI_NEEDS_GRAD(t))
         out = agi_attach(out, agi_node_new(op, identity_backward, 1, (const ag_tensor *[]){t}));
     return out;
 }
@@ -124,7 +125,7 @@ ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev)
     if (ag_tensor_read(t, host, nbytes) == AG_OK)
         out = ag_from_data(dev, t->dtype, t->ndim, t->shape, host, nbytes);
     free(host);
-    if (out && t->dtype == AG_F32 && AGI_NEEDS_GRAD(t))
+    if (out && agi_dtype_is_float(t->dtype) && AGI_NEEDS_GRAD(t))
         out = agi_attach(out, agi_node_new(op, to_device_backward, 1, (const ag_tensor *[]){t}));
     return out;
 }

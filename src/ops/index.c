@@ -176,6 +176,7 @@ static ag_status gather_backward(agi_node *node, ag_tensor *grad, ag_tensor **gr
 
 ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index)
 {
+    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_gather(AGI_F32(x), dim, index));
     const char *op = "ag_gather";
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, index, "index")) return NULL;
     if (!agi_check_same_device(op, x, index)) return NULL;
@@ -189,7 +190,7 @@ ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index)
         agi_discard(y);
         return NULL;
     }
-    if (x->dtype == AG_F32 && AGI_NEEDS_GRAD(x)) {
+    if (agi_dtype_is_float(x->dtype) && AGI_NEEDS_GRAD(x)) {
         agi_node *node = agi_node_new(op, gather_backward, 1, (const ag_tensor *[]){x});
         if (node) {
             node->i[0] = dim;
@@ -226,6 +227,7 @@ static ag_status scatter_add_backward(agi_node *node, ag_tensor *grad, ag_tensor
 ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
                           const ag_tensor *src)
 {
+    if (AGI_AUTOCAST_WIDENS(x, src)) AGI_AUTOCAST_F32_CALL(ag_scatter_add(AGI_F32(x), dim, index, AGI_F32(src)));
     const char *op = "ag_scatter_add";
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, index, "index") ||
         !agi_check_tensor(op, src, "src"))
@@ -294,6 +296,7 @@ static ag_status index_select_backward(agi_node *node, ag_tensor *grad, ag_tenso
 
 ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index)
 {
+    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_index_select(AGI_F32(x), dim, index));
     const char *op = "ag_index_select";
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, index, "index")) return NULL;
     if (!agi_check_same_device(op, x, index)) return NULL;
@@ -316,7 +319,7 @@ ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index)
         agi_discard(y);
         return NULL;
     }
-    if (x->dtype == AG_F32 && AGI_NEEDS_GRAD(x)) {
+    if (agi_dtype_is_float(x->dtype) && AGI_NEEDS_GRAD(x)) {
         agi_node *node = agi_node_new(op, index_select_backward, 1, (const ag_tensor *[]){x});
         if (node) {
             node->i[0] = dim;
@@ -422,7 +425,7 @@ static ag_tensor *embedding(const char *op, const ag_tensor *index, const ag_ten
     if (!flat || !y) goto fail;
     if (m > 0 && gather_kernel(op, rows_view(y, m, d), weight, 0, index_rows(flat, m, d)) != AG_OK)
         goto fail;
-    if (weight->dtype == AG_F32 && AGI_NEEDS_GRAD(weight)) {
+    if (agi_dtype_is_float(weight->dtype) && AGI_NEEDS_GRAD(weight)) {
         agi_node *node = agi_node_new(op, embedding_backward, 1, (const ag_tensor *[]){weight});
         if (node) {
             agi_node_save(node, 0, flat);

@@ -93,7 +93,7 @@ static ag_tensor *cat_grouped(const char *op, int n, ag_tensor *const *ts, int d
 
 static ag_tensor *cat_impl(const char *op, int n, ag_tensor *const *ts, int d, ag_dtype dtype)
 {
-    bool grad = dtype == AG_F32 && agi_needs_grad(n, (const ag_tensor *const *)ts);
+    bool grad = agi_dtype_is_float(dtype) && agi_needs_grad(n, (const ag_tensor *const *)ts);
     if (grad && n > AGI_NODE_MAX_INPUTS) return cat_grouped(op, n, ts, d, dtype);
     const ag_tensor *t0 = ts[0];
     int64_t shape[AG_MAX_DIMS];

@@ -232,9 +232,14 @@ static ag_status matmul_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
 {
     const char *op = node->name;
     const ag_tensor *a = node->inputs[0], *b = node->inputs[1];
-    /* An integer operand (never requiring grad) enters the other's gradient as f32. */
-    ag_tensor *af = agi_as_f32(op, a);
-    ag_tensor *bf = agi_as_f32(op, b);
+    /* The product's dtype (as the forward computed it): an integer operand
+     * (never requiring grad) enters the other's gradient as f32, 16-bit
+     * operands keep their dtype, g is brought to it. */
+    ag_dtype ct = agi_float_dtype(a->dtype, b->dtype);
+    ag_tensor *af = agi_as_dtype(a, ct);
+    ag_tensor *bf = agi_as_dtype(b, ct);
+    g = agi_as_dtype(g, ct);
+    if (!g) return ag_last_status();
     ag_tensor *a2 = af ? promote(af, true) : NULL, *b2 = bf ? promote(bf, false) : NULL;
     if (!a2 || !b2) return ag_last_status();
     /* g: result shape → [batch..., M, N] (re-insert the promoted dims). */
@@ -273,6 +278,9 @@ static ag_status matmul_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
 ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
 {
     const char *op = "ag_matmul";
+    ag_dtype low = AGI_AUTOCAST_LOWERS(a, b);
+    if (low != AG_F32) /* autocast: the 16-bit product (f32 accumulation) */
+        AGI_AUTOCAST_LOW_CALL(ag_matmul(agi_autocast_cast(a, low), agi_autocast_cast(b, low)));
     if (!agi_check_tensor(op, a, "a") || !agi_check_tensor(op, b, "b")) return NULL;
     if (!agi_check_same_device(op, a, b)) return NULL;
     char sa[192], sb[192];
@@ -354,6 +362,12 @@ static ag_status linear_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
 ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tensor *bias)
 {
     const char *op = "ag_linear";
+    ag_dtype low = AGI_AUTOCAST_LOWERS(x, weight, bias);
+    if (low != AG_F32) /* autocast: 16-bit operands, f32 arithmetic, one rounding */
+        AGI_AUTOCAST_LOW_CALL(agi_autocast_cast(
+            ag_linear(agi_autocast_round(x, low), agi_autocast_round(weight, low),
+                      agi_autocast_round(bias, low)),
+            low));
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, weight, "weight")) return NULL;
     if (!agi_check_same_device(op, x, weight)) return NULL;
     if (bias && !agi_check_same_device(op, x, bias)) return NULL;

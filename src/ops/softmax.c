@@ -36,8 +36,10 @@ static ag_status softmax_backward(agi_node *node, ag_tensor *g, ag_tensor **grad
     const ag_tensor *yt = node->saved[0]; /* forward output, dim last, contiguous */
     int dim = (int)node->i[0], last = x->ndim - 1;
     int64_t n = x->ndim ? x->shape[dim] : 1, rows = ag_numel(x) / (n ? n : 1);
-    ag_tensor *gt = dim_last_contiguous(g, dim);
-    ag_tensor *dxt = gt ? agi_tensor_new(node->name, x->storage->dev, AG_F32, yt->ndim, yt->shape)
+    /* in the forward's dtype (f32, or x's 16-bit dtype) */
+    ag_tensor *gc = agi_as_dtype(g, yt->dtype);
+    ag_tensor *gt = gc ? dim_last_contiguous(gc, dim) : NULL;
+    ag_tensor *dxt = gt ? agi_tensor_new(node->name, x->storage->dev, yt->dtype, yt->ndim, yt->shape)
                         : NULL;
     if (!dxt) return ag_last_status();
     agi_kernel k = {.op = AGI_K_SOFTMAX_BWD, .sub = (int)node->i[1]};
@@ -56,7 +58,8 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
     int d;
     if (!agi_norm_dim(op, x, dim, &d)) return NULL;
     ag_device *dev = x->storage->dev;
-    if (ag_numel(x) == 0) return agi_tensor_new(op, dev, AG_F32, x->ndim, x->shape);
+    if (ag_numel(x) == 0)
+        return agi_tensor_new(op, dev, agi_float_dtype(x->dtype, x->dtype), x->ndim, x->shape);
     int last = x->ndim - 1;
     bool moved = x->ndim > 0 && d != last;
     int64_t n = x->ndim ? x->shape[d] : 1, rows = ag_numel(x) / n;
@@ -93,10 +96,12 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
 
 ag_tensor *ag_softmax(const ag_tensor *x, int dim)
 {
+    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_softmax(AGI_F32(x), dim));
     return softmax_any("ag_softmax", x, dim, AGI_SOFTMAX);
 }
 
 ag_tensor *ag_log_softmax(const ag_tensor *x, int dim)
 {
+    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_log_softmax(AGI_F32(x), dim));
     return softmax_any("ag_log_softmax", x, dim, AGI_LOG_SOFTMAX);
 }

@@ -7,11 +7,15 @@
 
 /* ---- Kernels ----------------------------------------------------------------- */
 
-/* dx = fused_bwd(dy, s) for same-shaped f32 dy and s (x or the output y). */
+/* dx = fused_bwd(dy, s) for same-shaped float dy and s (x or the output y),
+ * in their promoted dtype (f32 arithmetic; a 16-bit result rounded once). */
 static ag_tensor *bwd_kernel(const char *op, const ag_tensor *dy, const ag_tensor *s, int sub,
                              double f0, double f1)
 {
-    ag_tensor *out = agi_tensor_new(op, dy->storage->dev, AG_F32, dy->ndim, dy->shape);
+    ag_dtype dt = agi_float_dtype(dy->dtype, s->dtype);
+    dy = agi_as_dtype(dy, dt);
+    s = agi_as_dtype(s, dt);
+    ag_tensor *out = dy && s ? agi_tensor_new(op, dy->storage->dev, dt, dy->ndim, dy->shape) : NULL;
     if (!out) return NULL;
     agi_kernel k = {.op = AGI_K_BINARY, .sub = sub};
     k.dst = agi_view_of(out);
