@@ -117,6 +117,7 @@ static void eval_progress(int64_t done, int64_t total, double t0)
 /* --graph: the step reads fixed input tensors and adds into fixed sums, so
  * one capture serves every batch. */
 typedef struct graph_step {
+    ag_dtype amp; /* autocast dtype of the forward pass (AG_F32: off) */
     ag_module *model;
     ag_optimizer *opt;
     ag_tensor *x, *y;              /* each batch is copied in */
@@ -129,8 +130,10 @@ static ag_status graph_step_run(void *p)
     graph_step *g = p;
     ag_scope_begin();
     ag_optimizer_zero_grad(g->opt);
+    ag_autocast_begin(g->amp);
     ag_tensor *logits = ag_module_forward(g->model, g->x);
     ag_tensor *loss = ag_cross_entropy(logits, g->y, NULL);
+    ag_autocast_end();
     ag_status st = loss ? ag_backward(loss, NULL) : ag_last_status();
     if (st == AG_OK) st = ag_optimizer_step(g->opt);
     ag_no_grad_begin();
@@ -160,7 +163,8 @@ static ag_status graph_step_next(graph_step *g, ag_device *dev, ag_tensor *x, ag
     return g->graph ? AG_OK : ag_last_status();
 }
 
-static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev, int64_t batch_size)
+static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev, int64_t batch_size,
+                       ag_dtype amp)
 {
     ag_loader *ld = ag_loader_new(test, dev, &(ag_loader_opts){.batch_size = batch_size});
     if (!ld) return -1;
@@ -179,7 +183,9 @@ static double evaluate(ag_module *model, ag_dataset *test, ag_device *dev, int64
             ag_scope_end();
             break;
         }
+        ag_autocast_begin(amp); /* evaluated in the precision it trains in */
         ag_tensor *pred = ag_argmax(ag_module_forward(model, x), 1, false);
+        ag_autocast_end();
         ag_tensor *batch_hits = ag_sum(ag_cast(ag_eq(pred, y), AG_F32), 0, NULL, false);
         ag_tensor *sum = hits ? ag_add(hits, batch_hits) : batch_hits;
         ag_release(hits);
@@ -279,7 +285,13 @@ int main(int argc, char **argv)
         if (rank0) printf("resumed from %s after epoch %lld\n", o.resume, (long long)epoch + 1);
     }
 
-    graph_step gs = {model, opt, NULL, NULL, NULL, NULL, NULL};
+    graph_step gs = {o.amp, model, opt, NULL, NULL, NULL, NULL, NULL};
+    /* Mixed precision: f16 needs loss scaling, bf16 (f32's range) does not. */
+    ag_grad_scaler *scaler = ag_grad_scaler_new(&(ag_grad_scaler_opts){.disabled = o.amp != AG_F16});
+    if (!scaler) return fail(&o, NULL);
+    if (rank0 && o.amp != AG_F32)
+        printf("mixed precision: %s autocast%s\n", ag_dtype_name(o.amp),
+               o.amp == AG_F16 ? " with dynamic loss scaling" : "");
     if (o.graph) {
         gs.loss_sum = ag_zeros(dev, AG_F32, 0, NULL);
         gs.hit_sum = ag_zeros(dev, AG_F32, 0, NULL);
@@ -323,11 +335,16 @@ int main(int argc, char **argv)
                 continue;
             }
             ag_optimizer_zero_grad(opt);
+            ag_autocast_begin(o.amp);
             ag_tensor *logits = ag_module_forward(model, x);
             ag_tensor *loss = ag_cross_entropy(logits, y, NULL);
-            ag_status st = !loss ? ag_last_status()
-                           : ddp ? ag_ddp_backward(ddp, loss) : ag_backward(loss, NULL);
-            if (st != AG_OK || ag_optimizer_step(opt) != AG_OK) return fail(&o, NULL);
+            ag_autocast_end();
+            ag_tensor *scaled = ag_grad_scaler_scale(scaler, loss);
+            ag_status st = !scaled ? ag_last_status()
+                           : ddp ? ag_ddp_backward(ddp, scaled) : ag_backward(scaled, NULL);
+            if (st == AG_OK) st = ag_grad_scaler_step(scaler, opt, NULL);
+            if (st == AG_OK) st = ag_grad_scaler_update(scaler);
+            if (st != AG_OK) return fail(&o, NULL);
             ag_no_grad_begin();
             ag_tensor *hits = ag_sum(ag_cast(ag_eq(ag_argmax(logits, 1, false), y), AG_F32), 0, NULL, false);
             ag_tensor *new_loss = loss_sum ? ag_add(loss_sum, loss) : ag_detach(loss);
@@ -363,7 +380,7 @@ int main(int argc, char **argv)
         ag_release(correct_sum);
         if (rc < 0) return fail(&o, NULL);
         /* Every rank evaluates (the same model, the same result): no rank waits. */
-        test_acc = evaluate(model, test, dev, o.eval_batch_size);
+        test_acc = evaluate(model, test, dev, o.eval_batch_size, o.amp);
         if (rank0) printf("\repoch %d/%d done in %.1f s: train loss %.4f, train acc %.2f%%, test acc %.2f%%%20s\n",
                (int)epoch + 1, o.epochs, now_s() - t0, loss_shown, 100 * acc_shown, 100 * test_acc, "");
         if (o.checkpoint && rank0) {
@@ -377,10 +394,12 @@ int main(int argc, char **argv)
     }
 
     /* The last epoch's evaluation is the final one (the model has not changed since). */
-    double acc = test_acc >= 0 ? test_acc : evaluate(model, test, dev, o.eval_batch_size);
+    double acc = test_acc >= 0 ? test_acc : evaluate(model, test, dev, o.eval_batch_size, o.amp);
     if (rank0)
-        printf("test accuracy: %.2f%% (%s, %s%s%s) in %.1f s\n", 100 * acc, o.model, info->spec,
-               o.distributed ? ", distributed" : "", o.graph ? ", graph" : "", now_s() - t_start);
+        printf("test accuracy: %.2f%% (%s, %s%s%s%s%s) in %.1f s\n", 100 * acc, o.model, info->spec,
+               o.distributed ? ", distributed" : "", o.graph ? ", graph" : "",
+               o.amp != AG_F32 ? ", amp " : "", o.amp != AG_F32 ? ag_dtype_name(o.amp) : "",
+               now_s() - t_start);
     char default_save[64];
     snprintf(default_save, sizeof default_save, "fashion_mnist_%s.safetensors", o.model);
     const char *save = o.save ? o.save : default_save;
@@ -398,6 +417,7 @@ int main(int argc, char **argv)
     ag_release(gs.hit_sum);
 
     ag_loader_free(loader);
+    ag_grad_scaler_free(scaler);
     ag_optimizer_free(opt);
     ag_module_free(model);
     ag_dataset_free(limited);

@@ -25,6 +25,7 @@ typedef struct fmnist_options {
     bool normalize; /* standardise inputs with FMNIST_MEAN/STD (else x / 255 only) */
     bool distributed; /* data-parallel over the ranks of mpirun (anygrad/dist.h) */
     bool graph;       /* capture the training step once and replay it (anygrad/graph.h) */
+    ag_dtype amp;     /* AG_F32, or the autocast dtype AG_BF16 / AG_F16 (anygrad/amp.h) */
     bool help;
 } fmnist_options;
 
@@ -51,6 +52,8 @@ static inline void fmnist_usage(FILE *f, const char *argv0)
             "  --resume FILE        continue from a checkpoint\n"
             "  --limit N            train on the first N images only\n"
             "  --graph              capture the training step after the first one and replay it\n"
+            "  --amp bf16|f16|off   mixed precision: forward pass in autocast (f32 master\n"
+            "                       weights); f16 with dynamic loss scaling  (default: off)\n"
             "  --distributed        data-parallel over the ranks of mpirun: each rank trains on\n"
             "                       its shard with --batch-size images per step (global batch\n"
             "                       = ranks x batch); rank 0 prints and writes the files\n"
@@ -74,7 +77,8 @@ static inline int fmnist_parse(int argc, char **argv, fmnist_options *o)
 {
     *o = (fmnist_options){.device = "auto", .model = "mlp", .data = FMNIST_DEFAULT_DATA,
                           .schedule = "cosine", .epochs = -1, .batch_size = 128,
-                          .eval_batch_size = 1000, .lr = 1e-3, .seed = 0, .normalize = true};
+                          .eval_batch_size = 1000, .lr = 1e-3, .seed = 0, .normalize = true,
+                          .amp = AG_F32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = true; return 0; }
@@ -99,6 +103,15 @@ static inline int fmnist_parse(int argc, char **argv, fmnist_options *o)
         else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
         else if (!strcmp(a, "--resume")) o->resume = v;
         else if (!strcmp(a, "--limit")) o->limit = atoll(v);
+        else if (!strcmp(a, "--amp")) {
+            if (!strcmp(v, "bf16")) o->amp = AG_BF16;
+            else if (!strcmp(v, "f16")) o->amp = AG_F16;
+            else if (!strcmp(v, "off")) o->amp = AG_F32;
+            else {
+                fprintf(stderr, "unknown --amp \"%s\" (bf16, f16 or off)\n", v);
+                return -1;
+            }
+        }
         else {
             fprintf(stderr, "%s: unknown option %s\n", argv[0], a);
             fmnist_usage(stderr, argv[0]);
@@ -119,6 +132,11 @@ static inline int fmnist_parse(int argc, char **argv, fmnist_options *o)
     if (o->graph && o->distributed) {
         fprintf(stderr, "--graph and --distributed cannot be combined yet (the gradient all-reduce "
                         "runs on the host during the backward pass)\n");
+        return -1;
+    }
+    if (o->graph && o->amp == AG_F16) {
+        fprintf(stderr, "--graph and --amp f16 cannot be combined (the loss scaler reads an inf / NaN "
+                        "flag back every step); --amp bf16 needs no scaler\n");
         return -1;
     }
     if (o->batch_size <= 0 || o->eval_batch_size <= 0 || o->lr <= 0) {
