@@ -160,19 +160,40 @@ ag_dtype agi_float_dtype(ag_dtype a, ag_dtype b);
 /* t itself when of dtype dt, else a cast (NULL stays NULL). */
 ag_tensor *agi_as_dtype(const ag_tensor *t, ag_dtype dt);
 
-/* ---- Autocast (src/ops/autocast.c) -----------------------------------------
- * An op on the f32 list starts with
- *     if (AGI_AUTOCAST_WIDENS(x, w)) { scope; y = op(agi_autocast_cast(x, AG_F32), ...); }
- * and an op on the 16-bit list computes on agi_autocast_cast(x, dt) for
- * dt = AGI_AUTOCAST_LOWERS(x, w) when that is not AG_F32, inside
- * ag_autocast_begin(AG_F32) so the call does not apply autocast again. The
- * casts are differentiable ops in the current scope. */
+/* ---- 16-bit inputs and autocast (src/ops/autocast.c) ------------------------
+ * An op that computes with f32 kernels only (the f32 list: softmax, norms,
+ * losses, pooling, ...) starts with
+ *     AGI_HALF_VIA_F32(ag_op(AGI_F32(x), AGI_F32(w), other args), x, w);
+ * which, when any of the listed tensors is f16 / bf16, runs the op on f32
+ * copies (recorded casts) and returns its result rounded once to the inputs'
+ * promoted dtype, or f32 inside an autocast region (PyTorch's f32 list). An
+ * op on the 16-bit list (matmul, linear, conv) computes on
+ * agi_autocast_cast(x, dt) for dt = AGI_AUTOCAST_LOWERS(x, w) when that is
+ * not AG_F32, inside ag_autocast_begin(AG_F32) so the call does not apply
+ * autocast again. All casts are differentiable ops in the current scope. */
 
-/* True inside an autocast region when any of the tensors is f16 / bf16. */
-bool agi_autocast_widens(int n, const ag_tensor *const *ts);
-#define AGI_AUTOCAST_WIDENS(...)                                                                   \
-    agi_autocast_widens((int)(sizeof((const ag_tensor *[]){__VA_ARGS__}) / sizeof(ag_tensor *)),   \
-                        (const ag_tensor *const[]){__VA_ARGS__})
+/* True when any of the tensors is a live f16 / bf16 tensor; *rt is then the
+ * dtype the op answers in (see above). */
+bool agi_half_inputs(int n, const ag_tensor *const *ts, ag_dtype *rt);
+/* The same only inside an autocast region: for f32-list ops that have 16-bit
+ * kernels of their own (softmax, log_softmax, layer_norm). */
+bool agi_half_inputs_autocast(int n, const ag_tensor *const *ts, ag_dtype *rt);
+/* t cast to the float dtype rt when it is a float tensor of another dtype
+ * (t itself otherwise, NULL stays NULL). */
+ag_tensor *agi_round_float(ag_tensor *t, ag_dtype rt);
+#define AGI_VIA_F32_IF(test, call, ...)                                                            \
+    do {                                                                                           \
+        ag_dtype half_rt_;                                                                         \
+        if (test((int)(sizeof((const ag_tensor *[]){__VA_ARGS__}) / sizeof(ag_tensor *)),          \
+                 (const ag_tensor *const[]){__VA_ARGS__}, &half_rt_)) {                            \
+            ag_scope_begin();                                                                      \
+            ag_tensor *half_result_ = ag_retain(agi_round_float(call, half_rt_));                  \
+            ag_scope_end();                                                                        \
+            return agi_scope_track(half_result_);                                                  \
+        }                                                                                          \
+    } while (0)
+#define AGI_HALF_VIA_F32(call, ...) AGI_VIA_F32_IF(agi_half_inputs, call, __VA_ARGS__)
+#define AGI_AUTOCAST_VIA_F32(call, ...) AGI_VIA_F32_IF(agi_half_inputs_autocast, call, __VA_ARGS__)
 /* The autocast dtype when a region is open and every non-NULL tensor is a
  * live float tensor, else AG_F32. */
 ag_dtype agi_autocast_lowers(int n, const ag_tensor *const *ts);
@@ -187,16 +208,8 @@ ag_tensor *agi_autocast_cast(const ag_tensor *t, ag_dtype dt);
  * values. NULL stays NULL. */
 ag_tensor *agi_autocast_round(const ag_tensor *t, ag_dtype dt);
 #define AGI_F32(t) agi_autocast_cast((t), AG_F32)
-/* Returns `call` (an op's result) computed in a scope of its own, keeping
- * only the result: for the autocast entry of an op. */
-#define AGI_AUTOCAST_F32_CALL(call)                                                                \
-    do {                                                                                           \
-        ag_scope_begin();                                                                          \
-        ag_tensor *autocast_result_ = ag_retain(call);                                             \
-        ag_scope_end();                                                                            \
-        return agi_scope_track(autocast_result_);                                                  \
-    } while (0)
-/* The same for an op on the 16-bit list: `call` runs with autocast off. */
+/* Returns `call` (an op on the 16-bit list) computed with autocast off, in a
+ * scope of its own, keeping only the result. */
 #define AGI_AUTOCAST_LOW_CALL(call)                                                                \
     do {                                                                                           \
         ag_scope_begin();                                                                          \

@@ -1,8 +1,9 @@
 /* tests/test_half.c — f16 and bf16 tensors through the public API on every
  * backend: casts both ways, elementwise ops computed in the 16-bit dtype
  * against the same op in f32 on the same (rounded) inputs, type promotion,
- * and an explicit AG_ERR_UNSUPPORTED naming the dtype for ops that have no
- * 16-bit kernels yet (never a silent f32 result).
+ * the ops with f32 kernels only answering in the 16-bit dtype (rounded once),
+ * and an explicit AG_ERR_UNSUPPORTED naming the dtype where 16-bit data is
+ * refused (never a silent f32 result).
  *
  * Tolerances, per dtype: a result rounded once to nearest even is within
  * 2^-11 (f16) or 2^-8 (bf16) of the f32 result, relative; the checks allow
@@ -200,18 +201,68 @@ START_TEST(test_graph_replay)
 }
 END_TEST
 
-/* Ops whose front end has no 16-bit path yet fail with AG_ERR_UNSUPPORTED
- * naming the dtype; nothing is computed in f32 behind the caller's back. */
+/* Ops that compute with f32 kernels only (convolution, pooling, norms,
+ * losses, indexing) take 16-bit inputs: the op runs on their values in f32
+ * and the result is rounded once to the inputs' dtype, like PyTorch's
+ * 16-bit ops answering in the input dtype. Checked against the f32 op on the
+ * same values, rounded to the dtype. */
+START_TEST(test_f32_kernel_ops_take_half)
+{
+    ag_device *dev = agt_open(_i);
+    ag_conv2d_opts same = {.padding = {1, 1}};
+    ag_pool2d_opts pool = {.kernel = {2, 2}};
+    ag_scope_begin();
+    for (int h = 0; h < 2; h++) {
+        ag_dtype t = halfs[h];
+        ag_tensor *img = ag_cast(ag_cast(agt_randn(dev, AG_SHAPE(2, 3, 6, 6), 71 + (uint64_t)h, 1.0), t), AG_F32);
+        ag_tensor *k = ag_cast(ag_cast(agt_randn(dev, AG_SHAPE(4, 3, 3, 3), 81 + (uint64_t)h, 0.3), t), AG_F32);
+        ag_tensor *m = ag_cast(ag_cast(agt_randn(dev, AG_SHAPE(3, 5), 91 + (uint64_t)h, 2.0), t), AG_F32);
+        ag_tensor *img16 = ag_cast(img, t), *k16 = ag_cast(k, t), *m16 = ag_cast(m, t);
+        ag_tensor *target = agt_tensor_i32(dev, AG_SHAPE(3), (int32_t[]){0, 4, 1});
+        struct { const char *name; ag_tensor *got, *want; } c[] = {
+            {"conv2d", ag_conv2d(img16, k16, NULL, &same), ag_conv2d(img, k, NULL, &same)},
+            {"max_pool2d", ag_max_pool2d(img16, &pool), ag_max_pool2d(img, &pool)},
+            {"avg_pool2d", ag_avg_pool2d(img16, &pool), ag_avg_pool2d(img, &pool)},
+            {"linear", ag_linear(m16, ag_narrow(m16, 0, 0, 2), NULL), ag_linear(m, ag_narrow(m, 0, 0, 2), NULL)},
+            {"cross_entropy", ag_cross_entropy(m16, target, NULL), ag_cross_entropy(m, target, NULL)},
+            {"mse_loss", ag_mse_loss(m16, ag_mul_scalar(m16, 0.5), AG_REDUCTION_MEAN),
+             ag_mse_loss(m, ag_mul_scalar(m, 0.5), AG_REDUCTION_MEAN)},
+            {"rms_norm", ag_rms_norm(m16, 1, (int64_t[]){5}, NULL, 1e-6), ag_rms_norm(m, 1, (int64_t[]){5}, NULL, 1e-6)},
+            {"var", ag_var(m16, 1, (int[]){1}, 1, false), ag_var(m, 1, (int[]){1}, 1, false)},
+            {"logsumexp", ag_logsumexp(m16, 1, (int[]){1}, false), ag_logsumexp(m, 1, (int[]){1}, false)},
+            {"max", ag_max(m16, 1, (int[]){0}, false), ag_max(m, 1, (int[]){0}, false)},
+            {"index_select", ag_index_select(m16, 1, target), ag_index_select(m, 1, target)},
+        };
+        for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+            ck_assert_msg(c[i].got != NULL, "%s %s: %s", ag_dtype_name(t), c[i].name, ag_last_error());
+            ck_assert_msg(ag_tensor_dtype(c[i].got) == t, "%s %s answers in %s", ag_dtype_name(t), c[i].name,
+                          ag_dtype_name(ag_tensor_dtype(c[i].got)));
+            /* exactly the f32 result rounded once */
+            agt_assert_tensors_close(c[i].got, ag_cast(c[i].want, t), 0, 0, c[i].name);
+        }
+        ag_tensor *am = ag_argmax(m16, 1, false);
+        ck_assert_int_eq(ag_tensor_dtype(am), AG_I32);
+        agt_assert_tensors_close(am, ag_argmax(m, 1, false), 0, 0, "argmax");
+    }
+    ag_scope_end();
+    ck_assert_int_eq(ag_device_live_buffers(dev), 0);
+    agt_close(dev);
+}
+END_TEST
+
+/* What stays f32: optimizers update f32 parameters only (16-bit training
+ * keeps f32 master weights under autocast) and say so, naming the dtype. */
 START_TEST(test_unsupported_is_explicit)
 {
     ag_device *dev = agt_open(_i);
     ag_scope_begin();
     for (int h = 0; h < 2; h++) {
         ag_dtype t = halfs[h];
-        ag_tensor *m = ag_full(dev, t, AG_SHAPE(3, 3), 1.0);
+        ag_tensor *p = ag_full(dev, t, AG_SHAPE(3, 3), 1.0);
+        ck_assert_int_eq(ag_set_requires_grad(p, true), AG_OK);
         ag_clear_error();
-        ag_tensor *target = agt_tensor_i32(dev, AG_SHAPE(3), (int32_t[]){0, 2, 1});
-        agt_assert_error(ag_cross_entropy(m, target, NULL), ag_dtype_name(t), "ag_cross_entropy", "cross_entropy");
+        agt_assert_error(ag_optim_sgd(&p, 1, &(ag_sgd_opts){.lr = 0.1}), ag_dtype_name(t), "master weights",
+                         "sgd on a 16-bit parameter");
         ck_assert_int_eq(ag_last_status(), AG_ERR_UNSUPPORTED);
     }
     ag_scope_end();
@@ -230,6 +281,7 @@ static Suite *half_suite(void)
     AGT_ADD_LOOP(tc, test_promotion);
     AGT_ADD_LOOP(tc, test_reductions_and_matmul_vs_f32);
     AGT_ADD_LOOP(tc, test_graph_replay);
+    AGT_ADD_LOOP(tc, test_f32_kernel_ops_take_half);
     AGT_ADD_LOOP(tc, test_unsupported_is_explicit);
     suite_add_tcase(s, tc);
     return s;

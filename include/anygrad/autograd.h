@@ -14,8 +14,10 @@
 extern "C" {
 #endif
 
-/* Marks a leaf tensor (f32 only) as requiring gradients. Returns AG_ERR_INVALID
- * for a non-leaf or non-f32 tensor. */
+/* Marks a leaf float tensor (f32, f16, bf16) as requiring gradients. Returns
+ * AG_ERR_INVALID for a non-leaf or an integer tensor. A gradient has its
+ * tensor's dtype: the engine rounds what a backward computed in another
+ * float dtype. (Optimizers update f32 parameters only.) */
 AG_API ag_status ag_set_requires_grad(ag_tensor *t, bool requires_grad);
 AG_API bool ag_requires_grad(const ag_tensor *t);
 /* True for tensors not produced by a recorded op. */

@@ -4,10 +4,14 @@
  * All ops follow PyTorch's broadcasting rules and type promotion (i32 and u8
  * inputs to float math become f32; f16 with bf16 gives f32; a 16-bit float
  * with an integer keeps the float). f16 and bf16 tensors keep their dtype
- * through the unary, binary and scalar ops, matmul, softmax, log_softmax,
- * sum, mean and layer_norm (computed with f32 arithmetic and accumulation,
- * each result rounded once); other ops refuse them with AG_ERR_UNSUPPORTED
- * naming the dtype. Gradients are f32: f16 / bf16 tensors never require grad.
+ * through every float op: the unary, binary and scalar ops, matmul, softmax,
+ * log_softmax, sum, mean and layer_norm have 16-bit kernels; linear,
+ * convolution, pooling, the other norms and reductions, the losses, where,
+ * dropout and the index ops run their f32 kernels on the 16-bit values. Either
+ * way the arithmetic and accumulation are f32 and each result is rounded
+ * once to the 16-bit dtype. 16-bit tensors are differentiable (a tensor's
+ * gradient has its dtype; a cast between float dtypes passes gradients
+ * back). Mixed-precision training with f32 parameters: anygrad/amp.h.
  * Every op returns a new tensor owned by the
  * innermost scope (or the caller), or NULL on failure with ag_last_error()
  * naming the op and the shapes; a NULL input gives a NULL output. Ops marked

@@ -109,7 +109,7 @@ AG_API void ag_print(const ag_tensor *t, const char *label);
 /* A new tensor with `t`'s values converted to `dtype` (f32→int truncates
  * toward zero; →u8 keeps the low 8 bits; →f16 / bf16 rounds to nearest
  * even, f16 overflowing to inf; from f16 / bf16 is exact). Differentiable
- * f32→f32 only. */
+ * between float dtypes (the gradient is cast back to t's dtype). */
 AG_API ag_tensor *ag_cast(const ag_tensor *t, ag_dtype dtype);
 /* A copy of `t` on another device (differentiable). */
 AG_API ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev);

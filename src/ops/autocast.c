@@ -36,12 +36,30 @@ static bool live_float(const ag_tensor *t)
     return t && t->magic == AGI_TENSOR_MAGIC && agi_dtype_is_float(t->dtype);
 }
 
-bool agi_autocast_widens(int n, const ag_tensor *const *ts)
+bool agi_half_inputs(int n, const ag_tensor *const *ts, ag_dtype *rt)
 {
-    if (ag_autocast_dtype() == AG_F32) return false;
-    for (int i = 0; i < n; i++)
-        if (live_float(ts[i]) && ts[i]->dtype != AG_F32) return true;
-    return false;
+    bool half = false;
+    ag_dtype promoted = AG_F32;
+    bool first = true;
+    for (int i = 0; i < n; i++) {
+        if (!live_float(ts[i])) continue;
+        half |= ts[i]->dtype != AG_F32;
+        promoted = first ? ts[i]->dtype : agi_promote(promoted, ts[i]->dtype);
+        first = false;
+    }
+    *rt = ag_autocast_dtype() != AG_F32 ? AG_F32 : promoted;
+    return half;
+}
+
+bool agi_half_inputs_autocast(int n, const ag_tensor *const *ts, ag_dtype *rt)
+{
+    return ag_autocast_dtype() != AG_F32 && agi_half_inputs(n, ts, rt);
+}
+
+ag_tensor *agi_round_float(ag_tensor *t, ag_dtype rt)
+{
+    if (!t || !agi_dtype_is_float(t->dtype) || t->dtype == rt) return t;
+    return ag_cast(t, rt);
 }
 
 ag_dtype agi_autocast_lowers(int n, const ag_tensor *const *ts)

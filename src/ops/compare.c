@@ -97,7 +97,7 @@ static ag_status where_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 
 ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *b)
 {
-    if (AGI_AUTOCAST_WIDENS(a, b)) AGI_AUTOCAST_F32_CALL(ag_where(cond, AGI_F32(a), AGI_F32(b)));
+    AGI_HALF_VIA_F32(ag_where(cond, AGI_F32(a), AGI_F32(b)), a, b);
     const char *op = "ag_where";
     if (!agi_check_tensor(op, cond, "cond") || !agi_check_tensor(op, a, "a") ||
         !agi_check_tensor(op, b, "b"))

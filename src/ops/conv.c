@@ -610,6 +610,8 @@ ag_tensor *ag_conv2d(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
             ag_conv2d(agi_autocast_round(x, low), agi_autocast_round(weight, low),
                       agi_autocast_round(bias, low), opts),
             low));
+    /* 16-bit inputs: f32 arithmetic on their values, the result rounded once */
+    AGI_HALF_VIA_F32(ag_conv2d(AGI_F32(x), AGI_F32(weight), AGI_F32(bias), opts), x, weight, bias);
     if (x && x->ndim == 3) return unbatched(conv2d_4d, x, weight, bias, opts);
     return conv2d_4d(x, weight, bias, opts);
 }
@@ -780,6 +782,8 @@ ag_tensor *ag_conv_transpose2d(const ag_tensor *x, const ag_tensor *weight, cons
             ag_conv_transpose2d(agi_autocast_round(x, low), agi_autocast_round(weight, low),
                       agi_autocast_round(bias, low), opts),
             low));
+    /* 16-bit inputs: f32 arithmetic on their values, the result rounded once */
+    AGI_HALF_VIA_F32(ag_conv_transpose2d(AGI_F32(x), AGI_F32(weight), AGI_F32(bias), opts), x, weight, bias);
     if (x && x->ndim == 3) return unbatched(conv_t_4d, x, weight, bias, opts);
     return conv_t_4d(x, weight, bias, opts);
 }

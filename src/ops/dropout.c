@@ -10,7 +10,7 @@
 
 ag_tensor *ag_dropout(const ag_tensor *x, double p, bool training)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_dropout(AGI_F32(x), p, training));
+    AGI_HALF_VIA_F32(ag_dropout(AGI_F32(x), p, training), x);
     const char *op = "ag_dropout";
     if (!agi_check_tensor(op, x, "x")) return NULL;
     if (!(p >= 0.0 && p <= 1.0)) {

@@ -176,7 +176,7 @@ static ag_status gather_backward(agi_node *node, ag_tensor *grad, ag_tensor **gr
 
 ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_gather(AGI_F32(x), dim, index));
+    AGI_HALF_VIA_F32(ag_gather(AGI_F32(x), dim, index), x);
     const char *op = "ag_gather";
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, index, "index")) return NULL;
     if (!agi_check_same_device(op, x, index)) return NULL;
@@ -227,7 +227,7 @@ static ag_status scatter_add_backward(agi_node *node, ag_tensor *grad, ag_tensor
 ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
                           const ag_tensor *src)
 {
-    if (AGI_AUTOCAST_WIDENS(x, src)) AGI_AUTOCAST_F32_CALL(ag_scatter_add(AGI_F32(x), dim, index, AGI_F32(src)));
+    AGI_HALF_VIA_F32(ag_scatter_add(AGI_F32(x), dim, index, AGI_F32(src)), x, src);
     const char *op = "ag_scatter_add";
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, index, "index") ||
         !agi_check_tensor(op, src, "src"))
@@ -296,7 +296,7 @@ static ag_status index_select_backward(agi_node *node, ag_tensor *grad, ag_tenso
 
 ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_index_select(AGI_F32(x), dim, index));
+    AGI_HALF_VIA_F32(ag_index_select(AGI_F32(x), dim, index), x);
     const char *op = "ag_index_select";
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, index, "index")) return NULL;
     if (!agi_check_same_device(op, x, index)) return NULL;

@@ -216,14 +216,14 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
 ag_tensor *ag_cross_entropy(const ag_tensor *logits, const ag_tensor *target,
                             const ag_cross_entropy_opts *opts)
 {
-    if (AGI_AUTOCAST_WIDENS(logits, target)) AGI_AUTOCAST_F32_CALL(ag_cross_entropy(AGI_F32(logits), AGI_F32(target), opts));
+    AGI_HALF_VIA_F32(ag_cross_entropy(AGI_F32(logits), AGI_F32(target), opts), logits, target);
     return class_loss("ag_cross_entropy", logits, target, opts, true);
 }
 
 ag_tensor *ag_nll_loss(const ag_tensor *log_probs, const ag_tensor *target,
                        const ag_cross_entropy_opts *opts)
 {
-    if (AGI_AUTOCAST_WIDENS(log_probs, target)) AGI_AUTOCAST_F32_CALL(ag_nll_loss(AGI_F32(log_probs), AGI_F32(target), opts));
+    AGI_HALF_VIA_F32(ag_nll_loss(AGI_F32(log_probs), AGI_F32(target), opts), log_probs, target);
     return class_loss("ag_nll_loss", log_probs, target, opts, false);
 }
 
@@ -245,7 +245,7 @@ static bool check_pair(const char *op, const ag_tensor *input, const ag_tensor *
 
 ag_tensor *ag_mse_loss(const ag_tensor *input, const ag_tensor *target, ag_reduction reduction)
 {
-    if (AGI_AUTOCAST_WIDENS(input, target)) AGI_AUTOCAST_F32_CALL(ag_mse_loss(AGI_F32(input), AGI_F32(target), reduction));
+    AGI_HALF_VIA_F32(ag_mse_loss(AGI_F32(input), AGI_F32(target), reduction), input, target);
     const char *op = "ag_mse_loss";
     if (!check_pair(op, input, target, reduction)) return NULL;
     ag_scope_begin();
@@ -255,7 +255,7 @@ ag_tensor *ag_mse_loss(const ag_tensor *input, const ag_tensor *target, ag_reduc
 
 ag_tensor *ag_l1_loss(const ag_tensor *input, const ag_tensor *target, ag_reduction reduction)
 {
-    if (AGI_AUTOCAST_WIDENS(input, target)) AGI_AUTOCAST_F32_CALL(ag_l1_loss(AGI_F32(input), AGI_F32(target), reduction));
+    AGI_HALF_VIA_F32(ag_l1_loss(AGI_F32(input), AGI_F32(target), reduction), input, target);
     const char *op = "ag_l1_loss";
     if (!check_pair(op, input, target, reduction)) return NULL;
     ag_scope_begin();
@@ -266,7 +266,7 @@ ag_tensor *ag_l1_loss(const ag_tensor *input, const ag_tensor *target, ag_reduct
 ag_tensor *ag_smooth_l1_loss(const ag_tensor *input, const ag_tensor *target,
                              ag_reduction reduction, double beta)
 {
-    if (AGI_AUTOCAST_WIDENS(input, target)) AGI_AUTOCAST_F32_CALL(ag_smooth_l1_loss(AGI_F32(input), AGI_F32(target), reduction, beta));
+    AGI_HALF_VIA_F32(ag_smooth_l1_loss(AGI_F32(input), AGI_F32(target), reduction, beta), input, target);
     const char *op = "ag_smooth_l1_loss";
     if (!check_pair(op, input, target, reduction)) return NULL;
     if (!(beta >= 0.0)) {
@@ -292,7 +292,7 @@ ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits, const ag
                                                const ag_tensor *pos_weight,
                                                ag_reduction reduction)
 {
-    if (AGI_AUTOCAST_WIDENS(logits, target, pos_weight)) AGI_AUTOCAST_F32_CALL(ag_binary_cross_entropy_with_logits(AGI_F32(logits), AGI_F32(target), AGI_F32(pos_weight), reduction));
+    AGI_HALF_VIA_F32(ag_binary_cross_entropy_with_logits(AGI_F32(logits), AGI_F32(target), AGI_F32(pos_weight), reduction), logits, target, pos_weight);
     const char *op = "ag_binary_cross_entropy_with_logits";
     char a[192], b[192];
     if (!agi_check_tensor(op, logits, "logits") || !agi_check_tensor(op, target, "target"))

@@ -368,6 +368,8 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
             ag_linear(agi_autocast_round(x, low), agi_autocast_round(weight, low),
                       agi_autocast_round(bias, low)),
             low));
+    /* 16-bit inputs: f32 arithmetic on their values, the result rounded once */
+    AGI_HALF_VIA_F32(ag_linear(AGI_F32(x), AGI_F32(weight), AGI_F32(bias)), x, weight, bias);
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, weight, "weight")) return NULL;
     if (!agi_check_same_device(op, x, weight)) return NULL;
     if (bias && !agi_check_same_device(op, x, bias)) return NULL;

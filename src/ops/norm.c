@@ -102,7 +102,7 @@ static ag_status layer_norm_backward(agi_node *node, ag_tensor *g, ag_tensor **g
 ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
                          const ag_tensor *weight, const ag_tensor *bias, double eps)
 {
-    if (AGI_AUTOCAST_WIDENS(x, weight, bias)) AGI_AUTOCAST_F32_CALL(ag_layer_norm(AGI_F32(x), ndims, shape, AGI_F32(weight), AGI_F32(bias), eps));
+    AGI_AUTOCAST_VIA_F32(ag_layer_norm(AGI_F32(x), ndims, shape, AGI_F32(weight), AGI_F32(bias), eps), x, weight, bias);
     const char *op = "ag_layer_norm";
     int dims[AG_MAX_DIMS];
     if (!agi_check_tensor(op, x, "x")) return NULL;
@@ -162,7 +162,7 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
 ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
                        const ag_tensor *weight, double eps)
 {
-    if (AGI_AUTOCAST_WIDENS(x, weight)) AGI_AUTOCAST_F32_CALL(ag_rms_norm(AGI_F32(x), ndims, shape, AGI_F32(weight), eps));
+    AGI_HALF_VIA_F32(ag_rms_norm(AGI_F32(x), ndims, shape, AGI_F32(weight), eps), x, weight);
     const char *op = "ag_rms_norm";
     int dims[AG_MAX_DIMS];
     if (!agi_check_tensor(op, x, "x")) return NULL;
@@ -208,7 +208,7 @@ ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean, ag_tensor 
                          const ag_tensor *weight, const ag_tensor *bias, bool training,
                          double momentum, double eps)
 {
-    if (AGI_AUTOCAST_WIDENS(x, weight, bias)) AGI_AUTOCAST_F32_CALL(ag_batch_norm(AGI_F32(x), running_mean, running_var, AGI_F32(weight), AGI_F32(bias), training, momentum, eps));
+    AGI_HALF_VIA_F32(ag_batch_norm(AGI_F32(x), running_mean, running_var, AGI_F32(weight), AGI_F32(bias), training, momentum, eps), x, weight, bias);
     const char *op = "ag_batch_norm";
     if (!(momentum >= 0.0 && momentum <= 1.0)) {
         agi_error(AG_ERR_INVALID, op, "momentum %g is not in [0, 1]", momentum);

@@ -171,7 +171,7 @@ static ag_status max_pool_backward(agi_node *node, ag_tensor *grad, ag_tensor **
 
 ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_max_pool2d(AGI_F32(x), opts));
+    AGI_HALF_VIA_F32(ag_max_pool2d(AGI_F32(x), opts), x);
     const char *op = "ag_max_pool2d";
     agi_pool_params p = {0};
     if (!check_x(op, x, &p) || !read_window(op, x, opts, true, &p)) return NULL;
@@ -254,7 +254,7 @@ fail:
 
 ag_tensor *ag_avg_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_avg_pool2d(AGI_F32(x), opts));
+    AGI_HALF_VIA_F32(ag_avg_pool2d(AGI_F32(x), opts), x);
     const char *op = "ag_avg_pool2d";
     agi_pool_params p = {0};
     if (!check_x(op, x, &p) || !read_window(op, x, opts, false, &p)) return NULL;
@@ -264,7 +264,7 @@ ag_tensor *ag_avg_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
 
 ag_tensor *ag_adaptive_avg_pool2d(const ag_tensor *x, int64_t out_h, int64_t out_w)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_adaptive_avg_pool2d(AGI_F32(x), out_h, out_w));
+    AGI_HALF_VIA_F32(ag_adaptive_avg_pool2d(AGI_F32(x), out_h, out_w), x);
     const char *op = "ag_adaptive_avg_pool2d";
     agi_pool_params p = {0};
     if (!check_x(op, x, &p)) return NULL;

@@ -326,13 +326,13 @@ static ag_tensor *extreme(const char *op, const ag_tensor *x, int ndims, const i
 
 ag_tensor *ag_max(const ag_tensor *x, int ndims, const int *dims, bool keepdim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_max(AGI_F32(x), ndims, dims, keepdim));
+    AGI_HALF_VIA_F32(ag_max(AGI_F32(x), ndims, dims, keepdim), x);
     return extreme("ag_max", x, ndims, dims, keepdim, AGI_R_MAX);
 }
 
 ag_tensor *ag_min(const ag_tensor *x, int ndims, const int *dims, bool keepdim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_min(AGI_F32(x), ndims, dims, keepdim));
+    AGI_HALF_VIA_F32(ag_min(AGI_F32(x), ndims, dims, keepdim), x);
     return extreme("ag_min", x, ndims, dims, keepdim, AGI_R_MIN);
 }
 
@@ -366,13 +366,13 @@ static ag_tensor *arg_extreme(const char *op, const ag_tensor *x, int dim, bool 
 
 ag_tensor *ag_argmax(const ag_tensor *x, int dim, bool keepdim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_argmax(AGI_F32(x), dim, keepdim));
+    AGI_HALF_VIA_F32(ag_argmax(AGI_F32(x), dim, keepdim), x);
     return arg_extreme("ag_argmax", x, dim, keepdim, AGI_R_ARGMAX);
 }
 
 ag_tensor *ag_argmin(const ag_tensor *x, int dim, bool keepdim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_argmin(AGI_F32(x), dim, keepdim));
+    AGI_HALF_VIA_F32(ag_argmin(AGI_F32(x), dim, keepdim), x);
     return arg_extreme("ag_argmin", x, dim, keepdim, AGI_R_ARGMIN);
 }
 
@@ -401,13 +401,13 @@ static ag_tensor *var_std(const char *op, const ag_tensor *x, int ndims, const i
 
 ag_tensor *ag_var(const ag_tensor *x, int ndims, const int *dims, int correction, bool keepdim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_var(AGI_F32(x), ndims, dims, correction, keepdim));
+    AGI_HALF_VIA_F32(ag_var(AGI_F32(x), ndims, dims, correction, keepdim), x);
     return var_std("ag_var", x, ndims, dims, correction, keepdim, false);
 }
 
 ag_tensor *ag_std(const ag_tensor *x, int ndims, const int *dims, int correction, bool keepdim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_std(AGI_F32(x), ndims, dims, correction, keepdim));
+    AGI_HALF_VIA_F32(ag_std(AGI_F32(x), ndims, dims, correction, keepdim), x);
     return var_std("ag_std", x, ndims, dims, correction, keepdim, true);
 }
 
@@ -428,7 +428,7 @@ static ag_status logsumexp_backward(agi_node *node, ag_tensor *g, ag_tensor **gr
  * it is infinite (all -inf gives -inf, any +inf gives +inf). */
 ag_tensor *ag_logsumexp(const ag_tensor *x, int ndims, const int *dims, bool keepdim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_logsumexp(AGI_F32(x), ndims, dims, keepdim));
+    AGI_HALF_VIA_F32(ag_logsumexp(AGI_F32(x), ndims, dims, keepdim), x);
     const char *op = "ag_logsumexp";
     if (!agi_check_tensor(op, x, "x")) return NULL;
     rplan p;

@@ -96,12 +96,12 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
 
 ag_tensor *ag_softmax(const ag_tensor *x, int dim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_softmax(AGI_F32(x), dim));
+    AGI_AUTOCAST_VIA_F32(ag_softmax(AGI_F32(x), dim), x);
     return softmax_any("ag_softmax", x, dim, AGI_SOFTMAX);
 }
 
 ag_tensor *ag_log_softmax(const ag_tensor *x, int dim)
 {
-    if (AGI_AUTOCAST_WIDENS(x)) AGI_AUTOCAST_F32_CALL(ag_log_softmax(AGI_F32(x), dim));
+    AGI_AUTOCAST_VIA_F32(ag_log_softmax(AGI_F32(x), dim), x);
     return softmax_any("ag_log_softmax", x, dim, AGI_LOG_SOFTMAX);
 }

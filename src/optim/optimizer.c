@@ -96,8 +96,13 @@ static ag_optimizer *opt_new(const char *op, opt_kind kind, ag_tensor *const *pa
             return NULL;
         }
         if (p->dtype != AG_F32) {
-            agi_error(AG_ERR_INVALID, op, "parameter %d must be f32, got %s %s", i,
-                      ag_dtype_name(p->dtype), agi_fmt_shape(buf, p->ndim, p->shape));
+            /* 16-bit parameters: train f32 master weights under autocast */
+            agi_error(agi_dtype_is_float(p->dtype) ? AG_ERR_UNSUPPORTED : AG_ERR_INVALID, op,
+                      "parameter %d must be f32, got %s %s%s", i, ag_dtype_name(p->dtype),
+                      agi_fmt_shape(buf, p->ndim, p->shape),
+                      agi_dtype_is_float(p->dtype)
+                          ? " (keep f32 master weights and train in autocast, anygrad/amp.h)"
+                          : "");
             return NULL;
         }
         if (!ag_is_contiguous(p)) {
