@@ -13,6 +13,7 @@ typedef struct train_ctx {
     ag_optimizer *opt;
     ag_tensor *x, *y; /* inputs and targets (i32 labels, or f32 for regression) */
     bool regression;
+    ag_dtype amp; /* autocast dtype of the forward pass (AG_F32: off) */
 } train_ctx;
 
 static bool train_step(void *p)
@@ -20,9 +21,11 @@ static bool train_step(void *p)
     train_ctx *c = p;
     ag_scope_begin();
     ag_optimizer_zero_grad(c->opt);
+    ag_autocast_begin(c->amp);
     ag_tensor *out = ag_module_forward(c->model, c->x);
     ag_tensor *loss = c->regression ? ag_mse_loss(out, c->y, AG_REDUCTION_MEAN)
                                     : ag_cross_entropy(out, c->y, NULL);
+    ag_autocast_end();
     bool ok = loss && ag_backward(loss, NULL) == AG_OK && ag_optimizer_step(c->opt) == AG_OK;
     ag_scope_end();
     return ok;
@@ -119,7 +122,7 @@ static void train_case(const bench_config *cfg, ag_device *dev, const char *name
     ag_tensor *params[64];
     int n = model ? ag_module_parameters(model, NULL, params, 64) : 0;
     ag_optimizer *opt = n > 0 ? ag_optim_adam(params, n, &(ag_adam_opts){.lr = 1e-3}) : NULL;
-    train_ctx c = {dev, model, opt, x, y, regression};
+    train_ctx c = {dev, model, opt, x, y, regression, AG_F32};
     bench_timer t = {&c, train_step, train_sync};
     bool timed = false;
     if (model && opt && x && y && bench_time(cfg, &t, &r)) {
@@ -132,6 +135,16 @@ static void train_case(const bench_config *cfg, ag_device *dev, const char *name
     (void)batch;
     emit(&r, user);
     if (timed) graph_cases(cfg, dev, name, &c, emit, user);
+    if (timed) { /* the same step in bf16 autocast (anygrad/amp.h), f32 master weights */
+        bench_result a = {0};
+        snprintf(a.name, sizeof a.name, "%s_amp_bf16", name);
+        c.amp = AG_BF16;
+        if (bench_time(cfg, &t, &a)) steady_counters(dev, &t, &a, NULL);
+        else if (!a.error[0]) snprintf(a.error, sizeof a.error, "%s", ag_last_error());
+        c.amp = AG_F32;
+        bench_set_throughput(&a, UNIT_MS_PER_STEP, 1.0);
+        emit(&a, user);
+    }
     ag_optimizer_free(opt);
     ag_module_free(model);
 }

@@ -121,13 +121,16 @@ def main():
         model = model.to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-        def step():
+        def step(amp):
             opt.zero_grad(set_to_none=True)
-            out = model(xb)
-            loss = F.mse_loss(out, yb) if regression else F.cross_entropy(out, yb)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                out = model(xb)
+                loss = F.mse_loss(out, yb) if regression else F.cross_entropy(out, yb)
             loss.backward()
             opt.step()
-        bench(case, step, "ms/step", 1.0)
+        bench(case, lambda: step(False), "ms/step", 1.0)
+        # bf16 autocast, f32 master weights (anygrad: ag_autocast_begin(AG_BF16))
+        bench(case + "_amp_bf16", lambda: step(True), "ms/step", 1.0)
 
     xb = torch.randn(128, 1, 28, 28, device=dev)
     yb = torch.randint(0, 10, (128,), device=dev)
