@@ -76,7 +76,14 @@ export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 # Leak checking on every backend. The Vulkan backend keeps one instance for the
 # process so the driver's permanent caches are not reported as leaks of an
 # unloaded module; tests/lsan.supp names the runtimes' own process-lifetime caches.
-ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+# intercept_tls_get_addr=0: the sanitizer runtime of GCC 12 (Debian 12) takes a
+# dynamic TLS block that happens to start 16 bytes past a page boundary for a
+# pre-2.25 glibc header and reads two garbage words as its bounds; the leak
+# checker's tracer then dies at exit ("Tracer caught signal 11") after a test
+# has passed. The blocks belong to the dlopened GPU runtimes, whose allocations
+# tests/lsan.supp already names, so nothing anygrad owns goes unscanned.
+export ASAN_OPTIONS=detect_leaks=1:intercept_tls_get_addr=0
+ctest --test-dir build-asan --output-on-failure -j"$jobs"
 echo "== fuzzing the file readers (libFuzzer, ASan+UBSan), ${AG_FUZZ_SECONDS:-30} s each"
 # Seeded with files the library itself writes (fuzz_seeds); any crash, sanitizer
 # report, leak or timeout makes the target exit non-zero and fails the script.
@@ -88,7 +95,7 @@ if command -v clang >/dev/null; then
   ./build-fuzz/tests/fuzz/fuzz_seeds build-fuzz/corpus
   for t in safetensors checkpoint idx; do
     echo "-- fuzz_$t"
-    ASAN_OPTIONS=detect_leaks=1 ./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="${AG_FUZZ_SECONDS:-30}" \
+    ./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="${AG_FUZZ_SECONDS:-30}" \
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 build-fuzz/corpus/$t 2>&1 | tail -n 4
   done
 else

@@ -48,7 +48,7 @@ struct ag_device {
      * while a graph still uses its buffer leaves the buffer to the graph. */
     pthread_mutex_t graph_lock;
     struct agi_held *held;
-    int n_held, cap_held;
+    int n_held, n_held_dead, cap_held; /* live entries, tombstones, slots */
     atomic_int n_graphs; /* live graphs and captures on this device */
 };
 

@@ -147,6 +147,97 @@ START_TEST(test_scope_oom)
 }
 END_TEST
 
+/* A training step captured as a graph, with the n-th host allocation of the
+ * capture failing, for n = 1, 2, ...: the capture fails with an out-of-memory
+ * error or yields a graph that replays; nothing leaks, and once every model
+ * tensor is released no graph keeps a buffer alive (the device's held-buffer
+ * registry is left empty). */
+typedef struct {
+    ag_module *net;
+    ag_optimizer *opt;
+    ag_tensor *x, *y;
+} graph_step_ctx;
+
+static ag_status graph_step(void *p)
+{
+    graph_step_ctx *c = p;
+    ag_scope_begin();
+    ag_optimizer_zero_grad(c->opt);
+    ag_tensor *loss = ag_cross_entropy(ag_module_forward(c->net, c->x), c->y, NULL);
+    ag_status st = loss ? ag_backward(loss, NULL) : ag_last_status();
+    if (st == AG_OK) st = ag_optimizer_step(c->opt);
+    ag_scope_end();
+    return st;
+}
+
+START_TEST(test_graph_capture_oom)
+{
+    ag_device *dev = agt_open(_i);
+    int64_t tensors0 = ag_live_tensors(), buffers0 = ag_device_live_buffers(dev);
+    graph_step_ctx c;
+    c.net = ag_nn_sequential(3, (ag_module *[]){ag_nn_linear(dev, 4, 6, true), ag_nn_relu(),
+                                                ag_nn_linear(dev, 6, 3, true)});
+    ck_assert(c.net != NULL);
+    ag_tensor *ps[8];
+    int np = ag_module_parameters(c.net, NULL, ps, 8);
+    c.opt = ag_optim_adam(ps, np, &(ag_adam_opts){.lr = 0.01});
+    ck_assert(c.opt != NULL);
+    c.x = ag_randn(dev, AG_SHAPE(5, 4));
+    c.y = ag_from_data(dev, AG_I32, AG_SHAPE(5), (int32_t[]){0, 1, 2, 1, 0}, 5 * sizeof(int32_t));
+    ck_assert(c.x && c.y);
+    ck_assert_msg(graph_step(&c) == AG_OK, "%s", ag_last_error()); /* optimizer state */
+    int64_t tensors1 = ag_live_tensors(), buffers1 = ag_device_live_buffers(dev);
+    /* Without fusion every injected failure must fail the capture; fusion is
+     * an optimisation that a graph does without when its tables cannot be
+     * allocated. */
+    for (int fuse = 0; fuse < 2; fuse++) {
+        const ag_graph_opts opts = {.no_fusion = !fuse};
+        int runs = 0, failed = 0;
+        for (int64_t n = 1;; n++) {
+            ag_clear_error();
+            agi_alloc_fail_at(n);
+            ag_graph *g = ag_graph_capture(dev, graph_step, &c, &opts);
+            int64_t injected = agi_alloc_failures();
+            agi_alloc_fail_at(0);
+            runs++;
+            if (!g) {
+                failed++;
+                ck_assert_msg(injected == 1 && ag_last_status() == AG_ERR_OOM &&
+                                  strstr(ag_last_error(), "out of memory"),
+                              "allocation %lld: capture failed with %s: %s", (long long)n,
+                              ag_status_name(ag_last_status()), ag_last_error());
+            } else {
+                ck_assert_msg(ag_graph_replay(g) == AG_OK, "allocation %lld: replay: %s",
+                              (long long)n, ag_last_error());
+                ag_graph_free(g);
+            }
+            ck_assert_msg(agi_scope_depth() == 0, "allocation %lld: scopes left open", (long long)n);
+            /* A capture that failed early leaves the grads zeroed to none: one
+             * eager step brings back the tensors of a step's end. */
+            ck_assert_msg(graph_step(&c) == AG_OK, "allocation %lld: eager step after it: %s",
+                          (long long)n, ag_last_error());
+            ck_assert_msg(ag_live_tensors() == tensors1, "allocation %lld: %lld tensors leaked",
+                          (long long)n, (long long)(ag_live_tensors() - tensors1));
+            ck_assert_msg(ag_device_live_buffers(dev) == buffers1,
+                          "allocation %lld: %lld buffers leaked", (long long)n,
+                          (long long)(ag_device_live_buffers(dev) - buffers1));
+            if (injected == 0) break; /* the capture no longer reaches allocation n */
+        }
+        ck_assert_int_gt(failed, 10); /* the capture allocates: the injector was exercised */
+        if (!fuse) ck_assert_int_eq(failed, runs - 1);
+    }
+    ck_assert_int_eq(ag_device_sync(dev), AG_OK);
+    ag_release(c.x);
+    ag_release(c.y);
+    ag_optimizer_free(c.opt);
+    ag_module_free(c.net);
+    ck_assert_int_eq(ag_live_tensors(), tensors0);
+    ck_assert_msg(ag_device_live_buffers(dev) == buffers0, "%lld buffers still held",
+                  (long long)(ag_device_live_buffers(dev) - buffers0));
+    agt_close(dev);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("oom");
@@ -154,6 +245,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     AGT_ADD_LOOP(tc, test_scope_oom);
     AGT_ADD_LOOP(tc, test_host_oom_everywhere);
+    AGT_ADD_LOOP(tc, test_graph_capture_oom);
     suite_add_tcase(s, tc);
     return agt_run_suite(s);
 }

@@ -392,10 +392,9 @@ ag_status agcl_alloc_locked(agi_backend_device *dev, size_t nbytes, agi_buffer *
 void agcl_free_locked(agi_backend_device *dev, agi_buffer *buf)
 {
     if (!buf) return;
-    if (dev->rec) { /* a temporary of a list being recorded */
-        agcl_rec_keep(dev, buf);
-        return;
-    }
+    /* A temporary of a list being recorded stays with the list; if it
+     * cannot, the list is discarded unrun and the buffer is freed now. */
+    if (dev->rec && agcl_rec_keep(dev, buf) == AG_OK) return;
     int cls = buf->cls;
     if (cls < 0 || cls >= AGCL_NUM_CLASSES) {
         clReleaseMemObject(buf->mem);

@@ -21,6 +21,7 @@ struct agi_kernel_list {
     int n, cap;
     agi_buffer **keep;
     int n_keep, cap_keep;
+    ag_status failed; /* the host ran out of memory keeping a temporary */
 };
 
 static cl_step *step_new(agi_kernel_list *l)
@@ -55,12 +56,19 @@ ag_status agcl_rec_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, 
     return AG_OK;
 }
 
-void agcl_rec_keep(agi_backend_device *dev, agi_buffer *buf)
+/* A temporary released while recording: the list owns it from now on. When
+ * the host cannot note it, the build fails (the list is discarded unrun) and
+ * the caller frees the buffer at once. */
+ag_status agcl_rec_keep(agi_backend_device *dev, agi_buffer *buf)
 {
     agi_kernel_list *l = dev->rec;
-    if (agi_grow((void **)&l->keep, &l->cap_keep, l->n_keep + 1, sizeof *l->keep) == AG_OK)
+    if (agi_grow((void **)&l->keep, &l->cap_keep, l->n_keep + 1, sizeof *l->keep) == AG_OK) {
         l->keep[l->n_keep++] = buf;
-    /* else: the list still uses it; leaking beats handing it to someone else */
+        return AG_OK;
+    }
+    if (l->failed == AG_OK)
+        l->failed = agi_set_error(AG_ERR_OOM, "opencl: host out of memory building a kernel list");
+    return l->failed;
 }
 
 static void list_destroy(agi_backend_device *dev, agi_kernel_list *l)
@@ -82,7 +90,7 @@ ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, 
     for (int i = 0; i < n && st == AG_OK; i++) {
         if (ks[i].op == AGI_K_GEMM) { /* CLBlast: called again at each run */
             cl_step *s = step_new(l);
-            if (!s) st = AG_ERR_OOM;
+            if (!s) st = agi_set_error(AG_ERR_OOM, "opencl: host out of memory building a kernel list");
             else s->k = ks[i];
             continue;
         }
@@ -90,6 +98,7 @@ ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, 
         st = agcl_exec(dev, &ks[i]);
         dev->rec = NULL;
     }
+    if (st == AG_OK) st = l->failed;
     if (st != AG_OK) {
         list_destroy(dev, l);
         return st;

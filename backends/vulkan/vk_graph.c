@@ -63,16 +63,23 @@ void vk_rec_touch(agi_backend_device *d, agi_buffer *b)
         if (r->touched[i] == b) return; /* recently noted */
     if (agi_grow((void **)&r->touched, &r->cap_touched, r->n_touched + 1, sizeof *r->touched) == AG_OK)
         r->touched[r->n_touched++] = b;
+    else if (r->failed == AG_OK) /* a replay could not keep b alive: fail the build */
+        r->failed = agi_set_error(AG_ERR_OOM, "vulkan: host out of memory building a kernel list");
 }
 
-void vk_rec_keep(agi_backend_device *d, agi_buffer *b)
+/* A temporary released while recording: the list owns it from now on. When
+ * the host cannot note it, the build fails (the list is discarded unrun) and
+ * the caller frees the buffer at once. */
+ag_status vk_rec_keep(agi_backend_device *d, agi_buffer *b)
 {
     vk_recorder *r = d->rec;
     if (agi_grow((void **)&r->keep, &r->cap_keep, r->n_keep + 1, sizeof *r->keep) == AG_OK) {
         r->keep[r->n_keep++] = b;
-        return;
+        return AG_OK;
     }
-    /* cannot keep it: the list still uses it, so let it leak rather than reuse it */
+    if (r->failed == AG_OK)
+        r->failed = agi_set_error(AG_ERR_OOM, "vulkan: host out of memory building a kernel list");
+    return r->failed;
 }
 
 static void list_destroy(agi_backend_device *d, agi_kernel_list *l)
@@ -124,6 +131,7 @@ ag_status vk_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_
     for (int i = 0; i < n && st == AG_OK; i++) st = vk_exec(d, &ks[i]);
     d->rec = NULL;
     d->epoch++;
+    if (st == AG_OK) st = r->failed;
     VkResult res = vkEndCommandBuffer(r->cb);
     if (st == AG_OK && res != VK_SUCCESS) st = vk_check(res, "vkEndCommandBuffer");
     if (st != AG_OK) {

@@ -101,6 +101,8 @@ typedef struct vk_recorder {
     agi_buffer **touched; /* buffers the list reads or writes */
     int n_touched, cap_touched;
     uint32_t dispatches;
+    ag_status failed;    /* set when the host ran out of memory noting a buffer:
+                            the list is discarded when recording ends */
 } vk_recorder;
 
 struct agi_kernel_list {
@@ -223,7 +225,7 @@ ag_status vk_rec_room(agi_backend_device *d, uint32_t meta_bytes, VkDescriptorPo
 ag_status vk_rec_meta(agi_backend_device *d, const void *data, uint32_t n, vk_binding *out);
 void vk_rec_touch(agi_backend_device *d, agi_buffer *b);
 /* Keeps a temporary released while recording (freed with the list). */
-void vk_rec_keep(agi_backend_device *d, agi_buffer *b);
+ag_status vk_rec_keep(agi_backend_device *d, agi_buffer *b);
 /* A full compute/transfer barrier recorded into cb (advances the epoch). */
 void vk_barrier(agi_backend_device *d, VkCommandBuffer cb);
 ag_status vk_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_kernel_list **out);

@@ -305,10 +305,10 @@ static void buffer_free_now(agi_backend_device *d, agi_buffer *buf)
 void vk_buffer_release(agi_backend_device *d, agi_buffer *buf)
 {
     if (!buf) return;
-    if (d->rec) { /* a temporary of a list being recorded (small ones live in the host pool) */
-        vk_rec_keep(d, buf);
-        return;
-    }
+    /* A temporary of a list being recorded (small ones live in the host
+     * pool) stays with the list; if it cannot, the list is discarded unrun
+     * and the buffer is freed now. */
+    if (d->rec && vk_rec_keep(d, buf) == AG_OK) return;
     if (!buf->block->host) {
         buffer_free_now(d, buf); /* reused in stream order */
         return;

@@ -425,9 +425,9 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
         }
         agi_view va, vw;
         ag_tensor *cx = NULL, *cw = NULL;
-        ag_tensor *wt = st == AG_OK && in > 0 ? mT(wf) : NULL; /* [in, out] */
-        if (wt) {
-            if (operand(op, x2, 0, NULL, &va, &cx) && operand(op, wt, 0, NULL, &vw, &cw))
+        if (st == AG_OK && in > 0) {
+            ag_tensor *wt = mT(wf); /* [in, out] */
+            if (wt && operand(op, x2, 0, NULL, &va, &cx) && operand(op, wt, 0, NULL, &vw, &cw))
                 st = gemm(op, dev, va, vw, out_view(out, 1, rows, outf), bf ? 1.0 : 0.0);
             else
                 st = ag_last_status();
