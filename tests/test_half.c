@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const ag_dtype halfs[2] = {AG_F16, AG_BF16};
@@ -174,6 +175,47 @@ START_TEST(test_reductions_and_matmul_vs_f32)
 }
 END_TEST
 
+/* A 16-bit matmul equals the f32 matmul of the same values rounded once, bit
+ * for bit: staged through f32 scratch, or (Vulkan's tiled GEMM, the GPU
+ * path) converted in registers with the f32 kernel's arithmetic. The tiled
+ * path reads and writes 16-bit directly: one dispatch, no scratch copies. */
+START_TEST(test_matmul_bits_and_native_path)
+{
+    ag_device *dev = agt_open(_i);
+    const ag_device_info *info = ag_device_get_info(dev);
+    const char *kv = getenv("AG_VULKAN_KERNELS"), *gm = getenv("AG_VULKAN_GEMM");
+    bool vk_tiled = info->backend == AG_BACKEND_VULKAN &&
+                    (info->type != AG_DEVICE_CPU || (kv && !strcmp(kv, "gpu"))) && !(gm && !strcmp(gm, "reg"));
+    static const int64_t cases[][4] = {{1, 33, 47, 70}, {3, 20, 18, 9}, {2, 65, 64, 130}};
+    ag_scope_begin();
+    for (int h = 0; h < 2; h++) {
+        ag_dtype t = halfs[h];
+        for (int c = 0; c < 3; c++) {
+            const int64_t *q = cases[c];
+            ag_tensor *a16 = ag_cast(agt_randn(dev, AG_SHAPE(q[0], q[1], q[3]), 71 + (uint64_t)c, 1.0), t);
+            ag_tensor *b16 = ag_cast(agt_randn(dev, AG_SHAPE(q[0], q[2], q[3]), 81 + (uint64_t)c, 1.0), t);
+            ag_tensor *bt16 = ag_transpose(b16, 1, 2); /* [b, K, N], N-major */
+            ck_assert(a16 && bt16);
+            ck_assert_int_eq(ag_device_sync(dev), AG_OK);
+            ag_device_counters c0, c1;
+            ck_assert_int_eq(ag_device_get_counters(dev, &c0), AG_OK);
+            ag_tensor *y = ag_matmul(a16, bt16);
+            ck_assert_msg(y != NULL, "%s matmul: %s", ag_dtype_name(t), ag_last_error());
+            ck_assert_int_eq(ag_device_get_counters(dev, &c1), AG_OK);
+            ck_assert_int_eq(ag_tensor_dtype(y), t);
+            if (vk_tiled)
+                ck_assert_msg(c1.dispatches - c0.dispatches == 1, "%s matmul %lldx%lldx%lld: %llu dispatches",
+                              ag_dtype_name(t), (long long)q[1], (long long)q[2], (long long)q[3],
+                              (unsigned long long)(c1.dispatches - c0.dispatches));
+            ag_tensor *ref = ag_cast(ag_matmul(ag_cast(a16, AG_F32), ag_cast(bt16, AG_F32)), t);
+            agt_assert_tensors_close(y, ref, 0, 0, "16-bit matmul vs the f32 one rounded once");
+        }
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* A captured graph replays 16-bit records (native and staged through f32)
  * like the eager ops: new inputs written into the captured tensor give the
  * eager result for them. */
@@ -189,12 +231,21 @@ START_TEST(test_graph_replay)
         ag_tensor *y = ag_softmax(ag_exp(ag_matmul(a, b)), 1);
         ag_graph *g = ag_graph_end(dev);
         ck_assert_msg(g != NULL && y != NULL, "%s capture: %s", ag_dtype_name(t), ag_last_error());
+        /* a graph of a GEMM and elementwise ops only: the whole step is one
+         * pre-built backend list */
+        ck_assert_int_eq(ag_graph_begin(dev, NULL), AG_OK);
+        ag_tensor *z = ag_add(ag_matmul(b, a), ag_matmul(b, a));
+        ag_graph *gz = ag_graph_end(dev);
+        ck_assert_msg(gz != NULL && z != NULL, "%s capture: %s", ag_dtype_name(t), ag_last_error());
         ag_tensor *a2 = ag_cast(agt_randn(dev, AG_SHAPE(2, 3), 61 + (uint64_t)h, 0.5), t);
         ck_assert_int_eq(ag_copy_(a, a2), AG_OK);
         ck_assert_msg(ag_graph_replay(g) == AG_OK, "%s replay: %s", ag_dtype_name(t), ag_last_error());
+        ck_assert_msg(ag_graph_replay(gz) == AG_OK, "%s replay: %s", ag_dtype_name(t), ag_last_error());
         ck_assert_int_eq(ag_tensor_dtype(y), t);
         agt_assert_tensors_close(y, ag_softmax(ag_exp(ag_matmul(a2, b)), 1), 0, 0, "replay vs eager");
+        agt_assert_tensors_close(z, ag_add(ag_matmul(b, a2), ag_matmul(b, a2)), 0, 0, "replay vs eager");
         ag_graph_free(g);
+        ag_graph_free(gz);
     }
     ag_scope_end();
     agt_close(dev);
@@ -280,6 +331,7 @@ static Suite *half_suite(void)
     AGT_ADD_LOOP(tc, test_elementwise_vs_f32);
     AGT_ADD_LOOP(tc, test_promotion);
     AGT_ADD_LOOP(tc, test_reductions_and_matmul_vs_f32);
+    AGT_ADD_LOOP(tc, test_matmul_bits_and_native_path);
     AGT_ADD_LOOP(tc, test_graph_replay);
     AGT_ADD_LOOP(tc, test_f32_kernel_ops_take_half);
     AGT_ADD_LOOP(tc, test_unsupported_is_explicit);

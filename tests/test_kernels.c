@@ -585,6 +585,13 @@ static void case_half_staged(kt *c)
         tp y = pair_out(c, dt, SHAPE_OF(2, 13, 9));
         kdesc g = {.op = AGI_K_GEMM, .dst = y, .src = {a, b}, .f = {1.0, 0.0}};
         half_vs_f32(c, &g, 2);
+        sub_case(c, "%s gemm [3, 20, 33] @ [3, 33, 18], alpha 2, beta 0.5 (C read)", ag_dtype_name(dt));
+        tp a3 = pair_rand_kind(c, dt, K_TRANS, -1, 1, false, SHAPE_OF(3, 20, 33));
+        tp b3 = pair_rand(c, dt, -1, 1, SHAPE_OF(3, 33, 18));
+        tp y3 = pair_rand(c, dt, -1, 1, SHAPE_OF(3, 20, 18));
+        kdesc g3 = {.op = AGI_K_GEMM, .dst = y3, .src = {a3, b3}, .f = {2.0, 0.5}};
+        run(c, &g3); /* the same 16-bit record on the CPU backend as reference */
+        compare(c, g3.dst, 1e-6, half_rtol(dt), "16-bit dst vs cpu");
         sub_case(c, "%s layer_norm [5, 64] with weight and bias", ag_dtype_name(dt));
         tp x = pair_rand(c, dt, -3, 3, SHAPE_OF(5, 64));
         tp w = pair_rand(c, dt, 0.5, 1.5, SHAPE_OF(64)), bb = pair_rand(c, dt, -1, 1, SHAPE_OF(64));

@@ -529,12 +529,17 @@ static size_t cl_buffer_bytes(const agi_buffer *buf) { return buf->nbytes; }
  * so a scratch buffer back in the pool is reused only after its kernels) */
 static const agi_stage_ops cl_stage = {agcl_alloc_locked, agcl_free_locked, agcl_exec};
 
+ag_status agcl_exec_any(agi_backend_device *dev, const agi_kernel *k)
+{
+    return agi_kernel_staged16(k) ? agi_exec_staged16(dev, k, &cl_stage) : agcl_exec(dev, k);
+}
+
 static ag_status cl_exec(agi_backend_device *dev, const agi_kernel *k)
 {
     ag_status vs = agi_kernel_validate("opencl", k, cl_buffer_bytes);
     if (vs != AG_OK) return vs;
     pthread_mutex_lock(&dev->lock);
-    ag_status st = agi_kernel_staged16(k) ? agi_exec_staged16(dev, k, &cl_stage) : agcl_exec(dev, k);
+    ag_status st = agcl_exec_any(dev, k);
     pthread_mutex_unlock(&dev->lock);
     return st;
 }

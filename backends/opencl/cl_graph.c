@@ -88,14 +88,14 @@ ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, 
     if (!l) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
     ag_status st = AG_OK;
     for (int i = 0; i < n && st == AG_OK; i++) {
-        if (ks[i].op == AGI_K_GEMM) { /* CLBlast: called again at each run */
+        if (ks[i].op == AGI_K_GEMM) { /* CLBlast (through f32 scratch for 16-bit data): called again at each run */
             cl_step *s = step_new(l);
             if (!s) st = agi_set_error(AG_ERR_OOM, "opencl: host out of memory building a kernel list");
             else s->k = ks[i];
             continue;
         }
         dev->rec = l;
-        st = agcl_exec(dev, &ks[i]);
+        st = agcl_exec_any(dev, &ks[i]);
         dev->rec = NULL;
     }
     if (st == AG_OK) st = l->failed;
@@ -112,7 +112,7 @@ ag_status agcl_list_run(agi_backend_device *dev, agi_kernel_list *l)
     for (int i = 0; i < l->n; i++) {
         cl_step *s = &l->steps[i];
         if (!s->kern) {
-            ag_status st = agcl_exec(dev, &s->k);
+            ag_status st = agcl_exec_any(dev, &s->k);
             if (st != AG_OK) return st;
             continue;
         }

@@ -177,6 +177,9 @@ ag_status agcl_check_view(const agi_kernel *k, const agi_view *v, const char *wh
  * object and arguments; a released temporary stays with the list. */
 ag_status agcl_rec_launch(agi_backend_device *dev, agcl_kernel_id id, int dims, const size_t *g,
                           const size_t *l, int nargs, const agcl_arg *args);
+/* A validated record under the device lock: its kernels, or for a staged op
+ * with 16-bit data the f32 scratch round trip (stage16.c). cl_device.c */
+ag_status agcl_exec_any(agi_backend_device *dev, const agi_kernel *k);
 ag_status agcl_rec_keep(agi_backend_device *dev, agi_buffer *buf);
 ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, agi_kernel_list **out);
 ag_status agcl_list_run(agi_backend_device *dev, agi_kernel_list *l);

@@ -568,13 +568,19 @@ static ag_status vk_scratch_new(agi_backend_device *d, size_t nbytes, agi_buffer
 /* 16-bit data of staged ops, under the device lock (scratch freed in stream order) */
 static const agi_stage_ops vk_stage = {vk_scratch_new, vk_buffer_release, vk_exec};
 
+ag_status vk_exec_any(agi_backend_device *d, const agi_kernel *k)
+{
+    return agi_kernel_staged16(k) && !vk_gemm_native16(d, k) ? agi_exec_staged16(d, k, &vk_stage)
+                                                             : vk_exec(d, k);
+}
+
 static ag_status vt_exec(agi_backend_device *d, const agi_kernel *k)
 {
     ag_status vs = agi_kernel_validate("vulkan", k, vt_buffer_bytes);
     if (vs != AG_OK) return vs;
     pthread_mutex_lock(&d->lock);
     double t0 = d->profile ? now_s() : 0, c0 = d->prof_pipeline_s;
-    ag_status st = agi_kernel_staged16(k) ? agi_exec_staged16(d, k, &vk_stage) : vk_exec(d, k);
+    ag_status st = vk_exec_any(d, k);
     if (d->profile && st == AG_OK && (unsigned)k->op < AGI_K_COUNT) {
         st = vk_wait_all(d);
         /* first use of a shader compiles its pipeline: not the op's time */

@@ -5,7 +5,8 @@
  * work per load matters most);
  * GPUs use shared-memory tiles of 64x64, or 32x32 for skinny products (see
  * tile_size), and a matrix-vector kernel (gemv.comp) when N or M is 1.
- * AG_VULKAN_GEMM=reg|tiled overrides. */
+ * AG_VULKAN_GEMM=reg|tiled overrides. The tiled kernel also reads and writes
+ * f16 / bf16 directly (vk_gemm_native16). */
 #include "vk_internal.h"
 
 #include <stdlib.h>
@@ -82,10 +83,34 @@ static ag_status gemv(agi_backend_device *d, gemm_pc *pc, vk_dispatch *disp, int
     return run_batches(d, &t, disp, batch);
 }
 
+/* Whether a product goes to the register-blocked kernel (CPU-type devices,
+ * AG_VULKAN_GEMM=reg, devices without 256-invocation workgroups). */
+static bool reg_path(const agi_backend_device *d)
+{
+    const char *mode = getenv("AG_VULKAN_GEMM");
+    bool reg = d->is_cpu;
+    if (mode && strcmp(mode, "reg") == 0) reg = true;
+    if (mode && strcmp(mode, "tiled") == 0) reg = false;
+    if (d->props.limits.maxComputeWorkGroupInvocations < 256) reg = true; /* tiles need 256 */
+    return reg;
+}
+
+/* f16 / bf16 GEMMs the tiled kernel runs natively: A, B and C of one 16-bit
+ * dtype, a product (M, N > 1) that takes the tiles. Every other 16-bit GEMM
+ * is staged through f32 scratch (stage16.c), which gives the same bits. */
+bool vk_gemm_native16(const agi_backend_device *d, const agi_kernel *k)
+{
+    const agi_view *A = &k->src[0], *B = &k->src[1], *C = &k->dst;
+    if (k->op != AGI_K_GEMM || (C->dtype != AG_F16 && C->dtype != AG_BF16)) return false;
+    if (A->dtype != C->dtype || B->dtype != C->dtype || C->ndim != 3) return false;
+    return !reg_path(d) && C->shape[1] > 1 && C->shape[2] > 1;
+}
+
 ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
 {
     const agi_view *A = &k->src[0], *B = &k->src[1], *C = &k->dst;
-    if (A->dtype != AG_F32 || B->dtype != AG_F32 || C->dtype != AG_F32)
+    bool half = vk_gemm_native16(d, k);
+    if (!half && (A->dtype != AG_F32 || B->dtype != AG_F32 || C->dtype != AG_F32))
         return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: gemm: only f32 is supported");
     if (A->ndim != 3 || B->ndim != 3 || C->ndim != 3)
         return agi_set_error(AG_ERR_INVALID, "vulkan: gemm: views must have 3 dims");
@@ -124,11 +149,7 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
     if (K == 1) pc.sak = pc.sbk = 0;
     if (batch == 1) pc.sab = pc.sbb = pc.scb = 0;
 
-    const char *mode = getenv("AG_VULKAN_GEMM");
-    bool reg = d->is_cpu;
-    if (mode && strcmp(mode, "reg") == 0) reg = true;
-    if (mode && strcmp(mode, "tiled") == 0) reg = false;
-    if (d->props.limits.maxComputeWorkGroupInvocations < 256) reg = true; /* tiles need 256 */
+    bool reg = reg_path(d);
     uint32_t gx, gy;
     if (reg) {
         /* Matrix-vector (N == 1, C a column): compute C^T = B^T A^T instead,
@@ -172,7 +193,9 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
         return gemv(d, &pc, &disp, M, N, K, batch);
     } else {
         uint32_t ts = tile_size(M, N, batch);
-        disp.shader = AGVK_SH_gemm_tiled;
+        static const int half_shaders[2][2] = {{AGVK_SH_gemm_tiled_f16, AGVK_SH_gemm_tiled_bf16},
+                                               {AGVK_SH_gemm_tiled_f16_s16, AGVK_SH_gemm_tiled_bf16_s16}};
+        disp.shader = half ? half_shaders[d->has_s16][C->dtype == AG_BF16] : AGVK_SH_gemm_tiled;
         disp.spec[0] = 256;
         disp.spec[1] = ts;
         gx = (uint32_t)((N + ts - 1) / ts);

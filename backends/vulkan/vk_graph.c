@@ -128,7 +128,7 @@ ag_status vk_list_build(agi_backend_device *d, const agi_kernel *ks, int n, agi_
      * a hazard inside it. */
     d->epoch++;
     d->rec = r;
-    for (int i = 0; i < n && st == AG_OK; i++) st = vk_exec(d, &ks[i]);
+    for (int i = 0; i < n && st == AG_OK; i++) st = vk_exec_any(d, &ks[i]);
     d->rec = NULL;
     d->epoch++;
     if (st == AG_OK) st = r->failed;

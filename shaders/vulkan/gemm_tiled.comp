@@ -1,11 +1,22 @@
 #version 450
+//! variant gemm_tiled
+//! variant gemm_tiled_f16 -DHALF=1
+//! variant gemm_tiled_bf16 -DHALF=2
+//! variant gemm_tiled_f16_s16 -DHALF=1 -DS16
+//! variant gemm_tiled_bf16_s16 -DHALF=2 -DS16
 // GEMM with shared-memory tiles (for GPUs): a workgroup of 16x16 invocations
 // computes a TS x TS tile of C, each invocation an R x R block (R = TS/16;
 // its rows and columns 16 apart, so shared-memory reads do not collide),
 // stepping K by 16. Spec 1 = TS: 32, 64 or 128 (the host picks: big tiles
 // for big products, small ones when big tiles would leave the GPU idle).
 // Any strides (scalar loads). Grid: x along n tiles, y along m tiles, z batch.
+// HALF 1 / 2: f16 / bf16 A, B and C converted in registers (gemm_common.glsl);
+// the f32 arithmetic and its order are the f32 kernel's, so the result is the
+// f32 product of the same values rounded once.
 #extension GL_GOOGLE_include_directive : require
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 layout(local_size_x = 256) in;
 layout(constant_id = 1) const uint TS = 64u;
 #include "gemm_common.glsl"
@@ -33,13 +44,13 @@ void main()
             uint mm, kk;
             if (pc.sam == 1u) { mm = e % TS; kk = e / TS; } else { kk = e % TK; mm = e / TK; }
             uint m = mt + mm, k = k0 + kk;
-            sa[kk][mm] = (m < M && k < K) ? a[abase + m * pc.sam + k * pc.sak] : 0.0;
+            sa[kk][mm] = (m < M && k < K) ? LOAD_A(abase + m * pc.sam + k * pc.sak) : 0.0;
         }
         for (uint e = t; e < TK * TS; e += 256u) {
             uint nn, kk;
             if (pc.sbn == 1u) { nn = e % TS; kk = e / TS; } else { kk = e % TK; nn = e / TK; }
             uint n = nt + nn, k = k0 + kk;
-            sb[kk][nn] = (n < N && k < K) ? b[bbase + k * pc.sbk + n * pc.sbn] : 0.0;
+            sb[kk][nn] = (n < N && k < K) ? LOAD_B(bbase + k * pc.sbk + n * pc.sbn) : 0.0;
         }
         barrier();
         for (uint kk = 0u; kk < TK; kk++) {
