@@ -175,10 +175,10 @@ START_TEST(test_reductions_and_matmul_vs_f32)
 }
 END_TEST
 
-/* A 16-bit matmul equals the f32 matmul of the same values rounded once, bit
- * for bit: staged through f32 scratch, or (Vulkan's tiled GEMM, the GPU
- * path) converted in registers with the f32 kernel's arithmetic. The tiled
- * path reads and writes 16-bit directly: one dispatch, no scratch copies. */
+/* A 16-bit matmul, softmax, log-softmax and layer norm equal the f32 op on
+ * the same values rounded once, bit for bit: staged through f32 scratch, or
+ * (Vulkan's tiled GEMM, the GPU path, and its row kernels) converted in
+ * registers with the f32 kernel's arithmetic, one dispatch, no scratch. */
 START_TEST(test_matmul_bits_and_native_path)
 {
     ag_device *dev = agt_open(_i);
@@ -209,6 +209,33 @@ START_TEST(test_matmul_bits_and_native_path)
                               (unsigned long long)(c1.dispatches - c0.dispatches));
             ag_tensor *ref = ag_cast(ag_matmul(ag_cast(a16, AG_F32), ag_cast(bt16, AG_F32)), t);
             agt_assert_tensors_close(y, ref, 0, 0, "16-bit matmul vs the f32 one rounded once");
+        }
+        /* Row kernels: Vulkan converts in registers on every device. With
+         * grad, layer norm also writes its f32 statistics. */
+        bool vk = info->backend == AG_BACKEND_VULKAN;
+        ag_tensor *x16 = ag_cast(agt_randn(dev, AG_SHAPE(6, 45), 91, 2.0), t);
+        ag_tensor *w16 = ag_cast(agt_randn(dev, AG_SHAPE(45), 92, 1.0), t);
+        ag_tensor *b16 = ag_cast(agt_randn(dev, AG_SHAPE(45), 93, 1.0), t);
+        ag_tensor *x32 = ag_cast(x16, AG_F32), *w32 = ag_cast(w16, AG_F32), *b32 = ag_cast(b16, AG_F32);
+        ck_assert(x16 && w16 && b16 && x32 && w32 && b32);
+        ck_assert_int_eq(ag_set_requires_grad(x16, true), AG_OK);
+        for (int op = 0; op < 3; op++) {
+            ck_assert_int_eq(ag_device_sync(dev), AG_OK);
+            ag_device_counters c0, c1;
+            ck_assert_int_eq(ag_device_get_counters(dev, &c0), AG_OK);
+            ag_tensor *y = op == 0   ? ag_softmax(x16, 1)
+                           : op == 1 ? ag_log_softmax(x16, 1)
+                                     : ag_layer_norm(x16, 1, (int64_t[]){45}, w16, b16, 1e-5);
+            ck_assert_msg(y != NULL, "%s op %d: %s", ag_dtype_name(t), op, ag_last_error());
+            ck_assert_int_eq(ag_device_get_counters(dev, &c1), AG_OK);
+            ck_assert_int_eq(ag_tensor_dtype(y), t);
+            if (vk)
+                ck_assert_msg(c1.dispatches - c0.dispatches == 1, "%s row op %d: %llu dispatches",
+                              ag_dtype_name(t), op, (unsigned long long)(c1.dispatches - c0.dispatches));
+            ag_tensor *r32 = op == 0   ? ag_softmax(x32, 1)
+                             : op == 1 ? ag_log_softmax(x32, 1)
+                                       : ag_layer_norm(x32, 1, (int64_t[]){45}, w32, b32, 1e-5);
+            agt_assert_tensors_close(y, ag_cast(r32, t), 0, 0, "16-bit row op vs the f32 one rounded once");
         }
     }
     ag_scope_end();

@@ -225,6 +225,50 @@ typedef struct sm_pc {
     uint32_t rows, n, doff, xoff, goff;
 } sm_pc;
 
+static bool contiguous_rows(const agi_view *v, const agi_view *like)
+{
+    return v->ndim == 2 && agi_view_is_contiguous(v) && v->shape[0] == like->shape[0] &&
+           v->shape[1] == like->shape[1];
+}
+
+/* Softmax, its backward and layer norm with every data view of one 16-bit
+ * dtype (layer norm's stats f32), laid out as their kernels need (x and y
+ * contiguous [rows, n]; weight, bias and stats contiguous and flat): their
+ * HALF variants convert in registers.
+ * Other 16-bit records are staged through f32 scratch (stage16.c); both give
+ * the same bits. */
+bool vk_rownorm_native16(const agi_kernel *k)
+{
+    ag_dtype t = k->dst.dtype;
+    if (t != AG_F16 && t != AG_BF16) return false;
+    const agi_view *y = &k->dst, *x = &k->src[0];
+    if (x->dtype != t || !contiguous_rows(y, y) || !contiguous_rows(x, y)) return false;
+    switch (k->op) {
+    case AGI_K_SOFTMAX: return k->sub == AGI_SOFTMAX || k->sub == AGI_LOG_SOFTMAX;
+    case AGI_K_SOFTMAX_BWD:
+        return (k->sub == AGI_SOFTMAX || k->sub == AGI_LOG_SOFTMAX) && k->src[1].dtype == t &&
+               contiguous_rows(&k->src[1], y);
+    case AGI_K_LAYER_NORM: {
+        const agi_view *flat[3] = {&k->src[1], &k->src[2], &k->dst2}; /* stats stay f32 */
+        int64_t need[3] = {y->shape[1], y->shape[1], 2 * y->shape[0]};
+        for (int i = 0; i < 3; i++)
+            if (flat[i]->buf && (flat[i]->dtype != (i == 2 ? AG_F32 : t) || !agi_view_is_contiguous(flat[i]) ||
+                                 agi_view_numel(flat[i]) != need[i]))
+                return false;
+        return true;
+    }
+    default: return false;
+    }
+}
+
+/* The shader id of a row kernel: f32, or its f16 / bf16 variant with 16-bit
+ * storage or packed words. ids: {f32, f16, bf16, f16_s16, bf16_s16}. */
+static int row_shader(const agi_backend_device *d, ag_dtype t, const int ids[5])
+{
+    if (t == AG_F32) return ids[0];
+    return ids[(t == AG_BF16 ? 2 : 1) + (d->has_s16 ? 2 : 0)];
+}
+
 ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
 {
     bool bwd = k->op == AGI_K_SOFTMAX_BWD;
@@ -233,7 +277,7 @@ ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
     const agi_view *v[3] = {&k->dst, &k->src[0], bwd ? &k->src[1] : NULL};
     for (int i = 0; i < 3; i++) {
         if (!v[i]) continue;
-        if (v[i]->dtype != AG_F32)
+        if (v[i]->dtype != AG_F32 && !vk_rownorm_native16(k))
             return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s: non-f32 data unsupported",
                                  agi_kernel_op_name(k->op));
         if (v[i]->ndim != 2 || !agi_view_is_contiguous(v[i]) || v[i]->shape[0] != k->dst.shape[0] ||
@@ -259,9 +303,19 @@ ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
         /* CPU-type devices: one subgroup per row, no barriers at all */
         uint32_t sg = d->subgroup_size;
         if (d->is_cpu || wg < sg) wg = sg;
-        disp.shader = bwd ? AGVK_SH_softmax_bwd_sg : AGVK_SH_softmax_fwd_sg;
+        static const int fwd_sg[5] = {AGVK_SH_softmax_fwd_sg, AGVK_SH_softmax_fwd_sg_f16,
+                                      AGVK_SH_softmax_fwd_sg_bf16, AGVK_SH_softmax_fwd_sg_f16_s16,
+                                      AGVK_SH_softmax_fwd_sg_bf16_s16};
+        static const int bwd_sg[5] = {AGVK_SH_softmax_bwd_sg, AGVK_SH_softmax_bwd_sg_f16,
+                                      AGVK_SH_softmax_bwd_sg_bf16, AGVK_SH_softmax_bwd_sg_f16_s16,
+                                      AGVK_SH_softmax_bwd_sg_bf16_s16};
+        disp.shader = row_shader(d, k->dst.dtype, bwd ? bwd_sg : fwd_sg);
     } else {
-        disp.shader = bwd ? AGVK_SH_softmax_bwd : AGVK_SH_softmax_fwd;
+        static const int fwd[5] = {AGVK_SH_softmax_fwd, AGVK_SH_softmax_fwd_f16, AGVK_SH_softmax_fwd_bf16,
+                                   AGVK_SH_softmax_fwd_f16_s16, AGVK_SH_softmax_fwd_bf16_s16};
+        static const int bwdv[5] = {AGVK_SH_softmax_bwd, AGVK_SH_softmax_bwd_f16, AGVK_SH_softmax_bwd_bf16,
+                                    AGVK_SH_softmax_bwd_f16_s16, AGVK_SH_softmax_bwd_bf16_s16};
+        disp.shader = row_shader(d, k->dst.dtype, bwd ? bwdv : fwd);
     }
     disp.spec[0] = vk_wg(d, wg);
     disp.spec[1] = (uint32_t)k->sub;
@@ -285,14 +339,15 @@ static bool flat_ok(const agi_view *v, int64_t n)
 ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k)
 {
     const agi_view *y = &k->dst, *x = &k->src[0];
-    if (y->dtype != AG_F32 || x->dtype != AG_F32)
+    bool half = vk_rownorm_native16(k);
+    if (!half && (y->dtype != AG_F32 || x->dtype != AG_F32))
         return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: layer_norm: non-f32 data unsupported");
     if (y->ndim != 2 || x->ndim != 2 || !agi_view_is_contiguous(y) || !agi_view_is_contiguous(x) ||
         x->shape[0] != y->shape[0] || x->shape[1] != y->shape[1])
         return agi_set_error(AG_ERR_INVALID, "vulkan: layer_norm: x and y must be contiguous [rows, n]");
     int64_t rows = y->shape[0], n = y->shape[1];
-    if ((k->src[1].buf && !flat_ok(&k->src[1], n)) || (k->src[2].buf && !flat_ok(&k->src[2], n)) ||
-        (k->dst2.buf && !flat_ok(&k->dst2, 2 * rows)))
+    if (!half && ((k->src[1].buf && !flat_ok(&k->src[1], n)) || (k->src[2].buf && !flat_ok(&k->src[2], n)) ||
+                  (k->dst2.buf && !flat_ok(&k->dst2, 2 * rows))))
         return agi_set_error(AG_ERR_INVALID,
                              "vulkan: layer_norm: weight and bias must be contiguous f32 [n], stats [rows, 2]");
     if (!(k->p.s.f[0] >= 0.0))
@@ -317,9 +372,13 @@ ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k)
     if (d->subgroup_arith) {
         uint32_t sg = d->subgroup_size;
         if (d->is_cpu || wg < sg) wg = sg;
-        disp.shader = AGVK_SH_layer_norm_sg;
+        static const int sg_ids[5] = {AGVK_SH_layer_norm_sg, AGVK_SH_layer_norm_sg_f16, AGVK_SH_layer_norm_sg_bf16,
+                                      AGVK_SH_layer_norm_sg_f16_s16, AGVK_SH_layer_norm_sg_bf16_s16};
+        disp.shader = row_shader(d, y->dtype, sg_ids);
     } else {
-        disp.shader = AGVK_SH_layer_norm;
+        static const int ids[5] = {AGVK_SH_layer_norm, AGVK_SH_layer_norm_f16, AGVK_SH_layer_norm_bf16,
+                                   AGVK_SH_layer_norm_f16_s16, AGVK_SH_layer_norm_bf16_s16};
+        disp.shader = row_shader(d, y->dtype, ids);
     }
     disp.spec[0] = vk_wg(d, wg);
     disp.spec[1] = k->src[1].buf != NULL;
