@@ -13,7 +13,6 @@
 #include "internal.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const ag_dtype halfs[2] = {AG_F16, AG_BF16};
@@ -177,15 +176,13 @@ END_TEST
 
 /* A 16-bit matmul, softmax, log-softmax and layer norm equal the f32 op on
  * the same values rounded once, bit for bit: staged through f32 scratch, or
- * (Vulkan's tiled GEMM, the GPU path, and its row kernels) converted in
- * registers with the f32 kernel's arithmetic, one dispatch, no scratch. */
+ * (Vulkan's GEMM kernels and row kernels) converted in registers with the
+ * f32 kernel's arithmetic, one dispatch, no scratch. */
 START_TEST(test_matmul_bits_and_native_path)
 {
     ag_device *dev = agt_open(_i);
     const ag_device_info *info = ag_device_get_info(dev);
-    const char *kv = getenv("AG_VULKAN_KERNELS"), *gm = getenv("AG_VULKAN_GEMM");
-    bool vk_tiled = info->backend == AG_BACKEND_VULKAN &&
-                    (info->type != AG_DEVICE_CPU || (kv && !strcmp(kv, "gpu"))) && !(gm && !strcmp(gm, "reg"));
+    bool vk = info->backend == AG_BACKEND_VULKAN;
     static const int64_t cases[][4] = {{1, 33, 47, 70}, {3, 20, 18, 9}, {2, 65, 64, 130}};
     ag_scope_begin();
     for (int h = 0; h < 2; h++) {
@@ -203,7 +200,7 @@ START_TEST(test_matmul_bits_and_native_path)
             ck_assert_msg(y != NULL, "%s matmul: %s", ag_dtype_name(t), ag_last_error());
             ck_assert_int_eq(ag_device_get_counters(dev, &c1), AG_OK);
             ck_assert_int_eq(ag_tensor_dtype(y), t);
-            if (vk_tiled)
+            if (vk)
                 ck_assert_msg(c1.dispatches - c0.dispatches == 1, "%s matmul %lldx%lldx%lld: %llu dispatches",
                               ag_dtype_name(t), (long long)q[1], (long long)q[2], (long long)q[3],
                               (unsigned long long)(c1.dispatches - c0.dispatches));
@@ -212,7 +209,6 @@ START_TEST(test_matmul_bits_and_native_path)
         }
         /* Row kernels: Vulkan converts in registers on every device. With
          * grad, layer norm also writes its f32 statistics. */
-        bool vk = info->backend == AG_BACKEND_VULKAN;
         ag_tensor *x16 = ag_cast(agt_randn(dev, AG_SHAPE(6, 45), 91, 2.0), t);
         ag_tensor *w16 = ag_cast(agt_randn(dev, AG_SHAPE(45), 92, 1.0), t);
         ag_tensor *b16 = ag_cast(agt_randn(dev, AG_SHAPE(45), 93, 1.0), t);

@@ -5,8 +5,8 @@
  * work per load matters most);
  * GPUs use shared-memory tiles of 64x64, or 32x32 for skinny products (see
  * tile_size), and a matrix-vector kernel (gemv.comp) when N or M is 1.
- * AG_VULKAN_GEMM=reg|tiled overrides. The tiled kernel also reads and writes
- * f16 / bf16 directly (vk_gemm_native16). */
+ * AG_VULKAN_GEMM=reg|tiled overrides. The register-blocked and tiled kernels
+ * also read and write f16 / bf16 directly (vk_gemm_native16). */
 #include "vk_internal.h"
 
 #include <stdlib.h>
@@ -95,15 +95,16 @@ static bool reg_path(const agi_backend_device *d)
     return reg;
 }
 
-/* f16 / bf16 GEMMs the tiled kernel runs natively: A, B and C of one 16-bit
- * dtype, a product (M, N > 1) that takes the tiles. Every other 16-bit GEMM
- * is staged through f32 scratch (stage16.c), which gives the same bits. */
+/* f16 / bf16 GEMMs run natively (converted in registers): A, B and C of one
+ * 16-bit dtype, on the register-blocked kernel or, on GPUs, a product
+ * (M, N > 1) that takes the tiles. The rest (GPU matrix-vector products) is
+ * staged through f32 scratch (stage16.c), which gives the same bits. */
 bool vk_gemm_native16(const agi_backend_device *d, const agi_kernel *k)
 {
     const agi_view *A = &k->src[0], *B = &k->src[1], *C = &k->dst;
     if (k->op != AGI_K_GEMM || (C->dtype != AG_F16 && C->dtype != AG_BF16)) return false;
     if (A->dtype != C->dtype || B->dtype != C->dtype || C->ndim != 3) return false;
-    return !reg_path(d) && C->shape[1] > 1 && C->shape[2] > 1;
+    return reg_path(d) || (C->shape[1] > 1 && C->shape[2] > 1);
 }
 
 ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
@@ -175,13 +176,15 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
         /* vec4 loads need 16-byte aligned rows: offsets and strides % 4 == 0;
          * clamped vec4 blocks need the vector dimension % 4 == 0 (and >= 4). */
         bool al_a = pc.aoff % 4 == 0 && pc.sab % 4 == 0, al_b = pc.boff % 4 == 0 && pc.sbb % 4 == 0;
-        uint32_t av = 0, bv = 0;
-        if (al_a && pc.sak == 1 && pc.sam % 4 == 0 && K >= 4) av = 1;
-        else if (al_a && pc.sam == 1 && pc.sak % 4 == 0 && M % 4 == 0 && rm >= 4) av = 2;
-        if (al_b && pc.sbn == 1 && pc.sbk % 4 == 0 && N % 4 == 0) bv = 1;
-        else if (al_b && pc.sbk == 1 && pc.sbn % 4 == 0 && K >= 4) bv = 2;
+        uint32_t av = 0, bv = 0; /* 16-bit data: scalar loads */
+        if (!half && al_a && pc.sak == 1 && pc.sam % 4 == 0 && K >= 4) av = 1;
+        else if (!half && al_a && pc.sam == 1 && pc.sak % 4 == 0 && M % 4 == 0 && rm >= 4) av = 2;
+        if (!half && al_b && pc.sbn == 1 && pc.sbk % 4 == 0 && N % 4 == 0) bv = 1;
+        else if (!half && al_b && pc.sbk == 1 && pc.sbn % 4 == 0 && K >= 4) bv = 2;
         uint32_t wg = vk_wg(d, 16);
-        disp.shader = AGVK_SH_gemm_reg;
+        static const int reg_half[2][2] = {{AGVK_SH_gemm_reg_f16, AGVK_SH_gemm_reg_bf16},
+                                           {AGVK_SH_gemm_reg_f16_s16, AGVK_SH_gemm_reg_bf16_s16}};
+        disp.shader = half ? reg_half[d->has_s16][C->dtype == AG_BF16] : AGVK_SH_gemm_reg;
         disp.spec[0] = wg;
         disp.spec[1] = av;
         disp.spec[2] = bv;

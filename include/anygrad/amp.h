@@ -40,10 +40,11 @@
  * used either way). Regions nest; ag_autocast_begin(AG_F32) turns autocast
  * off inside a region. Graph capture records autocast steps like any other.
  *
- * Where a backend has no 16-bit fast path for an op (GEMM and convolution
- * today convert 16-bit operands to f32 in registers or through a staging
- * buffer, see docs/ARCHITECTURE.md), autocast gives the numerics of the
- * 16-bit op, not its speed.
+ * Where a backend has no 16-bit fast path for an op, it converts 16-bit
+ * operands to f32 through a staging buffer (the CPU and OpenCL backends'
+ * GEMM, every backend's convolution; Vulkan converts GEMM, softmax and
+ * layer norm in registers, see docs/ARCHITECTURE.md): autocast then gives
+ * the numerics of the 16-bit op, not its speed.
  */
 #ifndef ANYGRAD_AMP_H
 #define ANYGRAD_AMP_H

@@ -1,4 +1,9 @@
 #version 450
+//! variant gemm_reg
+//! variant gemm_reg_f16 -DHALF=1
+//! variant gemm_reg_bf16 -DHALF=2
+//! variant gemm_reg_f16_s16 -DHALF=1 -DS16
+//! variant gemm_reg_bf16_s16 -DHALF=2 -DS16
 // GEMM, register blocked without shared memory (for CPU-type devices such as
 // lavapipe, where every storage-buffer load instruction is costly and a vec4
 // load costs little more than a scalar one): each invocation computes an
@@ -9,7 +14,12 @@
 // along n (row-major B, N % 4 == 0), 2 vec4 along k (transposed B, aligned).
 // Spec 3 = RM (4 or 8), spec 4 = RN4 (1 or 2).
 // Workgroup: (spec 0) invocations along n; grid y along m, z batch.
+// HALF 1 / 2: f16 / bf16 A, B and C converted in registers (scalar loads
+// only: AV = BV = 0), with the f32 variant's arithmetic in the same order.
 #extension GL_GOOGLE_include_directive : require
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #include "common.glsl"
 #include "gemm_common.glsl"
 layout(constant_id = 1) const int AV = 0;
@@ -36,6 +46,7 @@ void main()
     uint K4 = K & ~3u;
     for (; k < K4; k += 4u) {
         vec4 ar[RM]; // ar[i] = A[m0+i][k..k+3]
+#if HALF == 0
         if (AV == 1) {
             for (int i = 0; i < RM; i++) ar[i] = a4[(abase + mr[i] * pc.sam + k) >> 2];
         } else if (AV == 2) {
@@ -46,13 +57,16 @@ void main()
                 for (int ii = 0; ii < 4; ii++)
                     ar[4 * mb + ii] = vec4(col[0][ii], col[1][ii], col[2][ii], col[3][ii]);
             }
-        } else {
+        } else
+#endif
+        {
             for (int i = 0; i < RM; i++) {
                 uint r = abase + mr[i] * pc.sam + k * pc.sak;
-                ar[i] = vec4(a[r], a[r + pc.sak], a[r + 2u * pc.sak], a[r + 3u * pc.sak]);
+                ar[i] = vec4(LOAD_A(r), LOAD_A(r + pc.sak), LOAD_A(r + 2u * pc.sak), LOAD_A(r + 3u * pc.sak));
             }
         }
         vec4 br[4][RN4]; // br[kk][jb] = B[k+kk][n0+4jb .. n0+4jb+3]
+#if HALF == 0
         if (BV == 1) {
             for (int kk = 0; kk < 4; kk++)
                 for (int jb = 0; jb < RN4; jb++) {
@@ -65,12 +79,14 @@ void main()
                 for (int jj = 0; jj < 4; jj++) col[jj] = b4[(bbase + nc[4 * jb + jj] * pc.sbn + k) >> 2];
                 for (int kk = 0; kk < 4; kk++) br[kk][jb] = vec4(col[0][kk], col[1][kk], col[2][kk], col[3][kk]);
             }
-        } else {
+        } else
+#endif
+        {
             for (int kk = 0; kk < 4; kk++) {
                 uint r = bbase + (k + uint(kk)) * pc.sbk;
                 for (int jb = 0; jb < RN4; jb++)
-                    br[kk][jb] = vec4(b[r + nc[4 * jb] * pc.sbn], b[r + nc[4 * jb + 1] * pc.sbn],
-                                      b[r + nc[4 * jb + 2] * pc.sbn], b[r + nc[4 * jb + 3] * pc.sbn]);
+                    br[kk][jb] = vec4(LOAD_B(r + nc[4 * jb] * pc.sbn), LOAD_B(r + nc[4 * jb + 1] * pc.sbn),
+                                      LOAD_B(r + nc[4 * jb + 2] * pc.sbn), LOAD_B(r + nc[4 * jb + 3] * pc.sbn));
             }
         }
         for (int i = 0; i < RM; i++)
@@ -80,9 +96,9 @@ void main()
     for (; k < K; k++) {
         uint rb = bbase + k * pc.sbk;
         for (int jb = 0; jb < RN4; jb++) {
-            vec4 bv = vec4(b[rb + nc[4 * jb] * pc.sbn], b[rb + nc[4 * jb + 1] * pc.sbn],
-                           b[rb + nc[4 * jb + 2] * pc.sbn], b[rb + nc[4 * jb + 3] * pc.sbn]);
-            for (int i = 0; i < RM; i++) acc[i][jb] += a[abase + mr[i] * pc.sam + k * pc.sak] * bv;
+            vec4 bv = vec4(LOAD_B(rb + nc[4 * jb] * pc.sbn), LOAD_B(rb + nc[4 * jb + 1] * pc.sbn),
+                           LOAD_B(rb + nc[4 * jb + 2] * pc.sbn), LOAD_B(rb + nc[4 * jb + 3] * pc.sbn));
+            for (int i = 0; i < RM; i++) acc[i][jb] += LOAD_A(abase + mr[i] * pc.sam + k * pc.sak) * bv;
         }
     }
     uint cb = pc.coff + z * pc.scb;

@@ -332,13 +332,30 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
 /* ---- linear ----------------------------------------------------------------- */
 
 /* x: [..., in] as rows [R, in]; g: [..., out] as [R, out]. */
+/* The dtype linear computes in: f16 / bf16 when x, the weight and the bias
+ * (if any) all have it (16-bit GEMM, f32 accumulation, bias added before the
+ * one rounding), else f32. */
+static ag_dtype linear_dtype(const ag_tensor *x, const ag_tensor *w, const ag_tensor *bias)
+{
+    if (!x || !w || (x->dtype != AG_F16 && x->dtype != AG_BF16)) return AG_F32;
+    if (w->dtype != x->dtype || (bias && bias->dtype != x->dtype)) return AG_F32;
+    return x->dtype;
+}
+
+/* t as an operand of linear in dtype dt (t itself when it has dt). */
+static ag_tensor *linear_operand(const char *op, const ag_tensor *t, ag_dtype dt)
+{
+    return dt == AG_F32 ? agi_as_f32(op, t) : (ag_tensor *)t;
+}
+
 static ag_status linear_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
 {
     const char *op = node->name;
     const ag_tensor *x = node->inputs[0], *w = node->inputs[1], *bias = node->inputs[2];
     int64_t in = w->shape[1], outf = w->shape[0];
-    ag_tensor *xf = agi_as_f32(op, x);
-    ag_tensor *wf = agi_as_f32(op, w);
+    ag_dtype dt = linear_dtype(x, w, bias);
+    ag_tensor *xf = linear_operand(op, x, dt);
+    ag_tensor *wf = linear_operand(op, w, dt);
     ag_tensor *x2 = xf ? ag_reshape(xf, 2, (int64_t[]){-1, in}) : NULL;
     ag_tensor *g2 = ag_reshape(g, 2, (int64_t[]){-1, outf});
     if (!x2 || !g2) return ag_last_status();
@@ -363,13 +380,16 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
 {
     const char *op = "ag_linear";
     ag_dtype low = AGI_AUTOCAST_LOWERS(x, weight, bias);
-    if (low != AG_F32) /* autocast: 16-bit operands, f32 arithmetic, one rounding */
-        AGI_AUTOCAST_LOW_CALL(agi_autocast_cast(
-            ag_linear(agi_autocast_round(x, low), agi_autocast_round(weight, low),
-                      agi_autocast_round(bias, low)),
-            low));
-    /* 16-bit inputs: f32 arithmetic on their values, the result rounded once */
-    AGI_HALF_VIA_F32(ag_linear(AGI_F32(x), AGI_F32(weight), AGI_F32(bias)), x, weight, bias);
+    if (low != AG_F32) /* autocast: 16-bit operands and GEMM, f32 accumulation, one rounding */
+        AGI_AUTOCAST_LOW_CALL(ag_linear(agi_autocast_cast(x, low), agi_autocast_cast(weight, low),
+                                        agi_autocast_cast(bias, low)));
+    /* Mixed or other 16-bit inputs: f32 arithmetic on their values, the
+     * result rounded once. All of one 16-bit dtype: a 16-bit GEMM below
+     * (f32 accumulation; the bias, copied into the output first, is added
+     * with beta = 1 before the one rounding), which gives the same bits. */
+    ag_dtype dt = linear_dtype(x, weight, bias);
+    if (dt == AG_F32)
+        AGI_HALF_VIA_F32(ag_linear(AGI_F32(x), AGI_F32(weight), AGI_F32(bias)), x, weight, bias);
     if (!agi_check_tensor(op, x, "x") || !agi_check_tensor(op, weight, "weight")) return NULL;
     if (!agi_check_same_device(op, x, weight)) return NULL;
     if (bias && !agi_check_same_device(op, x, bias)) return NULL;
@@ -400,12 +420,12 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
     ag_tensor *y = NULL;
     ag_scope_begin();
     ag_no_grad_begin();
-    ag_tensor *xf = agi_as_f32(op, x);
-    ag_tensor *wf = agi_as_f32(op, weight);
-    ag_tensor *bf = bias ? agi_as_f32(op, bias) : NULL;
+    ag_tensor *xf = linear_operand(op, x, dt);
+    ag_tensor *wf = linear_operand(op, weight, dt);
+    ag_tensor *bf = bias ? linear_operand(op, bias, dt) : NULL;
     ag_tensor *x2 = xf ? ag_reshape(xf, 2, (int64_t[]){rows, in}) : NULL; /* [R, in] */
     ag_tensor *out = x2 && wf && (bf || !bias)
-                         ? agi_tensor_new(op, dev, AG_F32, x->ndim, shape)
+                         ? agi_tensor_new(op, dev, dt, x->ndim, shape)
                          : NULL;
     ag_status st = out ? AG_OK : ag_last_status();
     if (out && ag_numel(out) > 0) {
