@@ -311,5 +311,11 @@ typedef struct agi_stage_ops {
 bool agi_kernel_staged16(const agi_kernel *k);
 /* Runs such a record through f32 scratch copies of its 16-bit views. */
 ag_status agi_exec_staged16(agi_backend_device *dev, const agi_kernel *k, const agi_stage_ops *ops);
+/* Softmax, its backward and layer norm with every data view of one 16-bit
+ * dtype (layer norm's statistics f32), laid out as their f32 kernels need
+ * (x and y contiguous [rows, n]; weight, bias and stats contiguous and
+ * flat): that dtype, for backends whose row kernels convert 16-bit values in
+ * registers (the same bits as staging); AG_F32 for every other record. */
+ag_dtype agi_rownorm_half(const agi_kernel *k);
 
 #endif /* AG_BACKEND_H */

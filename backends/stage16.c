@@ -98,3 +98,32 @@ ag_status agi_exec_staged16(agi_backend_device *dev, const agi_kernel *k, const 
         if (tmp[i]) ops->release(dev, tmp[i]);
     return st;
 }
+
+static bool contiguous_rows(const agi_view *v, const agi_view *like)
+{
+    return v->ndim == 2 && agi_view_is_contiguous(v) && v->shape[0] == like->shape[0] &&
+           v->shape[1] == like->shape[1];
+}
+
+ag_dtype agi_rownorm_half(const agi_kernel *k)
+{
+    ag_dtype t = k->dst.dtype;
+    if (t != AG_F16 && t != AG_BF16) return AG_F32;
+    const agi_view *y = &k->dst, *x = &k->src[0];
+    if (x->dtype != t || !contiguous_rows(y, y) || !contiguous_rows(x, y)) return AG_F32;
+    bool sm = k->sub == AGI_SOFTMAX || k->sub == AGI_LOG_SOFTMAX;
+    switch (k->op) {
+    case AGI_K_SOFTMAX: return sm ? t : AG_F32;
+    case AGI_K_SOFTMAX_BWD: return sm && k->src[1].dtype == t && contiguous_rows(&k->src[1], y) ? t : AG_F32;
+    case AGI_K_LAYER_NORM: {
+        const agi_view *flat[3] = {&k->src[1], &k->src[2], &k->dst2}; /* stats stay f32 */
+        int64_t need[3] = {y->shape[1], y->shape[1], 2 * y->shape[0]};
+        for (int i = 0; i < 3; i++)
+            if (flat[i]->buf && (flat[i]->dtype != (i == 2 ? AG_F32 : t) || !agi_view_is_contiguous(flat[i]) ||
+                                 agi_view_numel(flat[i]) != need[i]))
+                return AG_F32;
+        return t;
+    }
+    default: return AG_F32;
+    }
+}

@@ -531,7 +531,8 @@ static const agi_stage_ops cl_stage = {agcl_alloc_locked, agcl_free_locked, agcl
 
 ag_status agcl_exec_any(agi_backend_device *dev, const agi_kernel *k)
 {
-    return agi_kernel_staged16(k) ? agi_exec_staged16(dev, k, &cl_stage) : agcl_exec(dev, k);
+    bool native = agi_rownorm_half(k) != AG_F32; /* row kernels convert 16-bit in registers */
+    return agi_kernel_staged16(k) && !native ? agi_exec_staged16(dev, k, &cl_stage) : agcl_exec(dev, k);
 }
 
 static ag_status cl_exec(agi_backend_device *dev, const agi_kernel *k)

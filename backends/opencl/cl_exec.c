@@ -442,10 +442,11 @@ static ag_status op_reduce(agi_backend_device *dev, const agi_kernel *k)
 
 /* ---- SOFTMAX -------------------------------------------------------------------- */
 
+/* dt: AG_F32, or the 16-bit dtype of a record agi_rownorm_half accepts */
 static ag_status check_rows(const agi_kernel *k, const agi_view *v, const char *which,
-                            const agi_view *like)
+                            const agi_view *like, ag_dtype dt)
 {
-    ag_status st = agcl_check_view(k, v, which, AG_F32);
+    ag_status st = agcl_check_view(k, v, which, dt);
     if (st) return st;
     if (v->ndim != 2 || !agi_view_is_contiguous(v))
         return unsupported(k, "%s must be contiguous [rows, n]%s", which, NULL);
@@ -470,14 +471,21 @@ static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *
     return AG_OK;
 }
 
+/* Kernel ids of a row kernel family: {f32, f16, bf16}[dt]. */
+static agcl_kernel_id by_dtype(ag_dtype dt, agcl_kernel_id f32, agcl_kernel_id f16, agcl_kernel_id bf16)
+{
+    return dt == AG_F16 ? f16 : dt == AG_BF16 ? bf16 : f32;
+}
+
 static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
 {
     ag_status st;
-    if ((st = check_rows(k, &k->dst, "dst", NULL)) || (st = check_rows(k, &k->src[0], "src0", &k->dst)))
+    ag_dtype dt = agi_rownorm_half(k); /* 16-bit data converted in registers */
+    if ((st = check_rows(k, &k->dst, "dst", NULL, dt)) || (st = check_rows(k, &k->src[0], "src0", &k->dst, dt)))
         return st;
     cl_long rows = k->dst.shape[0], n = k->dst.shape[1];
-    if ((k->src[1].buf && (st = check_flat(k, &k->src[1], "src1 (weight)", AG_F32, n))) ||
-        (k->src[2].buf && (st = check_flat(k, &k->src[2], "src2 (bias)", AG_F32, n))) ||
+    if ((k->src[1].buf && (st = check_flat(k, &k->src[1], "src1 (weight)", dt, n))) ||
+        (k->src[2].buf && (st = check_flat(k, &k->src[2], "src2 (bias)", dt, n))) ||
         (k->dst2.buf && (st = check_flat(k, &k->dst2, "dst2 (stats)", AG_F32, 2 * rows))))
         return st;
     if (!(k->p.s.f[0] >= 0.0)) return invalid(k, "eps must be >= 0");
@@ -496,8 +504,11 @@ static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
                     AGCL_ARG(wo),   AGCL_ARG(b),   AGCL_ARG(bo),  AGCL_ARG(s),     AGCL_ARG(so),
                     AGCL_ARG(rows), AGCL_ARG(n),   AGCL_ARG(eps), AGCL_ARG(flags),
                     AGCL_LOCAL(l * sizeof(cl_float))};
-    if (wg) return agcl_launch(dev, AGCL_K_layer_norm_wg_f32, 1, &gsz, &l, 15, a);
-    return launch1(dev, AGCL_K_layer_norm_rows_f32, gsz, 0, 14, a);
+    if (wg)
+        return agcl_launch(dev, by_dtype(dt, AGCL_K_layer_norm_wg_f32, AGCL_K_layer_norm_wg_f16, AGCL_K_layer_norm_wg_bf16),
+                           1, &gsz, &l, 15, a);
+    return launch1(dev, by_dtype(dt, AGCL_K_layer_norm_rows_f32, AGCL_K_layer_norm_rows_f16, AGCL_K_layer_norm_rows_bf16),
+                   gsz, 0, 14, a);
 }
 
 static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
@@ -505,10 +516,11 @@ static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
     if (k->sub != AGI_SOFTMAX && k->sub != AGI_LOG_SOFTMAX)
         return unsupported(k, "unknown variant%s%s", NULL, NULL);
     bool bwd = k->op == AGI_K_SOFTMAX_BWD;
+    ag_dtype dt = agi_rownorm_half(k); /* 16-bit data converted in registers */
     ag_status st;
-    if ((st = check_rows(k, &k->dst, "dst", NULL)) ||
-        (st = check_rows(k, &k->src[0], "src0", &k->dst)) ||
-        (bwd && (st = check_rows(k, &k->src[1], "src1", &k->dst))))
+    if ((st = check_rows(k, &k->dst, "dst", NULL, dt)) ||
+        (st = check_rows(k, &k->src[0], "src0", &k->dst, dt)) ||
+        (bwd && (st = check_rows(k, &k->src[1], "src1", &k->dst, dt))))
         return st;
     cl_long rows = k->dst.shape[0], n = k->dst.shape[1];
     cl_int logsm = k->sub == AGI_LOG_SOFTMAX;
@@ -519,16 +531,22 @@ static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
     if (!bwd) {
         agcl_arg a[] = {AGCL_ARG(y),    AGCL_ARG(yo), AGCL_ARG(x),     AGCL_ARG(xo),
                         AGCL_ARG(rows), AGCL_ARG(n),  AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
-        if (wg) return agcl_launch(dev, AGCL_K_softmax_wg_f32, 1, &gsz, &l, 8, a);
-        return launch1(dev, AGCL_K_softmax_rows_f32, gsz, 0, 7, a);
+        if (wg)
+            return agcl_launch(dev, by_dtype(dt, AGCL_K_softmax_wg_f32, AGCL_K_softmax_wg_f16, AGCL_K_softmax_wg_bf16),
+                               1, &gsz, &l, 8, a);
+        return launch1(dev, by_dtype(dt, AGCL_K_softmax_rows_f32, AGCL_K_softmax_rows_f16, AGCL_K_softmax_rows_bf16),
+                       gsz, 0, 7, a);
     }
     cl_mem dy = k->src[1].buf->mem;
     cl_long dyo = k->src[1].offset;
     agcl_arg a[] = {AGCL_ARG(y),  AGCL_ARG(yo),   AGCL_ARG(x),    AGCL_ARG(xo),
                     AGCL_ARG(dy), AGCL_ARG(dyo),  AGCL_ARG(rows), AGCL_ARG(n),
                     AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
-    if (wg) return agcl_launch(dev, AGCL_K_softmax_bwd_wg_f32, 1, &gsz, &l, 10, a);
-    return launch1(dev, AGCL_K_softmax_bwd_rows_f32, gsz, 0, 9, a);
+    if (wg)
+        return agcl_launch(dev, by_dtype(dt, AGCL_K_softmax_bwd_wg_f32, AGCL_K_softmax_bwd_wg_f16, AGCL_K_softmax_bwd_wg_bf16),
+                           1, &gsz, &l, 10, a);
+    return launch1(dev, by_dtype(dt, AGCL_K_softmax_bwd_rows_f32, AGCL_K_softmax_bwd_rows_f16, AGCL_K_softmax_bwd_rows_bf16),
+                   gsz, 0, 9, a);
 }
 
 /* ---- IM2COL / COL2IM / pooling ---------------------------------------------------- */

@@ -23,7 +23,10 @@
     X(binary_i32) X(compare_f32) X(compare_i32) X(where_u32) X(reduce_rows_f32)                  \
     X(reduce_wg_f32) X(reduce_part_f32) X(argreduce_rows_f32) X(argreduce_wg_f32)                \
     X(softmax_rows_f32) X(softmax_wg_f32) X(softmax_bwd_rows_f32) X(softmax_bwd_wg_f32)          \
-    X(layer_norm_rows_f32) X(layer_norm_wg_f32)                                                  \
+    X(softmax_rows_f16) X(softmax_wg_f16) X(softmax_bwd_rows_f16) X(softmax_bwd_wg_f16)          \
+    X(softmax_rows_bf16) X(softmax_wg_bf16) X(softmax_bwd_rows_bf16) X(softmax_bwd_wg_bf16)      \
+    X(layer_norm_rows_f32) X(layer_norm_wg_f32) X(layer_norm_rows_f16) X(layer_norm_wg_f16)      \
+    X(layer_norm_rows_bf16) X(layer_norm_wg_bf16)                                                \
     X(im2col_f32) X(im2col_rows_f32) X(col2im_f32) X(col2im_rows_f32) X(maxpool2d_f32) X(maxpool2d_rows_f32) X(maxpool2d_bwd_f32) X(avgpool2d_f32)           \
     X(avgpool2d_bwd_f32) X(gemm_naive_f32) X(gather_u32) X(scatter_add_atomic_f32)               \
     X(scatter_add_det_f32) X(rng_f32) X(sgd_f32) X(adam_f32) X(rmsprop_f32) X(ew_fused_f32)

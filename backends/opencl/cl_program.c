@@ -237,9 +237,11 @@ ag_status agcl_build_program(agi_backend_device *dev)
     }
     /* Tree reductions index outputs by group: their group size must fit every
      * reduction kernel (a power of two). */
-    static const agcl_kernel_id tree[] = {AGCL_K_reduce_wg_f32, AGCL_K_reduce_part_f32,
-                                          AGCL_K_argreduce_wg_f32, AGCL_K_softmax_wg_f32,
-                                          AGCL_K_softmax_bwd_wg_f32, AGCL_K_layer_norm_wg_f32};
+    static const agcl_kernel_id tree[] = {
+        AGCL_K_reduce_wg_f32,      AGCL_K_reduce_part_f32,     AGCL_K_argreduce_wg_f32,
+        AGCL_K_softmax_wg_f32,     AGCL_K_softmax_bwd_wg_f32,  AGCL_K_layer_norm_wg_f32,
+        AGCL_K_softmax_wg_f16,     AGCL_K_softmax_bwd_wg_f16,  AGCL_K_layer_norm_wg_f16,
+        AGCL_K_softmax_wg_bf16,    AGCL_K_softmax_bwd_wg_bf16, AGCL_K_layer_norm_wg_bf16};
     for (size_t i = 0; i < sizeof tree / sizeof tree[0]; i++)
         while (dev->red_local > 1 && dev->red_local > dev->kernel_wg[tree[i]]) dev->red_local /= 2;
     return AG_OK;

@@ -225,42 +225,6 @@ typedef struct sm_pc {
     uint32_t rows, n, doff, xoff, goff;
 } sm_pc;
 
-static bool contiguous_rows(const agi_view *v, const agi_view *like)
-{
-    return v->ndim == 2 && agi_view_is_contiguous(v) && v->shape[0] == like->shape[0] &&
-           v->shape[1] == like->shape[1];
-}
-
-/* Softmax, its backward and layer norm with every data view of one 16-bit
- * dtype (layer norm's stats f32), laid out as their kernels need (x and y
- * contiguous [rows, n]; weight, bias and stats contiguous and flat): their
- * HALF variants convert in registers.
- * Other 16-bit records are staged through f32 scratch (stage16.c); both give
- * the same bits. */
-bool vk_rownorm_native16(const agi_kernel *k)
-{
-    ag_dtype t = k->dst.dtype;
-    if (t != AG_F16 && t != AG_BF16) return false;
-    const agi_view *y = &k->dst, *x = &k->src[0];
-    if (x->dtype != t || !contiguous_rows(y, y) || !contiguous_rows(x, y)) return false;
-    switch (k->op) {
-    case AGI_K_SOFTMAX: return k->sub == AGI_SOFTMAX || k->sub == AGI_LOG_SOFTMAX;
-    case AGI_K_SOFTMAX_BWD:
-        return (k->sub == AGI_SOFTMAX || k->sub == AGI_LOG_SOFTMAX) && k->src[1].dtype == t &&
-               contiguous_rows(&k->src[1], y);
-    case AGI_K_LAYER_NORM: {
-        const agi_view *flat[3] = {&k->src[1], &k->src[2], &k->dst2}; /* stats stay f32 */
-        int64_t need[3] = {y->shape[1], y->shape[1], 2 * y->shape[0]};
-        for (int i = 0; i < 3; i++)
-            if (flat[i]->buf && (flat[i]->dtype != (i == 2 ? AG_F32 : t) || !agi_view_is_contiguous(flat[i]) ||
-                                 agi_view_numel(flat[i]) != need[i]))
-                return false;
-        return true;
-    }
-    default: return false;
-    }
-}
-
 /* The shader id of a row kernel: f32, or its f16 / bf16 variant with 16-bit
  * storage or packed words. ids: {f32, f16, bf16, f16_s16, bf16_s16}. */
 static int row_shader(const agi_backend_device *d, ag_dtype t, const int ids[5])
@@ -277,7 +241,7 @@ ag_status vk_softmax(agi_backend_device *d, const agi_kernel *k)
     const agi_view *v[3] = {&k->dst, &k->src[0], bwd ? &k->src[1] : NULL};
     for (int i = 0; i < 3; i++) {
         if (!v[i]) continue;
-        if (v[i]->dtype != AG_F32 && !vk_rownorm_native16(k))
+        if (v[i]->dtype != AG_F32 && !(agi_rownorm_half(k) != AG_F32))
             return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: %s: non-f32 data unsupported",
                                  agi_kernel_op_name(k->op));
         if (v[i]->ndim != 2 || !agi_view_is_contiguous(v[i]) || v[i]->shape[0] != k->dst.shape[0] ||
@@ -339,7 +303,7 @@ static bool flat_ok(const agi_view *v, int64_t n)
 ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k)
 {
     const agi_view *y = &k->dst, *x = &k->src[0];
-    bool half = vk_rownorm_native16(k);
+    bool half = (agi_rownorm_half(k) != AG_F32);
     if (!half && (y->dtype != AG_F32 || x->dtype != AG_F32))
         return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: layer_norm: non-f32 data unsupported");
     if (y->ndim != 2 || x->ndim != 2 || !agi_view_is_contiguous(y) || !agi_view_is_contiguous(x) ||

@@ -170,140 +170,18 @@ __kernel void argreduce_wg_f32(__global int *d, __global const float *s, rgeom_t
     if (lid == 0) d[dso] = (int)li[0];
 }
 
-/* ---- SOFTMAX / LOG_SOFTMAX over contiguous rows [rows, n] ---- */
-
-/* One work-item per row. */
-__kernel void softmax_rows_f32(__global float *y, long yoff, __global const float *x, long xoff,
-                               long rows, long n, int logsm)
-{
-    long row = get_global_id(0);
-    if (row >= rows) return;
-    __global const float *xr = x + xoff + row * n;
-    __global float *yr = y + yoff + row * n;
-    float m = -INFINITY;
-    for (long j = 0; j < n; j++) m = fmax(m, xr[j]);
-    float sum = 0.0f;
-    for (long j = 0; j < n; j++) sum += exp(xr[j] - m);
-    if (logsm) {
-        float ls = log(sum);
-        for (long j = 0; j < n; j++) yr[j] = xr[j] - m - ls;
-    } else {
-        float inv = 1.0f / sum;
-        for (long j = 0; j < n; j++) yr[j] = exp(xr[j] - m) * inv;
-    }
-}
-
-/* One work-group per row. */
-__kernel void softmax_wg_f32(__global float *y, long yoff, __global const float *x, long xoff,
-                             long rows, long n, int logsm, __local float *lv)
-{
-    long row = get_group_id(0);
-    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
-    __global const float *xr = x + xoff + row * n;
-    __global float *yr = y + yoff + row * n;
-    float m = -INFINITY;
-    for (long j = lid; j < n; j += wg) m = fmax(m, xr[j]);
-    lv[lid] = m;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = wg / 2; h > 0; h /= 2) {
-        if (lid < h) lv[lid] = fmax(lv[lid], lv[lid + h]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    m = lv[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float sum = 0.0f;
-    for (long j = lid; j < n; j += wg) sum += exp(xr[j] - m);
-    lv[lid] = sum;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = wg / 2; h > 0; h /= 2) {
-        if (lid < h) lv[lid] += lv[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    sum = lv[0];
-    if (logsm) {
-        float ls = log(sum);
-        for (long j = lid; j < n; j += wg) yr[j] = xr[j] - m - ls;
-    } else {
-        float inv = 1.0f / sum;
-        for (long j = lid; j < n; j += wg) yr[j] = exp(xr[j] - m) * inv;
-    }
-}
-
-/* Backward. softmax: dx = y (dy - sum(dy y)); log_softmax: dx = dy - exp(y) sum(dy). */
-__kernel void softmax_bwd_rows_f32(__global float *dx, long dxoff, __global const float *y,
-                                   long yoff, __global const float *dy, long dyoff, long rows,
-                                   long n, int logsm)
-{
-    long row = get_global_id(0);
-    if (row >= rows) return;
-    __global const float *yr = y + yoff + row * n;
-    __global const float *gr = dy + dyoff + row * n;
-    __global float *dr = dx + dxoff + row * n;
-    float sum = 0.0f;
-    if (logsm) {
-        for (long j = 0; j < n; j++) sum += gr[j];
-        for (long j = 0; j < n; j++) dr[j] = gr[j] - exp(yr[j]) * sum;
-    } else {
-        for (long j = 0; j < n; j++) sum += gr[j] * yr[j];
-        for (long j = 0; j < n; j++) dr[j] = yr[j] * (gr[j] - sum);
-    }
-}
-
-__kernel void softmax_bwd_wg_f32(__global float *dx, long dxoff, __global const float *y,
-                                 long yoff, __global const float *dy, long dyoff, long rows,
-                                 long n, int logsm, __local float *lv)
-{
-    long row = get_group_id(0);
-    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
-    __global const float *yr = y + yoff + row * n;
-    __global const float *gr = dy + dyoff + row * n;
-    __global float *dr = dx + dxoff + row * n;
-    float sum = 0.0f;
-    for (long j = lid; j < n; j += wg) sum += logsm ? gr[j] : gr[j] * yr[j];
-    lv[lid] = sum;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = wg / 2; h > 0; h /= 2) {
-        if (lid < h) lv[lid] += lv[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    sum = lv[0];
-    for (long j = lid; j < n; j += wg)
-        dr[j] = logsm ? gr[j] - exp(yr[j]) * sum : yr[j] * (gr[j] - sum);
-}
-
-/* ---- LAYER_NORM: per row of contiguous [rows, n] x, mean and rstd from the
- * centred values, y = (x - mean) * rstd * w + b. flags: 1 w given, 2 b
- * given, 4 write (mean, rstd) to st[2 * row]. ---- */
-void ln_write(__global float *yr, __global const float *xr, long j, float mean, float rstd,
-              __global const float *w, __global const float *b, int flags)
-{
-    float v = (xr[j] - mean) * rstd;
-    if (flags & 1) v *= w[j];
-    if (flags & 2) v += b[j];
-    yr[j] = v;
-}
-
-/* One work-item per row. */
-__kernel void layer_norm_rows_f32(__global float *y, long yoff, __global const float *x, long xoff,
-                                  __global const float *w, long woff, __global const float *b,
-                                  long boff, __global float *st, long soff, long rows, long n,
-                                  float eps, int flags)
-{
-    long row = get_global_id(0);
-    if (row >= rows) return;
-    __global const float *xr = x + xoff + row * n;
-    __global float *yr = y + yoff + row * n;
-    float x0 = xr[0], s = 0.0f; /* shifted: no cancellation when |mean| >> std */
-    for (long j = 0; j < n; j++) s += xr[j] - x0;
-    float mean = x0 + s / (float)n, ss = 0.0f;
-    for (long j = 0; j < n; j++) ss += (xr[j] - mean) * (xr[j] - mean);
-    float rstd = 1.0f / sqrt(ss / (float)n + eps);
-    for (long j = 0; j < n; j++) ln_write(yr, xr, j, mean, rstd, w + woff, b + boff, flags);
-    if (flags & 4) {
-        st[soff + 2 * row] = mean;
-        st[soff + 2 * row + 1] = rstd;
-    }
-}
+/* ---- SOFTMAX / LOG_SOFTMAX and LAYER_NORM over contiguous rows [rows, n] ----
+ * Each kernel is written once for element type T with loads LD(p, j) and
+ * stores ST(p, j, v) and made for f32 (float) and for f16 / bf16 (ushort
+ * storage converted in registers by ag_h16_load / ag_h16_store): the f32
+ * arithmetic is the same in all three, so a 16-bit row equals the f32 kernel
+ * on its values rounded once. Layer norm's statistics are f32 always. */
+#define AG_LD_F32(p, j) (p)[j]
+#define AG_ST_F32(p, j, v) (p)[j] = (v)
+#define AG_LD_F16(p, j) ag_h16_load((p)[j], 0)
+#define AG_ST_F16(p, j, v) (p)[j] = ag_h16_store((v), 0)
+#define AG_LD_BF16(p, j) ag_h16_load((p)[j], 1)
+#define AG_ST_BF16(p, j, v) (p)[j] = ag_h16_store((v), 1)
 
 /* Sum of v over the work-group (power-of-two size), through lv. */
 float wg_sum_local(__local float *lv, float v)
@@ -320,24 +198,157 @@ float wg_sum_local(__local float *lv, float v)
     return r;
 }
 
-/* One work-group per row. */
-__kernel void layer_norm_wg_f32(__global float *y, long yoff, __global const float *x, long xoff,
-                                __global const float *w, long woff, __global const float *b,
-                                long boff, __global float *st, long soff, long rows, long n,
-                                float eps, int flags, __local float *lv)
+/* Maximum (fmax: NaN-ignoring, as the f32 kernels always were) over the
+ * work-group, through lv. */
+float wg_max_local(__local float *lv, float v)
 {
-    long row = get_group_id(0);
-    long lid = get_local_id(0), wg = get_local_size(0);
-    __global const float *xr = x + xoff + row * n;
-    __global float *yr = y + yoff + row * n;
-    float x0 = xr[0], s = 0.0f;
-    for (long j = lid; j < n; j += wg) s += xr[j] - x0;
-    float mean = x0 + wg_sum_local(lv, s) / (float)n, ss = 0.0f;
-    for (long j = lid; j < n; j += wg) ss += (xr[j] - mean) * (xr[j] - mean);
-    float rstd = 1.0f / sqrt(wg_sum_local(lv, ss) / (float)n + eps);
-    for (long j = lid; j < n; j += wg) ln_write(yr, xr, j, mean, rstd, w + woff, b + boff, flags);
-    if ((flags & 4) && lid == 0) {
-        st[soff + 2 * row] = mean;
-        st[soff + 2 * row + 1] = rstd;
+    int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
+    lv[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = wg / 2; h > 0; h /= 2) {
+        if (lid < h) lv[lid] = fmax(lv[lid], lv[lid + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
+    float r = lv[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
 }
+
+/* softmax_rows_*: one work-item per row; softmax_wg_*: one work-group per row.
+ * Backward: softmax dx = y (dy - sum(dy y)); log_softmax dx = dy - exp(y) sum(dy). */
+#define AG_SOFTMAX_KERNELS(SUF, T, LD, ST)                                                        \
+    __kernel void softmax_rows_##SUF(__global T *y, long yoff, __global const T *x, long xoff,    \
+                                     long rows, long n, int logsm)                                \
+    {                                                                                             \
+        long row = get_global_id(0);                                                              \
+        if (row >= rows) return;                                                                  \
+        __global const T *xr = x + xoff + row * n;                                                \
+        __global T *yr = y + yoff + row * n;                                                      \
+        float m = -INFINITY;                                                                      \
+        for (long j = 0; j < n; j++) m = fmax(m, LD(xr, j));                                      \
+        float sum = 0.0f;                                                                         \
+        for (long j = 0; j < n; j++) sum += exp(LD(xr, j) - m);                                   \
+        if (logsm) {                                                                              \
+            float ls = log(sum);                                                                  \
+            for (long j = 0; j < n; j++) ST(yr, j, LD(xr, j) - m - ls);                           \
+        } else {                                                                                  \
+            float inv = 1.0f / sum;                                                               \
+            for (long j = 0; j < n; j++) ST(yr, j, exp(LD(xr, j) - m) * inv);                     \
+        }                                                                                         \
+    }                                                                                             \
+    __kernel void softmax_wg_##SUF(__global T *y, long yoff, __global const T *x, long xoff,      \
+                                   long rows, long n, int logsm, __local float *lv)               \
+    {                                                                                             \
+        long row = get_group_id(0);                                                               \
+        int lid = (int)get_local_id(0), wg = (int)get_local_size(0);                              \
+        __global const T *xr = x + xoff + row * n;                                                \
+        __global T *yr = y + yoff + row * n;                                                      \
+        float m = -INFINITY;                                                                      \
+        for (long j = lid; j < n; j += wg) m = fmax(m, LD(xr, j));                                \
+        m = wg_max_local(lv, m);                                                                  \
+        float sum = 0.0f;                                                                         \
+        for (long j = lid; j < n; j += wg) sum += exp(LD(xr, j) - m);                             \
+        sum = wg_sum_local(lv, sum);                                                              \
+        if (logsm) {                                                                              \
+            float ls = log(sum);                                                                  \
+            for (long j = lid; j < n; j += wg) ST(yr, j, LD(xr, j) - m - ls);                     \
+        } else {                                                                                  \
+            float inv = 1.0f / sum;                                                               \
+            for (long j = lid; j < n; j += wg) ST(yr, j, exp(LD(xr, j) - m) * inv);               \
+        }                                                                                         \
+    }                                                                                             \
+    __kernel void softmax_bwd_rows_##SUF(__global T *dx, long dxoff, __global const T *y,         \
+                                         long yoff, __global const T *dy, long dyoff, long rows,  \
+                                         long n, int logsm)                                       \
+    {                                                                                             \
+        long row = get_global_id(0);                                                              \
+        if (row >= rows) return;                                                                  \
+        __global const T *yr = y + yoff + row * n;                                                \
+        __global const T *gr = dy + dyoff + row * n;                                              \
+        __global T *dr = dx + dxoff + row * n;                                                    \
+        float sum = 0.0f;                                                                         \
+        if (logsm) {                                                                              \
+            for (long j = 0; j < n; j++) sum += LD(gr, j);                                        \
+            for (long j = 0; j < n; j++) ST(dr, j, LD(gr, j) - exp(LD(yr, j)) * sum);             \
+        } else {                                                                                  \
+            for (long j = 0; j < n; j++) sum += LD(gr, j) * LD(yr, j);                            \
+            for (long j = 0; j < n; j++) ST(dr, j, LD(yr, j) * (LD(gr, j) - sum));                \
+        }                                                                                         \
+    }                                                                                             \
+    __kernel void softmax_bwd_wg_##SUF(__global T *dx, long dxoff, __global const T *y,           \
+                                       long yoff, __global const T *dy, long dyoff, long rows,    \
+                                       long n, int logsm, __local float *lv)                      \
+    {                                                                                             \
+        long row = get_group_id(0);                                                               \
+        int lid = (int)get_local_id(0), wg = (int)get_local_size(0);                              \
+        __global const T *yr = y + yoff + row * n;                                                \
+        __global const T *gr = dy + dyoff + row * n;                                              \
+        __global T *dr = dx + dxoff + row * n;                                                    \
+        float sum = 0.0f;                                                                         \
+        for (long j = lid; j < n; j += wg) sum += logsm ? LD(gr, j) : LD(gr, j) * LD(yr, j);      \
+        sum = wg_sum_local(lv, sum);                                                              \
+        for (long j = lid; j < n; j += wg)                                                        \
+            ST(dr, j, logsm ? LD(gr, j) - exp(LD(yr, j)) * sum : LD(yr, j) * (LD(gr, j) - sum));  \
+    }
+
+/* LAYER_NORM: per row of x, mean and rstd from the centred values,
+ * y = (x - mean) * rstd * w + b. flags: 1 w given, 2 b given, 4 write
+ * (mean, rstd) to st[2 * row]. layer_norm_rows_*: one work-item per row;
+ * layer_norm_wg_*: one work-group per row. */
+#define AG_LAYER_NORM_KERNELS(SUF, T, LD, ST)                                                     \
+    void ln_write_##SUF(__global T *yr, __global const T *xr, long j, float mean, float rstd,      \
+                        __global const T *w, __global const T *b, int flags)                      \
+    {                                                                                             \
+        float v = (LD(xr, j) - mean) * rstd;                                                      \
+        if (flags & 1) v *= LD(w, j);                                                             \
+        if (flags & 2) v += LD(b, j);                                                             \
+        ST(yr, j, v);                                                                             \
+    }                                                                                             \
+    __kernel void layer_norm_rows_##SUF(__global T *y, long yoff, __global const T *x, long xoff, \
+                                        __global const T *w, long woff, __global const T *b,      \
+                                        long boff, __global float *st, long soff, long rows,      \
+                                        long n, float eps, int flags)                             \
+    {                                                                                             \
+        long row = get_global_id(0);                                                              \
+        if (row >= rows) return;                                                                  \
+        __global const T *xr = x + xoff + row * n;                                                \
+        __global T *yr = y + yoff + row * n;                                                      \
+        float x0 = LD(xr, 0), s = 0.0f; /* shifted: no cancellation when |mean| >> std */        \
+        for (long j = 0; j < n; j++) s += LD(xr, j) - x0;                                         \
+        float mean = x0 + s / (float)n, ss = 0.0f;                                                \
+        for (long j = 0; j < n; j++) ss += (LD(xr, j) - mean) * (LD(xr, j) - mean);               \
+        float rstd = 1.0f / sqrt(ss / (float)n + eps);                                            \
+        for (long j = 0; j < n; j++) ln_write_##SUF(yr, xr, j, mean, rstd, w + woff, b + boff, flags); \
+        if (flags & 4) {                                                                          \
+            st[soff + 2 * row] = mean;                                                            \
+            st[soff + 2 * row + 1] = rstd;                                                        \
+        }                                                                                         \
+    }                                                                                             \
+    __kernel void layer_norm_wg_##SUF(__global T *y, long yoff, __global const T *x, long xoff,   \
+                                      __global const T *w, long woff, __global const T *b,        \
+                                      long boff, __global float *st, long soff, long rows,        \
+                                      long n, float eps, int flags, __local float *lv)            \
+    {                                                                                             \
+        long row = get_group_id(0);                                                               \
+        long lid = get_local_id(0), wg = get_local_size(0);                                       \
+        __global const T *xr = x + xoff + row * n;                                                \
+        __global T *yr = y + yoff + row * n;                                                      \
+        float x0 = LD(xr, 0), s = 0.0f;                                                           \
+        for (long j = lid; j < n; j += wg) s += LD(xr, j) - x0;                                   \
+        float mean = x0 + wg_sum_local(lv, s) / (float)n, ss = 0.0f;                             \
+        for (long j = lid; j < n; j += wg) ss += (LD(xr, j) - mean) * (LD(xr, j) - mean);         \
+        float rstd = 1.0f / sqrt(wg_sum_local(lv, ss) / (float)n + eps);                          \
+        for (long j = lid; j < n; j += wg)                                                        \
+            ln_write_##SUF(yr, xr, j, mean, rstd, w + woff, b + boff, flags);                     \
+        if ((flags & 4) && lid == 0) {                                                            \
+            st[soff + 2 * row] = mean;                                                            \
+            st[soff + 2 * row + 1] = rstd;                                                        \
+        }                                                                                         \
+    }
+
+AG_SOFTMAX_KERNELS(f32, float, AG_LD_F32, AG_ST_F32)
+AG_SOFTMAX_KERNELS(f16, ushort, AG_LD_F16, AG_ST_F16)
+AG_SOFTMAX_KERNELS(bf16, ushort, AG_LD_BF16, AG_ST_BF16)
+AG_LAYER_NORM_KERNELS(f32, float, AG_LD_F32, AG_ST_F32)
+AG_LAYER_NORM_KERNELS(f16, ushort, AG_LD_F16, AG_ST_F16)
+AG_LAYER_NORM_KERNELS(bf16, ushort, AG_LD_BF16, AG_ST_BF16)
