@@ -105,7 +105,8 @@ ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *
     } else if (attn_mask) {
         scores = ag_add(scores, attn_mask);
     }
-    ag_tensor *ninf = ag_scalar(dev, AG_F32, -INFINITY);
+    /* -inf is a device scalar (a fill kernel): made only when a mask needs it */
+    ag_tensor *ninf = keep || attn_mask ? ag_scalar(dev, AG_F32, -INFINITY) : NULL;
     if (keep) scores = ag_where(keep, scores, ninf);
     ag_tensor *p;
     if (attn_mask) {

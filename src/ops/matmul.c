@@ -203,6 +203,29 @@ static ag_tensor *matmul_core(const char *op, const ag_tensor *a, const ag_tenso
     return out;
 }
 
+/* Whether matmul_core would copy operand a or b of a product that needs a
+ * gradient, where a contiguous copy of the operand alone would do (its batch
+ * dims already have the product's batch shape). Such a copy is better made
+ * once, as an autograd op ahead of the product: its backward then reads the
+ * copy instead of copying the operand again. */
+static void copies_needed(const ag_tensor *a, const ag_tensor *b, bool *ca, bool *cb)
+{
+    *ca = *cb = false;
+    if (a->ndim < 2 || b->ndim < 2 || a->dtype != b->dtype) return;
+    int nb;
+    int64_t shape[AG_MAX_DIMS];
+    if (!agi_broadcast_shapes("ag_matmul", a->ndim - 2, a->shape, b->ndim - 2, b->shape, &nb, shape))
+        return;
+    agi_view v;
+    if (b->ndim == 2 && a->ndim > 2 && folded_view(a, &v) && operand_view(b, 0, NULL, &v)) return;
+    const ag_tensor *t[2] = {a, b};
+    bool *need[2] = {ca, cb};
+    for (int i = 0; i < 2; i++)
+        *need[i] = t[i]->ndim - 2 == nb &&
+                   memcmp(t[i]->shape, shape, (size_t)nb * sizeof *shape) == 0 &&
+                   !operand_view(t[i], nb, shape, &v);
+}
+
 /* ---- matmul ------------------------------------------------------------------- */
 
 /* 1-D operands promoted to matrices: a [K] → [1, K], b [K] → [K, 1]. */
@@ -252,6 +275,13 @@ static ag_status matmul_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
     ag_tensor *g2 = ag_reshape(g, nb + 2, gshape);
     if (!g2) return ag_last_status();
     bool fold = b2->ndim == 2 && a2->ndim > 2;
+    agi_view gv;
+    if (a->requires_grad && b->requires_grad &&
+        !(fold ? folded_view(g2, &gv) : operand_view(g2, nb, gshape, &gv))) {
+        /* both products would copy g: copy it once */
+        g2 = ag_contiguous(g2);
+        if (!g2) return ag_last_status();
+    }
     if (a->requires_grad) {
         /* dA = dC @ Bᵀ, summed over the batch dims A was broadcast along. */
         ag_tensor *ga = agi_sum_to_shape(matmul_core(op, g2, mT(b2)), a2->ndim, a2->shape);
@@ -303,6 +333,16 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
             agi_error(AG_ERR_INVALID, op, "batch dims cannot broadcast: %s @ %s", sa, sb);
             return NULL;
         }
+    }
+
+    bool ca = false, cb = false;
+    if (AGI_NEEDS_GRAD(a, b)) copies_needed(a, b, &ca, &cb);
+    if (ca || cb) {
+        /* the product of the contiguous copies, which the backward reads too */
+        ag_scope_begin();
+        ag_tensor *ac = ca ? ag_contiguous(a) : (ag_tensor *)a;
+        ag_tensor *bc = cb ? ag_contiguous(b) : (ag_tensor *)b;
+        return agi_scope_return(op, ac && bc ? ag_matmul(ac, bc) : NULL);
     }
 
     ag_tensor *out = NULL;
