@@ -266,6 +266,10 @@ struct agi_node {
     bool incomplete;                        /* agi_node_save got NULL (OOM) */
 };
 
+/* alpha * (a @ b) with alpha applied by the GEMM (src/ops/matmul.c), for
+ * f32 operands; otherwise ag_mul_scalar(ag_matmul(a, b), alpha). */
+ag_tensor *agi_matmul_scaled(const ag_tensor *a, const ag_tensor *b, double alpha);
+
 /* Whether node is the backward of a slice, narrow or select view
  * (src/ops/views.c; node->i: dim, start, step, length, is_select). */
 bool agi_node_is_slice(const agi_node *node);

@@ -79,7 +79,7 @@ ag_tensor *ag_nn_multihead_attention_forward(ag_module *m, const ag_tensor *quer
     if (m->training && p > 0) {
         /* Dropout on the attention weights needs the explicit form. */
         double scale = 1.0 / sqrt((double)(e / heads));
-        ag_tensor *scores = ag_mul_scalar(ag_matmul(q, ag_transpose(k, -2, -1)), scale); // [N,H,L,S]
+        ag_tensor *scores = agi_matmul_scaled(q, ag_transpose(k, -2, -1), scale); // [N,H,L,S]
         if (is_causal && scores) {
             int64_t l = scores->shape[2], s = scores->shape[3];
             ag_device *dev = scores->storage->dev;
