@@ -47,7 +47,6 @@ bool agi_grad_parts_take(agi_grad_parts *p, bool dense, const agi_node *node, ag
         for (int i = 0; i < p->n; i++)
             if (start < p->hi[i] && p->lo[i] < start + len) return false; /* overlap: add */
     }
-    if (len == 0) return true; /* nothing to copy */
     if (!p->buf) {
         p->buf = agi_tensor_new("ag_backward", in->storage->dev, AG_F32, in->ndim, in->shape);
         if (!p->buf) {
@@ -57,6 +56,7 @@ bool agi_grad_parts_take(agi_grad_parts *p, bool dense, const agi_node *node, ag
         p->dim = dim;
         p->n = 0;
     }
+    if (len == 0) return true; /* an empty view: its input's gradient is zeros */
     ag_tensor *part = drop ? ag_select(p->buf, dim, start) : ag_narrow(p->buf, dim, start, len);
     *st = part ? ag_copy_(part, g) : ag_last_status();
     p->lo[p->n] = start;

@@ -242,6 +242,12 @@ START_TEST(test_slice_grads_assembled)
     ck_assert_int_eq(ag_backward(z, NULL), AG_OK);
     agt_assert_close(ag_grad(w),
                      (float[]){13, 18, 20, 25, 18, 23, 14, 19, 11, 16}, 10, 0, 0, "mixed");
+
+    // an empty narrow still gives its input a (zero) gradient
+    ag_tensor *e = ag_clone(ag_ones(dev, AG_F32, AG_SHAPE(3, 2)));
+    ck_assert_int_eq(ag_set_requires_grad(e, true), AG_OK);
+    ck_assert_int_eq(ag_backward(ag_sum(ag_narrow(e, 0, 1, 0), 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(e), (float[]){0, 0, 0, 0, 0, 0}, 6, 0, 0, "empty narrow");
     ag_scope_end();
     agt_close(dev);
 }
