@@ -150,6 +150,7 @@ ag_tensor *ag_detach(const ag_tensor *t)
 typedef struct entry {
     ag_tensor *tensor; /* borrowed: the graph keeps it alive */
     ag_tensor *grad;   /* accumulated gradient (owned by the walk's scope) */
+    agi_grad_parts parts; /* gradient pieces from slice views, not yet in grad */
     int pending;       /* consumers not yet processed */
 } entry;
 
@@ -215,8 +216,26 @@ oom:
     return AG_ERR_OOM;
 }
 
+/* Moves the entry's slice pieces (if any) into its gradient. */
+static ag_status flush_parts(entry *e)
+{
+    ag_tensor *p;
+    ag_status st = agi_grad_parts_finish(&e->parts, &p);
+    if (st != AG_OK || !p) return st;
+    if (!e->grad) {
+        e->grad = p;
+        return AG_OK;
+    }
+    ag_tensor *sum = ag_add(e->grad, p);
+    if (!sum) return ag_last_status();
+    e->grad = sum;
+    return AG_OK;
+}
+
 static ag_status accumulate(entry *e, ag_tensor *g)
 {
+    ag_status st = flush_parts(e);
+    if (st != AG_OK) return st;
     if (!e->grad) {
         e->grad = g;
         return AG_OK;
@@ -297,6 +316,7 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
         if (i == w.count) break; /* unreachable for a DAG */
         finished[i] = true;
         done++;
+        if ((st = flush_parts(&w.items[i])) != AG_OK) break;
         ag_tensor *t = w.items[i].tensor;
         ag_tensor *g = w.items[i].grad;
         if (!g) continue; /* no gradient flowed here (e.g. through a non-differentiable path) */
@@ -307,6 +327,18 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
         }
         agi_node *node = t->grad_fn;
         if (!node) continue;
+        if (agi_node_is_slice(node) && node->inputs[0] && node->inputs[0]->requires_grad) {
+            /* the slice's gradient goes straight into a piece of its input's */
+            entry *e = walk_find(&w, node->inputs[0]);
+            if (agi_grad_parts_take(&e->parts, e->grad != NULL, node, g, &st)) {
+                e->pending--;
+                if (st == AG_OK) continue;
+                char msg[768];
+                snprintf(msg, sizeof msg, "%s", ag_last_error());
+                agi_error(st, op, "in backward of %s: %s", node->name, msg);
+                break;
+            }
+        }
         ag_tensor *grads[AGI_NODE_MAX_INPUTS] = {0};
         st = node->backward(node, g, grads);
         if (st != AG_OK) {

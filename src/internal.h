@@ -266,6 +266,34 @@ struct agi_node {
     bool incomplete;                        /* agi_node_save got NULL (OOM) */
 };
 
+/* alpha * (a @ b) with alpha applied by the GEMM (src/ops/matmul.c), for
+ * f32 operands; otherwise ag_mul_scalar(ag_matmul(a, b), alpha). */
+ag_tensor *agi_matmul_scaled(const ag_tensor *a, const ag_tensor *b, double alpha);
+
+/* Whether node is the backward of a slice, narrow or select view
+ * (src/ops/views.c; node->i: dim, start, step, length, is_select). */
+bool agi_node_is_slice(const agi_node *node);
+
+/* A gradient assembled from the slice pieces of one tensor during the backward
+ * walk (src/grad_parts.c): disjoint ranges along one dim, copied into one
+ * buffer, the rest zeroed when it is finished. Zero-initialise. */
+enum { AGI_GRAD_PARTS_MAX = 8 };
+typedef struct agi_grad_parts {
+    ag_tensor *buf; /* NULL until the first piece; owned by the walk's scope */
+    int dim, n;
+    int64_t lo[AGI_GRAD_PARTS_MAX], hi[AGI_GRAD_PARTS_MAX];
+} agi_grad_parts;
+/* Takes g, the gradient of slice node `node`'s output, as a piece of its
+ * input's gradient: true when taken (*st: the copy's status), false when the
+ * regular backward must run (not a unit-step slice, not f32, `dense` — the
+ * input already has a gradient that is not pieces —, another dim, or an
+ * overlap). */
+bool agi_grad_parts_take(agi_grad_parts *p, bool dense, const agi_node *node, ag_tensor *g,
+                         ag_status *st);
+/* Zeroes what no piece covered and hands the buffer over (*out NULL when no
+ * piece was taken); p is empty afterwards. */
+ag_status agi_grad_parts_finish(agi_grad_parts *p, ag_tensor **out);
+
 /* True when grad mode is on and any of the (possibly NULL) inputs requires grad. */
 bool agi_needs_grad(int n, const ag_tensor *const *inputs);
 #define AGI_NEEDS_GRAD(...)                                                                       \

@@ -477,6 +477,52 @@ START_TEST(test_fused_chain_bits)
 }
 END_TEST
 
+/* Elementwise tails of reductions (a mean's scale) are computed inside the
+ * kernel that reads them broadcast: row means read as [37, 29] with a zero
+ * column stride, column means with a zero row stride. */
+static ag_status reduction_tails(void *p)
+{
+    chain_ctx *c = p;
+    ag_scope_begin();
+    ag_tensor *rows = ag_mean(c->x, AG_DIMS(1), true);                  // [37, 1]
+    ag_tensor *cols = ag_exp(ag_mean(c->x, AG_DIMS(0), true));          // [1, 29]
+    ag_tensor *y = ag_mul(ag_sub(c->x, rows), ag_add(c->x, cols));      // [37, 29]
+    ag_status st = y ? ag_copy_(c->out, y) : ag_last_status();
+    ag_scope_end();
+    return st;
+}
+
+START_TEST(test_fused_reduction_tails)
+{
+    ag_device *dev = agt_open(_i);
+    chain_ctx c = {agt_randn(dev, AG_SHAPE(37, 29), 13, 2.0), agt_randn(dev, AG_SHAPE(37, 29), 14, 1.5),
+                   ag_zeros(dev, AG_F32, AG_SHAPE(37, 29)), 0};
+    ck_assert_int_eq(reduction_tails(&c), AG_OK);
+    float *eager = agt_read_f32(c.out);
+    ag_graph *g = ag_graph_capture(dev, reduction_tails, &c, NULL);
+    ck_assert_msg(g != NULL, "%s", ag_last_error());
+    ag_graph_info info;
+    ag_graph_get_info(g, &info);
+    /* 2 reductions, their 3 tails, sub, add, mul and the copy: one kernel
+     * after each reduction */
+    ck_assert_msg(info.kernels == 3, "%lld kernels of %lld records", (long long)info.kernels,
+                  (long long)info.records);
+    ck_assert_int_eq(ag_fill_(c.out, 0.0), AG_OK);
+    ck_assert_int_eq(ag_graph_replay(g), AG_OK);
+    float *replay = agt_read_f32(c.out);
+    for (int i = 0; i < 37 * 29; i++)
+        ck_assert_msg(memcmp(&eager[i], &replay[i], sizeof(float)) == 0, "element %d: eager %.9g, fused %.9g",
+                      i, eager[i], replay[i]);
+    free(eager);
+    free(replay);
+    ag_graph_free(g);
+    ag_release(c.x);
+    ag_release(c.w);
+    ag_release(c.out);
+    agt_close(dev);
+}
+END_TEST
+
 /* Reductions that need temporaries (partial sums of long rows on GPU-type
  * kernels, a contiguous copy of a strided source): the list keeps them while
  * eager work in between allocates and frees small buffers. */
@@ -572,6 +618,7 @@ static Suite *graph_suite(void)
     AGT_ADD_LOOP(tc, test_failed_replay_changes_nothing);
     AGT_ADD_LOOP(tc, test_graph_keeps_released_inputs);
     AGT_ADD_LOOP(tc, test_fused_chain_bits);
+    AGT_ADD_LOOP(tc, test_fused_reduction_tails);
     AGT_ADD_LOOP(tc, test_replay_reduction_temporaries);
     AGT_ADD_LOOP(tc, test_capture_replays_uploads);
     suite_add_tcase(s, tc);

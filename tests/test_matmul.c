@@ -257,6 +257,20 @@ START_TEST(test_matmul_gradcheck)
     ag_set_requires_grad(b, true);
     agt_gradcheck(fn_matmul, 2, (ag_tensor *[]){a, b}, NULL, 1e-2, 1e-2, 1e-2, "matmul b only");
     ag_scope_end();
+    /* batch dims that do not collapse into one stride (a permuted [2, 3] batch):
+     * the operands' copies are made once, ahead of the product, for the backward
+     * too; and with a 2-D right operand */
+    for (int twod = 0; twod < 2; twod++) {
+        ag_scope_begin();
+        ag_tensor *pa = ag_transpose(agt_randn(dev, AG_SHAPE(3, 2, 4, 5), 5, 1.0), 0, 1); // [2, 3, 4, 5]
+        ag_tensor *pb = twod ? ag_t(agt_randn(dev, AG_SHAPE(2, 5), 6, 1.0))              // [5, 2]
+                             : ag_transpose(agt_randn(dev, AG_SHAPE(3, 2, 5, 2), 6, 1.0), 0, 1);
+        ck_assert_int_eq(ag_set_requires_grad(pa, true), AG_OK);
+        ck_assert_int_eq(ag_set_requires_grad(pb, true), AG_OK);
+        agt_gradcheck(fn_matmul, 2, (ag_tensor *[]){pa, pb}, NULL, 1e-2, 1e-2, 1e-2,
+                      twod ? "matmul permuted batch @ 2-D" : "matmul permuted batches");
+        ag_scope_end();
+    }
     agt_close(dev);
 }
 END_TEST

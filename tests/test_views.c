@@ -214,6 +214,45 @@ START_TEST(test_views_chain_grad)
 }
 END_TEST
 
+/* Slice gradients of one tensor are assembled in one buffer (src/grad_parts.c):
+ * disjoint pieces along one dim, the gaps zeroed, and the regular path for a
+ * piece along another dim, an overlapping piece or a dense gradient. */
+START_TEST(test_slice_grads_assembled)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    // pieces only: rows 1 and 3 of a [5, 2] leaf, rows 0, 2 and 4 zero
+    ag_tensor *x = ag_clone(ag_reshape(ag_arange(dev, AG_F32, 0, 10, 1), AG_SHAPE(5, 2)));
+    ck_assert_int_eq(ag_set_requires_grad(x, true), AG_OK);
+    ag_tensor *y = ag_add(ag_sum(ag_mul_scalar(ag_narrow(x, 0, 1, 1), 2.0), 0, NULL, false),
+                          ag_sum(ag_mul_scalar(ag_select(x, 0, 3), 3.0), 0, NULL, false));
+    ck_assert_int_eq(ag_backward(y, NULL), AG_OK);
+    agt_assert_close(ag_grad(x), (float[]){0, 0, 2, 2, 0, 0, 3, 3, 0, 0}, 10, 0, 0, "gaps");
+
+    // rows [0, 2) and row 3 (pieces), columns [1, 2) (another dim), rows [1, 3)
+    // (overlap) and all of x (dense)
+    ag_tensor *w = ag_clone(ag_reshape(ag_arange(dev, AG_F32, 0, 10, 1), AG_SHAPE(5, 2)));
+    ck_assert_int_eq(ag_set_requires_grad(w, true), AG_OK);
+    ag_tensor *terms[5] = {
+        ag_mul_scalar(ag_narrow(w, 0, 0, 2), 2.0), ag_mul_scalar(ag_select(w, 0, 3), 3.0),
+        ag_mul_scalar(ag_narrow(w, 1, 1, 1), 5.0), ag_mul_scalar(ag_narrow(w, 0, 1, 2), 7.0),
+        ag_mul_scalar(w, 11.0)};
+    ag_tensor *z = ag_sum(terms[0], 0, NULL, false);
+    for (int i = 1; i < 5; i++) z = ag_add(z, ag_sum(terms[i], 0, NULL, false));
+    ck_assert_int_eq(ag_backward(z, NULL), AG_OK);
+    agt_assert_close(ag_grad(w),
+                     (float[]){13, 18, 20, 25, 18, 23, 14, 19, 11, 16}, 10, 0, 0, "mixed");
+
+    // an empty narrow still gives its input a (zero) gradient
+    ag_tensor *e = ag_clone(ag_ones(dev, AG_F32, AG_SHAPE(3, 2)));
+    ck_assert_int_eq(ag_set_requires_grad(e, true), AG_OK);
+    ck_assert_int_eq(ag_backward(ag_sum(ag_narrow(e, 0, 1, 0), 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(e), (float[]){0, 0, 0, 0, 0, 0}, 6, 0, 0, "empty narrow");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 /* ---- Joining ----------------------------------------------------------------------- */
 
 static ag_tensor *cat_fn(ag_tensor *const *in, void *ctx)
@@ -462,6 +501,7 @@ int main(void)
     AGT_ADD_LOOP(tc, test_join_hand);
     AGT_ADD_LOOP(tc, test_join_golden);
     AGT_ADD_LOOP(tc, test_join_gradcheck);
+    AGT_ADD_LOOP(tc, test_slice_grads_assembled);
     AGT_ADD_LOOP(tc, test_errors);
     AGT_ADD_LOOP(tc, test_no_scope_ownership);
     suite_add_tcase(s, tc);

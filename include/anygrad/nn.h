@@ -122,7 +122,10 @@ AG_API ag_module *ag_nn_softplus(double beta, double threshold);
 AG_API ag_module *ag_nn_multihead_attention(ag_device *dev, int64_t embed_dim, int64_t heads,
                                             double dropout);
 /* Runs attention with separate query/key/value and an optional mask (see
- * ag_scaled_dot_product_attention). */
+ * ag_scaled_dot_product_attention). When query, key and value are the same
+ * tensor (self-attention) the input is projected once with the whole
+ * in_proj_weight, like PyTorch's packed projection: the same math in one
+ * product, so results may differ from three products in the last bits. */
 AG_API ag_tensor *ag_nn_multihead_attention_forward(ag_module *mha, const ag_tensor *query,
                                                     const ag_tensor *key, const ag_tensor *value,
                                                     const ag_tensor *attn_mask, bool is_causal);

@@ -1,9 +1,12 @@
 /* src/graph/fuse.c — merges chains of consecutive elementwise f32 records
  * (UNARY, BINARY, FILL, COPY) into one AGI_K_EW_FUSED record when each
  * intermediate result is an intermediate of the step (an arena slot) read by
- * nothing but the next record of the chain, with the view it was written
- * through. The intermediates then never reach memory, and the arena plan no
- * longer holds them. A chain holds at most AG_FUSED_MAX_STEPS records and
+ * nothing but the next record of the chain: with the view it was written
+ * through, as a broadcast of its one element, or — when the result collapses
+ * to one dim — through any view inside it (a reduction's [rows] read as
+ * [rows, n]; the producer's inputs are then read through the same mapping).
+ * The intermediates then never reach memory, and the arena plan no longer
+ * holds them. A chain holds at most AG_FUSED_MAX_STEPS records and
  * AG_FUSED_MAX_INPUTS distinct source views. */
 #include "graph_internal.h"
 
@@ -49,6 +52,12 @@ static bool same_view(const agi_view *a, const agi_view *b)
     return true;
 }
 
+/* How a consumer reads a producer's result: through the view the producer
+ * wrote (SAME), as a broadcast of its one element (WIDEN), or through another
+ * view of a 1-D result — a reduction's [rows] read as [rows, n] with a zero
+ * stride, say (REMAP). */
+typedef enum { READ_SAME, READ_WIDEN, READ_REMAP } read_kind;
+
 /* v (one element) read as a broadcast over `shape`'s geometry. */
 static agi_view broadcast_to(const agi_view *v, const agi_view *shape)
 {
@@ -59,6 +68,62 @@ static agi_view broadcast_to(const agi_view *v, const agi_view *shape)
         b.strides[d] = 0;
     }
     return b;
+}
+
+/* v as one dim, when its dims of size > 1 nest (each stride the next one's
+ * stride times its size): [37, 1] or a contiguous [4, 8] become [37], [32]. */
+static bool as_1d(const agi_view *v, agi_view *o)
+{
+    int64_t n = 1, stride = 1, inner = -1;
+    for (int d = v->ndim - 1; d >= 0; d--) {
+        if (v->shape[d] == 1) continue;
+        if (inner < 0) stride = v->strides[d];
+        else if (v->strides[d] != v->strides[inner] * v->shape[inner]) return false;
+        inner = d;
+        n *= v->shape[d];
+    }
+    *o = *v;
+    o->ndim = 1;
+    o->shape[0] = n;
+    o->strides[0] = stride;
+    return true;
+}
+
+/* Whether view r reads only elements of the 1-D view o (stride > 0), each
+ * element of r at a whole number of o's steps: then r's element i is o's
+ * element base + sum_d i_d * step[d]. */
+static bool remap_steps(const agi_view *o, const agi_view *r, int64_t *base, int64_t *step)
+{
+    if (o->ndim != 1 || o->strides[0] <= 0) return false;
+    int64_t so = o->strides[0], rel = r->offset - o->offset;
+    if (rel < 0 || rel % so) return false;
+    int64_t last = rel / so;
+    for (int d = 0; d < r->ndim; d++) {
+        if (r->strides[d] % so) return false;
+        step[d] = r->strides[d] / so;
+        last += (r->shape[d] - 1) * step[d];
+    }
+    *base = rel / so;
+    return last < o->shape[0];
+}
+
+/* Producer input `in` (o's shape) read the way view r reads o: r's shape.
+ * can_inline has checked that in and o are 1-D (as_1d) and r fits o. */
+static agi_view remap_input(const agi_view *in, const agi_view *o, const agi_view *r)
+{
+    int64_t base = 0, step[AG_MAX_DIMS] = {0};
+    agi_view m = *in, o1 = *o;
+    as_1d(in, &m);
+    as_1d(o, &o1);
+    remap_steps(&o1, r, &base, step);
+    int64_t si = m.strides[0];
+    m.offset = in->offset + base * si;
+    m.ndim = r->ndim;
+    for (int d = 0; d < r->ndim; d++) {
+        m.shape[d] = r->shape[d];
+        m.strides[d] = step[d] * si;
+    }
+    return m;
 }
 
 typedef struct prog {
@@ -101,20 +166,30 @@ static bool uses_slot(const graph_entry *e, int slot)
 /* Whether producer p's program can be computed inside consumer j, which
  * reads p's result (slot `slot`) through view v: the result is an
  * intermediate nothing else reads, and nothing between p and j writes what p
- * reads. *widen: p's one-element result is read as a broadcast. */
+ * reads. *how: how v reads the result. */
 static bool can_inline(const ag_graph *g, const prog *progs, int p, int j, int slot,
-                       const agi_view *v, bool *widen)
+                       const agi_view *v, read_kind *how)
 {
     if (p < 0 || !progs[p].valid || g->e[p].fused_away) return false;
     const graph_slot *sl = &g->slots[slot];
     if (sl->kind != SLOT_ARENA || sl->last != j || g->e[p].slot[0] != slot) return false;
     const prog *pp = &progs[p];
-    *widen = false;
+    *how = READ_SAME;
     if (!same_view(&pp->out, v)) {
-        if (agi_view_numel(&pp->out) != 1 || v->offset != pp->out.offset) return false;
-        for (int d = 0; d < v->ndim; d++)
-            if (v->strides[d] != 0 && v->shape[d] > 1) return false;
-        *widen = true;
+        bool one = agi_view_numel(&pp->out) == 1 && v->offset == pp->out.offset;
+        for (int d = 0; d < v->ndim && one; d++)
+            if (v->strides[d] != 0 && v->shape[d] > 1) one = false;
+        int64_t base, step[AG_MAX_DIMS];
+        agi_view o1, in1;
+        if (one) {
+            *how = READ_WIDEN;
+        } else if (as_1d(&pp->out, &o1) && remap_steps(&o1, v, &base, step)) {
+            for (int i = 0; i < pp->f.nin; i++)
+                if (!as_1d(&pp->in[i], &in1)) return false;
+            *how = READ_REMAP;
+        } else {
+            return false;
+        }
     }
     for (int k = p + 1; k < j; k++) {
         const graph_entry *e = &g->e[k];
@@ -125,15 +200,62 @@ static bool can_inline(const ag_graph *g, const prog *progs, int p, int j, int s
     return true;
 }
 
+/* w (collapsible to one dim of o's element count) split into o's shape,
+ * row-major; size-1 dims take o's strides. */
+static bool split_like(const agi_view *w, const agi_view *o, agi_view *out)
+{
+    agi_view w1;
+    if (!as_1d(w, &w1) || w1.shape[0] != agi_view_numel(o)) return false;
+    *out = *w;
+    out->ndim = o->ndim;
+    int64_t step = w1.strides[0];
+    for (int d = o->ndim - 1; d >= 0; d--) {
+        out->shape[d] = o->shape[d];
+        out->strides[d] = o->shape[d] == 1 ? o->strides[d] : step;
+        step *= o->shape[d];
+    }
+    return true;
+}
+
+/* A record whose views were coalesced to fewer dims than a producer it reads
+ * wrote (a contiguous op after a broadcast one: [1073] after [37, 29]) is
+ * re-expressed in the producer's dims when it reads the same elements in the
+ * same order and that lets the producer be inlined. The record means the
+ * same; only its iteration is split. */
+static void align_to_producer(const ag_graph *g, const prog *progs, const int *writer, graph_entry *e,
+                              int j, int ns)
+{
+    for (int s = 0; s < ns; s++) {
+        int slot = e->slot[2 + s], p = slot >= 0 ? writer[slot] : -1;
+        if (p < 0 || !progs[p].valid) continue;
+        const agi_view *o = &progs[p].out, *v = &e->k.src[s];
+        agi_view o1, v1;
+        if (o->ndim <= v->ndim || !as_1d(o, &o1) || !as_1d(v, &v1) || o1.offset != v1.offset ||
+            o1.shape[0] != v1.shape[0] || o1.strides[0] != v1.strides[0])
+            continue;
+        agi_view nv[1 + 2];
+        bool ok = split_like(&e->k.dst, o, &nv[0]);
+        for (int i = 0; i < ns && ok; i++) ok = split_like(&e->k.src[i], o, &nv[1 + i]);
+        read_kind how;
+        if (!ok || !can_inline(g, progs, p, j, slot, &nv[1 + s], &how)) continue;
+        e->k.dst = nv[0];
+        for (int i = 0; i < ns; i++) e->k.src[i] = nv[1 + i];
+        return;
+    }
+}
+
 /* Appends producer program q to c; returns the register of q's result (-1:
- * no room, c unchanged). Inputs are widened over `shape` when asked. */
-static int inline_prog(prog *c, const prog *q, bool widen, const agi_view *shape)
+ * no room, c unchanged). Its inputs are read as `v` (the consumer's view of
+ * q's result) reads it. */
+static int inline_prog(prog *c, const prog *q, read_kind how, const agi_view *v)
 {
     prog save = *c;
     if (c->f.n + q->f.n > AG_FUSED_MAX_STEPS) return -1;
     int map[AG_FUSED_NREGS];
     for (int i = 0; i < q->f.nin; i++) {
-        agi_view in = widen ? broadcast_to(&q->in[i], shape) : q->in[i];
+        agi_view in = how == READ_WIDEN   ? broadcast_to(&q->in[i], v)
+                      : how == READ_REMAP ? remap_input(&q->in[i], &q->out, v)
+                                          : q->in[i];
         if ((map[i] = input_reg(c, &in, q->in_slot[i])) < 0) {
             *c = save;
             return -1;
@@ -181,6 +303,7 @@ void agi_graph_fuse(ag_graph *g)
     for (int j = 0; j < g->n; j++) {
         graph_entry *e = &g->e[j];
         int kind = step_kind(e);
+        if (kind) align_to_producer(g, progs, writer, e, j, nsrc(kind));
         if (kind) {
             prog c;
             memset(&c, 0, sizeof c);
@@ -189,13 +312,13 @@ void agi_graph_fuse(ag_graph *g)
             for (int s = 0; s < nsrc(kind) && ok; s++) {
                 const agi_view *v = &e->k.src[s];
                 int slot = e->slot[2 + s], p = slot >= 0 ? writer[slot] : -1;
-                bool widen;
+                read_kind how;
                 if (s == 1 && slot == e->slot[2] && inlined[0] >= 0 && same_view(v, &e->k.src[0])) {
                     reg[1] = reg[0]; /* the same intermediate twice */
                     continue;
                 }
-                if (can_inline(g, progs, p, j, slot, v, &widen) &&
-                    (reg[s] = inline_prog(&c, &progs[p], widen, &e->k.dst)) >= 0) {
+                if (can_inline(g, progs, p, j, slot, v, &how) &&
+                    (reg[s] = inline_prog(&c, &progs[p], how, v)) >= 0) {
                     inlined[s] = p;
                 } else if ((reg[s] = input_reg(&c, v, slot)) < 0) {
                     ok = false;

@@ -11,6 +11,14 @@ static ag_tensor *split_heads(const ag_tensor *x, int64_t heads)
     return ag_transpose(ag_reshape(x, 4, (int64_t[]){n, l, heads, e / heads}), 1, 2);
 }
 
+/* [N, L, 3E] → [N, L, 3, H, D] (a view) */
+static ag_tensor *split_packed(const ag_tensor *x, int64_t heads)
+{
+    if (!x) return NULL;
+    int64_t n = x->shape[0], l = x->shape[1], e = x->shape[2] / 3;
+    return ag_reshape(x, 5, (int64_t[]){n, l, 3, heads, e / heads});
+}
+
 /* [N, H, L, D] → [N, L, E] */
 static ag_tensor *merge_heads(const ag_tensor *x)
 {
@@ -53,18 +61,25 @@ ag_tensor *ag_nn_multihead_attention_forward(ag_module *m, const ag_tensor *quer
     int64_t e = m->i[0], heads = m->i[1];
     ag_tensor *w = agi_module_tensor(m, "in_proj_weight"); // [3E, E]
     ag_tensor *b = agi_module_tensor(m, "in_proj_bias");   // [3E]
-    ag_tensor *q = ag_linear(query, ag_narrow(w, 0, 0, e), ag_narrow(b, 0, 0, e));
-    ag_tensor *k = ag_linear(key, ag_narrow(w, 0, e, e), ag_narrow(b, 0, e, e));
-    ag_tensor *v = ag_linear(value, ag_narrow(w, 0, 2 * e, e), ag_narrow(b, 0, 2 * e, e));
-    q = split_heads(q, heads); // [N, H, L, D]
-    k = split_heads(k, heads); // [N, H, S, D]
-    v = split_heads(v, heads); // [N, H, S, D]
+    ag_tensor *q, *k, *v;
+    if (query == key && key == value) {
+        /* self-attention: one projection onto [N, L, 3E], split as views */
+        ag_tensor *qkv = split_packed(ag_linear(query, w, b), heads); // [N, L, 3, H, D]
+        q = ag_transpose(ag_select(qkv, 2, 0), 1, 2);                  // [N, H, L, D]
+        k = ag_transpose(ag_select(qkv, 2, 1), 1, 2);
+        v = ag_transpose(ag_select(qkv, 2, 2), 1, 2);
+    } else {
+        q = split_heads(ag_linear(query, ag_narrow(w, 0, 0, e), ag_narrow(b, 0, 0, e)), heads);
+        k = split_heads(ag_linear(key, ag_narrow(w, 0, e, e), ag_narrow(b, 0, e, e)), heads);
+        v = split_heads(ag_linear(value, ag_narrow(w, 0, 2 * e, e), ag_narrow(b, 0, 2 * e, e)),
+                        heads); // [N, H, S, D]
+    }
     double p = m->f[0];
     ag_tensor *attn;
     if (m->training && p > 0) {
         /* Dropout on the attention weights needs the explicit form. */
         double scale = 1.0 / sqrt((double)(e / heads));
-        ag_tensor *scores = ag_mul_scalar(ag_matmul(q, ag_transpose(k, -2, -1)), scale); // [N,H,L,S]
+        ag_tensor *scores = agi_matmul_scaled(q, ag_transpose(k, -2, -1), scale); // [N,H,L,S]
         if (is_causal && scores) {
             int64_t l = scores->shape[2], s = scores->shape[3];
             ag_device *dev = scores->storage->dev;

@@ -93,7 +93,7 @@ ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *
     ag_scope_begin();
     ag_device *dev = q->storage->dev;
     // scores: [..., L, S]
-    ag_tensor *scores = ag_mul_scalar(ag_matmul(q, ag_transpose(k, -2, -1)), scale);
+    ag_tensor *scores = agi_matmul_scaled(q, ag_transpose(k, -2, -1), scale);
     ag_tensor *keep = NULL; // u8, broadcast to [..., L, S]
     if (is_causal) {
         /* keep[i, j] = j <= i (top-left aligned, like torch.tril) */
@@ -105,7 +105,8 @@ ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *
     } else if (attn_mask) {
         scores = ag_add(scores, attn_mask);
     }
-    ag_tensor *ninf = ag_scalar(dev, AG_F32, -INFINITY);
+    /* -inf is a device scalar (a fill kernel): made only when a mask needs it */
+    ag_tensor *ninf = keep || attn_mask ? ag_scalar(dev, AG_F32, -INFINITY) : NULL;
     if (keep) scores = ag_where(keep, scores, ninf);
     ag_tensor *p;
     if (attn_mask) {

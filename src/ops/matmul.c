@@ -134,15 +134,15 @@ static bool folded_view(const ag_tensor *t, agi_view *v)
     return true;
 }
 
-/* Queues dst = src0 @ src1 (+ dst when beta = 1) for prepared views. */
+/* Queues dst = alpha * src0 @ src1 (+ dst when beta = 1) for prepared views. */
 static ag_status gemm(const char *op, ag_device *dev, agi_view a, agi_view b, agi_view c,
-                      double beta)
+                      double alpha, double beta)
 {
     agi_kernel k = {.op = AGI_K_GEMM};
     k.dst = c;
     k.src[0] = a;
     k.src[1] = b;
-    k.p.s.f[0] = 1.0;
+    k.p.s.f[0] = alpha;
     k.p.s.f[1] = beta;
     return agi_exec(op, dev, &k);
 }
@@ -161,9 +161,9 @@ static agi_view out_view(const ag_tensor *t, int64_t nbatch, int64_t m, int64_t 
     return v;
 }
 
-/* a [..., M, K] @ b [..., K, N] (f32, ndim >= 2, shapes already checked)
- * → a new contiguous [batch..., M, N]. Records nothing. */
-static ag_tensor *matmul_core(const char *op, const ag_tensor *a, const ag_tensor *b)
+/* alpha * a [..., M, K] @ b [..., K, N] (f32, ndim >= 2, shapes already
+ * checked) → a new contiguous [batch..., M, N]. Records nothing. */
+static ag_tensor *matmul_core(const char *op, const ag_tensor *a, const ag_tensor *b, double alpha)
 {
     if (!a || !b) return NULL; /* an operand's op failed (error set) */
     int nb;
@@ -188,9 +188,9 @@ static ag_tensor *matmul_core(const char *op, const ag_tensor *a, const ag_tenso
     if (b->ndim == 2 && a->ndim > 2 && folded_view(a, &va) &&
         operand_view(b, 0, NULL, &vb)) {
         /* [batch..., M, K] as one [batch*M, K] matrix. */
-        st = gemm(op, dev, va, vb, out_view(out, 1, nbatch * M, N), 0.0);
+        st = gemm(op, dev, va, vb, out_view(out, 1, nbatch * M, N), alpha, 0.0);
     } else if (operand(op, a, nb, shape, &va, &ca) && operand(op, b, nb, shape, &vb, &cb)) {
-        st = gemm(op, dev, va, vb, out_view(out, nbatch, M, N), 0.0);
+        st = gemm(op, dev, va, vb, out_view(out, nbatch, M, N), alpha, 0.0);
     } else {
         st = ag_last_status();
     }
@@ -201,6 +201,29 @@ static ag_tensor *matmul_core(const char *op, const ag_tensor *a, const ag_tenso
         return NULL;
     }
     return out;
+}
+
+/* Whether matmul_core would copy operand a or b of a product that needs a
+ * gradient, where a contiguous copy of the operand alone would do (its batch
+ * dims already have the product's batch shape). Such a copy is better made
+ * once, as an autograd op ahead of the product: its backward then reads the
+ * copy instead of copying the operand again. */
+static void copies_needed(const ag_tensor *a, const ag_tensor *b, bool *ca, bool *cb)
+{
+    *ca = *cb = false;
+    if (a->ndim < 2 || b->ndim < 2 || a->dtype != b->dtype) return;
+    int nb;
+    int64_t shape[AG_MAX_DIMS];
+    if (!agi_broadcast_shapes("ag_matmul", a->ndim - 2, a->shape, b->ndim - 2, b->shape, &nb, shape))
+        return;
+    agi_view v;
+    if (b->ndim == 2 && a->ndim > 2 && folded_view(a, &v) && operand_view(b, 0, NULL, &v)) return;
+    const ag_tensor *t[2] = {a, b};
+    bool *need[2] = {ca, cb};
+    for (int i = 0; i < 2; i++)
+        *need[i] = t[i]->ndim - 2 == nb &&
+                   memcmp(t[i]->shape, shape, (size_t)nb * sizeof *shape) == 0 &&
+                   !operand_view(t[i], nb, shape, &v);
 }
 
 /* ---- matmul ------------------------------------------------------------------- */
@@ -252,9 +275,16 @@ static ag_status matmul_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
     ag_tensor *g2 = ag_reshape(g, nb + 2, gshape);
     if (!g2) return ag_last_status();
     bool fold = b2->ndim == 2 && a2->ndim > 2;
+    agi_view gv;
+    if (a->requires_grad && b->requires_grad &&
+        !(fold ? folded_view(g2, &gv) : operand_view(g2, nb, gshape, &gv))) {
+        /* both products would copy g: copy it once */
+        g2 = ag_contiguous(g2);
+        if (!g2) return ag_last_status();
+    }
     if (a->requires_grad) {
         /* dA = dC @ Bᵀ, summed over the batch dims A was broadcast along. */
-        ag_tensor *ga = agi_sum_to_shape(matmul_core(op, g2, mT(b2)), a2->ndim, a2->shape);
+        ag_tensor *ga = agi_sum_to_shape(matmul_core(op, g2, mT(b2), node->f[0]), a2->ndim, a2->shape);
         grads[0] = ag_reshape(ga, a->ndim, a->shape);
         if (!grads[0]) return ag_last_status();
     }
@@ -265,9 +295,9 @@ static ag_status matmul_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
             int64_t K = a2->shape[a2->ndim - 1], N = gshape[nb + 1];
             ag_tensor *af = ag_reshape(a2, 2, (int64_t[]){-1, K});
             ag_tensor *gf = ag_reshape(g2, 2, (int64_t[]){-1, N});
-            gb = af && gf ? matmul_core(op, mT(af), gf) : NULL;
+            gb = af && gf ? matmul_core(op, mT(af), gf, node->f[0]) : NULL;
         } else {
-            gb = agi_sum_to_shape(matmul_core(op, mT(a2), g2), b2->ndim, b2->shape);
+            gb = agi_sum_to_shape(matmul_core(op, mT(a2), g2, node->f[0]), b2->ndim, b2->shape);
         }
         grads[1] = ag_reshape(gb, b->ndim, b->shape);
         if (!grads[1]) return ag_last_status();
@@ -275,12 +305,13 @@ static ag_status matmul_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
     return AG_OK;
 }
 
-ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
+/* alpha * (a @ b) as one GEMM; its backward scales its GEMMs by alpha too. */
+static ag_tensor *matmul_op(const char *op, const ag_tensor *a, const ag_tensor *b, double alpha)
 {
-    const char *op = "ag_matmul";
     ag_dtype low = AGI_AUTOCAST_LOWERS(a, b);
     if (low != AG_F32) /* autocast: the 16-bit product (f32 accumulation) */
-        AGI_AUTOCAST_LOW_CALL(ag_matmul(agi_autocast_cast(a, low), agi_autocast_cast(b, low)));
+        AGI_AUTOCAST_LOW_CALL(
+            matmul_op(op, agi_autocast_cast(a, low), agi_autocast_cast(b, low), alpha));
     if (!agi_check_tensor(op, a, "a") || !agi_check_tensor(op, b, "b")) return NULL;
     if (!agi_check_same_device(op, a, b)) return NULL;
     char sa[192], sb[192];
@@ -305,6 +336,16 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
         }
     }
 
+    bool ca = false, cb = false;
+    if (AGI_NEEDS_GRAD(a, b)) copies_needed(a, b, &ca, &cb);
+    if (ca || cb) {
+        /* the product of the contiguous copies, which the backward reads too */
+        ag_scope_begin();
+        ag_tensor *ac = ca ? ag_contiguous(a) : (ag_tensor *)a;
+        ag_tensor *bc = cb ? ag_contiguous(b) : (ag_tensor *)b;
+        return agi_scope_return(op, ac && bc ? matmul_op(op, ac, bc, alpha) : NULL);
+    }
+
     ag_tensor *out = NULL;
     ag_scope_begin();
     ag_no_grad_begin();
@@ -313,7 +354,7 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
     ag_tensor *af = agi_as_dtype(a, ct);
     ag_tensor *bf = agi_as_dtype(b, ct);
     ag_tensor *a2 = af ? promote(af, true) : NULL, *b2 = bf ? promote(bf, false) : NULL;
-    ag_tensor *out2 = a2 && b2 ? matmul_core(op, a2, b2) : NULL;
+    ag_tensor *out2 = a2 && b2 ? matmul_core(op, a2, b2, alpha) : NULL;
     if (out2) {
         int64_t shape[AG_MAX_DIMS], strides[AG_MAX_DIMS];
         int n = result_shape(a, b, out2, shape);
@@ -324,9 +365,21 @@ ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b)
     ag_retain(out);
     ag_scope_end();
     if (!(out = agi_scope_track(out))) return NULL;
-    if (AGI_NEEDS_GRAD(a, b))
-        out = agi_attach(out, agi_node_new(op, matmul_backward, 2, (const ag_tensor *[]){a, b}));
+    if (AGI_NEEDS_GRAD(a, b)) {
+        agi_node *node = agi_node_new(op, matmul_backward, 2, (const ag_tensor *[]){a, b});
+        if (node) node->f[0] = alpha;
+        out = agi_attach(out, node);
+    }
     return out;
+}
+
+ag_tensor *ag_matmul(const ag_tensor *a, const ag_tensor *b) { return matmul_op("ag_matmul", a, b, 1.0); }
+
+ag_tensor *agi_matmul_scaled(const ag_tensor *a, const ag_tensor *b, double alpha)
+{
+    if (!a || !b || a->dtype != AG_F32 || b->dtype != AG_F32 || AGI_AUTOCAST_LOWERS(a, b) != AG_F32)
+        return ag_mul_scalar(ag_matmul(a, b), alpha); /* the 16-bit paths keep their rounding */
+    return matmul_op("ag_matmul", a, b, alpha);
 }
 
 /* ---- linear ----------------------------------------------------------------- */
@@ -361,12 +414,12 @@ static ag_status linear_backward(agi_node *node, ag_tensor *g, ag_tensor **grads
     if (!x2 || !g2) return ag_last_status();
     if (x->requires_grad) {
         /* dx = dy @ W: [R, out] @ [out, in] */
-        grads[0] = wf ? ag_reshape(matmul_core(op, g2, wf), x->ndim, x->shape) : NULL;
+        grads[0] = wf ? ag_reshape(matmul_core(op, g2, wf, 1.0), x->ndim, x->shape) : NULL;
         if (!grads[0]) return ag_last_status();
     }
     if (w->requires_grad) {
         /* dW = dyᵀ @ x: [out, R] @ [R, in] */
-        grads[1] = matmul_core(op, mT(g2), x2);
+        grads[1] = matmul_core(op, mT(g2), x2, 1.0);
         if (!grads[1]) return ag_last_status();
     }
     if (bias && bias->requires_grad) {
@@ -448,7 +501,7 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
         if (st == AG_OK && in > 0) {
             ag_tensor *wt = mT(wf); /* [in, out] */
             if (wt && operand(op, x2, 0, NULL, &va, &cx) && operand(op, wt, 0, NULL, &vw, &cw))
-                st = gemm(op, dev, va, vw, out_view(out, 1, rows, outf), bf ? 1.0 : 0.0);
+                st = gemm(op, dev, va, vw, out_view(out, 1, rows, outf), 1.0, bf ? 1.0 : 0.0);
             else
                 st = ag_last_status();
         }

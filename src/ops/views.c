@@ -374,6 +374,8 @@ static ag_status slice_backward(agi_node *node, ag_tensor *g, ag_tensor **grads)
     return AG_OK;
 }
 
+bool agi_node_is_slice(const agi_node *node) { return node && node->backward == slice_backward; }
+
 static ag_tensor *sub_view(const char *op, const ag_tensor *t, int d, int64_t start, int64_t len,
                            int64_t step, bool drop)
 {
