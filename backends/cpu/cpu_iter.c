@@ -167,8 +167,9 @@ typedef struct tile_job {
     bool staged[CPU_ITER_MAX];
 } tile_job;
 
-/* Copies an ni x nj tile between a strided view (row stride 1 element, column
- * stride cs) and a buffer (row stride TILE), in the view's contiguous order. */
+/* Copies an ni x nj tile of es-byte elements (4, 2 or 1) between a strided
+ * view (row stride 1 element, column stride cs) and a buffer (row stride
+ * TILE), in the view's contiguous order. */
 static void tile_copy(char *view, int64_t cs, char *buf, size_t es, int64_t ni, int64_t nj,
                       bool to_buf)
 {
@@ -177,6 +178,10 @@ static void tile_copy(char *view, int64_t cs, char *buf, size_t es, int64_t ni, 
         char *b = buf + jj * (int64_t)es;
         if (es == 4) {
             uint32_t *vv = (uint32_t *)v, *bb = (uint32_t *)b;
+            if (to_buf) for (int64_t ii = 0; ii < ni; ii++) bb[ii * TILE] = vv[ii];
+            else for (int64_t ii = 0; ii < ni; ii++) vv[ii] = bb[ii * TILE];
+        } else if (es == 2) { /* f16 / bf16 */
+            uint16_t *vv = (uint16_t *)v, *bb = (uint16_t *)b;
             if (to_buf) for (int64_t ii = 0; ii < ni; ii++) bb[ii * TILE] = vv[ii];
             else for (int64_t ii = 0; ii < ni; ii++) vv[ii] = bb[ii * TILE];
         } else {

@@ -270,7 +270,7 @@ ag_status vk_buffer_new(agi_backend_device *d, size_t nbytes, bool host, agi_buf
     if (!buf) return agi_set_error(AG_ERR_OOM, "vulkan: host out of memory");
     buf->alloc = round_up(nbytes, d->align);
     uint64_t seq = 0, epoch = 0;
-    ag_status st = AG_ERR_OOM;
+    ag_status st = AG_ERR_OOM, before = ag_last_status();
     if (!host && nbytes <= AGVK_SMALL_HOST_BYTES && try_alloc(d, true, buf, &seq, &epoch) == AG_OK) {
         host = true; /* else: device memory, as for any buffer */
         st = AG_OK;
@@ -286,6 +286,9 @@ ag_status vk_buffer_new(agi_backend_device *d, size_t nbytes, bool host, agi_buf
         free(buf);
         return st;
     }
+    /* A failed attempt (host-visible memory for a small buffer, or before the
+     * cache was trimmed) left its message: the allocation succeeded. */
+    if (before == AG_OK) ag_clear_error();
     buf->size = nbytes;
     /* The memory's previous user may still be queued: inherit its tags. */
     buf->last_use = seq;
