@@ -5,9 +5,10 @@
  * inputs to float math become f32; f16 with bf16 gives f32; a 16-bit float
  * with an integer keeps the float). f16 and bf16 tensors keep their dtype
  * through every float op: the unary, binary and scalar ops, matmul, softmax,
- * log_softmax, sum, mean and layer_norm have 16-bit kernels; linear,
- * convolution, pooling, the other norms and reductions, the losses, where,
- * dropout and the index ops run their f32 kernels on the 16-bit values. Either
+ * log_softmax, sum, mean, layer_norm and linear (x, weight and bias of one
+ * 16-bit dtype) have 16-bit kernels; linear with mixed dtypes, convolution,
+ * pooling, the other norms and reductions, the losses, where, dropout and
+ * the index ops run their f32 kernels on the 16-bit values. Either
  * way the arithmetic and accumulation are f32 and each result is rounded
  * once to the 16-bit dtype. 16-bit tensors are differentiable (a tensor's
  * gradient has its dtype; a cast between float dtypes passes gradients
