@@ -237,6 +237,17 @@ START_TEST(test_matmul_bits_and_native_path)
             ag_tensor *ref = ag_cast(ag_matmul(ag_cast(a16, AG_F32), ag_transpose(ag_cast(b16, AG_F32), 1, 2)), t);
             agt_assert_tensors_close(y, ref, 0, 0, "16-bit matmul vs the f32 one rounded once");
         }
+        /* operands that start at an odd element (half a packed word) with
+         * rows wider than they are: x[:, 1:34] @ W[1:20, :]ᵀ */
+        ag_tensor *big = ag_cast(agt_randn(dev, AG_SHAPE(21, 35), 111, 1.0), t);
+        ag_tensor *xs = ag_narrow(big, 1, 1, 33), *ws = ag_narrow(ag_narrow(big, 0, 1, 19), 1, 2, 33);
+        ck_assert(xs && ws);
+        ag_tensor *ys = ag_matmul(xs, ag_transpose(ws, 0, 1));
+        ck_assert_msg(ys != NULL, "%s: %s", ag_dtype_name(t), ag_last_error());
+        ag_tensor *rs = ag_cast(ag_matmul(ag_cast(ag_contiguous(xs), AG_F32),
+                                          ag_transpose(ag_cast(ag_contiguous(ws), AG_F32), 0, 1)),
+                                t);
+        agt_assert_tensors_close(ys, rs, 0, 0, "16-bit matmul of offset views");
         /* Row kernels: Vulkan and OpenCL convert in registers on every
          * device. With grad, layer norm also writes its f32 statistics. */
         bool rows_native = info->backend != AG_BACKEND_CPU;
