@@ -472,7 +472,8 @@ static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *
 }
 
 /* Kernel ids of a row kernel family: {f32, f16, bf16}[dt]. */
-static agcl_kernel_id by_dtype(ag_dtype dt, agcl_kernel_id f32, agcl_kernel_id f16, agcl_kernel_id bf16)
+static agcl_kernel_id by_dtype(ag_dtype dt, agcl_kernel_id f32, agcl_kernel_id f16,
+                               agcl_kernel_id bf16)
 {
     return dt == AG_F16 ? f16 : dt == AG_BF16 ? bf16 : f32;
 }
@@ -481,7 +482,8 @@ static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
 {
     ag_status st;
     ag_dtype dt = agi_rownorm_half(k); /* 16-bit data converted in registers */
-    if ((st = check_rows(k, &k->dst, "dst", NULL, dt)) || (st = check_rows(k, &k->src[0], "src0", &k->dst, dt)))
+    if ((st = check_rows(k, &k->dst, "dst", NULL, dt)) ||
+        (st = check_rows(k, &k->src[0], "src0", &k->dst, dt)))
         return st;
     cl_long rows = k->dst.shape[0], n = k->dst.shape[1];
     if ((k->src[1].buf && (st = check_flat(k, &k->src[1], "src1 (weight)", dt, n))) ||
@@ -504,11 +506,14 @@ static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
                     AGCL_ARG(wo),   AGCL_ARG(b),   AGCL_ARG(bo),  AGCL_ARG(s),     AGCL_ARG(so),
                     AGCL_ARG(rows), AGCL_ARG(n),   AGCL_ARG(eps), AGCL_ARG(flags),
                     AGCL_LOCAL(l * sizeof(cl_float))};
-    if (wg)
-        return agcl_launch(dev, by_dtype(dt, AGCL_K_layer_norm_wg_f32, AGCL_K_layer_norm_wg_f16, AGCL_K_layer_norm_wg_bf16),
-                           1, &gsz, &l, 15, a);
-    return launch1(dev, by_dtype(dt, AGCL_K_layer_norm_rows_f32, AGCL_K_layer_norm_rows_f16, AGCL_K_layer_norm_rows_bf16),
-                   gsz, 0, 14, a);
+    if (wg) {
+        agcl_kernel_id id = by_dtype(dt, AGCL_K_layer_norm_wg_f32, AGCL_K_layer_norm_wg_f16,
+                                     AGCL_K_layer_norm_wg_bf16);
+        return agcl_launch(dev, id, 1, &gsz, &l, 15, a);
+    }
+    agcl_kernel_id id = by_dtype(dt, AGCL_K_layer_norm_rows_f32, AGCL_K_layer_norm_rows_f16,
+                                 AGCL_K_layer_norm_rows_bf16);
+    return launch1(dev, id, gsz, 0, 14, a);
 }
 
 static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
@@ -531,22 +536,28 @@ static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
     if (!bwd) {
         agcl_arg a[] = {AGCL_ARG(y),    AGCL_ARG(yo), AGCL_ARG(x),     AGCL_ARG(xo),
                         AGCL_ARG(rows), AGCL_ARG(n),  AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
-        if (wg)
-            return agcl_launch(dev, by_dtype(dt, AGCL_K_softmax_wg_f32, AGCL_K_softmax_wg_f16, AGCL_K_softmax_wg_bf16),
-                               1, &gsz, &l, 8, a);
-        return launch1(dev, by_dtype(dt, AGCL_K_softmax_rows_f32, AGCL_K_softmax_rows_f16, AGCL_K_softmax_rows_bf16),
-                       gsz, 0, 7, a);
+        if (wg) {
+            agcl_kernel_id id =
+                by_dtype(dt, AGCL_K_softmax_wg_f32, AGCL_K_softmax_wg_f16, AGCL_K_softmax_wg_bf16);
+            return agcl_launch(dev, id, 1, &gsz, &l, 8, a);
+        }
+        agcl_kernel_id id =
+            by_dtype(dt, AGCL_K_softmax_rows_f32, AGCL_K_softmax_rows_f16, AGCL_K_softmax_rows_bf16);
+        return launch1(dev, id, gsz, 0, 7, a);
     }
     cl_mem dy = k->src[1].buf->mem;
     cl_long dyo = k->src[1].offset;
     agcl_arg a[] = {AGCL_ARG(y),  AGCL_ARG(yo),   AGCL_ARG(x),    AGCL_ARG(xo),
                     AGCL_ARG(dy), AGCL_ARG(dyo),  AGCL_ARG(rows), AGCL_ARG(n),
                     AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
-    if (wg)
-        return agcl_launch(dev, by_dtype(dt, AGCL_K_softmax_bwd_wg_f32, AGCL_K_softmax_bwd_wg_f16, AGCL_K_softmax_bwd_wg_bf16),
-                           1, &gsz, &l, 10, a);
-    return launch1(dev, by_dtype(dt, AGCL_K_softmax_bwd_rows_f32, AGCL_K_softmax_bwd_rows_f16, AGCL_K_softmax_bwd_rows_bf16),
-                   gsz, 0, 9, a);
+    if (wg) {
+        agcl_kernel_id id = by_dtype(dt, AGCL_K_softmax_bwd_wg_f32, AGCL_K_softmax_bwd_wg_f16,
+                                     AGCL_K_softmax_bwd_wg_bf16);
+        return agcl_launch(dev, id, 1, &gsz, &l, 10, a);
+    }
+    agcl_kernel_id id = by_dtype(dt, AGCL_K_softmax_bwd_rows_f32, AGCL_K_softmax_bwd_rows_f16,
+                                 AGCL_K_softmax_bwd_rows_bf16);
+    return launch1(dev, id, gsz, 0, 9, a);
 }
 
 /* ---- IM2COL / COL2IM / pooling ---------------------------------------------------- */

@@ -88,7 +88,7 @@ ag_status agcl_list_build(agi_backend_device *dev, const agi_kernel *ks, int n, 
     if (!l) return agi_set_error(AG_ERR_OOM, "opencl: host out of memory");
     ag_status st = AG_OK;
     for (int i = 0; i < n && st == AG_OK; i++) {
-        if (ks[i].op == AGI_K_GEMM) { /* CLBlast (through f32 scratch for 16-bit data): called again at each run */
+        if (ks[i].op == AGI_K_GEMM) { /* CLBlast (16-bit data: through f32 scratch), called at each run */
             cl_step *s = step_new(l);
             if (!s) st = agi_set_error(AG_ERR_OOM, "opencl: host out of memory building a kernel list");
             else s->k = ks[i];

@@ -336,8 +336,9 @@ ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k)
     if (d->subgroup_arith) {
         uint32_t sg = d->subgroup_size;
         if (d->is_cpu || wg < sg) wg = sg;
-        static const int sg_ids[5] = {AGVK_SH_layer_norm_sg, AGVK_SH_layer_norm_sg_f16, AGVK_SH_layer_norm_sg_bf16,
-                                      AGVK_SH_layer_norm_sg_f16_s16, AGVK_SH_layer_norm_sg_bf16_s16};
+        static const int sg_ids[5] = {AGVK_SH_layer_norm_sg, AGVK_SH_layer_norm_sg_f16,
+                                      AGVK_SH_layer_norm_sg_bf16, AGVK_SH_layer_norm_sg_f16_s16,
+                                      AGVK_SH_layer_norm_sg_bf16_s16};
         disp.shader = row_shader(d, y->dtype, sg_ids);
     } else {
         static const int ids[5] = {AGVK_SH_layer_norm, AGVK_SH_layer_norm_f16, AGVK_SH_layer_norm_bf16,
