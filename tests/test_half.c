@@ -211,11 +211,13 @@ START_TEST(test_matmul_bits_and_native_path)
     ag_device *dev = agt_open(_i);
     const ag_device_info *info = ag_device_get_info(dev);
     bool vk = info->backend == AG_BACKEND_VULKAN;
-    static const int64_t cases[][4] = {{1, 33, 47, 70}, {3, 20, 18, 9}, {2, 65, 64, 130}};
+    /* {batch, M, N, K}: tiles, odd sizes, and matrix-vector products */
+    static const int64_t cases[][4] = {{1, 33, 47, 70}, {3, 20, 18, 9}, {2, 65, 64, 130},
+                                       {2, 1, 40, 300}, {1, 37, 1, 700}};
     ag_scope_begin();
     for (int h = 0; h < 2; h++) {
         ag_dtype t = halfs[h];
-        for (int c = 0; c < 3; c++) {
+        for (int c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
             const int64_t *q = cases[c];
             ag_tensor *a16 = ag_cast(agt_randn(dev, AG_SHAPE(q[0], q[1], q[3]), 71 + (uint64_t)c, 1.0), t);
             ag_tensor *b16 = ag_cast(agt_randn(dev, AG_SHAPE(q[0], q[2], q[3]), 81 + (uint64_t)c, 1.0), t);

@@ -55,7 +55,7 @@ static uint32_t tile_size(int64_t M, int64_t N, int64_t batch)
 /* GPU matrix-vector products (gemv.comp): out[i] = sum_k P[i, k] v[k] with
  * P = A, v = B's column when N == 1, or P = Bᵀ, v = A's row when M == 1. */
 static ag_status gemv(agi_backend_device *d, gemm_pc *pc, vk_dispatch *disp, int64_t M, int64_t N,
-                      int64_t K, int64_t batch)
+                      int64_t K, int64_t batch, ag_dtype dt)
 {
     gemm_pc t = *pc;
     if (N == 1) { /* P = A (binding 1), v = B (binding 2), out stride scm */
@@ -76,7 +76,9 @@ static ag_status gemv(agi_backend_device *d, gemm_pc *pc, vk_dispatch *disp, int
     uint32_t wg = per_output_wg ? (K >= 2048 ? 256 : K >= 512 ? 128 : 64) : 64;
     wg = vk_wg(d, wg);
     while (wg & (wg - 1)) wg &= wg - 1; /* the tree needs a power of two */
-    disp->shader = AGVK_SH_gemv;
+    static const int half[2][2] = {{AGVK_SH_gemv_f16, AGVK_SH_gemv_bf16},
+                                   {AGVK_SH_gemv_f16_s16, AGVK_SH_gemv_bf16_s16}};
+    disp->shader = dt == AG_F32 ? AGVK_SH_gemv : half[d->has_s16][dt == AG_BF16];
     disp->spec[0] = wg;
     disp->spec[1] = per_output_wg ? 0 : 1;
     vk_grid(d, per_output_wg ? (uint64_t)M : ((uint64_t)M + wg - 1) / wg, disp->groups);
@@ -95,16 +97,16 @@ static bool reg_path(const agi_backend_device *d)
     return reg;
 }
 
-/* f16 / bf16 GEMMs run natively (converted in registers): A, B and C of one
- * 16-bit dtype, on the register-blocked kernel or, on GPUs, a product
- * (M, N > 1) that takes the tiles. The rest (GPU matrix-vector products) is
- * staged through f32 scratch (stage16.c), which gives the same bits. */
+/* f16 / bf16 GEMMs run natively (converted in registers) on every kernel
+ * (register-blocked, tiled, matrix-vector) when A, B and C share one 16-bit
+ * dtype; mixed records are staged through f32 scratch (stage16.c), which
+ * gives the same bits. */
 bool vk_gemm_native16(const agi_backend_device *d, const agi_kernel *k)
 {
     const agi_view *A = &k->src[0], *B = &k->src[1], *C = &k->dst;
     if (k->op != AGI_K_GEMM || (C->dtype != AG_F16 && C->dtype != AG_BF16)) return false;
-    if (A->dtype != C->dtype || B->dtype != C->dtype || C->ndim != 3) return false;
-    return reg_path(d) || (C->shape[1] > 1 && C->shape[2] > 1);
+    (void)d;
+    return A->dtype == C->dtype && B->dtype == C->dtype && C->ndim == 3;
 }
 
 ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
@@ -193,7 +195,7 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
         gx = (uint32_t)((((N + 4 * rn4 - 1) / (4 * rn4)) + wg - 1) / wg);
         gy = (uint32_t)((M + rm - 1) / rm);
     } else if (N == 1 || M == 1) {
-        return gemv(d, &pc, &disp, M, N, K, batch);
+        return gemv(d, &pc, &disp, M, N, K, batch, C->dtype);
     } else {
         uint32_t ts = tile_size(M, N, batch);
         static const int half_shaders[2][2] = {{AGVK_SH_gemm_tiled_f16, AGVK_SH_gemm_tiled_bf16},

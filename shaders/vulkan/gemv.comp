@@ -1,4 +1,9 @@
 #version 450
+//! variant gemv
+//! variant gemv_f16 -DHALF=1
+//! variant gemv_bf16 -DHALF=2
+//! variant gemv_f16_s16 -DHALF=1 -DS16
+//! variant gemv_bf16_s16 -DHALF=2 -DS16
 // Matrix-vector products for GPUs (GEMM records with N == 1 or M == 1, which
 // a 64x64-tile GEMM would compute with 63/64 of its work thrown away). The
 // host maps either case onto one form, per batch entry z:
@@ -9,7 +14,12 @@
 // (coalesced when sak == 1), then a shared-memory tree; the grid's x and y
 // count outputs. 1: an invocation per output looping over k (coalesced when
 // sam == 1, P column-major). Workgroup size (spec 0) is a power of two.
+// HALF 1 / 2: f16 / bf16 P, v and out converted in registers
+// (gemm_common.glsl), with the f32 variant's arithmetic in the same order.
 #extension GL_GOOGLE_include_directive : require
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const int MODE = 0;
 #include "gemm_common.glsl"
@@ -27,7 +37,7 @@ void main()
         if (i >= pc.M) return; // the whole workgroup leaves together
         uint row = pbase + i * pc.sam;
         float s = 0.0;
-        for (uint k = t; k < pc.K; k += wg) s += a[row + k * pc.sak] * b[vbase + k * pc.sbk];
+        for (uint k = t; k < pc.K; k += wg) s += LOAD_A(row + k * pc.sak) * LOAD_B(vbase + k * pc.sbk);
         part[t] = s;
         barrier();
         for (uint h = wg / 2u; h > 0u; h >>= 1) {
@@ -40,7 +50,7 @@ void main()
         if (i >= pc.M) return;
         uint col = pbase + i * pc.sam;
         float s = 0.0;
-        for (uint k = 0u; k < pc.K; k++) s += a[col + k * pc.sak] * b[vbase + k * pc.sbk];
+        for (uint k = 0u; k < pc.K; k++) s += LOAD_A(col + k * pc.sak) * LOAD_B(vbase + k * pc.sbk);
         store_c(pc.coff + z * pc.scb + i * pc.scm, s);
     }
 }
