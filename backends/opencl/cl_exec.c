@@ -471,11 +471,16 @@ static ag_status check_flat(const agi_kernel *k, const agi_view *v, const char *
     return AG_OK;
 }
 
-/* Kernel ids of a row kernel family: {f32, f16, bf16}[dt]. */
-static agcl_kernel_id by_dtype(ag_dtype dt, agcl_kernel_id f32, agcl_kernel_id f16,
-                               agcl_kernel_id bf16)
+/* Launches a row kernel of dtype dt (ids: {f32, f16, bf16}): the work-group
+ * variant over gsz items in groups of l, whose last argument is the local
+ * buffer, or the work-item variant (without it). */
+static ag_status launch_rows(agi_backend_device *dev, ag_dtype dt, bool wg,
+                             const agcl_kernel_id wg_ids[3], const agcl_kernel_id item_ids[3],
+                             size_t gsz, size_t l, int nargs, const agcl_arg *a)
 {
-    return dt == AG_F16 ? f16 : dt == AG_BF16 ? bf16 : f32;
+    int i = dt == AG_F16 ? 1 : dt == AG_BF16 ? 2 : 0;
+    if (wg) return agcl_launch(dev, wg_ids[i], 1, &gsz, &l, nargs + 1, a);
+    return launch1(dev, item_ids[i], gsz, 0, nargs, a);
 }
 
 static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
@@ -506,14 +511,11 @@ static ag_status op_layer_norm(agi_backend_device *dev, const agi_kernel *k)
                     AGCL_ARG(wo),   AGCL_ARG(b),   AGCL_ARG(bo),  AGCL_ARG(s),     AGCL_ARG(so),
                     AGCL_ARG(rows), AGCL_ARG(n),   AGCL_ARG(eps), AGCL_ARG(flags),
                     AGCL_LOCAL(l * sizeof(cl_float))};
-    if (wg) {
-        agcl_kernel_id id = by_dtype(dt, AGCL_K_layer_norm_wg_f32, AGCL_K_layer_norm_wg_f16,
-                                     AGCL_K_layer_norm_wg_bf16);
-        return agcl_launch(dev, id, 1, &gsz, &l, 15, a);
-    }
-    agcl_kernel_id id = by_dtype(dt, AGCL_K_layer_norm_rows_f32, AGCL_K_layer_norm_rows_f16,
-                                 AGCL_K_layer_norm_rows_bf16);
-    return launch1(dev, id, gsz, 0, 14, a);
+    static const agcl_kernel_id wg_ids[3] = {AGCL_K_layer_norm_wg_f32, AGCL_K_layer_norm_wg_f16,
+                                             AGCL_K_layer_norm_wg_bf16};
+    static const agcl_kernel_id item_ids[3] = {AGCL_K_layer_norm_rows_f32, AGCL_K_layer_norm_rows_f16,
+                                               AGCL_K_layer_norm_rows_bf16};
+    return launch_rows(dev, dt, wg, wg_ids, item_ids, gsz, l, 14, a);
 }
 
 static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
@@ -536,28 +538,22 @@ static ag_status op_softmax(agi_backend_device *dev, const agi_kernel *k)
     if (!bwd) {
         agcl_arg a[] = {AGCL_ARG(y),    AGCL_ARG(yo), AGCL_ARG(x),     AGCL_ARG(xo),
                         AGCL_ARG(rows), AGCL_ARG(n),  AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
-        if (wg) {
-            agcl_kernel_id id =
-                by_dtype(dt, AGCL_K_softmax_wg_f32, AGCL_K_softmax_wg_f16, AGCL_K_softmax_wg_bf16);
-            return agcl_launch(dev, id, 1, &gsz, &l, 8, a);
-        }
-        agcl_kernel_id id =
-            by_dtype(dt, AGCL_K_softmax_rows_f32, AGCL_K_softmax_rows_f16, AGCL_K_softmax_rows_bf16);
-        return launch1(dev, id, gsz, 0, 7, a);
+        static const agcl_kernel_id wg_ids[3] = {AGCL_K_softmax_wg_f32, AGCL_K_softmax_wg_f16,
+                                                 AGCL_K_softmax_wg_bf16};
+        static const agcl_kernel_id item_ids[3] = {AGCL_K_softmax_rows_f32, AGCL_K_softmax_rows_f16,
+                                                   AGCL_K_softmax_rows_bf16};
+        return launch_rows(dev, dt, wg, wg_ids, item_ids, gsz, l, 7, a);
     }
     cl_mem dy = k->src[1].buf->mem;
     cl_long dyo = k->src[1].offset;
     agcl_arg a[] = {AGCL_ARG(y),  AGCL_ARG(yo),   AGCL_ARG(x),    AGCL_ARG(xo),
                     AGCL_ARG(dy), AGCL_ARG(dyo),  AGCL_ARG(rows), AGCL_ARG(n),
                     AGCL_ARG(logsm), AGCL_LOCAL(l * sizeof(cl_float))};
-    if (wg) {
-        agcl_kernel_id id = by_dtype(dt, AGCL_K_softmax_bwd_wg_f32, AGCL_K_softmax_bwd_wg_f16,
-                                     AGCL_K_softmax_bwd_wg_bf16);
-        return agcl_launch(dev, id, 1, &gsz, &l, 10, a);
-    }
-    agcl_kernel_id id = by_dtype(dt, AGCL_K_softmax_bwd_rows_f32, AGCL_K_softmax_bwd_rows_f16,
-                                 AGCL_K_softmax_bwd_rows_bf16);
-    return launch1(dev, id, gsz, 0, 9, a);
+    static const agcl_kernel_id wg_ids[3] = {AGCL_K_softmax_bwd_wg_f32, AGCL_K_softmax_bwd_wg_f16,
+                                             AGCL_K_softmax_bwd_wg_bf16};
+    static const agcl_kernel_id item_ids[3] = {AGCL_K_softmax_bwd_rows_f32, AGCL_K_softmax_bwd_rows_f16,
+                                               AGCL_K_softmax_bwd_rows_bf16};
+    return launch_rows(dev, dt, wg, wg_ids, item_ids, gsz, l, 9, a);
 }
 
 /* ---- IM2COL / COL2IM / pooling ---------------------------------------------------- */
