@@ -592,6 +592,13 @@ static void case_half_staged(kt *c)
         kdesc g3 = {.op = AGI_K_GEMM, .dst = y3, .src = {a3, b3}, .f = {2.0, 0.5}};
         run(c, &g3); /* the same 16-bit record on the CPU backend as reference */
         compare(c, g3.dst, 1e-6, half_rtol(dt), "16-bit dst vs cpu");
+        /* Partial 128x128 tiles of the blocked GPU kernel, K not a multiple of its step 8. */
+        sub_case(c, "%s gemm [1, 133, 21] @ [1, 21, 150], A transposed", ag_dtype_name(dt));
+        tp a4 = pair_rand_kind(c, dt, K_TRANS, -1, 1, false, SHAPE_OF(1, 133, 21));
+        tp b4 = pair_rand(c, dt, -1, 1, SHAPE_OF(1, 21, 150));
+        tp y4 = pair_out(c, dt, SHAPE_OF(1, 133, 150));
+        kdesc g4 = {.op = AGI_K_GEMM, .dst = y4, .src = {a4, b4}, .f = {1.0, 0.0}};
+        half_vs_f32(c, &g4, 2);
         sub_case(c, "%s layer_norm [5, 64] with weight and bias", ag_dtype_name(dt));
         tp x = pair_rand(c, dt, -3, 3, SHAPE_OF(5, 64));
         tp w = pair_rand(c, dt, 0.5, 1.5, SHAPE_OF(64)), bb = pair_rand(c, dt, -1, 1, SHAPE_OF(64));

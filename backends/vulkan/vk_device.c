@@ -215,6 +215,7 @@ static const char *vendor_name(uint32_t id, char *buf, size_t n)
 
 typedef struct vk_caps {
     uint32_t subgroup_size;
+    uint32_t compute_units; /* multiprocessors / compute units where the driver says; 0 if not */
     bool subgroup_arith, u8, fp16, fatomic, s16;
 } vk_caps;
 
@@ -227,6 +228,20 @@ static void query_caps(VkPhysicalDevice p, vk_caps *c)
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sg};
     vkGetPhysicalDeviceProperties2(p, &p2);
     c->subgroup_size = sg.subgroupSize;
+    /* Compute units: NVIDIA and AMD report them through extensions. */
+    if (has_device_ext(p, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+        VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm = {
+            .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+        VkPhysicalDeviceProperties2 q = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sm};
+        vkGetPhysicalDeviceProperties2(p, &q);
+        c->compute_units = sm.shaderSMCount;
+    } else if (has_device_ext(p, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
+        VkPhysicalDeviceShaderCorePropertiesAMD sc = {
+            .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+        VkPhysicalDeviceProperties2 q = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sc};
+        vkGetPhysicalDeviceProperties2(p, &q);
+        c->compute_units = sc.shaderEngineCount * sc.shaderArraysPerEngineCount * sc.computeUnitsPerShaderArray;
+    }
     c->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     /* The instance asks for Vulkan 1.1, so 1.2 features come from extensions. */
@@ -286,6 +301,7 @@ static void fill_info(VkPhysicalDevice p, int index, ag_device_info *info)
         if ((mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) && mp.memoryHeaps[i].size > heap)
             heap = mp.memoryHeaps[i].size;
     info->memory_bytes = heap;
+    info->compute_units = caps.compute_units;
     if (pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         info->compute_units = n > 0 ? (uint32_t)n : 0;
@@ -407,6 +423,7 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     d->subgroup_arith = caps.subgroup_arith;
     d->has_u8 = caps.u8;
     d->has_fatomic = caps.fatomic;
+    d->compute_units = caps.compute_units;
     /* AG_VULKAN_16BIT=emulated takes the packed-word 16-bit kernels even
      * where 16-bit storage exists (to test them on any device). */
     const char *hv = getenv("AG_VULKAN_16BIT");

@@ -3,10 +3,12 @@
  * memory (8x8 per invocation, vec4 loads where layout and alignment allow:
  * on lavapipe each storage-buffer load instruction is a per-lane loop, so
  * work per load matters most);
- * GPUs use shared-memory tiles of 64x64, or 32x32 for skinny products (see
- * tile_size), and a matrix-vector kernel (gemv.comp) when N or M is 1.
- * AG_VULKAN_GEMM=reg|tiled overrides. The register-blocked and tiled kernels
- * also read and write f16 / bf16 directly (vk_gemm_native16). */
+ * GPUs use, by product size (gpu_kernel): 128x128 tiles with 8x8 register
+ * blocks (gemm_blocked.comp) for large products, shared-memory tiles of
+ * 64x64 or 32x32 (gemm_tiled.comp) below, and a matrix-vector kernel
+ * (gemv.comp) when N or M is 1.
+ * AG_VULKAN_GEMM=reg|tiled and AG_VULKAN_GEMM_TILE=32|64|128 override. Every
+ * kernel also reads and writes f16 / bf16 directly (vk_gemm_native16). */
 #include "vk_internal.h"
 
 #include <stdlib.h>
@@ -38,18 +40,29 @@ static ag_status run_batches(agi_backend_device *d, gemm_pc *pc, vk_dispatch *di
     return AG_OK;
 }
 
-/* 64x64 tiles, or 32x32 when 64x64 tiles would give fewer workgroups than a
- * large GPU has multiprocessors (skinny products): on an H200, 1760x128x1760
- * 0.20 -> 0.14 ms, 256^3 0.080 -> 0.035 ms; 1024^3 stays on 64 (0.18 vs 0.21).
- * 128x128 tiles (8x8 per invocation) were 10x slower there (the accumulator
- * array spills), so they are only taken when asked for:
- * AG_VULKAN_GEMM_TILE=32|64|128 overrides. */
-static uint32_t tile_size(int64_t M, int64_t N, int64_t batch)
+/* The GPU kernel of a product: 128x128 tiles of 8x8 register blocks
+ * (gemm_blocked) once they give every compute unit a workgroup (the count
+ * from the driver where it reports one, else 64) and the device has the
+ * shared memory; else 64x64 tiles, or 32x32 when 64x64 tiles would give
+ * fewer workgroups than a large GPU has multiprocessors (skinny products):
+ * on an H200, 1760x128x1760 0.20 -> 0.14 ms, 256^3 0.080 -> 0.035 ms; 1024^3
+ * stays on 64 (0.18 vs 0.21). (gemm_tiled with 128x128 tiles spilled its
+ * accumulators and was 10x slower there; gemm_blocked replaces it.)
+ * AG_VULKAN_GEMM_TILE=32|64|128 overrides (128: gemm_blocked). */
+enum { GEMM_TILED32 = 32, GEMM_TILED64 = 64, GEMM_BLOCKED128 = 128 };
+#define GEMM_BLOCKED_SHARED_BYTES 16896u /* gemm_blocked.comp: 2 x 2 x 8 x 33 vec4 */
+
+static uint32_t gpu_kernel(const agi_backend_device *d, int64_t M, int64_t N, int64_t batch)
 {
+    bool blocked_fits = d->props.limits.maxComputeSharedMemorySize >= GEMM_BLOCKED_SHARED_BYTES;
     const char *env = getenv("AG_VULKAN_GEMM_TILE");
-    if (env && (!strcmp(env, "32") || !strcmp(env, "64") || !strcmp(env, "128"))) return (uint32_t)atoi(env);
+    if (env && (!strcmp(env, "32") || !strcmp(env, "64"))) return (uint32_t)atoi(env);
+    if (env && !strcmp(env, "128") && blocked_fits) return GEMM_BLOCKED128;
+    int64_t groups128 = ((M + 127) / 128) * ((N + 127) / 128) * batch;
+    int64_t units = d->compute_units ? d->compute_units : 64;
+    if (blocked_fits && groups128 >= units) return GEMM_BLOCKED128;
     int64_t groups64 = ((M + 63) / 64) * ((N + 63) / 64) * batch;
-    return groups64 < 128 ? 32 : 64;
+    return groups64 < 128 ? GEMM_TILED32 : GEMM_TILED64;
 }
 
 /* GPU matrix-vector products (gemv.comp): out[i] = sum_k P[i, k] v[k] with
@@ -197,10 +210,15 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
     } else if (N == 1 || M == 1) {
         return gemv(d, &pc, &disp, M, N, K, batch, C->dtype);
     } else {
-        uint32_t ts = tile_size(M, N, batch);
-        static const int half_shaders[2][2] = {{AGVK_SH_gemm_tiled_f16, AGVK_SH_gemm_tiled_bf16},
-                                               {AGVK_SH_gemm_tiled_f16_s16, AGVK_SH_gemm_tiled_bf16_s16}};
-        disp.shader = half ? half_shaders[d->has_s16][C->dtype == AG_BF16] : AGVK_SH_gemm_tiled;
+        uint32_t ts = gpu_kernel(d, M, N, batch);
+        static const int tiled_half[2][2] = {{AGVK_SH_gemm_tiled_f16, AGVK_SH_gemm_tiled_bf16},
+                                             {AGVK_SH_gemm_tiled_f16_s16, AGVK_SH_gemm_tiled_bf16_s16}};
+        static const int blocked_half[2][2] = {{AGVK_SH_gemm_blocked_f16, AGVK_SH_gemm_blocked_bf16},
+                                               {AGVK_SH_gemm_blocked_f16_s16, AGVK_SH_gemm_blocked_bf16_s16}};
+        if (ts == GEMM_BLOCKED128)
+            disp.shader = half ? blocked_half[d->has_s16][C->dtype == AG_BF16] : AGVK_SH_gemm_blocked;
+        else
+            disp.shader = half ? tiled_half[d->has_s16][C->dtype == AG_BF16] : AGVK_SH_gemm_tiled;
         disp.spec[0] = 256;
         disp.spec[1] = ts;
         gx = (uint32_t)((N + ts - 1) / ts);

@@ -7,7 +7,7 @@
 // GEMM with shared-memory tiles (for GPUs): a workgroup of 16x16 invocations
 // computes a TS x TS tile of C, each invocation an R x R block (R = TS/16;
 // its rows and columns 16 apart, so shared-memory reads do not collide),
-// stepping K by 16. Spec 1 = TS: 32, 64 or 128 (the host picks: big tiles
+// stepping K by 16. Spec 1 = TS: 32 or 64 (the host picks: big tiles
 // for big products, small ones when big tiles would leave the GPU idle).
 // Any strides (scalar loads). Grid: x along n tiles, y along m tiles, z batch.
 // HALF 1 / 2: f16 / bf16 A, B and C converted in registers (gemm_common.glsl);
