@@ -134,7 +134,7 @@ static ag_status sig_check(const char *be, const agi_kernel_sig *s, bool report)
     for (int v = 0; v < 5; v++) {
         char role = o->views[v];
         ag_dtype t = dt[v];
-        if (role == '-' || (t == AGI_NO_DTYPE && (role == 'd' || role == 's'))) continue;
+        if (role == '-' || (t == AGI_NO_DTYPE && (role == 'd' || role == 's' || role == 'u'))) continue;
         if (t == AGI_NO_DTYPE)
             return fail(report, AG_ERR_INVALID, "%s: %s%s%s: %s has no buffer", be, o->name,
                                  *agi_kernel_sub_name(s->op, s->sub) ? " " : "",
@@ -142,7 +142,7 @@ static ag_status sig_check(const char *be, const agi_kernel_sig *s, bool report)
         bool ok;
         unsigned want = set;
         switch (role) {
-        case 'I': want = AGI_DT_I32; break;
+        case 'I': case 'u': want = AGI_DT_I32; break;
         case 'M': want = AGI_DT_U8; break;
         case 's': want = AGI_DT_F32; break;
         case 'R':

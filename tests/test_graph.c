@@ -227,6 +227,15 @@ static void check_replay_matches_eager(int backend, model_kind kind, const ag_gr
     }
     ag_device_get_counters(dev, &c1);
     ck_assert_int_eq(ag_live_tensors(), tensors0);
+    /* Everything pre-built: dropout's random fills and the optimizer updates
+     * read their per-step values from the device. */
+    ag_graph_info gi;
+    ck_assert_int_eq(ag_graph_get_info(g, &gi), AG_OK);
+    if (!opts)
+        ck_assert_msg(gi.host_records == 0, "%lld of %lld kernels re-queued by the host per replay",
+                      (long long)gi.host_records, (long long)gi.kernels);
+    else if (opts->no_prebuild)
+        ck_assert_int_eq(gi.host_records, gi.kernels);
     ck_assert_msg(c1.driver_allocs == c0.driver_allocs, "replays allocated %llu times from the driver",
                   (unsigned long long)(c1.driver_allocs - c0.driver_allocs));
     ck_assert_int_eq(ag_optimizer_step_count(b.opt), STEPS);

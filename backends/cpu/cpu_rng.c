@@ -63,10 +63,17 @@ ag_status cpu_rng(cpu_device *dev, const agi_kernel *k)
     const agi_view *views[1] = {&k->dst};
     cpu_iter it;
     cpu_iter_init(&it, views, 1);
-    uint64_t seed = k->p.s.u[0];
+    uint64_t seed = k->p.s.u[0], offset = k->p.s.u[1];
+    if (k->dst2.buf) { /* {seed lo, hi, offset lo, hi} from the device (graph replays) */
+        if (!cpu_view_check("rng", &k->dst2, AG_I32, "dst2 (seed and offset)")) return ag_last_status();
+        if (!agi_view_is_contiguous(&k->dst2) || agi_view_numel(&k->dst2) != 4)
+            return agi_set_error(AG_ERR_INVALID, "cpu: rng: dst2 must be 4 contiguous i32");
+        const uint32_t *w = cpu_view_ptr(&k->dst2);
+        seed = (uint64_t)w[0] | (uint64_t)w[1] << 32;
+        offset = (uint64_t)w[2] | (uint64_t)w[3] << 32;
+    }
     rng_ctx c = {.sub = k->sub, .key = {(uint32_t)seed, (uint32_t)(seed >> 32)},
-                 .offset = k->p.s.u[1], .a = (float)k->p.s.f[0], .b = (float)k->p.s.f[1],
-                 .it = &it};
+                 .offset = offset, .a = (float)k->p.s.f[0], .b = (float)k->p.s.f[1], .it = &it};
     cpu_parallel_for(&dev->pool, it.numel, CPU_GRAIN_ELEMENTWISE / 16, rng_range, &c);
     return AG_OK;
 }

@@ -723,9 +723,15 @@ static ag_status op_rng(agi_backend_device *dev, const agi_kernel *k)
             ohi = (cl_uint)(off >> 32);
     cl_int normal = k->sub == AGI_RNG_NORMAL;
     cl_float a0 = (float)k->p.s.f[0], a1 = (float)k->p.s.f[1];
+    /* dst2: seed and offset read on the device (graph replays) */
+    cl_int from_buf = k->dst2.buf != NULL;
+    if (from_buf && (st = check_flat(k, &k->dst2, "dst2", AG_I32, 4))) return st;
+    cl_mem pw = from_buf ? k->dst2.buf->mem : d;
+    cl_long pwo = from_buf ? k->dst2.offset : 0;
     agcl_arg a[] = {AGCL_ARG(d),   AGCL_ARG(g),      AGCL_ARG(slo), AGCL_ARG(shi), AGCL_ARG(olo),
-                    AGCL_ARG(ohi), AGCL_ARG(normal), AGCL_ARG(a0),  AGCL_ARG(a1)};
-    return launch1(dev, AGCL_K_rng_f32, ew_items(&g), 0, 9, a);
+                    AGCL_ARG(ohi), AGCL_ARG(normal), AGCL_ARG(a0),  AGCL_ARG(a1),  AGCL_ARG(pw),
+                    AGCL_ARG(pwo), AGCL_ARG(from_buf)};
+    return launch1(dev, AGCL_K_rng_f32, ew_items(&g), 0, 12, a);
 }
 
 /* ---- Optimizers ----------------------------------------------------------------------- */

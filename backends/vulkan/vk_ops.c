@@ -300,6 +300,12 @@ static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
     agi_view *pv = &v;
     agi_views_coalesce(&pv, 1);
     uint64_t seed = k->p.s.u[0], offset = k->p.s.u[1];
+    /* dst2: seed and base offset on the device (graph replays); the
+     * dispatches then carry offsets relative to it. */
+    bool from_buf = k->dst2.buf != NULL;
+    if (from_buf && (k->dst2.dtype != AG_I32 || !agi_view_is_contiguous(&k->dst2) || agi_view_numel(&k->dst2) != 4))
+        return agi_set_error(AG_ERR_INVALID, "vulkan: rng: dst2 must be 4 contiguous i32");
+    if (from_buf) offset = 0;
     float f[4] = {(float)k->p.s.f[0], (float)k->p.s.f[1], bits_f((uint32_t)seed), bits_f((uint32_t)(seed >> 32))};
     int64_t outer = agi_views_outer_count(&v, 4), inner = agi_view_numel(&v) / outer;
     for (int64_t o = 0; o < outer; o++) {
@@ -322,6 +328,8 @@ static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
         memset(&disp, 0, sizeof disp);
         disp.shader = AGVK_SH_rng;
         if ((st = vk_bind_view(d, &s, true, &disp.bind[0], &pc.v[0].off)) != AG_OK) return st;
+        if (from_buf && (st = vk_bind_view(d, &k->dst2, false, &disp.bind[1], &pc.v[2].off)) != AG_OK)
+            return st;
         for (int i = 0; i < s.ndim; i++) pc.v[0].st[4 - s.ndim + i] = (uint32_t)s.strides[i];
         pc.v[1].off = (uint32_t)c;
         pc.v[1].st[0] = (uint32_t)(c >> 32);
@@ -330,6 +338,7 @@ static ag_status ew_rng(agi_backend_device *d, const agi_kernel *k)
         disp.spec[0] = wg;
         disp.spec[1] = (uint32_t)(s.ndim < 1 ? 1 : s.ndim);
         disp.spec[2] = (uint32_t)k->sub;
+        disp.spec[4] = from_buf ? 1 : 0;
         memcpy(disp.push, &pc, sizeof pc);
         disp.push_bytes = sizeof pc;
         vk_grid(d, (n + wg - 1) / wg, disp.groups);

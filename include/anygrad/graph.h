@@ -37,7 +37,9 @@
  *     optimizer's step count, bias corrections and learning rate (so a
  *     learning-rate schedule applied between replays takes effect), and the
  *     random-number counters of dropout and ag_rand* (each replay draws new
- *     numbers, exactly as the same number of eager steps would).
+ *     numbers, exactly as the same number of eager steps would). These
+ *     values go to the device in one small upload per replay; the kernels
+ *     that use them read them there, so they stay pre-built.
  *   - Free a graph before the optimizer and the device it uses.
  *
  * Memory: the intermediates of the captured step (tensors created and
@@ -95,6 +97,10 @@ typedef struct ag_graph_info {
     size_t eager_bytes;     /* sum of the intermediates' sizes, as the eager step allocates them */
     size_t held_bytes;      /* buffers the graph uses from outside the step (parameters, inputs,
                              * gradients, optimizer state) */
+    int64_t host_records;   /* kernels the host re-queues one by one at each replay; the rest
+                             * run from lists the backend pre-built (0 for the training steps
+                             * of the examples: optimizer parameters, random seeds and offsets
+                             * are uploaded in one write per replay) */
 } ag_graph_info;
 
 /* Fills *out (AG_ERR_INVALID for NULL arguments). */

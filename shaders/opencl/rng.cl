@@ -32,9 +32,18 @@ float rng_value(long i, uint seed_lo, uint seed_hi, uint off_lo, uint off_hi, in
 }
 
 /* Element k (row-major in view 0) uses counter offset + k. normal = 0:
- * uniform in [a, b); normal = 1: mean a, std b (Box-Muller, first output). */
+ * uniform in [a, b); normal = 1: mean a, std b (Box-Muller, first output).
+ * from_buf = 1 (graph replays): seed and offset are read instead from
+ * pw[pwo .. pwo + 3] = {seed lo, seed hi, offset lo, offset hi}. */
 __kernel void rng_f32(__global float *d, geom_t g, uint seed_lo, uint seed_hi, uint off_lo,
-                      uint off_hi, int normal, float a, float b)
+                      uint off_hi, int normal, float a, float b, __global const uint *pw, long pwo,
+                      int from_buf)
 {
+    if (from_buf) {
+        seed_lo = pw[pwo];
+        seed_hi = pw[pwo + 1];
+        off_lo = pw[pwo + 2];
+        off_hi = pw[pwo + 3];
+    }
     EW_BODY(g, 1, d[o[0]] = rng_value(i, seed_lo, seed_hi, off_lo, off_hi, normal, a, b);)
 }

@@ -4,12 +4,18 @@
 // Specialization constant 2: AGI_RNG_UNIFORM or AGI_RNG_NORMAL.
 // f[0], f[1]: lo, hi (or mean, std); f[2], f[3]: raw bits of
 // {seed lo, seed hi} and the offset is in the views' unused slot v[1].
+// Specialization constant 4 = FROM_BUF 1 (graph replays): the seed and a
+// base offset are read from binding 1, words {seed lo, seed hi, offset lo,
+// offset hi} at element pc.v[2].off, and v[1] holds the offset relative to
+// that base.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "ew.glsl"
 #include "agi_kernel_ops.h"
 layout(constant_id = 2) const int DIST = 0;
+layout(constant_id = 4) const int FROM_BUF = 0;
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
+layout(std430, binding = 1) readonly buffer P { uint pw[]; };
 
 uvec4 philox(uvec4 c, uvec2 k)
 {
@@ -28,9 +34,17 @@ void main()
     uint i = lin_id();
     if (i >= pc.n) return;
     uint olo = pc.v[1].off, ohi = pc.v[1].st0;
+    uvec2 key = uvec2(floatBitsToUint(pc.f[2]), floatBitsToUint(pc.f[3]));
+    if (FROM_BUF == 1) {
+        uint p = pc.v[2].off;
+        key = uvec2(pw[p], pw[p + 1u]);
+        uint blo = pw[p + 2u];
+        uint lo = blo + olo;
+        ohi = pw[p + 3u] + ohi + (lo < blo ? 1u : 0u);
+        olo = lo;
+    }
     uint clo = olo + i;
     uint chi = ohi + (clo < olo ? 1u : 0u);
-    uvec2 key = uvec2(floatBitsToUint(pc.f[2]), floatBitsToUint(pc.f[3]));
     uvec4 x = philox(uvec4(clo, chi, 0u, 0u), key);
     float r;
     if (DIST == AGI_RNG_UNIFORM) {

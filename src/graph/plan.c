@@ -79,13 +79,15 @@ static bool is_update(const graph_entry *e)
            (e->k.op == AGI_K_SGD || e->k.op == AGI_K_ADAM || e->k.op == AGI_K_RMSPROP);
 }
 
-/* Optimizer updates read their per-step parameters from one small device
- * buffer (the kernels' dst2), rewritten by one upload before each replay. */
+/* Optimizer updates read their per-step parameters, and random fills their
+ * seed and Philox offset, from one small device buffer (the kernels' dst2):
+ * 4 words per record, rewritten by one upload before each replay, so their
+ * records stay pre-built. */
 static ag_status step_params(ag_graph *g)
 {
     int n = 0;
     for (int i = 0; i < g->n; i++)
-        if (is_update(&g->e[i])) n++;
+        if (is_update(&g->e[i]) || g->e[i].rng) n++;
     if (n == 0) return AG_OK;
     ag_device *dev = g->dev;
     g->step_host = agi_calloc((size_t)n * 4, sizeof *g->step_host);
@@ -97,9 +99,9 @@ static ag_status step_params(ag_graph *g)
     int k = 0;
     for (int i = 0; i < g->n; i++) {
         graph_entry *e = &g->e[i];
-        if (!is_update(e)) continue;
+        if (!is_update(e) && !e->rng) continue;
         e->step_param = k;
-        e->k.dst2 = (agi_view){.buf = g->step_params, .dtype = AG_F32, .ndim = 1,
+        e->k.dst2 = (agi_view){.buf = g->step_params, .dtype = e->rng ? AG_I32 : AG_F32, .ndim = 1,
                                .offset = 4 * (int64_t)k, .shape = {4}, .strides = {1}};
         k++;
     }

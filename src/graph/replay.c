@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct graph_segment {
     int begin, end;        /* entries [begin, end) */
@@ -16,14 +17,15 @@ typedef struct graph_segment {
 static _Atomic int fail_at;
 void agi_graph_fail_at(int entry) { atomic_store(&fail_at, entry); }
 
-/* Records whose parameters never change (optimizer updates read theirs from
- * the step-parameter buffer). */
+/* Records whose parameters never change (optimizer updates and random
+ * fills read theirs from the step-parameter buffer). */
 static bool is_static(const graph_entry *e)
 {
-    return e->kind == ENTRY_KERNEL && !e->fused_away && !e->rng && (!e->hook || e->step_param >= 0);
+    return e->kind == ENTRY_KERNEL && !e->fused_away && ((!e->rng && !e->hook) || e->step_param >= 0);
 }
 
-/* Uploads the optimizer updates' parameters of this replay. */
+/* Uploads the optimizer updates' parameters and the random fills' seeds and
+ * offsets of this replay. */
 static ag_status write_step_params(ag_graph *g)
 {
     if (!g->n_step_params) return AG_OK;
@@ -31,6 +33,13 @@ static ag_status write_step_params(ag_graph *g)
         const graph_entry *e = &g->e[i];
         if (e->step_param < 0) continue;
         float *h = g->step_host + 4 * e->step_param;
+        if (e->rng) { /* {seed lo, seed hi, offset lo, offset hi} */
+            uint64_t seed = e->k.p.s.u[0], offset = e->k.p.s.u[1];
+            const uint32_t w[4] = {(uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)offset,
+                                   (uint32_t)(offset >> 32)};
+            memcpy(h, w, sizeof w);
+            continue;
+        }
         h[0] = e->k.p.optim.lr;
         h[1] = e->k.p.optim.bias1;
         h[2] = e->k.p.optim.bias2;
@@ -194,9 +203,19 @@ void ag_graph_free(ag_graph *g)
 ag_status ag_graph_get_info(const ag_graph *g, ag_graph_info *out)
 {
     if (!g || !out) return agi_error(AG_ERR_INVALID, "ag_graph_get_info", "graph or out is NULL");
-    int64_t kernels = 0;
+    int64_t kernels = 0, host_records = 0;
     for (int i = 0; i < g->n; i++)
         if (g->e[i].kind == ENTRY_KERNEL && !g->e[i].fused_away) kernels++;
+    if (g->built) { /* the lists as built: a backend may decline one */
+        for (int s = 0; s < g->n_segs; s++)
+            if (!g->segs[s].list)
+                for (int i = g->segs[s].begin; i < g->segs[s].end; i++)
+                    host_records += g->e[i].kind == ENTRY_KERNEL && !g->e[i].fused_away;
+    } else {
+        bool prebuild = !g->opts.no_prebuild && g->dev->be->list_build;
+        for (int i = 0; i < g->n; i++)
+            host_records += g->e[i].kind == ENTRY_KERNEL && !g->e[i].fused_away && (!prebuild || !is_static(&g->e[i]));
+    }
     *out = (ag_graph_info){
         .records = g->records,
         .kernels = kernels,
@@ -205,6 +224,7 @@ ag_status ag_graph_get_info(const ag_graph *g, ag_graph_info *out)
         .arena_bytes = g->arena_bytes,
         .eager_bytes = g->eager_bytes,
         .held_bytes = g->held_bytes,
+        .host_records = host_records,
     };
     return AG_OK;
 }
