@@ -31,6 +31,7 @@ typedef struct bench_result {
     bool has_graph;
     double eager_median_ms, host_ms_eager, host_ms_replay;
     double arena_bytes, eager_bytes;
+    double host_records; /* graph: records the host re-queues per replay */
 } bench_result;
 
 /* One timed workload: `run` is called repeatedly after `setup`; `sync` waits

@@ -103,6 +103,7 @@ static void graph_cases(const bench_config *cfg, ag_device *dev, const char *nam
             r.host_ms_replay = host_replay;
             r.arena_bytes = (double)info.arena_bytes;
             r.eager_bytes = (double)info.eager_bytes;
+            r.host_records = (double)info.host_records;
             bench_set_throughput(&r, UNIT_MS_PER_STEP, 1.0);
         } else if (!r.error[0]) {
             r.ok = false;

@@ -58,12 +58,12 @@ static void collect(const bench_result *r, void *user)
                copy.driver_alloc_bytes_per_step, copy.host_waits_per_step);
     if (copy.ok && copy.has_graph)
         printf("  %-32s %-22s replay %.2fx the eager step's speed (eager %.3f ms); host time per "
-               "call %.1f us vs %.1f us eager (%.1f %%); arena %.0f KiB for %.0f KiB of "
-               "intermediates\n",
+               "call %.1f us vs %.1f us eager (%.1f %%), %.0f records re-queued by the host; arena "
+               "%.0f KiB for %.0f KiB of intermediates\n",
                "", "", copy.eager_median_ms / copy.median_ms, copy.eager_median_ms,
                copy.host_ms_replay * 1e3, copy.host_ms_eager * 1e3,
-               100.0 * copy.host_ms_replay / copy.host_ms_eager, copy.arena_bytes / 1024,
-               copy.eager_bytes / 1024);
+               100.0 * copy.host_ms_replay / copy.host_ms_eager, copy.host_records,
+               copy.arena_bytes / 1024, copy.eager_bytes / 1024);
     fflush(stdout);
 }
 
@@ -164,9 +164,9 @@ static void write_json(const char *path, const results *rs, const bench_config *
         if (r->has_graph)
             fprintf(f, ", \"graph\": {\"eager_median_ms\": %.6f, \"speedup_vs_eager\": %.4f, "
                        "\"host_ms_eager\": %.6f, \"host_ms_replay\": %.6f, \"arena_bytes\": %.0f, "
-                       "\"eager_intermediate_bytes\": %.0f}",
+                       "\"eager_intermediate_bytes\": %.0f, \"host_records\": %.0f}",
                     r->eager_median_ms, r->eager_median_ms / r->median_ms, r->host_ms_eager,
-                    r->host_ms_replay, r->arena_bytes, r->eager_bytes);
+                    r->host_ms_replay, r->arena_bytes, r->eager_bytes, r->host_records);
         fprintf(f, "}%s\n", i + 1 < rs->count ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
