@@ -78,6 +78,7 @@ typedef struct gemm_shape {
     int m, n, k;
     bool trans_a;
     bool gpu_only;
+    ag_dtype dtype; /* operands and result (the f32 cases also get OpenBLAS / CLBlast references) */
 } gemm_shape;
 extern const gemm_shape bench_gemm_shapes[];
 extern const int bench_gemm_shape_count;

@@ -13,6 +13,11 @@ const gemm_shape bench_gemm_shapes[] = {
     {"gemm_2560x64x2560", 2560, 64, 2560, false, false},
     {"gemm_3072x128x1024_tA", 3072, 128, 1024, true, false},
     {"gemv_3072x1x1024", 3072, 1, 1024, false, false},
+    /* 16-bit storage, f32 accumulation (f16 on matrix units where the device has them) */
+    {"gemm_1024_f16", 1024, 1024, 1024, false, false, AG_F16},
+    {"gemm_1024_bf16", 1024, 1024, 1024, false, false, AG_BF16},
+    {"gemm_4096_f16", 4096, 4096, 4096, false, true, AG_F16},
+    {"gemm_4096_bf16", 4096, 4096, 4096, false, true, AG_BF16},
 };
 const int bench_gemm_shape_count = sizeof bench_gemm_shapes / sizeof bench_gemm_shapes[0];
 
@@ -54,7 +59,11 @@ void bench_cases_gemm(const bench_config *cfg, ag_device *dev, bool openblas, be
         c.b = ag_randn(dev, AG_SHAPE(s->k, s->n));
         bench_timer t = {&c, gemm_run, dev_sync}, ref_t;
         bench_result ref_r;
-        void *ref = openblas && !s->gpu_only ? bench_openblas_open(s, &ref_t, &ref_r) : NULL;
+        if (s->dtype != AG_F32 && c.a && c.b) {
+            c.a = ag_cast(c.a, s->dtype);
+            c.b = ag_cast(c.b, s->dtype);
+        }
+        void *ref = openblas && !s->gpu_only && s->dtype == AG_F32 ? bench_openblas_open(s, &ref_t, &ref_r) : NULL;
         if (c.a && c.b && ref) bench_time_paired(cfg, &t, &r, &ref_t, &ref_r);
         else if (c.a && c.b) bench_time(cfg, &t, &r);
         else snprintf(r.error, sizeof r.error, "%s", ag_last_error());

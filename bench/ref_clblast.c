@@ -59,7 +59,7 @@ void bench_reference_clblast(const bench_config *cfg, const char *spec, bench_em
     clGetDeviceInfo(device, CL_DEVICE_NAME, sizeof devname, devname, NULL);
     for (int i = 0; err == CL_SUCCESS && i < bench_gemm_shape_count; i++) {
         const gemm_shape *s = &bench_gemm_shapes[i];
-        if (s->gpu_only || (cfg->filter && !strstr(s->name, cfg->filter))) continue;
+        if (s->gpu_only || s->dtype != AG_F32 || (cfg->filter && !strstr(s->name, cfg->filter))) continue;
         if (cfg->quick && (s->m > 1024 && s->n > 1024)) continue;
         cl_ctx x = {s, queue};
         x.a = clCreateBuffer(context, CL_MEM_READ_WRITE, (size_t)s->m * s->k * 4, NULL, &err);

@@ -21,7 +21,9 @@ GEMM = [("gemm_256", 256, 256, 256, False, False), ("gemm_1024", 1024, 1024, 102
         ("gemm_1760x128x1760", 1760, 128, 1760, False, False),
         ("gemm_2560x64x2560", 2560, 64, 2560, False, False),
         ("gemm_3072x128x1024_tA", 3072, 128, 1024, True, False),
-        ("gemv_3072x1x1024", 3072, 1, 1024, False, False)]
+        ("gemv_3072x1x1024", 3072, 1, 1024, False, False),
+        ("gemm_1024_f16", 1024, 1024, 1024, False, False), ("gemm_1024_bf16", 1024, 1024, 1024, False, False),
+        ("gemm_4096_f16", 4096, 4096, 4096, False, True), ("gemm_4096_bf16", 4096, 4096, 4096, False, True)]
 
 
 def mlp():
@@ -46,6 +48,9 @@ def main():
         torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    # 16-bit GEMMs accumulate in f32 throughout, as anygrad's do
+    torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
+    torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
     dev = torch.device(args.device)
     gpu = dev.type == "cuda"
     warmup, reps = (1, 5) if args.quick else (2, 10)
@@ -78,6 +83,9 @@ def main():
             continue
         a = (torch.randn(k, m, generator=g).to(dev).t() if ta else torch.randn(m, k, generator=g).to(dev))
         b = torch.randn(k, n, generator=g).to(dev)
+        for suffix, dt in (("_f16", torch.float16), ("_bf16", torch.bfloat16)):
+            if case.endswith(suffix):  # 16-bit operands and result, as anygrad's cases
+                a, b = a.to(dt), b.to(dt)
         bench(case, lambda: a @ b, "GFLOP/s", 2.0 * m * n * k)
 
     def conv_case(case, n, cin, cout, hw):

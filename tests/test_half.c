@@ -177,6 +177,35 @@ END_TEST
 /* Transposed 16-bit views of at least 64 x 64 elements (the CPU backend walks
  * them in staged tiles): casts, copies and elementwise ops give the values of
  * the same ops on the transposed f32 values. */
+/* Products big enough for the GPU kernels of large products (Vulkan: the
+ * 128x128 register-blocked tiles, or cooperative matrices for f16 where the
+ * device has matrix units): partial tiles, K not a multiple of any k step, a
+ * transposed operand, a batch. Exact against the f32 product rounded once,
+ * except f16 on matrix units, whose hardware orders the f32 sums: there
+ * within the f32 rounding of a 200-term sum plus one f16 rounding. */
+START_TEST(test_large_matmul)
+{
+    ag_device *dev = agt_open(_i);
+    const ag_device_info *info = ag_device_get_info(dev);
+    ag_scope_begin();
+    for (int h = 0; h < 2; h++) {
+        ag_dtype t = halfs[h];
+        ag_tensor *a16 = ag_cast(agt_randn(dev, AG_SHAPE(2, 130, 200), 131, 1.0), t);
+        ag_tensor *b16 = ag_cast(agt_randn(dev, AG_SHAPE(2, 144, 200), 132, 1.0), t);
+        ck_assert(a16 && b16);
+        ag_tensor *y = ag_matmul(a16, ag_transpose(b16, 1, 2));
+        ck_assert_msg(y != NULL, "%s matmul [2, 130, 200] @ [2, 200, 144]: %s", ag_dtype_name(t), ag_last_error());
+        ag_tensor *ref = ag_cast(ag_matmul(ag_cast(a16, AG_F32), ag_transpose(ag_cast(b16, AG_F32), 1, 2)), t);
+        bool reordered = t == AG_F16 && info->matrix_units;
+        agt_assert_tensors_close(y, ref, reordered ? 5e-3 : 0, reordered ? 2e-3 : 0,
+                                 reordered ? "f16 matmul on matrix units vs the f32 product rounded once"
+                                           : "16-bit matmul vs the f32 product rounded once");
+    }
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 START_TEST(test_transposed_half_tiles)
 {
     ag_device *dev = agt_open(_i);
@@ -399,6 +428,7 @@ static Suite *half_suite(void)
     AGT_ADD_LOOP(tc, test_promotion);
     AGT_ADD_LOOP(tc, test_reductions_and_matmul_vs_f32);
     AGT_ADD_LOOP(tc, test_matmul_bits_and_native_path);
+    AGT_ADD_LOOP(tc, test_large_matmul);
     AGT_ADD_LOOP(tc, test_transposed_half_tiles);
     AGT_ADD_LOOP(tc, test_graph_replay);
     AGT_ADD_LOOP(tc, test_f32_kernel_ops_take_half);

@@ -119,6 +119,7 @@ int main(int argc, char **argv)
         else snprintf(buf, sizeof buf, "unknown");
         field("subgroup size", buf);
         field("fp16", d->fp16 ? "yes" : "no");
+        field("matrix units", d->matrix_units ? "yes (f16 GEMM)" : "no");
     }
     /* Which device each spec without an index picks (auto honours AG_DEVICE). */
     printf("\n");

@@ -217,7 +217,33 @@ typedef struct vk_caps {
     uint32_t subgroup_size;
     uint32_t compute_units; /* multiprocessors / compute units where the driver says; 0 if not */
     bool subgroup_arith, u8, fp16, fatomic, s16;
+    bool coopmat; /* gemm_coop.comp can run: see coopmat_usable */
 } vk_caps;
+
+/* Whether the device lists the cooperative-matrix configuration
+ * gemm_coop.comp uses: 16x16x16, A and B f16, C and D f32, subgroup scope. */
+static bool coopmat_f16_16x16x16(VkPhysicalDevice p)
+{
+    VkInstance inst = get_instance();
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get =
+        inst ? (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)vkGetInstanceProcAddr(
+                   inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV")
+             : NULL;
+    uint32_t n = 0;
+    if (!get || get(p, &n, NULL) != VK_SUCCESS || n == 0) return false;
+    VkCooperativeMatrixPropertiesNV *cp = calloc(n, sizeof *cp);
+    if (!cp) return false;
+    for (uint32_t i = 0; i < n; i++) cp[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+    bool found = false;
+    if (get(p, &n, cp) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !found; i++)
+            found = cp[i].MSize == 16 && cp[i].NSize == 16 && cp[i].KSize == 16 &&
+                    cp[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV && cp[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                    cp[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV && cp[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                    cp[i].scope == VK_SCOPE_SUBGROUP_NV;
+    free(cp);
+    return found;
+}
 
 static void query_caps(VkPhysicalDevice p, vk_caps *c)
 {
@@ -251,6 +277,9 @@ static void query_caps(VkPhysicalDevice p, vk_caps *c)
     VkPhysicalDeviceShaderAtomicFloatFeaturesEXT af = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT};
     /* 16-bit storage is core in Vulkan 1.1 (a feature, not an extension) */
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkanMemoryModelFeaturesKHR mm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR};
     void *chain = &s16;
     bool has8 = v12 || has_device_ext(p, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     bool has16 = v12 || has_device_ext(p, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
@@ -258,12 +287,39 @@ static void query_caps(VkPhysicalDevice p, vk_caps *c)
     if (has8) { s8.pNext = chain; chain = &s8; }
     if (has16) { f16.pNext = chain; chain = &f16; }
     if (hasaf) { af.pNext = chain; chain = &af; }
+    bool hascm = has16 && has_device_ext(p, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) &&
+                 has_device_ext(p, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
+    if (hascm) {
+        cm.pNext = chain;
+        mm.pNext = &cm;
+        chain = &mm;
+    }
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = chain};
     vkGetPhysicalDeviceFeatures2(p, &f2);
     c->u8 = has8 && s8.storageBuffer8BitAccess;
     c->s16 = s16.storageBuffer16BitAccess;
     c->fp16 = has16 && f16.shaderFloat16;
     c->fatomic = hasaf && af.shaderBufferFloat32AtomicAdd;
+    /* gemm_coop.comp: cooperative matrices, the Vulkan memory model glslang
+     * declares for them, f16 arithmetic and storage, 4 subgroups of a known
+     * size per workgroup, 27 KiB of shared memory */
+    c->coopmat = hascm && cm.cooperativeMatrix && mm.vulkanMemoryModel && c->fp16 && c->s16 &&
+                 c->subgroup_size > 0 && 4 * c->subgroup_size <= pr.limits.maxComputeWorkGroupInvocations &&
+                 pr.limits.maxComputeSharedMemorySize >= 27136 && coopmat_f16_16x16x16(p);
+}
+
+static bool env_is(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    return v && strcmp(v, value) == 0;
+}
+
+/* Whether f16 GEMMs take gemm_coop.comp: the device can run it, 16-bit
+ * storage is in use (not AG_VULKAN_16BIT=emulated), and AG_VULKAN_COOPMAT=0
+ * does not turn it off. */
+static bool coopmat_on(const vk_caps *c)
+{
+    return c->coopmat && c->s16 && !env_is("AG_VULKAN_16BIT", "emulated") && !env_is("AG_VULKAN_COOPMAT", "0");
 }
 
 static void fill_info(VkPhysicalDevice p, int index, ag_device_info *info)
@@ -309,6 +365,7 @@ static void fill_info(VkPhysicalDevice p, int index, ag_device_info *info)
     info->subgroup_size = caps.subgroup_size;
     info->max_buffer_bytes = pr.limits.maxStorageBufferRange;
     info->fp16 = caps.fp16;
+    info->matrix_units = coopmat_on(&caps);
 }
 
 static int vk_enumerate(ag_device_info *out, int max)
@@ -424,6 +481,7 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     d->has_u8 = caps.u8;
     d->has_fatomic = caps.fatomic;
     d->compute_units = caps.compute_units;
+    d->has_coopmat = coopmat_on(&caps);
     /* AG_VULKAN_16BIT=emulated takes the packed-word 16-bit kernels even
      * where 16-bit storage exists (to test them on any device). */
     const char *hv = getenv("AG_VULKAN_16BIT");
@@ -438,7 +496,7 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
     d->profile = pv && pv[0] && strcmp(pv, "0") != 0;
 
     /* Device with the features we use. */
-    const char *exts[4];
+    const char *exts[8];
     uint32_t ne = 0;
     VkPhysicalDevice8BitStorageFeatures s8 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES,
                                               .storageBuffer8BitAccess = VK_TRUE};
@@ -458,6 +516,21 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
         exts[ne++] = VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME;
         af.pNext = chain;
         chain = &af;
+    }
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV, .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceVulkanMemoryModelFeaturesKHR mm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR, .vulkanMemoryModel = VK_TRUE};
+    VkPhysicalDeviceShaderFloat16Int8Features f16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, .shaderFloat16 = VK_TRUE};
+    if (d->has_coopmat) {
+        exts[ne++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+        exts[ne++] = VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME;
+        exts[ne++] = VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME;
+        cm.pNext = chain;
+        mm.pNext = &cm;
+        f16.pNext = &mm;
+        chain = &f16;
     }
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {

@@ -7,6 +7,8 @@
  * blocks (gemm_blocked.comp) for large products, shared-memory tiles of
  * 64x64 or 32x32 (gemm_tiled.comp) below, and a matrix-vector kernel
  * (gemv.comp) when N or M is 1.
+ * Large f16 products take cooperative matrices where the device has them
+ * (gemm_coop.comp; AG_VULKAN_COOPMAT=0 turns that off).
  * AG_VULKAN_GEMM=reg|tiled and AG_VULKAN_GEMM_TILE=32|64|128 override. Every
  * kernel also reads and writes f16 / bf16 directly (vk_gemm_native16). */
 #include "vk_internal.h"
@@ -63,6 +65,16 @@ static uint32_t gpu_kernel(const agi_backend_device *d, int64_t M, int64_t N, in
     if (blocked_fits && groups128 >= units) return GEMM_BLOCKED128;
     int64_t groups64 = ((M + 63) / 64) * ((N + 63) / 64) * batch;
     return groups64 < 128 ? GEMM_TILED32 : GEMM_TILED64;
+}
+
+/* f16 products on cooperative matrices (gemm_coop.comp, 64x64 tiles) where
+ * the device has them (has_coopmat) and the product is big enough to fill
+ * tensor-core tiles: results agree with the other kernels to f32 rounding of
+ * the sums, not bit for bit (the hardware orders them). */
+static bool coop_path(const agi_backend_device *d, ag_dtype dt, int64_t M, int64_t N, int64_t K, int64_t batch)
+{
+    return d->has_coopmat && dt == AG_F16 && M >= 16 && N >= 16 && K >= 16 &&
+           M * N * K * batch >= ((int64_t)1 << 20);
 }
 
 /* GPU matrix-vector products (gemv.comp): out[i] = sum_k P[i, k] v[k] with
@@ -209,6 +221,11 @@ ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k)
         gy = (uint32_t)((M + rm - 1) / rm);
     } else if (N == 1 || M == 1) {
         return gemv(d, &pc, &disp, M, N, K, batch, C->dtype);
+    } else if (coop_path(d, half ? C->dtype : AG_F32, M, N, K, batch)) {
+        disp.shader = AGVK_SH_gemm_coop_f16;
+        disp.spec[0] = 4 * d->subgroup_size;
+        gx = (uint32_t)((N + 63) / 64);
+        gy = (uint32_t)((M + 63) / 64);
     } else {
         uint32_t ts = gpu_kernel(d, M, N, batch);
         static const int tiled_half[2][2] = {{AGVK_SH_gemm_tiled_f16, AGVK_SH_gemm_tiled_bf16},

@@ -126,6 +126,7 @@ struct agi_backend_device {
     bool has_s16;         /* storageBuffer16BitAccess: the *_s16 kernels for f16 / bf16 */
     bool is_cpu;          /* a CPU-type device (lavapipe): register-blocked kernels */
     uint32_t compute_units; /* SMs / CUs where an extension reports them, else 0 */
+    bool has_coopmat;     /* f16 GEMMs may take gemm_coop.comp (VK_NV_cooperative_matrix) */
     uint32_t dev_type, host_type; /* memory type indices */
     bool dev_mappable;    /* dev_type is host visible (no staging needed) */
     bool dev_coherent, host_coherent;

@@ -103,6 +103,8 @@ typedef struct ag_device_info {
     uint64_t max_buffer_bytes; /* largest range one kernel operand may span
                                   (Vulkan: maxStorageBufferRange) */
     bool fp16;                 /* native half-precision arithmetic */
+    bool matrix_units;         /* f16 GEMMs run on matrix units (Vulkan: cooperative matrices,
+                                  VK_NV_cooperative_matrix 16x16x16 f16 -> f32) */
 } ag_device_info;
 
 /* Fills up to `max` entries of `out` with every device of every compiled-in
