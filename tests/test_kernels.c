@@ -1588,6 +1588,12 @@ static void case_rng_paths(kt *c)
         run(c, &d);
         compare(c, y, tol, tol, "dst");
 
+        sub_case(c, "%s, 5001 contiguous elements, offset 2^32 - 5", nm);
+        y = pair_out(c, AG_F32, SHAPE_OF(5001));
+        d.dst = y;
+        run(c, &d);
+        compare(c, y, tol, tol, "dst");
+
         sub_case(c, "%s, 1000 elements, offset 2^32 - 5, step-2 slice", nm);
         y = pair_rand_kind(c, AG_F32, K_STEP, 0, 1, false, SHAPE_OF(10, 100));
         d.dst = y;
@@ -1793,9 +1799,10 @@ static void case_ew_vec4(kt *c)
                 compare(c, oi, 0, 0, "binary i32 min, in place");
             }
     /* Contiguous views at offsets 0..3 (sources and destination at different
-     * alignments), lengths with and without a tail. */
-    static const int64_t lens[] = {12, 37, 1000};
-    for (size_t li = 0; li < 3; li++)
+     * alignments), lengths with and without a tail (4999: OpenCL's GPU
+     * variant takes 4 elements per work-item, a grid apart). */
+    static const int64_t lens[] = {12, 37, 1000, 4999};
+    for (size_t li = 0; li < 4; li++)
         for (int off = 0; off < 4; off++) {
             int64_t n = lens[li];
             int64_t aoff = (off + 1) % 4, boff = (off + 3) % 4;

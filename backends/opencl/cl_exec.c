@@ -132,6 +132,9 @@ static bool same_shape(const agi_view *a, const agi_view *b)
 
 /* Coalesces copies of the n views (view 0's shape) into g. Strided views on
  * CPU-type devices use row mode (see EW_BODY in 00_common.cl). */
+#define EW_PER_ITEM 4
+#define EW_PER_ITEM_MIN 4096
+
 static void make_geom(agi_backend_device *dev, const agi_view *const *views, int n, agcl_geom *g)
 {
     agi_view tmp[4];
@@ -153,10 +156,17 @@ static void make_geom(agi_backend_device *dev, const agi_view *const *views, int
     }
     if (dev->is_cpu && !g->contig && g->ndim >= 2 && g->shape[g->ndim - 1] >= 4)
         g->rows = g->n / g->shape[g->ndim - 1];
+    /* GPUs: contiguous launches of many elements take EW_PER_ITEM elements
+     * per work-item, a grid apart (more loads in flight per work-item) */
+    if (!dev->is_cpu && g->contig && g->n >= EW_PER_ITEM_MIN) g->contig = EW_PER_ITEM;
 }
 
 /* Work-items for an elementwise launch over g. */
-static size_t ew_items(const agcl_geom *g) { return (size_t)(g->rows ? g->rows : g->n); }
+static size_t ew_items(const agcl_geom *g)
+{
+    if (g->rows) return (size_t)g->rows;
+    return (size_t)(g->contig > 1 ? (g->n + g->contig - 1) / g->contig : g->n);
+}
 
 /* ---- FILL / COPY / UNARY / BINARY / WHERE ------------------------------------ */
 

@@ -15,7 +15,8 @@ typedef struct {
     long n;
     long rows;  /* > 0: row mode, one work-item per row of the last dim */
     int ndim;
-    int contig; /* every view contiguous: element i at off[v] + i */
+    int contig; /* every view contiguous: element i at off[v] + i; > 1: each
+                   work-item takes that many elements, a grid apart (GPUs) */
 } geom_t;
 
 /* a / b for index arithmetic (a >= 0, b > 0 expected): 32-bit division when
@@ -83,7 +84,9 @@ void row_offsets(const geom_t *g, long row, int nv, long *o)
  * views' offsets; BODY must hold no top-level comma, as OpenCL C 1.2 has no
  * variadic macros) for the work-item's element, or in row mode (CPU-type
  * devices, strided views) for every element of the work-item's row, which
- * keeps index division out of the inner loop. */
+ * keeps index division out of the inner loop, or (contig > 1, GPUs) for
+ * `contig` elements one grid size apart, so each work-item has several
+ * coalesced loads in flight. */
 #define EW_BODY(g, NV, BODY)                                                       \
     long gid_ = get_global_id(0);                                                  \
     long o[NV];                                                                    \
@@ -98,6 +101,15 @@ void row_offsets(const geom_t *g, long row, int nv, long *o)
             long i = gid_ * len_ + j_;                                             \
             for (int v_ = 0; v_ < (NV); v_++) o[v_] = b_[v_] + j_ * s_[v_];        \
             BODY                                                                   \
+        }                                                                          \
+    } else if ((g).contig > 1) {                                                   \
+        long step_ = get_global_size(0);                                           \
+        for (int j_ = 0; j_ < (g).contig; j_++) {                                  \
+            long i = gid_ + j_ * step_;                                            \
+            if (i < (g).n) {                                                       \
+                for (int v_ = 0; v_ < (NV); v_++) o[v_] = (g).off[v_] + i;         \
+                BODY                                                               \
+            }                                                                      \
         }                                                                          \
     } else {                                                                       \
         long i = gid_;                                                             \
