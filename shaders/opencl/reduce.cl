@@ -67,6 +67,36 @@ int arg_better(int op, float v, long vi, float b, long bi)
     return op == AGI_R_ARGMAX ? v > b : v < b;
 }
 
+/* One lane's partial: elements r0, r0 + step, ... below r1 of the output
+ * whose source starts at so, combined in that order. Over one reduced dim
+ * (the common case) the op and the index arithmetic stay out of the loop,
+ * so it compiles to a plain strided loop; the order, and so the bits, are
+ * those of the general loop. */
+float red_lane(int op, __global const float *s, const rgeom_t *g, long so, long r0, long r1, long step)
+{
+    float acc = red_init(op);
+    if (g->rnd == 1) {
+        __global const float *p = s + so;
+        long st = g->rst[0];
+        if (op == AGI_R_SUM) {
+            for (long r = r0; r < r1; r += step) acc += p[r * st];
+        } else if (op == AGI_R_MAX) {
+            for (long r = r0; r < r1; r += step) {
+                float v = p[r * st];
+                acc = (acc > v || isnan(acc)) ? acc : v;
+            }
+        } else {
+            for (long r = r0; r < r1; r += step) {
+                float v = p[r * st];
+                acc = (acc < v || isnan(acc)) ? acc : v;
+            }
+        }
+        return acc;
+    }
+    for (long r = r0; r < r1; r += step) acc = red_combine(op, acc, s[so + rgeom_red(g, r)]);
+    return acc;
+}
+
 /* One work-item per output (short reductions or many outputs). */
 __kernel void reduce_rows_f32(__global float *d, __global const float *s, rgeom_t g, int op)
 {
@@ -74,9 +104,7 @@ __kernel void reduce_rows_f32(__global float *d, __global const float *s, rgeom_
     if (o >= g.nout) return;
     long so, dso;
     rgeom_out(&g, o, &so, &dso);
-    float acc = red_init(op);
-    for (long r = 0; r < g.nred; r++) acc = red_combine(op, acc, s[so + rgeom_red(&g, r)]);
-    d[dso] = acc;
+    d[dso] = red_lane(op, s, &g, so, 0, g.nred, 1);
 }
 
 /* One work-group per output; tree reduction in local memory. */
@@ -87,9 +115,7 @@ __kernel void reduce_wg_f32(__global float *d, __global const float *s, rgeom_t 
     int lid = (int)get_local_id(0), wg = (int)get_local_size(0);
     long so, dso;
     rgeom_out(&g, o, &so, &dso);
-    float acc = red_init(op);
-    for (long r = lid; r < g.nred; r += wg) acc = red_combine(op, acc, s[so + rgeom_red(&g, r)]);
-    lv[lid] = acc;
+    lv[lid] = red_lane(op, s, &g, so, lid, g.nred, wg);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int h = wg / 2; h > 0; h /= 2) {
         if (lid < h) lv[lid] = red_combine(op, lv[lid], lv[lid + h]);
@@ -109,9 +135,7 @@ __kernel void reduce_part_f32(__global float *part, __global const float *s, rge
     long so, dso;
     rgeom_out(&g, o, &so, &dso);
     long r0 = c * chunk, r1 = r0 + chunk < g.nred ? r0 + chunk : g.nred;
-    float acc = red_init(op);
-    for (long r = r0 + lid; r < r1; r += wg) acc = red_combine(op, acc, s[so + rgeom_red(&g, r)]);
-    lv[lid] = acc;
+    lv[lid] = red_lane(op, s, &g, so, r0 + lid, r1, wg);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int h = wg / 2; h > 0; h /= 2) {
         if (lid < h) lv[lid] = red_combine(op, lv[lid], lv[lid + h]);
