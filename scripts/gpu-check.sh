@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh — proves a GPU machine in one command: the device
-# list, the whole test suite on each GPU device (Vulkan and OpenCL), the
+# list, the whole test suite on each GPU device (Vulkan and OpenCL; on Vulkan
+# also the GEMM suites with the large-product kernel forced), the
 # benchmark (with the PyTorch reference when torch is importable there) and
 # the demo (MLP and CNN, 1 epoch each, eager and --graph) on each GPU device. It writes
 # bench/results/<date>-<gpu>.md (the benchmark's record, which the check's
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --out) copy_to="$2"; shift ;;
     --name) name="$2"; shift ;;
     --jobs) jobs="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-check: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -92,24 +93,36 @@ stamp "test suites on: $devices ($jobs at a time)"
 mkdir -p "$work/suites"
 suites=()
 for t in build/tests/test_*; do [ -x "$t" ] && [ -f "$t" ] && suites+=("$t"); done
-run_one() {  # run_one DEVICE SUITE
+run_one() {  # run_one DEVICE SUITE [VAR=VALUE]: the suite's log and status under its tag
   local tag t0
-  tag="${1//[:.]/_}__$(basename "$2")"
+  tag="${1//[:.]/_}__$(basename "$2")${3:+__${3//[^A-Za-z0-9]/_}}"
   t0=$(date +%s)
-  AG_TEST_BACKENDS="$1" CK_FORK=no timeout 900 "$2" >"$work/suites/$tag.log" 2>&1
+  env ${3:+"$3"} AG_TEST_BACKENDS="$1" CK_FORK=no timeout 900 "$2" >"$work/suites/$tag.log" 2>&1
   echo "$? $(($(date +%s) - t0))" >"$work/suites/$tag.status"
 }
 export -f run_one; export work
-for d in "${devs[@]}"; do for s in "${suites[@]}"; do printf '%s\n%s\n' "$d" "$s"; done; done |
-  xargs -d '\n' -n 2 -P "$jobs" bash -c 'run_one "$0" "$1"'
+for d in "${devs[@]}"; do for s in "${suites[@]}"; do printf '%s\n%s\n\n' "$d" "$s"; done; done |
+  xargs -d '\n' -n 3 -P "$jobs" bash -c 'run_one "$0" "$1" "$2"'
+# The GPU GEMM kernel of large products (gemm_blocked) on every Vulkan GPU:
+# the suites' products are too small to pick it by size.
+extra_env=AG_VULKAN_GEMM_TILE=128
+extra_suites=(build/tests/test_kernels build/tests/test_half build/tests/test_matmul)
+for d in "${devs[@]}"; do
+  [[ "$d" == vulkan* ]] || continue
+  for s in "${extra_suites[@]}"; do [ -x "$s" ] && printf '%s\n%s\n%s\n' "$d" "$s" "$extra_env"; done
+done | xargs -d '\n' -n 3 -r -P "$jobs" bash -c 'run_one "$0" "$1" "$2"'
 suite_fail=0
 {
   printf '| suite |'; for d in "${devs[@]}"; do printf ' %s |' "$d"; done; echo
   printf '|---|'; for d in "${devs[@]}"; do printf -- '---|'; done; echo
-  for s in "${suites[@]}"; do
-    printf '| %s |' "$(basename "$s")"
+  rows=("${suites[@]}")
+  for s in "${extra_suites[@]}"; do [ -x "$s" ] && rows+=("$s $extra_env"); done
+  for row in "${rows[@]}"; do
+    read -r s var <<<"$row"
+    printf '| %s%s |' "$(basename "$s")" "${var:+ ($var)}"
     for d in "${devs[@]}"; do
-      tag="${d//[:.]/_}__$(basename "$s")"
+      tag="${d//[:.]/_}__$(basename "$s")${var:+__${var//[^A-Za-z0-9]/_}}"
+      if [ -n "$var" ] && [[ "$d" != vulkan* ]]; then printf ' - |'; continue; fi
       read -r rc secs <"$work/suites/$tag.status" || rc=1
       checks=$(grep -o 'Checks: [0-9]*, Failures: [0-9]*, Errors: [0-9]*' "$work/suites/$tag.log" | tail -1)
       if [ "$rc" = 0 ]; then printf ' pass (%s s) |' "$secs"
