@@ -547,7 +547,17 @@ static ag_status vk_open(int index, agi_backend_device **out, ag_device_info *in
         .enabledExtensionCount = ne,
         .ppEnabledExtensionNames = exts,
     };
-    st = vk_check(vkCreateDevice(d->phys, &dci, NULL, &d->dev), "vkCreateDevice");
+    VkResult vr = vkCreateDevice(d->phys, &dci, NULL, &d->dev);
+    if (vr != VK_SUCCESS && d->has_coopmat) {
+        /* A driver refusing the cooperative-matrix features (listed but not
+         * enabled together) still gives a device: without matrix units. */
+        d->has_coopmat = false;
+        info->matrix_units = false;
+        dci.pNext = cm.pNext;
+        dci.enabledExtensionCount = ne - 3;
+        vr = vkCreateDevice(d->phys, &dci, NULL, &d->dev);
+    }
+    st = vk_check(vr, "vkCreateDevice");
     if (st != AG_OK) goto fail;
     vkGetDeviceQueue(d->dev, d->qfamily, 0, &d->queue);
 
