@@ -31,6 +31,16 @@ static ag_status check_view(const agi_kernel *k, const agi_view *v, ag_dtype dt,
     return AG_OK;
 }
 
+/* IM2COL and COL2IM whose two views share one 16-bit dtype run natively
+ * (conv.comp under HALF); other 16-bit conv and pooling records are staged
+ * through f32 scratch (stage16.c). */
+bool vk_conv_native16(const agi_kernel *k)
+{
+    if (k->op != AGI_K_IM2COL && k->op != AGI_K_COL2IM) return false;
+    ag_dtype t = k->dst.dtype;
+    return (t == AG_F16 || t == AG_BF16) && k->src[0].dtype == t;
+}
+
 ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
 {
     conv_pc pc;
@@ -49,20 +59,26 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
         int32_t *dst = &pc.n;
         for (int i = 0; i < 14; i++) dst[i] = (int32_t)vals[i];
         int64_t rows = p->c * p->kh * p->kw, L = p->oh * p->ow;
+        ag_dtype dt = vk_conv_native16(k) ? k->dst.dtype : AG_F32;
+        int h = dt == AG_F32 ? -1 : (int)d->has_s16 * 2 + (dt == AG_BF16); /* {f16, bf16, f16_s16, bf16_s16} */
         if (k->op == AGI_K_IM2COL) {
-            if ((st = check_view(k, &k->src[0], AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
-            if ((st = check_view(k, &k->dst, AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
+            static const int im2col16[4] = {AGVK_SH_im2col_f16, AGVK_SH_im2col_bf16, AGVK_SH_im2col_f16_s16,
+                                            AGVK_SH_im2col_bf16_s16};
+            if ((st = check_view(k, &k->src[0], dt, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
+            if ((st = check_view(k, &k->dst, dt, "cols", p->n, rows, L, 1)) != AG_OK) return st;
             total = p->n * p->c * L; /* one invocation per (n, c, output position) */
             xw = p->ow;
             yh = p->oh;
-            disp.shader = AGVK_SH_im2col;
+            disp.shader = h < 0 ? AGVK_SH_im2col : im2col16[h];
         } else {
-            if ((st = check_view(k, &k->src[0], AG_F32, "cols", p->n, rows, L, 1)) != AG_OK) return st;
-            if ((st = check_view(k, &k->dst, AG_F32, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
+            static const int col2im16[4] = {AGVK_SH_col2im_f16, AGVK_SH_col2im_bf16, AGVK_SH_col2im_f16_s16,
+                                            AGVK_SH_col2im_bf16_s16};
+            if ((st = check_view(k, &k->src[0], dt, "cols", p->n, rows, L, 1)) != AG_OK) return st;
+            if ((st = check_view(k, &k->dst, dt, "x", p->n, p->c, p->h, p->w)) != AG_OK) return st;
             total = p->n * p->c * p->h * p->w;
             xw = p->w;
             yh = p->h;
-            disp.shader = AGVK_SH_col2im;
+            disp.shader = h < 0 ? AGVK_SH_col2im : col2im16[h];
         }
     } else {
         const agi_pool_params *p = &k->p.pool;
@@ -145,7 +161,7 @@ ag_status vk_conv(agi_backend_device *d, const agi_kernel *k)
         return st;
     if (k->op == AGI_K_MAXPOOL2D && (st = vk_bind_view(d, &k->dst2, true, &disp.bind[3], &pc.d2off)) != AG_OK)
         return st;
-    if (k->op == AGI_K_IM2COL && k->p.conv.ow % 4 == 0 && pc.doff % 4 == 0) {
+    if (k->op == AGI_K_IM2COL && k->dst.dtype == AG_F32 && k->p.conv.ow % 4 == 0 && pc.doff % 4 == 0) {
         disp.spec[1] = 1; /* vec4 stores of 4 output columns */
         xw = k->p.conv.ow / 4;
     }

@@ -6,6 +6,14 @@
 //! variant avgpool -DOP=4
 //! variant avgpool_bwd -DOP=5
 //! variant maxpool_bwd_scatter -DOP=6
+//! variant im2col_f16 -DOP=0 -DHALF=1
+//! variant im2col_bf16 -DOP=0 -DHALF=2
+//! variant im2col_f16_s16 -DOP=0 -DHALF=1 -DS16
+//! variant im2col_bf16_s16 -DOP=0 -DHALF=2 -DS16
+//! variant col2im_f16 -DOP=1 -DHALF=1
+//! variant col2im_bf16 -DOP=1 -DHALF=2
+//! variant col2im_f16_s16 -DOP=1 -DHALF=1 -DS16
+//! variant col2im_bf16_s16 -DOP=1 -DHALF=2 -DS16
 // Convolution and pooling helpers, one invocation per output element (the
 // backward kernels gather, so every element is written and no atomics are
 // needed). Binding 0 dst, 1 src0, 2 src1 (pool indices), 3 dst2 (indices).
@@ -13,13 +21,33 @@
 // divisions are needed to find an element's coordinates. Rows and columns
 // are those of the output positions (im2col, forward pools) or of the image
 // (col2im and the backward pools).
+// HALF 1 / 2 (im2col, col2im): f16 / bf16 x and cols (half_io.glsl; S16:
+// 16-bit storage). im2col moves the 16-bit values' bits; col2im sums in f32
+// in the f32 kernel's order and rounds once, so both give the bits of the
+// f32 kernel run on widened data and rounded back.
 #extension GL_GOOGLE_include_directive : require
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #include "common.glsl"
+#ifndef HALF
+#define HALF 0
+#endif
+#if HALF == 0
 layout(std430, binding = 0) writeonly buffer D { float d[]; };
 layout(std430, binding = 1) readonly buffer S { float s[]; };
+layout(std430, binding = 0) writeonly buffer D4 { vec4 d4[]; };
+#define LOAD_S(i) s[(i)]
+#define STORE_D(i, v) d[(i)] = (v)
+#else
+#include "half_io.glsl"
+layout(std430, binding = 0) buffer D { H_WORD d[]; };
+layout(std430, binding = 1) readonly buffer S { H_WORD s[]; };
+#define LOAD_S(i) H_LOAD(s, (i))
+#define STORE_D(i, v) H_STORE(d, (i), (v))
+#endif
 layout(std430, binding = 2) readonly buffer I { int ix[]; };
 layout(std430, binding = 3) writeonly buffer D2 { int d2[]; };
-layout(std430, binding = 0) writeonly buffer D4 { vec4 d4[]; };
 // Spec 1 = V4 (im2col): OW % 4 == 0 and dst 16-byte aligned; an invocation
 // fills 4 consecutive output columns with vec4 stores (x = column / 4).
 layout(constant_id = 1) const int V4 = 0;
@@ -66,6 +94,7 @@ void main()
     // cols [N, C*kh*kw, OH*OW]: one invocation per (n, c, output position),
     // looping over the kernel window (keeps integer divisions out of the loop)
     int L = OH * OW;
+#if HALF == 0
     if (V4 != 0) {
         if (gx * 4 >= OW) return;
         int oy = gy, ox0 = gx * 4;
@@ -87,6 +116,7 @@ void main()
         }
         return;
     }
+#endif
     int oy = gy, ox = gx;
     int col = oy * OW + ox;
     int y0 = oy * pc.sh - pc.ph, x0 = ox * pc.sw - pc.pw;
@@ -97,9 +127,15 @@ void main()
         bool yin = y >= 0 && y < H;
         for (int j = 0; j < pc.kw; j++) {
             int x = x0 + j * pc.dw;
+#if HALF == 0
             float v = 0.0;
             if (yin && x >= 0 && x < W) v = s[src + uint(y * W + x)];
             d[dst] = v;
+#else
+            uint v = 0u; // +0.0
+            if (yin && x >= 0 && x < W) v = H_LOAD_BITS(s, src + uint(y * W + x));
+            H_STORE_BITS(d, dst, v);
+#endif
             dst += uint(L);
         }
     }
@@ -120,7 +156,7 @@ void main()
             for (int ox = ox_hi; ox >= ox_lo; ox--) {
                 int j = tx - ox * pc.sw;
                 if (j < 0 || j >= pc.kw) continue;
-                acc += s[base + uint((i * pc.kw + j) * L + oy * OW + ox)];
+                acc += LOAD_S(base + uint((i * pc.kw + j) * L + oy * OW + ox));
             }
         }
     } else {
@@ -134,11 +170,11 @@ void main()
                 if (tx < 0 || tx % pc.sw != 0) continue;
                 int ox = tx / pc.sw;
                 if (ox >= OW) continue;
-                acc += s[base + uint((i * pc.kw + j) * L + oy * OW + ox)];
+                acc += LOAD_S(base + uint((i * pc.kw + j) * L + oy * OW + ox));
             }
         }
     }
-    d[pc.doff + e] = acc;
+    STORE_D(pc.doff + e, acc);
 #elif OP == 2
     int ox = gx, oy = gy;
     uint base = pc.soff + plane * uint(H * W);
