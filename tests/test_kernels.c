@@ -572,6 +572,31 @@ static void case_half_staged(kt *c)
             kdesc d = {.op = AGI_K_REDUCE, .sub = r, .dst = y, .src = {x}};
             half_vs_f32(c, &d, 1);
         }
+        /* Contiguous rows (Vulkan: one dispatch, no f32 scratch), a long
+         * reduction split into partials, and the index reductions (exact:
+         * ties between equal 16-bit values go to the first index). */
+        for (int r = AGI_R_SUM; r < AGI_R_COUNT; r++) {
+            bool arg = r == AGI_R_ARGMAX || r == AGI_R_ARGMIN;
+            sub_case(c, "%s reduce %s over the rows of [6, 300]", ag_dtype_name(dt), agi_reduce_op_name(r));
+            tp x = pair_rand(c, dt, -2, 2, SHAPE_OF(6, 300));
+            tp y = pair_out(c, arg ? AG_I32 : dt, SHAPE_OF(6, 1));
+            kdesc d = {.op = AGI_K_REDUCE, .sub = r, .dst = y, .src = {x}};
+            ag_device_counters k0, k1;
+            ck_assert_int_eq(ag_device_sync(c->dev[0]), AG_OK);
+            ck_assert_int_eq(ag_device_get_counters(c->dev[0], &k0), AG_OK);
+            run(c, &d);
+            ck_assert_int_eq(ag_device_get_counters(c->dev[0], &k1), AG_OK);
+            if (ag_device_get_info(c->dev[0])->backend == AG_BACKEND_VULKAN)
+                ck_assert_msg(k1.dispatches - k0.dispatches == 1, "[%s] %s: %llu dispatches", c->spec, c->sub,
+                              (unsigned long long)(k1.dispatches - k0.dispatches));
+            if (arg) compare(c, y, 0, 0, "indices");
+            else compare(c, y, 1e-6, half_rtol(dt), "16-bit dst vs cpu");
+        }
+        sub_case(c, "%s reduce sum over [2, 40000] (split into partials)", ag_dtype_name(dt));
+        tp xl = pair_rand(c, dt, -2, 2, SHAPE_OF(2, 40000));
+        tp yl = pair_out(c, dt, SHAPE_OF(2, 1));
+        kdesc dl = {.op = AGI_K_REDUCE, .sub = AGI_R_SUM, .dst = yl, .src = {xl}};
+        half_vs_f32(c, &dl, 1);
         for (int sm = 0; sm < 2; sm++) {
             sub_case(c, "%s %s [6, 50]", ag_dtype_name(dt), sm ? "log_softmax" : "softmax");
             tp x = pair_rand(c, dt, -4, 4, SHAPE_OF(6, 50));

@@ -670,7 +670,8 @@ static const agi_stage_ops vk_stage = {vk_scratch_new, vk_buffer_release, vk_exe
 
 ag_status vk_exec_any(agi_backend_device *d, const agi_kernel *k)
 {
-    bool native = vk_gemm_native16(d, k) || agi_rownorm_half(k) != AG_F32 || vk_conv_native16(k);
+    bool native = vk_gemm_native16(d, k) || agi_rownorm_half(k) != AG_F32 || vk_conv_native16(k) ||
+                  vk_reduce_native16(k);
     return agi_kernel_staged16(k) && !native ? agi_exec_staged16(d, k, &vk_stage) : vk_exec(d, k);
 }
 

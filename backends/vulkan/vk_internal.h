@@ -259,6 +259,7 @@ ag_status vk_layer_norm(agi_backend_device *d, const agi_kernel *k); /* vk_reduc
 ag_status vk_gemm(agi_backend_device *d, const agi_kernel *k);     /* vk_gemm.c */
 bool vk_gemm_native16(const agi_backend_device *d, const agi_kernel *k);
 bool vk_conv_native16(const agi_kernel *k);
+bool vk_reduce_native16(const agi_kernel *k);
 /* A validated record under the device lock: its kernels, or for a staged op
  * with 16-bit data the f32 scratch round trip (stage16.c). vk_device.c */
 ag_status vk_exec_any(agi_backend_device *d, const agi_kernel *k);

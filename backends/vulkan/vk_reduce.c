@@ -60,13 +60,41 @@ static ag_status red_plan(const agi_view *x, const agi_view *y, red_geom *g)
     return AG_OK;
 }
 
+/* REDUCE records over f16 / bf16 values (to the same dtype, or i32 indices)
+ * run natively: the reduce kernels' 16-bit variants read the values and
+ * round the result once; other 16-bit records are staged (stage16.c). */
+bool vk_reduce_native16(const agi_kernel *k)
+{
+    if (k->op != AGI_K_REDUCE) return false;
+    ag_dtype t = k->src[0].dtype;
+    bool arg = k->sub == AGI_R_ARGMAX || k->sub == AGI_R_ARGMIN;
+    return (t == AG_F16 || t == AG_BF16) && k->dst.dtype == (arg ? AG_I32 : t);
+}
+
+/* The reduce kernel `base` (0 wg, 1 wg_sg, 2 thread) for source dtype t. */
+static int reduce_shader(const agi_backend_device *d, int base, ag_dtype t)
+{
+    static const int ids[3][5] = {
+        {AGVK_SH_reduce_wg, AGVK_SH_reduce_wg_f16, AGVK_SH_reduce_wg_bf16, AGVK_SH_reduce_wg_f16_s16,
+         AGVK_SH_reduce_wg_bf16_s16},
+        {AGVK_SH_reduce_wg_sg, AGVK_SH_reduce_wg_sg_f16, AGVK_SH_reduce_wg_sg_bf16, AGVK_SH_reduce_wg_sg_f16_s16,
+         AGVK_SH_reduce_wg_sg_bf16_s16},
+        {AGVK_SH_reduce_thread, AGVK_SH_reduce_thread_f16, AGVK_SH_reduce_thread_bf16,
+         AGVK_SH_reduce_thread_f16_s16, AGVK_SH_reduce_thread_bf16_s16},
+    };
+    if (t == AG_F32) return ids[base][0];
+    return ids[base][(t == AG_BF16 ? 2 : 1) + (d->has_s16 ? 2 : 0)];
+}
+
 ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
 {
     int sub = k->sub;
     if (sub < 0 || sub >= AGI_R_COUNT)
         return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: reduce op %d unsupported", sub);
     bool arg = sub == AGI_R_ARGMAX || sub == AGI_R_ARGMIN;
-    if (k->src[0].dtype != AG_F32 || k->dst.dtype != (arg ? AG_I32 : AG_F32))
+    bool half = vk_reduce_native16(k);
+    ag_dtype xt = half ? k->src[0].dtype : AG_F32; /* the values' dtype */
+    if (!half && (k->src[0].dtype != AG_F32 || k->dst.dtype != (arg ? AG_I32 : AG_F32)))
         return agi_set_error(AG_ERR_UNSUPPORTED, "vulkan: reduce dtypes %s -> %s unsupported",
                              ag_dtype_name(k->src[0].dtype), ag_dtype_name(k->dst.dtype));
     if (k->src[0].ndim != k->dst.ndim)
@@ -80,7 +108,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
         /* Make the source contiguous: then at most 4 groups of each remain. */
         uint32_t n;
         if ((st = vk_count(&x, &n)) != AG_OK) return st;
-        if ((st = vk_buffer_new(d, (size_t)n * 4, false, &tmp)) != AG_OK) return st;
+        if ((st = vk_buffer_new(d, (size_t)n * (half ? 2 : 4), false, &tmp)) != AG_OK) return st;
         agi_kernel c = {.op = AGI_K_COPY};
         c.src[0] = x;
         c.dst = x;
@@ -149,7 +177,10 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
     uint32_t wg = 256;
     while (wg > 32 && (int64_t)wg / 2 >= rcount) wg /= 2;
     /* subgroup arithmetic for SUM/MAX/MIN where the device has it */
-    int wg_shader = d->subgroup_arith && !arg ? AGVK_SH_reduce_wg_sg : AGVK_SH_reduce_wg;
+    int wg_shader = reduce_shader(d, d->subgroup_arith && !arg ? 1 : 0, xt);
+    /* 16-bit values: read by passes over the source, written by the last */
+    disp.spec[6] = half;
+    disp.spec[7] = half && !arg;
     /* vec4 loads: one contiguous reduced run, 16-byte aligned for every output */
     bool vec = g.nr == 1 && pc.rsrc[0] == 1 && pc.soff % 4 == 0;
     for (int i = 0; i < g.nk && vec; i++) vec = g.ksize[i] == 1 || pc.ksrc[i] % 4 == 0;
@@ -172,6 +203,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
             disp.spec[2] = (uint32_t)g.nr;
             disp.spec[3] = (uint32_t)sub;
             disp.spec[4] = 1;
+            disp.spec[7] = 0; /* f32 partials */
             vk_grid(d, (uint64_t)np, disp.groups);
             memcpy(disp.push, &pc, sizeof pc);
             disp.push_bytes = sizeof pc;
@@ -185,10 +217,12 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
                     disp.bind[2] = (vk_binding){.buf = pidx, .off = 0, .range = pidx->alloc, .write = false};
                     disp.bind[3] = (vk_binding){0};
                     uint32_t tw = vk_wg(d, 64);
-                    disp.shader = AGVK_SH_reduce_thread;
+                    disp.shader = reduce_shader(d, 2, xt);
                     disp.spec[0] = tw;
                     disp.spec[4] = 2;
                     disp.spec[5] = 0;
+                    disp.spec[6] = 0; /* reads the f32 partials */
+                    disp.spec[7] = half && !arg;
                     vk_grid(d, ((uint64_t)nout + tw - 1) / tw, disp.groups);
                     memcpy(disp.push, &pc, sizeof pc);
                     st = vk_dispatch_run(d, &disp);
@@ -206,7 +240,7 @@ ag_status vk_reduce(agi_backend_device *d, const agi_kernel *k)
         vk_grid(d, (uint64_t)nout, disp.groups);
     } else {
         wg = vk_wg(d, 64);
-        disp.shader = AGVK_SH_reduce_thread;
+        disp.shader = reduce_shader(d, 2, xt);
         vk_grid(d, ((uint64_t)nout + wg - 1) / wg, disp.groups);
     }
     disp.spec[0] = wg;

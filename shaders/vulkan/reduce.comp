@@ -2,6 +2,18 @@
 //! variant reduce_wg -DPER_WG=1
 //! variant reduce_wg_sg -DPER_WG=1 -DSUBGROUP
 //! variant reduce_thread -DPER_WG=0
+//! variant reduce_wg_f16 -DPER_WG=1 -DHALF=1
+//! variant reduce_wg_bf16 -DPER_WG=1 -DHALF=2
+//! variant reduce_wg_f16_s16 -DPER_WG=1 -DHALF=1 -DS16
+//! variant reduce_wg_bf16_s16 -DPER_WG=1 -DHALF=2 -DS16
+//! variant reduce_wg_sg_f16 -DPER_WG=1 -DSUBGROUP -DHALF=1
+//! variant reduce_wg_sg_bf16 -DPER_WG=1 -DSUBGROUP -DHALF=2
+//! variant reduce_wg_sg_f16_s16 -DPER_WG=1 -DSUBGROUP -DHALF=1 -DS16
+//! variant reduce_wg_sg_bf16_s16 -DPER_WG=1 -DSUBGROUP -DHALF=2 -DS16
+//! variant reduce_thread_f16 -DPER_WG=0 -DHALF=1
+//! variant reduce_thread_bf16 -DPER_WG=0 -DHALF=2
+//! variant reduce_thread_f16_s16 -DPER_WG=0 -DHALF=1 -DS16
+//! variant reduce_thread_bf16_s16 -DPER_WG=0 -DHALF=2 -DS16
 // REDUCE over up to 4 reduced dim groups for up to 4 kept dim groups.
 // reduce_wg: one workgroup per output (tree in shared memory);
 // reduce_thread: one invocation per output (sequential, compensated sum).
@@ -13,9 +25,21 @@
 // reduce_wg_sg: SUM/MAX/MIN combine the invocations' partials with subgroup
 // arithmetic, then across subgroups in shared memory (ARGMAX/ARGMIN keep
 // the tree, which carries indices).
+// HALF 1 / 2 (f16 / bf16 variants, half_io.glsl; S16: 16-bit storage):
+// spec 6 = SRC16, the source (binding 1) holds 16-bit values; spec 7 =
+// DST16, the values written to binding 0 are 16-bit (rounded once). The
+// partials of a split reduction stay f32. The arithmetic and its order are
+// the f32 kernel's (the vec4 path reads 4 scalars), so a 16-bit reduction
+// gives the bits of the f32 one over the widened values, rounded once.
 #extension GL_GOOGLE_include_directive : require
 #ifdef SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
+#ifdef S16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
+#ifndef HALF
+#define HALF 0
 #endif
 #include "common.glsl"
 #include "agi_kernel_ops.h"
@@ -32,6 +56,31 @@ layout(std430, binding = 1) readonly buffer S { float s[]; };
 layout(std430, binding = 1) readonly buffer S4 { vec4 s4[]; };
 layout(std430, binding = 2) readonly buffer PI { uint pin[]; };
 layout(std430, binding = 3) writeonly buffer PO { uint pout[]; };
+layout(constant_id = 6) const int SRC16 = 0;
+layout(constant_id = 7) const int DST16 = 0;
+#if HALF != 0
+#include "half_io.glsl"
+layout(std430, binding = 1) readonly buffer SH { H_WORD sh[]; };
+layout(std430, binding = 0) buffer DH { H_WORD dh[]; };
+float load_s(uint i) { return SRC16 != 0 ? H_LOAD(sh, i) : s[i]; }
+vec4 load_s4(uint i) // elements i .. i+3 (i % 4 == 0)
+{
+    if (SRC16 != 0) return vec4(H_LOAD(sh, i), H_LOAD(sh, i + 1u), H_LOAD(sh, i + 2u), H_LOAD(sh, i + 3u));
+    return s4[i >> 2];
+}
+void store_v(uint i, float v)
+{
+    if (DST16 != 0) {
+        H_STORE(dh, i, v);
+    } else {
+        d[i] = v;
+    }
+}
+#else
+float load_s(uint i) { return s[i]; }
+vec4 load_s4(uint i) { return s4[i >> 2]; }
+void store_v(uint i, float v) { d[i] = v; }
+#endif
 layout(push_constant) uniform PC {
     uint nout, rcount, soff, doff, chunks, clen;
     uint ksize[4];
@@ -81,7 +130,7 @@ void out_at(uint k, out uint so, out uint dof)
 void store(uint dof, float v, uint idx)
 {
     if (ARG) di[dof] = int(idx);
-    else d[dof] = v;
+    else store_v(dof, v);
 }
 
 #if PER_WG
@@ -104,13 +153,13 @@ void main()
     out_at(k, so, dof);
     float acc = 0.0, comp = 0.0;
     uint bi = 0xffffffffu;
-    if (OP != AGI_R_SUM) acc = s[so + (RND == 1 ? r0 * pc.rsrc[0] : src_at(r0))];
+    if (OP != AGI_R_SUM) acc = load_s(so + (RND == 1 ? r0 * pc.rsrc[0] : src_at(r0)));
     if (OP != AGI_R_SUM) bi = r0;
     uint rs = r0;
     if (VEC != 0) {
         uint rv = r0 + ((r1 - r0) & ~3u);
         for (uint r = r0 + 4u * t; r < rv; r += 4u * gl_WorkGroupSize.x) {
-            vec4 v4 = s4[(so + r) >> 2];
+            vec4 v4 = load_s4(so + r);
             for (uint q = 0u; q < 4u; q++) {
                 float v = v4[q];
                 if (OP == AGI_R_SUM) {
@@ -127,7 +176,7 @@ void main()
         rs = rv;
     }
     for (uint r = rs + t; r < r1; r += gl_WorkGroupSize.x) {
-        float v = s[so + (RND == 1 ? r * pc.rsrc[0] : src_at(r))];
+        float v = load_s(so + (RND == 1 ? r * pc.rsrc[0] : src_at(r)));
         if (OP == AGI_R_SUM) {
             float y = v - comp;
             float tt = acc + y;
@@ -203,11 +252,11 @@ void main()
     out_at(k, so, dof);
     if (PASS == 2) {
         uint base = pc.soff + k * pc.chunks;
-        float acc = s[base], comp = 0.0;
+        float acc = load_s(base), comp = 0.0;
         uint bi = pin[k * pc.chunks];
         if (OP == AGI_R_SUM) acc = 0.0;
         for (uint c = 0u; c < pc.chunks; c++) {
-            float v = s[base + c];
+            float v = load_s(base + c);
             uint vi = pin[k * pc.chunks + c];
             if (OP == AGI_R_SUM) {
                 float y = v - comp;
@@ -222,7 +271,7 @@ void main()
         store(dof, acc, bi);
         return;
     }
-    float acc = OP == AGI_R_SUM ? 0.0 : s[so], comp = 0.0;
+    float acc = OP == AGI_R_SUM ? 0.0 : load_s(so), comp = 0.0;
     uint bi = 0u;
     uint r = 0u;
     // nested loops over the (up to 4) reduced groups, outermost first
@@ -238,7 +287,7 @@ void main()
         // one contiguous aligned run: vec4 loads, then the tail
         uint nv = n3 & ~3u;
         for (; r < nv; r += 4u) {
-            vec4 v4 = s4[(so + r) >> 2];
+            vec4 v4 = load_s4(so + r);
             for (uint q = 0u; q < 4u; q++) {
                 float v = v4[q];
                 if (OP == AGI_R_SUM) {
@@ -253,7 +302,7 @@ void main()
             }
         }
         for (; r < n3; r++) {
-            float v = s[so + r];
+            float v = load_s(so + r);
             if (OP == AGI_R_SUM) {
                 float y = v - comp;
                 float tt = acc + y;
@@ -272,7 +321,7 @@ void main()
     for (uint i2 = 0u; i2 < n2; i2++) {
         uint base = so + i0 * s0 + i1 * s1 + i2 * s2;
         for (uint i3 = 0u; i3 < n3; i3++, r++) {
-            float v = s[base + i3 * s3];
+            float v = load_s(base + i3 * s3);
             if (OP == AGI_R_SUM) {
                 float y = v - comp;
                 float tt = acc + y;
