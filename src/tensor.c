@@ -375,12 +375,15 @@ ag_tensor *ag_ones_like(const ag_tensor *t) { return ag_full_like(t, 1.0); }
 
 static void store_element(void *data, ag_dtype dtype, int64_t i, double v)
 {
+    /* Integers convert like FILL does: out of the i32 range gives INT32_MIN
+     * (a bare cast would be undefined behaviour). */
+    int32_t iv = (v > -2147483649.0 && v < 2147483648.0) ? (int32_t)v : INT32_MIN;
     switch (dtype) {
     case AG_F32: ((float *)data)[i] = (float)v; break;
-    case AG_I32: ((int32_t *)data)[i] = (int32_t)v; break;
+    case AG_I32: ((int32_t *)data)[i] = iv; break;
     case AG_F16: ((uint16_t *)data)[i] = agi_f32_to_f16((float)v); break;
     case AG_BF16: ((uint16_t *)data)[i] = agi_f32_to_bf16((float)v); break;
-    default: ((uint8_t *)data)[i] = (uint8_t)(int32_t)v; break;
+    default: ((uint8_t *)data)[i] = (uint8_t)(uint32_t)iv; break;
     }
 }
 
@@ -415,16 +418,26 @@ ag_tensor *ag_from_data(ag_device *dev, ag_dtype dtype, int ndim, const int64_t 
 ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, double step)
 {
     const char *op = "ag_arange";
+    if (!dev) {
+        agi_error(AG_ERR_INVALID, op, "device is NULL");
+        return NULL;
+    }
+    if (ag_dtype_size(dtype) == 0) { /* before the host buffer is sized by it */
+        agi_error(AG_ERR_INVALID, op, "invalid dtype %d", (int)dtype);
+        return NULL;
+    }
     if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step) ||
         (end - start) / step < 0) {
         agi_error(AG_ERR_INVALID, op, "bad range start=%g end=%g step=%g", start, end, step);
         return NULL;
     }
-    int64_t n = (int64_t)ceil((end - start) / step);
-    if (n > (INT64_C(1) << 31)) {
-        agi_error(AG_ERR_INVALID, op, "range of %lld elements is too large", (long long)n);
+    double count = ceil((end - start) / step); /* compared before the cast: it may be 1e30 */
+    if (!(count <= (double)(INT64_C(1) << 31))) {
+        agi_error(AG_ERR_INVALID, op, "range start=%g end=%g step=%g of %g elements is too large",
+                  start, end, step, count);
         return NULL;
     }
+    int64_t n = (int64_t)count;
     size_t bytes = (size_t)n * ag_dtype_size(dtype);
     void *host = agi_malloc(bytes ? bytes : 1);
     if (!host) {

@@ -378,6 +378,30 @@ START_TEST(test_device_errors)
 }
 END_TEST
 
+/* ag_arange sizes a host buffer by the dtype and casts the element count:
+ * both are checked first, and its errors are its own. Slicing with a step
+ * near INT64_MAX computes the length without overflow. */
+START_TEST(test_range_edges)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    agt_assert_error(ag_arange(dev, (ag_dtype)9, 0, 10, 1), "ag_arange", "invalid dtype 9",
+                     "arange invalid dtype");
+    agt_assert_error(ag_arange(dev, AG_F32, 0, 1e30, 1), "ag_arange", "too large",
+                     "arange 1e30 elements");
+    agt_assert_error(ag_arange(NULL, AG_F32, 0, 4, 1), "ag_arange", "device is NULL",
+                     "arange NULL device");
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(2, 3), (float[]){1, 2, 3, 4, 5, 6});
+    ag_tensor *first = ag_slice(x, 1, 0, 3, INT64_MAX);
+    agt_assert_shape(first, AG_SHAPE(2, 1), "slice step INT64_MAX");
+    agt_assert_close(first, (float[]){1, 4}, 2, 0, 0, "slice step INT64_MAX values");
+    agt_assert_shape(ag_slice(x, 1, INT64_MIN, INT64_MAX, INT64_MAX - 1), AG_SHAPE(2, 1),
+                     "slice of the whole range, huge step");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -394,6 +418,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_handle_misuse);
     AGT_ADD_LOOP(tc, test_backward_errors);
     AGT_ADD_LOOP(tc, test_device_errors);
+    AGT_ADD_LOOP(tc, test_range_edges);
     suite_add_tcase(s, tc);
     return s;
 }

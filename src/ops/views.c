@@ -423,7 +423,8 @@ ag_tensor *ag_slice(const ag_tensor *t, int dim, int64_t start, int64_t end, int
     if (end < 0) end = end + size < 0 ? 0 : end + size;
     if (start > size) start = size;
     if (end > size) end = size;
-    int64_t len = end > start ? (end - start + step - 1) / step : 0;
+    /* ceil((end - start) / step) without overflow for a step near INT64_MAX */
+    int64_t len = end > start ? (end - start - 1) / step + 1 : 0;
     return sub_view(op, t, d, start, len, step, false);
 }
 
