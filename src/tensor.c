@@ -217,12 +217,25 @@ ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k)
 
 /* ---- Properties --------------------------------------------------------- */
 
-int ag_ndim(const ag_tensor *t) { return t ? t->ndim : -1; }
-const int64_t *ag_shape(const ag_tensor *t) { return t ? t->shape : NULL; }
-const int64_t *ag_strides(const ag_tensor *t) { return t ? t->strides : NULL; }
-int64_t ag_numel(const ag_tensor *t) { return t ? agi_numel(t->ndim, t->shape) : -1; }
-ag_dtype ag_tensor_dtype(const ag_tensor *t) { return t ? t->dtype : AG_DTYPE_COUNT; }
-ag_device *ag_tensor_device(const ag_tensor *t) { return t ? t->storage->dev : NULL; }
+/* The getters answer as for NULL (and set the error) for a released tensor:
+ * its storage may be gone. */
+static bool live(const ag_tensor *t, const char *op) { return t && agi_tensor_alive(op, t); }
+
+int ag_ndim(const ag_tensor *t) { return live(t, "ag_ndim") ? t->ndim : -1; }
+const int64_t *ag_shape(const ag_tensor *t) { return live(t, "ag_shape") ? t->shape : NULL; }
+const int64_t *ag_strides(const ag_tensor *t) { return live(t, "ag_strides") ? t->strides : NULL; }
+int64_t ag_numel(const ag_tensor *t)
+{
+    return live(t, "ag_numel") ? agi_numel(t->ndim, t->shape) : -1;
+}
+ag_dtype ag_tensor_dtype(const ag_tensor *t)
+{
+    return live(t, "ag_tensor_dtype") ? t->dtype : AG_DTYPE_COUNT;
+}
+ag_device *ag_tensor_device(const ag_tensor *t)
+{
+    return live(t, "ag_tensor_device") ? t->storage->dev : NULL;
+}
 
 int64_t ag_size(const ag_tensor *t, int dim)
 {
@@ -233,7 +246,7 @@ int64_t ag_size(const ag_tensor *t, int dim)
 
 bool ag_is_contiguous(const ag_tensor *t)
 {
-    if (!t) return false;
+    if (!live(t, "ag_is_contiguous")) return false;
     int64_t expect = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] != 1 && t->strides[d] != expect) return false;
@@ -246,7 +259,9 @@ char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap)
 {
     char tmp[192];
     if (!buf || cap == 0) return buf;
-    snprintf(buf, cap, "%s", t ? agi_fmt_shape(tmp, t->ndim, t->shape) : "(null)");
+    snprintf(buf, cap, "%s",
+             !t ? "(null)" : live(t, "ag_shape_str") ? agi_fmt_shape(tmp, t->ndim, t->shape)
+                                                     : "(released)");
     return buf;
 }
 
@@ -271,6 +286,9 @@ bool agi_check_dtype(const char *op, const ag_tensor *t, ag_dtype want, const ch
 
 bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *b)
 {
+    /* Optional operands (a bias, a mask, running statistics) reach here
+     * unchecked: a released one must not be dereferenced. */
+    if (!agi_tensor_alive(op, a) || !agi_tensor_alive(op, b)) return false;
     if (a->storage->dev == b->storage->dev) return true;
     char sa[192], sb[192];
     agi_error(AG_ERR_INVALID, op,
@@ -587,8 +605,8 @@ double ag_item(const ag_tensor *t)
 void ag_print(const ag_tensor *t, const char *label)
 {
     char buf[192];
-    if (!t) {
-        printf("%s: (null)\n", label ? label : "tensor");
+    if (!t || !agi_tensor_alive("ag_print", t)) {
+        printf("%s: %s\n", label ? label : "tensor", t ? "(released)" : "(null)");
         return;
     }
     int64_t n = ag_numel(t);

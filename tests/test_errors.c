@@ -402,6 +402,73 @@ START_TEST(test_range_edges)
 }
 END_TEST
 
+/* A released tensor passed where an optional operand, a gradient or a list
+ * entry goes is reported like a released input, never dereferenced. */
+START_TEST(test_released_operands)
+{
+    ag_device *dev = agt_open(_i);
+    const char *dead = "not a live tensor";
+    ag_scope_begin();
+    ag_tensor *d = ag_ones(dev, AG_F32, AG_SHAPE(3));
+    ag_scope_end(); /* d is released */
+    ag_scope_begin();
+    ag_tensor *m = agt_randn(dev, AG_SHAPE(3, 3), 1, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(3), 2, 1.0);
+    ck_assert_int_eq(ag_set_requires_grad(w, true), AG_OK);
+    agt_assert_error(ag_linear(m, m, d), "ag_linear", dead, "linear bias");
+    agt_assert_error(ag_conv2d(agt_randn(dev, AG_SHAPE(1, 1, 3, 3), 3, 1.0),
+                               agt_randn(dev, AG_SHAPE(3, 1, 1, 1), 4, 1.0), d, NULL),
+                     "ag_conv2d", dead, "conv2d bias");
+    agt_assert_error(ag_layer_norm(m, 1, (int64_t[]){3}, d, NULL, 1e-5), "ag_layer_norm", dead,
+                     "layer_norm weight");
+    agt_assert_error(ag_rms_norm(m, 1, (int64_t[]){3}, d, 1e-5), "ag_rms_norm", dead,
+                     "rms_norm weight");
+    agt_assert_error(ag_batch_norm(m, d, NULL, NULL, NULL, true, 0.1, 1e-5), "ag_batch_norm", dead,
+                     "batch_norm running_mean");
+    agt_assert_error(ag_binary_cross_entropy_with_logits(m, m, d, AG_REDUCTION_MEAN),
+                     "ag_binary_cross_entropy_with_logits", dead, "bce pos_weight");
+    ag_tensor *q = agt_randn(dev, AG_SHAPE(1, 3, 3), 5, 1.0);
+    agt_assert_error(ag_scaled_dot_product_attention(q, q, q, d, false, 0),
+                     "ag_scaled_dot_product_attention", dead, "sdpa mask");
+    assert_status(ag_set_grad(w, d), "ag_set_grad", dead, "set_grad");
+    ck_assert_ptr_null(ag_grad(w));
+    assert_status(ag_backward(ag_mul_scalar(w, 2.0), d), "ag_backward", dead, "grad_output");
+    agt_assert_error(ag_optim_sgd(&d, 1, &(ag_sgd_opts){.lr = 0.1}), "ag_optim_sgd", dead,
+                     "optimizer parameter");
+    ck_assert(ag_clip_grad_norm(&d, 1, 1.0) < 0);
+    ck_assert_msg(strstr(ag_last_error(), "ag_clip_grad_norm") && strstr(ag_last_error(), dead),
+                  "%s", ag_last_error());
+    agt_assert_error(ag_clip_grad_norm_device(dev, &d, 1, 1.0), "ag_clip_grad_norm_device", dead,
+                     "clip_grad_norm_device parameter");
+    ag_optimizer *opt = ag_optim_adam(&w, 1, NULL);
+    ck_assert_ptr_nonnull(opt);
+    assert_status(ag_optimizer_state_set(opt, "state.0.exp_avg", d), "ag_optimizer_state_set", dead,
+                  "optimizer state value");
+    ag_optimizer_free(opt);
+    ag_state_dict *sd = ag_state_dict_new();
+    ck_assert_int_eq(ag_state_dict_add(sd, "w", w), AG_OK);
+    assert_status(ag_state_dict_load_into(sd, 1, (const char *[]){"w"}, &d, false),
+                  "ag_state_dict_load_into", dead, "load_into target");
+    ag_state_dict_free(sd);
+    /* getters answer as for NULL and say why */
+    ag_clear_error();
+    ck_assert_ptr_null(ag_tensor_device(d));
+    ck_assert_msg(strstr(ag_last_error(), "ag_tensor_device") && strstr(ag_last_error(), dead), "%s",
+                  ag_last_error());
+    ck_assert_int_eq(ag_numel(d), -1);
+    ck_assert_int_eq(ag_ndim(d), -1);
+    ck_assert_ptr_null(ag_shape(d));
+    ck_assert_int_eq(ag_tensor_dtype(d), AG_DTYPE_COUNT);
+    ck_assert(!ag_is_contiguous(d));
+    ck_assert_ptr_null(ag_grad(d));
+    ag_clear_error();
+    ag_zero_grad(d);
+    ck_assert_msg(strstr(ag_last_error(), "ag_zero_grad"), "%s", ag_last_error());
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -419,6 +486,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_backward_errors);
     AGT_ADD_LOOP(tc, test_device_errors);
     AGT_ADD_LOOP(tc, test_range_edges);
+    AGT_ADD_LOOP(tc, test_released_operands);
     suite_add_tcase(s, tc);
     return s;
 }

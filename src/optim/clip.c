@@ -54,6 +54,7 @@ double ag_clip_grad_norm(ag_tensor *const *params, int n, double max_norm)
             agi_error(AG_ERR_INVALID, op, "parameter %d is NULL", i);
             return -1;
         }
+        if (!agi_tensor_alive(op, params[i])) return -1;
         const ag_tensor *g = params[i]->grad;
         if (g && g->dtype != AG_F32) {
             char b[192];
@@ -146,6 +147,7 @@ ag_tensor *ag_clip_grad_norm_device(ag_device *dev, ag_tensor *const *params, in
             agi_error(AG_ERR_INVALID, op, "parameter %d is NULL", i);
             return NULL;
         }
+        if (!agi_tensor_alive(op, params[i])) return NULL;
         const ag_tensor *g = params[i]->grad;
         char b[192];
         if (g && g->dtype != AG_F32) {

@@ -95,6 +95,7 @@ static ag_optimizer *opt_new(const char *op, opt_kind kind, ag_tensor *const *pa
             agi_error(AG_ERR_INVALID, op, "parameter %d is NULL", i);
             return NULL;
         }
+        if (!agi_tensor_alive(op, p)) return NULL;
         if (p->dtype != AG_F32) {
             /* 16-bit parameters: train f32 master weights under autocast */
             agi_error(agi_dtype_is_float(p->dtype) ? AG_ERR_UNSUPPORTED : AG_ERR_INVALID, op,
@@ -466,6 +467,7 @@ static ag_status state_check(const char *op, const ag_optimizer *opt, const char
     if (!opt) return agi_error(AG_ERR_INVALID, op, "optimizer is NULL");
     if (!name) return agi_error(AG_ERR_INVALID, op, "name is NULL");
     if (!value) return agi_error(AG_ERR_INVALID, op, "value for %s is NULL", name);
+    if (!agi_tensor_alive(op, value)) return ag_last_status();
     int i = -1, used = 0;
     char field[64];
     if (sscanf(name, "state.%d.%63s%n", &i, field, &used) != 2 || name[used] != '\0')
