@@ -236,6 +236,10 @@ char *agi_fmt_shape(char *buf, int ndim, const int64_t *shape);
 /* Sets the error with a prefix: agi_error(AG_ERR_INVALID, "ag_add", "...%s", ...). */
 ag_status agi_error(ag_status status, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Prefixes the last error with "op: " (keeping its status; AG_ERR_INVALID when
+ * none was set), for a public function reporting the failure of another one it
+ * called: "ag_checkpoint_load: ag_safetensors_load: <path>: cannot open". */
+ag_status agi_error_in(const char *op);
 
 /* ---- Autograd ------------------------------------------------------------ */
 

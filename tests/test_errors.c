@@ -469,6 +469,32 @@ START_TEST(test_released_operands)
 }
 END_TEST
 
+/* A public function that fails because another one it called did says so:
+ * the message starts with its own name. */
+START_TEST(test_wrapped_errors)
+{
+    ag_device *dev = agt_open(_i);
+    const char *missing = "no-such-dir/no-such-file";
+    assert_status(ag_checkpoint_load(missing, dev, NULL, false, NULL, NULL), "ag_checkpoint_load: ",
+                  missing, "checkpoint_load of a missing file");
+    ag_scope_begin();
+    agt_assert_error(ag_idx_load(missing, dev), "ag_idx_load: ", missing, "idx_load missing file");
+    agt_assert_error(ag_dataset_mnist(missing, missing, NULL), "ag_dataset_mnist: ", missing,
+                     "mnist missing file");
+    ag_grad_scaler *sc = ag_grad_scaler_new(NULL);
+    ck_assert_ptr_nonnull(sc);
+    assert_status(ag_grad_scaler_step(sc, NULL, NULL), "ag_grad_scaler_step: ", "NULL",
+                  "scaler step without an optimizer");
+    ag_grad_scaler_free(sc);
+    /* a parameter of the wrong size names the input too */
+    agt_assert_error(ag_batch_norm(agt_randn(dev, AG_SHAPE(2, 4, 5, 5), 1, 1.0), NULL, NULL,
+                                   ag_ones(dev, AG_F32, AG_SHAPE(3)), NULL, true, 0.1, 1e-5),
+                     "ag_batch_norm", "[2,4,5,5]", "batch_norm weight size");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -487,6 +513,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_device_errors);
     AGT_ADD_LOOP(tc, test_range_edges);
     AGT_ADD_LOOP(tc, test_released_operands);
+    AGT_ADD_LOOP(tc, test_wrapped_errors);
     suite_add_tcase(s, tc);
     return s;
 }

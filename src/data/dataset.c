@@ -193,8 +193,12 @@ ag_dataset *ag_dataset_mnist(const char *images_path, const char *labels_path,
 {
     const char *op = "ag_dataset_mnist";
     ag_idx_array im, lb;
-    if (ag_idx_read(images_path, &im) != AG_OK) return NULL;
+    if (ag_idx_read(images_path, &im) != AG_OK) {
+        agi_error_in(op);
+        return NULL;
+    }
     if (ag_idx_read(labels_path, &lb) != AG_OK) {
+        agi_error_in(op);
         ag_idx_free(&im);
         return NULL;
     }

@@ -115,7 +115,7 @@ ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt
     if (model) *model = NULL;
     if (!path || !dev) return agi_error(AG_ERR_INVALID, LOAD, "%s is NULL", path ? "device" : "path");
     ag_state_dict *all = ag_safetensors_load(path, dev);
-    if (!all) return ag_last_status();
+    if (!all) return agi_error_in(LOAD);
     ag_status st = AG_OK;
     const char *tag = ag_state_dict_get_meta(all, "format");
     int64_t ep = 0, steps = 0;

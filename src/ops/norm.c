@@ -27,9 +27,10 @@ static bool check_param(const char *op, const ag_tensor *x, const ag_tensor *p, 
     if (!p) return true;
     if (!agi_check_same_device(op, x, p)) return false;
     if (p->ndim != ndim || memcmp(p->shape, shape, (size_t)ndim * sizeof *shape) != 0) {
-        char a[192], b[192];
-        agi_error(AG_ERR_INVALID, op, "%s %s must have shape %s", arg,
-                  agi_fmt_shape(a, p->ndim, p->shape), agi_fmt_shape(b, ndim, shape));
+        char a[192], b[192], c[192];
+        agi_error(AG_ERR_INVALID, op, "%s %s must have shape %s for input %s", arg,
+                  agi_fmt_shape(a, p->ndim, p->shape), agi_fmt_shape(b, ndim, shape),
+                  agi_fmt_shape(c, x->ndim, x->shape));
         return false;
     }
     return true;

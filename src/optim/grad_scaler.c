@@ -147,14 +147,15 @@ ag_status ag_grad_scaler_step(ag_grad_scaler *s, ag_optimizer *opt, bool *steppe
     if (!check_scaler(op, s)) return ag_last_status();
     if (!s->unscaled) {
         ag_status st = ag_grad_scaler_unscale(s, opt);
-        if (st != AG_OK) return st;
+        if (st != AG_OK) return agi_error_in(op);
     }
     if (s->found_inf) {
         s->skipped++;
         return AG_OK;
     }
     ag_status st = ag_optimizer_step(opt);
-    if (st == AG_OK && stepped) *stepped = true;
+    if (st != AG_OK) return agi_error_in(op);
+    if (stepped) *stepped = true;
     return st;
 }
 
