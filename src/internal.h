@@ -240,6 +240,11 @@ ag_status agi_error(ag_status status, const char *op, const char *fmt, ...)
  * none was set), for a public function reporting the failure of another one it
  * called: "ag_checkpoint_load: ag_safetensors_load: <path>: cannot open". */
 ag_status agi_error_in(const char *op);
+/* Check convolution and pooling options the way ag_conv2d / ag_conv_transpose2d
+ * and ag_max_pool2d / ag_avg_pool2d do, without an input (for nn modules,
+ * which take them at construction). */
+bool agi_conv_opts_check(const char *op, const ag_conv2d_opts *opts, bool transposed);
+bool agi_pool_opts_check(const char *op, const ag_pool2d_opts *opts, bool max_pool);
 
 /* ---- Autograd ------------------------------------------------------------ */
 

@@ -469,6 +469,60 @@ START_TEST(test_released_operands)
 }
 END_TEST
 
+/* nn constructors check what their forward would refuse (and name
+ * themselves); containers refuse NULL and negative counts. */
+START_TEST(test_module_configs)
+{
+    ag_device *dev = agt_open(_i);
+    ag_clear_error();
+    agt_assert_error(ag_nn_sequential(-1, NULL), "ag_nn_sequential", "-1", "negative count");
+    agt_assert_error(ag_nn_sequential(2, NULL), "ag_nn_sequential", "NULL", "NULL array");
+    ag_module *seq = ag_nn_sequential(0, NULL);
+    ck_assert_ptr_nonnull(seq);
+    ag_clear_error();
+    assert_status(ag_nn_sequential_append(seq, NULL), "ag_nn_sequential_append", "NULL",
+                  "append NULL");
+    ag_module *lin = ag_nn_linear(dev, 3, 4, true);
+    ck_assert_ptr_nonnull(lin);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 4, 3), 1, 1.0);
+    agt_assert_error(ag_nn_multihead_attention_forward(lin, x, x, x, NULL, false),
+                     "ag_nn_multihead_attention_forward", "Linear", "attention on a Linear");
+    ag_scope_end();
+    assert_status(ag_nn_sequential_append(lin, ag_nn_relu()), "ag_nn_sequential_append", "Linear",
+                  "append to a Linear");
+    ag_module_free(lin);
+    ag_module_free(seq);
+    agt_assert_error(ag_nn_linear(NULL, 3, 4, true), "ag_nn_linear", "device is NULL",
+                     "linear NULL device");
+    agt_assert_error(ag_nn_conv2d(dev, 3, 4, 3, 3, &(ag_conv2d_opts){.stride = {-1, 1}}, true),
+                     "ag_nn_conv2d", "stride", "conv2d negative stride");
+    agt_assert_error(ag_nn_conv2d(dev, 3, 4, 3, 3, &(ag_conv2d_opts){.padding = {-1, 0}}, true),
+                     "ag_nn_conv2d", "padding", "conv2d negative padding");
+    agt_assert_error(ag_nn_conv2d(dev, 3, 6, 3, 3, &(ag_conv2d_opts){.groups = -3}, true),
+                     "ag_nn_conv2d", "groups", "conv2d negative groups");
+    agt_assert_error(ag_nn_conv_transpose2d(dev, 3, 4, 3, 3,
+                                            &(ag_conv2d_opts){.output_padding = {3, 0}}, true),
+                     "ag_nn_conv_transpose2d", "output_padding", "output_padding >= stride");
+    agt_assert_error(ag_nn_batch_norm1d(dev, 0, 1e-5, 0.1), "ag_nn_batch_norm1d", "0",
+                     "batch_norm1d 0 features");
+    agt_assert_error(ag_nn_batch_norm2d(dev, 3, -1.0, 0.1), "ag_nn_batch_norm2d", "eps",
+                     "batch_norm2d negative eps");
+    agt_assert_error(ag_nn_layer_norm(dev, 4, -1.0), "ag_nn_layer_norm", "eps",
+                     "layer_norm negative eps");
+    agt_assert_error(ag_nn_rms_norm(dev, 4, NAN), "ag_nn_rms_norm", "eps", "rms_norm NaN eps");
+    agt_assert_error(ag_nn_max_pool2d(NULL), "ag_nn_max_pool2d", NULL, "max_pool NULL opts");
+    agt_assert_error(ag_nn_avg_pool2d(&(ag_pool2d_opts){.kernel = {2, 2}, .padding = {2, 2}}),
+                     "ag_nn_avg_pool2d", "padding", "avg_pool padding > k/2");
+    agt_assert_error(ag_nn_softplus(0.0, 20.0), "ag_nn_softplus", "beta", "softplus beta 0");
+    agt_assert_error(ag_nn_multihead_attention(dev, 8, 2, 1.5), "ag_nn_multihead_attention",
+                     "dropout", "attention dropout 1.5");
+    agt_assert_error(ag_nn_transformer_encoder_layer(dev, 8, 2, 0, 0.0),
+                     "ag_nn_transformer_encoder_layer", "0", "encoder dim_feedforward 0");
+    agt_close(dev);
+}
+END_TEST
+
 /* A public function that fails because another one it called did says so:
  * the message starts with its own name. */
 START_TEST(test_wrapped_errors)
@@ -513,6 +567,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_device_errors);
     AGT_ADD_LOOP(tc, test_range_edges);
     AGT_ADD_LOOP(tc, test_released_operands);
+    AGT_ADD_LOOP(tc, test_module_configs);
     AGT_ADD_LOOP(tc, test_wrapped_errors);
     suite_add_tcase(s, tc);
     return s;

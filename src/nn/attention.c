@@ -2,6 +2,7 @@
 #include "module.h"
 
 #include <math.h>
+#include <string.h>
 
 /* [N, L, E] → [N, H, L, D] */
 static ag_tensor *split_heads(const ag_tensor *x, int64_t heads)
@@ -30,6 +31,10 @@ static ag_tensor *merge_heads(const ag_tensor *x)
 static bool check_qkv(const ag_module *m, const ag_tensor *q, const ag_tensor *k, const ag_tensor *v)
 {
     const char *op = "ag_nn_multihead_attention_forward";
+    if (strcmp(m->type, "MultiheadAttention") != 0) { /* its fields mean other things */
+        agi_error(AG_ERR_INVALID, op, "module is a %s, not a MultiheadAttention", m->type);
+        return false;
+    }
     if (!agi_check_tensor(op, q, "query") || !agi_check_tensor(op, k, "key") ||
         !agi_check_tensor(op, v, "value"))
         return false;
@@ -57,7 +62,11 @@ ag_tensor *ag_nn_multihead_attention_forward(ag_module *m, const ag_tensor *quer
                                              const ag_tensor *key, const ag_tensor *value,
                                              const ag_tensor *attn_mask, bool is_causal)
 {
-    if (!m || !check_qkv(m, query, key, value)) return NULL;
+    if (!m) {
+        agi_error(AG_ERR_INVALID, "ag_nn_multihead_attention_forward", "module is NULL");
+        return NULL;
+    }
+    if (!check_qkv(m, query, key, value)) return NULL;
     int64_t e = m->i[0], heads = m->i[1];
     ag_tensor *w = agi_module_tensor(m, "in_proj_weight"); // [3E, E]
     ag_tensor *b = agi_module_tensor(m, "in_proj_bias");   // [3E]
@@ -108,9 +117,17 @@ ag_module *ag_nn_multihead_attention(ag_device *dev, int64_t embed_dim, int64_t 
                                      double dropout)
 {
     const char *op = "ag_nn_multihead_attention";
+    if (!dev) {
+        agi_error(AG_ERR_INVALID, op, "device is NULL");
+        return NULL;
+    }
     if (embed_dim <= 0 || heads <= 0 || embed_dim % heads) {
         agi_error(AG_ERR_INVALID, op, "embed_dim %lld must be a positive multiple of heads %lld",
                   (long long)embed_dim, (long long)heads);
+        return NULL;
+    }
+    if (!(dropout >= 0.0 && dropout <= 1.0)) {
+        agi_error(AG_ERR_INVALID, op, "dropout must be in [0, 1], got %g", dropout);
         return NULL;
     }
     ag_module *m = agi_module_new("MultiheadAttention", mha_self_forward);
@@ -129,6 +146,7 @@ ag_module *ag_nn_multihead_attention(ag_device *dev, int64_t embed_dim, int64_t 
                               true) ||
         agi_module_add_child(m, "out_proj", out) ||
         ag_fill_(agi_module_tensor(out, "bias"), 0.0)) {
+        agi_error_in(op);
         ag_module_free(m);
         return NULL;
     }
@@ -162,6 +180,7 @@ ag_module *ag_nn_transformer_encoder_layer(ag_device *dev, int64_t d_model, int6
         agi_module_add_child(m, "norm2", ag_nn_layer_norm(dev, d_model, 1e-5)) ||
         agi_module_add_child(m, "dropout1", ag_nn_dropout(dropout)) ||
         agi_module_add_child(m, "dropout2", ag_nn_dropout(dropout))) {
+        agi_error_in("ag_nn_transformer_encoder_layer");
         ag_module_free(m);
         return NULL;
     }

@@ -310,6 +310,12 @@ static ag_tensor *sequential_forward(ag_module *m, const ag_tensor *x)
 
 ag_module *ag_nn_sequential(int n, ag_module *const *modules)
 {
+    if (n < 0 || (n > 0 && !modules)) {
+        agi_error(AG_ERR_INVALID, "ag_nn_sequential", n < 0 ? "module count %d is negative"
+                                                            : "the module array is NULL (n = %d)",
+                  n);
+        return NULL;
+    }
     ag_module *seq = agi_module_new("Sequential", sequential_forward);
     for (int i = 0; i < n; i++) {
         if (!seq || !modules[i]) {
@@ -330,10 +336,14 @@ ag_module *ag_nn_sequential(int n, ag_module *const *modules)
 
 ag_status ag_nn_sequential_append(ag_module *seq, ag_module *m)
 {
+    const char *op = "ag_nn_sequential_append";
     if (!seq || strcmp(seq->type, "Sequential") != 0) {
         ag_module_free(m);
-        return agi_error(AG_ERR_INVALID, "ag_nn_sequential_append", "not a Sequential");
+        return agi_error(AG_ERR_INVALID, op, "not a Sequential: %s", seq ? seq->type : "NULL");
     }
+    if (!m) /* keep the message of the failure that produced the NULL, if any */
+        return ag_last_status() != AG_OK ? ag_last_status()
+                                         : agi_error(AG_ERR_INVALID, op, "module is NULL");
     char name[16];
     snprintf(name, sizeof name, "%d", seq->n_children);
     return agi_module_add_child(seq, name, m);

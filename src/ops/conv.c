@@ -273,6 +273,12 @@ static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transpose
     return true;
 }
 
+bool agi_conv_opts_check(const char *op, const ag_conv2d_opts *opts, bool transposed)
+{
+    conv_geom q;
+    return read_opts(op, opts, transposed, &q);
+}
+
 /* Common checks: NULLs, devices, ranks 4/4, bias rank 1. */
 static bool check_inputs(const char *op, const ag_tensor *x, const ag_tensor *weight,
                          const ag_tensor *bias)
