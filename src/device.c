@@ -26,6 +26,9 @@ static const agi_backend *backend_by_name(const char *name, size_t len)
 
 int ag_device_list(ag_device_info *out, int max)
 {
+    if (max < 0 || (max > 0 && !out))
+        return agi_error(AG_ERR_INVALID, "ag_device_list", "%s (max = %d)",
+                         max < 0 ? "max is negative" : "out is NULL", max);
     int total = 0;
     for (int b = 0; b < n_backends; b++) {
         int room = max - total > 0 ? max - total : 0;
@@ -164,7 +167,7 @@ ag_status ag_device_resolve(const char *spec, char *out, size_t cap)
         return agi_error(AG_ERR_INVALID, "ag_device_resolve", "output buffer is NULL or empty");
     char buf[sizeof ((ag_device_info *)0)->spec];
     const agi_backend *be = NULL;
-    if (resolve(spec, &be, buf, sizeof buf) < 0) return ag_last_status();
+    if (resolve(spec, &be, buf, sizeof buf) < 0) return agi_error_in("ag_device_resolve");
     if (strlen(buf) >= cap)
         return agi_error(AG_ERR_INVALID, "ag_device_resolve", "output buffer of %zu bytes too small for \"%s\"",
                          cap, buf);

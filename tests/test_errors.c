@@ -374,6 +374,13 @@ START_TEST(test_device_errors)
     ck_assert(ag_last_status() < 0);
     ck_assert_msg(ag_last_error()[0] != '\0', "empty message");
     ag_device_close(NULL);
+    /* a NULL list with room for entries, a negative room */
+    assert_status(ag_device_list(NULL, 5), "ag_device_list", "out is NULL", "list into NULL");
+    ag_device_info one;
+    assert_status(ag_device_list(&one, -1), "ag_device_list", "negative", "list max -1");
+    char spec[32];
+    assert_status(ag_device_resolve("no-such-backend", spec, sizeof spec), "ag_device_resolve: ",
+                  "no-such-backend", "resolve names itself");
     agt_close(dev);
 }
 END_TEST
