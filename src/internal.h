@@ -225,6 +225,10 @@ ag_tensor *agi_autocast_round(const ag_tensor *t, ag_dtype dt);
 bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg);
 bool agi_check_dtype(const char *op, const ag_tensor *t, ag_dtype want, const char *arg);
 bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *b);
+/* A destination of a copy or a host write: no two of its elements share
+ * memory (an expanded view, with a zero stride, would keep one of the values
+ * written to an element and lose the others). */
+bool agi_check_writable(const char *op, const ag_tensor *t);
 /* Normalises a possibly negative dim into [0, ndim); sets the error if out of range. */
 bool agi_norm_dim(const char *op, const ag_tensor *t, int dim, int *out);
 bool agi_check_shape(const char *op, int ndim, const int64_t *shape);

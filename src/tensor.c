@@ -299,6 +299,20 @@ bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *
     return false;
 }
 
+bool agi_check_writable(const char *op, const ag_tensor *t)
+{
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->strides[d] != 0 || t->shape[d] <= 1) continue;
+        char a[192], b[192];
+        agi_error(AG_ERR_INVALID, op,
+                  "destination %s (strides %s) has elements that share memory (an expanded "
+                  "view): write to the tensor it expands, or to a clone",
+                  agi_fmt_shape(a, t->ndim, t->shape), agi_fmt_shape(b, t->ndim, t->strides));
+        return false;
+    }
+    return true;
+}
+
 bool agi_norm_dim(const char *op, const ag_tensor *t, int dim, int *out)
 {
     int n = t->ndim ? t->ndim : 1;
@@ -560,7 +574,7 @@ ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes)
 ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes)
 {
     const char *op = "ag_tensor_write";
-    if (!agi_check_tensor(op, t, "t")) return ag_last_status();
+    if (!agi_check_tensor(op, t, "t") || !agi_check_writable(op, t)) return ag_last_status();
     size_t need = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
     if (nbytes != need || (need && !src)) {
         char buf[192];

@@ -556,6 +556,33 @@ START_TEST(test_wrapped_errors)
 }
 END_TEST
 
+/* Copies and host writes into an expanded view would keep one of the values
+ * written to each shared element: refused, and nothing is written. Filling
+ * one is fine (every element gets the same value). */
+START_TEST(test_expanded_destination)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(1, 3), (float[]){1, 2, 3});
+    ag_tensor *ex = ag_expand(x, AG_SHAPE(2, 3));
+    ck_assert_ptr_nonnull(ex);
+    ag_tensor *src = agt_tensor(dev, AG_SHAPE(2, 3), (float[]){4, 5, 6, 7, 8, 9});
+    assert_status(ag_copy_(ex, src), "ag_copy_", "[2,3]", "copy_ into an expanded view");
+    assert_status(ag_tensor_write(ex, (float[]){4, 5, 6, 7, 8, 9}, 6 * sizeof(float)),
+                  "ag_tensor_write", "expanded", "write into an expanded view");
+    agt_assert_close(x, (float[]){1, 2, 3}, 3, 0, 0, "nothing written");
+    ck_assert_int_eq(ag_fill_(ex, 5.0), AG_OK);
+    agt_assert_close(x, (float[]){5, 5, 5}, 3, 0, 0, "fill through an expanded view");
+    /* other views stay writable */
+    ag_tensor *m = ag_zeros(dev, AG_F32, AG_SHAPE(2, 3));
+    ck_assert_int_eq(ag_copy_(ag_t(m), ag_t(src)), AG_OK);
+    ck_assert_int_eq(ag_copy_(ag_select(m, 0, 1), ag_select(src, 0, 0)), AG_OK);
+    agt_assert_close(m, (float[]){4, 5, 6, 4, 5, 6}, 6, 0, 0, "copies into views");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -576,6 +603,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_released_operands);
     AGT_ADD_LOOP(tc, test_module_configs);
     AGT_ADD_LOOP(tc, test_wrapped_errors);
+    AGT_ADD_LOOP(tc, test_expanded_destination);
     suite_add_tcase(s, tc);
     return s;
 }
