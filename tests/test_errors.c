@@ -583,6 +583,29 @@ START_TEST(test_expanded_destination)
 }
 END_TEST
 
+/* Shapes given to views are bounded like any tensor's (at most 2^40
+ * elements): their products never overflow. */
+START_TEST(test_huge_view_shapes)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    agt_assert_error(ag_reshape(x, AG_SHAPE(INT64_MAX, 2, 0)), "ag_reshape", "too many elements",
+                     "reshape to a huge shape with a zero dim");
+    agt_assert_error(ag_reshape(x, AG_SHAPE(-1, INT64_C(1) << 62, INT64_C(1) << 62)), "ag_reshape",
+                     "too many elements", "reshape -1 beside huge dims");
+    agt_assert_error(ag_expand(ag_ones(dev, AG_F32, AG_SHAPE(1, 1)),
+                               AG_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40)),
+                     "ag_expand", "[1099511627776,1099511627776]", "expand past 2^40 elements");
+    ag_tensor *pieces[2];
+    ck_assert_int_eq(ag_split(x, INT64_MAX, 1, pieces, 2), 1);
+    agt_assert_shape(pieces[0], AG_SHAPE(2, 3), "split by INT64_MAX");
+    assert_status(ag_split(x, 1, 1, pieces, -1), "ag_split", "[2,3]", "split max_out -1");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -604,6 +627,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_module_configs);
     AGT_ADD_LOOP(tc, test_wrapped_errors);
     AGT_ADD_LOOP(tc, test_expanded_destination);
+    AGT_ADD_LOOP(tc, test_huge_view_shapes);
     suite_add_tcase(s, tc);
     return s;
 }
