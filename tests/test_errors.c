@@ -606,6 +606,27 @@ START_TEST(test_huge_view_shapes)
 }
 END_TEST
 
+/* eps of every norm is finite and >= 0, like ag_layer_norm's: a negative
+ * one gives NaN wherever the variance is small. */
+START_TEST(test_norm_eps)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(4, 3), 1, 1.0);
+    agt_assert_error(ag_rms_norm(x, 1, (int64_t[]){3}, NULL, -1e-5), "ag_rms_norm", "eps",
+                     "rms_norm negative eps");
+    agt_assert_error(ag_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, -1.0), "ag_batch_norm",
+                     "[4,3]", "batch_norm negative eps");
+    agt_assert_error(ag_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, NAN), "ag_batch_norm",
+                     "eps", "batch_norm NaN eps");
+    agt_assert_error(ag_layer_norm(x, 1, (int64_t[]){3}, NULL, NULL, INFINITY), "ag_layer_norm",
+                     "eps", "layer_norm infinite eps");
+    ck_assert_ptr_nonnull(ag_rms_norm(x, 1, (int64_t[]){3}, NULL, 0.0));
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -628,6 +649,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_wrapped_errors);
     AGT_ADD_LOOP(tc, test_expanded_destination);
     AGT_ADD_LOOP(tc, test_huge_view_shapes);
+    AGT_ADD_LOOP(tc, test_norm_eps);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,17 @@ static ag_tensor *as_float(const char *op, const ag_tensor *x)
     return agi_as_f32(op, x);
 }
 
+/* eps finite and >= 0: a negative one makes sqrt(var + eps) NaN where the
+ * variance is small, an infinite one zeroes the output. */
+static bool check_eps(const char *op, const ag_tensor *x, double eps)
+{
+    if (eps >= 0.0 && !isinf(eps)) return true;
+    char a[192];
+    agi_error(AG_ERR_INVALID, op, "eps %g must be finite and >= 0 (input %s)", eps,
+              agi_fmt_shape(a, x->ndim, x->shape));
+    return false;
+}
+
 /* Checks an optional affine parameter: same device as x and exactly `shape`. */
 static bool check_param(const char *op, const ag_tensor *x, const ag_tensor *p, const char *arg,
                         int ndim, const int64_t *shape)
@@ -169,6 +180,7 @@ ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     if (!agi_check_tensor(op, x, "x")) return NULL;
     if (!check_normalized(op, x, ndims, shape, dims)) return NULL;
     if (!check_param(op, x, weight, "weight", ndims, shape)) return NULL;
+    if (!check_eps(op, x, eps)) return NULL;
 
     ag_scope_begin();
     // x: [..., *shape]; y = x / sqrt(mean(x^2) + eps) * weight
@@ -253,6 +265,7 @@ static ag_tensor *batch_norm(const char *op, const ag_tensor *x, ag_tensor *runn
     if (!check_param(op, x, bias, "bias", 1, cshape)) return NULL;
     if (!check_running(op, x, running_mean, "running_mean", c)) return NULL;
     if (!check_running(op, x, running_var, "running_var", c)) return NULL;
+    if (!check_eps(op, x, eps)) return NULL;
     if (!training && (!running_mean || !running_var)) {
         agi_error(AG_ERR_INVALID, op,
                   "running_mean and running_var are required in eval mode (input %s)",
