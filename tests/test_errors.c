@@ -627,6 +627,46 @@ START_TEST(test_norm_eps)
 }
 END_TEST
 
+static ag_status item_index(void *ctx, int64_t index, float *x, int32_t *y)
+{
+    (void)ctx;
+    x[0] = (float)index;
+    *y = (int32_t)index;
+    return AG_OK;
+}
+
+/* A loader's sizes stay in range: a batch larger than the epoch is the whole
+ * epoch (or nothing with drop_last), and a dataset too large to order on the
+ * host is refused rather than overflowing the order's size. */
+START_TEST(test_loader_sizes)
+{
+    ag_device *dev = agt_open(_i);
+    ag_dataset *ds = ag_dataset_new(10, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ck_assert_ptr_nonnull(ds);
+    ag_loader *ld = ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = INT64_MAX});
+    ck_assert_msg(ld != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_loader_num_batches(ld), 1);
+    ag_scope_begin();
+    ag_tensor *x, *y;
+    ck_assert_int_eq(ag_loader_next(ld, &x, &y), 1);
+    agt_assert_shape(x, AG_SHAPE(10, 1), "one batch of every item");
+    ck_assert_int_eq(ag_loader_next(ld, &x, &y), 0);
+    ag_scope_end();
+    ag_loader_free(ld);
+    ld = ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = INT64_MAX, .drop_last = true});
+    ck_assert_msg(ld != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_loader_num_batches(ld), 0);
+    ag_loader_free(ld);
+    ag_dataset_free(ds);
+    ds = ag_dataset_new((INT64_C(1) << 61) + 1, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ck_assert_ptr_nonnull(ds);
+    agt_assert_error(ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 4}), "ag_loader_new",
+                     "2305843009213693953", "a dataset of 2^61 + 1 items");
+    ag_dataset_free(ds);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -650,6 +690,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_expanded_destination);
     AGT_ADD_LOOP(tc, test_huge_view_shapes);
     AGT_ADD_LOOP(tc, test_norm_eps);
+    AGT_ADD_LOOP(tc, test_loader_sizes);
     suite_add_tcase(s, tc);
     return s;
 }

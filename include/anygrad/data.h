@@ -154,8 +154,10 @@ typedef struct ag_loader_opts {
  * batches on `dev`. Epoch 0 starts immediately (prefetching begins). The
  * order of epoch e is the identity without shuffle, else a Fisher-Yates
  * permutation from a splitmix64 stream keyed by (seed, e): the same seed and
- * epoch give the same batches on every run and device. The caller owns the
- * loader: ag_loader_free it. */
+ * epoch give the same batches on every run and device. A batch_size larger
+ * than the epoch gives one batch of every item (none with drop_last); a
+ * dataset of more than 2^40 items or a batch of more than 2^40 values is
+ * AG_ERR_INVALID. The caller owns the loader: ag_loader_free it. */
 AG_API ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *opts);
 
 /* The next batch of the current epoch: *x [B, ...item shape] f32, *y [B]
