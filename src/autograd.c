@@ -94,10 +94,14 @@ ag_status ag_set_requires_grad(ag_tensor *t, bool requires_grad)
 {
     const char *op = "ag_set_requires_grad";
     if (!agi_check_tensor(op, t, "t")) return ag_last_status();
-    if (t->grad_fn) return agi_error(AG_ERR_INVALID, op, "only leaf tensors can change requires_grad");
+    char a[192];
+    if (t->grad_fn)
+        return agi_error(AG_ERR_INVALID, op, "only leaf tensors can change requires_grad, %s is not one",
+                         agi_fmt_shape(a, t->ndim, t->shape));
     if (requires_grad && !agi_dtype_is_float(t->dtype))
-        return agi_error(AG_ERR_INVALID, op, "only float tensors (f32, f16, bf16) can require grad, got %s",
-                         ag_dtype_name(t->dtype));
+        return agi_error(AG_ERR_INVALID, op,
+                         "only float tensors (f32, f16, bf16) can require grad, got %s %s",
+                         ag_dtype_name(t->dtype), agi_fmt_shape(a, t->ndim, t->shape));
     t->requires_grad = requires_grad;
     return AG_OK;
 }
@@ -279,8 +283,11 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
 {
     const char *op = "ag_backward";
     if (!agi_check_tensor(op, root, "root")) return ag_last_status();
-    if (!root->requires_grad)
-        return agi_error(AG_ERR_INVALID, op, "tensor does not require grad (no graph to walk)");
+    if (!root->requires_grad) {
+        char a[192];
+        return agi_error(AG_ERR_INVALID, op, "tensor %s does not require grad (no graph to walk)",
+                         agi_fmt_shape(a, root->ndim, root->shape));
+    }
     if (!grad_output && ag_numel(root) != 1) {
         char buf[192];
         return agi_error(AG_ERR_INVALID, op,

@@ -667,6 +667,39 @@ START_TEST(test_loader_sizes)
 }
 END_TEST
 
+/* A bad scalar option names the shapes of the inputs it came with, like
+ * every other error. */
+START_TEST(test_option_errors_name_shapes)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    ag_tensor *img = agt_randn(dev, AG_SHAPE(2, 3, 8, 8), 2, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(4, 3, 3, 3), 3, 1.0);
+    ag_tensor *t = agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){0, 1});
+    agt_assert_error(ag_conv2d(img, w, NULL, &(ag_conv2d_opts){.stride = {-1, 1}}), "ag_conv2d",
+                     "input [2,3,8,8], weight [4,3,3,3]", "conv2d negative stride");
+    agt_assert_error(ag_conv_transpose2d(img, agt_randn(dev, AG_SHAPE(3, 4, 3, 3), 4, 1.0), NULL,
+                                         &(ag_conv2d_opts){.groups = -2}),
+                     "ag_conv_transpose2d", "[2,3,8,8]", "conv_transpose2d negative groups");
+    agt_assert_error(ag_mse_loss(x, x, (ag_reduction)9), "ag_mse_loss", "[2,3]", "bad reduction");
+    agt_assert_error(ag_cross_entropy(x, t, &(ag_cross_entropy_opts){.label_smoothing = 2}),
+                     "ag_cross_entropy", "[2,3]", "bad label_smoothing");
+    agt_assert_error(ag_smooth_l1_loss(x, x, AG_REDUCTION_MEAN, -1), "ag_smooth_l1_loss", "[2,3]",
+                     "negative beta");
+    agt_assert_error(ag_layer_norm(x, 1, (int64_t[]){3}, NULL, NULL, -1), "ag_layer_norm", "[2,3]",
+                     "layer_norm negative eps");
+    agt_assert_error(ag_batch_norm(img, NULL, NULL, NULL, NULL, true, 2.0, 1e-5), "ag_batch_norm",
+                     "[2,3,8,8]", "batch_norm momentum 2");
+    agt_assert_error(ag_cast(x, (ag_dtype)9), "ag_cast", "f32 [2,3]", "cast to dtype 9");
+    assert_status(ag_backward(x, NULL), "ag_backward", "[2,3]", "root without grad");
+    assert_status(ag_set_requires_grad(t, true), "ag_set_requires_grad", "i32 [2]",
+                  "requires_grad on i32");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -691,6 +724,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_huge_view_shapes);
     AGT_ADD_LOOP(tc, test_norm_eps);
     AGT_ADD_LOOP(tc, test_loader_sizes);
+    AGT_ADD_LOOP(tc, test_option_errors_name_shapes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -58,7 +58,9 @@ ag_tensor *ag_cast(const ag_tensor *t, ag_dtype dtype)
 {
     if (!agi_check_tensor("ag_cast", t, "t")) return NULL;
     if (ag_dtype_size(dtype) == 0) {
-        agi_error(AG_ERR_INVALID, "ag_cast", "invalid dtype %d", (int)dtype);
+        char a[192];
+        agi_error(AG_ERR_INVALID, "ag_cast", "invalid dtype %d for %s %s", (int)dtype,
+                  ag_dtype_name(t->dtype), agi_fmt_shape(a, t->ndim, t->shape));
         return NULL;
     }
     return copy_as("ag_cast", t, dtype);

@@ -121,10 +121,7 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     if (!check_normalized(op, x, ndims, shape, dims)) return NULL;
     if (!check_param(op, x, weight, "weight", ndims, shape)) return NULL;
     if (!check_param(op, x, bias, "bias", ndims, shape)) return NULL;
-    if (!(eps >= 0.0) || isinf(eps)) {
-        agi_error(AG_ERR_INVALID, op, "eps %g must be finite and >= 0", eps);
-        return NULL;
-    }
+    if (!check_eps(op, x, eps)) return NULL;
     ag_device *dev = x->storage->dev;
     int64_t n = agi_numel(ndims, shape), rows = n ? ag_numel(x) / n : 0;
     bool need = AGI_NEEDS_GRAD(x, weight, bias);
@@ -223,8 +220,11 @@ ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean, ag_tensor 
 {
     AGI_HALF_VIA_F32(ag_batch_norm(AGI_F32(x), running_mean, running_var, AGI_F32(weight), AGI_F32(bias), training, momentum, eps), x, weight, bias);
     const char *op = "ag_batch_norm";
+    if (!agi_check_tensor(op, x, "x")) return NULL;
     if (!(momentum >= 0.0 && momentum <= 1.0)) {
-        agi_error(AG_ERR_INVALID, op, "momentum %g is not in [0, 1]", momentum);
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "momentum %g is not in [0, 1] (input %s)", momentum,
+                  agi_fmt_shape(a, x->ndim, x->shape));
         return NULL;
     }
     return batch_norm(op, x, running_mean, running_var, weight, bias, training, momentum, NULL,
