@@ -231,6 +231,7 @@ ag_status ag_device_get_counters(ag_device *dev, ag_device_counters *out)
 {
     if (!dev || !out)
         return agi_error(AG_ERR_INVALID, "ag_device_get_counters", "%s is NULL", dev ? "out" : "device");
+    if (!agi_device_alive("ag_device_get_counters", dev)) return AG_ERR_INVALID;
     memset(out, 0, sizeof *out);
     dev->be->counters(dev->impl, out);
     return AG_OK;
@@ -239,5 +240,6 @@ ag_status ag_device_get_counters(ag_device *dev, ag_device_counters *out)
 ag_status ag_device_empty_cache(ag_device *dev)
 {
     if (!dev) return agi_error(AG_ERR_INVALID, "ag_device_empty_cache", "device is NULL");
+    if (!agi_device_alive("ag_device_empty_cache", dev)) return AG_ERR_INVALID;
     return dev->be->empty_cache(dev->impl);
 }

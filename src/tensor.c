@@ -454,6 +454,7 @@ ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, d
         agi_error(AG_ERR_INVALID, op, "device is NULL");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL;
     if (ag_dtype_size(dtype) == 0) { /* before the host buffer is sized by it */
         agi_error(AG_ERR_INVALID, op, "invalid dtype %d", (int)dtype);
         return NULL;

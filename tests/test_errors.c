@@ -700,6 +700,36 @@ START_TEST(test_option_errors_name_shapes)
 }
 END_TEST
 
+/* Every function that takes a device refuses a destroyed one by name,
+ * before touching its backend. */
+START_TEST(test_destroyed_device)
+{
+    ag_device *dev = agt_open(_i);
+    ag_device *gone = ag_device_open(agt_backend_spec(_i));
+    ck_assert_ptr_nonnull(gone);
+    ag_device_close(gone); /* no tensor on it: destroyed */
+    const char *dead = "closed and destroyed";
+    ag_device_counters counters;
+    assert_status(ag_device_get_counters(gone, &counters), "ag_device_get_counters", dead,
+                  "counters of a destroyed device");
+    assert_status(ag_device_empty_cache(gone), "ag_device_empty_cache", dead,
+                  "empty_cache of a destroyed device");
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    agt_assert_error(ag_arange(gone, AG_F32, 0, 4, 1), "ag_arange", dead, "arange");
+    agt_assert_error(ag_to_device(x, gone), "ag_to_device", dead, "to_device");
+    agt_assert_error(ag_clip_grad_norm_device(gone, &x, 1, 1.0), "ag_clip_grad_norm_device", dead,
+                     "clip_grad_norm_device");
+    ag_scope_end();
+    ag_dataset *ds = ag_dataset_new(4, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ck_assert_ptr_nonnull(ds);
+    agt_assert_error(ag_loader_new(ds, gone, &(ag_loader_opts){.batch_size = 2}), "ag_loader_new",
+                     dead, "loader on a destroyed device");
+    ag_dataset_free(ds);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -725,6 +755,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_norm_eps);
     AGT_ADD_LOOP(tc, test_loader_sizes);
     AGT_ADD_LOOP(tc, test_option_errors_name_shapes);
+    AGT_ADD_LOOP(tc, test_destroyed_device);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -187,6 +187,7 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
         agi_error(AG_ERR_INVALID, op, "%s is NULL", !ds ? "dataset" : !dev ? "device" : "opts");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL; /* its batches go there from another thread */
     if (opts->batch_size < 1 || opts->prefetch < 0 || opts->prefetch > 64 ||
         opts->upload < AG_UPLOAD_AUTO || opts->upload > AG_UPLOAD_CALLER) {
         agi_error(AG_ERR_INVALID, op, "bad options (batch_size %lld, prefetch %d, upload %d)",

@@ -156,6 +156,7 @@ ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev)
         agi_error(AG_ERR_INVALID, op, "device is NULL");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL;
     if (t->storage->dev == dev) return ag_clone(t);
     size_t nbytes = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
     void *host = agi_malloc(nbytes ? nbytes : 1);

@@ -134,6 +134,7 @@ ag_tensor *ag_clip_grad_norm_device(ag_device *dev, ag_tensor *const *params, in
         agi_error(AG_ERR_INVALID, op, "device is NULL");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL;
     if (!params || n < 0) {
         agi_error(AG_ERR_INVALID, op, "params is NULL or n < 0 (n = %d)", n);
         return NULL;
