@@ -424,6 +424,12 @@ ag_tensor *ag_from_data(ag_device *dev, ag_dtype dtype, int ndim, const int64_t 
 {
     const char *op = "ag_from_data";
     if (!agi_check_shape(op, ndim, shape)) return NULL;
+    if (ag_dtype_size(dtype) == 0) { /* it sizes the data below */
+        char buf[192];
+        agi_error(AG_ERR_INVALID, op, "invalid dtype %d for shape %s", (int)dtype,
+                  agi_fmt_shape(buf, ndim, shape));
+        return NULL;
+    }
     size_t need = (size_t)agi_numel(ndim, shape) * ag_dtype_size(dtype);
     if (need && !data) {
         agi_error(AG_ERR_INVALID, op, "data is NULL");

@@ -61,6 +61,8 @@ START_TEST(test_wrong_dtype)
                   "requires_grad on i32");
     agt_assert_error(ag_empty(dev, (ag_dtype)7, AG_SHAPE(2)), "ag_empty", "dtype",
                      "invalid dtype");
+    agt_assert_error(ag_from_data(dev, (ag_dtype)7, AG_SHAPE(2), (float[]){1, 2}, 8), "ag_from_data",
+                     "invalid dtype 7", "from_data invalid dtype");
     ag_scope_end();
     agt_close(dev);
 }
