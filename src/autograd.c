@@ -96,7 +96,8 @@ ag_status ag_set_requires_grad(ag_tensor *t, bool requires_grad)
     if (!agi_check_tensor(op, t, "t")) return ag_last_status();
     char a[192];
     if (t->grad_fn)
-        return agi_error(AG_ERR_INVALID, op, "only leaf tensors can change requires_grad, %s is not one",
+        return agi_error(AG_ERR_INVALID, op,
+                         "only leaf tensors can change requires_grad, %s is not one",
                          agi_fmt_shape(a, t->ndim, t->shape));
     if (requires_grad && !agi_dtype_is_float(t->dtype))
         return agi_error(AG_ERR_INVALID, op,
@@ -110,7 +111,10 @@ bool ag_requires_grad(const ag_tensor *t)
 {
     return t && agi_tensor_alive("ag_requires_grad", t) && t->requires_grad;
 }
-bool ag_is_leaf(const ag_tensor *t) { return t && agi_tensor_alive("ag_is_leaf", t) && !t->grad_fn; }
+bool ag_is_leaf(const ag_tensor *t)
+{
+    return t && agi_tensor_alive("ag_is_leaf", t) && !t->grad_fn;
+}
 ag_tensor *ag_grad(const ag_tensor *t)
 {
     return t && agi_tensor_alive("ag_grad", t) ? t->grad : NULL;

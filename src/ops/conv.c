@@ -251,7 +251,8 @@ static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transpose
         return false;
     }
     if (!transposed && (o.output_padding[0] != 0 || o.output_padding[1] != 0)) {
-        agi_error(AG_ERR_INVALID, op, "output_padding is for conv_transpose2d only, got (%d,%d) for %s",
+        agi_error(AG_ERR_INVALID, op,
+                  "output_padding is for conv_transpose2d only, got (%d,%d) for %s",
                   o.output_padding[0], o.output_padding[1], what);
         return false;
     }
