@@ -352,6 +352,10 @@ ag_tensor *agi_batch_norm_cumulative(const ag_tensor *x, ag_tensor *running_mean
 
 /* ---- Optimizers ------------------------------------------------------------ */
 
+/* The largest optimizer step count, overall or of a parameter: exact as a
+ * double (the bias corrections) and far from overflowing when counted on. */
+#define AGI_MAX_STEP (INT64_C(1) << 53)
+
 /* Every check ag_optimizer_state_set makes (name, index, buffer, dtype, shape,
  * step value), without changing the optimizer. Sets the error like it. */
 ag_status agi_optimizer_state_check(const ag_optimizer *opt, const char *name,

@@ -732,6 +732,30 @@ START_TEST(test_destroyed_device)
 }
 END_TEST
 
+/* Step counts stay far from overflowing: an optimizer's count is at most
+ * 2^53, like a parameter's step, so counting on from it is defined. */
+START_TEST(test_step_count_bound)
+{
+    ag_device *dev = agt_open(_i);
+    ag_tensor *w = ag_ones(dev, AG_F32, AG_SHAPE(2));
+    ck_assert_int_eq(ag_set_requires_grad(w, true), AG_OK);
+    ag_optimizer *opt = ag_optim_adam(&w, 1, NULL);
+    ck_assert_ptr_nonnull(opt);
+    assert_status(ag_optimizer_set_step_count(opt, INT64_MAX), "ag_optimizer_set_step_count",
+                  "9223372036854775807", "step count INT64_MAX");
+    ck_assert_int_eq(ag_optimizer_step_count(opt), 0);
+    ck_assert_int_eq(ag_optimizer_set_step_count(opt, INT64_C(1) << 53), AG_OK);
+    ag_scope_begin();
+    ck_assert_int_eq(ag_set_grad(w, ag_ones(dev, AG_F32, AG_SHAPE(2))), AG_OK);
+    ck_assert_int_eq(ag_optimizer_step(opt), AG_OK);
+    ag_scope_end();
+    ck_assert_int_eq(ag_optimizer_step_count(opt), (INT64_C(1) << 53) + 1);
+    ag_optimizer_free(opt);
+    ag_release(w);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -758,6 +782,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_loader_sizes);
     AGT_ADD_LOOP(tc, test_option_errors_name_shapes);
     AGT_ADD_LOOP(tc, test_destroyed_device);
+    AGT_ADD_LOOP(tc, test_step_count_bound);
     suite_add_tcase(s, tc);
     return s;
 }

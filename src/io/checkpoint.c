@@ -140,9 +140,11 @@ ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt
         else if (!lrs || !end || end == lrs || *end || !(lr >= 0) || !isfinite(lr))
             st = agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"optim.lr\" = \"%.40s\" is not a "
                            "finite number >= 0", path, lrs ? lrs : "(missing)");
-        else if ((st = need_int(path, all, "optim.steps", &steps)) == AG_OK && steps < 0)
-            st = agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"optim.steps\" = %lld is negative",
-                           path, (long long)steps);
+        else if ((st = need_int(path, all, "optim.steps", &steps)) == AG_OK &&
+                 (steps < 0 || steps > AGI_MAX_STEP))
+            st = agi_error(AG_ERR_FORMAT, LOAD,
+                           "%s: metadata \"optim.steps\" = %lld is not in [0, 2^53]", path,
+                           (long long)steps);
     }
     /* Validate every optimizer entry (name, buffer, dtype, shape, step value)
      * before changing anything. */

@@ -393,9 +393,12 @@ int64_t ag_optimizer_step_count(const ag_optimizer *opt) { return opt ? opt->ste
 
 ag_status ag_optimizer_set_step_count(ag_optimizer *opt, int64_t steps)
 {
-    if (!opt || steps < 0)
+    /* bounded like a parameter's step (state_check): counting on from it
+     * stays in range, and the bias corrections see an exact double */
+    if (!opt || steps < 0 || steps > AGI_MAX_STEP)
         return agi_error(AG_ERR_INVALID, "ag_optimizer_set_step_count",
-                         opt ? "negative step count" : "optimizer is NULL");
+                         opt ? "step count %lld is not in [0, 2^53]" : "optimizer is NULL",
+                         (long long)steps);
     opt->steps = steps;
     return AG_OK;
 }
@@ -488,7 +491,7 @@ static ag_status state_check(const char *op, const ag_optimizer *opt, const char
             snprintf(msg, sizeof msg, "%s", ag_last_error());
             return agi_error(ag_last_status(), op, "state entry \"%s\": %s", name, msg);
         }
-        if (!(v >= 0) || v > 9e15)
+        if (!(v >= 0) || v > (double)AGI_MAX_STEP)
             return agi_error(AG_ERR_INVALID, op, "state entry \"%s\": invalid step %g", name, v);
         *buf = -1;
         *step = (int64_t)v;
