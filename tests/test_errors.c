@@ -750,6 +750,18 @@ START_TEST(test_step_count_bound)
     ck_assert_int_eq(ag_optimizer_step(opt), AG_OK);
     ag_scope_end();
     ck_assert_int_eq(ag_optimizer_step_count(opt), (INT64_C(1) << 53) + 1);
+    /* a parameter's step is exported as an i32 entry: one past INT32_MAX
+     * is refused rather than written as INT32_MIN */
+    ag_scope_begin();
+    ck_assert_int_eq(ag_optimizer_state_set(opt, "state.0.step", ag_scalar(dev, AG_F32, 3e9)), AG_OK);
+    agt_assert_error(ag_optimizer_state_entry(opt, 0, NULL, 0), "ag_optimizer_state_entry",
+                     "3000000000", "step past INT32_MAX");
+    ag_state_dict *sd = ag_state_dict_new();
+    ck_assert_int_eq(ag_state_dict_add(sd, "w", w), AG_OK);
+    assert_status(ag_checkpoint_save("no-such-dir/ckpt", sd, opt, 0, 0, NULL, NULL),
+                  "ag_checkpoint_save", "does not fit", "checkpoint of a step past INT32_MAX");
+    ag_state_dict_free(sd);
+    ag_scope_end();
     ag_optimizer_free(opt);
     ag_release(w);
     agt_close(dev);

@@ -449,6 +449,12 @@ ag_tensor *ag_optimizer_state_entry(const ag_optimizer *opt, int idx, char *name
         const param_state *s = &opt->ps[i];
         if (rest == 0) {
             if (name && cap) snprintf(name, cap, "state.%d.step", i);
+            if (s->step > INT32_MAX) { /* the entry is i32: it would not round-trip */
+                agi_error(AG_ERR_INVALID, "ag_optimizer_state_entry",
+                          "step %lld of parameter %d does not fit the i32 entry state.%d.step",
+                          (long long)s->step, i, i);
+                return NULL;
+            }
             return ag_scalar(s->param->storage->dev, AG_I32, (double)s->step);
         }
         int b = rest - 1;
