@@ -768,6 +768,50 @@ START_TEST(test_step_count_bound)
 }
 END_TEST
 
+/* A module has one owner: appending one that a container already owns,
+ * appending a container into itself, and freeing a container's child are
+ * refused (they made cycles, double frees and use after free). Module state
+ * errors name the module function. */
+START_TEST(test_module_ownership)
+{
+    ag_device *dev = agt_open(_i);
+    ag_module *lin = ag_nn_linear(dev, 2, 2, true);
+    ag_module *relu = ag_nn_relu();
+    ag_module *seq = ag_nn_sequential(1, &lin);
+    ck_assert_ptr_nonnull(seq);
+    ag_module *other = ag_nn_sequential(1, &relu);
+    ck_assert_ptr_nonnull(other);
+    assert_status(ag_nn_sequential_append(other, lin), "ag_nn_sequential_append",
+                  "Linear already belongs to a container", "append an owned module");
+    assert_status(ag_nn_sequential_append(seq, seq), "ag_nn_sequential_append", "cycle",
+                  "append a Sequential to itself");
+    ck_assert_int_eq(ag_nn_sequential_append(other, seq), AG_OK); /* a free one is fine */
+    ag_module_free(other); /* frees seq (now its child) and lin */
+    ag_module *a = ag_nn_relu();
+    agt_assert_error(ag_nn_sequential(3, (ag_module *[]){a, a, ag_nn_tanh()}),
+                     "ag_nn_sequential_append", "already belongs", "the same module twice");
+    /* a child freed alone */
+    ag_module *l2 = ag_nn_linear(dev, 2, 2, false);
+    ag_module *s2 = ag_nn_sequential(1, &l2);
+    ag_clear_error();
+    ag_module_free(l2);
+    ck_assert_msg(strstr(ag_last_error(), "ag_module_free") &&
+                      strstr(ag_last_error(), "belongs to a container"), "%s", ag_last_error());
+    ag_scope_begin();
+    agt_assert_shape(ag_module_forward(s2, agt_randn(dev, AG_SHAPE(3, 2), 1, 1.0)), AG_SHAPE(3, 2),
+                     "the child still works");
+    ag_state_dict *sd = ag_state_dict_new();
+    ck_assert_int_eq(ag_state_dict_add(sd, "0.weight", ag_zeros(dev, AG_F32, AG_SHAPE(3, 2))), AG_OK);
+    assert_status(ag_module_load_state_dict(s2, sd, true), "ag_module_load_state_dict: ", "[3,2]",
+                  "load a wrong shape");
+    ag_state_dict_free(sd);
+    ag_scope_end();
+    agt_assert_error(ag_module_state_dict(NULL), "ag_module_state_dict", NULL, "state of NULL");
+    ag_module_free(s2);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -795,6 +839,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_option_errors_name_shapes);
     AGT_ADD_LOOP(tc, test_destroyed_device);
     AGT_ADD_LOOP(tc, test_step_count_bound);
+    AGT_ADD_LOOP(tc, test_module_ownership);
     suite_add_tcase(s, tc);
     return s;
 }
