@@ -252,6 +252,7 @@ START_TEST(test_safetensors_corrupt)
         {"{\"__metadata__\":[]}", 0, "__metadata__", NULL},
         {"{\"a\":7}", 0, "not a JSON object", "\"a\""},
         {"{} xyz", 0, "trailing bytes", NULL},
+        {"{\"\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "invalid name", NULL},
     };
     char name[32];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
