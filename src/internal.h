@@ -282,6 +282,12 @@ struct agi_node {
 /* alpha * (a @ b) with alpha applied by the GEMM (src/ops/matmul.c), for
  * f32 operands; otherwise ag_mul_scalar(ag_matmul(a, b), alpha). */
 ag_tensor *agi_matmul_scaled(const ag_tensor *a, const ag_tensor *b, double alpha);
+/* softmax(q kᵀ * scale + mask, -1), the attention weights [..., L, S] of
+ * ag_scaled_dot_product_attention (src/ops/attention.c): causal or u8 keep
+ * masks, f32 additive masks, a row with every key masked gives 0. The caller
+ * checked the shapes; NULL q or k gives NULL. */
+ag_tensor *agi_attention_weights(const ag_tensor *q, const ag_tensor *k,
+                                 const ag_tensor *attn_mask, bool is_causal, double scale);
 
 /* Whether node is the backward of a slice, narrow or select view
  * (src/ops/views.c; node->i: dim, start, step, length, is_select). */
