@@ -812,6 +812,34 @@ START_TEST(test_module_ownership)
 }
 END_TEST
 
+/* A loader keeps its device alive like a tensor does: closing the device's
+ * handle while the loader still uploads batches is safe. */
+START_TEST(test_loader_keeps_device)
+{
+    ag_device *dev = agt_open(_i);
+    ag_device *d2 = ag_device_open(agt_backend_spec(_i));
+    ck_assert_ptr_nonnull(d2);
+    ag_dataset *ds = ag_dataset_new(20, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ag_loader *ld = ag_loader_new(ds, d2, &(ag_loader_opts){.batch_size = 2});
+    ck_assert_msg(ld != NULL, "%s", ag_last_error());
+    ag_scope_begin();
+    ag_tensor *x, *y;
+    ck_assert_int_eq(ag_loader_next(ld, &x, &y), 1);
+    ag_scope_end();
+    ag_device_close(d2); /* the loader still holds it */
+    for (int b = 1; b < 10; b++) { /* more than the prefetched batches */
+        ag_scope_begin();
+        ck_assert_msg(ag_loader_next(ld, &x, &y) == 1, "batch %d: %s", b, ag_last_error());
+        agt_assert_close(x, (float[]){(float)(2 * b), (float)(2 * b + 1)}, 2, 0, 0, "batch");
+        ag_scope_end();
+    }
+    ag_loader_free(ld); /* destroys d2 */
+    assert_status(ag_device_sync(d2), "ag_device_sync", "closed and destroyed", "after the loader");
+    ag_dataset_free(ds);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -840,6 +868,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_destroyed_device);
     AGT_ADD_LOOP(tc, test_step_count_bound);
     AGT_ADD_LOOP(tc, test_module_ownership);
+    AGT_ADD_LOOP(tc, test_loader_keeps_device);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -151,7 +151,8 @@ typedef struct ag_loader_opts {
 } ag_loader_opts;
 
 /* A loader over `ds` (borrowed: it must outlive the loader) producing
- * batches on `dev`. Epoch 0 starts immediately (prefetching begins). The
+ * batches on `dev`, which it keeps alive until ag_loader_free (like a tensor
+ * does: ag_device_close may come first). Epoch 0 starts immediately (prefetching begins). The
  * order of epoch e is the identity without shuffle, else a Fisher-Yates
  * permutation from a splitmix64 stream keyed by (seed, e): the same seed and
  * epoch give the same batches on every run and device. A batch_size larger

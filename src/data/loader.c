@@ -177,6 +177,7 @@ static void loader_destroy(ag_loader *ld)
     pthread_mutex_destroy(&ld->mu);
     pthread_cond_destroy(&ld->cv_prod);
     pthread_cond_destroy(&ld->cv_cons);
+    if (ld->dev) agi_device_release(ld->dev);
     free(ld);
 }
 
@@ -225,6 +226,7 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
     pthread_cond_init(&ld->cv_cons, NULL);
     ld->ds = ds;
     ld->dev = dev;
+    agi_device_retain(dev); /* its uploads outlive ag_device_close until ag_loader_free */
     ld->opts = *opts;
     ld->ds_length = ag_dataset_length(ds);
     ld->length = ld->ds_length;
