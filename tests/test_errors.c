@@ -660,6 +660,13 @@ START_TEST(test_loader_sizes)
     ck_assert_int_eq(ag_loader_num_batches(ld), 0);
     ag_loader_free(ld);
     ag_dataset_free(ds);
+    /* normalisation constants that would make every value NaN */
+    agt_assert_error(ag_dataset_from_host(AG_U8, (uint8_t[]){1, 2}, 2, 0, NULL, (int32_t[]){0, 1},
+                                          &(ag_normalize){.std = NAN}, false),
+                     "ag_dataset_from_host", "std nan", "NaN std");
+    agt_assert_error(ag_dataset_mnist("no-such-images", "no-such-labels",
+                                      &(ag_normalize){.mean = INFINITY}),
+                     "ag_dataset_mnist", "mean inf", "infinite mean");
     ds = ag_dataset_new((INT64_C(1) << 61) + 1, 1, (int64_t[]){1}, item_index, NULL, NULL);
     ck_assert_ptr_nonnull(ds);
     agt_assert_error(ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 4}), "ag_loader_new",

@@ -83,6 +83,7 @@ AG_API ag_dataset *ag_dataset_new(int64_t length, int item_ndim, const int64_t *
 
 /* Normalisation of raw values: x = (raw * scale - mean) / std.
  * A zero scale means 1/255 for u8 data and 1 for f32 data; a zero std means 1.
+ * The three must be finite (AG_ERR_INVALID otherwise).
  * Passing NULL is the same as all zeros (u8 → [0, 1]). */
 typedef struct ag_normalize {
     double scale, mean, std;
