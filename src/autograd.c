@@ -94,21 +94,35 @@ ag_status ag_set_requires_grad(ag_tensor *t, bool requires_grad)
 {
     const char *op = "ag_set_requires_grad";
     if (!agi_check_tensor(op, t, "t")) return ag_last_status();
-    if (t->grad_fn) return agi_error(AG_ERR_INVALID, op, "only leaf tensors can change requires_grad");
+    char a[192];
+    if (t->grad_fn)
+        return agi_error(AG_ERR_INVALID, op,
+                         "only leaf tensors can change requires_grad, %s is not one",
+                         agi_fmt_shape(a, t->ndim, t->shape));
     if (requires_grad && !agi_dtype_is_float(t->dtype))
-        return agi_error(AG_ERR_INVALID, op, "only float tensors (f32, f16, bf16) can require grad, got %s",
-                         ag_dtype_name(t->dtype));
+        return agi_error(AG_ERR_INVALID, op,
+                         "only float tensors (f32, f16, bf16) can require grad, got %s %s",
+                         ag_dtype_name(t->dtype), agi_fmt_shape(a, t->ndim, t->shape));
     t->requires_grad = requires_grad;
     return AG_OK;
 }
 
-bool ag_requires_grad(const ag_tensor *t) { return t && t->requires_grad; }
-bool ag_is_leaf(const ag_tensor *t) { return t && !t->grad_fn; }
-ag_tensor *ag_grad(const ag_tensor *t) { return t ? t->grad : NULL; }
+bool ag_requires_grad(const ag_tensor *t)
+{
+    return t && agi_tensor_alive("ag_requires_grad", t) && t->requires_grad;
+}
+bool ag_is_leaf(const ag_tensor *t)
+{
+    return t && agi_tensor_alive("ag_is_leaf", t) && !t->grad_fn;
+}
+ag_tensor *ag_grad(const ag_tensor *t)
+{
+    return t && agi_tensor_alive("ag_grad", t) ? t->grad : NULL;
+}
 
 void ag_zero_grad(ag_tensor *t)
 {
-    if (!t) return;
+    if (!t || !agi_tensor_alive("ag_zero_grad", t)) return;
     ag_release(t->grad);
     t->grad = NULL;
 }
@@ -118,6 +132,7 @@ ag_status ag_set_grad(ag_tensor *t, ag_tensor *grad)
     const char *op = "ag_set_grad";
     if (!agi_check_tensor(op, t, "t")) return ag_last_status();
     if (grad) {
+        if (!agi_tensor_alive(op, grad)) return ag_last_status();
         if (grad->ndim != t->ndim || memcmp(grad->shape, t->shape, (size_t)t->ndim * 8) != 0) {
             char a[192], b[192];
             return agi_error(AG_ERR_INVALID, op, "gradient %s does not match tensor %s",
@@ -272,8 +287,11 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
 {
     const char *op = "ag_backward";
     if (!agi_check_tensor(op, root, "root")) return ag_last_status();
-    if (!root->requires_grad)
-        return agi_error(AG_ERR_INVALID, op, "tensor does not require grad (no graph to walk)");
+    if (!root->requires_grad) {
+        char a[192];
+        return agi_error(AG_ERR_INVALID, op, "tensor %s does not require grad (no graph to walk)",
+                         agi_fmt_shape(a, root->ndim, root->shape));
+    }
     if (!grad_output && ag_numel(root) != 1) {
         char buf[192];
         return agi_error(AG_ERR_INVALID, op,
@@ -281,6 +299,7 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
                          agi_fmt_shape(buf, root->ndim, root->shape));
     }
     if (grad_output) {
+        if (!agi_tensor_alive(op, grad_output)) return ag_last_status();
         if (grad_output->ndim != root->ndim ||
             memcmp(grad_output->shape, root->shape, (size_t)root->ndim * 8) != 0) {
             char a[192], b[192];

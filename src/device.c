@@ -26,6 +26,9 @@ static const agi_backend *backend_by_name(const char *name, size_t len)
 
 int ag_device_list(ag_device_info *out, int max)
 {
+    if (max < 0 || (max > 0 && !out))
+        return agi_error(AG_ERR_INVALID, "ag_device_list", "%s (max = %d)",
+                         max < 0 ? "max is negative" : "out is NULL", max);
     int total = 0;
     for (int b = 0; b < n_backends; b++) {
         int room = max - total > 0 ? max - total : 0;
@@ -164,7 +167,7 @@ ag_status ag_device_resolve(const char *spec, char *out, size_t cap)
         return agi_error(AG_ERR_INVALID, "ag_device_resolve", "output buffer is NULL or empty");
     char buf[sizeof ((ag_device_info *)0)->spec];
     const agi_backend *be = NULL;
-    if (resolve(spec, &be, buf, sizeof buf) < 0) return ag_last_status();
+    if (resolve(spec, &be, buf, sizeof buf) < 0) return agi_error_in("ag_device_resolve");
     if (strlen(buf) >= cap)
         return agi_error(AG_ERR_INVALID, "ag_device_resolve", "output buffer of %zu bytes too small for \"%s\"",
                          cap, buf);
@@ -228,6 +231,7 @@ ag_status ag_device_get_counters(ag_device *dev, ag_device_counters *out)
 {
     if (!dev || !out)
         return agi_error(AG_ERR_INVALID, "ag_device_get_counters", "%s is NULL", dev ? "out" : "device");
+    if (!agi_device_alive("ag_device_get_counters", dev)) return AG_ERR_INVALID;
     memset(out, 0, sizeof *out);
     dev->be->counters(dev->impl, out);
     return AG_OK;
@@ -236,5 +240,6 @@ ag_status ag_device_get_counters(ag_device *dev, ag_device_counters *out)
 ag_status ag_device_empty_cache(ag_device *dev)
 {
     if (!dev) return agi_error(AG_ERR_INVALID, "ag_device_empty_cache", "device is NULL");
+    if (!agi_device_alive("ag_device_empty_cache", dev)) return AG_ERR_INVALID;
     return dev->be->empty_cache(dev->impl);
 }

@@ -31,6 +31,17 @@ ag_status agi_error(ag_status status, const char *op, const char *fmt, ...)
     return agi_set_error(status, "%s: %s", op, body);
 }
 
+ag_status agi_error_in(const char *op)
+{
+    ag_status st = ag_last_status();
+    if (st == AG_OK) st = AG_ERR_INVALID;
+    char msg[800];
+    snprintf(msg, sizeof msg, "%s", ag_last_error());
+    size_t n = strlen(op);
+    if (strncmp(msg, op, n) == 0 && msg[n] == ':') return st; /* already named */
+    return agi_error(st, op, "%s", msg);
+}
+
 char *agi_fmt_shape(char *buf, int ndim, const int64_t *shape)
 {
     size_t cap = 192, len = 0;

@@ -225,6 +225,10 @@ ag_tensor *agi_autocast_round(const ag_tensor *t, ag_dtype dt);
 bool agi_check_tensor(const char *op, const ag_tensor *t, const char *arg);
 bool agi_check_dtype(const char *op, const ag_tensor *t, ag_dtype want, const char *arg);
 bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *b);
+/* A destination of a copy or a host write: no two of its elements share
+ * memory (an expanded view, with a zero stride, would keep one of the values
+ * written to an element and lose the others). */
+bool agi_check_writable(const char *op, const ag_tensor *t);
 /* Normalises a possibly negative dim into [0, ndim); sets the error if out of range. */
 bool agi_norm_dim(const char *op, const ag_tensor *t, int dim, int *out);
 bool agi_check_shape(const char *op, int ndim, const int64_t *shape);
@@ -236,6 +240,15 @@ char *agi_fmt_shape(char *buf, int ndim, const int64_t *shape);
 /* Sets the error with a prefix: agi_error(AG_ERR_INVALID, "ag_add", "...%s", ...). */
 ag_status agi_error(ag_status status, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Prefixes the last error with "op: " (keeping its status; AG_ERR_INVALID when
+ * none was set), for a public function reporting the failure of another one it
+ * called: "ag_checkpoint_load: ag_safetensors_load: <path>: cannot open". */
+ag_status agi_error_in(const char *op);
+/* Check convolution and pooling options the way ag_conv2d / ag_conv_transpose2d
+ * and ag_max_pool2d / ag_avg_pool2d do, without an input (for nn modules,
+ * which take them at construction). */
+bool agi_conv_opts_check(const char *op, const ag_conv2d_opts *opts, bool transposed);
+bool agi_pool_opts_check(const char *op, const ag_pool2d_opts *opts, bool max_pool);
 
 /* ---- Autograd ------------------------------------------------------------ */
 
@@ -269,6 +282,12 @@ struct agi_node {
 /* alpha * (a @ b) with alpha applied by the GEMM (src/ops/matmul.c), for
  * f32 operands; otherwise ag_mul_scalar(ag_matmul(a, b), alpha). */
 ag_tensor *agi_matmul_scaled(const ag_tensor *a, const ag_tensor *b, double alpha);
+/* softmax(q kᵀ * scale + mask, -1), the attention weights [..., L, S] of
+ * ag_scaled_dot_product_attention (src/ops/attention.c): causal or u8 keep
+ * masks, f32 additive masks, a row with every key masked gives 0. The caller
+ * checked the shapes; NULL q or k gives NULL. */
+ag_tensor *agi_attention_weights(const ag_tensor *q, const ag_tensor *k,
+                                 const ag_tensor *attn_mask, bool is_causal, double scale);
 
 /* Whether node is the backward of a slice, narrow or select view
  * (src/ops/views.c; node->i: dim, start, step, length, is_select). */
@@ -338,6 +357,10 @@ ag_tensor *agi_batch_norm_cumulative(const ag_tensor *x, ag_tensor *running_mean
                                      const ag_tensor *batches_tracked, double eps);
 
 /* ---- Optimizers ------------------------------------------------------------ */
+
+/* The largest optimizer step count, overall or of a parameter: exact as a
+ * double (the bias corrections) and far from overflowing when counted on. */
+#define AGI_MAX_STEP (INT64_C(1) << 53)
 
 /* Every check ag_optimizer_state_set makes (name, index, buffer, dtype, shape,
  * step value), without changing the optimizer. Sets the error like it. */

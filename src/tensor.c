@@ -217,12 +217,25 @@ ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k)
 
 /* ---- Properties --------------------------------------------------------- */
 
-int ag_ndim(const ag_tensor *t) { return t ? t->ndim : -1; }
-const int64_t *ag_shape(const ag_tensor *t) { return t ? t->shape : NULL; }
-const int64_t *ag_strides(const ag_tensor *t) { return t ? t->strides : NULL; }
-int64_t ag_numel(const ag_tensor *t) { return t ? agi_numel(t->ndim, t->shape) : -1; }
-ag_dtype ag_tensor_dtype(const ag_tensor *t) { return t ? t->dtype : AG_DTYPE_COUNT; }
-ag_device *ag_tensor_device(const ag_tensor *t) { return t ? t->storage->dev : NULL; }
+/* The getters answer as for NULL (and set the error) for a released tensor:
+ * its storage may be gone. */
+static bool live(const ag_tensor *t, const char *op) { return t && agi_tensor_alive(op, t); }
+
+int ag_ndim(const ag_tensor *t) { return live(t, "ag_ndim") ? t->ndim : -1; }
+const int64_t *ag_shape(const ag_tensor *t) { return live(t, "ag_shape") ? t->shape : NULL; }
+const int64_t *ag_strides(const ag_tensor *t) { return live(t, "ag_strides") ? t->strides : NULL; }
+int64_t ag_numel(const ag_tensor *t)
+{
+    return live(t, "ag_numel") ? agi_numel(t->ndim, t->shape) : -1;
+}
+ag_dtype ag_tensor_dtype(const ag_tensor *t)
+{
+    return live(t, "ag_tensor_dtype") ? t->dtype : AG_DTYPE_COUNT;
+}
+ag_device *ag_tensor_device(const ag_tensor *t)
+{
+    return live(t, "ag_tensor_device") ? t->storage->dev : NULL;
+}
 
 int64_t ag_size(const ag_tensor *t, int dim)
 {
@@ -233,7 +246,7 @@ int64_t ag_size(const ag_tensor *t, int dim)
 
 bool ag_is_contiguous(const ag_tensor *t)
 {
-    if (!t) return false;
+    if (!live(t, "ag_is_contiguous")) return false;
     int64_t expect = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] != 1 && t->strides[d] != expect) return false;
@@ -246,7 +259,9 @@ char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap)
 {
     char tmp[192];
     if (!buf || cap == 0) return buf;
-    snprintf(buf, cap, "%s", t ? agi_fmt_shape(tmp, t->ndim, t->shape) : "(null)");
+    snprintf(buf, cap, "%s",
+             !t ? "(null)" : live(t, "ag_shape_str") ? agi_fmt_shape(tmp, t->ndim, t->shape)
+                                                     : "(released)");
     return buf;
 }
 
@@ -271,6 +286,9 @@ bool agi_check_dtype(const char *op, const ag_tensor *t, ag_dtype want, const ch
 
 bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *b)
 {
+    /* Optional operands (a bias, a mask, running statistics) reach here
+     * unchecked: a released one must not be dereferenced. */
+    if (!agi_tensor_alive(op, a) || !agi_tensor_alive(op, b)) return false;
     if (a->storage->dev == b->storage->dev) return true;
     char sa[192], sb[192];
     agi_error(AG_ERR_INVALID, op,
@@ -279,6 +297,20 @@ bool agi_check_same_device(const char *op, const ag_tensor *a, const ag_tensor *
               a->storage->dev->handle_id, agi_fmt_shape(sb, b->ndim, b->shape),
               b->storage->dev->info.spec, b->storage->dev->handle_id);
     return false;
+}
+
+bool agi_check_writable(const char *op, const ag_tensor *t)
+{
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->strides[d] != 0 || t->shape[d] <= 1) continue;
+        char a[192], b[192];
+        agi_error(AG_ERR_INVALID, op,
+                  "destination %s (strides %s) has elements that share memory (an expanded "
+                  "view): write to the tensor it expands, or to a clone",
+                  agi_fmt_shape(a, t->ndim, t->shape), agi_fmt_shape(b, t->ndim, t->strides));
+        return false;
+    }
+    return true;
 }
 
 bool agi_norm_dim(const char *op, const ag_tensor *t, int dim, int *out)
@@ -375,12 +407,15 @@ ag_tensor *ag_ones_like(const ag_tensor *t) { return ag_full_like(t, 1.0); }
 
 static void store_element(void *data, ag_dtype dtype, int64_t i, double v)
 {
+    /* Integers convert like FILL does: out of the i32 range gives INT32_MIN
+     * (a bare cast would be undefined behaviour). */
+    int32_t iv = (v > -2147483649.0 && v < 2147483648.0) ? (int32_t)v : INT32_MIN;
     switch (dtype) {
     case AG_F32: ((float *)data)[i] = (float)v; break;
-    case AG_I32: ((int32_t *)data)[i] = (int32_t)v; break;
+    case AG_I32: ((int32_t *)data)[i] = iv; break;
     case AG_F16: ((uint16_t *)data)[i] = agi_f32_to_f16((float)v); break;
     case AG_BF16: ((uint16_t *)data)[i] = agi_f32_to_bf16((float)v); break;
-    default: ((uint8_t *)data)[i] = (uint8_t)(int32_t)v; break;
+    default: ((uint8_t *)data)[i] = (uint8_t)(uint32_t)iv; break;
     }
 }
 
@@ -389,6 +424,12 @@ ag_tensor *ag_from_data(ag_device *dev, ag_dtype dtype, int ndim, const int64_t 
 {
     const char *op = "ag_from_data";
     if (!agi_check_shape(op, ndim, shape)) return NULL;
+    if (ag_dtype_size(dtype) == 0) { /* it sizes the data below */
+        char buf[192];
+        agi_error(AG_ERR_INVALID, op, "invalid dtype %d for shape %s", (int)dtype,
+                  agi_fmt_shape(buf, ndim, shape));
+        return NULL;
+    }
     size_t need = (size_t)agi_numel(ndim, shape) * ag_dtype_size(dtype);
     if (need && !data) {
         agi_error(AG_ERR_INVALID, op, "data is NULL");
@@ -415,16 +456,27 @@ ag_tensor *ag_from_data(ag_device *dev, ag_dtype dtype, int ndim, const int64_t 
 ag_tensor *ag_arange(ag_device *dev, ag_dtype dtype, double start, double end, double step)
 {
     const char *op = "ag_arange";
+    if (!dev) {
+        agi_error(AG_ERR_INVALID, op, "device is NULL");
+        return NULL;
+    }
+    if (!agi_device_alive(op, dev)) return NULL;
+    if (ag_dtype_size(dtype) == 0) { /* before the host buffer is sized by it */
+        agi_error(AG_ERR_INVALID, op, "invalid dtype %d", (int)dtype);
+        return NULL;
+    }
     if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step) ||
         (end - start) / step < 0) {
         agi_error(AG_ERR_INVALID, op, "bad range start=%g end=%g step=%g", start, end, step);
         return NULL;
     }
-    int64_t n = (int64_t)ceil((end - start) / step);
-    if (n > (INT64_C(1) << 31)) {
-        agi_error(AG_ERR_INVALID, op, "range of %lld elements is too large", (long long)n);
+    double count = ceil((end - start) / step); /* compared before the cast: it may be 1e30 */
+    if (!(count <= (double)(INT64_C(1) << 31))) {
+        agi_error(AG_ERR_INVALID, op, "range start=%g end=%g step=%g of %g elements is too large",
+                  start, end, step, count);
         return NULL;
     }
+    int64_t n = (int64_t)count;
     size_t bytes = (size_t)n * ag_dtype_size(dtype);
     void *host = agi_malloc(bytes ? bytes : 1);
     if (!host) {
@@ -529,7 +581,7 @@ ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes)
 ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes)
 {
     const char *op = "ag_tensor_write";
-    if (!agi_check_tensor(op, t, "t")) return ag_last_status();
+    if (!agi_check_tensor(op, t, "t") || !agi_check_writable(op, t)) return ag_last_status();
     size_t need = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
     if (nbytes != need || (need && !src)) {
         char buf[192];
@@ -574,8 +626,8 @@ double ag_item(const ag_tensor *t)
 void ag_print(const ag_tensor *t, const char *label)
 {
     char buf[192];
-    if (!t) {
-        printf("%s: (null)\n", label ? label : "tensor");
+    if (!t || !agi_tensor_alive("ag_print", t)) {
+        printf("%s: %s\n", label ? label : "tensor", t ? "(released)" : "(null)");
         return;
     }
     int64_t n = ag_numel(t);

@@ -314,6 +314,13 @@ START_TEST(test_grad_scaler)
     agt_assert_close(ag_grad(p), (float[]){1.0f / 512, 1.0f / 512, 1.0f / 512}, 3, 0, 0, "unscaled once");
     ck_assert_int_eq(ag_grad_scaler_step(s, op, &stepped), AG_OK); /* uses the unscale above */
     ck_assert(stepped);
+    /* a second step on the same gradients is refused and changes nothing */
+    float once[3];
+    ck_assert_int_eq(ag_tensor_read(p, once, sizeof once), AG_OK);
+    ck_assert_int_eq(ag_grad_scaler_step(s, op, &stepped), AG_ERR_INVALID);
+    ck_assert(!stepped);
+    ck_assert_ptr_nonnull(strstr(ag_last_error(), "ag_grad_scaler_step"));
+    agt_assert_close(p, once, 3, 0, 0, "one optimizer step per scaler step");
     ck_assert_int_eq(ag_grad_scaler_update(s), AG_OK);
     ck_assert_ptr_null(ag_grad_scaler_new(&(ag_grad_scaler_opts){.backoff_factor = 1.5}));
     ck_assert_ptr_nonnull(strstr(ag_last_error(), "backoff_factor"));

@@ -171,6 +171,43 @@ START_TEST(test_sdpa_errors)
 }
 END_TEST
 
+/* MultiheadAttention with dropout in training takes the explicit path (the
+ * weights are dropped out): its mask checks and its safe softmax are
+ * ag_scaled_dot_product_attention's. A query row with every key masked gives
+ * the out_proj bias (0 here), not NaN, in training as in eval. */
+START_TEST(test_mha_masks)
+{
+    ag_device *dev = agt_open(_i);
+    ag_module *mha = ag_nn_multihead_attention(dev, 4, 2, 0.5);
+    ck_assert_ptr_nonnull(mha);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(1, 2, 4), 1, 1.0);
+    ag_tensor *kv = agt_randn(dev, AG_SHAPE(1, 3, 4), 2, 1.0);
+    ag_tensor *mask = ag_from_data(dev, AG_U8, AG_SHAPE(2, 3), (uint8_t[]){1, 0, 1, 0, 0, 0}, 6);
+    const char *op = "ag_nn_multihead_attention_forward";
+    for (int training = 0; training < 2; training++) {
+        ag_module_train(mha, training);
+        ag_tensor *y = ag_nn_multihead_attention_forward(mha, x, kv, kv, mask, false);
+        agt_assert_shape(y, AG_SHAPE(1, 2, 4), "masked attention");
+        float *v = agt_read_f32(y);
+        for (int j = 4; j < 8; j++)
+            ck_assert_msg(v[j] == 0.0f, "training %d: fully masked row gives %g", training, v[j]);
+        free(v);
+        agt_assert_error(ag_nn_multihead_attention_forward(mha, x, kv, kv,
+                                                           ag_zeros(dev, AG_U8, AG_SHAPE(2, 4)), false),
+                         op, "[2,4]", "mask of the wrong shape");
+        agt_assert_error(ag_nn_multihead_attention_forward(mha, x, kv, kv,
+                                                           ag_zeros(dev, AG_I32, AG_SHAPE(2, 3)), false),
+                         op, "i32", "i32 mask");
+        agt_assert_error(ag_nn_multihead_attention_forward(mha, x, kv, kv, mask, true), op,
+                         "is_causal", "mask with causal");
+    }
+    ag_scope_end();
+    ag_module_free(mha);
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *attention_suite(void)
 {
     Suite *s = suite_create("attention");
@@ -180,6 +217,7 @@ static Suite *attention_suite(void)
     AGT_ADD_LOOP(tc, test_sdpa_golden);
     AGT_ADD_LOOP(tc, test_sdpa_gradcheck);
     AGT_ADD_LOOP(tc, test_sdpa_errors);
+    AGT_ADD_LOOP(tc, test_mha_masks);
     suite_add_tcase(s, tc);
     return s;
 }

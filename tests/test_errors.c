@@ -61,6 +61,8 @@ START_TEST(test_wrong_dtype)
                   "requires_grad on i32");
     agt_assert_error(ag_empty(dev, (ag_dtype)7, AG_SHAPE(2)), "ag_empty", "dtype",
                      "invalid dtype");
+    agt_assert_error(ag_from_data(dev, (ag_dtype)7, AG_SHAPE(2), (float[]){1, 2}, 8), "ag_from_data",
+                     "invalid dtype 7", "from_data invalid dtype");
     ag_scope_end();
     agt_close(dev);
 }
@@ -374,6 +376,473 @@ START_TEST(test_device_errors)
     ck_assert(ag_last_status() < 0);
     ck_assert_msg(ag_last_error()[0] != '\0', "empty message");
     ag_device_close(NULL);
+    /* a NULL list with room for entries, a negative room */
+    assert_status(ag_device_list(NULL, 5), "ag_device_list", "out is NULL", "list into NULL");
+    ag_device_info one;
+    assert_status(ag_device_list(&one, -1), "ag_device_list", "negative", "list max -1");
+    char spec[32];
+    assert_status(ag_device_resolve("no-such-backend", spec, sizeof spec), "ag_device_resolve: ",
+                  "no-such-backend", "resolve names itself");
+    agt_close(dev);
+}
+END_TEST
+
+/* ag_arange sizes a host buffer by the dtype and casts the element count:
+ * both are checked first, and its errors are its own. Slicing with a step
+ * near INT64_MAX computes the length without overflow. */
+START_TEST(test_range_edges)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    agt_assert_error(ag_arange(dev, (ag_dtype)9, 0, 10, 1), "ag_arange", "invalid dtype 9",
+                     "arange invalid dtype");
+    agt_assert_error(ag_arange(dev, AG_F32, 0, 1e30, 1), "ag_arange", "too large",
+                     "arange 1e30 elements");
+    agt_assert_error(ag_arange(NULL, AG_F32, 0, 4, 1), "ag_arange", "device is NULL",
+                     "arange NULL device");
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(2, 3), (float[]){1, 2, 3, 4, 5, 6});
+    ag_tensor *first = ag_slice(x, 1, 0, 3, INT64_MAX);
+    agt_assert_shape(first, AG_SHAPE(2, 1), "slice step INT64_MAX");
+    agt_assert_close(first, (float[]){1, 4}, 2, 0, 0, "slice step INT64_MAX values");
+    agt_assert_shape(ag_slice(x, 1, INT64_MIN, INT64_MAX, INT64_MAX - 1), AG_SHAPE(2, 1),
+                     "slice of the whole range, huge step");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* A released tensor passed where an optional operand, a gradient or a list
+ * entry goes is reported like a released input, never dereferenced. */
+START_TEST(test_released_operands)
+{
+    ag_device *dev = agt_open(_i);
+    const char *dead = "not a live tensor";
+    ag_scope_begin();
+    ag_tensor *d = ag_ones(dev, AG_F32, AG_SHAPE(3));
+    ag_scope_end(); /* d is released */
+    ag_scope_begin();
+    ag_tensor *m = agt_randn(dev, AG_SHAPE(3, 3), 1, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(3), 2, 1.0);
+    ck_assert_int_eq(ag_set_requires_grad(w, true), AG_OK);
+    agt_assert_error(ag_linear(m, m, d), "ag_linear", dead, "linear bias");
+    agt_assert_error(ag_conv2d(agt_randn(dev, AG_SHAPE(1, 1, 3, 3), 3, 1.0),
+                               agt_randn(dev, AG_SHAPE(3, 1, 1, 1), 4, 1.0), d, NULL),
+                     "ag_conv2d", dead, "conv2d bias");
+    agt_assert_error(ag_layer_norm(m, 1, (int64_t[]){3}, d, NULL, 1e-5), "ag_layer_norm", dead,
+                     "layer_norm weight");
+    agt_assert_error(ag_rms_norm(m, 1, (int64_t[]){3}, d, 1e-5), "ag_rms_norm", dead,
+                     "rms_norm weight");
+    agt_assert_error(ag_batch_norm(m, d, NULL, NULL, NULL, true, 0.1, 1e-5), "ag_batch_norm", dead,
+                     "batch_norm running_mean");
+    agt_assert_error(ag_binary_cross_entropy_with_logits(m, m, d, AG_REDUCTION_MEAN),
+                     "ag_binary_cross_entropy_with_logits", dead, "bce pos_weight");
+    ag_tensor *q = agt_randn(dev, AG_SHAPE(1, 3, 3), 5, 1.0);
+    agt_assert_error(ag_scaled_dot_product_attention(q, q, q, d, false, 0),
+                     "ag_scaled_dot_product_attention", dead, "sdpa mask");
+    assert_status(ag_set_grad(w, d), "ag_set_grad", dead, "set_grad");
+    ck_assert_ptr_null(ag_grad(w));
+    assert_status(ag_backward(ag_mul_scalar(w, 2.0), d), "ag_backward", dead, "grad_output");
+    agt_assert_error(ag_optim_sgd(&d, 1, &(ag_sgd_opts){.lr = 0.1}), "ag_optim_sgd", dead,
+                     "optimizer parameter");
+    ck_assert(ag_clip_grad_norm(&d, 1, 1.0) < 0);
+    ck_assert_msg(strstr(ag_last_error(), "ag_clip_grad_norm") && strstr(ag_last_error(), dead),
+                  "%s", ag_last_error());
+    agt_assert_error(ag_clip_grad_norm_device(dev, &d, 1, 1.0), "ag_clip_grad_norm_device", dead,
+                     "clip_grad_norm_device parameter");
+    ag_optimizer *opt = ag_optim_adam(&w, 1, NULL);
+    ck_assert_ptr_nonnull(opt);
+    assert_status(ag_optimizer_state_set(opt, "state.0.exp_avg", d), "ag_optimizer_state_set", dead,
+                  "optimizer state value");
+    ag_optimizer_free(opt);
+    ag_state_dict *sd = ag_state_dict_new();
+    ck_assert_int_eq(ag_state_dict_add(sd, "w", w), AG_OK);
+    assert_status(ag_state_dict_load_into(sd, 1, (const char *[]){"w"}, &d, false),
+                  "ag_state_dict_load_into", dead, "load_into target");
+    ag_state_dict_free(sd);
+    /* getters answer as for NULL and say why */
+    ag_clear_error();
+    ck_assert_ptr_null(ag_tensor_device(d));
+    ck_assert_msg(strstr(ag_last_error(), "ag_tensor_device") && strstr(ag_last_error(), dead), "%s",
+                  ag_last_error());
+    ck_assert_int_eq(ag_numel(d), -1);
+    ck_assert_int_eq(ag_ndim(d), -1);
+    ck_assert_ptr_null(ag_shape(d));
+    ck_assert_int_eq(ag_tensor_dtype(d), AG_DTYPE_COUNT);
+    ck_assert(!ag_is_contiguous(d));
+    ck_assert_ptr_null(ag_grad(d));
+    ag_clear_error();
+    ag_zero_grad(d);
+    ck_assert_msg(strstr(ag_last_error(), "ag_zero_grad"), "%s", ag_last_error());
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* nn constructors check what their forward would refuse (and name
+ * themselves); containers refuse NULL and negative counts. */
+START_TEST(test_module_configs)
+{
+    ag_device *dev = agt_open(_i);
+    ag_clear_error();
+    agt_assert_error(ag_nn_sequential(-1, NULL), "ag_nn_sequential", "-1", "negative count");
+    agt_assert_error(ag_nn_sequential(2, NULL), "ag_nn_sequential", "NULL", "NULL array");
+    ag_module *seq = ag_nn_sequential(0, NULL);
+    ck_assert_ptr_nonnull(seq);
+    ag_clear_error();
+    assert_status(ag_nn_sequential_append(seq, NULL), "ag_nn_sequential_append", "NULL",
+                  "append NULL");
+    ag_module *lin = ag_nn_linear(dev, 3, 4, true);
+    ck_assert_ptr_nonnull(lin);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 4, 3), 1, 1.0);
+    agt_assert_error(ag_nn_multihead_attention_forward(lin, x, x, x, NULL, false),
+                     "ag_nn_multihead_attention_forward", "Linear", "attention on a Linear");
+    ag_scope_end();
+    assert_status(ag_nn_sequential_append(lin, ag_nn_relu()), "ag_nn_sequential_append", "Linear",
+                  "append to a Linear");
+    ag_module_free(lin);
+    ag_module_free(seq);
+    agt_assert_error(ag_nn_linear(NULL, 3, 4, true), "ag_nn_linear", "device is NULL",
+                     "linear NULL device");
+    agt_assert_error(ag_nn_conv2d(dev, 3, 4, 3, 3, &(ag_conv2d_opts){.stride = {-1, 1}}, true),
+                     "ag_nn_conv2d", "stride", "conv2d negative stride");
+    agt_assert_error(ag_nn_conv2d(dev, 3, 4, 3, 3, &(ag_conv2d_opts){.padding = {-1, 0}}, true),
+                     "ag_nn_conv2d", "padding", "conv2d negative padding");
+    agt_assert_error(ag_nn_conv2d(dev, 3, 6, 3, 3, &(ag_conv2d_opts){.groups = -3}, true),
+                     "ag_nn_conv2d", "groups", "conv2d negative groups");
+    agt_assert_error(ag_nn_conv_transpose2d(dev, 3, 4, 3, 3,
+                                            &(ag_conv2d_opts){.output_padding = {3, 0}}, true),
+                     "ag_nn_conv_transpose2d", "output_padding", "output_padding >= stride");
+    agt_assert_error(ag_nn_batch_norm1d(dev, 0, 1e-5, 0.1), "ag_nn_batch_norm1d", "0",
+                     "batch_norm1d 0 features");
+    agt_assert_error(ag_nn_batch_norm2d(dev, 3, -1.0, 0.1), "ag_nn_batch_norm2d", "eps",
+                     "batch_norm2d negative eps");
+    agt_assert_error(ag_nn_layer_norm(dev, 4, -1.0), "ag_nn_layer_norm", "eps",
+                     "layer_norm negative eps");
+    agt_assert_error(ag_nn_rms_norm(dev, 4, NAN), "ag_nn_rms_norm", "eps", "rms_norm NaN eps");
+    agt_assert_error(ag_nn_max_pool2d(NULL), "ag_nn_max_pool2d", NULL, "max_pool NULL opts");
+    agt_assert_error(ag_nn_avg_pool2d(&(ag_pool2d_opts){.kernel = {2, 2}, .padding = {2, 2}}),
+                     "ag_nn_avg_pool2d", "padding", "avg_pool padding > k/2");
+    agt_assert_error(ag_nn_softplus(0.0, 20.0), "ag_nn_softplus", "beta", "softplus beta 0");
+    agt_assert_error(ag_nn_multihead_attention(dev, 8, 2, 1.5), "ag_nn_multihead_attention",
+                     "dropout", "attention dropout 1.5");
+    agt_assert_error(ag_nn_transformer_encoder_layer(dev, 8, 2, 0, 0.0),
+                     "ag_nn_transformer_encoder_layer", "0", "encoder dim_feedforward 0");
+    agt_close(dev);
+}
+END_TEST
+
+/* A public function that fails because another one it called did says so:
+ * the message starts with its own name. */
+START_TEST(test_wrapped_errors)
+{
+    ag_device *dev = agt_open(_i);
+    const char *missing = "no-such-dir/no-such-file";
+    assert_status(ag_checkpoint_load(missing, dev, NULL, false, NULL, NULL), "ag_checkpoint_load: ",
+                  missing, "checkpoint_load of a missing file");
+    ag_scope_begin();
+    agt_assert_error(ag_idx_load(missing, dev), "ag_idx_load: ", missing, "idx_load missing file");
+    agt_assert_error(ag_dataset_mnist(missing, missing, NULL), "ag_dataset_mnist: ", missing,
+                     "mnist missing file");
+    ag_grad_scaler *sc = ag_grad_scaler_new(NULL);
+    ck_assert_ptr_nonnull(sc);
+    assert_status(ag_grad_scaler_step(sc, NULL, NULL), "ag_grad_scaler_step: ", "NULL",
+                  "scaler step without an optimizer");
+    ag_grad_scaler_free(sc);
+    /* a parameter of the wrong size names the input too */
+    agt_assert_error(ag_batch_norm(agt_randn(dev, AG_SHAPE(2, 4, 5, 5), 1, 1.0), NULL, NULL,
+                                   ag_ones(dev, AG_F32, AG_SHAPE(3)), NULL, true, 0.1, 1e-5),
+                     "ag_batch_norm", "[2,4,5,5]", "batch_norm weight size");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* Copies and host writes into an expanded view would keep one of the values
+ * written to each shared element: refused, and nothing is written. Filling
+ * one is fine (every element gets the same value). */
+START_TEST(test_expanded_destination)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_tensor(dev, AG_SHAPE(1, 3), (float[]){1, 2, 3});
+    ag_tensor *ex = ag_expand(x, AG_SHAPE(2, 3));
+    ck_assert_ptr_nonnull(ex);
+    ag_tensor *src = agt_tensor(dev, AG_SHAPE(2, 3), (float[]){4, 5, 6, 7, 8, 9});
+    assert_status(ag_copy_(ex, src), "ag_copy_", "[2,3]", "copy_ into an expanded view");
+    assert_status(ag_tensor_write(ex, (float[]){4, 5, 6, 7, 8, 9}, 6 * sizeof(float)),
+                  "ag_tensor_write", "expanded", "write into an expanded view");
+    agt_assert_close(x, (float[]){1, 2, 3}, 3, 0, 0, "nothing written");
+    ck_assert_int_eq(ag_fill_(ex, 5.0), AG_OK);
+    agt_assert_close(x, (float[]){5, 5, 5}, 3, 0, 0, "fill through an expanded view");
+    /* other views stay writable */
+    ag_tensor *m = ag_zeros(dev, AG_F32, AG_SHAPE(2, 3));
+    ck_assert_int_eq(ag_copy_(ag_t(m), ag_t(src)), AG_OK);
+    ck_assert_int_eq(ag_copy_(ag_select(m, 0, 1), ag_select(src, 0, 0)), AG_OK);
+    agt_assert_close(m, (float[]){4, 5, 6, 4, 5, 6}, 6, 0, 0, "copies into views");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* Shapes given to views are bounded like any tensor's (at most 2^40
+ * elements): their products never overflow. */
+START_TEST(test_huge_view_shapes)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    agt_assert_error(ag_reshape(x, AG_SHAPE(INT64_MAX, 2, 0)), "ag_reshape", "too many elements",
+                     "reshape to a huge shape with a zero dim");
+    agt_assert_error(ag_reshape(x, AG_SHAPE(-1, INT64_C(1) << 62, INT64_C(1) << 62)), "ag_reshape",
+                     "too many elements", "reshape -1 beside huge dims");
+    agt_assert_error(ag_expand(ag_ones(dev, AG_F32, AG_SHAPE(1, 1)),
+                               AG_SHAPE(INT64_C(1) << 40, INT64_C(1) << 40)),
+                     "ag_expand", "[1099511627776,1099511627776]", "expand past 2^40 elements");
+    ag_tensor *pieces[2];
+    ck_assert_int_eq(ag_split(x, INT64_MAX, 1, pieces, 2), 1);
+    agt_assert_shape(pieces[0], AG_SHAPE(2, 3), "split by INT64_MAX");
+    assert_status(ag_split(x, 1, 1, pieces, -1), "ag_split", "[2,3]", "split max_out -1");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* eps of every norm is finite and >= 0, like ag_layer_norm's: a negative
+ * one gives NaN wherever the variance is small. */
+START_TEST(test_norm_eps)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(4, 3), 1, 1.0);
+    agt_assert_error(ag_rms_norm(x, 1, (int64_t[]){3}, NULL, -1e-5), "ag_rms_norm", "eps",
+                     "rms_norm negative eps");
+    agt_assert_error(ag_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, -1.0), "ag_batch_norm",
+                     "[4,3]", "batch_norm negative eps");
+    agt_assert_error(ag_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1, NAN), "ag_batch_norm",
+                     "eps", "batch_norm NaN eps");
+    agt_assert_error(ag_layer_norm(x, 1, (int64_t[]){3}, NULL, NULL, INFINITY), "ag_layer_norm",
+                     "eps", "layer_norm infinite eps");
+    ck_assert_ptr_nonnull(ag_rms_norm(x, 1, (int64_t[]){3}, NULL, 0.0));
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+static ag_status item_index(void *ctx, int64_t index, float *x, int32_t *y)
+{
+    (void)ctx;
+    x[0] = (float)index;
+    *y = (int32_t)index;
+    return AG_OK;
+}
+
+/* A loader's sizes stay in range: a batch larger than the epoch is the whole
+ * epoch (or nothing with drop_last), and a dataset too large to order on the
+ * host is refused rather than overflowing the order's size. */
+START_TEST(test_loader_sizes)
+{
+    ag_device *dev = agt_open(_i);
+    ag_dataset *ds = ag_dataset_new(10, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ck_assert_ptr_nonnull(ds);
+    ag_loader *ld = ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = INT64_MAX});
+    ck_assert_msg(ld != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_loader_num_batches(ld), 1);
+    ag_scope_begin();
+    ag_tensor *x, *y;
+    ck_assert_int_eq(ag_loader_next(ld, &x, &y), 1);
+    agt_assert_shape(x, AG_SHAPE(10, 1), "one batch of every item");
+    ck_assert_int_eq(ag_loader_next(ld, &x, &y), 0);
+    ag_scope_end();
+    ag_loader_free(ld);
+    ld = ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = INT64_MAX, .drop_last = true});
+    ck_assert_msg(ld != NULL, "%s", ag_last_error());
+    ck_assert_int_eq(ag_loader_num_batches(ld), 0);
+    ag_loader_free(ld);
+    ag_dataset_free(ds);
+    /* normalisation constants that would make every value NaN */
+    agt_assert_error(ag_dataset_from_host(AG_U8, (uint8_t[]){1, 2}, 2, 0, NULL, (int32_t[]){0, 1},
+                                          &(ag_normalize){.std = NAN}, false),
+                     "ag_dataset_from_host", "std nan", "NaN std");
+    agt_assert_error(ag_dataset_mnist("no-such-images", "no-such-labels",
+                                      &(ag_normalize){.mean = INFINITY}),
+                     "ag_dataset_mnist", "mean inf", "infinite mean");
+    ds = ag_dataset_new((INT64_C(1) << 61) + 1, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ck_assert_ptr_nonnull(ds);
+    agt_assert_error(ag_loader_new(ds, dev, &(ag_loader_opts){.batch_size = 4}), "ag_loader_new",
+                     "2305843009213693953", "a dataset of 2^61 + 1 items");
+    ag_dataset_free(ds);
+    agt_close(dev);
+}
+END_TEST
+
+/* A bad scalar option names the shapes of the inputs it came with, like
+ * every other error. */
+START_TEST(test_option_errors_name_shapes)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    ag_tensor *img = agt_randn(dev, AG_SHAPE(2, 3, 8, 8), 2, 1.0);
+    ag_tensor *w = agt_randn(dev, AG_SHAPE(4, 3, 3, 3), 3, 1.0);
+    ag_tensor *t = agt_tensor_i32(dev, AG_SHAPE(2), (int32_t[]){0, 1});
+    agt_assert_error(ag_conv2d(img, w, NULL, &(ag_conv2d_opts){.stride = {-1, 1}}), "ag_conv2d",
+                     "input [2,3,8,8], weight [4,3,3,3]", "conv2d negative stride");
+    agt_assert_error(ag_conv_transpose2d(img, agt_randn(dev, AG_SHAPE(3, 4, 3, 3), 4, 1.0), NULL,
+                                         &(ag_conv2d_opts){.groups = -2}),
+                     "ag_conv_transpose2d", "[2,3,8,8]", "conv_transpose2d negative groups");
+    agt_assert_error(ag_mse_loss(x, x, (ag_reduction)9), "ag_mse_loss", "[2,3]", "bad reduction");
+    agt_assert_error(ag_cross_entropy(x, t, &(ag_cross_entropy_opts){.label_smoothing = 2}),
+                     "ag_cross_entropy", "[2,3]", "bad label_smoothing");
+    agt_assert_error(ag_smooth_l1_loss(x, x, AG_REDUCTION_MEAN, -1), "ag_smooth_l1_loss", "[2,3]",
+                     "negative beta");
+    agt_assert_error(ag_layer_norm(x, 1, (int64_t[]){3}, NULL, NULL, -1), "ag_layer_norm", "[2,3]",
+                     "layer_norm negative eps");
+    agt_assert_error(ag_batch_norm(img, NULL, NULL, NULL, NULL, true, 2.0, 1e-5), "ag_batch_norm",
+                     "[2,3,8,8]", "batch_norm momentum 2");
+    agt_assert_error(ag_cast(x, (ag_dtype)9), "ag_cast", "f32 [2,3]", "cast to dtype 9");
+    assert_status(ag_backward(x, NULL), "ag_backward", "[2,3]", "root without grad");
+    assert_status(ag_set_requires_grad(t, true), "ag_set_requires_grad", "i32 [2]",
+                  "requires_grad on i32");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
+/* Every function that takes a device refuses a destroyed one by name,
+ * before touching its backend. */
+START_TEST(test_destroyed_device)
+{
+    ag_device *dev = agt_open(_i);
+    ag_device *gone = ag_device_open(agt_backend_spec(_i));
+    ck_assert_ptr_nonnull(gone);
+    ag_device_close(gone); /* no tensor on it: destroyed */
+    const char *dead = "closed and destroyed";
+    ag_device_counters counters;
+    assert_status(ag_device_get_counters(gone, &counters), "ag_device_get_counters", dead,
+                  "counters of a destroyed device");
+    assert_status(ag_device_empty_cache(gone), "ag_device_empty_cache", dead,
+                  "empty_cache of a destroyed device");
+    ag_scope_begin();
+    ag_tensor *x = agt_randn(dev, AG_SHAPE(2, 3), 1, 1.0);
+    agt_assert_error(ag_arange(gone, AG_F32, 0, 4, 1), "ag_arange", dead, "arange");
+    agt_assert_error(ag_to_device(x, gone), "ag_to_device", dead, "to_device");
+    agt_assert_error(ag_clip_grad_norm_device(gone, &x, 1, 1.0), "ag_clip_grad_norm_device", dead,
+                     "clip_grad_norm_device");
+    ag_scope_end();
+    ag_dataset *ds = ag_dataset_new(4, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ck_assert_ptr_nonnull(ds);
+    agt_assert_error(ag_loader_new(ds, gone, &(ag_loader_opts){.batch_size = 2}), "ag_loader_new",
+                     dead, "loader on a destroyed device");
+    ag_dataset_free(ds);
+    agt_close(dev);
+}
+END_TEST
+
+/* Step counts stay far from overflowing: an optimizer's count is at most
+ * 2^53, like a parameter's step, so counting on from it is defined. */
+START_TEST(test_step_count_bound)
+{
+    ag_device *dev = agt_open(_i);
+    ag_tensor *w = ag_ones(dev, AG_F32, AG_SHAPE(2));
+    ck_assert_int_eq(ag_set_requires_grad(w, true), AG_OK);
+    ag_optimizer *opt = ag_optim_adam(&w, 1, NULL);
+    ck_assert_ptr_nonnull(opt);
+    assert_status(ag_optimizer_set_step_count(opt, INT64_MAX), "ag_optimizer_set_step_count",
+                  "9223372036854775807", "step count INT64_MAX");
+    ck_assert_int_eq(ag_optimizer_step_count(opt), 0);
+    ck_assert_int_eq(ag_optimizer_set_step_count(opt, INT64_C(1) << 53), AG_OK);
+    ag_scope_begin();
+    ck_assert_int_eq(ag_set_grad(w, ag_ones(dev, AG_F32, AG_SHAPE(2))), AG_OK);
+    ck_assert_int_eq(ag_optimizer_step(opt), AG_OK);
+    ag_scope_end();
+    ck_assert_int_eq(ag_optimizer_step_count(opt), (INT64_C(1) << 53) + 1);
+    /* a parameter's step is exported as an i32 entry: one past INT32_MAX
+     * is refused rather than written as INT32_MIN */
+    ag_scope_begin();
+    ck_assert_int_eq(ag_optimizer_state_set(opt, "state.0.step", ag_scalar(dev, AG_F32, 3e9)), AG_OK);
+    agt_assert_error(ag_optimizer_state_entry(opt, 0, NULL, 0), "ag_optimizer_state_entry",
+                     "3000000000", "step past INT32_MAX");
+    ag_state_dict *sd = ag_state_dict_new();
+    ck_assert_int_eq(ag_state_dict_add(sd, "w", w), AG_OK);
+    assert_status(ag_checkpoint_save("no-such-dir/ckpt", sd, opt, 0, 0, NULL, NULL),
+                  "ag_checkpoint_save", "does not fit", "checkpoint of a step past INT32_MAX");
+    ag_state_dict_free(sd);
+    ag_scope_end();
+    ag_optimizer_free(opt);
+    ag_release(w);
+    agt_close(dev);
+}
+END_TEST
+
+/* A module has one owner: appending one that a container already owns,
+ * appending a container into itself, and freeing a container's child are
+ * refused (they made cycles, double frees and use after free). Module state
+ * errors name the module function. */
+START_TEST(test_module_ownership)
+{
+    ag_device *dev = agt_open(_i);
+    ag_module *lin = ag_nn_linear(dev, 2, 2, true);
+    ag_module *relu = ag_nn_relu();
+    ag_module *seq = ag_nn_sequential(1, &lin);
+    ck_assert_ptr_nonnull(seq);
+    ag_module *other = ag_nn_sequential(1, &relu);
+    ck_assert_ptr_nonnull(other);
+    assert_status(ag_nn_sequential_append(other, lin), "ag_nn_sequential_append",
+                  "Linear already belongs to a container", "append an owned module");
+    assert_status(ag_nn_sequential_append(seq, seq), "ag_nn_sequential_append", "cycle",
+                  "append a Sequential to itself");
+    ck_assert_int_eq(ag_nn_sequential_append(other, seq), AG_OK); /* a free one is fine */
+    ag_module_free(other); /* frees seq (now its child) and lin */
+    ag_module *a = ag_nn_relu();
+    agt_assert_error(ag_nn_sequential(3, (ag_module *[]){a, a, ag_nn_tanh()}),
+                     "ag_nn_sequential_append", "already belongs", "the same module twice");
+    /* a child freed alone */
+    ag_module *l2 = ag_nn_linear(dev, 2, 2, false);
+    ag_module *s2 = ag_nn_sequential(1, &l2);
+    ag_clear_error();
+    ag_module_free(l2);
+    ck_assert_msg(strstr(ag_last_error(), "ag_module_free") &&
+                      strstr(ag_last_error(), "belongs to a container"), "%s", ag_last_error());
+    ag_scope_begin();
+    agt_assert_shape(ag_module_forward(s2, agt_randn(dev, AG_SHAPE(3, 2), 1, 1.0)), AG_SHAPE(3, 2),
+                     "the child still works");
+    ag_state_dict *sd = ag_state_dict_new();
+    ck_assert_int_eq(ag_state_dict_add(sd, "0.weight", ag_zeros(dev, AG_F32, AG_SHAPE(3, 2))), AG_OK);
+    assert_status(ag_module_load_state_dict(s2, sd, true), "ag_module_load_state_dict: ", "[3,2]",
+                  "load a wrong shape");
+    ag_state_dict_free(sd);
+    ag_scope_end();
+    agt_assert_error(ag_module_state_dict(NULL), "ag_module_state_dict", NULL, "state of NULL");
+    ag_module_free(s2);
+    agt_close(dev);
+}
+END_TEST
+
+/* A loader keeps its device alive like a tensor does: closing the device's
+ * handle while the loader still uploads batches is safe. */
+START_TEST(test_loader_keeps_device)
+{
+    ag_device *dev = agt_open(_i);
+    ag_device *d2 = ag_device_open(agt_backend_spec(_i));
+    ck_assert_ptr_nonnull(d2);
+    ag_dataset *ds = ag_dataset_new(20, 1, (int64_t[]){1}, item_index, NULL, NULL);
+    ag_loader *ld = ag_loader_new(ds, d2, &(ag_loader_opts){.batch_size = 2});
+    ck_assert_msg(ld != NULL, "%s", ag_last_error());
+    ag_scope_begin();
+    ag_tensor *x, *y;
+    ck_assert_int_eq(ag_loader_next(ld, &x, &y), 1);
+    ag_scope_end();
+    ag_device_close(d2); /* the loader still holds it */
+    for (int b = 1; b < 10; b++) { /* more than the prefetched batches */
+        ag_scope_begin();
+        ck_assert_msg(ag_loader_next(ld, &x, &y) == 1, "batch %d: %s", b, ag_last_error());
+        agt_assert_close(x, (float[]){(float)(2 * b), (float)(2 * b + 1)}, 2, 0, 0, "batch");
+        ag_scope_end();
+    }
+    ag_loader_free(ld); /* destroys d2 */
+    assert_status(ag_device_sync(d2), "ag_device_sync", "closed and destroyed", "after the loader");
+    ag_dataset_free(ds);
     agt_close(dev);
 }
 END_TEST
@@ -394,6 +863,19 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_handle_misuse);
     AGT_ADD_LOOP(tc, test_backward_errors);
     AGT_ADD_LOOP(tc, test_device_errors);
+    AGT_ADD_LOOP(tc, test_range_edges);
+    AGT_ADD_LOOP(tc, test_released_operands);
+    AGT_ADD_LOOP(tc, test_module_configs);
+    AGT_ADD_LOOP(tc, test_wrapped_errors);
+    AGT_ADD_LOOP(tc, test_expanded_destination);
+    AGT_ADD_LOOP(tc, test_huge_view_shapes);
+    AGT_ADD_LOOP(tc, test_norm_eps);
+    AGT_ADD_LOOP(tc, test_loader_sizes);
+    AGT_ADD_LOOP(tc, test_option_errors_name_shapes);
+    AGT_ADD_LOOP(tc, test_destroyed_device);
+    AGT_ADD_LOOP(tc, test_step_count_bound);
+    AGT_ADD_LOOP(tc, test_module_ownership);
+    AGT_ADD_LOOP(tc, test_loader_keeps_device);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -333,6 +333,45 @@ START_TEST(test_capture_rejects_host_read)
 }
 END_TEST
 
+/* A step that runs an op on another device fails the capture; the error
+ * names ag_graph_capture first and tells the two device handles apart
+ * (another handle on the same backend is another device). */
+typedef struct other_ctx {
+    step_ctx *c;
+    ag_device *other;
+} other_ctx;
+
+static ag_status step_uses_other_device(void *p)
+{
+    other_ctx *o = p;
+    ag_status st = train_step(o->c);
+    ag_scope_begin();
+    if (st == AG_OK && !ag_ones(o->other, AG_F32, AG_SHAPE(2))) st = ag_last_status();
+    ag_scope_end();
+    return st;
+}
+
+START_TEST(test_capture_fn_names_other_device)
+{
+    ag_device *dev = agt_open(_i);
+    ag_device *other = ag_device_open("cpu");
+    ck_assert_ptr_nonnull(other);
+    step_ctx c;
+    setup(&c, dev, MODEL_MLP);
+    write_batch(&c, 0);
+    ck_assert_int_eq(train_step(&c), AG_OK);
+    other_ctx o = {&c, other};
+    agt_assert_error(ag_graph_capture(dev, step_uses_other_device, &o, NULL), "ag_graph_capture: ",
+                     "handle #", "op on another device in a capture");
+    ag_graph *g = ag_graph_capture(dev, train_step, &c, NULL); /* the thread can capture again */
+    ck_assert_msg(g != NULL, "%s", ag_last_error());
+    ag_graph_free(g);
+    teardown(&c);
+    ag_device_close(other);
+    agt_close(dev);
+}
+END_TEST
+
 START_TEST(test_capture_rejects_first_optimizer_step)
 {
     ag_device *dev = agt_open(_i);
@@ -622,6 +661,7 @@ static Suite *graph_suite(void)
     AGT_ADD_LOOP(tc, test_replay_sgd_rmsprop_schedule);
     AGT_ADD_LOOP(tc, test_cnn_memory_plan);
     AGT_ADD_LOOP(tc, test_capture_rejects_host_read);
+    AGT_ADD_LOOP(tc, test_capture_fn_names_other_device);
     AGT_ADD_LOOP(tc, test_capture_rejects_first_optimizer_step);
     AGT_ADD_LOOP(tc, test_capture_rejects_other_device);
     AGT_ADD_LOOP(tc, test_failed_replay_changes_nothing);

@@ -369,6 +369,7 @@ START_TEST(test_f32_kernel_ops_take_half)
         ag_tensor *m = ag_cast(ag_cast(agt_randn(dev, AG_SHAPE(3, 5), 91 + (uint64_t)h, 2.0), t), AG_F32);
         ag_tensor *img16 = ag_cast(img, t), *k16 = ag_cast(k, t), *m16 = ag_cast(m, t);
         ag_tensor *target = agt_tensor_i32(dev, AG_SHAPE(3), (int32_t[]){0, 4, 1});
+        ag_tensor *rows = agt_tensor_i32(dev, AG_SHAPE(2, 2), (int32_t[]){2, 0, 1, 2}); /* of m */
         struct { const char *name; ag_tensor *got, *want; } c[] = {
             {"conv2d", ag_conv2d(img16, k16, NULL, &same), ag_conv2d(img, k, NULL, &same)},
             {"max_pool2d", ag_max_pool2d(img16, &pool), ag_max_pool2d(img, &pool)},
@@ -382,6 +383,8 @@ START_TEST(test_f32_kernel_ops_take_half)
             {"logsumexp", ag_logsumexp(m16, 1, (int[]){1}, false), ag_logsumexp(m, 1, (int[]){1}, false)},
             {"max", ag_max(m16, 1, (int[]){0}, false), ag_max(m, 1, (int[]){0}, false)},
             {"index_select", ag_index_select(m16, 1, target), ag_index_select(m, 1, target)},
+            {"embedding", ag_embedding(rows, m16), ag_embedding(rows, m)},
+            {"embedding_padded", ag_embedding_padded(rows, m16, 1), ag_embedding_padded(rows, m, 1)},
         };
         for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
             ck_assert_msg(c[i].got != NULL, "%s %s: %s", ag_dtype_name(t), c[i].name, ag_last_error());

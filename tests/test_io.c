@@ -252,6 +252,7 @@ START_TEST(test_safetensors_corrupt)
         {"{\"__metadata__\":[]}", 0, "__metadata__", NULL},
         {"{\"a\":7}", 0, "not a JSON object", "\"a\""},
         {"{} xyz", 0, "trailing bytes", NULL},
+        {"{\"\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "invalid name", NULL},
     };
     char name[32];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -607,6 +608,8 @@ START_TEST(test_checkpoint_load_validates_first)
         {"lr nan", NULL, NULL, NULL, "optim.lr", "nan", "optim.lr", AG_ERR_FORMAT},
         {"lr empty", NULL, NULL, NULL, "optim.lr", "", "optim.lr", AG_ERR_FORMAT},
         {"steps negative", NULL, NULL, NULL, "optim.steps", "-5", "optim.steps", AG_ERR_FORMAT},
+        {"steps huge", NULL, NULL, NULL, "optim.steps", "9223372036854775807", "optim.steps",
+         AG_ERR_FORMAT},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rewrite_checkpoint(dev, good, bad, cases[c].entry, cases[c].new_name, cases[c].value,

@@ -97,7 +97,9 @@ AG_API ag_tensor *ag_grad_scaler_scale(ag_grad_scaler *s, const ag_tensor *loss)
  * it before clipping gradients. */
 AG_API ag_status ag_grad_scaler_unscale(ag_grad_scaler *s, ag_optimizer *opt);
 /* Unscales (unless done already this step), then runs ag_optimizer_step
- * unless a gradient was inf or NaN. *stepped (may be NULL) tells which. */
+ * unless a gradient was inf or NaN. *stepped (may be NULL) tells which. At
+ * most once per step: a second call before ag_grad_scaler_update is
+ * AG_ERR_INVALID (it would apply the same gradients twice). */
 AG_API ag_status ag_grad_scaler_step(ag_grad_scaler *s, ag_optimizer *opt, bool *stepped);
 /* Adjusts the scale after a step (backoff after a skipped step, growth after
  * growth_interval good ones) and starts the next step. */

@@ -83,6 +83,7 @@ AG_API ag_dataset *ag_dataset_new(int64_t length, int item_ndim, const int64_t *
 
 /* Normalisation of raw values: x = (raw * scale - mean) / std.
  * A zero scale means 1/255 for u8 data and 1 for f32 data; a zero std means 1.
+ * The three must be finite (AG_ERR_INVALID otherwise).
  * Passing NULL is the same as all zeros (u8 → [0, 1]). */
 typedef struct ag_normalize {
     double scale, mean, std;
@@ -151,11 +152,14 @@ typedef struct ag_loader_opts {
 } ag_loader_opts;
 
 /* A loader over `ds` (borrowed: it must outlive the loader) producing
- * batches on `dev`. Epoch 0 starts immediately (prefetching begins). The
+ * batches on `dev`, which it keeps alive until ag_loader_free (like a tensor
+ * does: ag_device_close may come first). Epoch 0 starts immediately (prefetching begins). The
  * order of epoch e is the identity without shuffle, else a Fisher-Yates
  * permutation from a splitmix64 stream keyed by (seed, e): the same seed and
- * epoch give the same batches on every run and device. The caller owns the
- * loader: ag_loader_free it. */
+ * epoch give the same batches on every run and device. A batch_size larger
+ * than the epoch gives one batch of every item (none with drop_last); a
+ * dataset of more than 2^40 items or a batch of more than 2^40 values is
+ * AG_ERR_INVALID. The caller owns the loader: ag_loader_free it. */
 AG_API ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *opts);
 
 /* The next batch of the current epoch: *x [B, ...item shape] f32, *y [B]

@@ -33,7 +33,9 @@ AG_API void ag_module_train(ag_module *m, bool training);
 AG_API bool ag_module_is_training(const ag_module *m);
 /* Type name, e.g. "Linear", "Sequential". */
 AG_API const char *ag_module_type(const ag_module *m);
-/* Frees the module, its children and its tensors. NULL is a no-op. */
+/* Frees the module, its children and its tensors. NULL is a no-op. A module
+ * that belongs to a container is freed with it: freeing it alone is
+ * AG_ERR_INVALID and does nothing. */
 AG_API void ag_module_free(ag_module *m);
 
 /* Named tensors of the module tree, in registration order (depth first).
@@ -62,7 +64,9 @@ AG_API ag_status ag_module_load_state_dict(ag_module *m, const ag_state_dict *sd
 
 /* A Sequential over `n` modules, which it takes ownership of (also on failure). */
 AG_API ag_module *ag_nn_sequential(int n, ag_module *const *modules);
-/* Appends a module (taking ownership). */
+/* Appends a module (taking ownership). A module that already belongs to a
+ * container, or one that contains seq (a cycle), is AG_ERR_INVALID and stays
+ * where it was. */
 AG_API ag_status ag_nn_sequential_append(ag_module *seq, ag_module *m);
 
 /* ---- Layers ---------------------------------------------------------------- */

@@ -273,12 +273,14 @@ AG_API ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *sh
  * cumulative average of momentum=None is the nn module's, see
  * AG_MOMENTUM_CUMULATIVE); fails when a channel has only
  * one value. In eval mode uses the running statistics, which are then
- * required. weight/bias: [C] or NULL; running stats: f32 [C] or NULL. */
+ * required. weight/bias: [C] or NULL; running stats: f32 [C] or NULL; eps
+ * finite and >= 0. */
 AG_API ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean,
                                 ag_tensor *running_var, const ag_tensor *weight,
                                 const ag_tensor *bias, bool training, double momentum,
                                 double eps);
-/* x / sqrt(mean(x², last ndims) + eps) * weight (weight of `shape` or NULL). */
+/* x / sqrt(mean(x², last ndims) + eps) * weight (weight of `shape` or NULL;
+ * eps finite and >= 0). */
 AG_API ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
                               const ag_tensor *weight, double eps);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p) when

@@ -129,7 +129,8 @@ AG_API int ag_optimizer_state_count(const ag_optimizer *opt);
 /* Entry `i` (0 <= i < state_count): writes its name into `name` (`cap` bytes,
  * always NUL-terminated; may be NULL) and returns its tensor as a new
  * reference in the current scope (the live buffer for tensors; a new tensor
- * on the parameter's device for the step). NULL on error. */
+ * on the parameter's device for the step). NULL on error, among them a step
+ * past INT32_MAX, which the i32 entry cannot hold. */
 AG_API ag_tensor *ag_optimizer_state_entry(const ag_optimizer *opt, int i, char *name,
                                            size_t cap);
 

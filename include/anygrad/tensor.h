@@ -97,7 +97,8 @@ AG_API char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap);
  * since the last sync or read (the data is copied; see ops.h). ag_item
  * returns NAN then. */
 AG_API ag_status ag_tensor_read(const ag_tensor *t, void *dst, size_t nbytes);
-/* Copies host data into the tensor (which may be a view). */
+/* Copies host data into the tensor (which may be a view, but not an expanded
+ * one whose elements share memory: AG_ERR_INVALID). */
 AG_API ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes);
 /* The value of a one-element tensor as double. Returns NAN on error. */
 AG_API double ag_item(const ag_tensor *t);
@@ -118,7 +119,8 @@ AG_API ag_tensor *ag_contiguous(const ag_tensor *t);
 /* A contiguous copy that never shares storage. */
 AG_API ag_tensor *ag_clone(const ag_tensor *t);
 /* Copies `src` (broadcast to dst's shape, converted to dst's dtype) into
- * `dst`, which may be a view. Not recorded by autograd. */
+ * `dst`, which may be a view, but not an expanded one whose elements share
+ * memory (AG_ERR_INVALID, like PyTorch). Not recorded by autograd. */
 AG_API ag_status ag_copy_(ag_tensor *dst, const ag_tensor *src);
 /* Fills `dst` (possibly a view) with `value`. Not recorded by autograd. */
 AG_API ag_status ag_fill_(ag_tensor *dst, double value);

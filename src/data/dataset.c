@@ -2,6 +2,7 @@
 #include "internal.h"
 #include "anygrad/data.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,17 @@ static ag_status host_get(void *ctx, int64_t i, float *x, int32_t *y)
     return AG_OK;
 }
 
+/* The normalisation constants are finite (NaN or inf would turn every value
+ * into NaN without a word). */
+static bool check_norm(const char *op, const ag_normalize *norm)
+{
+    if (!norm || (isfinite(norm->scale) && isfinite(norm->mean) && isfinite(norm->std)))
+        return true;
+    agi_error(AG_ERR_INVALID, op, "normalisation scale %g, mean %g and std %g must be finite",
+              norm->scale, norm->mean, norm->std);
+    return false;
+}
+
 static void norm_params(ag_dtype dtype, const ag_normalize *norm, float *scale, float *mean,
                         float *inv_std)
 {
@@ -161,6 +173,7 @@ ag_dataset *ag_dataset_from_host(ag_dtype dtype, const void *x, int64_t n, int i
         agi_error(AG_ERR_INVALID, op, "x must be u8 or f32, got %s", ag_dtype_name(dtype));
         return NULL;
     }
+    if (!check_norm(op, norm)) return NULL;
     if (n < 0 || (n > 0 && (!x || !labels)) || item_ndim < 0 || item_ndim >= AG_MAX_DIMS) {
         agi_error(AG_ERR_INVALID, op, "bad arguments (n %lld, item_ndim %d, x %s, labels %s)",
                   (long long)n, item_ndim, x ? "set" : "NULL", labels ? "set" : "NULL");
@@ -193,8 +206,13 @@ ag_dataset *ag_dataset_mnist(const char *images_path, const char *labels_path,
 {
     const char *op = "ag_dataset_mnist";
     ag_idx_array im, lb;
-    if (ag_idx_read(images_path, &im) != AG_OK) return NULL;
+    if (!check_norm(op, norm)) return NULL;
+    if (ag_idx_read(images_path, &im) != AG_OK) {
+        agi_error_in(op);
+        return NULL;
+    }
     if (ag_idx_read(labels_path, &lb) != AG_OK) {
+        agi_error_in(op);
         ag_idx_free(&im);
         return NULL;
     }

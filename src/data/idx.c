@@ -172,8 +172,12 @@ ag_tensor *ag_idx_load(const char *path, ag_device *dev)
         return NULL;
     }
     ag_idx_array a;
-    if (ag_idx_read(path, &a) != AG_OK) return NULL;
+    if (ag_idx_read(path, &a) != AG_OK) {
+        agi_error_in("ag_idx_load");
+        return NULL;
+    }
     ag_tensor *t = ag_from_data(dev, a.dtype, a.ndim, a.shape, a.data, a.nbytes);
     ag_idx_free(&a);
+    if (!t) agi_error_in("ag_idx_load");
     return t;
 }

@@ -177,6 +177,7 @@ static void loader_destroy(ag_loader *ld)
     pthread_mutex_destroy(&ld->mu);
     pthread_cond_destroy(&ld->cv_prod);
     pthread_cond_destroy(&ld->cv_cons);
+    if (ld->dev) agi_device_release(ld->dev);
     free(ld);
 }
 
@@ -187,6 +188,7 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
         agi_error(AG_ERR_INVALID, op, "%s is NULL", !ds ? "dataset" : !dev ? "device" : "opts");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL; /* its batches go there from another thread */
     if (opts->batch_size < 1 || opts->prefetch < 0 || opts->prefetch > 64 ||
         opts->upload < AG_UPLOAD_AUTO || opts->upload > AG_UPLOAD_CALLER) {
         agi_error(AG_ERR_INVALID, op, "bad options (batch_size %lld, prefetch %d, upload %d)",
@@ -200,6 +202,20 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
                   opts->num_replicas);
         return NULL;
     }
+    /* The epoch's order lives on the host (8 bytes an item) and a batch is one
+     * tensor: both are bounded like tensors (2^40), which keeps the sizes
+     * computed below in range. */
+    int64_t ds_length = ag_dataset_length(ds), item[AG_MAX_DIMS];
+    int64_t item_numel = agi_numel(ag_dataset_item_shape(ds, item), item);
+    int64_t fill = opts->batch_size < ds_length ? opts->batch_size : ds_length; /* most per batch */
+    if (ds_length > (INT64_C(1) << 40) ||
+        (item_numel > 0 && fill > (INT64_C(1) << 40) / item_numel)) {
+        agi_error(AG_ERR_INVALID, op,
+                  "a dataset of %lld items and batches of %lld items of %lld values: at most 2^40 "
+                  "items and 2^40 values a batch", (long long)ds_length,
+                  (long long)opts->batch_size, (long long)item_numel);
+        return NULL;
+    }
     ag_loader *ld = agi_calloc(1, sizeof *ld);
     if (!ld) {
         agi_error(AG_ERR_OOM, op, "host out of memory");
@@ -210,6 +226,7 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
     pthread_cond_init(&ld->cv_cons, NULL);
     ld->ds = ds;
     ld->dev = dev;
+    agi_device_retain(dev); /* its uploads outlive ag_device_close until ag_loader_free */
     ld->opts = *opts;
     ld->ds_length = ag_dataset_length(ds);
     ld->length = ld->ds_length;
@@ -219,11 +236,13 @@ ag_loader *ag_loader_new(ag_dataset *ds, ag_device *dev, const ag_loader_opts *o
         ld->length = opts->shard_drop_tail ? ld->ds_length / r : (ld->ds_length + r - 1) / r;
         if (ld->ds_length == 0) ld->length = 0;
     }
-    ld->batch = opts->batch_size;
     ld->item_ndim = ag_dataset_item_shape(ds, ld->item_shape);
     ld->item_numel = agi_numel(ld->item_ndim, ld->item_shape);
-    ld->nbatches = opts->drop_last ? ld->length / ld->batch
-                                   : (ld->length + ld->batch - 1) / ld->batch;
+    /* ceil(length / batch_size) without overflow for a batch_size near INT64_MAX */
+    int64_t bs = opts->batch_size;
+    ld->nbatches = opts->drop_last ? ld->length / bs : ld->length ? (ld->length - 1) / bs + 1 : 0;
+    /* A batch never holds more than the epoch: buffers sized by that. */
+    ld->batch = bs < ld->length ? bs : ld->length ? ld->length : 1;
     ld->bg_upload = !opts->synchronous && opts->upload != AG_UPLOAD_CALLER;
     ld->depth = opts->synchronous ? 1 : (opts->prefetch ? opts->prefetch : 2);
     ld->order = agi_malloc((size_t)(ld->length ? ld->length : 1) * sizeof *ld->order);

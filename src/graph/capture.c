@@ -114,8 +114,9 @@ static struct agi_capture *capture_on(ag_device *dev)
     struct agi_capture *c = agi_tl_capture;
     if (!c || c->failure != AG_OK) return NULL;
     if (c->g->dev != dev) {
-        agi_graph_fail(c, AG_ERR_INVALID, "ag_graph: an op used %s while capturing on %s",
-                       dev->info.spec, c->g->dev->info.spec);
+        agi_graph_fail(c, AG_ERR_INVALID,
+                       "ag_graph: an op used %s (handle #%d) while capturing on %s (handle #%d)",
+                       dev->info.spec, dev->handle_id, c->g->dev->info.spec, c->g->dev->handle_id);
         return NULL;
     }
     return c;
@@ -292,7 +293,10 @@ ag_graph *ag_graph_capture(ag_device *dev, ag_status (*fn)(void *ctx), void *ctx
         agi_error(AG_ERR_INVALID, "ag_graph_capture", "fn is NULL");
         return NULL;
     }
-    if (ag_graph_begin(dev, opts) != AG_OK) return NULL;
+    if (ag_graph_begin(dev, opts) != AG_OK) {
+        agi_error_in("ag_graph_capture");
+        return NULL;
+    }
     ag_status st = fn(ctx);
     char msg[600];
     snprintf(msg, sizeof msg, "%s", ag_last_error());
@@ -302,5 +306,6 @@ ag_graph *ag_graph_capture(ag_device *dev, ag_status (*fn)(void *ctx), void *ctx
         agi_error(st, "ag_graph_capture", "the step failed: %s", msg);
         return NULL;
     }
+    if (!g) agi_error_in("ag_graph_capture");
     return g;
 }

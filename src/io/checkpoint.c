@@ -115,7 +115,7 @@ ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt
     if (model) *model = NULL;
     if (!path || !dev) return agi_error(AG_ERR_INVALID, LOAD, "%s is NULL", path ? "device" : "path");
     ag_state_dict *all = ag_safetensors_load(path, dev);
-    if (!all) return ag_last_status();
+    if (!all) return agi_error_in(LOAD);
     ag_status st = AG_OK;
     const char *tag = ag_state_dict_get_meta(all, "format");
     int64_t ep = 0, steps = 0;
@@ -140,9 +140,11 @@ ag_status ag_checkpoint_load(const char *path, ag_device *dev, ag_optimizer *opt
         else if (!lrs || !end || end == lrs || *end || !(lr >= 0) || !isfinite(lr))
             st = agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"optim.lr\" = \"%.40s\" is not a "
                            "finite number >= 0", path, lrs ? lrs : "(missing)");
-        else if ((st = need_int(path, all, "optim.steps", &steps)) == AG_OK && steps < 0)
-            st = agi_error(AG_ERR_FORMAT, LOAD, "%s: metadata \"optim.steps\" = %lld is negative",
-                           path, (long long)steps);
+        else if ((st = need_int(path, all, "optim.steps", &steps)) == AG_OK &&
+                 (steps < 0 || steps > AGI_MAX_STEP))
+            st = agi_error(AG_ERR_FORMAT, LOAD,
+                           "%s: metadata \"optim.steps\" = %lld is not in [0, 2^53]", path,
+                           (long long)steps);
     }
     /* Validate every optimizer entry (name, buffer, dtype, shape, step value)
      * before changing anything. */

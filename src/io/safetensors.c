@@ -372,9 +372,10 @@ static ag_status load_into(const char *path, const unsigned char *buf, size_t le
             snprintf(msg, sizeof msg, "%s", ag_last_error());
             st = agi_error(ag_last_status(), LOAD, "%s: tensor \"%.200s\": %s", path, es[i].name, msg);
         } else if ((st = ag_state_dict_add(sd, es[i].name, t)) != AG_OK) {
+            /* a name the dict refuses (empty, too long) is the file's fault */
             char msg[512];
             snprintf(msg, sizeof msg, "%s", ag_last_error());
-            st = agi_error(st, LOAD, "%s: %s", path, msg);
+            st = agi_error(st == AG_ERR_INVALID ? AG_ERR_FORMAT : st, LOAD, "%s: %s", path, msg);
         }
     }
     ag_scope_end();

@@ -211,6 +211,7 @@ ag_status ag_state_dict_load_into(const ag_state_dict *sd, int n, const char *co
                         name ? name : "(null)", "", "");
             continue;
         }
+        if (!agi_tensor_alive(op, dst)) return ag_last_status(); /* nothing copied yet */
         int k = find(sd, name);
         if (k < 0) {
             add_problem(msg, sizeof msg, &problems, "missing key %s%s%s", name, "", "");

@@ -2,6 +2,7 @@
 #include "module.h"
 
 #include <math.h>
+#include <string.h>
 
 /* [N, L, E] → [N, H, L, D] */
 static ag_tensor *split_heads(const ag_tensor *x, int64_t heads)
@@ -27,9 +28,17 @@ static ag_tensor *merge_heads(const ag_tensor *x)
     return ag_reshape(ag_transpose(x, 1, 2), 3, (int64_t[]){n, l, h * d});
 }
 
-static bool check_qkv(const ag_module *m, const ag_tensor *q, const ag_tensor *k, const ag_tensor *v)
+/* Checks the module, query/key/value and the mask the way
+ * ag_scaled_dot_product_attention checks its own (the dropout path does not
+ * go through it). */
+static bool check_qkv(const ag_module *m, const ag_tensor *q, const ag_tensor *k, const ag_tensor *v,
+                      const ag_tensor *mask, bool is_causal)
 {
     const char *op = "ag_nn_multihead_attention_forward";
+    if (strcmp(m->type, "MultiheadAttention") != 0) { /* its fields mean other things */
+        agi_error(AG_ERR_INVALID, op, "module is a %s, not a MultiheadAttention", m->type);
+        return false;
+    }
     if (!agi_check_tensor(op, q, "query") || !agi_check_tensor(op, k, "key") ||
         !agi_check_tensor(op, v, "value"))
         return false;
@@ -50,6 +59,29 @@ static bool check_qkv(const ag_module *m, const ag_tensor *q, const ag_tensor *k
                   agi_fmt_shape(c, 3, v->shape));
         return false;
     }
+    if (!mask) return true;
+    char a[192], b[192];
+    if (!agi_check_tensor(op, mask, "attn_mask") || !agi_check_same_device(op, q, mask))
+        return false;
+    if (is_causal) {
+        agi_error(AG_ERR_INVALID, op, "attn_mask %s must be NULL when is_causal is set",
+                  agi_fmt_shape(a, mask->ndim, mask->shape));
+        return false;
+    }
+    if (mask->dtype != AG_U8 && mask->dtype != AG_F32) {
+        agi_error(AG_ERR_INVALID, op, "attn_mask must be u8 (keep) or f32 (additive), got %s %s",
+                  ag_dtype_name(mask->dtype), agi_fmt_shape(a, mask->ndim, mask->shape));
+        return false;
+    }
+    /* scores are [N, heads, L, S] */
+    int64_t scores[4] = {q->shape[0], m->i[1], q->shape[1], k->shape[1]}, out[AG_MAX_DIMS];
+    int nd;
+    if (!agi_broadcast_shapes(op, mask->ndim, mask->shape, 4, scores, &nd, out) || nd != 4 ||
+        memcmp(out, scores, sizeof scores) != 0) {
+        agi_error(AG_ERR_INVALID, op, "attn_mask %s does not broadcast to attention scores %s",
+                  agi_fmt_shape(a, mask->ndim, mask->shape), agi_fmt_shape(b, 4, scores));
+        return false;
+    }
     return true;
 }
 
@@ -57,7 +89,11 @@ ag_tensor *ag_nn_multihead_attention_forward(ag_module *m, const ag_tensor *quer
                                              const ag_tensor *key, const ag_tensor *value,
                                              const ag_tensor *attn_mask, bool is_causal)
 {
-    if (!m || !check_qkv(m, query, key, value)) return NULL;
+    if (!m) {
+        agi_error(AG_ERR_INVALID, "ag_nn_multihead_attention_forward", "module is NULL");
+        return NULL;
+    }
+    if (!check_qkv(m, query, key, value, attn_mask, is_causal)) return NULL;
     int64_t e = m->i[0], heads = m->i[1];
     ag_tensor *w = agi_module_tensor(m, "in_proj_weight"); // [3E, E]
     ag_tensor *b = agi_module_tensor(m, "in_proj_bias");   // [3E]
@@ -77,22 +113,11 @@ ag_tensor *ag_nn_multihead_attention_forward(ag_module *m, const ag_tensor *quer
     double p = m->f[0];
     ag_tensor *attn;
     if (m->training && p > 0) {
-        /* Dropout on the attention weights needs the explicit form. */
+        /* Dropout on the attention weights needs them explicitly: the same
+         * masked, safe softmax as ag_scaled_dot_product_attention. */
         double scale = 1.0 / sqrt((double)(e / heads));
-        ag_tensor *scores = agi_matmul_scaled(q, ag_transpose(k, -2, -1), scale); // [N,H,L,S]
-        if (is_causal && scores) {
-            int64_t l = scores->shape[2], s = scores->shape[3];
-            ag_device *dev = scores->storage->dev;
-            ag_tensor *rows = ag_reshape(ag_arange(dev, AG_I32, 0, (double)l, 1), 2, (int64_t[]){l, 1});
-            ag_tensor *cols = ag_arange(dev, AG_I32, 0, (double)s, 1);
-            scores = ag_where(ag_le(cols, rows), scores, ag_full_like(scores, -INFINITY));
-        }
-        if (attn_mask) {
-            scores = attn_mask->dtype == AG_U8
-                         ? ag_where(attn_mask, scores, ag_full_like(scores, -INFINITY))
-                         : ag_add(scores, attn_mask);
-        }
-        attn = ag_matmul(ag_dropout(ag_softmax(scores, -1), p, true), v);
+        ag_tensor *weights = agi_attention_weights(q, k, attn_mask, is_causal, scale); // [N,H,L,S]
+        attn = ag_matmul(ag_dropout(weights, p, true), v);
     } else {
         attn = ag_scaled_dot_product_attention(q, k, v, attn_mask, is_causal, 0.0);
     }
@@ -108,9 +133,17 @@ ag_module *ag_nn_multihead_attention(ag_device *dev, int64_t embed_dim, int64_t 
                                      double dropout)
 {
     const char *op = "ag_nn_multihead_attention";
+    if (!dev) {
+        agi_error(AG_ERR_INVALID, op, "device is NULL");
+        return NULL;
+    }
     if (embed_dim <= 0 || heads <= 0 || embed_dim % heads) {
         agi_error(AG_ERR_INVALID, op, "embed_dim %lld must be a positive multiple of heads %lld",
                   (long long)embed_dim, (long long)heads);
+        return NULL;
+    }
+    if (!(dropout >= 0.0 && dropout <= 1.0)) {
+        agi_error(AG_ERR_INVALID, op, "dropout must be in [0, 1], got %g", dropout);
         return NULL;
     }
     ag_module *m = agi_module_new("MultiheadAttention", mha_self_forward);
@@ -129,6 +162,7 @@ ag_module *ag_nn_multihead_attention(ag_device *dev, int64_t embed_dim, int64_t 
                               true) ||
         agi_module_add_child(m, "out_proj", out) ||
         ag_fill_(agi_module_tensor(out, "bias"), 0.0)) {
+        agi_error_in(op);
         ag_module_free(m);
         return NULL;
     }
@@ -162,6 +196,7 @@ ag_module *ag_nn_transformer_encoder_layer(ag_device *dev, int64_t d_model, int6
         agi_module_add_child(m, "norm2", ag_nn_layer_norm(dev, d_model, 1e-5)) ||
         agi_module_add_child(m, "dropout1", ag_nn_dropout(dropout)) ||
         agi_module_add_child(m, "dropout2", ag_nn_dropout(dropout))) {
+        agi_error_in("ag_nn_transformer_encoder_layer");
         ag_module_free(m);
         return NULL;
     }

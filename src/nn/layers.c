@@ -9,19 +9,38 @@
 #define B(m) agi_module_tensor((m), "bias")
 
 /* Adds weight and optional bias with PyTorch's kaiming_uniform(a=sqrt(5))
- * default: both U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-static ag_module *with_weight_bias(ag_module *m, ag_device *dev, int ndim, const int64_t *wshape,
-                                   int64_t fan_in, int64_t bias_len, bool bias)
+ * default: both U(-1/sqrt(fan_in), 1/sqrt(fan_in)). A failure is reported
+ * as op's. */
+static ag_module *with_weight_bias(const char *op, ag_module *m, ag_device *dev, int ndim,
+                                   const int64_t *wshape, int64_t fan_in, int64_t bias_len,
+                                   bool bias)
 {
     if (!m) return NULL;
     double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
     if (agi_module_add_tensor(m, "weight", agi_param_uniform(dev, ndim, wshape, bound), true) != AG_OK ||
         (bias && agi_module_add_tensor(m, "bias", agi_param_uniform(dev, 1, (int64_t[]){bias_len}, bound),
                                        true) != AG_OK)) {
+        agi_error_in(op);
         ag_module_free(m);
         return NULL;
     }
     return m;
+}
+
+/* The device a constructor creates its tensors on: open and not NULL. */
+static bool check_device(const char *op, const ag_device *dev)
+{
+    if (dev) return agi_device_alive(op, dev);
+    agi_error(AG_ERR_INVALID, op, "device is NULL");
+    return false;
+}
+
+/* eps of a norm: finite and >= 0, like ag_layer_norm's. */
+static bool check_eps(const char *op, const char *type, double eps)
+{
+    if (isfinite(eps) && eps >= 0) return true;
+    agi_error(AG_ERR_INVALID, op, "%s eps must be finite and >= 0, got %g", type, eps);
+    return false;
 }
 
 static bool check_positive(const char *op, int64_t a, int64_t b)
@@ -41,8 +60,9 @@ static ag_tensor *linear_forward(ag_module *m, const ag_tensor *x)
 
 ag_module *ag_nn_linear(ag_device *dev, int64_t in_features, int64_t out_features, bool bias)
 {
-    if (!check_positive("ag_nn_linear", in_features, out_features)) return NULL;
-    return with_weight_bias(agi_module_new("Linear", linear_forward), dev, 2,
+    const char *op = "ag_nn_linear";
+    if (!check_device(op, dev) || !check_positive(op, in_features, out_features)) return NULL;
+    return with_weight_bias(op, agi_module_new("Linear", linear_forward), dev, 2,
                             (int64_t[]){out_features, in_features}, in_features, out_features, bias);
 }
 
@@ -70,7 +90,8 @@ ag_module *ag_nn_conv2d(ag_device *dev, int64_t in_channels, int64_t out_channel
 {
     const char *op = "ag_nn_conv2d";
     ag_conv2d_opts o = conv_defaults(opts);
-    if (!check_positive(op, in_channels, out_channels) || !check_positive(op, kernel_h, kernel_w))
+    if (!check_device(op, dev) || !check_positive(op, in_channels, out_channels) ||
+        !check_positive(op, kernel_h, kernel_w) || !agi_conv_opts_check(op, opts, false))
         return NULL;
     if (in_channels % o.groups || out_channels % o.groups) {
         agi_error(AG_ERR_INVALID, op, "channels %lld→%lld not divisible by groups %d",
@@ -80,7 +101,7 @@ ag_module *ag_nn_conv2d(ag_device *dev, int64_t in_channels, int64_t out_channel
     ag_module *m = agi_module_new("Conv2d", conv2d_forward);
     if (m) m->conv = o;
     int64_t cin = in_channels / o.groups;
-    return with_weight_bias(m, dev, 4, (int64_t[]){out_channels, cin, kernel_h, kernel_w},
+    return with_weight_bias(op, m, dev, 4, (int64_t[]){out_channels, cin, kernel_h, kernel_w},
                             cin * kernel_h * kernel_w, out_channels, bias);
 }
 
@@ -89,7 +110,8 @@ ag_module *ag_nn_conv_transpose2d(ag_device *dev, int64_t in_channels, int64_t o
 {
     const char *op = "ag_nn_conv_transpose2d";
     ag_conv2d_opts o = conv_defaults(opts);
-    if (!check_positive(op, in_channels, out_channels) || !check_positive(op, kernel_h, kernel_w))
+    if (!check_device(op, dev) || !check_positive(op, in_channels, out_channels) ||
+        !check_positive(op, kernel_h, kernel_w) || !agi_conv_opts_check(op, opts, true))
         return NULL;
     if (in_channels % o.groups || out_channels % o.groups) {
         agi_error(AG_ERR_INVALID, op, "channels %lld→%lld not divisible by groups %d",
@@ -100,7 +122,7 @@ ag_module *ag_nn_conv_transpose2d(ag_device *dev, int64_t in_channels, int64_t o
     if (m) m->conv = o;
     int64_t cout = out_channels / o.groups;
     /* PyTorch computes fan_in from weight.size(1) * kh * kw for transposed convs. */
-    return with_weight_bias(m, dev, 4, (int64_t[]){in_channels, cout, kernel_h, kernel_w},
+    return with_weight_bias(op, m, dev, 4, (int64_t[]){in_channels, cout, kernel_h, kernel_w},
                             cout * kernel_h * kernel_w, out_channels, bias);
 }
 
@@ -136,13 +158,14 @@ static ag_tensor *batch_norm_forward(ag_module *m, const ag_tensor *x)
     return y;
 }
 
-static ag_module *batch_norm(const char *type, int kind, ag_device *dev, int64_t c, double eps,
-                             double momentum)
+static ag_module *batch_norm(const char *op, const char *type, int kind, ag_device *dev, int64_t c,
+                             double eps, double momentum)
 {
-    if (!check_positive(type, c, 1)) return NULL;
+    if (!check_device(op, dev) || !check_positive(op, c, 1) || !check_eps(op, type, eps))
+        return NULL;
     if (!(momentum >= 0.0 && momentum <= 1.0) && momentum != AG_MOMENTUM_CUMULATIVE) {
-        agi_error(AG_ERR_INVALID, type, "momentum %g is not in [0, 1] nor AG_MOMENTUM_CUMULATIVE",
-                  momentum);
+        agi_error(AG_ERR_INVALID, op, "%s momentum %g is not in [0, 1] nor AG_MOMENTUM_CUMULATIVE",
+                  type, momentum);
         return NULL;
     }
     ag_module *m = agi_module_new(type, batch_norm_forward);
@@ -157,6 +180,7 @@ static ag_module *batch_norm(const char *type, int kind, ag_device *dev, int64_t
         agi_module_add_tensor(m, "running_var", agi_param_full(dev, AG_F32, 1, shape, 1.0, false), false) ||
         agi_module_add_tensor(m, "num_batches_tracked", agi_param_full(dev, AG_I32, 0, NULL, 0.0, false),
                               false)) {
+        agi_error_in(op);
         ag_module_free(m);
         return NULL;
     }
@@ -165,12 +189,12 @@ static ag_module *batch_norm(const char *type, int kind, ag_device *dev, int64_t
 
 ag_module *ag_nn_batch_norm1d(ag_device *dev, int64_t num_features, double eps, double momentum)
 {
-    return batch_norm("BatchNorm1d", 1, dev, num_features, eps, momentum);
+    return batch_norm("ag_nn_batch_norm1d", "BatchNorm1d", 1, dev, num_features, eps, momentum);
 }
 
 ag_module *ag_nn_batch_norm2d(ag_device *dev, int64_t num_features, double eps, double momentum)
 {
-    return batch_norm("BatchNorm2d", 2, dev, num_features, eps, momentum);
+    return batch_norm("ag_nn_batch_norm2d", "BatchNorm2d", 2, dev, num_features, eps, momentum);
 }
 
 static ag_tensor *layer_norm_forward(ag_module *m, const ag_tensor *x)
@@ -183,10 +207,11 @@ static ag_tensor *rms_norm_forward(ag_module *m, const ag_tensor *x)
     return ag_rms_norm(x, 1, &m->i[0], W(m), m->f[0]);
 }
 
-static ag_module *norm_module(const char *type, agi_forward_fn fwd, ag_device *dev, int64_t dim,
-                              double eps, bool bias)
+static ag_module *norm_module(const char *op, const char *type, agi_forward_fn fwd,
+                              ag_device *dev, int64_t dim, double eps, bool bias)
 {
-    if (!check_positive(type, dim, 1)) return NULL;
+    if (!check_device(op, dev) || !check_positive(op, dim, 1) || !check_eps(op, type, eps))
+        return NULL;
     ag_module *m = agi_module_new(type, fwd);
     if (!m) return NULL;
     m->i[0] = dim;
@@ -194,6 +219,7 @@ static ag_module *norm_module(const char *type, agi_forward_fn fwd, ag_device *d
     int64_t shape[1] = {dim};
     if (agi_module_add_tensor(m, "weight", agi_param_full(dev, AG_F32, 1, shape, 1.0, true), true) ||
         (bias && agi_module_add_tensor(m, "bias", agi_param_full(dev, AG_F32, 1, shape, 0.0, true), true))) {
+        agi_error_in(op);
         ag_module_free(m);
         return NULL;
     }
@@ -202,12 +228,12 @@ static ag_module *norm_module(const char *type, agi_forward_fn fwd, ag_device *d
 
 ag_module *ag_nn_layer_norm(ag_device *dev, int64_t dim, double eps)
 {
-    return norm_module("LayerNorm", layer_norm_forward, dev, dim, eps, true);
+    return norm_module("ag_nn_layer_norm", "LayerNorm", layer_norm_forward, dev, dim, eps, true);
 }
 
 ag_module *ag_nn_rms_norm(ag_device *dev, int64_t dim, double eps)
 {
-    return norm_module("RMSNorm", rms_norm_forward, dev, dim, eps, false);
+    return norm_module("ag_nn_rms_norm", "RMSNorm", rms_norm_forward, dev, dim, eps, false);
 }
 
 /* ---- Dropout and Embedding ------------------------------------------------------------ */
@@ -239,7 +265,7 @@ static ag_tensor *embedding_forward(ag_module *m, const ag_tensor *x)
 static ag_module *embedding_new(const char *op, ag_device *dev, int64_t num, int64_t dim,
                                 bool padded, int64_t padding_idx)
 {
-    if (!check_positive(op, num, dim)) return NULL;
+    if (!check_device(op, dev) || !check_positive(op, num, dim)) return NULL;
     if (padded && (padding_idx < -num || padding_idx >= num)) {
         agi_error(AG_ERR_INVALID, op, "padding_idx %lld out of range for %lld embeddings",
                   (long long)padding_idx, (long long)num);
@@ -262,6 +288,7 @@ static ag_module *embedding_new(const char *op, ag_device *dev, int64_t num, int
     ag_scope_end();
     if (w) ag_set_requires_grad(w, true);
     if (agi_module_add_tensor(m, "weight", w, true) != AG_OK) {
+        agi_error_in(op);
         ag_module_free(m);
         return NULL;
     }
@@ -287,12 +314,10 @@ static ag_tensor *adaptive_forward(ag_module *m, const ag_tensor *x)
     return ag_adaptive_avg_pool2d(x, m->i[0], m->i[1]);
 }
 
-static ag_module *pool_module(const char *type, agi_forward_fn fwd, const ag_pool2d_opts *opts)
+static ag_module *pool_module(const char *op, const char *type, agi_forward_fn fwd,
+                              const ag_pool2d_opts *opts)
 {
-    if (!opts || opts->kernel[0] <= 0 || opts->kernel[1] <= 0) {
-        agi_error(AG_ERR_INVALID, type, "kernel size must be positive");
-        return NULL;
-    }
+    if (!agi_pool_opts_check(op, opts, fwd == max_pool_forward)) return NULL;
     ag_module *m = agi_module_new(type, fwd);
     if (m) m->pool = *opts;
     return m;
@@ -300,12 +325,12 @@ static ag_module *pool_module(const char *type, agi_forward_fn fwd, const ag_poo
 
 ag_module *ag_nn_max_pool2d(const ag_pool2d_opts *opts)
 {
-    return pool_module("MaxPool2d", max_pool_forward, opts);
+    return pool_module("ag_nn_max_pool2d", "MaxPool2d", max_pool_forward, opts);
 }
 
 ag_module *ag_nn_avg_pool2d(const ag_pool2d_opts *opts)
 {
-    return pool_module("AvgPool2d", avg_pool_forward, opts);
+    return pool_module("ag_nn_avg_pool2d", "AvgPool2d", avg_pool_forward, opts);
 }
 
 ag_module *ag_nn_adaptive_avg_pool2d(int64_t out_h, int64_t out_w)
@@ -371,6 +396,11 @@ ag_module *ag_nn_gelu(bool tanh_approximation)
 
 ag_module *ag_nn_softplus(double beta, double threshold)
 {
+    if (!(beta != 0 && isfinite(beta))) { /* what ag_softplus refuses at forward */
+        agi_error(AG_ERR_INVALID, "ag_nn_softplus", "beta must be finite and non-zero, got %g",
+                  beta);
+        return NULL;
+    }
     ag_module *m = agi_module_new("Softplus", softplus_forward);
     if (m) {
         m->f[0] = beta;

@@ -72,6 +72,7 @@ ag_status agi_module_add_child(ag_module *m, const char *name, ag_module *child)
         return agi_error(AG_ERR_OOM, "ag_nn", "host out of memory");
     }
     child->training = m->training;
+    child->owned = true;
     m->children[m->n_children++] = (agi_named_child){copy, child};
     invalidate_names(m);
     return AG_OK;
@@ -94,12 +95,18 @@ ag_module *agi_module_child(const ag_module *m, const char *name)
 void ag_module_free(ag_module *m)
 {
     if (!m) return;
+    if (m->owned) { /* its container frees it: freeing it here would free it twice */
+        agi_error(AG_ERR_INVALID, "ag_module_free",
+                  "the %s belongs to a container: free the container instead", m->type);
+        return;
+    }
     for (int i = 0; i < m->n_tensors; i++) {
         free(m->tensors[i].name);
         ag_release(m->tensors[i].tensor);
     }
     for (int i = 0; i < m->n_children; i++) {
         free(m->children[i].name);
+        m->children[i].module->owned = false;
         ag_module_free(m->children[i].module);
     }
     free(m->tensors);
@@ -308,19 +315,37 @@ static ag_tensor *sequential_forward(ag_module *m, const ag_tensor *x)
     return (ag_tensor *)h;
 }
 
+/* After a failure: frees modules[from..n) that the Sequential was given,
+ * each once, leaving those that belong to a container (the error stays the
+ * failure's). */
+static void free_given(ag_module *const *modules, int from, int n)
+{
+    for (int j = from; j < n; j++) {
+        bool again = false;
+        for (int k = from; k < j && !again; k++) again = modules[k] == modules[j];
+        if (!again && modules[j] && !modules[j]->owned) ag_module_free(modules[j]);
+    }
+}
+
 ag_module *ag_nn_sequential(int n, ag_module *const *modules)
 {
+    if (n < 0 || (n > 0 && !modules)) {
+        agi_error(AG_ERR_INVALID, "ag_nn_sequential", n < 0 ? "module count %d is negative"
+                                                            : "the module array is NULL (n = %d)",
+                  n);
+        return NULL;
+    }
     ag_module *seq = agi_module_new("Sequential", sequential_forward);
     for (int i = 0; i < n; i++) {
         if (!seq || !modules[i]) {
             if (!modules[i] && seq && ag_last_status() == AG_OK) /* else keep the cause */
                 agi_error(AG_ERR_INVALID, "ag_nn_sequential", "module %d is NULL", i);
-            for (int j = i; j < n; j++) ag_module_free(modules[j]);
+            free_given(modules, i, n);
             ag_module_free(seq);
             return NULL;
         }
         if (ag_nn_sequential_append(seq, modules[i]) != AG_OK) {
-            for (int j = i + 1; j < n; j++) ag_module_free(modules[j]);
+            free_given(modules, i + 1, n);
             ag_module_free(seq);
             return NULL;
         }
@@ -328,12 +353,31 @@ ag_module *ag_nn_sequential(int n, ag_module *const *modules)
     return seq;
 }
 
+/* Whether m is root or one of its descendants. */
+static bool in_tree(const ag_module *root, const ag_module *m)
+{
+    if (root == m) return true;
+    for (int i = 0; i < root->n_children; i++)
+        if (in_tree(root->children[i].module, m)) return true;
+    return false;
+}
+
 ag_status ag_nn_sequential_append(ag_module *seq, ag_module *m)
 {
+    const char *op = "ag_nn_sequential_append";
     if (!seq || strcmp(seq->type, "Sequential") != 0) {
         ag_module_free(m);
-        return agi_error(AG_ERR_INVALID, "ag_nn_sequential_append", "not a Sequential");
+        return agi_error(AG_ERR_INVALID, op, "not a Sequential: %s", seq ? seq->type : "NULL");
     }
+    if (!m) /* keep the message of the failure that produced the NULL, if any */
+        return ag_last_status() != AG_OK ? ag_last_status()
+                                         : agi_error(AG_ERR_INVALID, op, "module is NULL");
+    /* Misuse that must not free m: it belongs to a container (maybe seq). */
+    if (m->owned)
+        return agi_error(AG_ERR_INVALID, op, "the %s already belongs to a container", m->type);
+    if (in_tree(m, seq))
+        return agi_error(AG_ERR_INVALID, op, "appending a %s to itself or to a module inside it "
+                         "would make a cycle", m->type);
     char name[16];
     snprintf(name, sizeof name, "%d", seq->n_children);
     return agi_module_add_child(seq, name, m);

@@ -22,6 +22,7 @@ struct ag_module {
     const char *type;
     agi_forward_fn forward;
     bool training;
+    bool owned; /* a child of a container, which frees it */
     agi_named_tensor *tensors;
     int n_tensors, cap_tensors;
     agi_named_child *children;

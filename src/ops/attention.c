@@ -70,27 +70,11 @@ static bool check_shapes(const char *op, const ag_tensor *q, const ag_tensor *k,
     return true;
 }
 
-ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *k,
-                                           const ag_tensor *v, const ag_tensor *attn_mask,
-                                           bool is_causal, double scale)
+ag_tensor *agi_attention_weights(const ag_tensor *q, const ag_tensor *k,
+                                 const ag_tensor *attn_mask, bool is_causal, double scale)
 {
-    const char *op = "ag_scaled_dot_product_attention";
-    if (!agi_check_tensor(op, q, "q") || !agi_check_tensor(op, k, "k") ||
-        !agi_check_tensor(op, v, "v"))
-        return NULL;
-    int snd;
-    int64_t sshape[AG_MAX_DIMS];
-    if (!check_shapes(op, q, k, v, attn_mask, &snd, sshape)) return NULL;
-    if (attn_mask && is_causal) {
-        char a[192];
-        agi_error(AG_ERR_INVALID, op, "attn_mask %s must be NULL when is_causal is set",
-                  agi_fmt_shape(a, attn_mask->ndim, attn_mask->shape));
-        return NULL;
-    }
-    int64_t L = sshape[snd - 2], S = sshape[snd - 1], E = q->shape[q->ndim - 1];
-    if (!(scale > 0.0)) scale = 1.0 / sqrt((double)(E > 0 ? E : 1));
-
-    ag_scope_begin();
+    if (!q || !k) return NULL;
+    int64_t L = q->shape[q->ndim - 2], S = k->shape[k->ndim - 2];
     ag_device *dev = q->storage->dev;
     // scores: [..., L, S]
     ag_tensor *scores = agi_matmul_scaled(q, ag_transpose(k, -2, -1), scale);
@@ -108,17 +92,37 @@ ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *
     /* -inf is a device scalar (a fill kernel): made only when a mask needs it */
     ag_tensor *ninf = keep || attn_mask ? ag_scalar(dev, AG_F32, -INFINITY) : NULL;
     if (keep) scores = ag_where(keep, scores, ninf);
-    ag_tensor *p;
-    if (attn_mask) {
-        /* Like PyTorch's safe softmax: a row whose keys are all masked gives 0
-         * (not NaN), with a zero gradient. The row is zeroed before the
-         * softmax too, so no NaN reaches the backward pass. */
-        ag_tensor *zero = ag_scalar(dev, AG_F32, 0.0);
-        ag_tensor *dead = ag_eq(ag_max(scores, AG_DIMS(-1), true), ninf); // [..., L, 1]
-        p = ag_where(dead, zero, ag_softmax(ag_where(dead, zero, scores), -1));
-    } else {
-        p = ag_softmax(scores, -1); /* causal rows always keep key 0 */
+    if (!attn_mask) return ag_softmax(scores, -1); /* causal rows always keep key 0 */
+    /* Like PyTorch's safe softmax: a row whose keys are all masked gives 0
+     * (not NaN), with a zero gradient. The row is zeroed before the softmax
+     * too, so no NaN reaches the backward pass. */
+    ag_tensor *zero = ag_scalar(dev, AG_F32, 0.0);
+    ag_tensor *dead = ag_eq(ag_max(scores, AG_DIMS(-1), true), ninf); // [..., L, 1]
+    return ag_where(dead, zero, ag_softmax(ag_where(dead, zero, scores), -1));
+}
+
+ag_tensor *ag_scaled_dot_product_attention(const ag_tensor *q, const ag_tensor *k,
+                                           const ag_tensor *v, const ag_tensor *attn_mask,
+                                           bool is_causal, double scale)
+{
+    const char *op = "ag_scaled_dot_product_attention";
+    if (!agi_check_tensor(op, q, "q") || !agi_check_tensor(op, k, "k") ||
+        !agi_check_tensor(op, v, "v"))
+        return NULL;
+    int snd;
+    int64_t sshape[AG_MAX_DIMS];
+    if (!check_shapes(op, q, k, v, attn_mask, &snd, sshape)) return NULL;
+    if (attn_mask && is_causal) {
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "attn_mask %s must be NULL when is_causal is set",
+                  agi_fmt_shape(a, attn_mask->ndim, attn_mask->shape));
+        return NULL;
     }
+    int64_t E = q->shape[q->ndim - 1];
+    if (!(scale > 0.0)) scale = 1.0 / sqrt((double)(E > 0 ? E : 1));
+
+    ag_scope_begin();
+    ag_tensor *p = agi_attention_weights(q, k, attn_mask, is_causal, scale); // [..., L, S]
     ag_tensor *out = ag_matmul(p, v);
     return agi_scope_return(op, out);
 }

@@ -21,6 +21,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,8 +220,10 @@ static ag_tensor *bias_grad(const char *op, const ag_tensor *dy)
 
 /* ---- Validation ------------------------------------------------------------- */
 
-/* Reads the options (NULL → defaults) into q; checks signs. */
-static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transposed, conv_geom *q)
+/* Reads the options (NULL → defaults) into q; checks signs. `what` names the
+ * operands in messages ("input [..], weight [..]"). */
+static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transposed, conv_geom *q,
+                      const char *what)
 {
     ag_conv2d_opts o = opts ? *opts : (ag_conv2d_opts){0};
     for (int i = 0; i < 2; i++) {
@@ -229,27 +232,28 @@ static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transpose
     }
     if (o.groups == 0) o.groups = 1;
     if (o.stride[0] < 0 || o.stride[1] < 0) {
-        agi_error(AG_ERR_INVALID, op, "stride must be positive, got (%d,%d)", o.stride[0],
-                  o.stride[1]);
+        agi_error(AG_ERR_INVALID, op, "stride must be positive, got (%d,%d) for %s",
+                  o.stride[0], o.stride[1], what);
         return false;
     }
     if (o.padding[0] < 0 || o.padding[1] < 0) {
-        agi_error(AG_ERR_INVALID, op, "padding must be non-negative, got (%d,%d)", o.padding[0],
-                  o.padding[1]);
+        agi_error(AG_ERR_INVALID, op, "padding must be non-negative, got (%d,%d) for %s",
+                  o.padding[0], o.padding[1], what);
         return false;
     }
     if (o.dilation[0] < 0 || o.dilation[1] < 0) {
-        agi_error(AG_ERR_INVALID, op, "dilation must be positive, got (%d,%d)", o.dilation[0],
-                  o.dilation[1]);
+        agi_error(AG_ERR_INVALID, op, "dilation must be positive, got (%d,%d) for %s",
+                  o.dilation[0], o.dilation[1], what);
         return false;
     }
     if (o.groups < 0) {
-        agi_error(AG_ERR_INVALID, op, "groups must be positive, got %d", o.groups);
+        agi_error(AG_ERR_INVALID, op, "groups must be positive, got %d for %s", o.groups, what);
         return false;
     }
     if (!transposed && (o.output_padding[0] != 0 || o.output_padding[1] != 0)) {
-        agi_error(AG_ERR_INVALID, op, "output_padding is for conv_transpose2d only, got (%d,%d)",
-                  o.output_padding[0], o.output_padding[1]);
+        agi_error(AG_ERR_INVALID, op,
+                  "output_padding is for conv_transpose2d only, got (%d,%d) for %s",
+                  o.output_padding[0], o.output_padding[1], what);
         return false;
     }
     if (transposed) {
@@ -258,9 +262,9 @@ static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transpose
                 (o.output_padding[i] >= o.stride[i] && o.output_padding[i] >= o.dilation[i])) {
                 agi_error(AG_ERR_INVALID, op,
                           "output_padding (%d,%d) must be non-negative and smaller than either "
-                          "stride (%d,%d) or dilation (%d,%d)",
+                          "stride (%d,%d) or dilation (%d,%d) for %s",
                           o.output_padding[0], o.output_padding[1], o.stride[0], o.stride[1],
-                          o.dilation[0], o.dilation[1]);
+                          o.dilation[0], o.dilation[1], what);
                 return false;
             }
         }
@@ -271,6 +275,21 @@ static bool read_opts(const char *op, const ag_conv2d_opts *opts, bool transpose
     q->oph = o.output_padding[0], q->opw = o.output_padding[1];
     q->g = o.groups;
     return true;
+}
+
+/* "input [..], weight [..]" into buf (at least 400 bytes), for read_opts. */
+static const char *operands(char *buf, const ag_tensor *x, const ag_tensor *weight)
+{
+    char a[192], b[192];
+    snprintf(buf, 400, "input %s, weight %s", agi_fmt_shape(a, x->ndim, x->shape),
+             agi_fmt_shape(b, weight->ndim, weight->shape));
+    return buf;
+}
+
+bool agi_conv_opts_check(const char *op, const ag_conv2d_opts *opts, bool transposed)
+{
+    conv_geom q;
+    return read_opts(op, opts, transposed, &q, "input [N,C,H,W]");
 }
 
 /* Common checks: NULLs, devices, ranks 4/4, bias rank 1. */
@@ -518,7 +537,8 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
     const char *op = "ag_conv2d";
     if (!check_inputs(op, x, weight, bias)) return NULL;
     conv_geom q = {0};
-    if (!read_opts(op, opts, false, &q)) return NULL;
+    char what[400];
+    if (!read_opts(op, opts, false, &q, operands(what, x, weight))) return NULL;
     if (!check_kernel(op, weight)) return NULL;
     char a[192], b[192];
     q.n = x->shape[0], q.c = x->shape[1], q.h = x->shape[2], q.w = x->shape[3];
@@ -702,7 +722,8 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
     const char *op = "ag_conv_transpose2d";
     if (!check_inputs(op, x, weight, bias)) return NULL;
     conv_geom q = {0};
-    if (!read_opts(op, opts, true, &q)) return NULL;
+    char what[400];
+    if (!read_opts(op, opts, true, &q, operands(what, x, weight))) return NULL;
     if (!check_kernel(op, weight)) return NULL;
     char a[192], b[192];
     q.n = x->shape[0], q.c = x->shape[1], q.h = x->shape[2], q.w = x->shape[3];

@@ -58,17 +58,59 @@ ag_tensor *ag_cast(const ag_tensor *t, ag_dtype dtype)
 {
     if (!agi_check_tensor("ag_cast", t, "t")) return NULL;
     if (ag_dtype_size(dtype) == 0) {
-        agi_error(AG_ERR_INVALID, "ag_cast", "invalid dtype %d", (int)dtype);
+        char a[192];
+        agi_error(AG_ERR_INVALID, "ag_cast", "invalid dtype %d for %s %s", (int)dtype,
+                  ag_dtype_name(t->dtype), agi_fmt_shape(a, t->ndim, t->shape));
         return NULL;
     }
     return copy_as("ag_cast", t, dtype);
 }
 
+/* Whether two views of one storage may share an element: their element
+ * ranges intersect and they are not the same view (copying a view onto
+ * itself changes nothing). Strides are >= 0. */
+static bool views_overlap(const ag_tensor *a, const ag_tensor *b)
+{
+    if (a->storage != b->storage) return false;
+    if (a->offset == b->offset && a->ndim == b->ndim &&
+        memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape) == 0 &&
+        memcmp(a->strides, b->strides, (size_t)a->ndim * sizeof *a->strides) == 0)
+        return false;
+    int64_t ahi = a->offset, bhi = b->offset;
+    for (int d = 0; d < a->ndim; d++) {
+        if (a->shape[d] == 0) return false;
+        ahi += a->strides[d] * (a->shape[d] - 1);
+    }
+    for (int d = 0; d < b->ndim; d++) {
+        if (b->shape[d] == 0) return false;
+        bhi += b->strides[d] * (b->shape[d] - 1);
+    }
+    return a->offset <= bhi && b->offset <= ahi;
+}
+
+static ag_status copy_into(const char *op, ag_tensor *dst, const ag_tensor *src);
+
 ag_status ag_copy_(ag_tensor *dst, const ag_tensor *src)
 {
     const char *op = "ag_copy_";
-    if (!agi_check_tensor(op, dst, "dst") || !agi_check_tensor(op, src, "src"))
+    if (!agi_check_tensor(op, dst, "dst") || !agi_check_tensor(op, src, "src") ||
+        !agi_check_writable(op, dst))
         return ag_last_status();
+    if (!views_overlap(dst, src)) return copy_into(op, dst, src);
+    /* A source sharing memory with the destination (a shifted or transposed
+     * view of the same tensor) is read in full first: kernels read and write
+     * elements in no particular order. */
+    ag_scope_begin();
+    ag_no_grad_begin();
+    ag_tensor *tmp = ag_clone(src);
+    ag_no_grad_end();
+    ag_status st = tmp ? copy_into(op, dst, tmp) : agi_error_in(op);
+    ag_scope_end();
+    return st;
+}
+
+static ag_status copy_into(const char *op, ag_tensor *dst, const ag_tensor *src)
+{
     if (!agi_check_same_device(op, dst, src)) return ag_last_status();
     int nd;
     int64_t shape[AG_MAX_DIMS];
@@ -114,6 +156,7 @@ ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev)
         agi_error(AG_ERR_INVALID, op, "device is NULL");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL;
     if (t->storage->dev == dev) return ag_clone(t);
     size_t nbytes = (size_t)ag_numel(t) * ag_dtype_size(t->dtype);
     void *host = agi_malloc(nbytes ? nbytes : 1);

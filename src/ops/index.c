@@ -381,6 +381,7 @@ static ag_tensor *embedding(const char *op, const ag_tensor *index, const ag_ten
 
 ag_tensor *ag_embedding(const ag_tensor *index, const ag_tensor *weight)
 {
+    AGI_HALF_VIA_F32(ag_embedding(index, AGI_F32(weight)), weight);
     return embedding("ag_embedding", index, weight, false, 0);
 }
 
@@ -388,6 +389,7 @@ ag_tensor *ag_embedding_padded(const ag_tensor *index, const ag_tensor *weight,
                                int64_t padding_idx)
 {
     const char *op = "ag_embedding_padded";
+    AGI_HALF_VIA_F32(ag_embedding_padded(index, AGI_F32(weight), padding_idx), weight);
     if (!agi_check_tensor(op, index, "index") || !agi_check_tensor(op, weight, "weight"))
         return NULL;
     if (weight->ndim == 2 && (padding_idx < -weight->shape[0] || padding_idx >= weight->shape[0])) {

@@ -184,7 +184,11 @@ ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
 static int split_views(const char *op, const ag_tensor *t, int d, int count, int64_t piece,
                        ag_tensor **out, int max_out)
 {
-    if (max_out > 0 && !out) return agi_error(AG_ERR_INVALID, op, "out is NULL");
+    char a[192];
+    if (max_out < 0 || (max_out > 0 && !out))
+        return agi_error(AG_ERR_INVALID, op, "%s (max_out %d) for %s",
+                         max_out < 0 ? "max_out is negative" : "out is NULL", max_out,
+                         agi_fmt_shape(a, t->ndim, t->shape));
     int64_t size = t->shape[d], start = 0;
     for (int k = 0; k < count && k < max_out; k++) {
         int64_t len = size - start < piece ? size - start : piece;
@@ -214,8 +218,8 @@ int ag_split(const ag_tensor *t, int64_t split_size, int dim, ag_tensor **out, i
     if (split_size < 0 || (split_size == 0 && size > 0))
         return agi_error(AG_ERR_INVALID, op, "split_size %lld invalid for dim %d of %s",
                          (long long)split_size, dim, agi_fmt_shape(a, t->ndim, t->shape));
-    int64_t count = split_size == 0 ? 1 : (size + split_size - 1) / split_size;
-    if (count < 1) count = 1;
+    /* ceil(size / split_size) without overflow for a split_size near INT64_MAX */
+    int64_t count = split_size == 0 || size == 0 ? 1 : (size - 1) / split_size + 1;
     if (count > 1 << 30)
         return agi_error(AG_ERR_INVALID, op, "%lld pieces are too many", (long long)count);
     return split_views(op, t, d, (int)count, split_size, out, max_out);

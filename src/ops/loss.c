@@ -15,10 +15,12 @@
 
 /* Ends the private scope opened by a loss, handing `out` (if any) to the
  * enclosing scope. A failure inside is reported under the loss's name. */
-static bool check_reduction(const char *op, ag_reduction r)
+static bool check_reduction(const char *op, ag_reduction r, const ag_tensor *input)
 {
     if (r == AG_REDUCTION_MEAN || r == AG_REDUCTION_SUM || r == AG_REDUCTION_NONE) return true;
-    agi_error(AG_ERR_INVALID, op, "invalid reduction %d", (int)r);
+    char a[192];
+    agi_error(AG_ERR_INVALID, op, "invalid reduction %d for input %s", (int)r,
+              agi_fmt_shape(a, input->ndim, input->shape));
     return false;
 }
 
@@ -189,9 +191,11 @@ static ag_tensor *class_loss(const char *op, const ag_tensor *x, const ag_tensor
     ag_cross_entropy_opts o = opts ? *opts : default_ce;
     if (!o.has_ignore_index && o.ignore_index == 0) o.ignore_index = default_ce.ignore_index;
     if (!logits) o.label_smoothing = 0.0;
-    if (!check_reduction(op, o.reduction)) return NULL;
+    if (!check_reduction(op, o.reduction, x)) return NULL;
     if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
-        agi_error(AG_ERR_INVALID, op, "label_smoothing %g is not in [0, 1]", o.label_smoothing);
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "label_smoothing %g is not in [0, 1] (input %s)",
+                  o.label_smoothing, agi_fmt_shape(a, x->ndim, x->shape));
         return NULL;
     }
     if (!check_targets(op, x, target, o.ignore_index, logits)) return NULL;
@@ -236,7 +240,7 @@ static bool check_pair(const char *op, const ag_tensor *input, const ag_tensor *
     if (!agi_check_tensor(op, input, "input") || !agi_check_tensor(op, target, "target"))
         return false;
     if (!agi_check_same_device(op, input, target)) return false;
-    if (!check_reduction(op, r)) return false;
+    if (!check_reduction(op, r, input)) return false;
     int nd;
     int64_t shape[AG_MAX_DIMS];
     return agi_broadcast_shapes(op, input->ndim, input->shape, target->ndim, target->shape, &nd,
@@ -270,7 +274,9 @@ ag_tensor *ag_smooth_l1_loss(const ag_tensor *input, const ag_tensor *target,
     const char *op = "ag_smooth_l1_loss";
     if (!check_pair(op, input, target, reduction)) return NULL;
     if (!(beta >= 0.0)) {
-        agi_error(AG_ERR_INVALID, op, "beta %g must be >= 0", beta);
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "beta %g must be >= 0 (input %s)", beta,
+                  agi_fmt_shape(a, input->ndim, input->shape));
         return NULL;
     }
     ag_scope_begin();
@@ -298,7 +304,7 @@ ag_tensor *ag_binary_cross_entropy_with_logits(const ag_tensor *logits, const ag
     if (!agi_check_tensor(op, logits, "logits") || !agi_check_tensor(op, target, "target"))
         return NULL;
     if (!agi_check_same_device(op, logits, target)) return NULL;
-    if (!check_reduction(op, reduction)) return NULL;
+    if (!check_reduction(op, reduction, logits)) return NULL;
     if (logits->ndim != target->ndim ||
         memcmp(logits->shape, target->shape, (size_t)logits->ndim * sizeof *logits->shape) != 0) {
         agi_error(AG_ERR_INVALID, op, "target %s must have the shape of logits %s",

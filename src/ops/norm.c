@@ -20,6 +20,17 @@ static ag_tensor *as_float(const char *op, const ag_tensor *x)
     return agi_as_f32(op, x);
 }
 
+/* eps finite and >= 0: a negative one makes sqrt(var + eps) NaN where the
+ * variance is small, an infinite one zeroes the output. */
+static bool check_eps(const char *op, const ag_tensor *x, double eps)
+{
+    if (eps >= 0.0 && !isinf(eps)) return true;
+    char a[192];
+    agi_error(AG_ERR_INVALID, op, "eps %g must be finite and >= 0 (input %s)", eps,
+              agi_fmt_shape(a, x->ndim, x->shape));
+    return false;
+}
+
 /* Checks an optional affine parameter: same device as x and exactly `shape`. */
 static bool check_param(const char *op, const ag_tensor *x, const ag_tensor *p, const char *arg,
                         int ndim, const int64_t *shape)
@@ -27,9 +38,10 @@ static bool check_param(const char *op, const ag_tensor *x, const ag_tensor *p, 
     if (!p) return true;
     if (!agi_check_same_device(op, x, p)) return false;
     if (p->ndim != ndim || memcmp(p->shape, shape, (size_t)ndim * sizeof *shape) != 0) {
-        char a[192], b[192];
-        agi_error(AG_ERR_INVALID, op, "%s %s must have shape %s", arg,
-                  agi_fmt_shape(a, p->ndim, p->shape), agi_fmt_shape(b, ndim, shape));
+        char a[192], b[192], c[192];
+        agi_error(AG_ERR_INVALID, op, "%s %s must have shape %s for input %s", arg,
+                  agi_fmt_shape(a, p->ndim, p->shape), agi_fmt_shape(b, ndim, shape),
+                  agi_fmt_shape(c, x->ndim, x->shape));
         return false;
     }
     return true;
@@ -109,10 +121,7 @@ ag_tensor *ag_layer_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     if (!check_normalized(op, x, ndims, shape, dims)) return NULL;
     if (!check_param(op, x, weight, "weight", ndims, shape)) return NULL;
     if (!check_param(op, x, bias, "bias", ndims, shape)) return NULL;
-    if (!(eps >= 0.0) || isinf(eps)) {
-        agi_error(AG_ERR_INVALID, op, "eps %g must be finite and >= 0", eps);
-        return NULL;
-    }
+    if (!check_eps(op, x, eps)) return NULL;
     ag_device *dev = x->storage->dev;
     int64_t n = agi_numel(ndims, shape), rows = n ? ag_numel(x) / n : 0;
     bool need = AGI_NEEDS_GRAD(x, weight, bias);
@@ -168,6 +177,7 @@ ag_tensor *ag_rms_norm(const ag_tensor *x, int ndims, const int64_t *shape,
     if (!agi_check_tensor(op, x, "x")) return NULL;
     if (!check_normalized(op, x, ndims, shape, dims)) return NULL;
     if (!check_param(op, x, weight, "weight", ndims, shape)) return NULL;
+    if (!check_eps(op, x, eps)) return NULL;
 
     ag_scope_begin();
     // x: [..., *shape]; y = x / sqrt(mean(x^2) + eps) * weight
@@ -210,8 +220,11 @@ ag_tensor *ag_batch_norm(const ag_tensor *x, ag_tensor *running_mean, ag_tensor 
 {
     AGI_HALF_VIA_F32(ag_batch_norm(AGI_F32(x), running_mean, running_var, AGI_F32(weight), AGI_F32(bias), training, momentum, eps), x, weight, bias);
     const char *op = "ag_batch_norm";
+    if (!agi_check_tensor(op, x, "x")) return NULL;
     if (!(momentum >= 0.0 && momentum <= 1.0)) {
-        agi_error(AG_ERR_INVALID, op, "momentum %g is not in [0, 1]", momentum);
+        char a[192];
+        agi_error(AG_ERR_INVALID, op, "momentum %g is not in [0, 1] (input %s)", momentum,
+                  agi_fmt_shape(a, x->ndim, x->shape));
         return NULL;
     }
     return batch_norm(op, x, running_mean, running_var, weight, bias, training, momentum, NULL,
@@ -252,6 +265,7 @@ static ag_tensor *batch_norm(const char *op, const ag_tensor *x, ag_tensor *runn
     if (!check_param(op, x, bias, "bias", 1, cshape)) return NULL;
     if (!check_running(op, x, running_mean, "running_mean", c)) return NULL;
     if (!check_running(op, x, running_var, "running_var", c)) return NULL;
+    if (!check_eps(op, x, eps)) return NULL;
     if (!training && (!running_mean || !running_var)) {
         agi_error(AG_ERR_INVALID, op,
                   "running_mean and running_var are required in eval mode (input %s)",

@@ -82,14 +82,13 @@ static bool check_x(const char *op, const ag_tensor *x, agi_pool_params *p)
     return true;
 }
 
-/* Checks the window options and computes the output size. */
-static bool read_window(const char *op, const ag_tensor *x, const ag_pool2d_opts *opts,
-                        bool dilation, agi_pool_params *p)
+/* Reads and checks the window options; `a` names the input in messages
+ * (its shape, or "[N,C,H,W]" when there is no input yet). */
+static bool window_opts(const char *op, const char *a, const ag_pool2d_opts *opts, bool dilation,
+                        agi_pool_params *p)
 {
-    char a[192];
     if (!opts) {
-        agi_error(AG_ERR_INVALID, op, "options (kernel size) are required, input %s",
-                  agi_fmt_shape(a, x->ndim, x->shape));
+        agi_error(AG_ERR_INVALID, op, "options (kernel size) are required, input %s", a);
         return false;
     }
     p->kh = opts->kernel[0], p->kw = opts->kernel[1];
@@ -101,30 +100,43 @@ static bool read_window(const char *op, const ag_tensor *x, const ag_pool2d_opts
     p->ceil_mode = opts->ceil_mode;
     if (!dilation && (opts->dilation[0] > 1 || opts->dilation[1] > 1)) {
         agi_error(AG_ERR_INVALID, op, "dilation (%d,%d) is for max pooling only, input %s",
-                  opts->dilation[0], opts->dilation[1], agi_fmt_shape(a, x->ndim, x->shape));
+                  opts->dilation[0], opts->dilation[1], a);
         return false;
     }
     if (p->kh <= 0 || p->kw <= 0) {
         agi_error(AG_ERR_INVALID, op, "kernel size must be positive, got (%lld,%lld) for input %s",
-                  (long long)p->kh, (long long)p->kw, agi_fmt_shape(a, x->ndim, x->shape));
+                  (long long)p->kh, (long long)p->kw, a);
         return false;
     }
     if (p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0) {
         agi_error(AG_ERR_INVALID, op,
                   "stride and dilation must be positive, got stride (%lld,%lld) dilation "
                   "(%lld,%lld) for input %s",
-                  (long long)p->sh, (long long)p->sw, (long long)p->dh, (long long)p->dw,
-                  agi_fmt_shape(a, x->ndim, x->shape));
+                  (long long)p->sh, (long long)p->sw, (long long)p->dh, (long long)p->dw, a);
         return false;
     }
     if (p->ph < 0 || p->pw < 0 || p->ph > p->kh / 2 || p->pw > p->kw / 2) {
         agi_error(AG_ERR_INVALID, op,
                   "padding (%lld,%lld) must be non-negative and at most half of kernel size "
                   "(%lld,%lld), input %s",
-                  (long long)p->ph, (long long)p->pw, (long long)p->kh, (long long)p->kw,
-                  agi_fmt_shape(a, x->ndim, x->shape));
+                  (long long)p->ph, (long long)p->pw, (long long)p->kh, (long long)p->kw, a);
         return false;
     }
+    return true;
+}
+
+bool agi_pool_opts_check(const char *op, const ag_pool2d_opts *opts, bool max_pool)
+{
+    agi_pool_params p;
+    return window_opts(op, "[N,C,H,W]", opts, max_pool, &p);
+}
+
+/* Checks the window options and computes the output size. */
+static bool read_window(const char *op, const ag_tensor *x, const ag_pool2d_opts *opts,
+                        bool dilation, agi_pool_params *p)
+{
+    char a[192];
+    if (!window_opts(op, agi_fmt_shape(a, x->ndim, x->shape), opts, dilation, p)) return false;
     p->oh = pool_out(p->h, p->kh, p->ph, p->sh, p->dh, p->ceil_mode);
     p->ow = pool_out(p->w, p->kw, p->pw, p->sw, p->dw, p->ceil_mode);
     if (p->oh < 1 || p->ow < 1) {

@@ -74,7 +74,7 @@ static bool infer_shape(const char *op, const ag_tensor *t, int ndim, const int6
         return false;
     }
     int infer = -1;
-    int64_t known = 1;
+    int64_t known = 1, nonzero = 1; /* nonzero: bounded like agi_check_shape, so no overflow */
     for (int d = 0; d < ndim; d++) {
         if (shape[d] == -1 && infer < 0) {
             infer = d;
@@ -85,6 +85,12 @@ static bool infer_shape(const char *op, const ag_tensor *t, int ndim, const int6
                       agi_fmt_shape(b, t->ndim, t->shape));
             return false;
         }
+        if (shape[d] > 0 && nonzero > (INT64_C(1) << 40) / shape[d]) {
+            agi_error(AG_ERR_INVALID, op, "target shape %s for %s has too many elements",
+                      agi_fmt_shape(a, ndim, shape), agi_fmt_shape(b, t->ndim, t->shape));
+            return false;
+        }
+        if (shape[d] > 0) nonzero *= shape[d];
         known *= shape[d];
         out[d] = shape[d];
     }
@@ -348,6 +354,7 @@ ag_tensor *ag_expand(const ag_tensor *t, int ndim, const int64_t *shape)
             return NULL;
         }
     }
+    if (!agi_check_shape(op, ndim, ns)) return NULL; /* at most 2^40 elements, like any tensor */
     ag_tensor *out = make_view(op, t, ndim, ns, st, t->offset);
     if (out && AGI_NEEDS_GRAD(t))
         out = agi_attach(out, agi_node_new(op, expand_backward, 1, (const ag_tensor *[]){t}));
@@ -423,7 +430,8 @@ ag_tensor *ag_slice(const ag_tensor *t, int dim, int64_t start, int64_t end, int
     if (end < 0) end = end + size < 0 ? 0 : end + size;
     if (start > size) start = size;
     if (end > size) end = size;
-    int64_t len = end > start ? (end - start + step - 1) / step : 0;
+    /* ceil((end - start) / step) without overflow for a step near INT64_MAX */
+    int64_t len = end > start ? (end - start - 1) / step + 1 : 0;
     return sub_view(op, t, d, start, len, step, false);
 }
 

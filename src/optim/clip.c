@@ -54,6 +54,7 @@ double ag_clip_grad_norm(ag_tensor *const *params, int n, double max_norm)
             agi_error(AG_ERR_INVALID, op, "parameter %d is NULL", i);
             return -1;
         }
+        if (!agi_tensor_alive(op, params[i])) return -1;
         const ag_tensor *g = params[i]->grad;
         if (g && g->dtype != AG_F32) {
             char b[192];
@@ -133,6 +134,7 @@ ag_tensor *ag_clip_grad_norm_device(ag_device *dev, ag_tensor *const *params, in
         agi_error(AG_ERR_INVALID, op, "device is NULL");
         return NULL;
     }
+    if (!agi_device_alive(op, dev)) return NULL;
     if (!params || n < 0) {
         agi_error(AG_ERR_INVALID, op, "params is NULL or n < 0 (n = %d)", n);
         return NULL;
@@ -146,6 +148,7 @@ ag_tensor *ag_clip_grad_norm_device(ag_device *dev, ag_tensor *const *params, in
             agi_error(AG_ERR_INVALID, op, "parameter %d is NULL", i);
             return NULL;
         }
+        if (!agi_tensor_alive(op, params[i])) return NULL;
         const ag_tensor *g = params[i]->grad;
         char b[192];
         if (g && g->dtype != AG_F32) {

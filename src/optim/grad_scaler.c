@@ -21,6 +21,7 @@ struct ag_grad_scaler {
     int good_steps;  /* steps in a row without inf / NaN */
     bool unscaled;   /* unscale ran for the current step */
     bool found_inf;  /* ... and saw an inf / NaN gradient */
+    bool stepped;    /* ag_grad_scaler_step ran (or skipped) the current step */
     int64_t skipped;
 };
 
@@ -145,16 +146,22 @@ ag_status ag_grad_scaler_step(ag_grad_scaler *s, ag_optimizer *opt, bool *steppe
     const char *op = "ag_grad_scaler_step";
     if (stepped) *stepped = false;
     if (!check_scaler(op, s)) return ag_last_status();
+    if (s->stepped) /* a second optimizer step on the same gradients */
+        return agi_error(AG_ERR_INVALID, op,
+                         "already called since the last update (call ag_grad_scaler_update)");
     if (!s->unscaled) {
         ag_status st = ag_grad_scaler_unscale(s, opt);
-        if (st != AG_OK) return st;
+        if (st != AG_OK) return agi_error_in(op);
     }
     if (s->found_inf) {
         s->skipped++;
+        s->stepped = true;
         return AG_OK;
     }
     ag_status st = ag_optimizer_step(opt);
-    if (st == AG_OK && stepped) *stepped = true;
+    if (st != AG_OK) return agi_error_in(op);
+    s->stepped = true;
+    if (stepped) *stepped = true;
     return st;
 }
 
@@ -177,6 +184,7 @@ ag_status ag_grad_scaler_update(ag_grad_scaler *s)
     }
     s->unscaled = false;
     s->found_inf = false;
+    s->stepped = false;
     return AG_OK;
 }
 

@@ -95,6 +95,7 @@ static ag_optimizer *opt_new(const char *op, opt_kind kind, ag_tensor *const *pa
             agi_error(AG_ERR_INVALID, op, "parameter %d is NULL", i);
             return NULL;
         }
+        if (!agi_tensor_alive(op, p)) return NULL;
         if (p->dtype != AG_F32) {
             /* 16-bit parameters: train f32 master weights under autocast */
             agi_error(agi_dtype_is_float(p->dtype) ? AG_ERR_UNSUPPORTED : AG_ERR_INVALID, op,
@@ -392,9 +393,12 @@ int64_t ag_optimizer_step_count(const ag_optimizer *opt) { return opt ? opt->ste
 
 ag_status ag_optimizer_set_step_count(ag_optimizer *opt, int64_t steps)
 {
-    if (!opt || steps < 0)
+    /* bounded like a parameter's step (state_check): counting on from it
+     * stays in range, and the bias corrections see an exact double */
+    if (!opt || steps < 0 || steps > AGI_MAX_STEP)
         return agi_error(AG_ERR_INVALID, "ag_optimizer_set_step_count",
-                         opt ? "negative step count" : "optimizer is NULL");
+                         opt ? "step count %lld is not in [0, 2^53]" : "optimizer is NULL",
+                         (long long)steps);
     opt->steps = steps;
     return AG_OK;
 }
@@ -445,6 +449,12 @@ ag_tensor *ag_optimizer_state_entry(const ag_optimizer *opt, int idx, char *name
         const param_state *s = &opt->ps[i];
         if (rest == 0) {
             if (name && cap) snprintf(name, cap, "state.%d.step", i);
+            if (s->step > INT32_MAX) { /* the entry is i32: it would not round-trip */
+                agi_error(AG_ERR_INVALID, "ag_optimizer_state_entry",
+                          "step %lld of parameter %d does not fit the i32 entry state.%d.step",
+                          (long long)s->step, i, i);
+                return NULL;
+            }
             return ag_scalar(s->param->storage->dev, AG_I32, (double)s->step);
         }
         int b = rest - 1;
@@ -466,6 +476,7 @@ static ag_status state_check(const char *op, const ag_optimizer *opt, const char
     if (!opt) return agi_error(AG_ERR_INVALID, op, "optimizer is NULL");
     if (!name) return agi_error(AG_ERR_INVALID, op, "name is NULL");
     if (!value) return agi_error(AG_ERR_INVALID, op, "value for %s is NULL", name);
+    if (!agi_tensor_alive(op, value)) return ag_last_status();
     int i = -1, used = 0;
     char field[64];
     if (sscanf(name, "state.%d.%63s%n", &i, field, &used) != 2 || name[used] != '\0')
@@ -486,7 +497,7 @@ static ag_status state_check(const char *op, const ag_optimizer *opt, const char
             snprintf(msg, sizeof msg, "%s", ag_last_error());
             return agi_error(ag_last_status(), op, "state entry \"%s\": %s", name, msg);
         }
-        if (!(v >= 0) || v > 9e15)
+        if (!(v >= 0) || v > (double)AGI_MAX_STEP)
             return agi_error(AG_ERR_INVALID, op, "state entry \"%s\": invalid step %g", name, v);
         *buf = -1;
         *step = (int64_t)v;
