@@ -73,9 +73,12 @@ static ag_status add_segment(ag_graph *g, int begin, int end, bool prebuild)
     return AG_OK;
 }
 
+/* Whether static runs of records go to backend lists. */
+static bool prebuilds(const ag_graph *g) { return !g->opts.no_prebuild && g->dev->be->list_build; }
+
 static ag_status build(ag_graph *g)
 {
-    bool prebuild = !g->opts.no_prebuild && g->dev->be->list_build;
+    bool prebuild = prebuilds(g);
     int i = 0;
     while (i < g->n) {
         int j = i;
@@ -212,7 +215,7 @@ ag_status ag_graph_get_info(const ag_graph *g, ag_graph_info *out)
                 for (int i = g->segs[s].begin; i < g->segs[s].end; i++)
                     host_records += g->e[i].kind == ENTRY_KERNEL && !g->e[i].fused_away;
     } else {
-        bool prebuild = !g->opts.no_prebuild && g->dev->be->list_build;
+        bool prebuild = prebuilds(g);
         for (int i = 0; i < g->n; i++)
             host_records += g->e[i].kind == ENTRY_KERNEL && !g->e[i].fused_away && (!prebuild || !is_static(&g->e[i]));
     }
