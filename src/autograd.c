@@ -44,8 +44,22 @@ agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
     node->name = name;
     node->backward = backward;
     node->n_inputs = n;
-    for (int i = 0; i < n && i < AGI_NODE_MAX_INPUTS; i++)
+    for (int i = 0; i < n && i < AGI_NODE_MAX_INPUTS; i++) {
         node->inputs[i] = ag_retain((ag_tensor *)inputs[i]);
+        if (inputs[i]) node->in_version[i] = atomic_load(&inputs[i]->storage->version);
+    }
+    node->reads_inputs = (1u << AGI_NODE_MAX_INPUTS) - 1;
+    return node;
+}
+
+void agi_node_reads(agi_node *node, unsigned mask)
+{
+    if (node) node->reads_inputs = mask;
+}
+
+agi_node *agi_node_reads_none(agi_node *node)
+{
+    agi_node_reads(node, 0);
     return node;
 }
 
@@ -54,6 +68,7 @@ void agi_node_save(agi_node *node, int slot, const ag_tensor *t)
     if (!t) node->incomplete = true; /* the tensor to save could not be made */
     ag_release(node->saved[slot]);
     node->saved[slot] = ag_retain((ag_tensor *)t);
+    if (t) node->saved_version[slot] = atomic_load(&t->storage->version);
 }
 
 ag_tensor *agi_attach(ag_tensor *out, agi_node *node)
@@ -161,6 +176,31 @@ ag_tensor *ag_detach(const ag_tensor *t)
 }
 
 /* ---- The backward walk --------------------------------------------------- */
+
+/* Fails (AG_ERR_INVALID, like PyTorch's "modified by an inplace operation")
+ * when a tensor whose values the node's backward reads was written in place
+ * after the node recorded it: the gradient would silently be wrong. */
+static ag_status check_versions(const char *op, const agi_node *node)
+{
+    for (int j = 0; j < AGI_NODE_MAX_INPUTS + AGI_NODE_MAX_SAVED; j++) {
+        bool input = j < AGI_NODE_MAX_INPUTS;
+        int slot = input ? j : j - AGI_NODE_MAX_INPUTS;
+        const ag_tensor *t = input ? node->inputs[slot] : node->saved[slot];
+        if (!t || (input && !(node->reads_inputs & (1u << slot)))) continue;
+        unsigned long long then = input ? node->in_version[slot] : node->saved_version[slot];
+        unsigned long long now = atomic_load(&t->storage->version);
+        if (now == then) continue;
+        char a[192];
+        return agi_error(AG_ERR_INVALID, op,
+                         "the gradient of %s needs the values of its %s %d (%s %s), which were "
+                         "modified in place after %s ran (version %llu, now %llu): run the "
+                         "backward before changing the tensor, or change a clone (ag_clone)",
+                         node->name, input ? "input" : "saved tensor", slot,
+                         ag_dtype_name(t->dtype), agi_fmt_shape(a, t->ndim, t->shape), node->name,
+                         then, now);
+    }
+    return AG_OK;
+}
 
 typedef struct entry {
     ag_tensor *tensor; /* borrowed: the graph keeps it alive */
@@ -358,6 +398,7 @@ ag_status ag_backward(ag_tensor *root, const ag_tensor *grad_output)
                 break;
             }
         }
+        if ((st = check_versions(op, node)) != AG_OK) break;
         ag_tensor *grads[AGI_NODE_MAX_INPUTS] = {0};
         st = node->backward(node, g, grads);
         if (st != AG_OK) {

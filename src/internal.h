@@ -86,6 +86,10 @@ typedef struct agi_storage {
     ag_device *dev;
     agi_buffer *buf;
     size_t nbytes;
+    /* In-place writes so far (ag_copy_, ag_fill_, ag_tensor_write, optimizer
+     * steps, gradient clipping...), shared by every view of the storage:
+     * autograd compares it with the value a node saw (agi_node_new). */
+    atomic_ullong version;
 } agi_storage;
 
 typedef struct agi_node agi_node;
@@ -137,6 +141,11 @@ ag_tensor *agi_scope_return(const char *op, ag_tensor *out);
 ag_tensor *agi_scope_return_node(const char *op, ag_tensor *out, agi_node *node, bool need_grad);
 /* Queues a kernel on `dev`; on failure sets the error (prefixing `op`). */
 ag_status agi_exec(const char *op, ag_device *dev, const agi_kernel *k);
+/* Counts an in-place write to t's storage (its version, ag_tensor_version):
+ * every front-end path that changes an existing tensor's values calls it, so
+ * that a backward which would read the changed values fails instead of
+ * computing a wrong gradient. NULL is a no-op. */
+void agi_tensor_bump(const ag_tensor *t);
 /* Counts live tensors (for ag_live_tensors). */
 extern atomic_llong agi_live_tensor_count;
 
@@ -277,6 +286,13 @@ struct agi_node {
     int64_t i[AG_MAX_DIMS * 2];
     void *extra;                            /* freed with free() if set */
     bool incomplete;                        /* agi_node_save got NULL (OOM) */
+    /* Storage versions of inputs[] (at agi_node_new) and saved[] (at
+     * agi_node_save), and which inputs' values the backward reads (bit i:
+     * inputs[i]; all by default, agi_node_reads narrows it). ag_backward
+     * refuses to run the node when one of those changed in place since. */
+    unsigned long long in_version[AGI_NODE_MAX_INPUTS];
+    unsigned long long saved_version[AGI_NODE_MAX_SAVED];
+    unsigned reads_inputs;
 };
 
 /* alpha * (a @ b) with alpha applied by the GEMM (src/ops/matmul.c), for
@@ -331,6 +347,12 @@ void agi_grad_ready_hook_set(agi_grad_ready_fn fn, void *ctx, agi_grad_ready_fn 
 /* A node with n inputs (each retained; NULL allowed). */
 agi_node *agi_node_new(const char *name, agi_backward_fn backward, int n,
                        const ag_tensor *const *inputs);
+/* Declares which inputs' values the node's backward reads (bit i: inputs[i];
+ * 0: none, as for views, sums, add): the others may change in place before
+ * the backward without making it wrong. Saved tensors are always checked. */
+void agi_node_reads(agi_node *node, unsigned mask);
+/* agi_node_reads(node, 0), returning node (NULL passes through). */
+agi_node *agi_node_reads_none(agi_node *node);
 /* Saves a tensor in slot `slot` (retained). Never save the node's own output
  * tensor: the output owns the node, so that would be a reference cycle and a
  * leak. Save ag_detach(out) instead (a view of the same data without grad_fn). */

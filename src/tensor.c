@@ -10,6 +10,17 @@ atomic_llong agi_live_tensor_count;
 
 int64_t ag_live_tensors(void) { return atomic_load(&agi_live_tensor_count); }
 
+void agi_tensor_bump(const ag_tensor *t)
+{
+    if (t && t->storage) atomic_fetch_add(&t->storage->version, 1);
+}
+
+int64_t ag_tensor_version(const ag_tensor *t)
+{
+    if (!agi_check_tensor("ag_tensor_version", t, "t")) return -1;
+    return (int64_t)atomic_load(&t->storage->version);
+}
+
 int64_t agi_numel(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
@@ -65,6 +76,7 @@ static agi_storage *storage_new(const char *op, ag_device *dev, size_t nbytes)
         return NULL;
     }
     atomic_init(&s->refs, 1);
+    atomic_init(&s->version, 0);
     s->dev = dev;
     s->nbytes = nbytes;
     if (nbytes > 0) {
@@ -353,6 +365,7 @@ ag_status ag_fill_(ag_tensor *dst, double value)
     agi_kernel k = {.op = AGI_K_FILL};
     k.dst = agi_view_of(dst);
     k.p.s.f[0] = value;
+    agi_tensor_bump(dst);
     return agi_exec("ag_fill_", dst->storage->dev, &k);
 }
 
@@ -591,6 +604,7 @@ ag_status ag_tensor_write(ag_tensor *t, const void *src, size_t nbytes)
     if (need == 0) return AG_OK;
     ag_device *dev = t->storage->dev;
     if (ag_is_contiguous(t)) {
+        agi_tensor_bump(t);
         size_t off = (size_t)t->offset * ag_dtype_size(t->dtype);
         if (agi_tl_capture) agi_graph_on_write(dev, t->storage->buf, off, src, need);
         return dev->be->write(dev->impl, t->storage->buf, off, src, need);

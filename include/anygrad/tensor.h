@@ -86,6 +86,14 @@ AG_API int64_t ag_numel(const ag_tensor *t);
 AG_API ag_dtype ag_tensor_dtype(const ag_tensor *t);
 AG_API ag_device *ag_tensor_device(const ag_tensor *t);
 AG_API bool ag_is_contiguous(const ag_tensor *t);
+/* How many times the tensor's memory was written in place (ag_copy_,
+ * ag_fill_, ag_tensor_write, an optimizer step, gradient clipping or
+ * unscaling, a collective, a state-dict load), like torch's _version. Views
+ * share their base's counter. ag_backward fails with AG_ERR_INVALID, naming
+ * the op and the tensor, when a value its gradient needs changed after the
+ * op ran, instead of computing a wrong gradient. -1 for NULL or a released
+ * tensor. */
+AG_API int64_t ag_tensor_version(const ag_tensor *t);
 /* Writes "[2,3,4]" into buf (always NUL-terminated). Returns buf. */
 AG_API char *ag_shape_str(const ag_tensor *t, char *buf, size_t cap);
 

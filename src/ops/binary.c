@@ -132,12 +132,20 @@ static ag_status extremum_bwd(agi_node *n, ag_tensor *g, ag_tensor **gr)
 
 /* ---- Tensor ⊕ tensor ---------------------------------------------------------- */
 
+/* Whose values a binary op's backward reads (agi_node_reads). */
+typedef enum binary_reads {
+    READS_NONE,  /* add, sub: the gradient is g */
+    READS_OTHER, /* mul: a's gradient reads b and b's reads a */
+    READS_BOTH,  /* div, pow, maximum, minimum */
+} binary_reads;
+
 typedef struct binary_def {
     const char *name;
     int sub;
     bool float_only; /* div, pow: integer inputs give f32 */
     agi_backward_fn backward;
     int64_t param;   /* node->i[0] */
+    binary_reads reads;
 } binary_def;
 
 static ag_tensor *binary(const binary_def *def, const ag_tensor *a, const ag_tensor *b)
@@ -159,25 +167,28 @@ static ag_tensor *binary(const binary_def *def, const ag_tensor *a, const ag_ten
     if (out && agi_dtype_is_float(rt) && AGI_NEEDS_GRAD(ak, bk)) {
         agi_node *node = agi_node_new(op, def->backward, 2, (const ag_tensor *[]){ak, bk});
         if (node) node->i[0] = def->param;
+        if (def->reads == READS_NONE) agi_node_reads(node, 0);
+        if (def->reads == READS_OTHER)
+            agi_node_reads(node, (bk->requires_grad ? 1u : 0u) | (ak->requires_grad ? 2u : 0u));
         out = agi_attach(out, node);
     }
     return leave_scope(out);
 }
 
-#define BINARY(fn, sub, float_only, bwd, param)                                                    \
+#define BINARY(fn, sub, float_only, bwd, param, reads)                                             \
     ag_tensor *ag_##fn(const ag_tensor *a, const ag_tensor *b)                                     \
     {                                                                                              \
-        static const binary_def def = {"ag_" #fn, sub, float_only, bwd, param};                    \
+        static const binary_def def = {"ag_" #fn, sub, float_only, bwd, param, reads};             \
         return binary(&def, a, b);                                                                 \
     }
 
-BINARY(add, AGI_B_ADD, false, add_bwd, 0)
-BINARY(sub, AGI_B_SUB, false, sub_bwd, 0)
-BINARY(mul, AGI_B_MUL, false, mul_bwd, 0)
-BINARY(div, AGI_B_DIV, true, div_bwd, 0)
-BINARY(pow, AGI_B_POW, true, pow_bwd, 0)
-BINARY(maximum, AGI_B_MAX, false, extremum_bwd, 1)
-BINARY(minimum, AGI_B_MIN, false, extremum_bwd, 0)
+BINARY(add, AGI_B_ADD, false, add_bwd, 0, READS_NONE)
+BINARY(sub, AGI_B_SUB, false, sub_bwd, 0, READS_NONE)
+BINARY(mul, AGI_B_MUL, false, mul_bwd, 0, READS_OTHER)
+BINARY(div, AGI_B_DIV, true, div_bwd, 0, READS_BOTH)
+BINARY(pow, AGI_B_POW, true, pow_bwd, 0, READS_BOTH)
+BINARY(maximum, AGI_B_MAX, false, extremum_bwd, 1, READS_BOTH)
+BINARY(minimum, AGI_B_MIN, false, extremum_bwd, 0, READS_BOTH)
 
 /* ---- Tensor ⊕ scalar ---------------------------------------------------------- */
 
@@ -245,6 +256,7 @@ static ag_tensor *scalar_op(const char *op, const ag_tensor *a, double s, scalar
             node->i[0] = kind;
             node->f[0] = s;
         }
+        agi_node_reads(node, kind == S_RDIV || kind == S_MAX || kind == S_MIN ? 1u : 0u);
         out = agi_attach(out, node);
     }
     return leave_scope(out);

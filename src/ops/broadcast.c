@@ -76,7 +76,8 @@ ag_tensor *agi_sum_to_shape(ag_tensor *grad, int ndim, const int64_t *shape)
         }
     }
     if (out && AGI_NEEDS_GRAD(grad))
-        out = agi_attach(out, agi_node_new("agi_sum_to_shape", sum_to_shape_backward, 1,
-                                     (const ag_tensor *[]){grad}));
+        out = agi_attach(out,
+                         agi_node_reads_none(agi_node_new("agi_sum_to_shape", sum_to_shape_backward,
+                                                          1, (const ag_tensor *[]){grad})));
     return out;
 }

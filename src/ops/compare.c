@@ -126,7 +126,10 @@ ag_tensor *ag_where(const ag_tensor *cond, const ag_tensor *a, const ag_tensor *
         if (agi_exec(op, a->storage->dev, &k) != AG_OK) out = NULL;
     }
     if (out && rt != kt) out = ag_cast(out, rt);
-    if (out && agi_dtype_is_float(rt) && AGI_NEEDS_GRAD(ak, bk))
-        out = agi_attach(out, agi_node_new(op, where_bwd, 3, (const ag_tensor *[]){cond, ak, bk}));
+    if (out && agi_dtype_is_float(rt) && AGI_NEEDS_GRAD(ak, bk)) {
+        agi_node *node = agi_node_new(op, where_bwd, 3, (const ag_tensor *[]){cond, ak, bk});
+        agi_node_reads(node, 1u); /* only the condition */
+        out = agi_attach(out, node);
+    }
     return leave_scope(out);
 }

@@ -588,7 +588,8 @@ static ag_tensor *conv2d_4d(const ag_tensor *x, const ag_tensor *weight, const a
     }
     if (conv2d_fwd(op, &q, xc, wc, y, bc ? 1.0 : 0.0) != AG_OK) goto fail;
     if (AGI_NEEDS_GRAD(x, weight, bias)) {
-        agi_node *node = agi_node_new(op, conv2d_backward, 3, (const ag_tensor *[]){x, weight, bias});
+        agi_node *node = agi_node_reads_none(
+            agi_node_new(op, conv2d_backward, 3, (const ag_tensor *[]){x, weight, bias}));
         if (node) {
             geom_store(node, &q);
             agi_node_save(node, 0, xc);
@@ -773,7 +774,8 @@ static ag_tensor *conv_t_4d(const ag_tensor *x, const ag_tensor *weight, const a
         img = NULL;
     }
     if (AGI_NEEDS_GRAD(x, weight, bias)) {
-        agi_node *node = agi_node_new(op, conv_t_backward, 3, (const ag_tensor *[]){x, weight, bias});
+        agi_node *node = agi_node_reads_none(
+            agi_node_new(op, conv_t_backward, 3, (const ag_tensor *[]){x, weight, bias}));
         if (node) {
             geom_store(node, &q);
             agi_node_save(node, 0, xc);

@@ -34,7 +34,8 @@ static ag_tensor *copy_as(const char *op, const ag_tensor *t, ag_dtype dtype)
         return NULL;
     }
     if (agi_dtype_is_float(dtype) && agi_dtype_is_float(t->dtype) && AGI_NEEDS_GRAD(t))
-        out = agi_attach(out, agi_node_new(op, identity_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_reads_none(agi_node_new(op, identity_backward, 1,
+                                                               (const ag_tensor *[]){t})));
     return out;
 }
 
@@ -96,6 +97,7 @@ ag_status ag_copy_(ag_tensor *dst, const ag_tensor *src)
     if (!agi_check_tensor(op, dst, "dst") || !agi_check_tensor(op, src, "src") ||
         !agi_check_writable(op, dst))
         return ag_last_status();
+    agi_tensor_bump(dst);
     if (!views_overlap(dst, src)) return copy_into(op, dst, src);
     /* A source sharing memory with the destination (a shifted or transposed
      * view of the same tensor) is read in full first: kernels read and write
@@ -169,6 +171,7 @@ ag_tensor *ag_to_device(const ag_tensor *t, ag_device *dev)
         out = ag_from_data(dev, t->dtype, t->ndim, t->shape, host, nbytes);
     free(host);
     if (out && agi_dtype_is_float(t->dtype) && AGI_NEEDS_GRAD(t))
-        out = agi_attach(out, agi_node_new(op, to_device_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_reads_none(agi_node_new(op, to_device_backward, 1,
+                                                               (const ag_tensor *[]){t})));
     return out;
 }

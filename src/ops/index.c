@@ -191,7 +191,8 @@ ag_tensor *ag_gather(const ag_tensor *x, int dim, const ag_tensor *index)
         return NULL;
     }
     if (agi_dtype_is_float(x->dtype) && AGI_NEEDS_GRAD(x)) {
-        agi_node *node = agi_node_new(op, gather_backward, 1, (const ag_tensor *[]){x});
+        agi_node *node =
+            agi_node_reads_none(agi_node_new(op, gather_backward, 1, (const ag_tensor *[]){x}));
         if (node) {
             node->i[0] = dim;
             agi_node_save(node, 0, index);
@@ -254,7 +255,8 @@ ag_tensor *ag_scatter_add(const ag_tensor *x, int dim, const ag_tensor *index,
         return NULL;
     }
     if (AGI_NEEDS_GRAD(x, src)) {
-        agi_node *node = agi_node_new(op, scatter_add_backward, 2, (const ag_tensor *[]){x, src});
+        agi_node *node = agi_node_reads_none(
+            agi_node_new(op, scatter_add_backward, 2, (const ag_tensor *[]){x, src}));
         if (node) {
             node->i[0] = dim;
             agi_node_save(node, 0, index);
@@ -320,7 +322,8 @@ ag_tensor *ag_index_select(const ag_tensor *x, int dim, const ag_tensor *index)
         return NULL;
     }
     if (agi_dtype_is_float(x->dtype) && AGI_NEEDS_GRAD(x)) {
-        agi_node *node = agi_node_new(op, index_select_backward, 1, (const ag_tensor *[]){x});
+        agi_node *node = agi_node_reads_none(
+            agi_node_new(op, index_select_backward, 1, (const ag_tensor *[]){x}));
         if (node) {
             node->i[0] = dim;
             agi_node_save(node, 0, index);
@@ -428,7 +431,8 @@ static ag_tensor *embedding(const char *op, const ag_tensor *index, const ag_ten
     if (m > 0 && gather_kernel(op, rows_view(y, m, d), weight, 0, index_rows(flat, m, d)) != AG_OK)
         goto fail;
     if (agi_dtype_is_float(weight->dtype) && AGI_NEEDS_GRAD(weight)) {
-        agi_node *node = agi_node_new(op, embedding_backward, 1, (const ag_tensor *[]){weight});
+        agi_node *node = agi_node_reads_none(
+            agi_node_new(op, embedding_backward, 1, (const ag_tensor *[]){weight}));
         if (node) {
             agi_node_save(node, 0, flat);
             node->i[0] = padded;

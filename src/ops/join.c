@@ -124,7 +124,8 @@ static ag_tensor *cat_impl(const char *op, int n, ag_tensor *const *ts, int d, a
         off += t->shape[d];
     }
     if (grad) {
-        agi_node *node = agi_node_new(op, cat_backward, n, (const ag_tensor *const *)ts);
+        agi_node *node =
+            agi_node_reads_none(agi_node_new(op, cat_backward, n, (const ag_tensor *const *)ts));
         if (node) node->i[0] = d;
         out = agi_attach(out, node);
     }

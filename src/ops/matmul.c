@@ -368,6 +368,8 @@ static ag_tensor *matmul_op(const char *op, const ag_tensor *a, const ag_tensor 
     if (AGI_NEEDS_GRAD(a, b)) {
         agi_node *node = agi_node_new(op, matmul_backward, 2, (const ag_tensor *[]){a, b});
         if (node) node->f[0] = alpha;
+        /* a's gradient reads b, b's reads a */
+        agi_node_reads(node, (b->requires_grad ? 1u : 0u) | (a->requires_grad ? 2u : 0u));
         out = agi_attach(out, node);
     }
     return out;
@@ -513,7 +515,12 @@ ag_tensor *ag_linear(const ag_tensor *x, const ag_tensor *weight, const ag_tenso
     ag_retain(y);
     ag_scope_end();
     if (!(y = agi_scope_track(y))) return NULL;
-    if (AGI_NEEDS_GRAD(x, weight, bias))
-        y = agi_attach(y, agi_node_new(op, linear_backward, 3, (const ag_tensor *[]){x, weight, bias}));
+    if (AGI_NEEDS_GRAD(x, weight, bias)) {
+        agi_node *node =
+            agi_node_new(op, linear_backward, 3, (const ag_tensor *[]){x, weight, bias});
+        /* x's gradient reads the weight, the weight's reads x; the bias is not read */
+        agi_node_reads(node, (weight->requires_grad ? 1u : 0u) | (x->requires_grad ? 2u : 0u));
+        y = agi_attach(y, node);
+    }
     return y;
 }

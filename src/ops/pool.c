@@ -201,7 +201,8 @@ ag_tensor *ag_max_pool2d(const ag_tensor *x, const ag_pool2d_opts *opts)
     k.p.pool = p;
     if (agi_exec(op, dev, &k) != AG_OK) goto fail;
     if (AGI_NEEDS_GRAD(x)) {
-        agi_node *node = agi_node_new(op, max_pool_backward, 1, (const ag_tensor *[]){x});
+        agi_node *node =
+            agi_node_reads_none(agi_node_new(op, max_pool_backward, 1, (const ag_tensor *[]){x}));
         if (node) {
             params_store(node, &p);
             agi_node_save(node, 0, idx);
@@ -252,7 +253,8 @@ static ag_tensor *avg_pool(const char *op, const ag_tensor *x, const agi_pool_pa
     k.p.pool = *p;
     if (agi_exec(op, dev, &k) != AG_OK) goto fail;
     if (AGI_NEEDS_GRAD(x)) {
-        agi_node *node = agi_node_new(op, avg_pool_backward, 1, (const ag_tensor *[]){x});
+        agi_node *node =
+            agi_node_reads_none(agi_node_new(op, avg_pool_backward, 1, (const ag_tensor *[]){x}));
         if (node) params_store(node, p);
         y = agi_attach(y, node);
     }

@@ -223,8 +223,8 @@ static ag_tensor *sum_mean(const char *op, const ag_tensor *x, int ndims, const 
         ag_scope_end();
         r = agi_scope_track(r);
         if (r && AGI_NEEDS_GRAD(x)) {
-            agi_node *node = agi_node_new(op, mean ? mean_backward : sum_backward, 1,
-                                          (const ag_tensor *[]){x});
+            agi_node *node = agi_node_reads_none(
+                agi_node_new(op, mean ? mean_backward : sum_backward, 1, (const ag_tensor *[]){x}));
             if (node) plan_store(node, &p);
             r = agi_attach(r, node);
         }
@@ -256,8 +256,8 @@ static ag_tensor *sum_mean(const char *op, const ag_tensor *x, int ndims, const 
     }
     agi_discard(xf);
     if (out && AGI_NEEDS_GRAD(x)) {
-        agi_node *node = agi_node_new(op, mean ? mean_backward : sum_backward, 1,
-                                      (const ag_tensor *[]){x});
+        agi_node *node = agi_node_reads_none(
+            agi_node_new(op, mean ? mean_backward : sum_backward, 1, (const ag_tensor *[]){x}));
         if (node) plan_store(node, &p);
         out = agi_attach(out, node);
     }

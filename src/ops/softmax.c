@@ -82,7 +82,7 @@ static ag_tensor *softmax_any(const char *op, const ag_tensor *x, int dim, int s
     }
     ag_no_grad_end();
     if (y && AGI_NEEDS_GRAD(x)) {
-        node = agi_node_new(op, softmax_backward, 1, (const ag_tensor *[]){x});
+        node = agi_node_reads_none(agi_node_new(op, softmax_backward, 1, (const ag_tensor *[]){x}));
         if (node) {
             node->i[0] = d;
             node->i[1] = sub;

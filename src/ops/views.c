@@ -28,7 +28,8 @@ static ag_status reshape_backward(agi_node *node, ag_tensor *g, ag_tensor **grad
 static ag_tensor *record_reshape(const char *op, ag_tensor *out, const ag_tensor *t)
 {
     if (out && AGI_NEEDS_GRAD(t))
-        out = agi_attach(out, agi_node_new(op, reshape_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_reads_none(
+                                  agi_node_new(op, reshape_backward, 1, (const ag_tensor *[]){t})));
     return out;
 }
 
@@ -266,7 +267,8 @@ static ag_tensor *permute_impl(const char *op, const ag_tensor *t, int ndim, con
     }
     ag_tensor *out = make_view(op, t, ndim, ns, st, t->offset);
     if (out && AGI_NEEDS_GRAD(t)) {
-        agi_node *node = agi_node_new(op, permute_backward, 1, (const ag_tensor *[]){t});
+        agi_node *node =
+            agi_node_reads_none(agi_node_new(op, permute_backward, 1, (const ag_tensor *[]){t}));
         if (node)
             for (int d = 0; d < ndim; d++) node->i[p[d]] = d; /* the inverse permutation */
         out = agi_attach(out, node);
@@ -357,7 +359,8 @@ ag_tensor *ag_expand(const ag_tensor *t, int ndim, const int64_t *shape)
     if (!agi_check_shape(op, ndim, ns)) return NULL; /* at most 2^40 elements, like any tensor */
     ag_tensor *out = make_view(op, t, ndim, ns, st, t->offset);
     if (out && AGI_NEEDS_GRAD(t))
-        out = agi_attach(out, agi_node_new(op, expand_backward, 1, (const ag_tensor *[]){t}));
+        out = agi_attach(out, agi_node_reads_none(
+                                  agi_node_new(op, expand_backward, 1, (const ag_tensor *[]){t})));
     return out;
 }
 
@@ -396,7 +399,8 @@ static ag_tensor *sub_view(const char *op, const ag_tensor *t, int d, int64_t st
     int64_t off = t->offset + (len > 0 || drop ? start * t->strides[d] : 0);
     ag_tensor *out = make_view(op, t, n, ns, st, off);
     if (out && AGI_NEEDS_GRAD(t)) {
-        agi_node *node = agi_node_new(op, slice_backward, 1, (const ag_tensor *[]){t});
+        agi_node *node =
+            agi_node_reads_none(agi_node_new(op, slice_backward, 1, (const ag_tensor *[]){t}));
         if (node) {
             node->i[0] = d;
             node->i[1] = start;

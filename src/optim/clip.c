@@ -108,6 +108,7 @@ double ag_clip_grad_norm(ag_tensor *const *params, int n, double max_norm)
         k.dst = k.src[0] = agi_view_of(g);
         k.p.s.f[0] = coef;
         k.p.s.f[1] = 0;
+        agi_tensor_bump(g);
         st = agi_exec(op, g->storage->dev, &k);
     }
     ag_scope_end();
@@ -195,6 +196,7 @@ ag_tensor *ag_clip_grad_norm_device(ag_device *dev, ag_tensor *const *params, in
         k.src[1].buf = coef->storage->buf;
         k.src[1].offset = 0;
         for (int d = 0; d < k.src[1].ndim; d++) k.src[1].strides[d] = 0;
+        agi_tensor_bump(g);
         st = agi_exec(op, dev, &k);
     }
     ag_tensor *norm = st == AG_OK ? ag_reshape(acc, 0, NULL) : NULL;

@@ -321,6 +321,9 @@ static ag_status update_param(const char *op, ag_optimizer *o, int i, const ag_t
     k.src[2] = flat_view(s->buf[1]);
     ag_device *dev = s->param->storage->dev;
     if (agi_tl_capture) agi_graph_hook_next(dev, replay_update, o, i);
+    agi_tensor_bump(s->param);
+    agi_tensor_bump(s->buf[0]);
+    agi_tensor_bump(s->buf[1]);
     st = agi_exec(op, dev, &k);
     if (st == AG_OK) s->step = t;
     return st;
