@@ -359,9 +359,25 @@ bool agi_broadcast_shapes(const char *op, int andim, const int64_t *ashape, int 
 
 /* ---- Creation ----------------------------------------------------------- */
 
+/* An integer tensor holds value truncated toward zero; NaN and values out of
+ * the dtype's range would hold something else (like PyTorch, refused). */
+static bool check_fill_value(const char *op, ag_dtype dtype, double value)
+{
+    double lo, hi;
+    if (dtype == AG_I32) lo = -2147483648.0, hi = 2147483647.0;
+    else if (dtype == AG_U8) lo = 0.0, hi = 255.0;
+    else return true;
+    double v = trunc(value);
+    if (v >= lo && v <= hi) return true; /* false for NaN */
+    agi_error(AG_ERR_INVALID, op, "value %g cannot be converted to %s without overflow", value,
+              ag_dtype_name(dtype));
+    return false;
+}
+
 ag_status ag_fill_(ag_tensor *dst, double value)
 {
     if (!agi_check_tensor("ag_fill_", dst, "dst")) return ag_last_status();
+    if (!check_fill_value("ag_fill_", dst->dtype, value)) return ag_last_status();
     agi_kernel k = {.op = AGI_K_FILL};
     k.dst = agi_view_of(dst);
     k.p.s.f[0] = value;
@@ -378,6 +394,7 @@ ag_tensor *ag_empty(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *sha
 static ag_tensor *full_named(const char *op, ag_device *dev, ag_dtype dtype, int ndim,
                              const int64_t *shape, double value)
 {
+    if (!check_fill_value(op, dtype, value)) return NULL;
     ag_tensor *t = agi_tensor_new(op, dev, dtype, ndim, shape);
     if (!t) return NULL;
     agi_kernel k = {.op = AGI_K_FILL};

@@ -847,6 +847,41 @@ START_TEST(test_loader_keeps_device)
 }
 END_TEST
 
+/* Integer fills truncate; NaN and out-of-range values are refused, the
+ * destination unchanged (PyTorch: "cannot be converted ... without overflow"). */
+START_TEST(test_integer_fill_values)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *t = ag_full(dev, AG_I32, AG_SHAPE(3), 7.9);
+    agt_assert_close(t, (float[]){7, 7, 7}, 3, 0, 0, "i32 full truncates");
+    ck_assert_int_eq(ag_fill_(t, -2.5), AG_OK);
+    agt_assert_close(t, (float[]){-2, -2, -2}, 3, 0, 0, "i32 fill truncates");
+    const double bad[] = {NAN, INFINITY, -INFINITY, 2147483648.0, -2147483649.0, 1e20};
+    for (int k = 0; k < 6; k++) {
+        ck_assert_int_eq(ag_fill_(t, bad[k]), AG_ERR_INVALID);
+        ck_assert_msg(strstr(ag_last_error(), "ag_fill_") && strstr(ag_last_error(), "i32"),
+                      "message: %s", ag_last_error());
+        agt_assert_error(ag_full(dev, AG_I32, AG_SHAPE(2), bad[k]), "ag_full", "overflow", "full i32");
+    }
+    agt_assert_close(t, (float[]){-2, -2, -2}, 3, 0, 0, "unchanged after refused fills");
+    ck_assert_int_eq(ag_fill_(t, 2147483647.0), AG_OK);
+    ck_assert_int_eq(ag_fill_(t, -2147483648.0), AG_OK);
+    ag_tensor *u = ag_zeros(dev, AG_U8, AG_SHAPE(2));
+    ck_assert_int_eq(ag_fill_(u, 255.0), AG_OK);
+    ck_assert_int_eq(ag_fill_(u, -1.0), AG_ERR_INVALID);
+    ck_assert_int_eq(ag_fill_(u, 256.0), AG_ERR_INVALID);
+    agt_assert_error(ag_scalar(dev, AG_U8, NAN), "ag_scalar", "u8", "u8 scalar NaN");
+    agt_assert_error(ag_full_like(u, 300.0), "ag_full", "u8", "u8 full_like");
+    /* floats keep NaN and infinities */
+    ag_tensor *f = ag_full(dev, AG_F32, AG_SHAPE(1), NAN);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(ag_fill_(f, INFINITY), AG_OK);
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 static Suite *errors_suite(void)
 {
     Suite *s = suite_create("errors");
@@ -876,6 +911,7 @@ static Suite *errors_suite(void)
     AGT_ADD_LOOP(tc, test_step_count_bound);
     AGT_ADD_LOOP(tc, test_module_ownership);
     AGT_ADD_LOOP(tc, test_loader_keeps_device);
+    AGT_ADD_LOOP(tc, test_integer_fill_values);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -514,6 +514,36 @@ START_TEST(test_no_scope_ownership)
 }
 END_TEST
 
+/* A 1-D [0] tensor is skipped by cat whatever the other shapes (PyTorch's
+ * legacy empty tensors), and still takes part in dtype promotion. */
+START_TEST(test_cat_skips_legacy_empty)
+{
+    ag_device *dev = agt_open(_i);
+    ag_scope_begin();
+    ag_tensor *a = agt_tensor(dev, AG_SHAPE(2, 2), (float[]){1, 2, 3, 4});
+    ag_tensor *b = agt_tensor(dev, AG_SHAPE(1, 2), (float[]){5, 6});
+    ag_tensor *e = ag_zeros(dev, AG_F32, AG_SHAPE(0));
+    ag_set_requires_grad(a, true);
+    ag_tensor *r = ag_cat(4, (ag_tensor *[]){e, a, e, b}, 0);
+    agt_assert_shape(r, 2, (const int64_t[]){3, 2}, "cat [0],[2,2],[0],[1,2]");
+    agt_assert_close(r, (float[]){1, 2, 3, 4, 5, 6}, 6, 0, 0, "cat skipping [0]");
+    ck_assert_int_eq(ag_backward(ag_sum(r, 0, NULL, false), NULL), AG_OK);
+    agt_assert_close(ag_grad(a), (float[]){1, 1, 1, 1}, 4, 0, 0, "gradient through cat");
+    agt_assert_shape(ag_cat(1, (ag_tensor *[]){e}, 0), 1, (const int64_t[]){0}, "cat of [0] alone");
+    agt_assert_shape(ag_cat(2, (ag_tensor *[]){e, e}, 0), 1, (const int64_t[]){0}, "cat of two [0]");
+    ag_tensor *ie = ag_zeros(dev, AG_I32, AG_SHAPE(0));
+    ag_tensor *bi = ag_cat(2, (ag_tensor *[]){ag_ones(dev, AG_I32, AG_SHAPE(1, 2)), e}, 1);
+    ck_assert_int_eq(ag_tensor_dtype(bi), AG_F32);
+    agt_assert_close(bi, (float[]){1, 1}, 2, 0, 0, "i32 with f32 [0] promotes");
+    agt_assert_shape(ag_cat(2, (ag_tensor *[]){ie, b}, 1), 2, (const int64_t[]){1, 2}, "dim 1");
+    /* other empty shapes still have to match */
+    agt_assert_error(ag_cat(2, (ag_tensor *[]){a, ag_zeros(dev, AG_F32, AG_SHAPE(0, 3))}, 0),
+                     "ag_cat", "[0,3]", "[0,3] against [2,2]");
+    ag_scope_end();
+    agt_close(dev);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("views");
@@ -530,6 +560,7 @@ int main(void)
     AGT_ADD_LOOP(tc, test_errors);
     AGT_ADD_LOOP(tc, test_no_scope_ownership);
     AGT_ADD_LOOP(tc, test_overlapping_copy);
+    AGT_ADD_LOOP(tc, test_cat_skips_legacy_empty);
     suite_add_tcase(s, tc);
     return agt_run_suite(s);
 }

@@ -53,6 +53,9 @@ AG_API void ag_release(ag_tensor *t);
 AG_API ag_tensor *ag_empty(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape);
 AG_API ag_tensor *ag_zeros(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape);
 AG_API ag_tensor *ag_ones(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape);
+/* `value` converted to dtype: rounded to nearest even for f16 / bf16,
+ * truncated toward zero for i32 and u8, where NaN or a value out of the
+ * dtype's range is AG_ERR_INVALID (as in ag_scalar, the *_like and ag_fill_). */
 AG_API ag_tensor *ag_full(ag_device *dev, ag_dtype dtype, int ndim, const int64_t *shape,
                           double value);
 /* A 0-dim tensor holding `value`. */
@@ -130,7 +133,9 @@ AG_API ag_tensor *ag_clone(const ag_tensor *t);
  * `dst`, which may be a view, but not an expanded one whose elements share
  * memory (AG_ERR_INVALID, like PyTorch). Not recorded by autograd. */
 AG_API ag_status ag_copy_(ag_tensor *dst, const ag_tensor *src);
-/* Fills `dst` (possibly a view) with `value`. Not recorded by autograd. */
+/* Fills `dst` (possibly a view) with `value`, converted as in ag_full (NaN or
+ * an out-of-range value for an integer dtype: AG_ERR_INVALID, dst unchanged).
+ * Not recorded by autograd. */
 AG_API ag_status ag_fill_(ag_tensor *dst, double value);
 
 /* ---- Views (no copy; differentiable) ------------------------------------ */

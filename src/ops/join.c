@@ -42,11 +42,19 @@ static bool check_list(const char *op, int n, ag_tensor *const *ts)
     return true;
 }
 
-/* Validates the inputs of cat; sets *d (normalised dim) and *dtype. */
+/* A 1-D tensor of shape [0]: cat skips it whatever the others' shapes (as
+ * PyTorch does with such "legacy" empty tensors). */
+static bool legacy_empty(const ag_tensor *t) { return t->ndim == 1 && t->shape[0] == 0; }
+
+/* Validates the inputs of cat; sets *d (normalised dim) and *dtype. Legacy
+ * empty tensors join the dtype promotion and device check, not the shape
+ * check. */
 static bool check_cat(const char *op, int n, ag_tensor *const *ts, int dim, int *d, ag_dtype *dtype)
 {
     if (!check_list(op, n, ts)) return false;
-    const ag_tensor *t0 = ts[0];
+    int first = 0;
+    while (first < n - 1 && legacy_empty(ts[first])) first++;
+    const ag_tensor *t0 = ts[first];
     char a[192], b[192];
     if (t0->ndim == 0) {
         agi_error(AG_ERR_INVALID, op, "cannot concatenate 0-dim tensors %s", agi_fmt_shape(a, 0, NULL));
@@ -54,18 +62,19 @@ static bool check_cat(const char *op, int n, ag_tensor *const *ts, int dim, int 
     }
     if (!agi_norm_dim(op, t0, dim, d)) return false;
     *dtype = t0->dtype;
-    for (int k = 1; k < n; k++) {
+    for (int k = 0; k < n; k++) {
         const ag_tensor *t = ts[k];
         if (!agi_check_same_device(op, t0, t)) return false;
+        *dtype = agi_promote(*dtype, t->dtype);
+        if (legacy_empty(t)) continue;
         bool same = t->ndim == t0->ndim;
         for (int i = 0; same && i < t->ndim; i++) same = i == *d || t->shape[i] == t0->shape[i];
         if (!same) {
-            agi_error(AG_ERR_INVALID, op, "tensor %d has shape %s, tensor 0 has %s (dim %d)", k,
-                      agi_fmt_shape(a, t->ndim, t->shape), agi_fmt_shape(b, t0->ndim, t0->shape),
-                      dim);
+            agi_error(AG_ERR_INVALID, op, "tensor %d has shape %s, tensor %d has %s (dim %d)", k,
+                      agi_fmt_shape(a, t->ndim, t->shape), first,
+                      agi_fmt_shape(b, t0->ndim, t0->shape), dim);
             return false;
         }
-        *dtype = agi_promote(*dtype, t->dtype);
     }
     return true;
 }
@@ -138,7 +147,20 @@ ag_tensor *ag_cat(int n, ag_tensor *const *tensors, int dim)
     int d;
     ag_dtype dtype;
     if (!check_cat(op, n, tensors, dim, &d, &dtype)) return NULL;
-    return cat_impl(op, n, tensors, d, dtype);
+    int kept = 0;
+    for (int k = 0; k < n; k++) kept += !legacy_empty(tensors[k]);
+    if (kept == n || kept == 0) return cat_impl(op, n, tensors, d, dtype);
+    ag_tensor **ts = agi_malloc((size_t)kept * sizeof *ts);
+    if (!ts) {
+        agi_error(AG_ERR_OOM, op, "host out of memory");
+        return NULL;
+    }
+    kept = 0;
+    for (int k = 0; k < n; k++)
+        if (!legacy_empty(tensors[k])) ts[kept++] = tensors[k];
+    ag_tensor *out = cat_impl(op, kept, ts, d, dtype);
+    free(ts);
+    return out;
 }
 
 ag_tensor *ag_stack(int n, ag_tensor *const *tensors, int dim)
